@@ -1,0 +1,97 @@
+//! What a backend can do. Operations outside a backend's capability fail with
+//! [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) in the capability layer that every
+//! [`Cloud`](crate::Cloud) applies, before the backend is touched.
+
+use serde::{Deserialize, Serialize};
+
+use crate::disk::DiskFormat;
+use crate::Operation;
+
+/// Compute capabilities. create, get, list, start, stop and delete are always supported.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ComputeCapability {
+    pub restart: bool,
+    pub exec: bool,
+    /// `exec` accepts bytes for the command's stdin.
+    pub exec_stdin: bool,
+    pub logs: bool,
+    pub logs_follow: bool,
+    pub stats: bool,
+    pub resize: bool,
+    /// `resize` applies to a running instance without a restart.
+    pub resize_live: bool,
+    /// Published ports in `InstanceSpec::ports` are honoured.
+    pub ports: bool,
+    /// `InstanceSpec::disk` is enforced as a hard limit.
+    pub disk_limit: bool,
+    pub console: bool,
+    pub gpu: bool,
+}
+
+impl ComputeCapability {
+    pub fn supports(&self, op: Operation) -> bool {
+        match op {
+            Operation::ComputeRestart => self.restart,
+            Operation::ComputeExec => self.exec,
+            Operation::ComputeLogs => self.logs,
+            Operation::ComputeStats => self.stats,
+            Operation::ComputeResize => self.resize,
+            _ => true,
+        }
+    }
+}
+
+/// Disk capabilities. create, get, list and delete are always supported.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DiskCapability {
+    pub resize: bool,
+    pub convert: bool,
+    pub rename: bool,
+    /// Formats `create` and `convert` accept.
+    pub formats: Vec<DiskFormat>,
+}
+
+impl DiskCapability {
+    pub fn supports(&self, op: Operation) -> bool {
+        match op {
+            Operation::DiskResize => self.resize,
+            Operation::DiskConvert => self.convert,
+            Operation::DiskRename => self.rename,
+            _ => true,
+        }
+    }
+}
+
+/// Storage capabilities. Bucket and whole-object operations are always supported.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StorageCapability {
+    /// `get` honours `GetOptions::range`.
+    pub range: bool,
+    /// `list` honours `ListObjectsOptions::limit` and continuation tokens.
+    pub pagination: bool,
+}
+
+impl StorageCapability {
+    pub fn supports(&self, _op: Operation) -> bool {
+        true
+    }
+}
+
+/// Function capabilities. deploy, get, list, invoke and delete are always supported.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FunctionCapability {
+    /// `FunctionSpec::timeout` is enforced per invocation.
+    pub timeout: bool,
+    /// `FunctionSpec::cpus`/`memory` are enforced per invocation.
+    pub limits: bool,
+}
+
+impl FunctionCapability {
+    pub fn supports(&self, _op: Operation) -> bool {
+        true
+    }
+}

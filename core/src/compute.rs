@@ -1,0 +1,466 @@
+//! Compute: instances (containers or VMs) and what can be done with them.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+
+use crate::{validate, ComputeCapability, Error, Result};
+
+/// What to create. `Default` leaves every optional knob unset; `name` and `image` are required.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct InstanceSpec {
+    pub name: String,
+    pub image: String,
+    /// CPU cores, fractions allowed (0.5 is half a core).
+    pub cpus: Option<f64>,
+    /// Memory limit in bytes.
+    pub memory: Option<u64>,
+    /// Disk limit in bytes, where the backend can enforce one (`ComputeCapability::disk_limit`).
+    pub disk: Option<u64>,
+    /// Maximum number of processes.
+    pub pids: Option<u64>,
+    pub env: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    /// Overrides the image's default command.
+    pub command: Option<Vec<String>>,
+    pub ports: Vec<PortMapping>,
+}
+
+impl InstanceSpec {
+    pub fn new(name: impl Into<String>, image: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            image: image.into(),
+            ..Self::default()
+        }
+    }
+
+    pub fn cpus(mut self, cpus: f64) -> Self {
+        self.cpus = Some(cpus);
+        self
+    }
+
+    pub fn memory(mut self, bytes: u64) -> Self {
+        self.memory = Some(bytes);
+        self
+    }
+
+    pub fn disk(mut self, bytes: u64) -> Self {
+        self.disk = Some(bytes);
+        self
+    }
+
+    pub fn command<S: Into<String>>(mut self, argv: impl IntoIterator<Item = S>) -> Self {
+        self.command = Some(argv.into_iter().map(Into::into).collect());
+        self
+    }
+
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn port(mut self, mapping: PortMapping) -> Self {
+        self.ports.push(mapping);
+        self
+    }
+
+    /// Checks everything that does not depend on the backend. Providers call this first so bad
+    /// input fails the same way everywhere and before anything is created.
+    pub fn validate(&self) -> Result<()> {
+        validate::name("instance", &self.name)?;
+        if self.image.trim().is_empty() {
+            return Err(Error::invalid_input("instance image must not be empty"));
+        }
+        validate::resources(self.cpus, self.memory)?;
+        if self.disk == Some(0) {
+            return Err(Error::invalid_input("instance disk must be greater than zero"));
+        }
+        if self.pids == Some(0) {
+            return Err(Error::invalid_input("instance pids limit must be greater than zero"));
+        }
+        if let Some(cmd) = &self.command {
+            if cmd.is_empty() {
+                return Err(Error::invalid_input("instance command must not be an empty list"));
+            }
+        }
+        validate::env(&self.env)?;
+        validate::labels(&self.labels)?;
+        for p in &self.ports {
+            p.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// A port published from the instance to its host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMapping {
+    pub container_port: u16,
+    /// `None` lets the backend choose a free host port.
+    pub host_port: Option<u16>,
+    pub protocol: Protocol,
+}
+
+impl PortMapping {
+    pub fn tcp(container_port: u16, host_port: Option<u16>) -> Self {
+        Self {
+            container_port,
+            host_port,
+            protocol: Protocol::Tcp,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.container_port == 0 || self.host_port == Some(0) {
+            return Err(Error::invalid_input("port numbers must be between 1 and 65535"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+/// Where an instance is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum InstanceState {
+    Creating,
+    Running,
+    Paused,
+    Restarting,
+    Stopping,
+    Stopped,
+    Deleting,
+    Failed,
+    Unknown,
+}
+
+impl InstanceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceState::Creating => "creating",
+            InstanceState::Running => "running",
+            InstanceState::Paused => "paused",
+            InstanceState::Restarting => "restarting",
+            InstanceState::Stopping => "stopping",
+            InstanceState::Stopped => "stopped",
+            InstanceState::Deleting => "deleting",
+            InstanceState::Failed => "failed",
+            InstanceState::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for InstanceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An instance as the backend reports it now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Instance {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub state: InstanceState,
+    /// Exit code of the main process once it has stopped, where the backend knows it.
+    pub exit_code: Option<i64>,
+    pub cpus: Option<f64>,
+    pub memory: Option<u64>,
+    pub disk: Option<u64>,
+    pub labels: BTreeMap<String, String>,
+    pub ports: Vec<PortMapping>,
+    pub created_at: Option<DateTime<Utc>>,
+    /// The provider's scheme ("docker", "memory", ...).
+    pub provider: String,
+}
+
+impl Instance {
+    /// A new record in the `Creating` state; providers fill in the rest.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, provider: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            image: String::new(),
+            state: InstanceState::Creating,
+            exit_code: None,
+            cpus: None,
+            memory: None,
+            disk: None,
+            labels: BTreeMap::new(),
+            ports: Vec::new(),
+            created_at: None,
+            provider: provider.into(),
+        }
+    }
+}
+
+/// Filters for `Compute::list`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ListOptions {
+    /// Only instances carrying every one of these labels with these values.
+    pub labels: BTreeMap<String, String>,
+    /// Only instances whose name starts with this.
+    pub name_prefix: Option<String>,
+}
+
+impl ListOptions {
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.name_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Whether an instance passes these filters; providers that cannot filter server-side use it.
+    pub fn matches(&self, instance: &Instance) -> bool {
+        self.labels
+            .iter()
+            .all(|(k, v)| instance.labels.get(k) == Some(v))
+            && self
+                .name_prefix
+                .as_deref()
+                .is_none_or(|p| instance.name.starts_with(p))
+    }
+}
+
+/// How to stop an instance: ask it to exit, wait up to `timeout`, then kill it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StopOptions {
+    pub timeout: Duration,
+}
+
+impl Default for StopOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl StopOptions {
+    pub fn timeout(timeout: Duration) -> Self {
+        Self { timeout }
+    }
+}
+
+/// How to delete an instance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DeleteOptions {
+    /// Delete a running instance (killing it) instead of failing with `Conflict`.
+    pub force: bool,
+}
+
+impl DeleteOptions {
+    pub fn force() -> Self {
+        Self { force: true }
+    }
+}
+
+/// A command to run inside a running instance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ExecRequest {
+    /// The program and its arguments; no shell is involved unless you name one.
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub workdir: Option<String>,
+    /// Bytes written to the command's stdin, which is then closed.
+    pub stdin: Option<Bytes>,
+    /// Fails with `ErrorKind::Timeout` if the command has not finished by then.
+    pub timeout: Option<Duration>,
+}
+
+impl ExecRequest {
+    pub fn new<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            command: argv.into_iter().map(Into::into).collect(),
+            ..Self::default()
+        }
+    }
+
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn workdir(mut self, dir: impl Into<String>) -> Self {
+        self.workdir = Some(dir.into());
+        self
+    }
+
+    pub fn stdin(mut self, bytes: impl Into<Bytes>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        match self.command.first() {
+            None => Err(Error::invalid_input("exec command must not be empty")),
+            Some(p) if p.is_empty() => Err(Error::invalid_input("exec program name must not be empty")),
+            Some(_) => validate::env(&self.env),
+        }
+    }
+}
+
+/// What a finished command produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ExecOutput {
+    pub exit_code: i64,
+    pub stdout: Bytes,
+    pub stderr: Bytes,
+}
+
+impl ExecOutput {
+    pub fn new(exit_code: i64, stdout: impl Into<Bytes>, stderr: impl Into<Bytes>) -> Self {
+        Self {
+            exit_code,
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+        }
+    }
+
+    pub fn success(&self) -> bool {
+        self.exit_code == 0
+    }
+}
+
+/// Which log lines to read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LogOptions {
+    /// Only the last `tail` lines of what is already there.
+    pub tail: Option<u64>,
+    /// Keep the stream open and yield new output as it is written.
+    pub follow: bool,
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl LogOptions {
+    pub fn tail(mut self, lines: u64) -> Self {
+        self.tail = Some(lines);
+        self
+    }
+
+    pub fn follow(mut self, follow: bool) -> Self {
+        self.follow = follow;
+        self
+    }
+}
+
+/// Which stream a piece of output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStreamKind {
+    Stdout,
+    Stderr,
+}
+
+/// A piece of an instance's output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogChunk {
+    pub stream: LogStreamKind,
+    pub data: Bytes,
+}
+
+/// An instance's output, in order; ends when the instance stops or, without `follow`, at the end.
+pub type LogStream = BoxStream<'static, Result<LogChunk>>;
+
+/// A resource usage sample.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct InstanceStats {
+    /// CPU use in percent of one core (200.0 is two cores busy).
+    pub cpu_percent: f64,
+    pub memory_bytes: u64,
+    pub memory_limit_bytes: Option<u64>,
+    pub network_rx_bytes: u64,
+    pub network_tx_bytes: u64,
+    pub block_read_bytes: u64,
+    pub block_write_bytes: u64,
+    pub pids: Option<u64>,
+}
+
+/// New limits for `Compute::resize`; fields left `None` stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ResizeRequest {
+    pub cpus: Option<f64>,
+    pub memory: Option<u64>,
+}
+
+impl ResizeRequest {
+    pub fn cpus(mut self, cpus: f64) -> Self {
+        self.cpus = Some(cpus);
+        self
+    }
+
+    pub fn memory(mut self, bytes: u64) -> Self {
+        self.memory = Some(bytes);
+        self
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.cpus.is_none() && self.memory.is_none() {
+            return Err(Error::invalid_input("resize needs new cpus or memory"));
+        }
+        validate::resources(self.cpus, self.memory)
+    }
+}
+
+/// Instances: containers or VMs. `id` arguments accept the instance's id or its name.
+#[async_trait]
+pub trait Compute: Debug + Send + Sync + 'static {
+    /// The scheme of the provider behind this handle ("docker", "memory", ...).
+    fn provider(&self) -> &str;
+    fn capability(&self) -> ComputeCapability;
+
+    /// Creates the instance and starts it. On failure nothing is left behind.
+    async fn create(&self, spec: InstanceSpec) -> Result<Instance>;
+    async fn get(&self, id: &str) -> Result<Instance>;
+    async fn list(&self, options: ListOptions) -> Result<Vec<Instance>>;
+    /// Starts a stopped instance; starting a running one is a no-op.
+    async fn start(&self, id: &str) -> Result<Instance>;
+    /// Stops a running instance; stopping a stopped one is a no-op.
+    async fn stop(&self, id: &str, options: StopOptions) -> Result<Instance>;
+    async fn restart(&self, id: &str, options: StopOptions) -> Result<Instance>;
+    async fn delete(&self, id: &str, options: DeleteOptions) -> Result<()>;
+    /// Runs a command in a running instance and waits for it; a non-zero exit is not an error.
+    async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecOutput>;
+    async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream>;
+    async fn stats(&self, id: &str) -> Result<InstanceStats>;
+    async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance>;
+}

@@ -1,0 +1,38 @@
+#![doc = include_str!("../README.md")]
+
+pub mod capability;
+pub mod cloud;
+pub mod compute;
+#[cfg(feature = "testkit")]
+pub mod conformance;
+pub mod disk;
+pub mod error;
+pub mod function;
+pub mod layer;
+pub mod memory;
+mod operation;
+pub mod storage;
+pub mod units;
+pub mod validate;
+pub mod wait;
+
+pub use capability::{ComputeCapability, DiskCapability, FunctionCapability, StorageCapability};
+pub use cloud::{Cloud, Registry};
+pub use compute::{
+    Compute, DeleteOptions, ExecOutput, ExecRequest, Instance, InstanceSpec, InstanceState,
+    InstanceStats, ListOptions, LogChunk, LogOptions, LogStream, LogStreamKind, PortMapping,
+    Protocol, ResizeRequest, StopOptions,
+};
+pub use disk::{Disk, DiskFormat, DiskImage, DiskResizeRequest, DiskSpec};
+pub use error::{Error, ErrorKind, Result};
+pub use function::{Function, FunctionError, FunctionInfo, FunctionSpec, InvokeResponse};
+pub use operation::Operation;
+pub use storage::{
+    byte_stream, collect_bytes, Bucket, ByteRange, ByteStream, GetOptions, GetResult,
+    ListObjectsOptions, ObjectMeta, ObjectPage, Storage,
+};
+pub use wait::{wait_for, WaitCondition};
+
+/// Re-exported so providers implement the traits with the same macro version.
+pub use async_trait::async_trait;
+pub use bytes::Bytes;

@@ -1,0 +1,156 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use super::SCHEME;
+use crate::compute::*;
+use crate::{ComputeCapability, Error, Result};
+
+/// Instance records with a real lifecycle, no processes.
+#[derive(Debug, Default)]
+pub struct MemoryCompute {
+    images: BTreeSet<String>,
+    instances: Mutex<BTreeMap<String, Instance>>,
+    next_id: AtomicU64,
+}
+
+impl MemoryCompute {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes `image` known; creating from any other image fails with `NotFound`.
+    pub fn with_image(mut self, image: impl Into<String>) -> Self {
+        self.images.insert(image.into());
+        self
+    }
+
+    fn with_instance<T>(&self, id: &str, f: impl FnOnce(&mut Instance) -> Result<T>) -> Result<T> {
+        let mut map = self.instances.lock().expect("memory compute lock");
+        let instance = map
+            .values_mut()
+            .find(|i| i.id == id || i.name == id)
+            .ok_or_else(|| Error::not_found(format!("instance {id} not found")))?;
+        f(instance)
+    }
+}
+
+#[async_trait]
+impl Compute for MemoryCompute {
+    fn provider(&self) -> &str {
+        SCHEME
+    }
+
+    fn capability(&self) -> ComputeCapability {
+        let mut cap = ComputeCapability::default();
+        cap.restart = true;
+        cap.resize = true;
+        cap.resize_live = true;
+        cap
+    }
+
+    async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
+        spec.validate()?;
+        if !self.images.contains(&spec.image) {
+            return Err(Error::not_found(format!(
+                "image {} not found",
+                spec.image
+            )));
+        }
+        let mut map = self.instances.lock().expect("memory compute lock");
+        if map.values().any(|i| i.name == spec.name) {
+            return Err(Error::already_exists(format!(
+                "an instance named {} already exists",
+                spec.name
+            )));
+        }
+        let id = format!("mem-{:08x}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        let mut instance = Instance::new(id.clone(), spec.name, SCHEME);
+        instance.image = spec.image;
+        instance.state = InstanceState::Running;
+        instance.cpus = spec.cpus;
+        instance.memory = spec.memory;
+        instance.disk = spec.disk;
+        instance.labels = spec.labels;
+        instance.ports = spec.ports;
+        instance.created_at = Some(Utc::now());
+        map.insert(id, instance.clone());
+        Ok(instance)
+    }
+
+    async fn get(&self, id: &str) -> Result<Instance> {
+        self.with_instance(id, |i| Ok(i.clone()))
+    }
+
+    async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
+        let map = self.instances.lock().expect("memory compute lock");
+        Ok(map.values().filter(|i| options.matches(i)).cloned().collect())
+    }
+
+    async fn start(&self, id: &str) -> Result<Instance> {
+        self.with_instance(id, |i| {
+            i.state = InstanceState::Running;
+            i.exit_code = None;
+            Ok(i.clone())
+        })
+    }
+
+    async fn stop(&self, id: &str, _options: StopOptions) -> Result<Instance> {
+        self.with_instance(id, |i| {
+            if i.state != InstanceState::Stopped {
+                i.state = InstanceState::Stopped;
+                i.exit_code = Some(0);
+            }
+            Ok(i.clone())
+        })
+    }
+
+    async fn restart(&self, id: &str, options: StopOptions) -> Result<Instance> {
+        self.stop(id, options).await?;
+        self.start(id).await
+    }
+
+    async fn delete(&self, id: &str, options: DeleteOptions) -> Result<()> {
+        let mut map = self.instances.lock().expect("memory compute lock");
+        let (key, instance) = map
+            .iter()
+            .find(|(_, i)| i.id == id || i.name == id)
+            .ok_or_else(|| Error::not_found(format!("instance {id} not found")))?;
+        if instance.state == InstanceState::Running && !options.force {
+            return Err(Error::conflict(format!(
+                "instance {id} is running: stop it first or delete with force"
+            )));
+        }
+        let key = key.clone();
+        map.remove(&key);
+        Ok(())
+    }
+
+    async fn exec(&self, _id: &str, _request: ExecRequest) -> Result<ExecOutput> {
+        Err(Error::unsupported("memory instances run no processes"))
+    }
+
+    async fn logs(&self, _id: &str, _options: LogOptions) -> Result<LogStream> {
+        Err(Error::unsupported("memory instances run no processes"))
+    }
+
+    async fn stats(&self, _id: &str) -> Result<InstanceStats> {
+        Err(Error::unsupported("memory instances run no processes"))
+    }
+
+    async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
+        request.validate()?;
+        self.with_instance(id, |i| {
+            if let Some(c) = request.cpus {
+                i.cpus = Some(c);
+            }
+            if let Some(m) = request.memory {
+                i.memory = Some(m);
+            }
+            Ok(i.clone())
+        })
+    }
+}
