@@ -1,0 +1,39 @@
+#![doc = include_str!("../README.md")]
+
+mod client;
+mod compute;
+mod convert;
+mod error;
+mod exec;
+mod function;
+mod image;
+mod labels;
+
+use std::sync::Arc;
+
+pub use client::Engine;
+pub use compute::DockerCompute;
+pub use function::DockerFunction;
+pub use image::{ImageInfo, PullProgress};
+use nubes_core::{Cloud, Registry, Result};
+
+/// `docker://`, `docker:///path/to/docker.sock`, `docker+tcp://host:port`.
+pub const SCHEME: &str = "docker";
+
+/// Connects to an engine and offers Compute and Function on it.
+pub async fn connect(uri: &str) -> Result<Cloud> {
+    let engine = Engine::connect(uri).await?;
+    Ok(cloud(engine))
+}
+
+/// A `Cloud` over an engine you already connected.
+pub fn cloud(engine: Arc<Engine>) -> Cloud {
+    Cloud::new(SCHEME)
+        .with_compute(Arc::new(DockerCompute::new(engine.clone())))
+        .with_function(Arc::new(DockerFunction::new(engine)))
+}
+
+pub fn register(registry: &mut Registry) {
+    registry.register(SCHEME, |uri: String| async move { connect(&uri).await });
+    registry.register("docker+tcp", |uri: String| async move { connect(&uri).await });
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs and starts what Nubes needs on a fresh Debian machine, idempotently: Docker Engine
+# (dockerd started by hand: these machines have no systemd) and the busybox test image (built
+# from Debian's busybox-static: no registry is reachable). Source it or run it.
+set -euo pipefail
+
+NUBES_STATE_DIR=${NUBES_STATE_DIR:-/var/lib/nubes-dev}
+NUBES_TEST_IMAGE=${NUBES_TEST_IMAGE:-nubes-test/busybox:latest}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/nubes/target}
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_docker() {
+  # dockerd comes from Debian's docker.io; the client on PATH may be newer, which is fine.
+  command -v dockerd >/dev/null 2>&1 || apt_install docker.io
+  apt_install busybox-static
+  if docker info >/dev/null 2>&1; then return 0; fi
+  log "starting dockerd"
+  mkdir -p "$NUBES_STATE_DIR/docker"
+  setsid dockerd --data-root "$NUBES_STATE_DIR/docker" >"$NUBES_STATE_DIR/dockerd.log" 2>&1 < /dev/null &
+  for _ in $(seq 1 120); do
+    docker info >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  log "dockerd did not come up; its log:"; tail -n 30 "$NUBES_STATE_DIR/dockerd.log" >&2
+  return 1
+}
+
+ensure_test_image() {
+  docker image inspect "$NUBES_TEST_IMAGE" >/dev/null 2>&1 && return 0
+  log "building $NUBES_TEST_IMAGE from busybox-static"
+  local root; root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root" "$root/proc" "$root/sys" "$root/dev"
+  chmod 1777 "$root/tmp"
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in $("$root/bin/busybox" --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+  tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/bin' - "$NUBES_TEST_IMAGE" >/dev/null
+  rm -rf "$root"
+}
+
+ensure_rust() {
+  command -v cargo >/dev/null 2>&1 && return 0
+  log "cargo is not on PATH; install the Rust toolchain (rustup) first"
+  return 1
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  ensure_rust
+  ensure_docker
+  ensure_test_image
+  log "ready: docker $(docker version --format '{{.Server.Version}}'), image $NUBES_TEST_IMAGE"
+fi
