@@ -1,0 +1,254 @@
+//! Buckets are directories under the root and keys are paths below them. Writes go to a temp
+//! file under `<root>/.nubes-tmp`, are fsynced, then renamed into place, so a reader sees the old
+//! object or the new one and a crash leaves no half-written object. Key rules from
+//! `nubes_core::validate` keep every path inside the root.
+
+use std::io::SeekFrom;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use nubes_core::storage::*;
+use nubes_core::{validate, Error, Result, StorageCapability};
+use tokio::fs;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio_util::io::ReaderStream;
+
+use crate::{error, SCHEME};
+
+const TMP_DIR: &str = ".nubes-tmp";
+
+#[derive(Debug, Clone)]
+pub struct LocalStorage {
+    root: PathBuf,
+}
+
+impl LocalStorage {
+    /// Opens (creating if needed) storage rooted at `root`.
+    pub async fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        fs::create_dir_all(root.join(TMP_DIR))
+            .await
+            .map_err(|e| error::io(e, &format!("storage root {}", root.display())))?;
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    async fn bucket_dir(&self, bucket: &str) -> Result<PathBuf> {
+        validate::bucket(bucket)?;
+        let dir = self.root.join(bucket);
+        match fs::metadata(&dir).await {
+            Ok(m) if m.is_dir() => Ok(dir),
+            _ => Err(Error::not_found(format!("bucket {bucket} not found")).with_provider(SCHEME)),
+        }
+    }
+
+    async fn object_path(&self, bucket: &str, key: &str) -> Result<PathBuf> {
+        validate::object_key(key)?;
+        Ok(self.bucket_dir(bucket).await?.join(key))
+    }
+
+    /// Metadata of a regular file at `path`; directories and symlinks are not objects.
+    async fn object_meta(&self, path: &Path, bucket: &str, key: &str) -> Result<ObjectMeta> {
+        let missing = || Error::not_found(format!("object {key} not found in bucket {bucket}")).with_provider(SCHEME);
+        match fs::symlink_metadata(path).await {
+            Ok(m) if m.is_file() => Ok(meta(key, &m)),
+            Ok(_) => Err(missing()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.kind() == std::io::ErrorKind::NotADirectory => Err(missing()),
+            Err(e) => Err(error::io(e, &format!("object {key}"))),
+        }
+    }
+}
+
+fn meta(key: &str, m: &std::fs::Metadata) -> ObjectMeta {
+    let mut out = ObjectMeta::new(key, m.len());
+    out.last_modified = m.modified().ok().map(DateTime::<Utc>::from);
+    out
+}
+
+/// Every regular file below `dir` as (key, metadata), keys relative to `bucket_dir`.
+fn walk(bucket_dir: &Path, dir: &Path, out: &mut Vec<ObjectMeta>) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.kind() == std::io::ErrorKind::NotADirectory => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let m = entry.metadata()?;
+        let path = entry.path();
+        if m.is_dir() {
+            walk(bucket_dir, &path, out)?;
+        } else if m.is_file() {
+            let rel = path.strip_prefix(bucket_dir).expect("walked below the bucket");
+            let key = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            out.push(meta(&key, &m));
+        }
+    }
+    Ok(())
+}
+
+/// Removes now-empty directories from `dir` up to (not including) `stop`.
+async fn prune_empty(mut dir: &Path, stop: &Path) {
+    while dir != stop && dir.starts_with(stop) {
+        if fs::remove_dir(dir).await.is_err() {
+            break;
+        }
+        match dir.parent() {
+            Some(p) => dir = p,
+            None => break,
+        }
+    }
+}
+
+async fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir).await?.sync_all().await
+}
+
+#[async_trait]
+impl Storage for LocalStorage {
+    fn provider(&self) -> &str {
+        SCHEME
+    }
+
+    fn capability(&self) -> StorageCapability {
+        let mut cap = StorageCapability::default();
+        cap.range = true;
+        cap.pagination = true;
+        cap
+    }
+
+    async fn create_bucket(&self, name: &str) -> Result<Bucket> {
+        validate::bucket(name)?;
+        let dir = self.root.join(name);
+        fs::create_dir(&dir).await.map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Error::already_exists(format!("bucket {name} already exists")).with_provider(SCHEME),
+            _ => error::io(e, &format!("bucket {name}")),
+        })?;
+        let mut bucket = Bucket::new(name);
+        bucket.created_at = Some(Utc::now());
+        Ok(bucket)
+    }
+
+    async fn list_buckets(&self) -> Result<Vec<Bucket>> {
+        let mut entries = fs::read_dir(&self.root).await.map_err(|e| error::io(e, "storage root"))?;
+        let mut out = Vec::new();
+        while let Some(entry) = entries.next_entry().await.map_err(|e| error::io(e, "storage root"))? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(m) = entry.metadata().await else { continue };
+            if !m.is_dir() || validate::bucket(&name).is_err() {
+                continue;
+            }
+            let mut bucket = Bucket::new(name);
+            bucket.created_at = m.created().or_else(|_| m.modified()).ok().map(DateTime::<Utc>::from);
+            out.push(bucket);
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    async fn delete_bucket(&self, name: &str) -> Result<()> {
+        let dir = self.bucket_dir(name).await?;
+        let page = self.list(name, ListObjectsOptions::default().limit(1)).await?;
+        if !page.objects.is_empty() {
+            return Err(Error::conflict(format!("bucket {name} is not empty")).with_provider(SCHEME));
+        }
+        // Only empty directories remain below it.
+        fs::remove_dir_all(&dir).await.map_err(|e| error::io(e, &format!("bucket {name}")))
+    }
+
+    async fn put(&self, bucket: &str, key: &str, mut body: ByteStream) -> Result<ObjectMeta> {
+        let path = self.object_path(bucket, key).await?;
+        let what = format!("object {key}");
+        let tmp = self.root.join(TMP_DIR).join(format!("{:016x}", fastrand::u64(..)));
+        let written = async {
+            let mut file = fs::File::create(&tmp).await.map_err(|e| error::io(e, "a temporary file"))?;
+            while let Some(chunk) = body.next().await {
+                file.write_all(&chunk?).await.map_err(|e| error::io(e, &what))?;
+            }
+            file.sync_all().await.map_err(|e| error::io(e, &what))?;
+            let parent = path.parent().expect("object paths have a bucket parent");
+            // EEXIST here means a path segment of the key is an object ("a" when putting "a/b").
+            fs::create_dir_all(parent).await.map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => error::io(std::io::ErrorKind::NotADirectory.into(), &what),
+                _ => error::io(e, &what),
+            })?;
+            if fs::symlink_metadata(&path).await.is_ok_and(|m| m.is_dir()) {
+                return Err(error::io(std::io::ErrorKind::IsADirectory.into(), &what));
+            }
+            fs::rename(&tmp, &path).await.map_err(|e| error::io(e, &what))?;
+            sync_dir(parent).await.map_err(|e| error::io(e, &what))?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp).await;
+            return Err(e);
+        }
+        self.object_meta(&path, bucket, key).await
+    }
+
+    async fn get(&self, bucket: &str, key: &str, options: GetOptions) -> Result<GetResult> {
+        let path = self.object_path(bucket, key).await?;
+        let meta = self.object_meta(&path, bucket, key).await?;
+        let range = match options.range {
+            Some(r) => r.resolve(meta.size)?,
+            None => 0..meta.size,
+        };
+        let mut file = fs::File::open(&path).await.map_err(|e| error::io(e, &format!("object {key}")))?;
+        if range.start > 0 {
+            file.seek(SeekFrom::Start(range.start)).await.map_err(|e| error::io(e, &format!("object {key}")))?;
+        }
+        let what = format!("object {key}");
+        let reader = file.take(range.end - range.start);
+        let body = ReaderStream::with_capacity(reader, 64 * 1024)
+            .map_err(move |e| error::io(e, &what))
+            .boxed();
+        Ok(GetResult {
+            meta,
+            range,
+            body: DebugStream(body),
+        })
+    }
+
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta> {
+        let path = self.object_path(bucket, key).await?;
+        self.object_meta(&path, bucket, key).await
+    }
+
+    async fn list(&self, bucket: &str, options: ListObjectsOptions) -> Result<ObjectPage> {
+        let dir = self.bucket_dir(bucket).await?;
+        // Walk only below the prefix's directory part ("logs/2026/" walks logs/2026).
+        let start = match options.prefix.as_deref().and_then(|p| p.rsplit_once('/')) {
+            Some((d, _)) if validate::object_key(d).is_ok() => dir.join(d),
+            _ => dir.clone(),
+        };
+        let mut all = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            walk(&dir, &start, &mut out).map(|()| out)
+        })
+        .await
+        .map_err(|e| Error::unexpected(format!("listing was interrupted: {e}")))?
+        .map_err(|e| error::io(e, &format!("bucket {bucket}")))?;
+        if let Some(p) = &options.prefix {
+            all.retain(|o| o.key.starts_with(p.as_str()));
+        }
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+        ObjectPage::paginate(all, &options)
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
+        let path = self.object_path(bucket, key).await?;
+        self.object_meta(&path, bucket, key).await?;
+        fs::remove_file(&path).await.map_err(|e| error::io(e, &format!("object {key}")))?;
+        let bucket_dir = self.root.join(bucket);
+        if let Some(parent) = path.parent() {
+            prune_empty(parent, &bucket_dir).await;
+        }
+        Ok(())
+    }
+}
