@@ -34,8 +34,9 @@ fn port_key(p: &PortMapping) -> String {
 }
 
 /// Limits and hardening every Nubes container gets: no capabilities, no privilege escalation,
-/// never privileged, an init process that forwards signals and reaps zombies, and swap equal to
-/// memory so the memory limit is the real limit.
+/// never privileged, and swap equal to memory so the memory limit is the real limit. No init
+/// process: with one, a command that does not exist starts "successfully" and dies with 127;
+/// without, the engine refuses to start it and `create` fails cleanly with nothing left behind.
 pub fn host_config(cpus: Option<f64>, memory: Option<u64>, pids: Option<u64>) -> HostConfig {
     HostConfig {
         nano_cpus: cpus.map(nano_cpus),
@@ -45,7 +46,6 @@ pub fn host_config(cpus: Option<f64>, memory: Option<u64>, pids: Option<u64>) ->
         cap_drop: Some(vec!["ALL".to_string()]),
         security_opt: Some(vec!["no-new-privileges".to_string()]),
         privileged: Some(false),
-        init: Some(true),
         ..HostConfig::default()
     }
 }
@@ -271,7 +271,7 @@ mod tests {
         assert_eq!(host.cap_drop.as_deref(), Some(&["ALL".to_string()][..]));
         assert_eq!(host.security_opt.as_deref(), Some(&["no-new-privileges".to_string()][..]));
         assert_eq!(host.privileged, Some(false));
-        assert_eq!(host.init, Some(true));
+        assert_eq!(host.init, None);
         assert!(host.storage_opt.is_none());
         let bindings = host.port_bindings.as_ref().unwrap();
         assert_eq!(bindings["80/tcp"].as_ref().unwrap()[0].host_port.as_deref(), Some("8080"));

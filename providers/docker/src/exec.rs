@@ -74,7 +74,7 @@ pub async fn run(docker: &Docker, container: &str, request: ExecRequest) -> Resu
         let said = String::from_utf8_lossy(if stdout.is_empty() { &stderr } else { &stdout }).to_string();
         if said.contains("OCI runtime exec failed") || said.contains("executable file not found") {
             return Err(Error::not_found(format!(
-                "`{}` cannot be run in instance {container}: executable not found",
+                "`{}` cannot be run: no such executable in the instance",
                 request.command[0]
             ))
             .with_provider(SCHEME));

@@ -1,0 +1,266 @@
+//! The command line, as clap reads it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use nubes::PortMapping;
+
+use crate::output::Format;
+use crate::parse;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cloudctl",
+    version,
+    about = "Create, run and manage instances, storage and functions on any Nubes provider",
+    after_help = "Providers: docker:// (instances, functions), local:///path (buckets, objects), memory:// (everything, in memory).\nExit codes: 0 ok, 1 unexpected, 2 usage, 3 not found, 4 already exists, 5 invalid input, 6 unsupported,\n7 permission denied, 8 unauthenticated, 9 quota exceeded, 10 insufficient credits, 11 conflict, 12 rate limited,\n13 timeout, 14 unavailable; `instance exec` and `function invoke` exit with the remote command's code."
+)]
+pub struct Cli {
+    /// Provider URI: docker://, docker:///path/to/docker.sock, local:///path, memory://
+    #[arg(long, global = true, env = "NUBES_PROVIDER", default_value = "docker://")]
+    pub provider: String,
+
+    /// Output format
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Instances: containers or VMs
+    #[command(subcommand, visible_alias = "vm")]
+    Instance(InstanceCmd),
+    /// Images on a Docker engine
+    #[command(subcommand)]
+    Image(ImageCmd),
+    /// Storage buckets
+    #[command(subcommand)]
+    Bucket(BucketCmd),
+    /// Objects in a bucket
+    #[command(subcommand)]
+    Object(ObjectCmd),
+    /// Functions: deploy once, invoke with a payload
+    #[command(subcommand)]
+    Function(FunctionCmd),
+    /// Print a shell completion script
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InstanceCmd {
+    /// Create and start an instance
+    Create(CreateArgs),
+    /// List instances
+    #[command(visible_alias = "ls")]
+    List {
+        /// Only instances with this label (repeatable)
+        #[arg(long = "label", short = 'l', value_parser = parse::key_value)]
+        labels: Vec<(String, String)>,
+    },
+    /// Show one instance
+    Get { id: String },
+    /// Start a stopped instance
+    Start { id: String },
+    /// Stop an instance: ask it to exit, then kill it after the timeout
+    Stop {
+        id: String,
+        #[arg(long, default_value = "10s", value_parser = parse::duration)]
+        timeout: Duration,
+    },
+    /// Stop and start an instance
+    Restart {
+        id: String,
+        #[arg(long, default_value = "10s", value_parser = parse::duration)]
+        timeout: Duration,
+    },
+    /// Delete an instance
+    #[command(visible_alias = "rm")]
+    Delete {
+        id: String,
+        /// Delete even if it is running
+        #[arg(long, short)]
+        force: bool,
+    },
+    /// Run a command in a running instance; cloudctl exits with the command's exit code
+    Exec(ExecArgs),
+    /// Print an instance's output
+    Logs {
+        id: String,
+        /// Only the last N lines
+        #[arg(long)]
+        tail: Option<u64>,
+        /// Keep printing new output
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Show resource usage
+    Stats { id: String },
+    /// Change an instance's cpus or memory
+    Resize {
+        id: String,
+        #[arg(long, allow_negative_numbers = true)]
+        cpus: Option<f64>,
+        #[arg(long, value_parser = parse::size)]
+        memory: Option<u64>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub image: String,
+    /// CPU cores, e.g. 0.5
+    #[arg(long, allow_negative_numbers = true)]
+    pub cpus: Option<f64>,
+    /// Memory limit, e.g. 256Mi or 1Gi
+    #[arg(long, value_parser = parse::size)]
+    pub memory: Option<u64>,
+    /// Disk limit, e.g. 10Gi (where the provider can enforce one)
+    #[arg(long, value_parser = parse::size)]
+    pub disk: Option<u64>,
+    /// Maximum number of processes
+    #[arg(long)]
+    pub pids: Option<u64>,
+    /// Environment variable KEY=VALUE (repeatable)
+    #[arg(long = "env", short = 'e', value_parser = parse::key_value)]
+    pub env: Vec<(String, String)>,
+    /// Label KEY=VALUE (repeatable)
+    #[arg(long = "label", short = 'l', value_parser = parse::key_value)]
+    pub labels: Vec<(String, String)>,
+    /// Publish a port: HOST:CONTAINER or CONTAINER, optionally /udp (repeatable)
+    #[arg(long = "port", short = 'p', value_parser = parse::port)]
+    pub ports: Vec<PortMapping>,
+    /// Command to run instead of the image's default, after `--`
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    pub id: String,
+    /// Environment variable KEY=VALUE (repeatable)
+    #[arg(long = "env", short = 'e', value_parser = parse::key_value)]
+    pub env: Vec<(String, String)>,
+    /// Working directory inside the instance
+    #[arg(long, short = 'w')]
+    pub workdir: Option<String>,
+    /// Pass cloudctl's stdin to the command
+    #[arg(long, short = 'i')]
+    pub stdin: bool,
+    /// Kill the command if it runs longer than this
+    #[arg(long, value_parser = parse::duration)]
+    pub timeout: Option<Duration>,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCmd {
+    /// Pull an image from a registry
+    Pull { reference: String },
+    /// Create an image from a root filesystem tarball ("-" reads stdin)
+    Import {
+        file: PathBuf,
+        /// Name for the image, e.g. myorg/base:1.0
+        #[arg(long)]
+        name: String,
+        /// Dockerfile instruction to apply, e.g. 'CMD ["/bin/sh"]' (repeatable)
+        #[arg(long = "change")]
+        changes: Vec<String>,
+    },
+    /// List images
+    #[command(visible_alias = "ls")]
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BucketCmd {
+    Create { name: String },
+    #[command(visible_alias = "ls")]
+    List,
+    /// Delete an empty bucket
+    #[command(visible_alias = "rm")]
+    Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ObjectCmd {
+    /// Upload a file ("-" reads stdin)
+    Put {
+        bucket: String,
+        key: String,
+        file: PathBuf,
+    },
+    /// Download an object to a file, or to stdout without one
+    Get {
+        bucket: String,
+        key: String,
+        file: Option<PathBuf>,
+        /// Only bytes START-END (end exclusive) or START-
+        #[arg(long, value_parser = parse::range)]
+        range: Option<nubes::ByteRange>,
+    },
+    /// Show an object's size and time
+    Head { bucket: String, key: String },
+    /// List objects
+    #[command(visible_alias = "ls")]
+    List {
+        bucket: String,
+        #[arg(long)]
+        prefix: Option<String>,
+        /// At most this many per page
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Token from a previous page
+        #[arg(long)]
+        continuation: Option<String>,
+    },
+    #[command(visible_alias = "rm")]
+    Delete { bucket: String, key: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FunctionCmd {
+    /// Deploy a function: the handler after `--` reads the payload on stdin and writes the result
+    Deploy {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        image: String,
+        #[arg(long, allow_negative_numbers = true)]
+        cpus: Option<f64>,
+        #[arg(long, value_parser = parse::size)]
+        memory: Option<u64>,
+        /// Longest one invocation may run
+        #[arg(long, value_parser = parse::duration)]
+        timeout: Option<Duration>,
+        #[arg(long = "env", short = 'e', value_parser = parse::key_value)]
+        env: Vec<(String, String)>,
+        #[arg(last = true, required = true)]
+        handler: Vec<String>,
+    },
+    /// Run a function once; prints its result, exits with its exit code
+    Invoke {
+        name: String,
+        /// The payload; without it (and without --payload-file) stdin is read
+        #[arg(long, conflicts_with = "payload_file")]
+        payload: Option<String>,
+        #[arg(long)]
+        payload_file: Option<PathBuf>,
+    },
+    #[command(visible_alias = "ls")]
+    List,
+    Get { name: String },
+    #[command(visible_alias = "rm")]
+    Delete { name: String },
+}

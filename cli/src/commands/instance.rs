@@ -1,0 +1,130 @@
+use std::io::Write;
+
+use futures::StreamExt;
+use nubes::prelude::*;
+use nubes::{DeleteOptions, Instance, InstanceStats, ListOptions, LogOptions, LogStreamKind, ResizeRequest, StopOptions};
+
+use crate::args::{CreateArgs, ExecArgs, InstanceCmd};
+use crate::output::{self, Format, Tabular};
+use crate::Outcome;
+
+impl Tabular for Instance {
+    const HEADERS: &'static [&'static str] = &["ID", "NAME", "STATE", "IMAGE", "CPUS", "MEMORY", "PORTS", "CREATED"];
+
+    fn row(&self) -> Vec<String> {
+        let ports: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| match p.host_port {
+                Some(h) => format!("{h}->{}", p.container_port),
+                None => p.container_port.to_string(),
+            })
+            .collect();
+        vec![
+            self.id.chars().take(12).collect(),
+            self.name.clone(),
+            match (self.state, self.exit_code) {
+                (nubes::InstanceState::Stopped, Some(code)) => format!("stopped ({code})"),
+                (state, _) => state.to_string(),
+            },
+            self.image.clone(),
+            output::or_dash(self.cpus),
+            output::bytes(self.memory),
+            if ports.is_empty() { "-".into() } else { ports.join(",") },
+            output::time(self.created_at),
+        ]
+    }
+}
+
+impl Tabular for InstanceStats {
+    const HEADERS: &'static [&'static str] = &["CPU %", "MEMORY", "LIMIT", "NET RX", "NET TX", "BLOCK READ", "BLOCK WRITE", "PIDS"];
+
+    fn row(&self) -> Vec<String> {
+        vec![
+            format!("{:.2}", self.cpu_percent),
+            output::bytes(Some(self.memory_bytes)),
+            output::bytes(self.memory_limit_bytes),
+            output::bytes(Some(self.network_rx_bytes)),
+            output::bytes(Some(self.network_tx_bytes)),
+            output::bytes(Some(self.block_read_bytes)),
+            output::bytes(Some(self.block_write_bytes)),
+            output::or_dash(self.pids),
+        ]
+    }
+}
+
+pub async fn run(cloud: &Cloud, cmd: InstanceCmd, format: Format) -> Outcome {
+    let compute = cloud.compute()?;
+    match cmd {
+        InstanceCmd::Create(args) => output::one(format, &compute.create(spec(args)).await?),
+        InstanceCmd::List { labels } => {
+            let mut options = ListOptions::default();
+            options.labels = labels.into_iter().collect();
+            output::list(format, &compute.list(options).await?)
+        }
+        InstanceCmd::Get { id } => output::one(format, &compute.get(&id).await?),
+        InstanceCmd::Start { id } => output::one(format, &compute.start(&id).await?),
+        InstanceCmd::Stop { id, timeout } => output::one(format, &compute.stop(&id, StopOptions::timeout(timeout)).await?),
+        InstanceCmd::Restart { id, timeout } => {
+            output::one(format, &compute.restart(&id, StopOptions::timeout(timeout)).await?)
+        }
+        InstanceCmd::Delete { id, force } => {
+            let options = if force { DeleteOptions::force() } else { DeleteOptions::default() };
+            compute.delete(&id, options).await?;
+            eprintln!("deleted instance {id}");
+        }
+        InstanceCmd::Exec(args) => return exec(compute.as_ref(), args).await,
+        InstanceCmd::Logs { id, tail, follow } => {
+            let mut options = LogOptions::default().follow(follow);
+            options.tail = tail;
+            let mut stream = compute.logs(&id, options).await?;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                match chunk.stream {
+                    LogStreamKind::Stdout => write_all(&mut std::io::stdout(), &chunk.data),
+                    LogStreamKind::Stderr => write_all(&mut std::io::stderr(), &chunk.data),
+                }
+            }
+        }
+        InstanceCmd::Stats { id } => output::one(format, &compute.stats(&id).await?),
+        InstanceCmd::Resize { id, cpus, memory } => {
+            let mut request = ResizeRequest::default();
+            request.cpus = cpus;
+            request.memory = memory;
+            output::one(format, &compute.resize(&id, request).await?)
+        }
+    }
+    Ok(0)
+}
+
+fn spec(args: CreateArgs) -> InstanceSpec {
+    let mut spec = InstanceSpec::new(args.name, args.image);
+    spec.cpus = args.cpus;
+    spec.memory = args.memory;
+    spec.disk = args.disk;
+    spec.pids = args.pids;
+    spec.env = args.env.into_iter().collect();
+    spec.labels = args.labels.into_iter().collect();
+    spec.ports = args.ports;
+    spec.command = (!args.command.is_empty()).then_some(args.command);
+    spec
+}
+
+async fn exec(compute: &dyn Compute, args: ExecArgs) -> Outcome {
+    let mut request = ExecRequest::new(args.command);
+    request.env = args.env.into_iter().collect();
+    request.workdir = args.workdir;
+    request.timeout = args.timeout;
+    if args.stdin {
+        request.stdin = Some(super::read_input("-".as_ref()).await?);
+    }
+    let out = compute.exec(&args.id, request).await?;
+    write_all(&mut std::io::stdout(), &out.stdout);
+    write_all(&mut std::io::stderr(), &out.stderr);
+    Ok(out.exit_code as i32)
+}
+
+fn write_all(w: &mut impl Write, data: &[u8]) {
+    // A closed pipe (`| head`) is the reader's choice, not an error worth reporting.
+    let _ = w.write_all(data).and_then(|()| w.flush());
+}

@@ -1,0 +1,30 @@
+pub mod bucket;
+pub mod function;
+pub mod image;
+pub mod instance;
+pub mod object;
+
+use std::path::Path;
+
+use nubes::{Bytes, Error, ErrorKind, Result};
+use tokio::io::AsyncReadExt;
+
+/// Reads a whole file, or stdin for "-".
+pub async fn read_input(path: &Path) -> Result<Bytes> {
+    let mut buf = Vec::new();
+    if path == Path::new("-") {
+        tokio::io::stdin().read_to_end(&mut buf).await.map_err(|e| io_error(e, "stdin"))?;
+    } else {
+        buf = tokio::fs::read(path).await.map_err(|e| io_error(e, &path.display().to_string()))?;
+    }
+    Ok(buf.into())
+}
+
+pub fn io_error(e: std::io::Error, what: &str) -> Error {
+    let kind = match e.kind() {
+        std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+        std::io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+        _ => ErrorKind::Unexpected,
+    };
+    Error::new(kind, format!("{what}: {e}"))
+}

@@ -1,0 +1,169 @@
+//! cloudctl end to end: the real binary against a real Docker Engine and a local directory.
+//! `scripts/test.sh` starts the engine and imports the test image.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn image() -> String {
+    std::env::var("NUBES_TEST_IMAGE").unwrap_or_else(|_| "nubes-test/busybox:latest".into())
+}
+
+fn cloudctl(args: &[&str]) -> Output {
+    cloudctl_with_stdin(args, b"")
+}
+
+fn cloudctl_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+        .args(args)
+        .env_remove("NUBES_PROVIDER")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cloudctl runs");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[track_caller]
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "exit {:?}\nstdout: {}\nstderr: {}", out.status.code(), text(&out.stdout), text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[track_caller]
+fn fails(out: &Output, code: i32, says: &str) {
+    assert_eq!(out.status.code(), Some(code), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stderr).contains(says), "stderr {:?} does not say {says:?}", text(&out.stderr));
+}
+
+fn unique(what: &str) -> String {
+    format!("cli-{what}-{}", std::process::id())
+}
+
+#[test]
+fn instance_lifecycle_on_docker() {
+    let name = unique("web");
+    let image = image();
+    let created = ok(&cloudctl(&[
+        "-o", "json", "instance", "create", "--name", &name, "--image", &image, "--cpus", "1", "--memory", "256Mi",
+        "--label", "suite=cli", "--", "sh", "-c", "echo started; sleep 3600",
+    ]));
+    let created: serde_json::Value = serde_json::from_str(&created).unwrap();
+    assert_eq!(created["state"], "running");
+    assert_eq!(created["memory"], 256 << 20);
+    assert_eq!(created["cpus"], 1.0);
+
+    let listed = ok(&cloudctl(&["vm", "list", "--label", "suite=cli"]));
+    assert!(listed.lines().next().unwrap().starts_with("ID"), "{listed}");
+    assert!(listed.contains(&name), "{listed}");
+
+    // The remote command's exit code becomes cloudctl's.
+    let out = cloudctl(&["instance", "exec", &name, "--", "sh", "-c", "echo hi; echo oops >&2; exit 7"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(text(&out.stdout), "hi\n");
+    assert_eq!(text(&out.stderr), "oops\n");
+    let out = cloudctl_with_stdin(&["instance", "exec", "-i", &name, "--", "wc", "-c"], b"12345");
+    assert_eq!(ok(&out).trim(), "5");
+    fails(&cloudctl(&["instance", "exec", &name, "--", "no-such-binary"]), 3, "no such executable");
+
+    let yaml = ok(&cloudctl(&["-o", "yaml", "instance", "stats", &name]));
+    assert!(yaml.contains(&format!("memory_limit_bytes: {}", 256 << 20)), "{yaml}");
+    let logs = ok(&cloudctl(&["instance", "logs", &name]));
+    assert_eq!(logs, "started\n");
+
+    let stopped = ok(&cloudctl(&["instance", "stop", &name, "--timeout", "2s"]));
+    assert!(stopped.contains("stopped"), "{stopped}");
+    fails(&cloudctl(&["instance", "exec", &name, "--", "true"]), 11, "not running");
+    assert!(ok(&cloudctl(&["instance", "start", &name])).contains("running"));
+    assert!(ok(&cloudctl(&["instance", "restart", &name, "--timeout", "1s"])).contains("running"));
+    let resized = ok(&cloudctl(&["instance", "resize", &name, "--memory", "128Mi"]));
+    assert!(resized.contains("128Mi"), "{resized}");
+
+    fails(&cloudctl(&["instance", "delete", &name]), 11, "running");
+    ok(&cloudctl(&["instance", "delete", &name, "--force"]));
+    fails(&cloudctl(&["instance", "get", &name]), 3, "not found");
+}
+
+#[test]
+fn bad_input_has_clear_errors_and_distinct_exit_codes() {
+    let image = image();
+    let name = unique("bad");
+    fails(&cloudctl(&["instance", "create", "--name", &name, "--image", &image, "--cpus", "-1"]), 5, "cpus must be a positive number");
+    fails(&cloudctl(&["instance", "create", "--name", &name, "--image", &image, "--cpus", "0"]), 5, "cpus");
+    fails(&cloudctl(&["instance", "create", "--name", "Bad Name", "--image", &image]), 5, "invalid instance name");
+    fails(&cloudctl(&["instance", "create", "--name", &name, "--image", "nubes-test/never:none"]), 3, "image nubes-test/never:none not found");
+    fails(&cloudctl(&["instance", "create", "--name", &name, "--image", &image, "--memory", "0"]), 5, "memory");
+    fails(&cloudctl(&["instance", "create", "--name", &name, "--image", &image, "--", "no-such-binary"]), 5, "cannot be started");
+    // Nothing was left behind by any of those.
+    fails(&cloudctl(&["instance", "get", &name]), 3, "not found");
+    fails(&cloudctl(&["instance", "create", "--name", &name, "--image", &image, "--memory", "12XB"]), 2, "unknown unit");
+    fails(&cloudctl(&["instance", "get", "nonexistent-instance-xyz"]), 3, "not found");
+    fails(&cloudctl(&["--provider", "nope://", "instance", "list"]), 5, "no provider for `nope://`");
+    fails(&cloudctl(&["bucket", "list"]), 6, "--provider local://");
+}
+
+#[test]
+fn buckets_and_objects_on_local_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let provider = format!("local://{}", dir.path().join("data").display());
+    let p = ["--provider", provider.as_str()];
+    let run = |args: &[&str]| cloudctl(&[&p[..], args].concat());
+    ok(&run(&["bucket", "create", "docs"]));
+    fails(&run(&["bucket", "create", "docs"]), 4, "already exists");
+    let file = dir.path().join("in.bin");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    let put = ok(&run(&["-o", "json", "object", "put", "docs", "a/in.bin", file.to_str().unwrap()]));
+    assert!(put.contains("\"size\": 3000000"), "{put}");
+    let out_file = dir.path().join("out.bin");
+    ok(&run(&["object", "get", "docs", "a/in.bin", out_file.to_str().unwrap()]));
+    assert_eq!(std::fs::read(&out_file).unwrap(), data);
+    let ranged = run(&["object", "get", "docs", "a/in.bin", "--range", "10-14"]);
+    assert_eq!(ranged.stdout, &data[10..14]);
+    ok(&cloudctl_with_stdin(&[&p[..], &["object", "put", "docs", "b.txt", "-"]].concat(), b"from stdin"));
+    let list = ok(&run(&["object", "list", "docs"]));
+    assert!(list.contains("a/in.bin") && list.contains("b.txt"), "{list}");
+    let page = ok(&run(&["-o", "json", "object", "list", "docs", "--limit", "1"]));
+    let page: serde_json::Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(page["objects"].as_array().unwrap().len(), 1);
+    assert_eq!(page["next"], "a/in.bin");
+    fails(&run(&["object", "put", "docs", "../escape", file.to_str().unwrap()]), 5, "invalid object key");
+    fails(&run(&["object", "get", "docs", "missing"]), 3, "not found");
+    fails(&run(&["bucket", "delete", "docs"]), 11, "not empty");
+    ok(&run(&["object", "delete", "docs", "a/in.bin"]));
+    ok(&run(&["object", "delete", "docs", "b.txt"]));
+    ok(&run(&["bucket", "delete", "docs"]));
+    assert!(!dir.path().join("escape").exists());
+}
+
+#[test]
+fn functions_on_docker() {
+    let name = unique("fn");
+    let image = image();
+    ok(&cloudctl(&["function", "deploy", "--name", &name, "--image", &image, "--memory", "64Mi", "--", "tr", "a-z", "A-Z"]));
+    fails(&cloudctl(&["function", "deploy", "--name", &name, "--image", &image, "--", "cat"]), 4, "already exists");
+    let out = cloudctl_with_stdin(&["function", "invoke", &name], b"shout this");
+    assert_eq!(ok(&out), "SHOUT THIS");
+    assert!(ok(&cloudctl(&["function", "list"])).contains(&name));
+    ok(&cloudctl(&["function", "delete", &name]));
+    fails(&cloudctl(&["function", "invoke", &name, "--payload", "x"]), 3, "not found");
+
+    let failing = unique("fnfail");
+    ok(&cloudctl(&["function", "deploy", "--name", &failing, "--image", &image, "--", "sh", "-c", "echo nope >&2; exit 4"]));
+    fails(&cloudctl(&["function", "invoke", &failing, "--payload", "x"]), 4, "nope");
+    ok(&cloudctl(&["function", "delete", &failing]));
+}
+
+#[test]
+fn help_and_completions() {
+    let help = ok(&cloudctl(&["instance", "exec", "--help"]));
+    assert!(help.contains("exit code"), "{help}");
+    let bash = ok(&cloudctl(&["completion", "bash"]));
+    assert!(bash.contains("cloudctl"));
+    fails(&cloudctl(&["instance", "frobnicate"]), 2, "unrecognized subcommand");
+}
