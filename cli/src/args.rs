@@ -18,7 +18,12 @@ use crate::parse;
 )]
 pub struct Cli {
     /// Provider URI: docker://, docker:///path/to/docker.sock, local:///path, memory://
-    #[arg(long, global = true, env = "NUBES_PROVIDER", default_value = "docker://")]
+    #[arg(
+        long,
+        global = true,
+        env = "NUBES_PROVIDER",
+        default_value = "docker://"
+    )]
     pub provider: String,
 
     /// Output format
@@ -185,12 +190,16 @@ pub enum ImageCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum BucketCmd {
-    Create { name: String },
+    Create {
+        name: String,
+    },
     #[command(visible_alias = "ls")]
     List,
     /// Delete an empty bucket
     #[command(visible_alias = "rm")]
-    Delete { name: String },
+    Delete {
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,7 +269,11 @@ pub enum FunctionCmd {
     },
     #[command(visible_alias = "ls")]
     List,
-    Get { name: String },
+    Get {
+        name: String,
+    },
     #[command(visible_alias = "rm")]
-    Delete { name: String },
+    Delete {
+        name: String,
+    },
 }

@@ -34,7 +34,10 @@ pub fn one<T: Serialize + Tabular>(format: Format, item: &T) {
 pub fn structured<T: Serialize + ?Sized>(format: Format, item: &T) {
     match format {
         Format::Yaml => print!("{}", serde_yaml::to_string(item).expect("serializable")),
-        _ => println!("{}", serde_json::to_string_pretty(item).expect("serializable")),
+        _ => println!(
+            "{}",
+            serde_json::to_string_pretty(item).expect("serializable")
+        ),
     }
 }
 

@@ -11,7 +11,9 @@ pub fn size(s: &str) -> Result<u64, String> {
 /// `30s`, `500ms`, `2m`, `1h`, or a bare number of seconds.
 pub fn duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
     let n: f64 = number
         .parse()
@@ -21,7 +23,11 @@ pub fn duration(s: &str) -> Result<Duration, String> {
         "ms" => n / 1000.0,
         "m" => n * 60.0,
         "h" => n * 3600.0,
-        _ => return Err(format!("invalid duration `{s}`: unknown unit `{unit}` (use ms, s, m or h)")),
+        _ => {
+            return Err(format!(
+                "invalid duration `{s}`: unknown unit `{unit}` (use ms, s, m or h)"
+            ))
+        }
     };
     Duration::try_from_secs_f64(secs).map_err(|_| format!("invalid duration `{s}`"))
 }
@@ -38,7 +44,11 @@ pub fn port(s: &str) -> Result<PortMapping, String> {
     let (ports, protocol) = match s.rsplit_once('/') {
         Some((p, "tcp")) => (p, Protocol::Tcp),
         Some((p, "udp")) => (p, Protocol::Udp),
-        Some((_, other)) => return Err(format!("unknown protocol `{other}` in `{s}` (use tcp or udp)")),
+        Some((_, other)) => {
+            return Err(format!(
+                "unknown protocol `{other}` in `{s}` (use tcp or udp)"
+            ))
+        }
         None => (s, Protocol::Tcp),
     };
     let number = |p: &str| {
@@ -61,7 +71,11 @@ pub fn range(s: &str) -> Result<nubes::ByteRange, String> {
     let bad = || format!("invalid range `{s}`: use START-END (end exclusive) or START-");
     let (a, b) = s.split_once('-').ok_or_else(bad)?;
     let start = a.parse().map_err(|_| bad())?;
-    let end = if b.is_empty() { None } else { Some(b.parse().map_err(|_| bad())?) };
+    let end = if b.is_empty() {
+        None
+    } else {
+        Some(b.parse().map_err(|_| bad())?)
+    };
     Ok(nubes::ByteRange { start, end })
 }
 
@@ -94,7 +108,13 @@ mod tests {
         assert_eq!(key_value("A=b=c").unwrap(), ("A".into(), "b=c".into()));
         assert!(key_value("=x").is_err());
         assert!(key_value("novalue").is_err());
-        assert_eq!(range("2-5").unwrap(), nubes::ByteRange { start: 2, end: Some(5) });
+        assert_eq!(
+            range("2-5").unwrap(),
+            nubes::ByteRange {
+                start: 2,
+                end: Some(5)
+            }
+        );
         assert_eq!(range("7-").unwrap(), nubes::ByteRange::from(7));
         assert!(range("x").is_err());
     }

@@ -31,14 +31,30 @@ fn text(b: &[u8]) -> String {
 
 #[track_caller]
 fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "exit {:?}\nstdout: {}\nstderr: {}", out.status.code(), text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     text(&out.stdout)
 }
 
 #[track_caller]
 fn fails(out: &Output, code: i32, says: &str) {
-    assert_eq!(out.status.code(), Some(code), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stderr).contains(says), "stderr {:?} does not say {says:?}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains(says),
+        "stderr {:?} does not say {says:?}",
+        text(&out.stderr)
+    );
 }
 
 fn unique(what: &str) -> String {
@@ -50,8 +66,24 @@ fn instance_lifecycle_on_docker() {
     let name = unique("web");
     let image = image();
     let created = ok(&cloudctl(&[
-        "-o", "json", "instance", "create", "--name", &name, "--image", &image, "--cpus", "1", "--memory", "256Mi",
-        "--label", "suite=cli", "--", "sh", "-c", "echo started; sleep 3600",
+        "-o",
+        "json",
+        "instance",
+        "create",
+        "--name",
+        &name,
+        "--image",
+        &image,
+        "--cpus",
+        "1",
+        "--memory",
+        "256Mi",
+        "--label",
+        "suite=cli",
+        "--",
+        "sh",
+        "-c",
+        "echo started; sleep 3600",
     ]));
     let created: serde_json::Value = serde_json::from_str(&created).unwrap();
     assert_eq!(created["state"], "running");
@@ -63,25 +95,56 @@ fn instance_lifecycle_on_docker() {
     assert!(listed.contains(&name), "{listed}");
 
     // The remote command's exit code becomes cloudctl's.
-    let out = cloudctl(&["instance", "exec", &name, "--", "sh", "-c", "echo hi; echo oops >&2; exit 7"]);
+    let out = cloudctl(&[
+        "instance",
+        "exec",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "echo hi; echo oops >&2; exit 7",
+    ]);
     assert_eq!(out.status.code(), Some(7));
     assert_eq!(text(&out.stdout), "hi\n");
     assert_eq!(text(&out.stderr), "oops\n");
-    let out = cloudctl_with_stdin(&["instance", "exec", "-i", &name, "--", "wc", "-c"], b"12345");
+    let out = cloudctl_with_stdin(
+        &["instance", "exec", "-i", &name, "--", "wc", "-c"],
+        b"12345",
+    );
     assert_eq!(ok(&out).trim(), "5");
-    fails(&cloudctl(&["instance", "exec", &name, "--", "no-such-binary"]), 3, "no such executable");
+    fails(
+        &cloudctl(&["instance", "exec", &name, "--", "no-such-binary"]),
+        3,
+        "no such executable",
+    );
 
     let yaml = ok(&cloudctl(&["-o", "yaml", "instance", "stats", &name]));
-    assert!(yaml.contains(&format!("memory_limit_bytes: {}", 256 << 20)), "{yaml}");
+    assert!(
+        yaml.contains(&format!("memory_limit_bytes: {}", 256 << 20)),
+        "{yaml}"
+    );
     let logs = ok(&cloudctl(&["instance", "logs", &name]));
     assert_eq!(logs, "started\n");
 
     let stopped = ok(&cloudctl(&["instance", "stop", &name, "--timeout", "2s"]));
     assert!(stopped.contains("stopped"), "{stopped}");
-    fails(&cloudctl(&["instance", "exec", &name, "--", "true"]), 11, "not running");
+    fails(
+        &cloudctl(&["instance", "exec", &name, "--", "true"]),
+        11,
+        "not running",
+    );
     assert!(ok(&cloudctl(&["instance", "start", &name])).contains("running"));
-    assert!(ok(&cloudctl(&["instance", "restart", &name, "--timeout", "1s"])).contains("running"));
-    let resized = ok(&cloudctl(&["instance", "resize", &name, "--memory", "128Mi"]));
+    assert!(ok(&cloudctl(&[
+        "instance",
+        "restart",
+        &name,
+        "--timeout",
+        "1s"
+    ]))
+    .contains("running"));
+    let resized = ok(&cloudctl(&[
+        "instance", "resize", &name, "--memory", "128Mi",
+    ]));
     assert!(resized.contains("128Mi"), "{resized}");
 
     fails(&cloudctl(&["instance", "delete", &name]), 11, "running");
@@ -93,17 +156,79 @@ fn instance_lifecycle_on_docker() {
 fn bad_input_has_clear_errors_and_distinct_exit_codes() {
     let image = image();
     let name = unique("bad");
-    fails(&cloudctl(&["instance", "create", "--name", &name, "--image", &image, "--cpus", "-1"]), 5, "cpus must be a positive number");
-    fails(&cloudctl(&["instance", "create", "--name", &name, "--image", &image, "--cpus", "0"]), 5, "cpus");
-    fails(&cloudctl(&["instance", "create", "--name", "Bad Name", "--image", &image]), 5, "invalid instance name");
-    fails(&cloudctl(&["instance", "create", "--name", &name, "--image", "nubes-test/never:none"]), 3, "image nubes-test/never:none not found");
-    fails(&cloudctl(&["instance", "create", "--name", &name, "--image", &image, "--memory", "0"]), 5, "memory");
-    fails(&cloudctl(&["instance", "create", "--name", &name, "--image", &image, "--", "no-such-binary"]), 5, "cannot be started");
+    fails(
+        &cloudctl(&[
+            "instance", "create", "--name", &name, "--image", &image, "--cpus", "-1",
+        ]),
+        5,
+        "cpus must be a positive number",
+    );
+    fails(
+        &cloudctl(&[
+            "instance", "create", "--name", &name, "--image", &image, "--cpus", "0",
+        ]),
+        5,
+        "cpus",
+    );
+    fails(
+        &cloudctl(&[
+            "instance", "create", "--name", "Bad Name", "--image", &image,
+        ]),
+        5,
+        "invalid instance name",
+    );
+    fails(
+        &cloudctl(&[
+            "instance",
+            "create",
+            "--name",
+            &name,
+            "--image",
+            "nubes-test/never:none",
+        ]),
+        3,
+        "image nubes-test/never:none not found",
+    );
+    fails(
+        &cloudctl(&[
+            "instance", "create", "--name", &name, "--image", &image, "--memory", "0",
+        ]),
+        5,
+        "memory",
+    );
+    fails(
+        &cloudctl(&[
+            "instance",
+            "create",
+            "--name",
+            &name,
+            "--image",
+            &image,
+            "--",
+            "no-such-binary",
+        ]),
+        5,
+        "cannot be started",
+    );
     // Nothing was left behind by any of those.
     fails(&cloudctl(&["instance", "get", &name]), 3, "not found");
-    fails(&cloudctl(&["instance", "create", "--name", &name, "--image", &image, "--memory", "12XB"]), 2, "unknown unit");
-    fails(&cloudctl(&["instance", "get", "nonexistent-instance-xyz"]), 3, "not found");
-    fails(&cloudctl(&["--provider", "nope://", "instance", "list"]), 5, "no provider for `nope://`");
+    fails(
+        &cloudctl(&[
+            "instance", "create", "--name", &name, "--image", &image, "--memory", "12XB",
+        ]),
+        2,
+        "unknown unit",
+    );
+    fails(
+        &cloudctl(&["instance", "get", "nonexistent-instance-xyz"]),
+        3,
+        "not found",
+    );
+    fails(
+        &cloudctl(&["--provider", "nope://", "instance", "list"]),
+        5,
+        "no provider for `nope://`",
+    );
     fails(&cloudctl(&["bucket", "list"]), 6, "--provider local://");
 }
 
@@ -118,21 +243,47 @@ fn buckets_and_objects_on_local_storage() {
     let file = dir.path().join("in.bin");
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
     std::fs::write(&file, &data).unwrap();
-    let put = ok(&run(&["-o", "json", "object", "put", "docs", "a/in.bin", file.to_str().unwrap()]));
+    let put = ok(&run(&[
+        "-o",
+        "json",
+        "object",
+        "put",
+        "docs",
+        "a/in.bin",
+        file.to_str().unwrap(),
+    ]));
     assert!(put.contains("\"size\": 3000000"), "{put}");
     let out_file = dir.path().join("out.bin");
-    ok(&run(&["object", "get", "docs", "a/in.bin", out_file.to_str().unwrap()]));
+    ok(&run(&[
+        "object",
+        "get",
+        "docs",
+        "a/in.bin",
+        out_file.to_str().unwrap(),
+    ]));
     assert_eq!(std::fs::read(&out_file).unwrap(), data);
     let ranged = run(&["object", "get", "docs", "a/in.bin", "--range", "10-14"]);
     assert_eq!(ranged.stdout, &data[10..14]);
-    ok(&cloudctl_with_stdin(&[&p[..], &["object", "put", "docs", "b.txt", "-"]].concat(), b"from stdin"));
+    ok(&cloudctl_with_stdin(
+        &[&p[..], &["object", "put", "docs", "b.txt", "-"]].concat(),
+        b"from stdin",
+    ));
     let list = ok(&run(&["object", "list", "docs"]));
-    assert!(list.contains("a/in.bin") && list.contains("b.txt"), "{list}");
-    let page = ok(&run(&["-o", "json", "object", "list", "docs", "--limit", "1"]));
+    assert!(
+        list.contains("a/in.bin") && list.contains("b.txt"),
+        "{list}"
+    );
+    let page = ok(&run(&[
+        "-o", "json", "object", "list", "docs", "--limit", "1",
+    ]));
     let page: serde_json::Value = serde_json::from_str(&page).unwrap();
     assert_eq!(page["objects"].as_array().unwrap().len(), 1);
     assert_eq!(page["next"], "a/in.bin");
-    fails(&run(&["object", "put", "docs", "../escape", file.to_str().unwrap()]), 5, "invalid object key");
+    fails(
+        &run(&["object", "put", "docs", "../escape", file.to_str().unwrap()]),
+        5,
+        "invalid object key",
+    );
     fails(&run(&["object", "get", "docs", "missing"]), 3, "not found");
     fails(&run(&["bucket", "delete", "docs"]), 11, "not empty");
     ok(&run(&["object", "delete", "docs", "a/in.bin"]));
@@ -145,17 +296,45 @@ fn buckets_and_objects_on_local_storage() {
 fn functions_on_docker() {
     let name = unique("fn");
     let image = image();
-    ok(&cloudctl(&["function", "deploy", "--name", &name, "--image", &image, "--memory", "64Mi", "--", "tr", "a-z", "A-Z"]));
-    fails(&cloudctl(&["function", "deploy", "--name", &name, "--image", &image, "--", "cat"]), 4, "already exists");
+    ok(&cloudctl(&[
+        "function", "deploy", "--name", &name, "--image", &image, "--memory", "64Mi", "--", "tr",
+        "a-z", "A-Z",
+    ]));
+    fails(
+        &cloudctl(&[
+            "function", "deploy", "--name", &name, "--image", &image, "--", "cat",
+        ]),
+        4,
+        "already exists",
+    );
     let out = cloudctl_with_stdin(&["function", "invoke", &name], b"shout this");
     assert_eq!(ok(&out), "SHOUT THIS");
     assert!(ok(&cloudctl(&["function", "list"])).contains(&name));
     ok(&cloudctl(&["function", "delete", &name]));
-    fails(&cloudctl(&["function", "invoke", &name, "--payload", "x"]), 3, "not found");
+    fails(
+        &cloudctl(&["function", "invoke", &name, "--payload", "x"]),
+        3,
+        "not found",
+    );
 
     let failing = unique("fnfail");
-    ok(&cloudctl(&["function", "deploy", "--name", &failing, "--image", &image, "--", "sh", "-c", "echo nope >&2; exit 4"]));
-    fails(&cloudctl(&["function", "invoke", &failing, "--payload", "x"]), 4, "nope");
+    ok(&cloudctl(&[
+        "function",
+        "deploy",
+        "--name",
+        &failing,
+        "--image",
+        &image,
+        "--",
+        "sh",
+        "-c",
+        "echo nope >&2; exit 4",
+    ]));
+    fails(
+        &cloudctl(&["function", "invoke", &failing, "--payload", "x"]),
+        4,
+        "nope",
+    );
     ok(&cloudctl(&["function", "delete", &failing]));
 }
 
@@ -165,5 +344,9 @@ fn help_and_completions() {
     assert!(help.contains("exit code"), "{help}");
     let bash = ok(&cloudctl(&["completion", "bash"]));
     assert!(bash.contains("cloudctl"));
-    fails(&cloudctl(&["instance", "frobnicate"]), 2, "unrecognized subcommand");
+    fails(
+        &cloudctl(&["instance", "frobnicate"]),
+        2,
+        "unrecognized subcommand",
+    );
 }

@@ -38,7 +38,8 @@ impl Cloud {
 
     pub fn with_compute(mut self, compute: Arc<dyn Compute>) -> Self {
         let cap = compute.capability();
-        let layer = CapabilityLayer::new(compute.provider().to_string(), move |op| cap.supports(op));
+        let layer =
+            CapabilityLayer::new(compute.provider().to_string(), move |op| cap.supports(op));
         self.compute = Some(Arc::new(Layered::new(compute, layer)));
         self
     }
@@ -52,14 +53,16 @@ impl Cloud {
 
     pub fn with_storage(mut self, storage: Arc<dyn Storage>) -> Self {
         let cap = storage.capability();
-        let layer = CapabilityLayer::new(storage.provider().to_string(), move |op| cap.supports(op));
+        let layer =
+            CapabilityLayer::new(storage.provider().to_string(), move |op| cap.supports(op));
         self.storage = Some(Arc::new(Layered::new(storage, layer)));
         self
     }
 
     pub fn with_function(mut self, function: Arc<dyn Function>) -> Self {
         let cap = function.capability();
-        let layer = CapabilityLayer::new(function.provider().to_string(), move |op| cap.supports(op));
+        let layer =
+            CapabilityLayer::new(function.provider().to_string(), move |op| cap.supports(op));
         self.function = Some(Arc::new(Layered::new(function, layer)));
         self
     }
@@ -94,7 +97,9 @@ impl Cloud {
     }
 
     pub fn function(&self) -> Result<Arc<dyn Function>> {
-        self.function.clone().ok_or_else(|| self.missing("function"))
+        self.function
+            .clone()
+            .ok_or_else(|| self.missing("function"))
     }
 
     fn missing(&self, service: &str) -> Error {
@@ -133,8 +138,10 @@ impl Registry {
         F: Fn(String) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Cloud>> + Send + 'static,
     {
-        self.connectors
-            .insert(scheme.to_string(), Arc::new(move |uri| Box::pin(connect(uri))));
+        self.connectors.insert(
+            scheme.to_string(),
+            Arc::new(move |uri| Box::pin(connect(uri))),
+        );
     }
 
     pub fn schemes(&self) -> impl Iterator<Item = &str> {

@@ -86,14 +86,20 @@ impl InstanceSpec {
         }
         validate::resources(self.cpus, self.memory)?;
         if self.disk == Some(0) {
-            return Err(Error::invalid_input("instance disk must be greater than zero"));
+            return Err(Error::invalid_input(
+                "instance disk must be greater than zero",
+            ));
         }
         if self.pids == Some(0) {
-            return Err(Error::invalid_input("instance pids limit must be greater than zero"));
+            return Err(Error::invalid_input(
+                "instance pids limit must be greater than zero",
+            ));
         }
         if let Some(cmd) = &self.command {
             if cmd.is_empty() {
-                return Err(Error::invalid_input("instance command must not be an empty list"));
+                return Err(Error::invalid_input(
+                    "instance command must not be an empty list",
+                ));
             }
         }
         validate::env(&self.env)?;
@@ -125,7 +131,9 @@ impl PortMapping {
 
     fn validate(&self) -> Result<()> {
         if self.container_port == 0 || self.host_port == Some(0) {
-            return Err(Error::invalid_input("port numbers must be between 1 and 65535"));
+            return Err(Error::invalid_input(
+                "port numbers must be between 1 and 65535",
+            ));
         }
         Ok(())
     }
@@ -198,7 +206,11 @@ pub struct Instance {
 
 impl Instance {
     /// A new record in the `Creating` state; providers fill in the rest.
-    pub fn new(id: impl Into<String>, name: impl Into<String>, provider: impl Into<String>) -> Self {
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        provider: impl Into<String>,
+    ) -> Self {
         Self {
             id: id.into(),
             name: name.into(),
@@ -329,7 +341,9 @@ impl ExecRequest {
     pub fn validate(&self) -> Result<()> {
         match self.command.first() {
             None => Err(Error::invalid_input("exec command must not be empty")),
-            Some(p) if p.is_empty() => Err(Error::invalid_input("exec program name must not be empty")),
+            Some(p) if p.is_empty() => {
+                Err(Error::invalid_input("exec program name must not be empty"))
+            }
             Some(_) => validate::env(&self.env),
         }
     }

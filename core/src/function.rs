@@ -56,7 +56,9 @@ impl FunctionSpec {
             return Err(Error::invalid_input("function handler must name a program"));
         }
         if self.timeout == Some(Duration::ZERO) {
-            return Err(Error::invalid_input("function timeout must be greater than zero"));
+            return Err(Error::invalid_input(
+                "function timeout must be greater than zero",
+            ));
         }
         validate::resources(self.cpus, self.memory)?;
         validate::env(&self.env)
@@ -113,7 +115,12 @@ pub struct InvokeResponse {
 }
 
 impl InvokeResponse {
-    pub fn new(payload: impl Into<Bytes>, error: Option<FunctionError>, logs: impl Into<Bytes>, duration: Duration) -> Self {
+    pub fn new(
+        payload: impl Into<Bytes>,
+        error: Option<FunctionError>,
+        logs: impl Into<Bytes>,
+        duration: Duration,
+    ) -> Self {
         Self {
             payload: payload.into(),
             error,

@@ -21,18 +21,20 @@ pub fn parse_bytes(input: &str) -> Result<u64> {
         "mi" | "mib" => 1 << 20,
         "gi" | "gib" => 1 << 30,
         "ti" | "tib" => 1 << 40,
-        _ => {
-            return Err(Error::invalid_input(format!(
-                "invalid size `{input}`: unknown unit `{unit}` (use B, Ki, Mi, Gi, Ti, K, M, G or T)"
-            )))
-        }
+        _ => return Err(Error::invalid_input(format!(
+            "invalid size `{input}`: unknown unit `{unit}` (use B, Ki, Mi, Gi, Ti, K, M, G or T)"
+        ))),
     };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| Error::invalid_input(format!("invalid size `{input}`: expected a number with an optional unit, like 256Mi")))?;
+    let value: f64 = number.parse().map_err(|_| {
+        Error::invalid_input(format!(
+            "invalid size `{input}`: expected a number with an optional unit, like 256Mi"
+        ))
+    })?;
     let bytes = value * multiplier as f64;
     if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
-        return Err(Error::invalid_input(format!("invalid size `{input}`: out of range")));
+        return Err(Error::invalid_input(format!(
+            "invalid size `{input}`: out of range"
+        )));
     }
     Ok(bytes.round() as u64)
 }

@@ -17,9 +17,9 @@ pub const RESERVED_LABEL_PREFIX: &str = "io.nubes.";
 pub fn name(what: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        })
         && name.as_bytes()[0].is_ascii_alphanumeric()
         && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
     if ok {
@@ -151,18 +151,52 @@ mod tests {
         for good in ["web", "a", "web-1", "db_2.prod", "0x"] {
             name("instance", good).unwrap();
         }
-        for bad in ["", "Web", "-web", "web-", "a b", "a/b", "über", &"a".repeat(64)] {
-            assert_eq!(name("instance", bad).unwrap_err().kind(), ErrorKind::InvalidInput, "{bad}");
+        for bad in [
+            "",
+            "Web",
+            "-web",
+            "web-",
+            "a b",
+            "a/b",
+            "über",
+            &"a".repeat(64),
+        ] {
+            assert_eq!(
+                name("instance", bad).unwrap_err().kind(),
+                ErrorKind::InvalidInput,
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn keys_cannot_escape() {
-        for good in ["a", "a/b/c.txt", "dir/.hidden", "x..y", "a/...", "spaces are fine"] {
+        for good in [
+            "a",
+            "a/b/c.txt",
+            "dir/.hidden",
+            "x..y",
+            "a/...",
+            "spaces are fine",
+        ] {
             object_key(good).unwrap();
         }
-        for bad in ["", "/etc/passwd", "../x", "a/../../b", "a/./b", "a//b", "a/", "a\0b", "a\\b"] {
-            assert_eq!(object_key(bad).unwrap_err().kind(), ErrorKind::InvalidInput, "{bad:?}");
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../b",
+            "a/./b",
+            "a//b",
+            "a/",
+            "a\0b",
+            "a\\b",
+        ] {
+            assert_eq!(
+                object_key(bad).unwrap_err().kind(),
+                ErrorKind::InvalidInput,
+                "{bad:?}"
+            );
         }
         assert!(object_key(&"k".repeat(1025)).is_err());
     }

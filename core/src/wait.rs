@@ -29,7 +29,9 @@ pub async fn wait_for(
         let last = match compute.get(id).await {
             Ok(instance) => {
                 match condition {
-                    WaitCondition::State(want) if instance.state == want => return Ok(Some(instance)),
+                    WaitCondition::State(want) if instance.state == want => {
+                        return Ok(Some(instance))
+                    }
                     WaitCondition::State(_) if instance.state == InstanceState::Failed => {
                         return Err(Error::conflict(format!(
                             "instance {id} failed while waiting for {condition:?}"
@@ -48,7 +50,9 @@ pub async fn wait_for(
         if now >= deadline {
             return Err(Error::new(
                 ErrorKind::Timeout,
-                format!("instance {id} is still {last} after {timeout:?}, waiting for {condition:?}"),
+                format!(
+                    "instance {id} is still {last} after {timeout:?}, waiting for {condition:?}"
+                ),
             ));
         }
         tokio::time::sleep(delay.min(deadline - now)).await;

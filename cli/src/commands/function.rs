@@ -8,7 +8,9 @@ use crate::output::{self, Format, Tabular};
 use crate::Outcome;
 
 impl Tabular for FunctionInfo {
-    const HEADERS: &'static [&'static str] = &["NAME", "IMAGE", "HANDLER", "CPUS", "MEMORY", "TIMEOUT", "CREATED"];
+    const HEADERS: &'static [&'static str] = &[
+        "NAME", "IMAGE", "HANDLER", "CPUS", "MEMORY", "TIMEOUT", "CREATED",
+    ];
 
     fn row(&self) -> Vec<String> {
         vec![
@@ -26,7 +28,15 @@ impl Tabular for FunctionInfo {
 pub async fn run(cloud: &Cloud, cmd: FunctionCmd, format: Format) -> Outcome {
     let functions = cloud.function()?;
     match cmd {
-        FunctionCmd::Deploy { name, image, cpus, memory, timeout, env, handler } => {
+        FunctionCmd::Deploy {
+            name,
+            image,
+            cpus,
+            memory,
+            timeout,
+            env,
+            handler,
+        } => {
             let mut spec = FunctionSpec::new(name, image, handler);
             spec.cpus = cpus;
             spec.memory = memory;
@@ -34,17 +44,30 @@ pub async fn run(cloud: &Cloud, cmd: FunctionCmd, format: Format) -> Outcome {
             spec.env = env.into_iter().collect();
             output::one(format, &functions.deploy(spec).await?)
         }
-        FunctionCmd::Invoke { name, payload, payload_file } => {
+        FunctionCmd::Invoke {
+            name,
+            payload,
+            payload_file,
+        } => {
             let payload = match (payload, payload_file) {
                 (Some(p), _) => p.into(),
                 (None, Some(file)) => super::read_input(&file).await?,
                 (None, None) => super::read_input("-".as_ref()).await?,
             };
             let out = functions.invoke(&name, payload).await?;
-            let _ = std::io::stdout().write_all(&out.payload).and_then(|()| std::io::stdout().flush());
+            let _ = std::io::stdout()
+                .write_all(&out.payload)
+                .and_then(|()| std::io::stdout().flush());
             if let Some(err) = out.error {
-                eprintln!("function {name} failed with exit code {}: {}", err.exit_code, err.message);
-                return Ok(if err.exit_code > 0 { err.exit_code as i32 } else { 1 });
+                eprintln!(
+                    "function {name} failed with exit code {}: {}",
+                    err.exit_code, err.message
+                );
+                return Ok(if err.exit_code > 0 {
+                    err.exit_code as i32
+                } else {
+                    1
+                });
             }
         }
         FunctionCmd::List => output::list(format, &functions.list().await?),

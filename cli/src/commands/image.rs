@@ -16,8 +16,16 @@ impl Tabular for ImageInfo {
 
     fn row(&self) -> Vec<String> {
         vec![
-            self.id.trim_start_matches("sha256:").chars().take(12).collect(),
-            if self.tags.is_empty() { "-".into() } else { self.tags.join(",") },
+            self.id
+                .trim_start_matches("sha256:")
+                .chars()
+                .take(12)
+                .collect(),
+            if self.tags.is_empty() {
+                "-".into()
+            } else {
+                self.tags.join(",")
+            },
             output::bytes(Some(self.size)),
             output::time(self.created_at),
         ]
@@ -40,8 +48,9 @@ pub async fn run(provider: &str, cmd: ImageCmd, format: Format) -> Outcome {
         ImageCmd::Pull { reference } => {
             let bars = MultiProgress::new();
             let mut layers: HashMap<String, ProgressBar> = HashMap::new();
-            let style = ProgressStyle::with_template("{prefix:12} {msg:20} {bar:30} {bytes}/{total_bytes}")
-                .expect("valid template");
+            let style =
+                ProgressStyle::with_template("{prefix:12} {msg:20} {bar:30} {bytes}/{total_bytes}")
+                    .expect("valid template");
             engine
                 .pull_image(&reference, |p| {
                     let Some(layer) = p.layer else { return };
@@ -59,8 +68,13 @@ pub async fn run(provider: &str, cmd: ImageCmd, format: Format) -> Outcome {
                 .await?;
             output::one(format, &engine.image(&reference).await?)
         }
-        ImageCmd::Import { file, name, changes } => {
-            let bar = ProgressBar::new_spinner().with_message(format!("importing {}", file.display()));
+        ImageCmd::Import {
+            file,
+            name,
+            changes,
+        } => {
+            let bar =
+                ProgressBar::new_spinner().with_message(format!("importing {}", file.display()));
             let info = if file == Path::new("-") {
                 let stream = ReaderStream::new(tokio::io::stdin());
                 engine.import_image(&name, stream, changes).await?
@@ -70,7 +84,10 @@ pub async fn run(provider: &str, cmd: ImageCmd, format: Format) -> Outcome {
                     .map_err(|e| super::io_error(e, &file.display().to_string()))?;
                 let len = f.metadata().await.map(|m| m.len()).unwrap_or(0);
                 bar.set_length(len);
-                bar.set_style(ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes}").expect("valid template"));
+                bar.set_style(
+                    ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes}")
+                        .expect("valid template"),
+                );
                 let counted = bar.clone();
                 let stream = ReaderStream::new(f).inspect(move |chunk| {
                     if let Ok(c) = chunk {

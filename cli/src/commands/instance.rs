@@ -2,14 +2,19 @@ use std::io::Write;
 
 use futures::StreamExt;
 use nubes::prelude::*;
-use nubes::{DeleteOptions, Instance, InstanceStats, ListOptions, LogOptions, LogStreamKind, ResizeRequest, StopOptions};
+use nubes::{
+    DeleteOptions, Instance, InstanceStats, ListOptions, LogOptions, LogStreamKind, ResizeRequest,
+    StopOptions,
+};
 
 use crate::args::{CreateArgs, ExecArgs, InstanceCmd};
 use crate::output::{self, Format, Tabular};
 use crate::Outcome;
 
 impl Tabular for Instance {
-    const HEADERS: &'static [&'static str] = &["ID", "NAME", "STATE", "IMAGE", "CPUS", "MEMORY", "PORTS", "CREATED"];
+    const HEADERS: &'static [&'static str] = &[
+        "ID", "NAME", "STATE", "IMAGE", "CPUS", "MEMORY", "PORTS", "CREATED",
+    ];
 
     fn row(&self) -> Vec<String> {
         let ports: Vec<String> = self
@@ -30,14 +35,27 @@ impl Tabular for Instance {
             self.image.clone(),
             output::or_dash(self.cpus),
             output::bytes(self.memory),
-            if ports.is_empty() { "-".into() } else { ports.join(",") },
+            if ports.is_empty() {
+                "-".into()
+            } else {
+                ports.join(",")
+            },
             output::time(self.created_at),
         ]
     }
 }
 
 impl Tabular for InstanceStats {
-    const HEADERS: &'static [&'static str] = &["CPU %", "MEMORY", "LIMIT", "NET RX", "NET TX", "BLOCK READ", "BLOCK WRITE", "PIDS"];
+    const HEADERS: &'static [&'static str] = &[
+        "CPU %",
+        "MEMORY",
+        "LIMIT",
+        "NET RX",
+        "NET TX",
+        "BLOCK READ",
+        "BLOCK WRITE",
+        "PIDS",
+    ];
 
     fn row(&self) -> Vec<String> {
         vec![
@@ -64,12 +82,20 @@ pub async fn run(cloud: &Cloud, cmd: InstanceCmd, format: Format) -> Outcome {
         }
         InstanceCmd::Get { id } => output::one(format, &compute.get(&id).await?),
         InstanceCmd::Start { id } => output::one(format, &compute.start(&id).await?),
-        InstanceCmd::Stop { id, timeout } => output::one(format, &compute.stop(&id, StopOptions::timeout(timeout)).await?),
-        InstanceCmd::Restart { id, timeout } => {
-            output::one(format, &compute.restart(&id, StopOptions::timeout(timeout)).await?)
-        }
+        InstanceCmd::Stop { id, timeout } => output::one(
+            format,
+            &compute.stop(&id, StopOptions::timeout(timeout)).await?,
+        ),
+        InstanceCmd::Restart { id, timeout } => output::one(
+            format,
+            &compute.restart(&id, StopOptions::timeout(timeout)).await?,
+        ),
         InstanceCmd::Delete { id, force } => {
-            let options = if force { DeleteOptions::force() } else { DeleteOptions::default() };
+            let options = if force {
+                DeleteOptions::force()
+            } else {
+                DeleteOptions::default()
+            };
             compute.delete(&id, options).await?;
             eprintln!("deleted instance {id}");
         }

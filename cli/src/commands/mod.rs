@@ -13,9 +13,14 @@ use tokio::io::AsyncReadExt;
 pub async fn read_input(path: &Path) -> Result<Bytes> {
     let mut buf = Vec::new();
     if path == Path::new("-") {
-        tokio::io::stdin().read_to_end(&mut buf).await.map_err(|e| io_error(e, "stdin"))?;
+        tokio::io::stdin()
+            .read_to_end(&mut buf)
+            .await
+            .map_err(|e| io_error(e, "stdin"))?;
     } else {
-        buf = tokio::fs::read(path).await.map_err(|e| io_error(e, &path.display().to_string()))?;
+        buf = tokio::fs::read(path)
+            .await
+            .map_err(|e| io_error(e, &path.display().to_string()))?;
     }
     Ok(buf.into())
 }

@@ -17,7 +17,11 @@ impl Tabular for ObjectMeta {
     const HEADERS: &'static [&'static str] = &["KEY", "SIZE", "MODIFIED"];
 
     fn row(&self) -> Vec<String> {
-        vec![self.key.clone(), output::bytes(Some(self.size)), output::time(self.last_modified)]
+        vec![
+            self.key.clone(),
+            output::bytes(Some(self.size)),
+            output::time(self.last_modified),
+        ]
     }
 }
 
@@ -31,7 +35,8 @@ struct Page<'a> {
 fn bar(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len).with_message(what.to_string());
     bar.set_style(
-        ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}").expect("valid template"),
+        ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
+            .expect("valid template"),
     );
     bar
 }
@@ -41,11 +46,15 @@ pub async fn run(cloud: &Cloud, cmd: ObjectCmd, format: Format) -> Outcome {
     match cmd {
         ObjectCmd::Put { bucket, key, file } => {
             let meta = if file == Path::new("-") {
-                let body = ReaderStream::new(tokio::io::stdin()).map_err(|e| io_error(e, "stdin")).boxed();
+                let body = ReaderStream::new(tokio::io::stdin())
+                    .map_err(|e| io_error(e, "stdin"))
+                    .boxed();
                 storage.put(&bucket, &key, body).await?
             } else {
                 let name = file.display().to_string();
-                let f = tokio::fs::File::open(&file).await.map_err(|e| io_error(e, &name))?;
+                let f = tokio::fs::File::open(&file)
+                    .await
+                    .map_err(|e| io_error(e, &name))?;
                 let len = f.metadata().await.map_err(|e| io_error(e, &name))?.len();
                 let progress = bar(len, &format!("uploading {name}"));
                 let counted = progress.clone();
@@ -59,7 +68,12 @@ pub async fn run(cloud: &Cloud, cmd: ObjectCmd, format: Format) -> Outcome {
             };
             output::one(format, &meta)
         }
-        ObjectCmd::Get { bucket, key, file, range } => {
+        ObjectCmd::Get {
+            bucket,
+            key,
+            file,
+            range,
+        } => {
             let mut options = GetOptions::default();
             options.range = range;
             let got = storage.get(&bucket, &key, options).await?;
@@ -68,7 +82,9 @@ pub async fn run(cloud: &Cloud, cmd: ObjectCmd, format: Format) -> Outcome {
                 None => {
                     let mut out = tokio::io::stdout();
                     while let Some(chunk) = body.next().await {
-                        out.write_all(&chunk?).await.map_err(|e| io_error(e, "stdout"))?;
+                        out.write_all(&chunk?)
+                            .await
+                            .map_err(|e| io_error(e, "stdout"))?;
                     }
                     out.flush().await.map_err(|e| io_error(e, "stdout"))?;
                 }
@@ -76,16 +92,25 @@ pub async fn run(cloud: &Cloud, cmd: ObjectCmd, format: Format) -> Outcome {
                     let name = path.display().to_string();
                     // Download next to the target and rename, so a failed download keeps the old file.
                     let tmp = path.with_extension("nubes-partial");
-                    let progress = bar(got.range.end - got.range.start, &format!("downloading {key}"));
+                    let progress = bar(
+                        got.range.end - got.range.start,
+                        &format!("downloading {key}"),
+                    );
                     let result = async {
-                        let mut out = tokio::fs::File::create(&tmp).await.map_err(|e| io_error(e, &name))?;
+                        let mut out = tokio::fs::File::create(&tmp)
+                            .await
+                            .map_err(|e| io_error(e, &name))?;
                         while let Some(chunk) = body.next().await {
                             let chunk = chunk?;
-                            out.write_all(&chunk).await.map_err(|e| io_error(e, &name))?;
+                            out.write_all(&chunk)
+                                .await
+                                .map_err(|e| io_error(e, &name))?;
                             progress.inc(chunk.len() as u64);
                         }
                         out.sync_all().await.map_err(|e| io_error(e, &name))?;
-                        tokio::fs::rename(&tmp, &path).await.map_err(|e| io_error(e, &name))
+                        tokio::fs::rename(&tmp, &path)
+                            .await
+                            .map_err(|e| io_error(e, &name))
                     }
                     .await;
                     progress.finish_and_clear();
@@ -98,7 +123,12 @@ pub async fn run(cloud: &Cloud, cmd: ObjectCmd, format: Format) -> Outcome {
             }
         }
         ObjectCmd::Head { bucket, key } => output::one(format, &storage.head(&bucket, &key).await?),
-        ObjectCmd::List { bucket, prefix, limit, continuation } => {
+        ObjectCmd::List {
+            bucket,
+            prefix,
+            limit,
+            continuation,
+        } => {
             let mut options = ListObjectsOptions::default();
             options.prefix = prefix;
             options.limit = limit;
@@ -111,7 +141,13 @@ pub async fn run(cloud: &Cloud, cmd: ObjectCmd, format: Format) -> Outcome {
                         eprintln!("more: --continuation {next}");
                     }
                 }
-                _ => output::structured(format, &Page { objects: &page.objects, next: page.next.as_deref() }),
+                _ => output::structured(
+                    format,
+                    &Page {
+                        objects: &page.objects,
+                        next: page.next.as_deref(),
+                    },
+                ),
             }
         }
         ObjectCmd::Delete { bucket, key } => {

@@ -2,7 +2,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use super::{ensure, expect_kind, CaseResult, Failure, Fixture, Report, Runner, KIT_LABEL, READY_LINE};
+use super::{
+    ensure, expect_kind, CaseResult, Failure, Fixture, Report, Runner, KIT_LABEL, READY_LINE,
+};
 use crate::compute::*;
 use crate::{wait_for, ErrorKind, Result, WaitCondition};
 
@@ -69,37 +71,98 @@ async fn cleanup(c: &dyn Compute, fx: &Fixture) -> Result<()> {
 
 async fn lifecycle(c: &dyn Compute, fx: &Fixture) -> CaseResult {
     let name = fx.name("life");
-    let inst = c.create(spec(fx, "life").cpus(0.5).memory(64 * MIB)).await?;
-    ensure!(inst.state == InstanceState::Running, "created instance is {}", inst.state);
+    let inst = c
+        .create(spec(fx, "life").cpus(0.5).memory(64 * MIB))
+        .await?;
+    ensure!(
+        inst.state == InstanceState::Running,
+        "created instance is {}",
+        inst.state
+    );
     ensure!(inst.name == name, "name {} != {name}", inst.name);
     ensure!(inst.cpus == Some(0.5), "cpus {:?}", inst.cpus);
     ensure!(inst.memory == Some(64 * MIB), "memory {:?}", inst.memory);
-    ensure!(inst.labels.get(KIT_LABEL).map(String::as_str) == Some(fx.prefix()), "labels {:?}", inst.labels);
+    ensure!(
+        inst.labels.get(KIT_LABEL).map(String::as_str) == Some(fx.prefix()),
+        "labels {:?}",
+        inst.labels
+    );
     ensure!(c.get(&inst.id).await?.id == inst.id, "get by id");
     ensure!(c.get(&name).await?.id == inst.id, "get by name");
 
-    expect_kind(c.delete(&inst.id, DeleteOptions::default()).await, ErrorKind::Conflict, "delete running without force")?;
-    ensure!(c.get(&inst.id).await.is_ok(), "refused delete removed the instance");
+    expect_kind(
+        c.delete(&inst.id, DeleteOptions::default()).await,
+        ErrorKind::Conflict,
+        "delete running without force",
+    )?;
+    ensure!(
+        c.get(&inst.id).await.is_ok(),
+        "refused delete removed the instance"
+    );
 
-    let stopped = c.stop(&inst.id, StopOptions::timeout(fx.stop_timeout)).await?;
-    ensure!(stopped.state == InstanceState::Stopped, "after stop: {}", stopped.state);
-    let again = c.stop(&inst.id, StopOptions::timeout(fx.stop_timeout)).await?;
-    ensure!(again.state == InstanceState::Stopped, "stop is not idempotent: {}", again.state);
+    let stopped = c
+        .stop(&inst.id, StopOptions::timeout(fx.stop_timeout))
+        .await?;
+    ensure!(
+        stopped.state == InstanceState::Stopped,
+        "after stop: {}",
+        stopped.state
+    );
+    let again = c
+        .stop(&inst.id, StopOptions::timeout(fx.stop_timeout))
+        .await?;
+    ensure!(
+        again.state == InstanceState::Stopped,
+        "stop is not idempotent: {}",
+        again.state
+    );
     let started = c.start(&inst.id).await?;
-    ensure!(started.state == InstanceState::Running, "after start: {}", started.state);
+    ensure!(
+        started.state == InstanceState::Running,
+        "after start: {}",
+        started.state
+    );
     let again = c.start(&inst.id).await?;
-    ensure!(again.state == InstanceState::Running, "start is not idempotent: {}", again.state);
+    ensure!(
+        again.state == InstanceState::Running,
+        "start is not idempotent: {}",
+        again.state
+    );
     if c.capability().restart {
-        let restarted = c.restart(&inst.id, StopOptions::timeout(fx.stop_timeout)).await?;
-        ensure!(restarted.state == InstanceState::Running, "after restart: {}", restarted.state);
+        let restarted = c
+            .restart(&inst.id, StopOptions::timeout(fx.stop_timeout))
+            .await?;
+        ensure!(
+            restarted.state == InstanceState::Running,
+            "after restart: {}",
+            restarted.state
+        );
     }
-    wait_for(c, &inst.id, WaitCondition::State(InstanceState::Running), fx.wait_timeout).await?;
+    wait_for(
+        c,
+        &inst.id,
+        WaitCondition::State(InstanceState::Running),
+        fx.wait_timeout,
+    )
+    .await?;
 
     c.delete(&inst.id, DeleteOptions::force()).await?;
     wait_for(c, &inst.id, WaitCondition::Deleted, fx.wait_timeout).await?;
-    expect_kind(c.get(&inst.id).await, ErrorKind::NotFound, "get after delete")?;
-    expect_kind(c.delete(&inst.id, DeleteOptions::force()).await, ErrorKind::NotFound, "delete twice")?;
-    expect_kind(c.start(&inst.id).await, ErrorKind::NotFound, "start after delete")
+    expect_kind(
+        c.get(&inst.id).await,
+        ErrorKind::NotFound,
+        "get after delete",
+    )?;
+    expect_kind(
+        c.delete(&inst.id, DeleteOptions::force()).await,
+        ErrorKind::NotFound,
+        "delete twice",
+    )?;
+    expect_kind(
+        c.start(&inst.id).await,
+        ErrorKind::NotFound,
+        "start after delete",
+    )
 }
 
 async fn bad_input(c: &dyn Compute, fx: &Fixture) -> CaseResult {
@@ -109,8 +172,14 @@ async fn bad_input(c: &dyn Compute, fx: &Fixture) -> CaseResult {
         ("zero memory", spec(fx, "bad3").memory(0)),
         ("tiny memory", spec(fx, "bad4").memory(1024)),
         ("empty image", InstanceSpec::new(fx.name("bad5"), "")),
-        ("invalid name", InstanceSpec::new(format!("{} Bad!", fx.prefix()), fx.image.clone())),
-        ("reserved label", spec(fx, "bad7").label("io.nubes.managed", "x")),
+        (
+            "invalid name",
+            InstanceSpec::new(format!("{} Bad!", fx.prefix()), fx.image.clone()),
+        ),
+        (
+            "reserved label",
+            spec(fx, "bad7").label("io.nubes.managed", "x"),
+        ),
         ("zero disk", spec(fx, "bad8").disk(0)),
     ];
     let mut empty_command = spec(fx, "bad9");
@@ -122,10 +191,20 @@ async fn bad_input(c: &dyn Compute, fx: &Fixture) -> CaseResult {
     let name = fx.name("noimage");
     let s = InstanceSpec::new(name.clone(), fx.missing_image.clone()).label(KIT_LABEL, fx.prefix());
     expect_kind(c.create(s).await, ErrorKind::NotFound, "unknown image")?;
-    expect_kind(c.get(&name).await, ErrorKind::NotFound, "instance left behind by a failed create")?;
-    let left: Vec<String> = c.list(kit_filter(fx)).await?.into_iter().map(|i| i.name).collect();
+    expect_kind(
+        c.get(&name).await,
+        ErrorKind::NotFound,
+        "instance left behind by a failed create",
+    )?;
+    let left: Vec<String> = c
+        .list(kit_filter(fx))
+        .await?
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
     ensure!(
-        left.iter().all(|n| !n.contains("-bad") && !n.ends_with("-noimage")),
+        left.iter()
+            .all(|n| !n.contains("-bad") && !n.ends_with("-noimage")),
         "failed creates left instances behind: {left:?}"
     );
     Ok(())
@@ -133,8 +212,15 @@ async fn bad_input(c: &dyn Compute, fx: &Fixture) -> CaseResult {
 
 async fn duplicate(c: &dyn Compute, fx: &Fixture) -> CaseResult {
     let first = c.create(spec(fx, "dup")).await?;
-    expect_kind(c.create(spec(fx, "dup")).await, ErrorKind::AlreadyExists, "second create with the same name")?;
-    ensure!(c.get(&first.id).await?.state == InstanceState::Running, "the original was disturbed");
+    expect_kind(
+        c.create(spec(fx, "dup")).await,
+        ErrorKind::AlreadyExists,
+        "second create with the same name",
+    )?;
+    ensure!(
+        c.get(&first.id).await?.state == InstanceState::Running,
+        "the original was disturbed"
+    );
     c.delete(&first.id, DeleteOptions::force()).await?;
     Ok(())
 }
@@ -144,22 +230,46 @@ async fn missing(c: &dyn Compute, fx: &Fixture) -> CaseResult {
     let cap = c.capability();
     expect_kind(c.get(&ghost).await, ErrorKind::NotFound, "get")?;
     expect_kind(c.start(&ghost).await, ErrorKind::NotFound, "start")?;
-    expect_kind(c.stop(&ghost, StopOptions::default()).await, ErrorKind::NotFound, "stop")?;
-    expect_kind(c.delete(&ghost, DeleteOptions::force()).await, ErrorKind::NotFound, "delete")?;
+    expect_kind(
+        c.stop(&ghost, StopOptions::default()).await,
+        ErrorKind::NotFound,
+        "stop",
+    )?;
+    expect_kind(
+        c.delete(&ghost, DeleteOptions::force()).await,
+        ErrorKind::NotFound,
+        "delete",
+    )?;
     if cap.restart {
-        expect_kind(c.restart(&ghost, StopOptions::default()).await, ErrorKind::NotFound, "restart")?;
+        expect_kind(
+            c.restart(&ghost, StopOptions::default()).await,
+            ErrorKind::NotFound,
+            "restart",
+        )?;
     }
     if cap.exec {
-        expect_kind(c.exec(&ghost, ExecRequest::new(["true"])).await, ErrorKind::NotFound, "exec")?;
+        expect_kind(
+            c.exec(&ghost, ExecRequest::new(["true"])).await,
+            ErrorKind::NotFound,
+            "exec",
+        )?;
     }
     if cap.logs {
-        expect_kind(c.logs(&ghost, LogOptions::default()).await.map(|_| ()), ErrorKind::NotFound, "logs")?;
+        expect_kind(
+            c.logs(&ghost, LogOptions::default()).await.map(|_| ()),
+            ErrorKind::NotFound,
+            "logs",
+        )?;
     }
     if cap.stats {
         expect_kind(c.stats(&ghost).await, ErrorKind::NotFound, "stats")?;
     }
     if cap.resize {
-        expect_kind(c.resize(&ghost, ResizeRequest::default().cpus(1.0)).await, ErrorKind::NotFound, "resize")?;
+        expect_kind(
+            c.resize(&ghost, ResizeRequest::default().cpus(1.0)).await,
+            ErrorKind::NotFound,
+            "resize",
+        )?;
     }
     Ok(())
 }
@@ -167,7 +277,12 @@ async fn missing(c: &dyn Compute, fx: &Fixture) -> CaseResult {
 async fn list_filters(c: &dyn Compute, fx: &Fixture) -> CaseResult {
     let a = c.create(spec(fx, "lista").label("tier", "web")).await?;
     let b = c.create(spec(fx, "listb").label("tier", "db")).await?;
-    let web: Vec<String> = c.list(kit_filter(fx).label("tier", "web")).await?.into_iter().map(|i| i.id).collect();
+    let web: Vec<String> = c
+        .list(kit_filter(fx).label("tier", "web"))
+        .await?
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
     ensure!(web == vec![a.id.clone()], "label filter returned {web:?}");
     let mut both: Vec<String> = c
         .list(ListOptions::default().name_prefix(fx.name("list")))
@@ -178,7 +293,10 @@ async fn list_filters(c: &dyn Compute, fx: &Fixture) -> CaseResult {
     both.sort();
     let mut want = vec![a.id.clone(), b.id.clone()];
     want.sort();
-    ensure!(both == want, "name prefix filter returned {both:?}, want {want:?}");
+    ensure!(
+        both == want,
+        "name prefix filter returned {both:?}, want {want:?}"
+    );
     for i in [a, b] {
         c.delete(&i.id, DeleteOptions::force()).await?;
     }
@@ -189,19 +307,35 @@ async fn unsupported(c: &dyn Compute, fx: &Fixture) -> CaseResult {
     let cap = c.capability();
     let ghost = fx.name("ghost");
     if !cap.exec {
-        expect_kind(c.exec(&ghost, ExecRequest::new(["true"])).await, ErrorKind::Unsupported, "exec")?;
+        expect_kind(
+            c.exec(&ghost, ExecRequest::new(["true"])).await,
+            ErrorKind::Unsupported,
+            "exec",
+        )?;
     }
     if !cap.logs {
-        expect_kind(c.logs(&ghost, LogOptions::default()).await.map(|_| ()), ErrorKind::Unsupported, "logs")?;
+        expect_kind(
+            c.logs(&ghost, LogOptions::default()).await.map(|_| ()),
+            ErrorKind::Unsupported,
+            "logs",
+        )?;
     }
     if !cap.stats {
         expect_kind(c.stats(&ghost).await, ErrorKind::Unsupported, "stats")?;
     }
     if !cap.resize {
-        expect_kind(c.resize(&ghost, ResizeRequest::default().cpus(1.0)).await, ErrorKind::Unsupported, "resize")?;
+        expect_kind(
+            c.resize(&ghost, ResizeRequest::default().cpus(1.0)).await,
+            ErrorKind::Unsupported,
+            "resize",
+        )?;
     }
     if !cap.restart {
-        expect_kind(c.restart(&ghost, StopOptions::default()).await, ErrorKind::Unsupported, "restart")?;
+        expect_kind(
+            c.restart(&ghost, StopOptions::default()).await,
+            ErrorKind::Unsupported,
+            "restart",
+        )?;
     }
     Ok(())
 }
@@ -212,39 +346,88 @@ fn text(bytes: &[u8]) -> String {
 
 async fn exec(c: &dyn Compute, fx: &Fixture) -> CaseResult {
     let inst = c.create(spec(fx, "exec")).await?;
-    let out = c.exec(&inst.id, ExecRequest::new(["echo", "hello"])).await?;
-    ensure!(out.exit_code == 0 && text(&out.stdout) == "hello\n" && out.stderr.is_empty(), "echo: {out:?}");
+    let out = c
+        .exec(&inst.id, ExecRequest::new(["echo", "hello"]))
+        .await?;
+    ensure!(
+        out.exit_code == 0 && text(&out.stdout) == "hello\n" && out.stderr.is_empty(),
+        "echo: {out:?}"
+    );
 
     let out = c
-        .exec(&inst.id, ExecRequest::new(["sh", "-c", "echo out; echo err >&2; exit 3"]))
+        .exec(
+            &inst.id,
+            ExecRequest::new(["sh", "-c", "echo out; echo err >&2; exit 3"]),
+        )
         .await?;
     ensure!(out.exit_code == 3, "exit code {}", out.exit_code);
-    ensure!(text(&out.stdout) == "out\n" && text(&out.stderr) == "err\n", "streams mixed: {out:?}");
+    ensure!(
+        text(&out.stdout) == "out\n" && text(&out.stderr) == "err\n",
+        "streams mixed: {out:?}"
+    );
 
     let out = c
-        .exec(&inst.id, ExecRequest::new(["sh", "-c", "echo $NUBES_X; pwd"]).env("NUBES_X", "y z").workdir("/tmp"))
+        .exec(
+            &inst.id,
+            ExecRequest::new(["sh", "-c", "echo $NUBES_X; pwd"])
+                .env("NUBES_X", "y z")
+                .workdir("/tmp"),
+        )
         .await?;
-    ensure!(text(&out.stdout) == "y z\n/tmp\n", "env/workdir: {:?}", text(&out.stdout));
+    ensure!(
+        text(&out.stdout) == "y z\n/tmp\n",
+        "env/workdir: {:?}",
+        text(&out.stdout)
+    );
 
     if c.capability().exec_stdin {
         let payload = "line one\nline two\n".repeat(1000);
-        let out = c.exec(&inst.id, ExecRequest::new(["cat"]).stdin(payload.clone())).await?;
-        ensure!(text(&out.stdout) == payload, "stdin came back as {} bytes", out.stdout.len());
+        let out = c
+            .exec(&inst.id, ExecRequest::new(["cat"]).stdin(payload.clone()))
+            .await?;
+        ensure!(
+            text(&out.stdout) == payload,
+            "stdin came back as {} bytes",
+            out.stdout.len()
+        );
     }
 
-    expect_kind(c.exec(&inst.id, ExecRequest::new(["nubes-no-such-binary"])).await, ErrorKind::NotFound, "missing binary")?;
-    expect_kind(c.exec(&inst.id, ExecRequest::new(Vec::<String>::new())).await, ErrorKind::InvalidInput, "empty command")?;
+    expect_kind(
+        c.exec(&inst.id, ExecRequest::new(["nubes-no-such-binary"]))
+            .await,
+        ErrorKind::NotFound,
+        "missing binary",
+    )?;
+    expect_kind(
+        c.exec(&inst.id, ExecRequest::new(Vec::<String>::new()))
+            .await,
+        ErrorKind::InvalidInput,
+        "empty command",
+    )?;
 
     let started = Instant::now();
     expect_kind(
-        c.exec(&inst.id, ExecRequest::new(["sleep", "30"]).timeout(Duration::from_secs(1))).await,
+        c.exec(
+            &inst.id,
+            ExecRequest::new(["sleep", "30"]).timeout(Duration::from_secs(1)),
+        )
+        .await,
         ErrorKind::Timeout,
         "exec past its timeout",
     )?;
-    ensure!(started.elapsed() < Duration::from_secs(15), "timeout took {:?}", started.elapsed());
+    ensure!(
+        started.elapsed() < Duration::from_secs(15),
+        "timeout took {:?}",
+        started.elapsed()
+    );
 
-    c.stop(&inst.id, StopOptions::timeout(fx.stop_timeout)).await?;
-    expect_kind(c.exec(&inst.id, ExecRequest::new(["true"])).await, ErrorKind::Conflict, "exec in a stopped instance")?;
+    c.stop(&inst.id, StopOptions::timeout(fx.stop_timeout))
+        .await?;
+    expect_kind(
+        c.exec(&inst.id, ExecRequest::new(["true"])).await,
+        ErrorKind::Conflict,
+        "exec in a stopped instance",
+    )?;
     c.delete(&inst.id, DeleteOptions::force()).await?;
     Ok(())
 }
@@ -266,57 +449,114 @@ async fn logs(c: &dyn Compute, fx: &Fixture) -> CaseResult {
         if all.starts_with(&format!("{READY_LINE}\n")) && all.contains("tick\n") {
             break;
         }
-        ensure!(Instant::now() < deadline, "logs never showed the ready line: {all:?}");
+        ensure!(
+            Instant::now() < deadline,
+            "logs never showed the ready line: {all:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let last = read_logs(c, &inst.id, LogOptions::default().tail(1)).await?;
     ensure!(last == "tick\n", "tail 1 returned {last:?}");
 
     if c.capability().logs_follow {
-        let mut stream = c.logs(&inst.id, LogOptions::default().tail(0).follow(true)).await?;
+        let mut stream = c
+            .logs(&inst.id, LogOptions::default().tail(0).follow(true))
+            .await?;
         let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
             .await
             .map_err(|_| Failure("follow yielded nothing within 10s".into()))?;
         let chunk = chunk.ok_or_else(|| Failure("follow stream ended at once".into()))??;
-        ensure!(text(&chunk.data).contains("tick"), "followed {:?}", chunk.data);
-        ensure!(chunk.stream == LogStreamKind::Stdout, "stdout came as {:?}", chunk.stream);
+        ensure!(
+            text(&chunk.data).contains("tick"),
+            "followed {:?}",
+            chunk.data
+        );
+        ensure!(
+            chunk.stream == LogStreamKind::Stdout,
+            "stdout came as {:?}",
+            chunk.stream
+        );
     }
     c.delete(&inst.id, DeleteOptions::force()).await?;
     Ok(())
 }
 
 async fn stats(c: &dyn Compute, fx: &Fixture) -> CaseResult {
-    let inst = c.create(spec(fx, "stats").memory(64 * MIB).cpus(1.0)).await?;
+    let inst = c
+        .create(spec(fx, "stats").memory(64 * MIB).cpus(1.0))
+        .await?;
     let s = c.stats(&inst.id).await?;
-    ensure!(s.memory_limit_bytes == Some(64 * MIB), "memory limit {:?}", s.memory_limit_bytes);
+    ensure!(
+        s.memory_limit_bytes == Some(64 * MIB),
+        "memory limit {:?}",
+        s.memory_limit_bytes
+    );
     ensure!(s.memory_bytes > 0, "memory use is zero");
-    ensure!(s.cpu_percent.is_finite() && s.cpu_percent >= 0.0, "cpu {}", s.cpu_percent);
+    ensure!(
+        s.cpu_percent.is_finite() && s.cpu_percent >= 0.0,
+        "cpu {}",
+        s.cpu_percent
+    );
     c.delete(&inst.id, DeleteOptions::force()).await?;
     Ok(())
 }
 
 async fn resize(c: &dyn Compute, fx: &Fixture) -> CaseResult {
-    let inst = c.create(spec(fx, "resize").cpus(0.5).memory(64 * MIB)).await?;
-    let resized = c.resize(&inst.id, ResizeRequest::default().cpus(1.0).memory(128 * MIB)).await?;
-    ensure!(resized.cpus == Some(1.0) && resized.memory == Some(128 * MIB), "resize returned {resized:?}");
+    let inst = c
+        .create(spec(fx, "resize").cpus(0.5).memory(64 * MIB))
+        .await?;
+    let resized = c
+        .resize(
+            &inst.id,
+            ResizeRequest::default().cpus(1.0).memory(128 * MIB),
+        )
+        .await?;
+    ensure!(
+        resized.cpus == Some(1.0) && resized.memory == Some(128 * MIB),
+        "resize returned {resized:?}"
+    );
     let got = c.get(&inst.id).await?;
-    ensure!(got.cpus == Some(1.0) && got.memory == Some(128 * MIB), "get after resize {got:?}");
+    ensure!(
+        got.cpus == Some(1.0) && got.memory == Some(128 * MIB),
+        "get after resize {got:?}"
+    );
     if c.capability().stats {
         let s = c.stats(&inst.id).await?;
-        ensure!(s.memory_limit_bytes == Some(128 * MIB), "enforced limit {:?}", s.memory_limit_bytes);
+        ensure!(
+            s.memory_limit_bytes == Some(128 * MIB),
+            "enforced limit {:?}",
+            s.memory_limit_bytes
+        );
     }
-    expect_kind(c.resize(&inst.id, ResizeRequest::default().memory(0)).await, ErrorKind::InvalidInput, "zero memory")?;
-    expect_kind(c.resize(&inst.id, ResizeRequest::default()).await, ErrorKind::InvalidInput, "empty resize")?;
-    ensure!(c.get(&inst.id).await?.memory == Some(128 * MIB), "a refused resize changed the instance");
+    expect_kind(
+        c.resize(&inst.id, ResizeRequest::default().memory(0)).await,
+        ErrorKind::InvalidInput,
+        "zero memory",
+    )?;
+    expect_kind(
+        c.resize(&inst.id, ResizeRequest::default()).await,
+        ErrorKind::InvalidInput,
+        "empty resize",
+    )?;
+    ensure!(
+        c.get(&inst.id).await?.memory == Some(128 * MIB),
+        "a refused resize changed the instance"
+    );
     c.delete(&inst.id, DeleteOptions::force()).await?;
     Ok(())
 }
 
 async fn ports(c: &dyn Compute, fx: &Fixture) -> CaseResult {
-    let inst = c.create(spec(fx, "ports").port(PortMapping::tcp(8080, None))).await?;
+    let inst = c
+        .create(spec(fx, "ports").port(PortMapping::tcp(8080, None)))
+        .await?;
     let got = c.get(&inst.id).await?;
     let p = got.ports.iter().find(|p| p.container_port == 8080);
-    ensure!(p.is_some_and(|p| p.host_port.is_some()), "port 8080 not published: {:?}", got.ports);
+    ensure!(
+        p.is_some_and(|p| p.host_port.is_some()),
+        "port 8080 not published: {:?}",
+        got.ports
+    );
     c.delete(&inst.id, DeleteOptions::force()).await?;
     Ok(())
 }

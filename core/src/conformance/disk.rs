@@ -39,17 +39,31 @@ async fn cleanup(d: &dyn Disk, fx: &Fixture) -> Result<()> {
 }
 
 fn first_format(d: &dyn Disk) -> DiskFormat {
-    d.capability().formats.first().copied().unwrap_or(DiskFormat::Raw)
+    d.capability()
+        .formats
+        .first()
+        .copied()
+        .unwrap_or(DiskFormat::Raw)
 }
 
 async fn basics(d: &dyn Disk, fx: &Fixture) -> CaseResult {
     for format in d.capability().formats {
         let name = fx.name(&format!("basic-{format}"));
         let image = d.create(DiskSpec::new(name.clone(), format, GIB)).await?;
-        ensure!(image.format == format && image.virtual_size == GIB, "created {image:?}");
+        ensure!(
+            image.format == format && image.virtual_size == GIB,
+            "created {image:?}"
+        );
         ensure!(d.get(&name).await? == image, "get differs from create");
-        ensure!(d.list().await?.iter().any(|i| i.name == name), "{name} not listed");
-        expect_kind(d.create(DiskSpec::new(name.clone(), format, GIB)).await, ErrorKind::AlreadyExists, "create twice")?;
+        ensure!(
+            d.list().await?.iter().any(|i| i.name == name),
+            "{name} not listed"
+        );
+        expect_kind(
+            d.create(DiskSpec::new(name.clone(), format, GIB)).await,
+            ErrorKind::AlreadyExists,
+            "create twice",
+        )?;
         d.delete(&name).await?;
         expect_kind(d.get(&name).await, ErrorKind::NotFound, "get after delete")?;
         expect_kind(d.delete(&name).await, ErrorKind::NotFound, "delete twice")?;
@@ -59,24 +73,67 @@ async fn basics(d: &dyn Disk, fx: &Fixture) -> CaseResult {
 
 async fn bad_input(d: &dyn Disk, fx: &Fixture) -> CaseResult {
     let f = first_format(d);
-    expect_kind(d.create(DiskSpec::new(fx.name("zero"), f, 0)).await, ErrorKind::InvalidInput, "zero size")?;
-    expect_kind(d.create(DiskSpec::new("../escape", f, GIB)).await, ErrorKind::InvalidInput, "path name")?;
-    expect_kind(d.create(DiskSpec::new("Bad Name", f, GIB)).await, ErrorKind::InvalidInput, "invalid name")?;
-    expect_kind(d.get(&fx.name("ghost")).await, ErrorKind::NotFound, "get missing")?;
+    expect_kind(
+        d.create(DiskSpec::new(fx.name("zero"), f, 0)).await,
+        ErrorKind::InvalidInput,
+        "zero size",
+    )?;
+    expect_kind(
+        d.create(DiskSpec::new("../escape", f, GIB)).await,
+        ErrorKind::InvalidInput,
+        "path name",
+    )?;
+    expect_kind(
+        d.create(DiskSpec::new("Bad Name", f, GIB)).await,
+        ErrorKind::InvalidInput,
+        "invalid name",
+    )?;
+    expect_kind(
+        d.get(&fx.name("ghost")).await,
+        ErrorKind::NotFound,
+        "get missing",
+    )?;
     Ok(())
 }
 
 async fn resize(d: &dyn Disk, fx: &Fixture) -> CaseResult {
     let name = fx.name("resize");
-    d.create(DiskSpec::new(name.clone(), first_format(d), GIB)).await?;
+    d.create(DiskSpec::new(name.clone(), first_format(d), GIB))
+        .await?;
     let grown = d.resize(&name, DiskResizeRequest::new(2 * GIB)).await?;
-    ensure!(grown.virtual_size == 2 * GIB, "grown to {}", grown.virtual_size);
-    expect_kind(d.resize(&name, DiskResizeRequest::new(GIB)).await, ErrorKind::InvalidInput, "shrink without asking")?;
-    ensure!(d.get(&name).await?.virtual_size == 2 * GIB, "refused shrink changed the size");
-    let shrunk = d.resize(&name, DiskResizeRequest::new(GIB).allow_shrink()).await?;
-    ensure!(shrunk.virtual_size == GIB, "shrunk to {}", shrunk.virtual_size);
-    expect_kind(d.resize(&name, DiskResizeRequest::new(0)).await, ErrorKind::InvalidInput, "zero size")?;
-    expect_kind(d.resize(&fx.name("ghost"), DiskResizeRequest::new(GIB)).await, ErrorKind::NotFound, "resize missing")?;
+    ensure!(
+        grown.virtual_size == 2 * GIB,
+        "grown to {}",
+        grown.virtual_size
+    );
+    expect_kind(
+        d.resize(&name, DiskResizeRequest::new(GIB)).await,
+        ErrorKind::InvalidInput,
+        "shrink without asking",
+    )?;
+    ensure!(
+        d.get(&name).await?.virtual_size == 2 * GIB,
+        "refused shrink changed the size"
+    );
+    let shrunk = d
+        .resize(&name, DiskResizeRequest::new(GIB).allow_shrink())
+        .await?;
+    ensure!(
+        shrunk.virtual_size == GIB,
+        "shrunk to {}",
+        shrunk.virtual_size
+    );
+    expect_kind(
+        d.resize(&name, DiskResizeRequest::new(0)).await,
+        ErrorKind::InvalidInput,
+        "zero size",
+    )?;
+    expect_kind(
+        d.resize(&fx.name("ghost"), DiskResizeRequest::new(GIB))
+            .await,
+        ErrorKind::NotFound,
+        "resize missing",
+    )?;
     d.delete(&name).await?;
     Ok(())
 }
@@ -84,17 +141,34 @@ async fn resize(d: &dyn Disk, fx: &Fixture) -> CaseResult {
 async fn convert(d: &dyn Disk, fx: &Fixture) -> CaseResult {
     let formats = d.capability().formats;
     let name = fx.name("conv");
-    d.create(DiskSpec::new(name.clone(), formats[0], GIB)).await?;
+    d.create(DiskSpec::new(name.clone(), formats[0], GIB))
+        .await?;
     for (i, format) in formats.iter().enumerate() {
         let target = fx.name(&format!("conv{i}"));
         let out = d.convert(&name, *format, &target).await?;
-        ensure!(out.format == *format && out.virtual_size == GIB && out.name == target, "converted {out:?}");
+        ensure!(
+            out.format == *format && out.virtual_size == GIB && out.name == target,
+            "converted {out:?}"
+        );
         ensure!(d.get(&name).await?.format == formats[0], "source changed");
         d.delete(&target).await?;
     }
-    expect_kind(d.convert(&name, formats[0], &name).await, ErrorKind::AlreadyExists, "convert onto itself")?;
-    expect_kind(d.convert(&fx.name("ghost"), formats[0], &fx.name("x")).await, ErrorKind::NotFound, "convert missing")?;
-    expect_kind(d.convert(&name, formats[0], "../x").await, ErrorKind::InvalidInput, "bad target name")?;
+    expect_kind(
+        d.convert(&name, formats[0], &name).await,
+        ErrorKind::AlreadyExists,
+        "convert onto itself",
+    )?;
+    expect_kind(
+        d.convert(&fx.name("ghost"), formats[0], &fx.name("x"))
+            .await,
+        ErrorKind::NotFound,
+        "convert missing",
+    )?;
+    expect_kind(
+        d.convert(&name, formats[0], "../x").await,
+        ErrorKind::InvalidInput,
+        "bad target name",
+    )?;
     d.delete(&name).await?;
     Ok(())
 }
@@ -107,8 +181,16 @@ async fn rename(d: &dyn Disk, fx: &Fixture) -> CaseResult {
     let moved = d.rename(&a, &b).await?;
     ensure!(moved.name == b, "renamed {moved:?}");
     expect_kind(d.get(&a).await, ErrorKind::NotFound, "old name")?;
-    expect_kind(d.rename(&b, &c).await, ErrorKind::AlreadyExists, "rename onto another")?;
-    expect_kind(d.rename(&b, "Bad Name").await, ErrorKind::InvalidInput, "rename to an invalid name")?;
+    expect_kind(
+        d.rename(&b, &c).await,
+        ErrorKind::AlreadyExists,
+        "rename onto another",
+    )?;
+    expect_kind(
+        d.rename(&b, "Bad Name").await,
+        ErrorKind::InvalidInput,
+        "rename to an invalid name",
+    )?;
     d.delete(&b).await?;
     d.delete(&c).await?;
     Ok(())

@@ -37,23 +37,40 @@ fn named(spec: &FunctionSpec, name: String) -> FunctionSpec {
 async fn echo_case(f: &dyn Function, fx: &Fixture, echo: &FunctionSpec) -> CaseResult {
     let name = fx.name("echo");
     let info = f.deploy(named(echo, name.clone())).await?;
-    ensure!(info.name == name && info.handler == echo.handler, "deployed {info:?}");
+    ensure!(
+        info.name == name && info.handler == echo.handler,
+        "deployed {info:?}"
+    );
     ensure!(f.get(&name).await?.name == name, "get");
     ensure!(f.list().await?.iter().any(|i| i.name == name), "not listed");
-    expect_kind(f.deploy(named(echo, name.clone())).await, ErrorKind::AlreadyExists, "deploy twice")?;
+    expect_kind(
+        f.deploy(named(echo, name.clone())).await,
+        ErrorKind::AlreadyExists,
+        "deploy twice",
+    )?;
 
     let payload = Bytes::from(r#"{"hello":"nubes","n":[1,2,3]}"#);
     let out = f.invoke(&name, payload.clone()).await?;
     ensure!(out.error.is_none(), "echo failed: {:?}", out.error);
     ensure!(out.payload == payload, "echo returned {:?}", out.payload);
     let big = Bytes::from(vec![b'x'; 256 * 1024]);
-    ensure!(f.invoke(&name, big.clone()).await?.payload == big, "256 KiB payload changed");
+    ensure!(
+        f.invoke(&name, big.clone()).await?.payload == big,
+        "256 KiB payload changed"
+    );
     let empty = f.invoke(&name, Bytes::new()).await?;
-    ensure!(empty.error.is_none() && empty.payload.is_empty(), "empty payload: {empty:?}");
+    ensure!(
+        empty.error.is_none() && empty.payload.is_empty(),
+        "empty payload: {empty:?}"
+    );
 
     f.delete(&name).await?;
     expect_kind(f.get(&name).await, ErrorKind::NotFound, "get after delete")?;
-    expect_kind(f.invoke(&name, payload).await, ErrorKind::NotFound, "invoke after delete")?;
+    expect_kind(
+        f.invoke(&name, payload).await,
+        ErrorKind::NotFound,
+        "invoke after delete",
+    )?;
     expect_kind(f.delete(&name).await, ErrorKind::NotFound, "delete twice")
 }
 
@@ -61,7 +78,9 @@ async fn failing_case(f: &dyn Function, fx: &Fixture, failing: &FunctionSpec) ->
     let name = fx.name("fail");
     f.deploy(named(failing, name.clone())).await?;
     let out = f.invoke(&name, Bytes::from("x")).await?;
-    let err = out.error.ok_or_else(|| Failure("a failing function reported success".into()))?;
+    let err = out
+        .error
+        .ok_or_else(|| Failure("a failing function reported success".into()))?;
     ensure!(err.exit_code == 3, "exit code {}", err.exit_code);
     ensure!(err.message.contains("boom"), "message {:?}", err.message);
     f.delete(&name).await?;
@@ -69,19 +88,42 @@ async fn failing_case(f: &dyn Function, fx: &Fixture, failing: &FunctionSpec) ->
 }
 
 async fn bad_input(f: &dyn Function, fx: &Fixture, echo: &FunctionSpec) -> CaseResult {
-    expect_kind(f.deploy(named(echo, "Bad Name".into())).await, ErrorKind::InvalidInput, "invalid name")?;
+    expect_kind(
+        f.deploy(named(echo, "Bad Name".into())).await,
+        ErrorKind::InvalidInput,
+        "invalid name",
+    )?;
     let mut no_handler = named(echo, fx.name("nohandler"));
     no_handler.handler.clear();
-    expect_kind(f.deploy(no_handler).await, ErrorKind::InvalidInput, "empty handler")?;
+    expect_kind(
+        f.deploy(no_handler).await,
+        ErrorKind::InvalidInput,
+        "empty handler",
+    )?;
     let mut no_image = named(echo, fx.name("noimage"));
     no_image.image.clear();
-    expect_kind(f.deploy(no_image).await, ErrorKind::InvalidInput, "empty image")?;
+    expect_kind(
+        f.deploy(no_image).await,
+        ErrorKind::InvalidInput,
+        "empty image",
+    )?;
     let mut bad_cpu = named(echo, fx.name("badcpu"));
     bad_cpu.cpus = Some(-1.0);
-    expect_kind(f.deploy(bad_cpu).await, ErrorKind::InvalidInput, "negative cpus")?;
-    expect_kind(f.invoke(&fx.name("ghost"), Bytes::new()).await, ErrorKind::NotFound, "invoke missing")?;
+    expect_kind(
+        f.deploy(bad_cpu).await,
+        ErrorKind::InvalidInput,
+        "negative cpus",
+    )?;
+    expect_kind(
+        f.invoke(&fx.name("ghost"), Bytes::new()).await,
+        ErrorKind::NotFound,
+        "invoke missing",
+    )?;
     ensure!(
-        !f.list().await?.iter().any(|i| i.name.starts_with(&fx.name("no")) || i.name.ends_with("badcpu")),
+        !f.list()
+            .await?
+            .iter()
+            .any(|i| i.name.starts_with(&fx.name("no")) || i.name.ends_with("badcpu")),
         "bad deploys left functions behind"
     );
     Ok(())

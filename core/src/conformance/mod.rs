@@ -142,7 +142,11 @@ macro_rules! ensure {
 pub(crate) use ensure;
 
 /// Checks that `result` is an error of `kind`.
-pub(crate) fn expect_kind<T: fmt::Debug>(result: Result<T>, kind: ErrorKind, what: &str) -> CaseResult {
+pub(crate) fn expect_kind<T: fmt::Debug>(
+    result: Result<T>,
+    kind: ErrorKind,
+    what: &str,
+) -> CaseResult {
     match result {
         Err(e) if e.kind() == kind => Ok(()),
         Err(e) => Err(Failure(format!(
@@ -171,7 +175,11 @@ impl Runner {
         }
     }
 
-    pub(crate) async fn case(&mut self, name: &'static str, case: impl Future<Output = CaseResult>) {
+    pub(crate) async fn case(
+        &mut self,
+        name: &'static str,
+        case: impl Future<Output = CaseResult>,
+    ) {
         match case.await {
             Ok(()) => self.report.passed.push(name),
             Err(Failure(why)) => self.failures.push(format!("{name}: {why}")),

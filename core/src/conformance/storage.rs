@@ -44,7 +44,10 @@ async fn cleanup(s: &dyn Storage, fx: &Fixture) -> Result<()> {
 
 /// Puts `data` as a stream of `chunk`-sized pieces.
 fn chunked(data: &Bytes, chunk: usize) -> ByteStream {
-    let pieces: Vec<Result<Bytes>> = data.chunks(chunk).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    let pieces: Vec<Result<Bytes>> = data
+        .chunks(chunk)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
     stream::iter(pieces).boxed()
 }
 
@@ -56,19 +59,44 @@ async fn buckets(s: &dyn Storage, fx: &Fixture) -> CaseResult {
     let name = fx.name("bkt");
     let b = s.create_bucket(&name).await?;
     ensure!(b.name == name, "created {}", b.name);
-    ensure!(s.list_buckets().await?.iter().any(|b| b.name == name), "bucket not listed");
-    expect_kind(s.create_bucket(&name).await, ErrorKind::AlreadyExists, "create twice")?;
+    ensure!(
+        s.list_buckets().await?.iter().any(|b| b.name == name),
+        "bucket not listed"
+    );
+    expect_kind(
+        s.create_bucket(&name).await,
+        ErrorKind::AlreadyExists,
+        "create twice",
+    )?;
     for bad in ["ab", "Upper", "has_underscore", "-dash", "a..b", "../etc"] {
         expect_kind(s.create_bucket(bad).await, ErrorKind::InvalidInput, bad)?;
     }
     s.put(&name, "k", byte_stream("v")).await?;
-    expect_kind(s.delete_bucket(&name).await, ErrorKind::Conflict, "delete a non-empty bucket")?;
-    ensure!(read(s, &name, "k", GetOptions::default()).await? == "v", "refused delete lost data");
+    expect_kind(
+        s.delete_bucket(&name).await,
+        ErrorKind::Conflict,
+        "delete a non-empty bucket",
+    )?;
+    ensure!(
+        read(s, &name, "k", GetOptions::default()).await? == "v",
+        "refused delete lost data"
+    );
     s.delete(&name, "k").await?;
     s.delete_bucket(&name).await?;
-    ensure!(!s.list_buckets().await?.iter().any(|b| b.name == name), "deleted bucket still listed");
-    expect_kind(s.delete_bucket(&name).await, ErrorKind::NotFound, "delete a missing bucket")?;
-    expect_kind(s.put(&name, "k", byte_stream("v")).await, ErrorKind::NotFound, "put into a missing bucket")?;
+    ensure!(
+        !s.list_buckets().await?.iter().any(|b| b.name == name),
+        "deleted bucket still listed"
+    );
+    expect_kind(
+        s.delete_bucket(&name).await,
+        ErrorKind::NotFound,
+        "delete a missing bucket",
+    )?;
+    expect_kind(
+        s.put(&name, "k", byte_stream("v")).await,
+        ErrorKind::NotFound,
+        "put into a missing bucket",
+    )?;
     Ok(())
 }
 
@@ -77,23 +105,56 @@ async fn objects(s: &dyn Storage, fx: &Fixture) -> CaseResult {
     s.create_bucket(&b).await?;
     let data = Bytes::from("hello, nubes\n".repeat(100));
     let meta = s.put(&b, "dir/greeting.txt", chunked(&data, 7)).await?;
-    ensure!(meta.size == data.len() as u64 && meta.key == "dir/greeting.txt", "put returned {meta:?}");
-    ensure!(read(s, &b, "dir/greeting.txt", GetOptions::default()).await? == data, "read back differs");
+    ensure!(
+        meta.size == data.len() as u64 && meta.key == "dir/greeting.txt",
+        "put returned {meta:?}"
+    );
+    ensure!(
+        read(s, &b, "dir/greeting.txt", GetOptions::default()).await? == data,
+        "read back differs"
+    );
     let head = s.head(&b, "dir/greeting.txt").await?;
     ensure!(head.size == data.len() as u64, "head size {}", head.size);
 
     s.put(&b, "dir/greeting.txt", byte_stream("short")).await?;
-    ensure!(read(s, &b, "dir/greeting.txt", GetOptions::default()).await? == "short", "overwrite did not replace");
+    ensure!(
+        read(s, &b, "dir/greeting.txt", GetOptions::default()).await? == "short",
+        "overwrite did not replace"
+    );
 
     s.put(&b, "empty", byte_stream(Bytes::new())).await?;
-    ensure!(s.head(&b, "empty").await?.size == 0, "empty object has a size");
-    ensure!(read(s, &b, "empty", GetOptions::default()).await?.is_empty(), "empty object has bytes");
+    ensure!(
+        s.head(&b, "empty").await?.size == 0,
+        "empty object has a size"
+    );
+    ensure!(
+        read(s, &b, "empty", GetOptions::default())
+            .await?
+            .is_empty(),
+        "empty object has bytes"
+    );
 
-    expect_kind(s.get(&b, "nope", GetOptions::default()).await.map(|_| ()), ErrorKind::NotFound, "get missing")?;
-    expect_kind(s.head(&b, "dir").await, ErrorKind::NotFound, "head of a key prefix")?;
+    expect_kind(
+        s.get(&b, "nope", GetOptions::default()).await.map(|_| ()),
+        ErrorKind::NotFound,
+        "get missing",
+    )?;
+    expect_kind(
+        s.head(&b, "dir").await,
+        ErrorKind::NotFound,
+        "head of a key prefix",
+    )?;
     s.delete(&b, "dir/greeting.txt").await?;
-    expect_kind(s.head(&b, "dir/greeting.txt").await, ErrorKind::NotFound, "head after delete")?;
-    expect_kind(s.delete(&b, "dir/greeting.txt").await, ErrorKind::NotFound, "delete twice")?;
+    expect_kind(
+        s.head(&b, "dir/greeting.txt").await,
+        ErrorKind::NotFound,
+        "head after delete",
+    )?;
+    expect_kind(
+        s.delete(&b, "dir/greeting.txt").await,
+        ErrorKind::NotFound,
+        "delete twice",
+    )?;
     s.delete(&b, "empty").await?;
     s.delete_bucket(&b).await?;
     Ok(())
@@ -102,13 +163,39 @@ async fn objects(s: &dyn Storage, fx: &Fixture) -> CaseResult {
 async fn invalid_keys(s: &dyn Storage, fx: &Fixture) -> CaseResult {
     let b = fx.name("keys");
     s.create_bucket(&b).await?;
-    for bad in ["", "/etc/passwd", "../escape", "a/../../escape", "a/./b", "a//b", "trailing/", "nul\0byte", "back\\slash"] {
-        expect_kind(s.put(&b, bad, byte_stream("x")).await, ErrorKind::InvalidInput, &format!("put {bad:?}"))?;
-        expect_kind(s.get(&b, bad, GetOptions::default()).await.map(|_| ()), ErrorKind::InvalidInput, &format!("get {bad:?}"))?;
-        expect_kind(s.delete(&b, bad).await, ErrorKind::InvalidInput, &format!("delete {bad:?}"))?;
+    for bad in [
+        "",
+        "/etc/passwd",
+        "../escape",
+        "a/../../escape",
+        "a/./b",
+        "a//b",
+        "trailing/",
+        "nul\0byte",
+        "back\\slash",
+    ] {
+        expect_kind(
+            s.put(&b, bad, byte_stream("x")).await,
+            ErrorKind::InvalidInput,
+            &format!("put {bad:?}"),
+        )?;
+        expect_kind(
+            s.get(&b, bad, GetOptions::default()).await.map(|_| ()),
+            ErrorKind::InvalidInput,
+            &format!("get {bad:?}"),
+        )?;
+        expect_kind(
+            s.delete(&b, bad).await,
+            ErrorKind::InvalidInput,
+            &format!("delete {bad:?}"),
+        )?;
     }
     let page = s.list(&b, ListObjectsOptions::default()).await?;
-    ensure!(page.objects.is_empty(), "invalid keys left objects: {:?}", page.objects);
+    ensure!(
+        page.objects.is_empty(),
+        "invalid keys left objects: {:?}",
+        page.objects
+    );
     s.delete_bucket(&b).await?;
     Ok(())
 }
@@ -116,7 +203,10 @@ async fn invalid_keys(s: &dyn Storage, fx: &Fixture) -> CaseResult {
 async fn large(s: &dyn Storage, fx: &Fixture) -> CaseResult {
     let b = fx.name("large");
     s.create_bucket(&b).await?;
-    let data: Bytes = (0..5 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into();
+    let data: Bytes = (0..5 * 1024 * 1024u32)
+        .map(|i| (i % 251) as u8)
+        .collect::<Vec<u8>>()
+        .into();
     let meta = s.put(&b, "blob.bin", chunked(&data, 64 * 1024)).await?;
     ensure!(meta.size == data.len() as u64, "size {}", meta.size);
     let mut body = s.get(&b, "blob.bin", GetOptions::default()).await?.body.0;
@@ -126,7 +216,11 @@ async fn large(s: &dyn Storage, fx: &Fixture) -> CaseResult {
         got.extend_from_slice(&chunk?);
         chunks += 1;
     }
-    ensure!(got == data, "5 MiB object came back different ({} bytes)", got.len());
+    ensure!(
+        got == data,
+        "5 MiB object came back different ({} bytes)",
+        got.len()
+    );
     ensure!(chunks >= 1, "no chunks");
     s.delete(&b, "blob.bin").await?;
     s.delete_bucket(&b).await?;
@@ -138,12 +232,33 @@ async fn range(s: &dyn Storage, fx: &Fixture) -> CaseResult {
     s.create_bucket(&b).await?;
     s.put(&b, "abc", byte_stream("0123456789")).await?;
     let mid = s.get(&b, "abc", GetOptions::range(2..5)).await?;
-    ensure!(mid.range == (2..5) && mid.meta.size == 10, "range {:?} meta {:?}", mid.range, mid.meta);
+    ensure!(
+        mid.range == (2..5) && mid.meta.size == 10,
+        "range {:?} meta {:?}",
+        mid.range,
+        mid.meta
+    );
     ensure!(mid.bytes().await? == "234", "2..5");
-    ensure!(read(s, &b, "abc", GetOptions::range(ByteRange::from(7))).await? == "789", "7..");
-    ensure!(read(s, &b, "abc", GetOptions::range(8..100)).await? == "89", "8..100 clamps");
-    expect_kind(s.get(&b, "abc", GetOptions::range(ByteRange::from(10))).await.map(|_| ()), ErrorKind::InvalidInput, "start at size")?;
-    expect_kind(s.get(&b, "abc", GetOptions::range(5..5)).await.map(|_| ()), ErrorKind::InvalidInput, "empty range")?;
+    ensure!(
+        read(s, &b, "abc", GetOptions::range(ByteRange::from(7))).await? == "789",
+        "7.."
+    );
+    ensure!(
+        read(s, &b, "abc", GetOptions::range(8..100)).await? == "89",
+        "8..100 clamps"
+    );
+    expect_kind(
+        s.get(&b, "abc", GetOptions::range(ByteRange::from(10)))
+            .await
+            .map(|_| ()),
+        ErrorKind::InvalidInput,
+        "start at size",
+    )?;
+    expect_kind(
+        s.get(&b, "abc", GetOptions::range(5..5)).await.map(|_| ()),
+        ErrorKind::InvalidInput,
+        "empty range",
+    )?;
     s.delete(&b, "abc").await?;
     s.delete_bucket(&b).await?;
     Ok(())
@@ -162,14 +277,34 @@ async fn list_prefix(s: &dyn Storage, fx: &Fixture) -> CaseResult {
     fill(s, &b, &["a/2", "a/1", "b/1", "ab", "a/sub/3"]).await?;
     let keys = |p: ObjectPage| p.objects.into_iter().map(|o| o.key).collect::<Vec<_>>();
     let all = keys(s.list(&b, ListObjectsOptions::default()).await?);
-    ensure!(all == ["a/1", "a/2", "a/sub/3", "ab", "b/1"], "all keys, sorted: {all:?}");
-    let a = keys(s.list(&b, ListObjectsOptions::default().prefix("a/")).await?);
+    ensure!(
+        all == ["a/1", "a/2", "a/sub/3", "ab", "b/1"],
+        "all keys, sorted: {all:?}"
+    );
+    let a = keys(
+        s.list(&b, ListObjectsOptions::default().prefix("a/"))
+            .await?,
+    );
     ensure!(a == ["a/1", "a/2", "a/sub/3"], "prefix a/: {a:?}");
-    let none = keys(s.list(&b, ListObjectsOptions::default().prefix("zzz")).await?);
+    let none = keys(
+        s.list(&b, ListObjectsOptions::default().prefix("zzz"))
+            .await?,
+    );
     ensure!(none.is_empty(), "prefix zzz: {none:?}");
-    let sizes: Vec<u64> = s.list(&b, ListObjectsOptions::default()).await?.objects.iter().map(|o| o.size).collect();
+    let sizes: Vec<u64> = s
+        .list(&b, ListObjectsOptions::default())
+        .await?
+        .objects
+        .iter()
+        .map(|o| o.size)
+        .collect();
     ensure!(sizes == [3, 3, 7, 2, 3], "sizes {sizes:?}");
-    expect_kind(s.list(&fx.name("nolist"), ListObjectsOptions::default()).await, ErrorKind::NotFound, "list a missing bucket")?;
+    expect_kind(
+        s.list(&fx.name("nolist"), ListObjectsOptions::default())
+            .await,
+        ErrorKind::NotFound,
+        "list a missing bucket",
+    )?;
     Ok(())
 }
 
@@ -196,6 +331,10 @@ async fn pagination(s: &dyn Storage, fx: &Fixture) -> CaseResult {
     }
     ensure!(seen == keys, "pages joined: {seen:?}");
     ensure!(pages == 3, "{pages} pages for 7 keys at 3 a page");
-    expect_kind(s.list(&b, ListObjectsOptions::default().limit(0)).await, ErrorKind::InvalidInput, "limit 0")?;
+    expect_kind(
+        s.list(&b, ListObjectsOptions::default().limit(0)).await,
+        ErrorKind::InvalidInput,
+        "limit 0",
+    )?;
     Ok(())
 }

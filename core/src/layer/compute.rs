@@ -29,12 +29,15 @@ impl<L: Layer> Compute for Layered<L, dyn Compute> {
     }
 
     async fn start(&self, id: &str) -> Result<Instance> {
-        self.run(Operation::ComputeStart, || self.inner.start(id)).await
+        self.run(Operation::ComputeStart, || self.inner.start(id))
+            .await
     }
 
     async fn stop(&self, id: &str, options: StopOptions) -> Result<Instance> {
-        self.run(Operation::ComputeStop, || self.inner.stop(id, options.clone()))
-            .await
+        self.run(Operation::ComputeStop, || {
+            self.inner.stop(id, options.clone())
+        })
+        .await
     }
 
     async fn restart(&self, id: &str, options: StopOptions) -> Result<Instance> {
@@ -52,17 +55,22 @@ impl<L: Layer> Compute for Layered<L, dyn Compute> {
     }
 
     async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecOutput> {
-        self.run(Operation::ComputeExec, || self.inner.exec(id, request.clone()))
-            .await
+        self.run(Operation::ComputeExec, || {
+            self.inner.exec(id, request.clone())
+        })
+        .await
     }
 
     async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream> {
-        self.run(Operation::ComputeLogs, || self.inner.logs(id, options.clone()))
-            .await
+        self.run(Operation::ComputeLogs, || {
+            self.inner.logs(id, options.clone())
+        })
+        .await
     }
 
     async fn stats(&self, id: &str) -> Result<InstanceStats> {
-        self.run(Operation::ComputeStats, || self.inner.stats(id)).await
+        self.run(Operation::ComputeStats, || self.inner.stats(id))
+            .await
     }
 
     async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {

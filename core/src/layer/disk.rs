@@ -47,6 +47,7 @@ impl<L: Layer> Disk for Layered<L, dyn Disk> {
     }
 
     async fn delete(&self, name: &str) -> Result<()> {
-        self.run(Operation::DiskDelete, || self.inner.delete(name)).await
+        self.run(Operation::DiskDelete, || self.inner.delete(name))
+            .await
     }
 }

@@ -16,16 +16,20 @@ impl<L: Layer> Function for Layered<L, dyn Function> {
     }
 
     async fn deploy(&self, spec: FunctionSpec) -> Result<FunctionInfo> {
-        self.run(Operation::FunctionDeploy, || self.inner.deploy(spec.clone()))
-            .await
+        self.run(Operation::FunctionDeploy, || {
+            self.inner.deploy(spec.clone())
+        })
+        .await
     }
 
     async fn get(&self, name: &str) -> Result<FunctionInfo> {
-        self.run(Operation::FunctionGet, || self.inner.get(name)).await
+        self.run(Operation::FunctionGet, || self.inner.get(name))
+            .await
     }
 
     async fn list(&self) -> Result<Vec<FunctionInfo>> {
-        self.run(Operation::FunctionList, || self.inner.list()).await
+        self.run(Operation::FunctionList, || self.inner.list())
+            .await
     }
 
     async fn invoke(&self, name: &str, payload: Bytes) -> Result<InvokeResponse> {
@@ -36,6 +40,7 @@ impl<L: Layer> Function for Layered<L, dyn Function> {
     }
 
     async fn delete(&self, name: &str) -> Result<()> {
-        self.run(Operation::FunctionDelete, || self.inner.delete(name)).await
+        self.run(Operation::FunctionDelete, || self.inner.delete(name))
+            .await
     }
 }

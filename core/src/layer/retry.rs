@@ -61,7 +61,9 @@ impl Layer for RetryLayer {
             loop {
                 match start().await {
                     Err(e)
-                        if e.is_temporary() && op.is_idempotent() && attempt < self.max_attempts =>
+                        if e.is_temporary()
+                            && op.is_idempotent()
+                            && attempt < self.max_attempts =>
                     {
                         tracing::debug!(%op, attempt, error = %e, "retrying after a temporary error");
                         tokio::time::sleep(delay).await;

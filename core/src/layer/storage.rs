@@ -42,7 +42,9 @@ impl<L: Layer> Storage for Layered<L, dyn Storage> {
             async move {
                 match body {
                     Some(body) => inner.put(bucket, key, body).await,
-                    None => Err(Error::unexpected("a streamed upload cannot be started twice")),
+                    None => Err(Error::unexpected(
+                        "a streamed upload cannot be started twice",
+                    )),
                 }
             }
         })

@@ -45,20 +45,18 @@ impl Compute for MemoryCompute {
     }
 
     fn capability(&self) -> ComputeCapability {
-        let mut cap = ComputeCapability::default();
-        cap.restart = true;
-        cap.resize = true;
-        cap.resize_live = true;
-        cap
+        ComputeCapability {
+            restart: true,
+            resize: true,
+            resize_live: true,
+            ..Default::default()
+        }
     }
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
         spec.validate()?;
         if !self.images.contains(&spec.image) {
-            return Err(Error::not_found(format!(
-                "image {} not found",
-                spec.image
-            )));
+            return Err(Error::not_found(format!("image {} not found", spec.image)));
         }
         let mut map = self.instances.lock().expect("memory compute lock");
         if map.values().any(|i| i.name == spec.name) {
@@ -87,7 +85,11 @@ impl Compute for MemoryCompute {
 
     async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
         let map = self.instances.lock().expect("memory compute lock");
-        Ok(map.values().filter(|i| options.matches(i)).cloned().collect())
+        Ok(map
+            .values()
+            .filter(|i| options.matches(i))
+            .cloned()
+            .collect())
     }
 
     async fn start(&self, id: &str) -> Result<Instance> {

@@ -35,12 +35,12 @@ impl Disk for MemoryDisk {
     }
 
     fn capability(&self) -> DiskCapability {
-        let mut cap = DiskCapability::default();
-        cap.resize = true;
-        cap.convert = true;
-        cap.rename = true;
-        cap.formats = DiskFormat::ALL.to_vec();
-        cap
+        DiskCapability {
+            resize: true,
+            convert: true,
+            rename: true,
+            formats: DiskFormat::ALL.to_vec(),
+        }
     }
 
     async fn create(&self, spec: DiskSpec) -> Result<DiskImage> {
@@ -62,7 +62,13 @@ impl Disk for MemoryDisk {
     }
 
     async fn list(&self) -> Result<Vec<DiskImage>> {
-        Ok(self.images.lock().expect("memory disk lock").values().cloned().collect())
+        Ok(self
+            .images
+            .lock()
+            .expect("memory disk lock")
+            .values()
+            .cloned()
+            .collect())
     }
 
     async fn resize(&self, name: &str, request: DiskResizeRequest) -> Result<DiskImage> {

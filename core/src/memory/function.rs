@@ -87,7 +87,13 @@ impl Function for MemoryFunction {
     }
 
     async fn list(&self) -> Result<Vec<FunctionInfo>> {
-        Ok(self.deployed.lock().expect("memory function lock").values().cloned().collect())
+        Ok(self
+            .deployed
+            .lock()
+            .expect("memory function lock")
+            .values()
+            .cloned()
+            .collect())
     }
 
     async fn invoke(&self, name: &str, payload: Bytes) -> Result<InvokeResponse> {
@@ -98,7 +104,10 @@ impl Function for MemoryFunction {
             Ok(out) => (out, None),
             Err(e) => (Bytes::new(), Some(e)),
         };
-        let logs = error.as_ref().map(|e| Bytes::from(e.message.clone())).unwrap_or_default();
+        let logs = error
+            .as_ref()
+            .map(|e| Bytes::from(e.message.clone()))
+            .unwrap_or_default();
         Ok(InvokeResponse::new(payload, error, logs, started.elapsed()))
     }
 

@@ -26,7 +26,11 @@ impl MemoryStorage {
         Self::default()
     }
 
-    fn with_bucket<T>(&self, name: &str, f: impl FnOnce(&mut StoredBucket) -> Result<T>) -> Result<T> {
+    fn with_bucket<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut StoredBucket) -> Result<T>,
+    ) -> Result<T> {
         validate::bucket(name)?;
         let mut map = self.buckets.lock().expect("memory storage lock");
         let bucket = map
@@ -38,10 +42,9 @@ impl MemoryStorage {
     fn object(&self, bucket: &str, key: &str) -> Result<(Bytes, DateTime<Utc>)> {
         validate::object_key(key)?;
         self.with_bucket(bucket, |b| {
-            b.objects
-                .get(key)
-                .cloned()
-                .ok_or_else(|| Error::not_found(format!("object {key} not found in bucket {bucket}")))
+            b.objects.get(key).cloned().ok_or_else(|| {
+                Error::not_found(format!("object {key} not found in bucket {bucket}"))
+            })
         })
     }
 }
@@ -59,17 +62,19 @@ impl Storage for MemoryStorage {
     }
 
     fn capability(&self) -> StorageCapability {
-        let mut cap = StorageCapability::default();
-        cap.range = true;
-        cap.pagination = true;
-        cap
+        StorageCapability {
+            range: true,
+            pagination: true,
+        }
     }
 
     async fn create_bucket(&self, name: &str) -> Result<Bucket> {
         validate::bucket(name)?;
         let mut map = self.buckets.lock().expect("memory storage lock");
         if map.contains_key(name) {
-            return Err(Error::already_exists(format!("bucket {name} already exists")));
+            return Err(Error::already_exists(format!(
+                "bucket {name} already exists"
+            )));
         }
         let created_at = Utc::now();
         map.insert(
@@ -104,7 +109,10 @@ impl Storage for MemoryStorage {
                 Err(Error::conflict(format!("bucket {name} is not empty")))
             }
         })?;
-        self.buckets.lock().expect("memory storage lock").remove(name);
+        self.buckets
+            .lock()
+            .expect("memory storage lock")
+            .remove(name);
         Ok(())
     }
 
@@ -153,10 +161,9 @@ impl Storage for MemoryStorage {
     async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
         validate::object_key(key)?;
         self.with_bucket(bucket, |b| {
-            b.objects
-                .remove(key)
-                .map(|_| ())
-                .ok_or_else(|| Error::not_found(format!("object {key} not found in bucket {bucket}")))
+            b.objects.remove(key).map(|_| ()).ok_or_else(|| {
+                Error::not_found(format!("object {key} not found in bucket {bucket}"))
+            })
         })
     }
 }

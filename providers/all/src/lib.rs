@@ -12,7 +12,8 @@ pub use nubes_local as local;
 pub mod prelude {
     pub use crate::Connect;
     pub use nubes_core::{
-        Cloud, Compute, Disk, Error, ErrorKind, ExecRequest, Function, InstanceSpec, Result, Storage,
+        Cloud, Compute, Disk, Error, ErrorKind, ExecRequest, Function, InstanceSpec, Result,
+        Storage,
     };
 }
 
@@ -57,7 +58,9 @@ mod tests {
     #[tokio::test]
     async fn local_offers_only_storage() {
         let dir = tempfile::tempdir().unwrap();
-        let cloud = Cloud::connect(&format!("local://{}", dir.path().display())).await.unwrap();
+        let cloud = Cloud::connect(&format!("local://{}", dir.path().display()))
+            .await
+            .unwrap();
         assert!(cloud.storage().is_ok());
         assert_eq!(cloud.compute().unwrap_err().kind(), ErrorKind::Unsupported);
     }

@@ -43,8 +43,10 @@ impl Engine {
             .find(|kv| kv.first().map(String::as_str) == Some("Backing Filesystem"))
             .and_then(|kv| kv.get(1).cloned())
             .unwrap_or_default();
-        let disk_limit = matches!(driver.as_str(), "btrfs" | "zfs" | "devicemapper" | "windowsfilter")
-            || (driver == "overlay2" && backing == "xfs");
+        let disk_limit = matches!(
+            driver.as_str(),
+            "btrfs" | "zfs" | "devicemapper" | "windowsfilter"
+        ) || (driver == "overlay2" && backing == "xfs");
         Ok(Arc::new(Self { docker, disk_limit }))
     }
 

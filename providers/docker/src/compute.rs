@@ -46,7 +46,11 @@ impl DockerCompute {
         Ok(convert::instance(&self.inspect(id).await?))
     }
 
-    async fn remove(&self, id: &str, force: bool) -> std::result::Result<(), bollard::errors::Error> {
+    async fn remove(
+        &self,
+        id: &str,
+        force: bool,
+    ) -> std::result::Result<(), bollard::errors::Error> {
         let options = RemoveContainerOptions {
             force,
             v: true,
@@ -94,7 +98,10 @@ impl Compute for DockerCompute {
             name: Some(spec.name.clone()),
             ..Default::default()
         };
-        let created = match docker.create_container(Some(options), convert::create_body(&spec)).await {
+        let created = match docker
+            .create_container(Some(options), convert::create_body(&spec))
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 return Err(match error::status(&e) {
@@ -159,7 +166,11 @@ impl Compute for DockerCompute {
         let mut out = Vec::with_capacity(summaries.len());
         for s in summaries {
             let Some(id) = s.id else { continue };
-            let name = s.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/'));
+            let name = s
+                .names
+                .as_ref()
+                .and_then(|n| n.first())
+                .map(|n| n.trim_start_matches('/'));
             if let (Some(prefix), Some(name)) = (&options.name_prefix, name) {
                 if !name.starts_with(prefix.as_str()) {
                     continue;
@@ -234,7 +245,9 @@ impl Compute for DockerCompute {
         request.validate()?;
         let c = self.inspect(id).await?;
         if c.state.as_ref().and_then(|s| s.running) != Some(true) {
-            return Err(Error::conflict(format!("instance {id} is not running")).with_provider(SCHEME));
+            return Err(
+                Error::conflict(format!("instance {id} is not running")).with_provider(SCHEME)
+            );
         }
         exec::run(&self.engine.docker, c.id.as_deref().unwrap_or(id), request).await
     }
@@ -246,7 +259,10 @@ impl Compute for DockerCompute {
             stdout: true,
             stderr: true,
             since: options.since.map(|t| t.timestamp() as i32).unwrap_or(0),
-            tail: options.tail.map(|n| n.to_string()).unwrap_or_else(|| "all".into()),
+            tail: options
+                .tail
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "all".into()),
             ..Default::default()
         };
         let stream = self
@@ -284,7 +300,9 @@ impl Compute for DockerCompute {
             .stats(&cid, Some(query))
             .next()
             .await
-            .ok_or_else(|| Error::unexpected("the engine returned no stats sample").with_provider(SCHEME))?
+            .ok_or_else(|| {
+                Error::unexpected("the engine returned no stats sample").with_provider(SCHEME)
+            })?
             .map_err(error::map)?;
         Ok(convert::stats(&sample))
     }

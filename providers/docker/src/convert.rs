@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerStatsResponse,
-    ContainerUpdateBody, HostConfig, PortBinding,
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum,
+    ContainerStatsResponse, ContainerUpdateBody, HostConfig, PortBinding,
 };
 use nubes_core::validate::RESERVED_LABEL_PREFIX;
 use nubes_core::{
@@ -124,7 +124,11 @@ pub fn is_managed(c: &ContainerInspectResponse, kind: &str) -> bool {
 
 /// An instance from an inspected container.
 pub fn instance(c: &ContainerInspectResponse) -> Instance {
-    let name = c.name.as_deref().unwrap_or_default().trim_start_matches('/');
+    let name = c
+        .name
+        .as_deref()
+        .unwrap_or_default()
+        .trim_start_matches('/');
     let mut i = Instance::new(c.id.clone().unwrap_or_default(), name, SCHEME);
     let config = c.config.as_ref();
     i.image = config.and_then(|c| c.image.clone()).unwrap_or_default();
@@ -138,7 +142,10 @@ pub fn instance(c: &ContainerInspectResponse) -> Instance {
         .and_then(|h| h.nano_cpus)
         .filter(|n| *n > 0)
         .map(|n| n as f64 / 1e9);
-    i.memory = host.and_then(|h| h.memory).filter(|m| *m > 0).map(|m| m as u64);
+    i.memory = host
+        .and_then(|h| h.memory)
+        .filter(|m| *m > 0)
+        .map(|m| m as u64);
     i.disk = host
         .and_then(|h| h.storage_opt.as_ref())
         .and_then(|o| o.get("size"))
@@ -160,7 +167,10 @@ pub fn instance(c: &ContainerInspectResponse) -> Instance {
 fn ports(c: &ContainerInspectResponse) -> Vec<PortMapping> {
     // Live bindings (with the host port Docker chose) while running; the requested ones otherwise.
     let live = c.network_settings.as_ref().and_then(|n| n.ports.as_ref());
-    let requested = c.host_config.as_ref().and_then(|h| h.port_bindings.as_ref());
+    let requested = c
+        .host_config
+        .as_ref()
+        .and_then(|h| h.port_bindings.as_ref());
     let map = match live {
         Some(m) if !m.is_empty() => m,
         _ => match requested {
@@ -179,7 +189,11 @@ fn ports(c: &ContainerInspectResponse) -> Vec<PortMapping> {
             Some(PortMapping {
                 container_port,
                 host_port,
-                protocol: if proto == "udp" { Protocol::Udp } else { Protocol::Tcp },
+                protocol: if proto == "udp" {
+                    Protocol::Udp
+                } else {
+                    Protocol::Tcp
+                },
             })
         })
         .collect();
@@ -206,9 +220,13 @@ pub fn stats(s: &ContainerStatsResponse) -> InstanceStats {
         .cpu_stats
         .as_ref()
         .and_then(|c| {
-            c.online_cpus
-                .map(u64::from)
-                .or_else(|| c.cpu_usage.as_ref()?.percpu_usage.as_ref().map(|p| p.len() as u64))
+            c.online_cpus.map(u64::from).or_else(|| {
+                c.cpu_usage
+                    .as_ref()?
+                    .percpu_usage
+                    .as_ref()
+                    .map(|p| p.len() as u64)
+            })
         })
         .unwrap_or(1);
     if system_delta > 0 {
@@ -219,7 +237,11 @@ pub fn stats(s: &ContainerStatsResponse) -> InstanceStats {
         let cache = m
             .stats
             .as_ref()
-            .and_then(|st| st.get("total_inactive_file").or(st.get("inactive_file")).or(st.get("cache")))
+            .and_then(|st| {
+                st.get("total_inactive_file")
+                    .or(st.get("inactive_file"))
+                    .or(st.get("cache"))
+            })
             .copied()
             .unwrap_or(0);
         out.memory_bytes = m.usage.unwrap_or(0).saturating_sub(cache);
@@ -269,18 +291,27 @@ mod tests {
         assert_eq!(host.memory_swap, Some(256 << 20));
         assert_eq!(host.pids_limit, Some(DEFAULT_PIDS_LIMIT));
         assert_eq!(host.cap_drop.as_deref(), Some(&["ALL".to_string()][..]));
-        assert_eq!(host.security_opt.as_deref(), Some(&["no-new-privileges".to_string()][..]));
+        assert_eq!(
+            host.security_opt.as_deref(),
+            Some(&["no-new-privileges".to_string()][..])
+        );
         assert_eq!(host.privileged, Some(false));
         assert_eq!(host.init, None);
         assert!(host.storage_opt.is_none());
         let bindings = host.port_bindings.as_ref().unwrap();
-        assert_eq!(bindings["80/tcp"].as_ref().unwrap()[0].host_port.as_deref(), Some("8080"));
+        assert_eq!(
+            bindings["80/tcp"].as_ref().unwrap()[0].host_port.as_deref(),
+            Some("8080")
+        );
         let labels = body.labels.as_ref().unwrap();
         assert_eq!(labels[labels::MANAGED], "true");
         assert_eq!(labels[labels::KIND], labels::KIND_INSTANCE);
         assert_eq!(labels["team"], "x");
         assert_eq!(body.env.as_deref(), Some(&["A=b".to_string()][..]));
-        assert_eq!(body.exposed_ports.as_deref(), Some(&["80/tcp".to_string()][..]));
+        assert_eq!(
+            body.exposed_ports.as_deref(),
+            Some(&["80/tcp".to_string()][..])
+        );
     }
 
     #[test]
@@ -315,7 +346,10 @@ mod tests {
         assert!(is_managed(&c, labels::KIND_INSTANCE));
         assert!(!is_managed(&c, labels::KIND_FUNCTION));
         let i = instance(&c);
-        assert_eq!((i.id.as_str(), i.name.as_str(), i.image.as_str()), ("abc", "web", "busybox"));
+        assert_eq!(
+            (i.id.as_str(), i.name.as_str(), i.image.as_str()),
+            ("abc", "web", "busybox")
+        );
         assert_eq!(i.state, InstanceState::Stopped);
         assert_eq!(i.exit_code, Some(137));
         assert_eq!(i.cpus, Some(0.5));

@@ -68,7 +68,10 @@ pub fn not_found(what: &str, id: &str) -> Error {
 pub fn start_failure(message: &str) -> Option<Error> {
     let lower = message.to_ascii_lowercase();
     if lower.contains("executable file not found") || lower.contains("no such file or directory") {
-        Some(Error::invalid_input(format!("the command cannot be started: {message}")).with_provider(SCHEME))
+        Some(
+            Error::invalid_input(format!("the command cannot be started: {message}"))
+                .with_provider(SCHEME),
+        )
     } else {
         None
     }

@@ -13,7 +13,11 @@ use tokio::io::AsyncWriteExt;
 use crate::{error, SCHEME};
 
 pub async fn run(docker: &Docker, container: &str, request: ExecRequest) -> Result<ExecOutput> {
-    let env: Vec<String> = request.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let env: Vec<String> = request
+        .env
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let options = CreateExecOptions {
         attach_stdin: Some(request.stdin.is_some()),
         attach_stdout: Some(true),
@@ -24,17 +28,24 @@ pub async fn run(docker: &Docker, container: &str, request: ExecRequest) -> Resu
         working_dir: request.workdir.clone(),
         ..Default::default()
     };
-    let exec = docker
-        .create_exec(container, options)
-        .await
-        .map_err(|e| match error::status(&e) {
-            Some(409) => Error::conflict(format!("instance {container} is not running")).with_provider(SCHEME),
-            _ => error::map(e),
-        })?;
+    let exec =
+        docker
+            .create_exec(container, options)
+            .await
+            .map_err(|e| match error::status(&e) {
+                Some(409) => Error::conflict(format!("instance {container} is not running"))
+                    .with_provider(SCHEME),
+                _ => error::map(e),
+            })?;
     let collect = async {
-        let started = docker.start_exec(&exec.id, None).await.map_err(error::map)?;
+        let started = docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(error::map)?;
         let StartExecResults::Attached { output, mut input } = started else {
-            return Err(Error::unexpected("the engine detached an attached exec").with_provider(SCHEME));
+            return Err(
+                Error::unexpected("the engine detached an attached exec").with_provider(SCHEME)
+            );
         };
         // Write stdin while reading: a command that echoes more than the pipe buffers would
         // otherwise block us both. `input` lives until the output ends either way.
@@ -49,8 +60,11 @@ pub async fn run(docker: &Docker, container: &str, request: ExecRequest) -> Resu
         };
         let (written, drained) = tokio::join!(writer, drain(output));
         written.map_err(|e| {
-            Error::new(ErrorKind::Unavailable, format!("writing the command's stdin failed: {e}"))
-                .with_provider(SCHEME)
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("writing the command's stdin failed: {e}"),
+            )
+            .with_provider(SCHEME)
         })?;
         drained
     };
@@ -62,7 +76,10 @@ pub async fn run(docker: &Docker, container: &str, request: ExecRequest) -> Resu
                 kill(docker, &exec.id).await;
                 return Err(Error::new(
                     ErrorKind::Timeout,
-                    format!("`{}` did not finish within {limit:?} and was killed", request.command.join(" ")),
+                    format!(
+                        "`{}` did not finish within {limit:?} and was killed",
+                        request.command.join(" ")
+                    ),
                 )
                 .with_provider(SCHEME));
             }
@@ -71,7 +88,8 @@ pub async fn run(docker: &Docker, container: &str, request: ExecRequest) -> Resu
     let exit_code = exit_code(docker, &exec.id).await?;
     // runc reports a program it cannot find as exit 126/127 with its own message on the output.
     if matches!(exit_code, 126 | 127) {
-        let said = String::from_utf8_lossy(if stdout.is_empty() { &stderr } else { &stdout }).to_string();
+        let said =
+            String::from_utf8_lossy(if stdout.is_empty() { &stderr } else { &stdout }).to_string();
         if said.contains("OCI runtime exec failed") || said.contains("executable file not found") {
             return Err(Error::not_found(format!(
                 "`{}` cannot be run: no such executable in the instance",
@@ -83,7 +101,9 @@ pub async fn run(docker: &Docker, container: &str, request: ExecRequest) -> Resu
     Ok(ExecOutput::new(exit_code, stdout, stderr))
 }
 
-pub(crate) type Output = std::pin::Pin<Box<dyn futures::Stream<Item = std::result::Result<LogOutput, bollard::errors::Error>> + Send>>;
+pub(crate) type Output = std::pin::Pin<
+    Box<dyn futures::Stream<Item = std::result::Result<LogOutput, bollard::errors::Error>> + Send>,
+>;
 
 /// Reads an attached stream to its end, keeping stdout and stderr apart.
 pub(crate) async fn drain(mut output: Output) -> Result<(Bytes, Bytes)> {
@@ -91,7 +111,9 @@ pub(crate) async fn drain(mut output: Output) -> Result<(Bytes, Bytes)> {
     let mut stderr = BytesMut::new();
     while let Some(chunk) = output.next().await {
         match chunk.map_err(error::map)? {
-            LogOutput::StdOut { message } | LogOutput::Console { message } => stdout.extend_from_slice(&message),
+            LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                stdout.extend_from_slice(&message)
+            }
             LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
             LogOutput::StdIn { .. } => {}
         }
@@ -112,7 +134,10 @@ async fn exit_code(docker: &Docker, exec_id: &str) -> Result<i64> {
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(50));
     }
-    Err(Error::unexpected("the engine never reported the command's exit code").with_provider(SCHEME))
+    Err(
+        Error::unexpected("the engine never reported the command's exit code")
+            .with_provider(SCHEME),
+    )
 }
 
 /// Docker has no API to stop an exec; on a local engine the process is ours to signal by pid.

@@ -34,7 +34,8 @@ impl DockerFunction {
     }
 
     async fn definition(&self, name: &str) -> Result<ContainerInspectResponse> {
-        let missing = || Error::not_found(format!("function {name} not found")).with_provider(SCHEME);
+        let missing =
+            || Error::not_found(format!("function {name} not found")).with_provider(SCHEME);
         if nubes_core::validate::name("function", name).is_err() {
             return Err(missing());
         }
@@ -74,7 +75,10 @@ impl DockerFunction {
             stderr: true,
             ..Default::default()
         };
-        let attached = docker.attach_container(id, Some(attach)).await.map_err(error::map)?;
+        let attached = docker
+            .attach_container(id, Some(attach))
+            .await
+            .map_err(error::map)?;
         let mut input = attached.input;
         docker.start_container(id, None).await.map_err(|e| {
             let message = e.to_string();
@@ -97,7 +101,10 @@ impl DockerFunction {
             Some(Ok(r)) => r.status_code,
             Some(Err(DockerError::DockerContainerWaitError { code, .. })) => code,
             Some(Err(e)) => return Err(error::map(e)),
-            None => return Err(Error::unexpected("the engine never reported the exit code").with_provider(SCHEME)),
+            None => {
+                return Err(Error::unexpected("the engine never reported the exit code")
+                    .with_provider(SCHEME))
+            }
         };
         Ok((code, stdout, stderr))
     }
@@ -108,7 +115,10 @@ fn info(c: &ContainerInspectResponse) -> FunctionInfo {
     let labels = config.labels.unwrap_or_default();
     let host = c.host_config.clone().unwrap_or_default();
     let mut spec = FunctionSpec::new(
-        labels.get(labels::FUNCTION_NAME).cloned().unwrap_or_default(),
+        labels
+            .get(labels::FUNCTION_NAME)
+            .cloned()
+            .unwrap_or_default(),
         config.image.unwrap_or_default(),
         config.cmd.unwrap_or_default(),
     );
@@ -144,7 +154,10 @@ impl Function for DockerFunction {
             (labels::FUNCTION_NAME.to_string(), spec.name.clone()),
         ]);
         if let Some(t) = spec.timeout {
-            all_labels.insert(labels::FUNCTION_TIMEOUT_MS.into(), t.as_millis().to_string());
+            all_labels.insert(
+                labels::FUNCTION_TIMEOUT_MS.into(),
+                t.as_millis().to_string(),
+            );
         }
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
@@ -158,7 +171,12 @@ impl Function for DockerFunction {
             name: Some(labels::function_container(&spec.name)),
             ..Default::default()
         };
-        match self.engine.docker.create_container(Some(options), body).await {
+        match self
+            .engine
+            .docker
+            .create_container(Some(options), body)
+            .await
+        {
             Ok(_) => self.get(&spec.name).await,
             Err(e) => Err(match error::status(&e) {
                 Some(404) => Error::not_found(format!(
@@ -166,8 +184,10 @@ impl Function for DockerFunction {
                     spec.image
                 ))
                 .with_provider(SCHEME),
-                Some(409) => Error::already_exists(format!("a function named {} already exists", spec.name))
-                    .with_provider(SCHEME),
+                Some(409) => {
+                    Error::already_exists(format!("a function named {} already exists", spec.name))
+                        .with_provider(SCHEME)
+                }
                 _ => error::map(e),
             }),
         }
@@ -189,13 +209,22 @@ impl Function for DockerFunction {
             )])),
             ..Default::default()
         };
-        let summaries = self.engine.docker.list_containers(Some(query)).await.map_err(error::map)?;
+        let summaries = self
+            .engine
+            .docker
+            .list_containers(Some(query))
+            .await
+            .map_err(error::map)?;
         let mut out: Vec<FunctionInfo> = summaries
             .iter()
             .filter_map(|s| {
                 let labels = s.labels.as_ref()?;
                 let name = labels.get(labels::FUNCTION_NAME)?;
-                let mut spec = FunctionSpec::new(name.clone(), s.image.clone().unwrap_or_default(), Vec::<String>::new());
+                let mut spec = FunctionSpec::new(
+                    name.clone(),
+                    s.image.clone().unwrap_or_default(),
+                    Vec::<String>::new(),
+                );
                 spec.timeout = labels
                     .get(labels::FUNCTION_TIMEOUT_MS)
                     .and_then(|t| t.parse().ok())
@@ -224,7 +253,10 @@ impl Function for DockerFunction {
             env: config.env,
             labels: Some(HashMap::from([
                 (labels::MANAGED.to_string(), "true".to_string()),
-                (labels::KIND.to_string(), labels::KIND_INVOCATION.to_string()),
+                (
+                    labels::KIND.to_string(),
+                    labels::KIND_INVOCATION.to_string(),
+                ),
                 (labels::FUNCTION_NAME.to_string(), name.to_string()),
             ])),
             attach_stdin: Some(true),
@@ -248,14 +280,16 @@ impl Function for DockerFunction {
             .map_err(error::map)?;
         let outcome = match timeout {
             None => self.run(&created.id, payload).await,
-            Some(limit) => match tokio::time::timeout(limit, self.run(&created.id, payload)).await {
-                Ok(r) => r,
-                Err(_) => Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!("function {name} did not finish within {limit:?}"),
-                )
-                .with_provider(SCHEME)),
-            },
+            Some(limit) => {
+                match tokio::time::timeout(limit, self.run(&created.id, payload)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Error::new(
+                        ErrorKind::Timeout,
+                        format!("function {name} did not finish within {limit:?}"),
+                    )
+                    .with_provider(SCHEME)),
+                }
+            }
         };
         self.remove(&created.id).await;
         let (code, stdout, stderr) = outcome?;
@@ -263,7 +297,12 @@ impl Function for DockerFunction {
             exit_code: code,
             message: String::from_utf8_lossy(&stderr).trim_end().to_string(),
         });
-        Ok(InvokeResponse::new(stdout, error, stderr, started.elapsed()))
+        Ok(InvokeResponse::new(
+            stdout,
+            error,
+            stderr,
+            started.elapsed(),
+        ))
     }
 
     async fn delete(&self, name: &str) -> Result<()> {

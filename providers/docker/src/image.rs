@@ -39,7 +39,11 @@ fn split_reference(reference: &str) -> (String, String) {
 
 impl Engine {
     /// Pulls `reference`, reporting progress as the engine sends it.
-    pub async fn pull_image(&self, reference: &str, mut progress: impl FnMut(PullProgress)) -> Result<()> {
+    pub async fn pull_image(
+        &self,
+        reference: &str,
+        mut progress: impl FnMut(PullProgress),
+    ) -> Result<()> {
         let (repo, tag) = split_reference(reference);
         let options = CreateImageOptions {
             from_image: Some(repo),
@@ -50,7 +54,9 @@ impl Engine {
         while let Some(item) = stream.next().await {
             let info = item.map_err(error::map)?;
             if let Some(detail) = info.error_detail {
-                return Err(Error::unexpected(detail.message.unwrap_or_default()).with_provider(SCHEME));
+                return Err(
+                    Error::unexpected(detail.message.unwrap_or_default()).with_provider(SCHEME)
+                );
             }
             let detail = info.progress_detail.unwrap_or_default();
             progress(PullProgress {
@@ -65,7 +71,12 @@ impl Engine {
 
     /// Creates image `reference` from a tarball of a root filesystem (what `docker import` does).
     /// `changes` are Dockerfile instructions applied on top, like `CMD ["/bin/sh"]`.
-    pub async fn import_image<S>(&self, reference: &str, rootfs: S, changes: Vec<String>) -> Result<ImageInfo>
+    pub async fn import_image<S>(
+        &self,
+        reference: &str,
+        rootfs: S,
+        changes: Vec<String>,
+    ) -> Result<ImageInfo>
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
     {
@@ -132,9 +143,21 @@ mod tests {
 
     #[test]
     fn references_split_at_the_tag() {
-        assert_eq!(split_reference("busybox"), ("busybox".into(), "latest".into()));
-        assert_eq!(split_reference("nubes-test/busybox:1.36"), ("nubes-test/busybox".into(), "1.36".into()));
-        assert_eq!(split_reference("localhost:5000/app"), ("localhost:5000/app".into(), "latest".into()));
-        assert_eq!(split_reference("localhost:5000/app:v2"), ("localhost:5000/app".into(), "v2".into()));
+        assert_eq!(
+            split_reference("busybox"),
+            ("busybox".into(), "latest".into())
+        );
+        assert_eq!(
+            split_reference("nubes-test/busybox:1.36"),
+            ("nubes-test/busybox".into(), "1.36".into())
+        );
+        assert_eq!(
+            split_reference("localhost:5000/app"),
+            ("localhost:5000/app".into(), "latest".into())
+        );
+        assert_eq!(
+            split_reference("localhost:5000/app:v2"),
+            ("localhost:5000/app".into(), "v2".into())
+        );
     }
 }

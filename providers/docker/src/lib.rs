@@ -35,5 +35,8 @@ pub fn cloud(engine: Arc<Engine>) -> Cloud {
 
 pub fn register(registry: &mut Registry) {
     registry.register(SCHEME, |uri: String| async move { connect(&uri).await });
-    registry.register("docker+tcp", |uri: String| async move { connect(&uri).await });
+    registry.register(
+        "docker+tcp",
+        |uri: String| async move { connect(&uri).await },
+    );
 }

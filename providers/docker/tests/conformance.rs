@@ -19,7 +19,11 @@ fn fixture() -> Fixture {
     let image = image();
     Fixture::new(image.clone()).with_functions(
         FunctionSpec::new("echo", image.clone(), ["cat"]),
-        FunctionSpec::new("fail", image, ["sh", "-c", "cat >/dev/null; echo boom >&2; exit 3"]),
+        FunctionSpec::new(
+            "fail",
+            image,
+            ["sh", "-c", "cat >/dev/null; echo boom >&2; exit 3"],
+        ),
     )
 }
 
@@ -29,7 +33,10 @@ async fn compute() {
     let report = conformance::compute(cloud.compute().unwrap().as_ref(), &fixture()).await;
     println!("{report}");
     for case in ["lifecycle", "exec", "logs", "stats", "resize", "ports"] {
-        assert!(report.passed.contains(&case), "{case} did not run: {report}");
+        assert!(
+            report.passed.contains(&case),
+            "{case} did not run: {report}"
+        );
     }
 }
 

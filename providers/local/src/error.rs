@@ -19,5 +19,7 @@ pub fn io(e: io::Error, what: &str) -> Error {
         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => (ErrorKind::QuotaExceeded, format!("no space left for {what}")),
         _ => (ErrorKind::Unexpected, format!("filesystem error on {what}: {e}")),
     };
-    Error::new(kind, message).with_provider(SCHEME).with_source(e)
+    Error::new(kind, message)
+        .with_provider(SCHEME)
+        .with_source(e)
 }

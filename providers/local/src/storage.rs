@@ -54,11 +54,19 @@ impl LocalStorage {
 
     /// Metadata of a regular file at `path`; directories and symlinks are not objects.
     async fn object_meta(&self, path: &Path, bucket: &str, key: &str) -> Result<ObjectMeta> {
-        let missing = || Error::not_found(format!("object {key} not found in bucket {bucket}")).with_provider(SCHEME);
+        let missing = || {
+            Error::not_found(format!("object {key} not found in bucket {bucket}"))
+                .with_provider(SCHEME)
+        };
         match fs::symlink_metadata(path).await {
             Ok(m) if m.is_file() => Ok(meta(key, &m)),
             Ok(_) => Err(missing()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.kind() == std::io::ErrorKind::NotADirectory => Err(missing()),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.kind() == std::io::ErrorKind::NotADirectory =>
+            {
+                Err(missing())
+            }
             Err(e) => Err(error::io(e, &format!("object {key}"))),
         }
     }
@@ -74,7 +82,12 @@ fn meta(key: &str, m: &std::fs::Metadata) -> ObjectMeta {
 fn walk(bucket_dir: &Path, dir: &Path, out: &mut Vec<ObjectMeta>) -> std::io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.kind() == std::io::ErrorKind::NotADirectory => return Ok(()),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                || e.kind() == std::io::ErrorKind::NotADirectory =>
+        {
+            return Ok(())
+        }
         Err(e) => return Err(e),
     };
     for entry in entries {
@@ -84,8 +97,14 @@ fn walk(bucket_dir: &Path, dir: &Path, out: &mut Vec<ObjectMeta>) -> std::io::Re
         if m.is_dir() {
             walk(bucket_dir, &path, out)?;
         } else if m.is_file() {
-            let rel = path.strip_prefix(bucket_dir).expect("walked below the bucket");
-            let key = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            let rel = path
+                .strip_prefix(bucket_dir)
+                .expect("walked below the bucket");
+            let key = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
             out.push(meta(&key, &m));
         }
     }
@@ -126,7 +145,9 @@ impl Storage for LocalStorage {
         validate::bucket(name)?;
         let dir = self.root.join(name);
         fs::create_dir(&dir).await.map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => Error::already_exists(format!("bucket {name} already exists")).with_provider(SCHEME),
+            std::io::ErrorKind::AlreadyExists => {
+                Error::already_exists(format!("bucket {name} already exists")).with_provider(SCHEME)
+            }
             _ => error::io(e, &format!("bucket {name}")),
         })?;
         let mut bucket = Bucket::new(name);
@@ -135,16 +156,28 @@ impl Storage for LocalStorage {
     }
 
     async fn list_buckets(&self) -> Result<Vec<Bucket>> {
-        let mut entries = fs::read_dir(&self.root).await.map_err(|e| error::io(e, "storage root"))?;
+        let mut entries = fs::read_dir(&self.root)
+            .await
+            .map_err(|e| error::io(e, "storage root"))?;
         let mut out = Vec::new();
-        while let Some(entry) = entries.next_entry().await.map_err(|e| error::io(e, "storage root"))? {
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|e| error::io(e, "storage root"))?
+        {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Ok(m) = entry.metadata().await else { continue };
+            let Ok(m) = entry.metadata().await else {
+                continue;
+            };
             if !m.is_dir() || validate::bucket(&name).is_err() {
                 continue;
             }
             let mut bucket = Bucket::new(name);
-            bucket.created_at = m.created().or_else(|_| m.modified()).ok().map(DateTime::<Utc>::from);
+            bucket.created_at = m
+                .created()
+                .or_else(|_| m.modified())
+                .ok()
+                .map(DateTime::<Utc>::from);
             out.push(bucket);
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -153,34 +186,53 @@ impl Storage for LocalStorage {
 
     async fn delete_bucket(&self, name: &str) -> Result<()> {
         let dir = self.bucket_dir(name).await?;
-        let page = self.list(name, ListObjectsOptions::default().limit(1)).await?;
+        let page = self
+            .list(name, ListObjectsOptions::default().limit(1))
+            .await?;
         if !page.objects.is_empty() {
-            return Err(Error::conflict(format!("bucket {name} is not empty")).with_provider(SCHEME));
+            return Err(
+                Error::conflict(format!("bucket {name} is not empty")).with_provider(SCHEME)
+            );
         }
         // Only empty directories remain below it.
-        fs::remove_dir_all(&dir).await.map_err(|e| error::io(e, &format!("bucket {name}")))
+        fs::remove_dir_all(&dir)
+            .await
+            .map_err(|e| error::io(e, &format!("bucket {name}")))
     }
 
     async fn put(&self, bucket: &str, key: &str, mut body: ByteStream) -> Result<ObjectMeta> {
         let path = self.object_path(bucket, key).await?;
         let what = format!("object {key}");
-        let tmp = self.root.join(TMP_DIR).join(format!("{:016x}", fastrand::u64(..)));
+        let tmp = self
+            .root
+            .join(TMP_DIR)
+            .join(format!("{:016x}", fastrand::u64(..)));
         let written = async {
-            let mut file = fs::File::create(&tmp).await.map_err(|e| error::io(e, "a temporary file"))?;
+            let mut file = fs::File::create(&tmp)
+                .await
+                .map_err(|e| error::io(e, "a temporary file"))?;
             while let Some(chunk) = body.next().await {
-                file.write_all(&chunk?).await.map_err(|e| error::io(e, &what))?;
+                file.write_all(&chunk?)
+                    .await
+                    .map_err(|e| error::io(e, &what))?;
             }
             file.sync_all().await.map_err(|e| error::io(e, &what))?;
             let parent = path.parent().expect("object paths have a bucket parent");
             // EEXIST here means a path segment of the key is an object ("a" when putting "a/b").
-            fs::create_dir_all(parent).await.map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => error::io(std::io::ErrorKind::NotADirectory.into(), &what),
-                _ => error::io(e, &what),
-            })?;
+            fs::create_dir_all(parent)
+                .await
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => {
+                        error::io(std::io::ErrorKind::NotADirectory.into(), &what)
+                    }
+                    _ => error::io(e, &what),
+                })?;
             if fs::symlink_metadata(&path).await.is_ok_and(|m| m.is_dir()) {
                 return Err(error::io(std::io::ErrorKind::IsADirectory.into(), &what));
             }
-            fs::rename(&tmp, &path).await.map_err(|e| error::io(e, &what))?;
+            fs::rename(&tmp, &path)
+                .await
+                .map_err(|e| error::io(e, &what))?;
             sync_dir(parent).await.map_err(|e| error::io(e, &what))?;
             Ok(())
         }
@@ -199,9 +251,13 @@ impl Storage for LocalStorage {
             Some(r) => r.resolve(meta.size)?,
             None => 0..meta.size,
         };
-        let mut file = fs::File::open(&path).await.map_err(|e| error::io(e, &format!("object {key}")))?;
+        let mut file = fs::File::open(&path)
+            .await
+            .map_err(|e| error::io(e, &format!("object {key}")))?;
         if range.start > 0 {
-            file.seek(SeekFrom::Start(range.start)).await.map_err(|e| error::io(e, &format!("object {key}")))?;
+            file.seek(SeekFrom::Start(range.start))
+                .await
+                .map_err(|e| error::io(e, &format!("object {key}")))?;
         }
         let what = format!("object {key}");
         let reader = file.take(range.end - range.start);
@@ -244,7 +300,9 @@ impl Storage for LocalStorage {
     async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
         let path = self.object_path(bucket, key).await?;
         self.object_meta(&path, bucket, key).await?;
-        fs::remove_file(&path).await.map_err(|e| error::io(e, &format!("object {key}")))?;
+        fs::remove_file(&path)
+            .await
+            .map_err(|e| error::io(e, &format!("object {key}")))?;
         let bucket_dir = self.root.join(bucket);
         if let Some(parent) = path.parent() {
             prune_empty(parent, &bucket_dir).await;
