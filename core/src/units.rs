@@ -21,9 +21,11 @@ pub fn parse_bytes(input: &str) -> Result<u64> {
         "mi" | "mib" => 1 << 20,
         "gi" | "gib" => 1 << 30,
         "ti" | "tib" => 1 << 40,
-        _ => return Err(Error::invalid_input(format!(
+        _ => {
+            return Err(Error::invalid_input(format!(
             "invalid size `{input}`: unknown unit `{unit}` (use B, Ki, Mi, Gi, Ti, K, M, G or T)"
-        ))),
+        )))
+        }
     };
     let value: f64 = number.parse().map_err(|_| {
         Error::invalid_input(format!(

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs the benchmarks against the real backends (starting them first) and prints ratio tables.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+ensure_rust
+ensure_docker
+ensure_test_image
+cargo bench --locked -p nubes-benches --bench docker
