@@ -186,6 +186,9 @@ pub enum ImageCmd {
     /// List images
     #[command(visible_alias = "ls")]
     List,
+    /// Delete an image
+    #[command(visible_alias = "rm")]
+    Delete { reference: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -26,7 +26,7 @@ pub fn code(kind: ErrorKind) -> i32 {
 /// What to tell the user, with a hint where one helps.
 pub fn message(e: &Error) -> String {
     let hint = match e.kind() {
-        ErrorKind::Unavailable if e.provider() == Some("docker") => {
+        ErrorKind::Unavailable if e.message().contains("Docker engine") => {
             "\nhint: start the engine (scripts/setup.sh does) or point --provider at another one"
         }
         ErrorKind::Unsupported if e.message().contains("offers no storage") => {

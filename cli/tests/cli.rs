@@ -230,6 +230,96 @@ fn bad_input_has_clear_errors_and_distinct_exit_codes() {
         "no provider for `nope://`",
     );
     fails(&cloudctl(&["bucket", "list"]), 6, "--provider local://");
+    fails(
+        &cloudctl(&[
+            "--provider",
+            "docker:///nonexistent/docker.sock",
+            "instance",
+            "list",
+        ]),
+        14,
+        "is dockerd running?",
+    );
+}
+
+#[test]
+fn images_import_list_run_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    for applet in ["sh", "echo", "sleep"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+    }
+    let tarball = dir.path().join("rootfs.tar");
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tarball)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(tar.success());
+
+    let reference = format!("nubes-test/imported:{}", std::process::id());
+    let imported = ok(&cloudctl(&[
+        "image",
+        "import",
+        tarball.to_str().unwrap(),
+        "--name",
+        &reference,
+        "--change",
+        r#"CMD ["/bin/sh"]"#,
+        "--change",
+        "ENV PATH=/bin",
+    ]));
+    assert!(imported.contains(&reference), "{imported}");
+    assert!(ok(&cloudctl(&["image", "list"])).contains(&reference));
+
+    let name = unique("imported");
+    ok(&cloudctl(&[
+        "instance", "create", "--name", &name, "--image", &reference, "--", "sleep", "600",
+    ]));
+    assert_eq!(
+        ok(&cloudctl(&[
+            "instance",
+            "exec",
+            &name,
+            "--",
+            "echo",
+            "from the tarball"
+        ])),
+        "from the tarball\n"
+    );
+    fails(&cloudctl(&["image", "delete", &reference]), 11, "in use");
+    ok(&cloudctl(&["instance", "delete", "--force", &name]));
+    ok(&cloudctl(&["image", "delete", &reference]));
+    fails(&cloudctl(&["image", "delete", &reference]), 3, "not found");
+
+    let garbage = dir.path().join("garbage.tar");
+    std::fs::write(&garbage, b"this is not a tarball").unwrap();
+    fails(
+        &cloudctl(&[
+            "image",
+            "import",
+            garbage.to_str().unwrap(),
+            "--name",
+            "nubes-test/garbage:1",
+        ]),
+        5,
+        "could not import the tarball",
+    );
+    fails(
+        &cloudctl(&["image", "import", "/nonexistent.tar", "--name", "x/y:1"]),
+        3,
+        "/nonexistent.tar",
+    );
+    fails(
+        &cloudctl(&["--provider", "memory://", "image", "list"]),
+        6,
+        "Docker engine",
+    );
 }
 
 #[test]

@@ -45,6 +45,10 @@ pub async fn run(provider: &str, cmd: ImageCmd, format: Format) -> Outcome {
     let engine = engine(provider).await?;
     match cmd {
         ImageCmd::List => output::list(format, &engine.list_images().await?),
+        ImageCmd::Delete { reference } => {
+            engine.delete_image(&reference).await?;
+            eprintln!("deleted image {reference}");
+        }
         ImageCmd::Pull { reference } => {
             let bars = MultiProgress::new();
             let mut layers: HashMap<String, ProgressBar> = HashMap::new();

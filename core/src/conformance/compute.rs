@@ -40,6 +40,7 @@ pub async fn compute(c: &dyn Compute, fx: &Fixture) -> Report {
     } else {
         r.skip("resize", "capability resize is off");
     }
+    r.case("disk_limit", disk_limit(c, fx)).await;
     if cap.ports {
         r.case("ports", ports(c, fx)).await;
     } else {
@@ -557,6 +558,37 @@ async fn ports(c: &dyn Compute, fx: &Fixture) -> CaseResult {
         "port 8080 not published: {:?}",
         got.ports
     );
+    c.delete(&inst.id, DeleteOptions::force()).await?;
+    Ok(())
+}
+
+/// With `disk_limit`, the limit is recorded and a write past it fails inside the instance;
+/// without, asking for one fails with `Unsupported` and creates nothing.
+async fn disk_limit(c: &dyn Compute, fx: &Fixture) -> CaseResult {
+    let spec = spec(fx, "disk").disk(64 * MIB);
+    if !c.capability().disk_limit {
+        expect_kind(
+            c.create(spec).await,
+            ErrorKind::Unsupported,
+            "disk limit without the capability",
+        )?;
+        return expect_kind(
+            c.get(&fx.name("disk")).await,
+            ErrorKind::NotFound,
+            "instance left behind",
+        );
+    }
+    let inst = c.create(spec).await?;
+    ensure!(inst.disk == Some(64 * MIB), "disk {:?}", inst.disk);
+    if c.capability().exec {
+        let out = c
+            .exec(
+                &inst.id,
+                ExecRequest::new(["sh", "-c", "dd if=/dev/zero of=/big bs=1M count=128"]),
+            )
+            .await?;
+        ensure!(out.exit_code != 0, "wrote 128 MiB past a 64 MiB disk limit");
+    }
     c.delete(&inst.id, DeleteOptions::force()).await?;
     Ok(())
 }

@@ -49,6 +49,8 @@ impl Compute for MemoryCompute {
             restart: true,
             resize: true,
             resize_live: true,
+            // Records the limit; with no processes there is nothing that could exceed it.
+            disk_limit: true,
             ..Default::default()
         }
     }

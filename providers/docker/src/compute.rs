@@ -127,19 +127,8 @@ impl Compute for DockerCompute {
             let message = e.to_string();
             return Err(error::start_failure(&message).unwrap_or_else(|| error::map(e)));
         }
-        if !spec.ports.is_empty() {
-            // Host ports Docker chose are only known once the container runs.
-            return self.refreshed(&created.id).await;
-        }
-        let mut instance = Instance::new(created.id, spec.name, SCHEME);
-        instance.image = spec.image;
-        instance.state = InstanceState::Running;
-        instance.cpus = spec.cpus;
-        instance.memory = spec.memory;
-        instance.disk = spec.disk;
-        instance.labels = spec.labels;
-        instance.created_at = Some(chrono::Utc::now());
-        Ok(instance)
+        // Read back what the engine made: its timestamps, the host ports it chose.
+        self.refreshed(&created.id).await
     }
 
     async fn get(&self, id: &str) -> Result<Instance> {

@@ -51,6 +51,14 @@ pub fn map(e: DockerError) -> Error {
     err.with_source(e)
 }
 
+/// What the engine said, without the client's framing.
+pub fn said(e: &DockerError) -> String {
+    match e {
+        DockerError::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// The engine's HTTP status, if the error is an engine response.
 pub fn status(e: &DockerError) -> Option<u16> {
     match e {

@@ -5,7 +5,7 @@ use bollard::query_parameters::{CreateImageOptions, ListImagesOptions};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use nubes_core::{Error, Result};
+use nubes_core::{Error, ErrorKind, Result};
 use serde::Serialize;
 
 use crate::client::Engine;
@@ -37,6 +37,37 @@ fn split_reference(reference: &str) -> (String, String) {
     }
 }
 
+/// Why a pull failed, by what the engine said: the registry is unreachable, or has no such image.
+fn pull_error(reference: &str, said: &str) -> Error {
+    let lower = said.to_ascii_lowercase();
+    let unreachable = [
+        "dial tcp",
+        "no such host",
+        "connection refused",
+        "i/o timeout",
+        "tls handshake",
+        "network is unreachable",
+    ];
+    let missing = [
+        "not found",
+        "manifest unknown",
+        "pull access denied",
+        "repository does not exist",
+    ];
+    let err = if unreachable.iter().any(|s| lower.contains(s)) {
+        Error::new(
+            ErrorKind::Unavailable,
+            format!("cannot reach the registry for {reference}: {said}"),
+        )
+        .set_temporary()
+    } else if missing.iter().any(|s| lower.contains(s)) {
+        Error::not_found(format!("the registry has no image {reference}: {said}"))
+    } else {
+        Error::unexpected(format!("pulling {reference} failed: {said}"))
+    };
+    err.with_provider(SCHEME)
+}
+
 impl Engine {
     /// Pulls `reference`, reporting progress as the engine sends it.
     pub async fn pull_image(
@@ -52,11 +83,9 @@ impl Engine {
         };
         let mut stream = self.docker.create_image(Some(options), None, None);
         while let Some(item) = stream.next().await {
-            let info = item.map_err(error::map)?;
+            let info = item.map_err(|e| pull_error(reference, &error::said(&e)))?;
             if let Some(detail) = info.error_detail {
-                return Err(
-                    Error::unexpected(detail.message.unwrap_or_default()).with_provider(SCHEME)
-                );
+                return Err(pull_error(reference, &detail.message.unwrap_or_default()));
             }
             let detail = info.progress_detail.unwrap_or_default();
             progress(PullProgress {
@@ -91,7 +120,15 @@ impl Engine {
         let body = bollard::body_try_stream(rootfs);
         let mut stream = self.docker.create_image(Some(options), Some(body), None);
         while let Some(item) = stream.next().await {
-            let info = item.map_err(error::map)?;
+            // The engine answers 500 when it cannot read the tarball: that is bad input.
+            let info = item.map_err(|e| match error::status(&e) {
+                Some(500) => Error::invalid_input(format!(
+                    "the engine could not import the tarball: {}",
+                    error::said(&e)
+                ))
+                .with_provider(SCHEME),
+                _ => error::map(e),
+            })?;
             if let Some(detail) = info.error_detail {
                 return Err(Error::invalid_input(format!(
                     "the engine could not import the tarball: {}",
@@ -119,6 +156,29 @@ impl Engine {
         }
     }
 
+    /// Deletes an image; one that containers still use is a `Conflict`.
+    pub async fn delete_image(&self, reference: &str) -> Result<()> {
+        match self
+            .docker
+            .remove_image(
+                reference,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match error::status(&e) {
+                Some(404) => Error::not_found(format!("image {reference} not found")),
+                Some(409) => {
+                    Error::conflict(format!("image {reference} is in use: {}", error::said(&e)))
+                }
+                _ => return Err(error::map(e)),
+            }
+            .with_provider(SCHEME)),
+        }
+    }
+
     pub async fn list_images(&self) -> Result<Vec<ImageInfo>> {
         let images = self
             .docker
@@ -139,7 +199,24 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::split_reference;
+    use nubes_core::ErrorKind;
+
+    use super::{pull_error, split_reference};
+
+    #[test]
+    fn pull_failures_have_kinds() {
+        let offline = pull_error(
+            "busybox",
+            r#"Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host"#,
+        );
+        assert_eq!(offline.kind(), ErrorKind::Unavailable);
+        assert!(offline.is_temporary());
+        let missing = pull_error(
+            "nope/nope",
+            "pull access denied for nope/nope, repository does not exist",
+        );
+        assert_eq!(missing.kind(), ErrorKind::NotFound);
+    }
 
     #[test]
     fn references_split_at_the_tag() {
