@@ -38,6 +38,37 @@ ensure_docker() {
   return 1
 }
 
+# A second engine whose data root is a btrfs loop file: the storage driver that enforces
+# per-container disk limits (overlay2 on ext4 cannot). It gets its own bridge so the two engines
+# never hand out the same addresses, and leaves the host's iptables alone.
+NUBES_BTRFS_SOCK=/var/run/nubes-btrfs.sock
+ensure_btrfs_docker() {
+  local dir="$NUBES_STATE_DIR/btrfs"
+  if DOCKER_HOST=unix://$NUBES_BTRFS_SOCK docker info >/dev/null 2>&1; then return 0; fi
+  command -v mkfs.btrfs >/dev/null 2>&1 || apt_install btrfs-progs
+  grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null || { echo "the kernel has no btrfs"; return 1; }
+  mkdir -p "$dir"
+  if ! mountpoint -q "$dir"; then
+    [ -f "$NUBES_STATE_DIR/btrfs.img" ] || { truncate -s 4G "$NUBES_STATE_DIR/btrfs.img" && mkfs.btrfs -q -f "$NUBES_STATE_DIR/btrfs.img" >/dev/null; }
+    mount -o loop "$NUBES_STATE_DIR/btrfs.img" "$dir" || { echo "cannot loop-mount a btrfs image here"; return 1; }
+  fi
+  if ! ip link show nubes-br0 >/dev/null 2>&1; then
+    ip link add nubes-br0 type bridge && ip addr add 172.31.254.1/24 dev nubes-br0 && ip link set nubes-br0 up \
+      || { echo "cannot create the nubes-br0 bridge"; return 1; }
+  fi
+  log "starting a second dockerd on btrfs"
+  mkdir -p "$dir/docker"
+  setsid dockerd --data-root "$dir/docker" --host "unix://$NUBES_BTRFS_SOCK" \
+    --pidfile /var/run/nubes-btrfs.pid --exec-root /var/run/nubes-btrfs-exec \
+    --bridge nubes-br0 --iptables=false >"$NUBES_STATE_DIR/dockerd-btrfs.log" 2>&1 < /dev/null &
+  for _ in $(seq 1 120); do
+    DOCKER_HOST=unix://$NUBES_BTRFS_SOCK docker info >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  echo "the btrfs dockerd did not come up: $(tail -n 3 "$NUBES_STATE_DIR/dockerd-btrfs.log")"
+  return 1
+}
+
 ensure_test_image() {
   docker image inspect "$NUBES_TEST_IMAGE" >/dev/null 2>&1 && return 0
   log "building $NUBES_TEST_IMAGE from busybox-static"
