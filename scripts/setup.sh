@@ -38,25 +38,45 @@ ensure_docker() {
   return 1
 }
 
-# A second engine whose data root is a btrfs loop file: the storage driver that enforces
-# per-container disk limits (overlay2 on ext4 cannot). It gets its own bridge so the two engines
-# never hand out the same addresses, and leaves the host's iptables alone.
+# btrfs-progs new enough for simple quotas (6.7+), from bookworm-backports, unpacked under the
+# state dir so the system's packages stay as they are.
+btrfs_progs() {
+  local dir="$NUBES_STATE_DIR/btrfs-progs" apt="$NUBES_STATE_DIR/apt-backports"
+  if [ ! -x "$dir/sbin/mkfs.btrfs" ]; then
+    mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$dir"
+    echo "deb http://deb.debian.org/debian bookworm-backports main" >"$apt/sources.list"
+    local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+                -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
+    apt-get "${opts[@]}" update -qq >/dev/null 2>&1 || return 1
+    (cd "$apt" && apt-get "${opts[@]}" download -qq btrfs-progs/bookworm-backports >/dev/null 2>&1) || return 1
+    dpkg -x "$apt"/btrfs-progs_*.deb "$dir" || return 1
+  fi
+  echo "$dir"
+}
+
+# A second engine whose data root is a btrfs loop file, the storage driver that enforces
+# per-container disk limits here (overlay2 on ext4 cannot; this kernel has no XFS quotas). The
+# filesystem uses simple quotas: with classic qgroups, deleting a container marks the qgroups
+# inconsistent and limits silently stop being enforced until a rescan. The engine gets its own
+# bridge so the two engines never hand out the same addresses, and leaves iptables alone.
 NUBES_BTRFS_SOCK=/var/run/nubes-btrfs.sock
 ensure_btrfs_docker() {
-  local dir="$NUBES_STATE_DIR/btrfs"
+  local dir="$NUBES_STATE_DIR/btrfs" img="$NUBES_STATE_DIR/btrfs-squota.img" progs
   if DOCKER_HOST=unix://$NUBES_BTRFS_SOCK docker info >/dev/null 2>&1; then return 0; fi
-  command -v mkfs.btrfs >/dev/null 2>&1 || apt_install btrfs-progs
-  grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null || { echo "the kernel has no btrfs"; return 1; }
+  grep -qw btrfs /proc/filesystems || { echo "the kernel has no btrfs"; return 1; }
+  progs=$(btrfs_progs) || { echo "cannot fetch btrfs-progs with simple-quota support"; return 1; }
   mkdir -p "$dir"
   if ! mountpoint -q "$dir"; then
-    [ -f "$NUBES_STATE_DIR/btrfs.img" ] || { truncate -s 4G "$NUBES_STATE_DIR/btrfs.img" && mkfs.btrfs -q -f "$NUBES_STATE_DIR/btrfs.img" >/dev/null; }
-    mount -o loop "$NUBES_STATE_DIR/btrfs.img" "$dir" || { echo "cannot loop-mount a btrfs image here"; return 1; }
+    if [ ! -f "$img" ]; then
+      truncate -s 4G "$img" && "$progs/sbin/mkfs.btrfs" -q -f -O squota "$img" >/dev/null \
+        || { echo "mkfs.btrfs -O squota failed (the kernel needs 6.7+)"; rm -f "$img"; return 1; }
+    fi
+    mount -o loop "$img" "$dir" || { echo "cannot loop-mount a btrfs image here"; return 1; }
   fi
   if ! ip link show nubes-br0 >/dev/null 2>&1; then
     ip link add nubes-br0 type bridge && ip addr add 172.31.254.1/24 dev nubes-br0 && ip link set nubes-br0 up \
       || { echo "cannot create the nubes-br0 bridge"; return 1; }
   fi
-  log "starting a second dockerd on btrfs"
   mkdir -p "$dir/docker"
   setsid dockerd --data-root "$dir/docker" --host "unix://$NUBES_BTRFS_SOCK" \
     --pidfile /var/run/nubes-btrfs.pid --exec-root /var/run/nubes-btrfs-exec \
