@@ -3,7 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-ensure_rust
-ensure_docker
-ensure_test_image
+ensure_all
 cargo bench --locked -p nubes-benches --bench docker

@@ -4,10 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-
-ensure_rust
-ensure_docker
-ensure_test_image
+ensure_all
 
 log "building cloudctl"
 cargo build --locked -q -p nubes-cli

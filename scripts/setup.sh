@@ -111,9 +111,14 @@ ensure_rust() {
   return 1
 }
 
-if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+# Everything the demo, the tests and the benchmarks need on this machine.
+ensure_all() {
   ensure_rust
   ensure_docker
   ensure_test_image
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  ensure_all
   log "ready: docker $(docker version --format '{{.Server.Version}}'), image $NUBES_TEST_IMAGE"
 fi

@@ -5,10 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-
-ensure_rust
-ensure_docker
-ensure_test_image
+ensure_all
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

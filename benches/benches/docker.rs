@@ -255,58 +255,34 @@ async fn main() {
                     s.add("inspect", "bollard", d);
                 }
                 _ => {
+                    // The same limits and hardening as the provider, in the CLI's words.
+                    let limits = [
+                        "--cpus",
+                        "1",
+                        "--memory",
+                        "128m",
+                        "--memory-swap",
+                        "128m",
+                        "--pids-limit",
+                        "4096",
+                        "--cap-drop",
+                        "ALL",
+                        "--security-opt",
+                        "no-new-privileges",
+                    ];
                     let name = format!("bench-c-{tag}-{round}");
-                    let (d, _) = timed(cli(
-                        &[
-                            "run",
-                            "-d",
-                            "--name",
-                            &name,
-                            "--cpus",
-                            "1",
-                            "--memory",
-                            "128m",
-                            "--memory-swap",
-                            "128m",
-                            "--pids-limit",
-                            "4096",
-                            "--cap-drop",
-                            "ALL",
-                            "--security-opt",
-                            "no-new-privileges",
-                            &image,
-                            "sleep",
-                            "3600",
-                        ],
-                        None,
-                    ))
-                    .await;
+                    let run = [
+                        &["run", "-d", "--name", &name][..],
+                        &limits,
+                        &[&image, "sleep", "3600"],
+                    ]
+                    .concat();
+                    let (d, _) = timed(cli(&run, None)).await;
                     s.add("create+start", "docker CLI", d);
                     cli(&["rm", "-f", &name], None).await;
 
-                    let (d, out) = timed(cli(
-                        &[
-                            "run",
-                            "--rm",
-                            "-i",
-                            "--cpus",
-                            "1",
-                            "--memory",
-                            "128m",
-                            "--memory-swap",
-                            "128m",
-                            "--pids-limit",
-                            "4096",
-                            "--cap-drop",
-                            "ALL",
-                            "--security-opt",
-                            "no-new-privileges",
-                            &image,
-                            "cat",
-                        ],
-                        Some(PAYLOAD),
-                    ))
-                    .await;
+                    let run = [&["run", "--rm", "-i"][..], &limits, &[&image, "cat"]].concat();
+                    let (d, out) = timed(cli(&run, Some(PAYLOAD))).await;
                     assert_eq!(out, PAYLOAD);
                     s.add("run-to-completion", "docker CLI", d);
 

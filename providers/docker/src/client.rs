@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
+use bollard::models::ContainerInspectResponse;
+use bollard::query_parameters::RemoveContainerOptions;
 use bollard::Docker;
 use nubes_core::{Error, Result};
 
-use crate::error;
+use crate::{convert, error};
 
 /// One engine connection shared by the provider's services.
 #[derive(Debug, Clone)]
@@ -48,6 +50,35 @@ impl Engine {
             "btrfs" | "zfs" | "devicemapper" | "windowsfilter"
         ) || (driver == "overlay2" && backing == "xfs");
         Ok(Arc::new(Self { docker, disk_limit }))
+    }
+
+    /// Inspects a container and checks it is a Nubes container of `kind`; `None` when there is no
+    /// such container or it is not ours, so other containers on the engine stay invisible.
+    pub(crate) async fn inspect_managed(
+        &self,
+        id: &str,
+        kind: &str,
+    ) -> Result<Option<ContainerInspectResponse>> {
+        match self.docker.inspect_container(id, None).await {
+            Ok(c) if convert::is_managed(&c, kind) => Ok(Some(c)),
+            Ok(_) => Ok(None),
+            Err(e) if error::status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(error::map(e)),
+        }
+    }
+
+    /// Removes a container and its anonymous volumes.
+    pub(crate) async fn remove(
+        &self,
+        id: &str,
+        force: bool,
+    ) -> std::result::Result<(), bollard::errors::Error> {
+        let options = RemoveContainerOptions {
+            force,
+            v: true,
+            ..Default::default()
+        };
+        self.docker.remove_container(id, Some(options)).await
     }
 
     /// The underlying bollard client, for what the traits do not cover.

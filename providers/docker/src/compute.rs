@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
-    RestartContainerOptions, StatsOptions, StopContainerOptions,
+    CreateContainerOptions, ListContainersOptions, LogsOptions, RestartContainerOptions,
+    StatsOptions, StopContainerOptions,
 };
 use futures::{StreamExt, TryStreamExt};
 use nubes_core::compute::*;
@@ -27,15 +27,12 @@ impl DockerCompute {
         Self { engine }
     }
 
-    /// Inspects `id` (an id or a name) and checks it is a Nubes instance; anything else is
-    /// `NotFound`, so other containers on the engine stay invisible.
+    /// Inspects `id` (an id or a name); anything that is not a Nubes instance is `NotFound`.
     async fn inspect(&self, id: &str) -> Result<ContainerInspectResponse> {
-        match self.engine.docker.inspect_container(id, None).await {
-            Ok(c) if convert::is_managed(&c, labels::KIND_INSTANCE) => Ok(c),
-            Ok(_) => Err(error::not_found("instance", id)),
-            Err(e) if error::status(&e) == Some(404) => Err(error::not_found("instance", id)),
-            Err(e) => Err(error::map(e)),
-        }
+        self.engine
+            .inspect_managed(id, labels::KIND_INSTANCE)
+            .await?
+            .ok_or_else(|| error::not_found("instance", id))
     }
 
     async fn container_id(&self, id: &str) -> Result<String> {
@@ -44,19 +41,6 @@ impl DockerCompute {
 
     async fn refreshed(&self, id: &str) -> Result<Instance> {
         Ok(convert::instance(&self.inspect(id).await?))
-    }
-
-    async fn remove(
-        &self,
-        id: &str,
-        force: bool,
-    ) -> std::result::Result<(), bollard::errors::Error> {
-        let options = RemoveContainerOptions {
-            force,
-            v: true,
-            ..Default::default()
-        };
-        self.engine.docker.remove_container(id, Some(options)).await
     }
 }
 
@@ -103,25 +87,11 @@ impl Compute for DockerCompute {
             .await
         {
             Ok(c) => c,
-            Err(e) => {
-                return Err(match error::status(&e) {
-                    Some(404) => Error::not_found(format!(
-                        "image {} not found on the engine: import or pull it first",
-                        spec.image
-                    ))
-                    .with_provider(SCHEME),
-                    Some(409) => Error::already_exists(format!(
-                        "an instance named {} already exists",
-                        spec.name
-                    ))
-                    .with_provider(SCHEME),
-                    _ => error::map(e),
-                })
-            }
+            Err(e) => return Err(error::create(e, "instance", &spec.name, &spec.image)),
         };
         if let Err(e) = docker.start_container(&created.id, None).await {
             // Leave nothing half-created: the container exists but never ran.
-            if let Err(cleanup) = self.remove(&created.id, true).await {
+            if let Err(cleanup) = self.engine.remove(&created.id, true).await {
                 tracing::warn!(id = %created.id, error = %cleanup, "could not remove a container that failed to start");
             }
             let message = e.to_string();
@@ -219,7 +189,7 @@ impl Compute for DockerCompute {
 
     async fn delete(&self, id: &str, options: DeleteOptions) -> Result<()> {
         let cid = self.container_id(id).await?;
-        match self.remove(&cid, options.force).await {
+        match self.engine.remove(&cid, options.force).await {
             Ok(()) => Ok(()),
             Err(e) if error::status(&e) == Some(404) => Err(error::not_found("instance", id)),
             Err(e) if error::status(&e) == Some(409) => Err(Error::conflict(format!(

@@ -67,6 +67,20 @@ pub fn status(e: &DockerError) -> Option<u16> {
     }
 }
 
+/// Why creating the container for a `what` (instance, function) named `name` failed.
+pub fn create(e: DockerError, what: &str, name: &str, image: &str) -> Error {
+    match status(&e) {
+        Some(404) => Error::not_found(format!(
+            "image {image} not found on the engine: import or pull it first"
+        ))
+        .with_provider(SCHEME),
+        Some(409) => {
+            Error::already_exists(format!("{what} {name} already exists")).with_provider(SCHEME)
+        }
+        _ => map(e),
+    }
+}
+
 pub fn not_found(what: &str, id: &str) -> Error {
     Error::not_found(format!("{what} {id} not found")).with_provider(SCHEME)
 }

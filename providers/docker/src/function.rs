@@ -11,8 +11,7 @@ use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse};
 use bollard::query_parameters::{
-    AttachContainerOptions, CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
-    WaitContainerOptions,
+    AttachContainerOptions, CreateContainerOptions, ListContainersOptions, WaitContainerOptions,
 };
 use bytes::Bytes;
 use futures::StreamExt;
@@ -39,26 +38,14 @@ impl DockerFunction {
         if nubes_core::validate::name("function", name).is_err() {
             return Err(missing());
         }
-        match self
-            .engine
-            .docker
-            .inspect_container(&labels::function_container(name), None)
-            .await
-        {
-            Ok(c) if convert::is_managed(&c, labels::KIND_FUNCTION) => Ok(c),
-            Ok(_) => Err(missing()),
-            Err(e) if error::status(&e) == Some(404) => Err(missing()),
-            Err(e) => Err(error::map(e)),
-        }
+        self.engine
+            .inspect_managed(&labels::function_container(name), labels::KIND_FUNCTION)
+            .await?
+            .ok_or_else(missing)
     }
 
     async fn remove(&self, id: &str) {
-        let options = RemoveContainerOptions {
-            force: true,
-            v: true,
-            ..Default::default()
-        };
-        if let Err(e) = self.engine.docker.remove_container(id, Some(options)).await {
+        if let Err(e) = self.engine.remove(id, true).await {
             if error::status(&e) != Some(404) {
                 tracing::warn!(%id, error = %e, "could not remove an invocation container");
             }
@@ -178,18 +165,7 @@ impl Function for DockerFunction {
             .await
         {
             Ok(_) => self.get(&spec.name).await,
-            Err(e) => Err(match error::status(&e) {
-                Some(404) => Error::not_found(format!(
-                    "image {} not found on the engine: import or pull it first",
-                    spec.image
-                ))
-                .with_provider(SCHEME),
-                Some(409) => {
-                    Error::already_exists(format!("a function named {} already exists", spec.name))
-                        .with_provider(SCHEME)
-                }
-                _ => error::map(e),
-            }),
+            Err(e) => Err(error::create(e, "function", &spec.name, &spec.image)),
         }
     }
 
