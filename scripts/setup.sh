@@ -111,6 +111,27 @@ ensure_rust() {
   return 1
 }
 
+# PostgreSQL from the machine's binaries, on a loopback port, trusting local connections (test
+# data only). Runs as the postgres user: initdb refuses root.
+NUBES_PG_PORT=${NUBES_PG_PORT:-55432}
+NUBES_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$NUBES_PG_PORT/postgres"
+ensure_postgres() {
+  local dir="$NUBES_STATE_DIR/postgres"
+  if pg_isready -q -h 127.0.0.1 -p "$NUBES_PG_PORT" 2>/dev/null; then return 0; fi
+  command -v initdb >/dev/null 2>&1 || apt_install postgresql
+  id postgres >/dev/null 2>&1 || useradd --system --home-dir "$dir" postgres
+  local as_pg=(runuser -u postgres --)
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    log "initialising PostgreSQL in $dir"
+    mkdir -p "$dir/data" && chown -R postgres "$dir"
+    "${as_pg[@]}" initdb -D "$dir/data" -U postgres --auth=trust -E UTF8 >/dev/null
+  fi
+  chown -R postgres "$dir"
+  log "starting PostgreSQL on 127.0.0.1:$NUBES_PG_PORT"
+  "${as_pg[@]}" pg_ctl -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+    -o "-p $NUBES_PG_PORT -h 127.0.0.1 -k $dir" start >/dev/null
+}
+
 # Everything the demo, the tests and the benchmarks need on this machine.
 ensure_all() {
   ensure_rust

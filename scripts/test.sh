@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 ensure_all
+ensure_postgres
+export NUBES_TEST_POSTGRES_URL
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

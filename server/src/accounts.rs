@@ -1,0 +1,345 @@
+//! Accounts: registration, login with an optional second factor, sessions with rotating refresh
+//! tokens, TOTP enrolment. Handlers call these; the rules live here only.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nubes::{Error, ErrorKind, Result};
+use nubes_auth::token::{self, TokenKind};
+use nubes_auth::{password, AuthError, AuthErrorKind, TokenSigner, TokenType, TotpSecret};
+use serde::Serialize;
+
+use crate::db::{Db, RefreshLookup, UserRow};
+
+const ISSUER: &str = "nubes";
+const JWT_SECRET_SETTING: &str = "jwt_secret";
+
+/// What a client holds after logging in.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+}
+
+/// A login either completes, or owes a second factor.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum LoginOutcome {
+    Tokens(Tokens),
+    Challenge {
+        challenge_token: String,
+        methods: Vec<&'static str>,
+    },
+}
+
+/// A user as the API shows them: never a hash or a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub platform_admin: bool,
+    pub totp_enabled: bool,
+    pub created_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(u: UserRow) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            platform_admin: u.platform_admin,
+            totp_enabled: u.totp_secret.is_some(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// Who a valid access token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub session_id: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TotpEnrolment {
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+pub(crate) fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// An auth failure as the API shows it.
+pub fn auth_error(e: AuthError) -> Error {
+    let kind = match e.kind {
+        AuthErrorKind::InvalidCredentials | AuthErrorKind::InvalidToken => {
+            ErrorKind::Unauthenticated
+        }
+        AuthErrorKind::InvalidInput => ErrorKind::InvalidInput,
+        _ => ErrorKind::Unexpected,
+    };
+    Error::new(kind, e.message)
+}
+
+fn unauthenticated(message: &str) -> Error {
+    Error::new(ErrorKind::Unauthenticated, message)
+}
+
+/// Normalises and checks an email address; enough to catch typos, not an RFC 5322 parser.
+pub fn normalize_email(email: &str) -> Result<String> {
+    let email = email.trim().to_ascii_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && matches!(email.split_once('@'), Some((local, domain))
+            if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@'));
+    if valid {
+        Ok(email)
+    } else {
+        Err(Error::invalid_input(
+            "email must be an address like ada@example.com",
+        ))
+    }
+}
+
+#[derive(Debug)]
+pub struct Accounts {
+    db: Db,
+    signer: TokenSigner,
+    refresh_ttl: Duration,
+}
+
+impl Accounts {
+    /// Uses `secret` when configured; otherwise the one stored in the database, generating it on
+    /// first start. It is never logged or returned.
+    pub async fn new(db: Db, secret: Option<Vec<u8>>) -> Result<Self> {
+        let secret = match secret {
+            Some(s) => s,
+            None => {
+                let generated = format!("{}{}", token::random_id(), token::random_id());
+                db.setting_or_insert(JWT_SECRET_SETTING, &generated)
+                    .await?
+                    .into_bytes()
+            }
+        };
+        let signer = TokenSigner::new(&secret, ISSUER).map_err(auth_error)?;
+        Ok(Self {
+            db,
+            signer,
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> Result<User> {
+        let email = normalize_email(email)?;
+        let hash = password::hash(password).await.map_err(auth_error)?;
+        let row = UserRow {
+            id: token::random_id(),
+            email,
+            password_hash: hash,
+            platform_admin: false,
+            totp_secret: None,
+            totp_pending: None,
+            totp_last_step: None,
+            created_at: now(),
+        };
+        self.db.insert_user(&row).await?;
+        Ok(row.into())
+    }
+
+    /// Checks the password; with TOTP on, returns a challenge to answer at `verify_otp`.
+    pub async fn login(&self, email: &str, password: &str) -> Result<LoginOutcome> {
+        let user = match normalize_email(email) {
+            Ok(email) => self.db.user_by_email(&email).await?,
+            Err(_) => None,
+        };
+        // Unknown users cost a full hash verification too: timing does not reveal accounts.
+        password::verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await
+            .map_err(auth_error)?;
+        let user = user.ok_or_else(|| unauthenticated("invalid credentials"))?;
+        if user.totp_secret.is_some() {
+            let challenge_token = self
+                .signer
+                .issue(TokenType::Challenge, &user.id, &token::random_id())
+                .map_err(auth_error)?;
+            return Ok(LoginOutcome::Challenge {
+                challenge_token,
+                methods: vec!["totp"],
+            });
+        }
+        Ok(LoginOutcome::Tokens(self.start_session(&user.id).await?))
+    }
+
+    /// Answers a login challenge with a TOTP code; each code works once.
+    pub async fn verify_otp(&self, challenge_token: &str, code: &str) -> Result<Tokens> {
+        let claims = self
+            .signer
+            .verify(challenge_token, TokenType::Challenge)
+            .map_err(auth_error)?;
+        let user = self
+            .db
+            .user(&claims.sub)
+            .await
+            .map_err(|_| unauthenticated("invalid token"))?;
+        let secret = user
+            .totp_secret
+            .as_deref()
+            .ok_or_else(|| unauthenticated("invalid code"))?;
+        let secret = TotpSecret::from_base32(secret).map_err(auth_error)?;
+        let last = user.totp_last_step.map(|s| s as u64);
+        let step = secret
+            .verify(code, now() as u64, last)
+            .ok_or_else(|| unauthenticated("invalid code"))?;
+        if !self.db.use_totp_step(&user.id, step as i64).await? {
+            return Err(unauthenticated("invalid code"));
+        }
+        self.start_session(&user.id).await
+    }
+
+    async fn start_session(&self, user_id: &str) -> Result<Tokens> {
+        let session_id = token::random_id();
+        let refresh = token::issue(TokenKind::Refresh);
+        let now = now();
+        self.db
+            .insert_session(
+                &session_id,
+                user_id,
+                &refresh.hash,
+                now,
+                now + self.refresh_ttl.as_secs() as i64,
+            )
+            .await?;
+        self.tokens(user_id, &session_id, refresh.plaintext)
+    }
+
+    fn tokens(&self, user_id: &str, session_id: &str, refresh_token: String) -> Result<Tokens> {
+        Ok(Tokens {
+            access_token: self
+                .signer
+                .issue(TokenType::Access, user_id, session_id)
+                .map_err(auth_error)?,
+            refresh_token,
+            token_type: "Bearer",
+            expires_in: self.signer.access_ttl.as_secs(),
+        })
+    }
+
+    /// Trades a refresh token for new tokens. A token that was already traded is a sign of theft:
+    /// the whole session is revoked.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens> {
+        if !token::looks_like(TokenKind::Refresh, refresh_token) {
+            return Err(unauthenticated("invalid token"));
+        }
+        let old = token::hash(refresh_token);
+        match self.db.lookup_refresh(&old, now()).await? {
+            RefreshLookup::Current {
+                session_id,
+                user_id,
+            } => {
+                let new = token::issue(TokenKind::Refresh);
+                if !self.db.rotate_refresh(&session_id, &old, &new.hash).await? {
+                    return Err(unauthenticated("invalid token"));
+                }
+                self.tokens(&user_id, &session_id, new.plaintext)
+            }
+            RefreshLookup::Spent { session_id } => {
+                tracing::warn!(session = %session_id, "a spent refresh token was replayed; revoking the session");
+                self.db.revoke_session(&session_id, now()).await?;
+                Err(unauthenticated("invalid token"))
+            }
+            RefreshLookup::Unknown => Err(unauthenticated("invalid token")),
+        }
+    }
+
+    pub async fn logout(&self, principal: &Principal) -> Result<()> {
+        self.db.revoke_session(&principal.session_id, now()).await
+    }
+
+    /// Checks an access token, and that its session is still live (so logout takes effect at once).
+    pub async fn authenticate(&self, access_token: &str) -> Result<Principal> {
+        let claims = self
+            .signer
+            .verify(access_token, TokenType::Access)
+            .map_err(auth_error)?;
+        if !self.db.session_active(&claims.sid, now()).await? {
+            return Err(unauthenticated("session ended"));
+        }
+        Ok(Principal {
+            user_id: claims.sub,
+            session_id: claims.sid,
+        })
+    }
+
+    pub async fn me(&self, principal: &Principal) -> Result<User> {
+        Ok(self.db.user(&principal.user_id).await?.into())
+    }
+
+    /// Starts TOTP enrolment: a new secret, active only once a code from it is confirmed.
+    pub async fn totp_enrol(&self, principal: &Principal) -> Result<TotpEnrolment> {
+        let user = self.db.user(&principal.user_id).await?;
+        if user.totp_secret.is_some() {
+            return Err(Error::conflict("TOTP is already enabled"));
+        }
+        let secret = TotpSecret::generate();
+        self.db
+            .set_totp_pending(&user.id, Some(&secret.to_base32()))
+            .await?;
+        Ok(TotpEnrolment {
+            otpauth_uri: secret.otpauth_uri("Nubes", &user.email),
+            secret: secret.to_base32(),
+        })
+    }
+
+    pub async fn totp_confirm(&self, principal: &Principal, code: &str) -> Result<User> {
+        let user = self.db.user(&principal.user_id).await?;
+        let pending = user
+            .totp_pending
+            .as_deref()
+            .ok_or_else(|| Error::conflict("no TOTP enrolment is pending: start one first"))?;
+        let secret = TotpSecret::from_base32(pending).map_err(auth_error)?;
+        let step = secret.verify(code, now() as u64, None).ok_or_else(|| {
+            Error::invalid_input(
+                "the code does not match: check the device's clock and try the next code",
+            )
+        })?;
+        self.db
+            .activate_totp(&user.id, pending, step as i64)
+            .await?;
+        self.me(principal).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_email;
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            normalize_email(" Ada@Example.COM ").unwrap(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@.com",
+            "a@b@c.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+}

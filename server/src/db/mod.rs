@@ -1,0 +1,85 @@
+//! The database: SQLite in the data directory by default, PostgreSQL by URL. One portable schema
+//! (TEXT ids, BIGINT unix times and flags) and one set of queries serve both, through sqlx's Any
+//! driver. Queries number their parameters `$1, $2, ...` in order of first use, which both
+//! engines read the same way.
+
+mod schema;
+
+use nubes::{Error, ErrorKind, Result};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::AnyPool;
+
+/// A connection pool to the server's database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+}
+
+impl Db {
+    /// Connects (creating an SQLite file if needed) and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let url = if url.starts_with("sqlite:") && !url.contains("mode=") {
+            format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+        } else {
+            url.to_string()
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if url.starts_with("sqlite:") { 1 } else { 10 })
+            .connect(&url)
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!("cannot open the database: {}", redact(&e)),
+                )
+            })?;
+        let db = Self { pool };
+        schema::migrate(&db).await?;
+        Ok(db)
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// A database error as the API may show it: unique violations are `AlreadyExists` (the caller
+/// names what), everything else is an internal error whose SQL text never leaves the server.
+pub fn map(e: sqlx::Error, what: &str) -> Error {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return Error::already_exists(format!("{what} already exists"));
+        }
+    }
+    tracing::error!(error = %e, "database error");
+    Error::unexpected("internal error")
+}
+
+fn redact(e: &sqlx::Error) -> String {
+    // Connection errors can echo the URL, password included; keep only the kind.
+    match e {
+        sqlx::Error::Io(io) => io.kind().to_string(),
+        sqlx::Error::Configuration(_) => "invalid database URL".into(),
+        sqlx::Error::Database(db) => db
+            .code()
+            .map(|c| format!("database error {c}"))
+            .unwrap_or_else(|| "database error".into()),
+        _ => "connection failed".into(),
+    }
+}
+
+/// Reads a column, turning a decoding failure into an internal error.
+pub fn col<'r, T>(row: &'r AnyRow, name: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    use sqlx::Row;
+    row.try_get(name).map_err(|e| map(e, name))
+}
+
+mod sessions;
+mod users;
+
+pub use sessions::RefreshLookup;
+pub use users::UserRow;

@@ -1,0 +1,68 @@
+//! Schema migrations, applied in order once each; the applied versions are recorded in the
+//! database itself, so a restart (or a second replica) applies nothing twice.
+
+use nubes::Result;
+
+use super::{map, Db};
+
+const MIGRATIONS: &[(i64, &[&str])] = &[(
+    1,
+    &[
+        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            platform_admin BIGINT NOT NULL DEFAULT 0,
+            totp_secret TEXT,
+            totp_pending TEXT,
+            totp_last_step BIGINT,
+            created_at BIGINT NOT NULL
+        )",
+        "CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            refresh_hash TEXT NOT NULL UNIQUE,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            revoked_at BIGINT
+        )",
+        "CREATE TABLE spent_refresh_tokens (
+            hash TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id)
+        )",
+    ],
+)];
+
+pub async fn migrate(db: &Db) -> Result<()> {
+    let pool = db.pool();
+    sqlx::query("CREATE TABLE IF NOT EXISTS nubes_migrations (version BIGINT PRIMARY KEY)")
+        .execute(pool)
+        .await
+        .map_err(|e| map(e, "migrations"))?;
+    for (version, statements) in MIGRATIONS {
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM nubes_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(pool)
+                .await
+                .map_err(|e| map(e, "migrations"))?;
+        if applied.is_some() {
+            continue;
+        }
+        let mut tx = pool.begin().await.map_err(|e| map(e, "migrations"))?;
+        for statement in *statements {
+            sqlx::query(statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map(e, "migrations"))?;
+        }
+        sqlx::query("INSERT INTO nubes_migrations (version) VALUES ($1)")
+            .bind(version)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map(e, "migrations"))?;
+        tx.commit().await.map_err(|e| map(e, "migrations"))?;
+    }
+    Ok(())
+}

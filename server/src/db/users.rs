@@ -1,0 +1,128 @@
+//! User rows.
+
+use nubes::{Error, Result};
+use sqlx::any::AnyRow;
+
+use super::{col, map, Db};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub platform_admin: bool,
+    pub totp_secret: Option<String>,
+    pub totp_pending: Option<String>,
+    pub totp_last_step: Option<i64>,
+    pub created_at: i64,
+}
+
+fn row(r: &AnyRow) -> Result<UserRow> {
+    Ok(UserRow {
+        id: col(r, "id")?,
+        email: col(r, "email")?,
+        password_hash: col(r, "password_hash")?,
+        platform_admin: col::<i64>(r, "platform_admin")? != 0,
+        totp_secret: col(r, "totp_secret")?,
+        totp_pending: col(r, "totp_pending")?,
+        totp_last_step: col(r, "totp_last_step")?,
+        created_at: col(r, "created_at")?,
+    })
+}
+
+const COLUMNS: &str = "id, email, password_hash, platform_admin, totp_secret, totp_pending, totp_last_step, created_at";
+
+impl Db {
+    pub async fn insert_user(&self, user: &UserRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, platform_admin, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(user.platform_admin as i64)
+        .bind(user.created_at)
+        .execute(self.pool())
+        .await
+        .map_err(|e| map(e, "an account with this email"))?;
+        Ok(())
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>> {
+        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"))
+            .bind(email)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| map(e, "user"))?;
+        r.as_ref().map(row).transpose()
+    }
+
+    pub async fn user(&self, id: &str) -> Result<UserRow> {
+        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| map(e, "user"))?;
+        r.as_ref()
+            .map(row)
+            .transpose()?
+            .ok_or_else(|| Error::not_found("user not found"))
+    }
+
+    pub async fn set_totp_pending(&self, id: &str, secret: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
+            .bind(secret)
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, "user"))?;
+        Ok(())
+    }
+
+    /// Turns the pending secret into the active one, recording the step its confirmation used.
+    pub async fn activate_totp(&self, id: &str, secret: &str, step: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET totp_secret = $1, totp_pending = NULL, totp_last_step = $2 WHERE id = $3")
+            .bind(secret)
+            .bind(step)
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, "user"))?;
+        Ok(())
+    }
+
+    /// Records a used TOTP step, only if it is newer than the last one: two requests racing with
+    /// the same code cannot both win.
+    pub async fn use_totp_step(&self, id: &str, step: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(id)
+        .execute(self.pool())
+        .await
+        .map_err(|e| map(e, "user"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| map(e, "setting"))
+    }
+
+    /// Stores `value` unless the key is set already; returns what is stored afterwards, so two
+    /// replicas starting at once agree on one value.
+    pub async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
+        let _ = sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2)")
+            .bind(key)
+            .bind(value)
+            .execute(self.pool())
+            .await;
+        self.setting(key)
+            .await?
+            .ok_or_else(|| Error::unexpected("internal error"))
+    }
+}

@@ -1,0 +1,104 @@
+//! `/v1/auth/...`: each handler is a call into `Accounts`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::error::ApiResult;
+use super::extract::Body;
+use super::AppState;
+use crate::accounts::{LoginOutcome, Principal, Tokens, TotpEnrolment, User};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    email: String,
+    password: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OtpAnswer {
+    challenge_token: String,
+    code: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Code {
+    code: String,
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/auth/register", post(register))
+        .route("/v1/auth/login", post(login))
+        .route("/v1/auth/verify-otp", post(verify_otp))
+        .route("/v1/auth/refresh", post(refresh))
+        .route("/v1/auth/logout", post(logout))
+        .route("/v1/auth/me", get(me))
+        .route("/v1/auth/totp", post(totp_enrol))
+        .route("/v1/auth/totp/confirm", post(totp_confirm))
+}
+
+async fn register(
+    State(s): State<AppState>,
+    Body(c): Body<Credentials>,
+) -> ApiResult<(StatusCode, Json<User>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.accounts.register(&c.email, &c.password).await?),
+    ))
+}
+
+async fn login(
+    State(s): State<AppState>,
+    Body(c): Body<Credentials>,
+) -> ApiResult<Json<LoginOutcome>> {
+    Ok(Json(s.accounts.login(&c.email, &c.password).await?))
+}
+
+async fn verify_otp(
+    State(s): State<AppState>,
+    Body(a): Body<OtpAnswer>,
+) -> ApiResult<Json<Tokens>> {
+    Ok(Json(
+        s.accounts.verify_otp(&a.challenge_token, &a.code).await?,
+    ))
+}
+
+async fn refresh(
+    State(s): State<AppState>,
+    Body(r): Body<RefreshRequest>,
+) -> ApiResult<Json<Tokens>> {
+    Ok(Json(s.accounts.refresh(&r.refresh_token).await?))
+}
+
+async fn logout(State(s): State<AppState>, p: Principal) -> ApiResult<StatusCode> {
+    s.accounts.logout(&p).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(State(s): State<AppState>, p: Principal) -> ApiResult<Json<User>> {
+    Ok(Json(s.accounts.me(&p).await?))
+}
+
+async fn totp_enrol(State(s): State<AppState>, p: Principal) -> ApiResult<Json<TotpEnrolment>> {
+    Ok(Json(s.accounts.totp_enrol(&p).await?))
+}
+
+async fn totp_confirm(
+    State(s): State<AppState>,
+    p: Principal,
+    Body(c): Body<Code>,
+) -> ApiResult<Json<User>> {
+    Ok(Json(s.accounts.totp_confirm(&p, &c.code).await?))
+}

@@ -1,0 +1,67 @@
+//! Errors leave the API as `{"error": {"kind": "...", "message": "..."}}` with the status that fits
+//! the kind; this is the one table.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use nubes::{Error, ErrorKind};
+use serde_json::json;
+
+pub fn status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::AlreadyExists | ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+        ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
+        ErrorKind::PermissionDenied | ErrorKind::QuotaExceeded => StatusCode::FORBIDDEN,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::InsufficientCredits => StatusCode::PAYMENT_REQUIRED,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The SDK error as an HTTP response.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let kind = self.0.kind();
+        // Unexpected errors say nothing of their cause: that went to the server's log.
+        let message = if kind == ErrorKind::Unexpected {
+            "internal error"
+        } else {
+            self.0.message()
+        };
+        let body = json!({"error": {"kind": kind.as_str(), "message": message}});
+        (status(kind), Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_a_status() {
+        for kind in ErrorKind::ALL {
+            let s = status(kind);
+            assert!(s.is_client_error() || s.is_server_error(), "{kind}");
+        }
+        assert_eq!(
+            status(ErrorKind::Unexpected),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}

@@ -1,0 +1,62 @@
+//! Request extractors that fail with the API's error shape.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use nubes::{Error, ErrorKind};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::accounts::Principal;
+
+/// A JSON body; malformed JSON, wrong types and unknown fields are 400 with serde's reason.
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Body(v)),
+            Err(rejection) => {
+                let message = match &rejection {
+                    JsonRejection::MissingJsonContentType(_) => {
+                        "expected a JSON body with content-type application/json".to_string()
+                    }
+                    other => other.body_text(),
+                };
+                Err(ApiError(Error::invalid_input(message)))
+            }
+        }
+    }
+}
+
+/// The caller, from `Authorization: Bearer <access token>`.
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .ok_or_else(|| {
+                ApiError(Error::new(
+                    ErrorKind::Unauthenticated,
+                    "missing bearer token",
+                ))
+            })?;
+        let token = header.strip_prefix("Bearer ").ok_or_else(|| {
+            ApiError(Error::new(
+                ErrorKind::Unauthenticated,
+                "expected `Authorization: Bearer <token>`",
+            ))
+        })?;
+        Ok(state.accounts.authenticate(token.trim()).await?)
+    }
+}

@@ -1,0 +1,380 @@
+//! The account flows over HTTP, on SQLite and on PostgreSQL. `scripts/test.sh` starts a
+//! PostgreSQL server and sets NUBES_TEST_POSTGRES_URL; without it the PostgreSQL tests fail.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use nubes_auth::TotpSecret;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+struct Api {
+    app: Router,
+}
+
+impl Api {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b)),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (status, value)
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.send("POST", path, token, Some(body.to_string())).await
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.send("GET", path, token, None).await
+    }
+}
+
+async fn api(url: &str) -> Api {
+    Api {
+        app: nubes_server::app(nubes_server::state(url, None).await.unwrap()),
+    }
+}
+
+#[track_caller]
+fn error(res: &(StatusCode, Value), status: StatusCode, kind: &str) {
+    assert_eq!(res.0, status, "{}", res.1);
+    assert_eq!(res.1["error"]["kind"], kind, "{}", res.1);
+    let message = res.1["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.is_empty() && !message.to_ascii_lowercase().contains("sql"),
+        "{message}"
+    );
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+async fn flows(url: &str) {
+    let api = api(url).await;
+    assert_eq!(api.get("/healthz", None).await.0, StatusCode::OK);
+    let creds = json!({"email": "Ada@Example.com", "password": "correct horse battery"});
+
+    // Registration and its bad input.
+    let (status, user) = api.post("/v1/auth/register", None, creds.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    assert_eq!(user["email"], "ada@example.com");
+    assert!(user.get("password_hash").is_none() && !user.to_string().contains("argon2"));
+    error(
+        &api.post("/v1/auth/register", None, creds.clone()).await,
+        StatusCode::CONFLICT,
+        "already_exists",
+    );
+    error(
+        &api.post(
+            "/v1/auth/register",
+            None,
+            json!({"email": "nope", "password": "correct horse battery"}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+    error(
+        &api.post(
+            "/v1/auth/register",
+            None,
+            json!({"email": "b@example.com", "password": "short"}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+    error(
+        &api.post(
+            "/v1/auth/register",
+            None,
+            json!({"email": "b@example.com", "password": "correct horse battery", "admin": true}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+    error(
+        &api.post(
+            "/v1/auth/register",
+            None,
+            json!({"email": 42, "password": "correct horse battery"}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+    error(
+        &api.send("POST", "/v1/auth/register", None, Some("{not json".into()))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+    error(
+        &api.send("POST", "/v1/auth/register", None, None).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+    error(
+        &api.get("/v1/nothing-here", None).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+
+    // Login: a wrong password and an unknown user look the same.
+    let wrong = api
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "ada@example.com", "password": "wrong horse battery"}),
+        )
+        .await;
+    let unknown = api
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "nobody@example.com", "password": "wrong horse battery"}),
+        )
+        .await;
+    error(&wrong, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_eq!(wrong.1, unknown.1);
+    let (status, tokens) = api.post("/v1/auth/login", None, creds.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        api.get("/v1/auth/me", Some(&access)).await.1["email"],
+        "ada@example.com"
+    );
+    error(
+        &api.get("/v1/auth/me", None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    let tampered = format!("{}x", &access[..access.len() - 1]);
+    error(
+        &api.get("/v1/auth/me", Some(&tampered)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+
+    // Refresh rotates; replaying a spent token revokes the whole session.
+    let (status, rotated) = api
+        .post("/v1/auth/refresh", None, json!({"refresh_token": refresh}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let access2 = rotated["access_token"].as_str().unwrap().to_string();
+    assert_ne!(rotated["refresh_token"], refresh);
+    assert_eq!(
+        api.get("/v1/auth/me", Some(&access2)).await.0,
+        StatusCode::OK
+    );
+    error(
+        &api.post("/v1/auth/refresh", None, json!({"refresh_token": refresh}))
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    error(
+        &api.get("/v1/auth/me", Some(&access2)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    error(
+        &api.post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": rotated["refresh_token"]}),
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    error(
+        &api.post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": "garbage"}),
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+
+    // Logout ends the session at once.
+    let access = api.post("/v1/auth/login", None, creds.clone()).await.1["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        api.post("/v1/auth/logout", Some(&access), json!({}))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    error(
+        &api.get("/v1/auth/me", Some(&access)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+
+    // TOTP: enrol, confirm, then login needs a code, and each code works once.
+    let access = api.post("/v1/auth/login", None, creds.clone()).await.1["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    error(
+        &api.post(
+            "/v1/auth/totp/confirm",
+            Some(&access),
+            json!({"code": "123456"}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "conflict",
+    );
+    let (status, enrol) = api.post("/v1/auth/totp", Some(&access), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{enrol}");
+    assert!(enrol["otpauth_uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/Nubes:ada%40example.com?secret="));
+    let secret = TotpSecret::from_base32(enrol["secret"].as_str().unwrap()).unwrap();
+    let now = unix_now();
+    let wrong_code = if secret.code_at(now) == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
+    error(
+        &api.post(
+            "/v1/auth/totp/confirm",
+            Some(&access),
+            json!({"code": wrong_code}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+    let (status, me) = api
+        .post(
+            "/v1/auth/totp/confirm",
+            Some(&access),
+            json!({"code": secret.code_at(now)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["totp_enabled"], true);
+    assert!(
+        !me.to_string().contains(enrol["secret"].as_str().unwrap()),
+        "the secret came back"
+    );
+
+    let (status, challenge) = api.post("/v1/auth/login", None, creds.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(challenge.get("access_token").is_none(), "{challenge}");
+    assert_eq!(challenge["methods"], json!(["totp"]));
+    let challenge_token = challenge["challenge_token"].as_str().unwrap();
+    error(
+        &api.get("/v1/auth/me", Some(challenge_token)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    // The code used to confirm enrolment is spent; the next step's code is fresh.
+    let used = json!({"challenge_token": challenge_token, "code": secret.code_at(now)});
+    error(
+        &api.post("/v1/auth/verify-otp", None, used).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    let next = json!({"challenge_token": challenge_token, "code": secret.code_at(now + 30)});
+    let (status, tokens) = api.post("/v1/auth/verify-otp", None, next.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(
+        api.get("/v1/auth/me", tokens["access_token"].as_str())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    error(
+        &api.post("/v1/auth/verify-otp", None, next).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    let forged = json!({"challenge_token": access, "code": secret.code_at(now + 60)});
+    error(
+        &api.post("/v1/auth/verify-otp", None, forged).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+
+    // A restart keeps users, sessions and the token secret.
+    let restarted = self::api(url).await;
+    let (status, me) = restarted
+        .get("/v1/auth/me", tokens["access_token"].as_str())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["totp_enabled"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn account_flows_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    flows(&format!(
+        "sqlite://{}",
+        dir.path().join("nubes.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn account_flows_on_postgres() {
+    let base = std::env::var("NUBES_TEST_POSTGRES_URL").expect(
+        "NUBES_TEST_POSTGRES_URL is not set: scripts/test.sh starts PostgreSQL and sets it",
+    );
+    // A fresh database per run, so runs never see each other's rows.
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+    let name = format!(
+        "nubes_test_{}",
+        (0..8).map(|_| fastrand::lowercase()).collect::<String>()
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let (root, _) = base.rsplit_once('/').unwrap();
+    flows(&format!("{root}/{name}")).await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
