@@ -3,6 +3,8 @@
 pub mod accounts;
 pub mod db;
 pub mod http;
+pub mod orgs;
+pub mod tenancy;
 
 pub use accounts::Accounts;
 pub use db::Db;
@@ -14,8 +16,9 @@ use std::sync::Arc;
 /// taken from `jwt_secret` when given, else generated once and kept in the database.
 pub async fn state(database_url: &str, jwt_secret: Option<Vec<u8>>) -> nubes::Result<AppState> {
     let db = Db::connect(database_url).await?;
-    let accounts = Accounts::new(db, jwt_secret).await?;
+    let accounts = Accounts::new(db.clone(), jwt_secret).await?;
     Ok(AppState {
         accounts: Arc::new(accounts),
+        orgs: orgs::Orgs::new(db),
     })
 }

@@ -1,81 +1,11 @@
-//! The account flows over HTTP, on SQLite and on PostgreSQL. `scripts/test.sh` starts a
-//! PostgreSQL server and sets NUBES_TEST_POSTGRES_URL; without it the PostgreSQL tests fail.
+//! The account flows over HTTP, on SQLite and on PostgreSQL.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
 use nubes_auth::TotpSecret;
-use serde_json::{json, Value};
-use tower::ServiceExt;
-
-struct Api {
-    app: Router,
-}
-
-impl Api {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<String>,
-    ) -> (StatusCode, Value) {
-        let mut req = Request::builder().method(method).uri(path);
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let req = match body {
-            Some(b) => req
-                .header("content-type", "application/json")
-                .body(Body::from(b)),
-            None => req.body(Body::empty()),
-        }
-        .unwrap();
-        let res = self.app.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        (status, value)
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-        self.send("POST", path, token, Some(body.to_string())).await
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-        self.send("GET", path, token, None).await
-    }
-}
-
-async fn api(url: &str) -> Api {
-    Api {
-        app: nubes_server::app(nubes_server::state(url, None).await.unwrap()),
-    }
-}
-
-#[track_caller]
-fn error(res: &(StatusCode, Value), status: StatusCode, kind: &str) {
-    assert_eq!(res.0, status, "{}", res.1);
-    assert_eq!(res.1["error"]["kind"], kind, "{}", res.1);
-    let message = res.1["error"]["message"].as_str().unwrap_or_default();
-    assert!(
-        !message.is_empty() && !message.to_ascii_lowercase().contains("sql"),
-        "{message}"
-    );
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use serde_json::json;
 
 async fn flows(url: &str) {
     let api = api(url).await;
@@ -347,34 +277,10 @@ async fn flows(url: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn account_flows_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    flows(&format!(
-        "sqlite://{}",
-        dir.path().join("nubes.db").display()
-    ))
-    .await;
+    on_sqlite(|url| async move { flows(&url).await }).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn account_flows_on_postgres() {
-    let base = std::env::var("NUBES_TEST_POSTGRES_URL").expect(
-        "NUBES_TEST_POSTGRES_URL is not set: scripts/test.sh starts PostgreSQL and sets it",
-    );
-    // A fresh database per run, so runs never see each other's rows.
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(&base).await.unwrap();
-    let name = format!(
-        "nubes_test_{}",
-        (0..8).map(|_| fastrand::lowercase()).collect::<String>()
-    );
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let (root, _) = base.rsplit_once('/').unwrap();
-    flows(&format!("{root}/{name}")).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-        .unwrap();
+    on_postgres(|url| async move { flows(&url).await }).await;
 }

@@ -78,8 +78,10 @@ where
     row.try_get(name).map_err(|e| map(e, name))
 }
 
+mod orgs;
 mod sessions;
 mod users;
 
+pub use orgs::{InviteRow, MemberRow, OrgRow};
 pub use sessions::RefreshLookup;
 pub use users::UserRow;

@@ -5,11 +5,12 @@ use nubes::Result;
 
 use super::{map, Db};
 
-const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        "CREATE TABLE users (
+const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE TABLE users (
             id TEXT PRIMARY KEY,
             email TEXT NOT NULL UNIQUE,
             password_hash TEXT NOT NULL,
@@ -19,7 +20,7 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             totp_last_step BIGINT,
             created_at BIGINT NOT NULL
         )",
-        "CREATE TABLE sessions (
+            "CREATE TABLE sessions (
             id TEXT PRIMARY KEY,
             user_id TEXT NOT NULL REFERENCES users(id),
             refresh_hash TEXT NOT NULL UNIQUE,
@@ -27,12 +28,41 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             expires_at BIGINT NOT NULL,
             revoked_at BIGINT
         )",
-        "CREATE TABLE spent_refresh_tokens (
+            "CREATE TABLE spent_refresh_tokens (
             hash TEXT PRIMARY KEY,
             session_id TEXT NOT NULL REFERENCES sessions(id)
         )",
-    ],
-)];
+        ],
+    ),
+    (
+        2,
+        &[
+            "CREATE TABLE orgs (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_by TEXT NOT NULL REFERENCES users(id),
+            created_at BIGINT NOT NULL
+        )",
+            "CREATE TABLE members (
+            org_id TEXT NOT NULL REFERENCES orgs(id),
+            user_id TEXT NOT NULL REFERENCES users(id),
+            role TEXT NOT NULL,
+            joined_at BIGINT NOT NULL,
+            PRIMARY KEY (org_id, user_id)
+        )",
+            "CREATE TABLE invites (
+            id TEXT PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES orgs(id),
+            code_hash TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL,
+            created_by TEXT NOT NULL REFERENCES users(id),
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            revoked_at BIGINT
+        )",
+        ],
+    ),
+];
 
 pub async fn migrate(db: &Db) -> Result<()> {
     let pool = db.pool();

@@ -3,6 +3,7 @@
 mod auth;
 pub mod error;
 mod extract;
+mod orgs;
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use axum::Router;
 use nubes::Error;
 
 use crate::accounts::Accounts;
+use crate::orgs::Orgs;
 pub use error::{ApiError, ApiResult};
 pub use extract::Body;
 
@@ -18,6 +20,7 @@ pub use extract::Body;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub accounts: Arc<Accounts>,
+    pub orgs: Orgs,
 }
 
 /// The whole REST API.
@@ -25,6 +28,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(auth::routes())
+        .merge(orgs::routes())
         .fallback(|| async { ApiError(Error::not_found("no such route")) })
         .with_state(state)
 }

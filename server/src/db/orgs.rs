@@ -1,0 +1,239 @@
+//! Organizations, their members and invite codes.
+
+use nubes::{Error, Result};
+
+use super::{map, Db};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    pub user_id: String,
+    pub email: String,
+    pub role: String,
+    pub joined_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteRow {
+    pub id: String,
+    pub org_id: String,
+    pub role: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl Db {
+    /// Creates the organization with `creator` as its admin, in one transaction.
+    pub async fn insert_org(&self, org: &OrgRow, creator: &str) -> Result<()> {
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(|e| map(e, "organization"))?;
+        sqlx::query("INSERT INTO orgs (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&org.id)
+            .bind(&org.name)
+            .bind(creator)
+            .bind(org.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map(e, "organization"))?;
+        sqlx::query(
+            "INSERT INTO members (org_id, user_id, role, joined_at) VALUES ($1, $2, 'admin', $3)",
+        )
+        .bind(&org.id)
+        .bind(creator)
+        .bind(org.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| map(e, "membership"))?;
+        tx.commit().await.map_err(|e| map(e, "organization"))
+    }
+
+    /// The caller's role in `org_id`, if a member.
+    pub async fn role(&self, org_id: &str, user_id: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT role FROM members WHERE org_id = $1 AND user_id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| map(e, "membership"))
+    }
+
+    pub async fn org(&self, id: &str) -> Result<Option<OrgRow>> {
+        let row: Option<(String, String, i64)> =
+            sqlx::query_as("SELECT id, name, created_at FROM orgs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(|e| map(e, "organization"))?;
+        Ok(row.map(|(id, name, created_at)| OrgRow {
+            id,
+            name,
+            created_at,
+        }))
+    }
+
+    /// The organizations `user_id` belongs to, with their role in each.
+    pub async fn orgs_of(&self, user_id: &str) -> Result<Vec<(OrgRow, String)>> {
+        let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT o.id, o.name, o.created_at, m.role FROM orgs o JOIN members m ON m.org_id = o.id WHERE m.user_id = $1 ORDER BY o.created_at, o.id",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| map(e, "organization"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, created_at, role)| {
+                (
+                    OrgRow {
+                        id,
+                        name,
+                        created_at,
+                    },
+                    role,
+                )
+            })
+            .collect())
+    }
+
+    pub async fn members(&self, org_id: &str) -> Result<Vec<MemberRow>> {
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT m.user_id, u.email, m.role, m.joined_at FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 ORDER BY m.joined_at, u.email",
+        )
+        .bind(org_id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| map(e, "member"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(user_id, email, role, joined_at)| MemberRow {
+                user_id,
+                email,
+                role,
+                joined_at,
+            })
+            .collect())
+    }
+
+    pub async fn set_role(&self, org_id: &str, user_id: &str, role: &str) -> Result<()> {
+        let done = sqlx::query("UPDATE members SET role = $1 WHERE org_id = $2 AND user_id = $3")
+            .bind(role)
+            .bind(org_id)
+            .bind(user_id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, "member"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found(format!("user {user_id} is not a member")));
+        }
+        Ok(())
+    }
+
+    pub async fn insert_invite(
+        &self,
+        invite: &InviteRow,
+        code_hash: &str,
+        created_by: &str,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO invites (id, org_id, code_hash, role, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(&invite.id)
+            .bind(&invite.org_id)
+            .bind(code_hash)
+            .bind(&invite.role)
+            .bind(created_by)
+            .bind(invite.created_at)
+            .bind(invite.expires_at)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, "invite"))?;
+        Ok(())
+    }
+
+    pub async fn invites(&self, org_id: &str) -> Result<Vec<InviteRow>> {
+        let rows: Vec<(String, String, String, i64, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT id, org_id, role, created_at, expires_at, revoked_at FROM invites WHERE org_id = $1 ORDER BY created_at, id",
+        )
+        .bind(org_id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| map(e, "invite"))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, org_id, role, created_at, expires_at, revoked_at)| InviteRow {
+                    id,
+                    org_id,
+                    role,
+                    created_at,
+                    expires_at,
+                    revoked_at,
+                },
+            )
+            .collect())
+    }
+
+    pub async fn revoke_invite(&self, org_id: &str, id: &str, now: i64) -> Result<()> {
+        let done = sqlx::query("UPDATE invites SET revoked_at = $1 WHERE id = $2 AND org_id = $3 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .bind(org_id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, "invite"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found(format!("invite {id} not found")));
+        }
+        Ok(())
+    }
+
+    /// The live invite with this code hash: not revoked, not expired.
+    pub async fn live_invite(&self, code_hash: &str, now: i64) -> Result<Option<InviteRow>> {
+        let row: Option<(String, String, String, i64, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT id, org_id, role, created_at, expires_at, revoked_at FROM invites WHERE code_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| map(e, "invite"))?;
+        Ok(row.map(
+            |(id, org_id, role, created_at, expires_at, revoked_at)| InviteRow {
+                id,
+                org_id,
+                role,
+                created_at,
+                expires_at,
+                revoked_at,
+            },
+        ))
+    }
+
+    pub async fn add_member(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        role: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO members (org_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .bind(role)
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map_err(|e| map(e, "membership"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,132 @@
+//! Shared by the server's HTTP tests: a client for the router, and databases to run on.
+
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+pub struct Api {
+    app: Router,
+}
+
+impl Api {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b)),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (status, value)
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.send("POST", path, token, Some(body.to_string())).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.send("GET", path, token, None).await
+    }
+}
+
+pub async fn api(url: &str) -> Api {
+    Api {
+        app: nubes_server::app(nubes_server::state(url, None).await.unwrap()),
+    }
+}
+
+#[track_caller]
+pub fn error(res: &(StatusCode, Value), status: StatusCode, kind: &str) {
+    assert_eq!(res.0, status, "{}", res.1);
+    assert_eq!(res.1["error"]["kind"], kind, "{}", res.1);
+    let message = res.1["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.is_empty() && !message.to_ascii_lowercase().contains("sql"),
+        "{message}"
+    );
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Registers and logs in; returns the access token.
+pub async fn user(api: &Api, email: &str) -> String {
+    let creds = json!({"email": email, "password": "correct horse battery"});
+    assert_eq!(
+        api.post("/v1/auth/register", None, creds.clone()).await.0,
+        StatusCode::CREATED
+    );
+    let (status, tokens) = api.post("/v1/auth/login", None, creds).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    tokens["access_token"].as_str().unwrap().to_string()
+}
+
+/// Runs `f` on a fresh SQLite file.
+pub async fn on_sqlite<F, Fut>(f: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    f(format!(
+        "sqlite://{}",
+        dir.path().join("nubes.db").display()
+    ))
+    .await;
+}
+
+/// Runs `f` on a fresh PostgreSQL database, dropped afterwards. `scripts/test.sh` starts the
+/// server and sets NUBES_TEST_POSTGRES_URL; without it this fails rather than skips.
+pub async fn on_postgres<F, Fut>(f: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let base = std::env::var("NUBES_TEST_POSTGRES_URL").expect(
+        "NUBES_TEST_POSTGRES_URL is not set: scripts/test.sh starts PostgreSQL and sets it",
+    );
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+    let name = format!(
+        "nubes_test_{}",
+        (0..8).map(|_| fastrand::lowercase()).collect::<String>()
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let (root, _) = base.rsplit_once('/').unwrap();
+    f(format!("{root}/{name}")).await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}

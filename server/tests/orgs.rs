@@ -1,0 +1,259 @@
+//! Organizations over HTTP: invites, joining, roles, and what each caller may see.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use serde_json::json;
+
+async fn flows(url: &str) {
+    let api = api(url).await;
+    let alice = user(&api, "alice@example.com").await;
+    let bob = user(&api, "bob@example.com").await;
+    let carol = user(&api, "carol@example.com").await;
+    let eve = user(&api, "eve@example.com").await;
+
+    let (status, org) = api
+        .post("/v1/orgs", Some(&alice), json!({"name": "  Acme  "}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{org}");
+    assert_eq!(
+        (org["name"].as_str(), org["role"].as_str()),
+        (Some("Acme"), Some("admin"))
+    );
+    let id = org["id"].as_str().unwrap().to_string();
+    error(
+        &api.post("/v1/orgs", Some(&alice), json!({"name": ""}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+    error(
+        &api.post("/v1/orgs", None, json!({"name": "x"})).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+
+    // Outsiders cannot even learn the organization exists.
+    let members = format!("/v1/orgs/{id}/members");
+    let invites = format!("/v1/orgs/{id}/invites");
+    error(
+        &api.get(&members, Some(&bob)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    error(
+        &api.get(&invites, Some(&eve)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    error(
+        &api.post(&invites, Some(&eve), json!({})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    error(
+        &api.get("/v1/orgs/does-not-exist/members", Some(&alice))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+
+    // Invites: shown once, stored hashed, checked.
+    let (status, member_invite) = api.post(&invites, Some(&alice), json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{member_invite}");
+    assert_eq!(member_invite["role"], "member");
+    let member_code = member_invite["code"].as_str().unwrap().to_string();
+    assert!(member_code.starts_with("nbi_"));
+    let viewer_code = api
+        .post(
+            &invites,
+            Some(&alice),
+            json!({"role": "viewer", "expires_in_hours": 1}),
+        )
+        .await
+        .1["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    error(
+        &api.post(&invites, Some(&alice), json!({"expires_in_hours": 0}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+    error(
+        &api.post(&invites, Some(&alice), json!({"role": "owner"}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+    let listed = api.get(&invites, Some(&alice)).await.1;
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(
+        !listed.to_string().contains(&member_code),
+        "a code came back in the listing"
+    );
+
+    let (status, joined) = api
+        .post("/v1/orgs/join", Some(&bob), json!({"code": member_code}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    assert_eq!(joined["role"], "member");
+    error(
+        &api.post("/v1/orgs/join", Some(&bob), json!({"code": member_code}))
+            .await,
+        StatusCode::CONFLICT,
+        "conflict",
+    );
+    assert_eq!(
+        api.post("/v1/orgs/join", Some(&carol), json!({"code": viewer_code}))
+            .await
+            .1["role"],
+        "viewer"
+    );
+    error(
+        &api.post("/v1/orgs/join", Some(&eve), json!({"code": "nbi_garbage"}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+
+    // Members see the organization; only admins manage it.
+    let (status, list) = api.get(&members, Some(&carol)).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let emails: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        emails,
+        ["alice@example.com", "bob@example.com", "carol@example.com"]
+    );
+    error(
+        &api.post(&invites, Some(&bob), json!({})).await,
+        StatusCode::FORBIDDEN,
+        "permission_denied",
+    );
+    error(
+        &api.get(&invites, Some(&carol)).await,
+        StatusCode::FORBIDDEN,
+        "permission_denied",
+    );
+    assert_eq!(api.get("/v1/orgs", Some(&bob)).await.1[0]["id"], id);
+    assert_eq!(api.get("/v1/orgs", Some(&eve)).await.1, json!([]));
+
+    // Roles: admins change others' roles; nobody changes their own.
+    let ids: Vec<(String, String)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["email"].as_str().unwrap().to_string(),
+                m["user_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let uid = |email: &str| ids.iter().find(|(e, _)| e == email).unwrap().1.clone();
+    let carol_path = format!("/v1/orgs/{id}/members/{}", uid("carol@example.com"));
+    let alice_path = format!("/v1/orgs/{id}/members/{}", uid("alice@example.com"));
+    let (status, changed) = api
+        .send(
+            "PUT",
+            &carol_path,
+            Some(&alice),
+            Some(json!({"role": "member"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["role"], "member");
+    error(
+        &api.send(
+            "PUT",
+            &alice_path,
+            Some(&alice),
+            Some(json!({"role": "viewer"}).to_string()),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "permission_denied",
+    );
+    error(
+        &api.send(
+            "PUT",
+            &carol_path,
+            Some(&bob),
+            Some(json!({"role": "admin"}).to_string()),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "permission_denied",
+    );
+    error(
+        &api.send(
+            "PUT",
+            &carol_path,
+            Some(&eve),
+            Some(json!({"role": "admin"}).to_string()),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    let self_promote = format!("/v1/orgs/{id}/members/{}", uid("bob@example.com"));
+    error(
+        &api.send(
+            "PUT",
+            &self_promote,
+            Some(&bob),
+            Some(json!({"role": "admin"}).to_string()),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "permission_denied",
+    );
+
+    // Revoked invites stop working.
+    let invite_id = member_invite["id"].as_str().unwrap();
+    assert_eq!(
+        api.send(
+            "DELETE",
+            &format!("{invites}/{invite_id}"),
+            Some(&alice),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+    error(
+        &api.post("/v1/orgs/join", Some(&eve), json!({"code": member_code}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    error(
+        &api.send(
+            "DELETE",
+            &format!("{invites}/{invite_id}"),
+            Some(&alice),
+            None,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn org_flows_on_sqlite() {
+    on_sqlite(|url| async move { flows(&url).await }).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn org_flows_on_postgres() {
+    on_postgres(|url| async move { flows(&url).await }).await;
+}
