@@ -8,7 +8,7 @@ use nubes_auth::token::{self, TokenKind};
 use nubes_auth::{password, AuthError, AuthErrorKind, TokenSigner, TokenType, TotpSecret};
 use serde::Serialize;
 
-use crate::db::{Db, RefreshLookup, UserRow};
+use crate::db::{Db, OrgRow, RefreshLookup, UserRow};
 
 const ISSUER: &str = "nubes";
 const JWT_SECRET_SETTING: &str = "jwt_secret";
@@ -153,6 +153,13 @@ impl Accounts {
             created_at: now(),
         };
         self.db.insert_user(&row).await?;
+        // Everyone starts with a personal organization, so every resource has a tenant.
+        let org = OrgRow {
+            id: token::random_id(),
+            name: row.email.clone(),
+            created_at: row.created_at,
+        };
+        self.db.insert_org(&org, &row.id).await?;
         Ok(row.into())
     }
 

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod db;
 pub mod http;
+pub mod instances;
 pub mod orgs;
 pub mod tenancy;
 
@@ -12,13 +13,31 @@ pub use http::{app, AppState};
 
 use std::sync::Arc;
 
-/// Opens the database at `database_url` and builds the application state. The token secret is
-/// taken from `jwt_secret` when given, else generated once and kept in the database.
-pub async fn state(database_url: &str, jwt_secret: Option<Vec<u8>>) -> nubes::Result<AppState> {
-    let db = Db::connect(database_url).await?;
-    let accounts = Accounts::new(db.clone(), jwt_secret).await?;
+/// How to run the server.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// `sqlite:///path/nubes.db` or `postgres://...`.
+    pub database_url: String,
+    /// The token signing secret; generated once and kept in the database when `None`.
+    pub jwt_secret: Option<Vec<u8>>,
+    /// The provider behind `/v1/instances` (`docker://`, `memory://...`); none disables them.
+    pub compute: Option<String>,
+}
+
+/// Opens the database, connects the compute provider and builds the application state.
+pub async fn state(config: &Config) -> nubes::Result<AppState> {
+    let db = Db::connect(&config.database_url).await?;
+    let accounts = Accounts::new(db.clone(), config.jwt_secret.clone()).await?;
+    let compute = match &config.compute {
+        Some(uri) => {
+            use nubes::prelude::Connect;
+            Some(nubes::Cloud::connect(uri).await?.compute()?)
+        }
+        None => None,
+    };
     Ok(AppState {
         accounts: Arc::new(accounts),
-        orgs: orgs::Orgs::new(db),
+        orgs: orgs::Orgs::new(db.clone()),
+        instances: instances::Instances::new(db, compute),
     })
 }

@@ -78,10 +78,12 @@ where
     row.try_get(name).map_err(|e| map(e, name))
 }
 
+mod instances;
 mod orgs;
 mod sessions;
 mod users;
 
+pub use instances::InstanceRow;
 pub use orgs::{InviteRow, MemberRow, OrgRow};
 pub use sessions::RefreshLookup;
 pub use users::UserRow;

@@ -237,3 +237,18 @@ impl Db {
         Ok(())
     }
 }
+
+impl Db {
+    /// The organization made for the user at registration: the oldest one they administer.
+    pub async fn personal_org(&self, user_id: &str) -> Result<String> {
+        sqlx::query_scalar(
+            "SELECT o.id FROM orgs o JOIN members m ON m.org_id = o.id
+             WHERE m.user_id = $1 AND m.role = 'admin' AND o.created_by = $1 ORDER BY o.created_at, o.id LIMIT 1",
+        )
+        .bind(user_id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| map(e, "organization"))?
+        .ok_or_else(|| Error::invalid_input("you have no organization to create this in: pass org_id"))
+    }
+}

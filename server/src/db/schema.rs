@@ -62,6 +62,18 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
         )",
         ],
     ),
+    (
+        3,
+        &["CREATE TABLE instances (
+            id TEXT PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES orgs(id),
+            owner_id TEXT NOT NULL REFERENCES users(id),
+            name TEXT NOT NULL,
+            backend_id TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            UNIQUE (org_id, name)
+        )"],
+    ),
 ];
 
 pub async fn migrate(db: &Db) -> Result<()> {

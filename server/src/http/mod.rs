@@ -3,6 +3,7 @@
 mod auth;
 pub mod error;
 mod extract;
+mod instances;
 mod orgs;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use axum::Router;
 use nubes::Error;
 
 use crate::accounts::Accounts;
+use crate::instances::Instances;
 use crate::orgs::Orgs;
 pub use error::{ApiError, ApiResult};
 pub use extract::Body;
@@ -21,6 +23,7 @@ pub use extract::Body;
 pub struct AppState {
     pub accounts: Arc<Accounts>,
     pub orgs: Orgs,
+    pub instances: Instances,
 }
 
 /// The whole REST API.
@@ -29,6 +32,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(auth::routes())
         .merge(orgs::routes())
+        .merge(instances::routes())
         .fallback(|| async { ApiError(Error::not_found("no such route")) })
         .with_state(state)
 }

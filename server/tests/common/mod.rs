@@ -54,8 +54,18 @@ impl Api {
 }
 
 pub async fn api(url: &str) -> Api {
+    api_with(url, None).await
+}
+
+/// A server whose instances run on `compute` (a provider URI).
+pub async fn api_with(url: &str, compute: Option<&str>) -> Api {
+    let config = nubes_server::Config {
+        database_url: url.to_string(),
+        compute: compute.map(str::to_string),
+        ..Default::default()
+    };
     Api {
-        app: nubes_server::app(nubes_server::state(url, None).await.unwrap()),
+        app: nubes_server::app(nubes_server::state(&config).await.unwrap()),
     }
 }
 

@@ -1,0 +1,76 @@
+//! Instance rows: which tenant owns which backend instance. The backend holds the live state;
+//! this table holds ownership, so every read and write can be scoped before the backend is asked.
+
+use nubes::Result;
+
+use super::{map, Db};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRow {
+    pub id: String,
+    pub org_id: String,
+    pub owner_id: String,
+    pub name: String,
+    pub backend_id: String,
+    pub created_at: i64,
+}
+
+type Tuple = (String, String, String, String, String, i64);
+
+fn row((id, org_id, owner_id, name, backend_id, created_at): Tuple) -> InstanceRow {
+    InstanceRow {
+        id,
+        org_id,
+        owner_id,
+        name,
+        backend_id,
+        created_at,
+    }
+}
+
+impl Db {
+    pub async fn insert_instance(&self, r: &InstanceRow) -> Result<()> {
+        sqlx::query("INSERT INTO instances (id, org_id, owner_id, name, backend_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&r.id)
+            .bind(&r.org_id)
+            .bind(&r.owner_id)
+            .bind(&r.name)
+            .bind(&r.backend_id)
+            .bind(r.created_at)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, &format!("an instance named {} in this organization", r.name)))?;
+        Ok(())
+    }
+
+    pub async fn instance(&self, id: &str) -> Result<Option<InstanceRow>> {
+        let r: Option<Tuple> = sqlx::query_as("SELECT id, org_id, owner_id, name, backend_id, created_at FROM instances WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| map(e, "instance"))?;
+        Ok(r.map(row))
+    }
+
+    /// Instances in the organizations `user_id` belongs to.
+    pub async fn instances_visible_to(&self, user_id: &str) -> Result<Vec<InstanceRow>> {
+        let rows: Vec<Tuple> = sqlx::query_as(
+            "SELECT i.id, i.org_id, i.owner_id, i.name, i.backend_id, i.created_at FROM instances i
+             JOIN members m ON m.org_id = i.org_id WHERE m.user_id = $1 ORDER BY i.created_at, i.id",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| map(e, "instance"))?;
+        Ok(rows.into_iter().map(row).collect())
+    }
+
+    pub async fn delete_instance(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM instances WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, "instance"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,111 @@
+//! `/v1/instances/...`: each handler is a call into `Instances`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use nubes::InstanceStats;
+use serde::Deserialize;
+
+use super::error::ApiResult;
+use super::extract::Body;
+use super::AppState;
+use crate::accounts::Principal;
+use crate::instances::{CreateInstance, ExecBody, ExecResult, TenantInstance};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogQuery {
+    tail: Option<u64>,
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/instances", post(create).get(list))
+        .route("/v1/instances/{id}", get(get_one).delete(delete))
+        .route("/v1/instances/{id}/start", post(start))
+        .route("/v1/instances/{id}/stop", post(stop))
+        .route("/v1/instances/{id}/restart", post(restart))
+        .route("/v1/instances/{id}/exec", post(exec))
+        .route("/v1/instances/{id}/logs", get(logs))
+        .route("/v1/instances/{id}/stats", get(stats))
+}
+
+async fn create(
+    State(s): State<AppState>,
+    p: Principal,
+    Body(b): Body<CreateInstance>,
+) -> ApiResult<(StatusCode, Json<TenantInstance>)> {
+    Ok((StatusCode::CREATED, Json(s.instances.create(&p, b).await?)))
+}
+
+async fn list(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<TenantInstance>>> {
+    Ok(Json(s.instances.list(&p).await?))
+}
+
+async fn get_one(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TenantInstance>> {
+    Ok(Json(s.instances.get(&p, &id).await?))
+}
+
+async fn delete(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.instances.delete(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn start(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TenantInstance>> {
+    Ok(Json(s.instances.start(&p, &id).await?))
+}
+
+async fn stop(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TenantInstance>> {
+    Ok(Json(s.instances.stop(&p, &id).await?))
+}
+
+async fn restart(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TenantInstance>> {
+    Ok(Json(s.instances.restart(&p, &id).await?))
+}
+
+async fn exec(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Body(b): Body<ExecBody>,
+) -> ApiResult<Json<ExecResult>> {
+    Ok(Json(s.instances.exec(&p, &id, b).await?))
+}
+
+async fn logs(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<LogQuery>,
+) -> ApiResult<String> {
+    Ok(s.instances.logs(&p, &id, q.tail).await?)
+}
+
+async fn stats(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<InstanceStats>> {
+    Ok(Json(s.instances.stats(&p, &id).await?))
+}

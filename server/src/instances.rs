@@ -1,0 +1,270 @@
+//! Instances for tenants: rows record who owns what; the compute provider behind the server
+//! runs them. Every call is scoped through `tenancy` before the backend is touched, and backend
+//! names never collide between tenants (two organizations may each have a "web").
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use nubes::{
+    Compute, DeleteOptions, Error, ErrorKind, ExecRequest, Instance, InstanceSpec, InstanceState,
+    InstanceStats, LogOptions, Result, StopOptions,
+};
+use nubes_auth::token;
+use nubes_auth::{Action, Target};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::{now, Principal};
+use crate::db::{Db, InstanceRow};
+use crate::tenancy;
+
+/// What a tenant asks for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInstance {
+    /// Defaults to the caller's personal organization.
+    pub org_id: Option<String>,
+    pub name: String,
+    pub image: String,
+    pub cpus: Option<f64>,
+    /// Bytes.
+    pub memory: Option<u64>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub command: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecBody {
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub workdir: Option<String>,
+    pub stdin: Option<String>,
+    pub timeout_secs: Option<u64>,
+}
+
+/// An instance as its tenant sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantInstance {
+    pub id: String,
+    pub name: String,
+    pub org_id: String,
+    pub owner_id: String,
+    pub state: InstanceState,
+    pub exit_code: Option<i64>,
+    pub image: String,
+    pub cpus: Option<f64>,
+    pub memory: Option<u64>,
+    pub labels: BTreeMap<String, String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecResult {
+    pub exit_code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn view(row: &InstanceRow, live: Option<&Instance>) -> TenantInstance {
+    TenantInstance {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        org_id: row.org_id.clone(),
+        owner_id: row.owner_id.clone(),
+        state: live.map_or(InstanceState::Unknown, |i| i.state),
+        exit_code: live.and_then(|i| i.exit_code),
+        image: live.map(|i| i.image.clone()).unwrap_or_default(),
+        cpus: live.and_then(|i| i.cpus),
+        memory: live.and_then(|i| i.memory),
+        labels: live.map(|i| i.labels.clone()).unwrap_or_default(),
+        created_at: row.created_at,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Instances {
+    db: Db,
+    compute: Option<Arc<dyn Compute>>,
+}
+
+impl Instances {
+    pub fn new(db: Db, compute: Option<Arc<dyn Compute>>) -> Self {
+        Self { db, compute }
+    }
+
+    fn compute(&self) -> Result<&Arc<dyn Compute>> {
+        self.compute
+            .as_ref()
+            .ok_or_else(|| Error::unsupported("this server has no compute provider configured"))
+    }
+
+    /// The row, if the caller may do `action` to it; otherwise `NotFound` or `PermissionDenied`.
+    async fn authorized(&self, p: &Principal, id: &str, action: Action) -> Result<InstanceRow> {
+        let what = format!("instance {id}");
+        let row = self
+            .db
+            .instance(id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("{what} not found")))?;
+        let actor = tenancy::actor(&self.db, p, &row.org_id).await?;
+        tenancy::check(
+            &actor,
+            action,
+            &Target::Resource {
+                owner_id: &row.owner_id,
+                org_id: &row.org_id,
+            },
+            &what,
+        )?;
+        Ok(row)
+    }
+
+    pub async fn create(&self, p: &Principal, req: CreateInstance) -> Result<TenantInstance> {
+        let compute = self.compute()?;
+        let org_id = match req.org_id {
+            Some(id) => id,
+            None => self.db.personal_org(&p.user_id).await?,
+        };
+        let actor = tenancy::actor(&self.db, p, &org_id).await?;
+        tenancy::check(
+            &actor,
+            Action::Create,
+            &Target::Org { org_id: &org_id },
+            &format!("organization {org_id}"),
+        )?;
+
+        let id = token::random_id();
+        let mut spec = InstanceSpec::new(req.name.clone(), req.image);
+        spec.cpus = req.cpus;
+        spec.memory = req.memory;
+        spec.env = req.env;
+        spec.labels = req.labels;
+        spec.command = req.command;
+        spec.validate()?;
+        // The backend name is ours: tenants' names only need to be unique within their org.
+        spec.name = format!("nb-{}", &id[..16]);
+
+        let mut row = InstanceRow {
+            id,
+            org_id,
+            owner_id: p.user_id.clone(),
+            name: req.name,
+            backend_id: String::new(),
+            created_at: now(),
+        };
+        row.backend_id = spec.name.clone();
+        self.db.insert_instance(&row).await?;
+        match compute.create(spec).await {
+            Ok(live) => Ok(view(&row, Some(&live))),
+            Err(e) => {
+                self.db.delete_instance(&row.id).await?;
+                Err(e)
+            }
+        }
+    }
+
+    pub async fn get(&self, p: &Principal, id: &str) -> Result<TenantInstance> {
+        let row = self.authorized(p, id, Action::Read).await?;
+        let live = self.compute()?.get(&row.backend_id).await?;
+        Ok(view(&row, Some(&live)))
+    }
+
+    /// Every instance the caller may see: those of the organizations they belong to.
+    pub async fn list(&self, p: &Principal) -> Result<Vec<TenantInstance>> {
+        let compute = self.compute()?;
+        let mut out = Vec::new();
+        for row in self.db.instances_visible_to(&p.user_id).await? {
+            let live = match compute.get(&row.backend_id).await {
+                Ok(live) => Some(live),
+                Err(e) if e.kind() == ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            out.push(view(&row, live.as_ref()));
+        }
+        Ok(out)
+    }
+
+    pub async fn start(&self, p: &Principal, id: &str) -> Result<TenantInstance> {
+        let row = self.authorized(p, id, Action::Operate).await?;
+        let live = self.compute()?.start(&row.backend_id).await?;
+        Ok(view(&row, Some(&live)))
+    }
+
+    pub async fn stop(&self, p: &Principal, id: &str) -> Result<TenantInstance> {
+        let row = self.authorized(p, id, Action::Operate).await?;
+        let live = self
+            .compute()?
+            .stop(
+                &row.backend_id,
+                StopOptions::timeout(Duration::from_secs(10)),
+            )
+            .await?;
+        Ok(view(&row, Some(&live)))
+    }
+
+    pub async fn restart(&self, p: &Principal, id: &str) -> Result<TenantInstance> {
+        let row = self.authorized(p, id, Action::Operate).await?;
+        let live = self
+            .compute()?
+            .restart(
+                &row.backend_id,
+                StopOptions::timeout(Duration::from_secs(10)),
+            )
+            .await?;
+        Ok(view(&row, Some(&live)))
+    }
+
+    pub async fn delete(&self, p: &Principal, id: &str) -> Result<()> {
+        let row = self.authorized(p, id, Action::Delete).await?;
+        match self
+            .compute()?
+            .delete(&row.backend_id, DeleteOptions::force())
+            .await
+        {
+            Ok(()) => {}
+            // Already gone from the backend: the row is all that is left.
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        self.db.delete_instance(&row.id).await
+    }
+
+    pub async fn exec(&self, p: &Principal, id: &str, body: ExecBody) -> Result<ExecResult> {
+        let row = self.authorized(p, id, Action::Operate).await?;
+        let mut req = ExecRequest::new(body.command);
+        req.env = body.env;
+        req.workdir = body.workdir;
+        req.stdin = body.stdin.map(Into::into);
+        req.timeout = body.timeout_secs.map(Duration::from_secs);
+        let out = self.compute()?.exec(&row.backend_id, req).await?;
+        Ok(ExecResult {
+            exit_code: out.exit_code,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// The instance's output so far (stdout and stderr interleaved), at most `tail` lines.
+    pub async fn logs(&self, p: &Principal, id: &str, tail: Option<u64>) -> Result<String> {
+        let row = self.authorized(p, id, Action::Read).await?;
+        let mut options = LogOptions::default();
+        options.tail = tail;
+        let mut stream = self.compute()?.logs(&row.backend_id, options).await?;
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?.data);
+        }
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    pub async fn stats(&self, p: &Principal, id: &str) -> Result<InstanceStats> {
+        let row = self.authorized(p, id, Action::Read).await?;
+        self.compute()?.stats(&row.backend_id).await
+    }
+}

@@ -1,0 +1,366 @@
+//! Tenant instances over HTTP: the seed user flow on the real Docker engine, and who may see and
+//! touch what on both databases.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use serde_json::json;
+
+const IMAGE: &str = "nubes-test/busybox:latest";
+
+fn image() -> String {
+    std::env::var("NUBES_TEST_IMAGE").unwrap_or_else(|_| IMAGE.into())
+}
+
+/// Register, log in, create an instance, exec in it, list only one's own, stop, delete.
+#[tokio::test(flavor = "multi_thread")]
+async fn seed_user_flow_on_docker() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = api_with(
+        &format!("sqlite://{}", dir.path().join("nubes.db").display()),
+        Some("docker://"),
+    )
+    .await;
+    let alice = user(&api, "alice@example.com").await;
+    let bob = user(&api, "bob@example.com").await;
+    let spec = json!({"name": "web", "image": image(), "cpus": 0.5, "memory": 64 << 20, "command": ["sh", "-c", "echo up; exec sleep 600"]});
+
+    let (status, web) = api.post("/v1/instances", Some(&alice), spec.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{web}");
+    assert_eq!(
+        (web["name"].as_str(), web["state"].as_str()),
+        (Some("web"), Some("running"))
+    );
+    assert_eq!(web["memory"], 64 << 20);
+    let id = web["id"].as_str().unwrap().to_string();
+    // Another tenant may use the same name: backend names are the server's, not the user's.
+    let (status, bobs) = api.post("/v1/instances", Some(&bob), spec.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{bobs}");
+    error(
+        &api.post("/v1/instances", Some(&alice), spec.clone()).await,
+        StatusCode::CONFLICT,
+        "already_exists",
+    );
+
+    let (status, out) = api
+        .post(
+            &format!("/v1/instances/{id}/exec"),
+            Some(&alice),
+            json!({"command": ["sh", "-c", "echo hi; exit 3"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(
+        (out["stdout"].as_str(), out["exit_code"].as_i64()),
+        (Some("hi\n"), Some(3))
+    );
+    let (_, logs) = api
+        .get(&format!("/v1/instances/{id}/logs"), Some(&alice))
+        .await;
+    assert_eq!(logs, "up\n");
+    let (status, stats) = api
+        .get(&format!("/v1/instances/{id}/stats"), Some(&alice))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["memory_limit_bytes"], 64 << 20);
+
+    let mine = api.get("/v1/instances", Some(&alice)).await.1;
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine[0]["id"], id.as_str());
+    error(
+        &api.get(&format!("/v1/instances/{id}"), Some(&bob)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    error(
+        &api.post(
+            &format!("/v1/instances/{id}/exec"),
+            Some(&bob),
+            json!({"command": ["true"]}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+
+    let (status, stopped) = api
+        .post(&format!("/v1/instances/{id}/stop"), Some(&alice), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stopped}");
+    assert_eq!(stopped["state"], "stopped");
+    error(
+        &api.post(
+            &format!("/v1/instances/{id}/exec"),
+            Some(&alice),
+            json!({"command": ["true"]}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "conflict",
+    );
+    assert_eq!(
+        api.send("DELETE", &format!("/v1/instances/{id}"), Some(&alice), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    error(
+        &api.get(&format!("/v1/instances/{id}"), Some(&alice)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    let bob_id = bobs["id"].as_str().unwrap();
+    assert_eq!(
+        api.send(
+            "DELETE",
+            &format!("/v1/instances/{bob_id}"),
+            Some(&bob),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+}
+
+async fn matrix(url: &str) {
+    let api = api_with(url, Some(&format!("memory://?images={IMAGE}"))).await;
+    let alice = user(&api, "alice@example.com").await;
+    let bob = user(&api, "bob@example.com").await;
+    let carol = user(&api, "carol@example.com").await;
+    let eve = user(&api, "eve@example.com").await;
+    let org = api
+        .post("/v1/orgs", Some(&alice), json!({"name": "Acme"}))
+        .await
+        .1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let invites = format!("/v1/orgs/{org}/invites");
+    let member = api.post(&invites, Some(&alice), json!({})).await.1["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let viewer = api
+        .post(&invites, Some(&alice), json!({"role": "viewer"}))
+        .await
+        .1["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.post("/v1/orgs/join", Some(&bob), json!({"code": member}))
+        .await;
+    api.post("/v1/orgs/join", Some(&carol), json!({"code": viewer}))
+        .await;
+
+    let (status, web) = api
+        .post(
+            "/v1/instances",
+            Some(&alice),
+            json!({"org_id": org, "name": "web", "image": IMAGE}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{web}");
+    let base = format!("/v1/instances/{}", web["id"].as_str().unwrap());
+
+    // Everyone in the organization sees it; nobody outside learns it exists.
+    for (who, token) in [("bob", &bob), ("carol", &carol)] {
+        assert_eq!(api.get(&base, Some(token)).await.0, StatusCode::OK, "{who}");
+        assert_eq!(
+            api.get("/v1/instances", Some(token))
+                .await
+                .1
+                .as_array()
+                .unwrap()
+                .len(),
+            1,
+            "{who}"
+        );
+    }
+    assert_eq!(api.get("/v1/instances", Some(&eve)).await.1, json!([]));
+    let mutations = ["start", "stop", "restart"];
+    for action in mutations {
+        let path = format!("{base}/{action}");
+        error(
+            &api.post(&path, Some(&eve), json!({})).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        );
+        error(
+            &api.post(&path, Some(&carol), json!({})).await,
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+        );
+        error(
+            &api.post(&path, Some(&bob), json!({})).await,
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+        );
+        assert_eq!(
+            api.post(&path, Some(&alice), json!({})).await.0,
+            StatusCode::OK,
+            "{action}"
+        );
+    }
+    for path in [
+        base.clone(),
+        format!("{base}/logs"),
+        format!("{base}/stats"),
+    ] {
+        error(
+            &api.get(&path, Some(&eve)).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        );
+    }
+    let exec = format!("{base}/exec");
+    error(
+        &api.post(&exec, Some(&eve), json!({"command": ["true"]}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    error(
+        &api.post(&exec, Some(&carol), json!({"command": ["true"]}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "permission_denied",
+    );
+    // Allowed, but this provider runs no processes: a clear 501, not a crash.
+    error(
+        &api.post(&exec, Some(&alice), json!({"command": ["true"]}))
+            .await,
+        StatusCode::NOT_IMPLEMENTED,
+        "unsupported",
+    );
+    for token in [&eve] {
+        error(
+            &api.send("DELETE", &base, Some(token), None).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        );
+    }
+    for token in [&carol, &bob] {
+        error(
+            &api.send("DELETE", &base, Some(token), None).await,
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+        );
+    }
+
+    // Bad input never creates anything and never answers 5xx.
+    let bad = [
+        json!({"org_id": org, "name": "x", "image": IMAGE, "cpus": -1}),
+        json!({"org_id": org, "name": "x", "image": IMAGE, "memory": -5}),
+        json!({"org_id": org, "name": "x", "image": IMAGE, "memory": 1e30}),
+        json!({"org_id": org, "name": "Bad Name", "image": IMAGE}),
+        json!({"org_id": org, "name": "x".repeat(300), "image": IMAGE}),
+        json!({"org_id": org, "name": "x", "image": ""}),
+        json!({"org_id": org, "name": "x"}),
+        json!({"org_id": org, "name": "x", "image": IMAGE, "privileged": true}),
+        json!({"org_id": org, "name": "x", "image": IMAGE, "command": "not a list"}),
+    ];
+    for body in bad {
+        error(
+            &api.post("/v1/instances", Some(&alice), body.clone()).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        );
+    }
+    error(
+        &api.post(
+            "/v1/instances",
+            Some(&alice),
+            json!({"org_id": org, "name": "web", "image": IMAGE}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "already_exists",
+    );
+    error(
+        &api.post(
+            "/v1/instances",
+            Some(&alice),
+            json!({"org_id": org, "name": "y", "image": "nope/nope"}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    error(
+        &api.post(
+            "/v1/instances",
+            Some(&eve),
+            json!({"org_id": org, "name": "z", "image": IMAGE}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    error(
+        &api.post(
+            "/v1/instances",
+            Some(&carol),
+            json!({"org_id": org, "name": "z", "image": IMAGE}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "permission_denied",
+    );
+    error(
+        &api.post("/v1/instances", None, json!({"name": "z", "image": IMAGE}))
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    assert_eq!(
+        api.get("/v1/instances", Some(&alice))
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A member creates in the org and may delete their own; the admin may delete anyone's.
+    let (status, bobs) = api
+        .post(
+            "/v1/instances",
+            Some(&bob),
+            json!({"org_id": org, "name": "bobs", "image": IMAGE}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{bobs}");
+    assert_eq!(
+        api.send(
+            "DELETE",
+            &format!("/v1/instances/{}", bobs["id"].as_str().unwrap()),
+            Some(&bob),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.send("DELETE", &base, Some(&alice), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    error(
+        &api.get(&base, Some(&alice)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn isolation_matrix_on_sqlite() {
+    on_sqlite(|url| async move { matrix(&url).await }).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn isolation_matrix_on_postgres() {
+    on_postgres(|url| async move { matrix(&url).await }).await;
+}
