@@ -62,6 +62,21 @@ pub struct Principal {
     pub session_id: String,
 }
 
+/// The first admin's credentials, generated on first start.
+#[derive(Clone)]
+pub struct Bootstrap {
+    pub email: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Bootstrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bootstrap")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TotpEnrolment {
     pub secret: String,
@@ -139,14 +154,41 @@ impl Accounts {
         &self.db
     }
 
+    /// The user a token names, checking only its signature and expiry (for the audit log, which
+    /// records attempts whether or not the session is still live).
+    pub fn identify(&self, access_token: &str) -> Option<String> {
+        self.signer
+            .verify(access_token, TokenType::Access)
+            .ok()
+            .map(|c| c.sub)
+    }
+
     pub async fn register(&self, email: &str, password: &str) -> Result<User> {
+        self.create_user(email, password, false).await
+    }
+
+    /// On a server with no platform admin yet, creates one with a generated password and returns
+    /// the credentials, to be shown once. Nothing here is logged.
+    pub async fn bootstrap_admin(&self, email: &str) -> Result<Option<Bootstrap>> {
+        if self.db.has_platform_admin().await? {
+            return Ok(None);
+        }
+        let password = token::random_id();
+        let user = self.create_user(email, &password, true).await?;
+        Ok(Some(Bootstrap {
+            email: user.email,
+            password,
+        }))
+    }
+
+    async fn create_user(&self, email: &str, password: &str, platform_admin: bool) -> Result<User> {
         let email = normalize_email(email)?;
         let hash = password::hash(password).await.map_err(auth_error)?;
         let row = UserRow {
             id: token::random_id(),
             email,
             password_hash: hash,
-            platform_admin: false,
+            platform_admin,
             totp_secret: None,
             totp_pending: None,
             totp_last_step: None,

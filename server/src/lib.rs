@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod accounts;
+pub mod admin;
 pub mod db;
 pub mod http;
 pub mod instances;
@@ -38,6 +39,13 @@ pub async fn state(config: &Config) -> nubes::Result<AppState> {
     Ok(AppState {
         accounts: Arc::new(accounts),
         orgs: orgs::Orgs::new(db.clone()),
-        instances: instances::Instances::new(db, compute),
+        instances: instances::Instances::new(db.clone(), compute.clone()),
+        admin: admin::Admin::new(db, compute),
     })
+}
+
+/// Serves the API on `listener`, recording each client's address for the audit log.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).await
 }

@@ -78,11 +78,13 @@ where
     row.try_get(name).map_err(|e| map(e, name))
 }
 
+mod audit;
 mod instances;
 mod orgs;
 mod sessions;
 mod users;
 
+pub use audit::{AuditEntry, AuditFilter};
 pub use instances::InstanceRow;
 pub use orgs::{InviteRow, MemberRow, OrgRow};
 pub use sessions::RefreshLookup;

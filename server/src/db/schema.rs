@@ -74,6 +74,22 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             UNIQUE (org_id, name)
         )"],
     ),
+    (
+        4,
+        &[
+            "CREATE TABLE audit (
+            id TEXT PRIMARY KEY,
+            at BIGINT NOT NULL,
+            user_id TEXT,
+            org_id TEXT,
+            action TEXT NOT NULL,
+            resource TEXT NOT NULL,
+            status BIGINT NOT NULL,
+            source TEXT
+        )",
+            "CREATE INDEX audit_at ON audit (at)",
+        ],
+    ),
 ];
 
 pub async fn migrate(db: &Db) -> Result<()> {

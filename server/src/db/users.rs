@@ -34,9 +34,7 @@ const COLUMNS: &str = "id, email, password_hash, platform_admin, totp_secret, to
 
 impl Db {
     pub async fn insert_user(&self, user: &UserRow) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO users (id, email, password_hash, platform_admin, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
+        sqlx::query("INSERT INTO users (id, email, password_hash, platform_admin, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&user.id)
         .bind(&user.email)
         .bind(&user.password_hash)

@@ -33,6 +33,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
+/// Query parameters; malformed ones are 400 in the API's error shape.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Params(q.0))
+            .map_err(|rejection| ApiError(Error::invalid_input(rejection.body_text())))
+    }
+}
+
 /// The caller, from `Authorization: Bearer <access token>`.
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;

@@ -1,6 +1,6 @@
 //! `/v1/instances/...`: each handler is a call into `Instances`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -8,7 +8,7 @@ use nubes::InstanceStats;
 use serde::Deserialize;
 
 use super::error::ApiResult;
-use super::extract::Body;
+use super::extract::{Body, Params};
 use super::AppState;
 use crate::accounts::Principal;
 use crate::instances::{CreateInstance, ExecBody, ExecResult, TenantInstance};
@@ -97,7 +97,7 @@ async fn logs(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-    Query(q): Query<LogQuery>,
+    Params(q): Params<LogQuery>,
 ) -> ApiResult<String> {
     Ok(s.instances.logs(&p, &id, q.tail).await?)
 }

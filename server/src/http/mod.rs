@@ -1,5 +1,7 @@
 //! The axum application.
 
+mod admin;
+mod audit;
 mod auth;
 pub mod error;
 mod extract;
@@ -13,6 +15,7 @@ use axum::Router;
 use nubes::Error;
 
 use crate::accounts::Accounts;
+use crate::admin::Admin;
 use crate::instances::Instances;
 use crate::orgs::Orgs;
 pub use error::{ApiError, ApiResult};
@@ -24,6 +27,7 @@ pub struct AppState {
     pub accounts: Arc<Accounts>,
     pub orgs: Orgs,
     pub instances: Instances,
+    pub admin: Admin,
 }
 
 /// The whole REST API.
@@ -33,6 +37,11 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(orgs::routes())
         .merge(instances::routes())
+        .merge(admin::routes())
         .fallback(|| async { ApiError(Error::not_found("no such route")) })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::record,
+        ))
         .with_state(state)
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 pub struct Api {
-    app: Router,
+    pub app: Router,
 }
 
 impl Api {

@@ -1,0 +1,97 @@
+//! Platform-wide views for platform admins: every user, every instance, the audit log.
+
+use std::sync::Arc;
+
+use nubes::{Compute, ErrorKind, Result};
+use nubes_auth::{Action, Target};
+use serde::Serialize;
+
+use crate::accounts::Principal;
+use crate::db::{AuditEntry, AuditFilter, Db};
+use crate::tenancy;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AdminUser {
+    pub id: String,
+    pub email: String,
+    pub platform_admin: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AdminInstance {
+    pub id: String,
+    pub name: String,
+    pub org_id: String,
+    pub owner_id: String,
+    pub state: nubes::InstanceState,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Admin {
+    db: Db,
+    compute: Option<Arc<dyn Compute>>,
+}
+
+impl Admin {
+    pub fn new(db: Db, compute: Option<Arc<dyn Compute>>) -> Self {
+        Self { db, compute }
+    }
+
+    async fn check(&self, p: &Principal) -> Result<()> {
+        // Platform admin is not about any one organization.
+        let actor = tenancy::actor(&self.db, p, "").await?;
+        tenancy::check(
+            &actor,
+            Action::PlatformAdmin,
+            &Target::Platform,
+            "the admin API",
+        )
+    }
+
+    pub async fn users(&self, p: &Principal) -> Result<Vec<AdminUser>> {
+        self.check(p).await?;
+        Ok(self
+            .db
+            .all_users()
+            .await?
+            .into_iter()
+            .map(|(id, email, platform_admin, created_at)| AdminUser {
+                id,
+                email,
+                platform_admin,
+                created_at,
+            })
+            .collect())
+    }
+
+    pub async fn instances(&self, p: &Principal) -> Result<Vec<AdminInstance>> {
+        self.check(p).await?;
+        let mut out = Vec::new();
+        for row in self.db.all_instances().await? {
+            let state = match &self.compute {
+                Some(c) => match c.get(&row.backend_id).await {
+                    Ok(i) => i.state,
+                    Err(e) if e.kind() == ErrorKind::NotFound => nubes::InstanceState::Unknown,
+                    Err(e) => return Err(e),
+                },
+                None => nubes::InstanceState::Unknown,
+            };
+            out.push(AdminInstance {
+                id: row.id,
+                name: row.name,
+                org_id: row.org_id,
+                owner_id: row.owner_id,
+                state,
+                created_at: row.created_at,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn audit(&self, p: &Principal, filter: AuditFilter) -> Result<Vec<AuditEntry>> {
+        self.check(p).await?;
+        self.db.audit(&filter).await
+    }
+}

@@ -1,0 +1,143 @@
+//! The audit log: one row per mutating request.
+
+use nubes::Result;
+use serde::Serialize;
+
+use super::{map, Db};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: i64,
+    pub user_id: Option<String>,
+    pub org_id: Option<String>,
+    /// Method and route, like `POST /v1/instances/{id}/stop`.
+    pub action: String,
+    /// The path as requested.
+    pub resource: String,
+    /// The HTTP status it ended with.
+    pub status: i64,
+    pub source: Option<String>,
+}
+
+/// Filters for reading the log; all optional, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub user_id: Option<String>,
+    pub org_id: Option<String>,
+    pub action_prefix: Option<String>,
+    pub limit: i64,
+}
+
+type Tuple = (
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    i64,
+    Option<String>,
+);
+
+impl Db {
+    pub async fn insert_audit(&self, e: &AuditEntry) -> Result<()> {
+        sqlx::query("INSERT INTO audit (id, at, user_id, org_id, action, resource, status, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(&e.id)
+            .bind(e.at)
+            .bind(&e.user_id)
+            .bind(&e.org_id)
+            .bind(&e.action)
+            .bind(&e.resource)
+            .bind(e.status)
+            .bind(&e.source)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, "audit entry"))?;
+        Ok(())
+    }
+
+    pub async fn audit(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        // Unset filters compare a column with itself (always true, NULLs aside), which keeps one
+        // statement with parameters numbered in order for both engines.
+        let rows: Vec<Tuple> = sqlx::query_as(
+            "SELECT id, at, user_id, org_id, action, resource, status, source FROM audit
+             WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR org_id = $2) AND ($3 = '' OR action LIKE $4)
+             ORDER BY at DESC, id DESC LIMIT $5",
+        )
+        .bind(f.user_id.clone().unwrap_or_default())
+        .bind(f.org_id.clone().unwrap_or_default())
+        .bind(f.action_prefix.clone().unwrap_or_default())
+        .bind(format!("{}%", f.action_prefix.clone().unwrap_or_default().replace('%', "")))
+        .bind(f.limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| map(e, "audit"))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, at, user_id, org_id, action, resource, status, source)| AuditEntry {
+                    id,
+                    at,
+                    user_id,
+                    org_id,
+                    action,
+                    resource,
+                    status,
+                    source,
+                },
+            )
+            .collect())
+    }
+
+    pub async fn all_users(&self) -> Result<Vec<(String, String, bool, i64)>> {
+        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT id, email, platform_admin, created_at FROM users ORDER BY created_at, email",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| map(e, "user"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, email, admin, at)| (id, email, admin != 0, at))
+            .collect())
+    }
+
+    pub async fn all_instances(&self) -> Result<Vec<super::InstanceRow>> {
+        let rows: Vec<(String, String, String, String, String, i64)> =
+            sqlx::query_as("SELECT id, org_id, owner_id, name, backend_id, created_at FROM instances ORDER BY created_at, id")
+                .fetch_all(self.pool())
+                .await
+                .map_err(|e| map(e, "instance"))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, org_id, owner_id, name, backend_id, created_at)| super::InstanceRow {
+                    id,
+                    org_id,
+                    owner_id,
+                    name,
+                    backend_id,
+                    created_at,
+                },
+            )
+            .collect())
+    }
+
+    pub async fn has_platform_admin(&self) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE platform_admin = 1")
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| map(e, "user"))?;
+        Ok(n > 0)
+    }
+
+    /// The organization an instance belongs to, for the audit log.
+    pub async fn instance_org(&self, id: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT org_id FROM instances WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| map(e, "instance"))
+    }
+}

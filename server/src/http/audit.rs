@@ -1,0 +1,69 @@
+//! Records every mutating request in the audit log: who, in which organization, what, on which
+//! path, how it ended, when, and from where. A failed write of the log is reported, not hidden.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+use nubes_auth::token;
+
+use super::AppState;
+use crate::accounts::now;
+use crate::db::AuditEntry;
+
+pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    let action = format!(
+        "{} {}",
+        req.method(),
+        route.as_deref().unwrap_or("(no route)")
+    );
+    let resource = req.uri().path().to_string();
+    let source = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let user_id = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .and_then(|t| state.accounts.identify(t.trim()));
+    // Look the organization up before the handler runs: a delete removes the row it names.
+    let org_id = org_of(&state, &resource).await;
+
+    let response = next.run(req).await;
+    let entry = AuditEntry {
+        id: token::random_id(),
+        at: now(),
+        user_id,
+        org_id,
+        action,
+        resource,
+        status: response.status().as_u16() as i64,
+        source,
+    };
+    if let Err(e) = state.accounts.db().insert_audit(&entry).await {
+        tracing::error!(error = %e, action = %entry.action, "could not write the audit log");
+    }
+    response
+}
+
+async fn org_of(state: &AppState, path: &str) -> Option<String> {
+    let mut parts = path.trim_start_matches('/').split('/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("v1"), Some("orgs"), Some(org)) if org != "join" => Some(org.to_string()),
+        (Some("v1"), Some("instances"), Some(id)) => {
+            state.accounts.db().instance_org(id).await.ok().flatten()
+        }
+        _ => None,
+    }
+}

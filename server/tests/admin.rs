@@ -1,0 +1,208 @@
+//! The first admin, platform-wide views, and the audit log.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn flows(url: &str) {
+    let config = nubes_server::Config {
+        database_url: url.to_string(),
+        compute: Some("memory://?images=img".into()),
+        ..Default::default()
+    };
+    let state = nubes_server::state(&config).await.unwrap();
+    let creds = state
+        .accounts
+        .bootstrap_admin("admin@localhost.localdomain")
+        .await
+        .unwrap()
+        .expect("first start creates an admin");
+    assert!(creds.password.len() >= 20);
+    assert!(
+        !format!("{creds:?}").contains(&creds.password),
+        "Debug shows the password"
+    );
+    assert!(
+        state
+            .accounts
+            .bootstrap_admin("other@localhost.localdomain")
+            .await
+            .unwrap()
+            .is_none(),
+        "a second admin was bootstrapped"
+    );
+    let api = Api {
+        app: nubes_server::app(state),
+    };
+
+    let (status, tokens) = api
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": creds.email, "password": creds.password}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let admin = tokens["access_token"].as_str().unwrap().to_string();
+    let alice = user(&api, "alice@example.com").await;
+    let eve = user(&api, "eve@example.com").await;
+
+    let (status, web) = api
+        .post(
+            "/v1/instances",
+            Some(&alice),
+            json!({"name": "web", "image": "img"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{web}");
+    let id = web["id"].as_str().unwrap();
+    error(
+        &api.post(&format!("/v1/instances/{id}/stop"), Some(&eve), json!({}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_eq!(
+        api.post(&format!("/v1/instances/{id}/stop"), Some(&alice), json!({}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    // Platform admins see everyone and everything; nobody else reaches the admin API.
+    let users = api.get("/v1/admin/users", Some(&admin)).await.1;
+    assert_eq!(users.as_array().unwrap().len(), 3, "{users}");
+    let all = api.get("/v1/admin/instances", Some(&admin)).await.1;
+    assert_eq!(
+        (all[0]["id"].as_str(), all[0]["state"].as_str()),
+        (Some(id), Some("stopped"))
+    );
+    for path in ["/v1/admin/users", "/v1/admin/instances", "/v1/admin/audit"] {
+        error(
+            &api.get(path, Some(&alice)).await,
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+        );
+        error(
+            &api.get(path, None).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        );
+    }
+    // An admin may act on any tenant's instance.
+    assert_eq!(
+        api.post(
+            &format!("/v1/instances/{id}/start"),
+            Some(&admin),
+            json!({})
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+
+    // Every mutating request is in the log, failures included, with its organization.
+    let alice_id = api.get("/v1/auth/me", Some(&alice)).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let eve_id = api.get("/v1/auth/me", Some(&eve)).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let log = api
+        .get("/v1/admin/audit?action=POST%20/v1/instances/", Some(&admin))
+        .await
+        .1;
+    let entries = log.as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{log}");
+    let stop_by_eve = entries
+        .iter()
+        .find(|e| e["user_id"] == eve_id.as_str())
+        .expect("eve's attempt");
+    assert_eq!(stop_by_eve["action"], "POST /v1/instances/{id}/stop");
+    assert_eq!(stop_by_eve["status"], 404);
+    assert_eq!(stop_by_eve["org_id"], web["org_id"]);
+    let by_alice = api
+        .get(&format!("/v1/admin/audit?user_id={alice_id}"), Some(&admin))
+        .await
+        .1;
+    assert!(by_alice
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["user_id"] == alice_id.as_str()));
+    assert!(
+        by_alice
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "POST /v1/instances" && e["status"] == 201),
+        "{by_alice}"
+    );
+    let reads = api.get("/v1/admin/audit?action=GET", Some(&admin)).await.1;
+    assert_eq!(reads, json!([]), "reads are not audited");
+    let logins = api
+        .get(
+            "/v1/admin/audit?action=POST%20/v1/auth/login&limit=2",
+            Some(&admin),
+        )
+        .await
+        .1;
+    assert_eq!(logins.as_array().unwrap().len(), 2);
+    error(
+        &api.get("/v1/admin/audit?limit=-1", Some(&admin)).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_and_audit_on_sqlite() {
+    on_sqlite(|url| async move { flows(&url).await }).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_and_audit_on_postgres() {
+    on_postgres(|url| async move { flows(&url).await }).await;
+}
+
+/// Over a real socket the audit log records where a request came from.
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_records_the_source_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = nubes_server::Config {
+        database_url: format!("sqlite://{}", dir.path().join("nubes.db").display()),
+        ..Default::default()
+    };
+    let state = nubes_server::state(&config).await.unwrap();
+    let db = state.accounts.db().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(nubes_server::serve(listener, state));
+
+    let body = r#"{"email":"tcp@example.com","password":"correct horse battery"}"#;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /v1/auth/register HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+
+    let entries = db
+        .audit(&nubes_server::db::AuditFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].source.as_deref(), Some("127.0.0.1"));
+    assert_eq!(entries[0].action, "POST /v1/auth/register");
+}
