@@ -51,6 +51,9 @@ pub enum Command {
     /// Functions: deploy once, invoke with a payload
     #[command(subcommand)]
     Function(FunctionCmd),
+    /// Run the platform server
+    #[cfg(feature = "server")]
+    Serve(ServeArgs),
     /// Print a shell completion script
     Completion {
         #[arg(value_enum)]
@@ -279,4 +282,28 @@ pub enum FunctionCmd {
     Delete {
         name: String,
     },
+}
+
+#[cfg(feature = "server")]
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one)
+    #[arg(long, env = "NUBES_SERVER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Where the embedded database lives
+    #[arg(long, env = "NUBES_SERVER_DATA_DIR", default_value = "/var/lib/nubes")]
+    pub data_dir: PathBuf,
+    /// A database URL instead of the embedded SQLite, e.g. postgres://user@host/nubes
+    #[arg(long, env = "NUBES_SERVER_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The provider that runs tenants' instances; "none" disables instances
+    #[arg(long, env = "NUBES_SERVER_COMPUTE", default_value = "docker://")]
+    pub compute: String,
+    /// Email of the first admin, created with a generated password on first start
+    #[arg(
+        long,
+        env = "NUBES_SERVER_ADMIN_EMAIL",
+        default_value = "admin@nubes.local"
+    )]
+    pub admin_email: String,
 }

@@ -40,6 +40,8 @@ async fn run(cli: Cli) -> Outcome {
             Ok(0)
         }
         Command::Image(cmd) => commands::image::run(&cli.provider, cmd, format).await,
+        #[cfg(feature = "server")]
+        Command::Serve(args) => commands::serve::run(args).await,
         command => {
             let cloud = Cloud::connect(&cli.provider).await?;
             match command {
@@ -47,7 +49,7 @@ async fn run(cli: Cli) -> Outcome {
                 Command::Bucket(cmd) => commands::bucket::run(&cloud, cmd, format).await,
                 Command::Object(cmd) => commands::object::run(&cloud, cmd, format).await,
                 Command::Function(cmd) => commands::function::run(&cloud, cmd, format).await,
-                Command::Completion { .. } | Command::Image(_) => unreachable!("handled above"),
+                _ => unreachable!("handled above"),
             }
         }
     }

@@ -440,3 +440,84 @@ fn help_and_completions() {
         "unrecognized subcommand",
     );
 }
+
+/// `cloudctl serve`: the first admin is shown once, and survives a restart.
+#[test]
+fn serve_bootstraps_an_admin_once_and_keeps_it() {
+    use std::io::{BufRead, BufReader, Read};
+
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--compute",
+                "none",
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .env_remove("NUBES_SERVER_JWT_SECRET")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut printed = Vec::new();
+        let addr = loop {
+            let line = lines.next().expect("serve printed its address").unwrap();
+            if let Some(addr) = line.strip_prefix("listening on http://") {
+                break addr.to_string();
+            }
+            printed.push(line);
+        };
+        (child, addr, printed)
+    };
+    let login = |addr: &str, email: &str, password: &str| {
+        let body = serde_json::json!({"email": email, "password": password}).to_string();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(s, "POST /v1/auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).unwrap();
+        response
+    };
+
+    let (mut first, addr, printed) = start();
+    let email = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("first admin: "))
+        .expect("admin shown")
+        .trim()
+        .to_string();
+    let password = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("password:"))
+        .expect("password shown")
+        .trim()
+        .to_string();
+    assert!(login(&addr, &email, &password).starts_with("HTTP/1.1 200"));
+    assert!(login(&addr, &email, "wrong password!").starts_with("HTTP/1.1 401"));
+    first.kill().unwrap();
+    let mut stderr = String::new();
+    first
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!stderr.contains(&password), "the password reached stderr");
+    first.wait().unwrap();
+
+    let (mut second, addr, printed) = start();
+    assert!(
+        printed.iter().all(|l| !l.contains("password")),
+        "credentials shown twice: {printed:?}"
+    );
+    assert!(
+        login(&addr, &email, &password).starts_with("HTTP/1.1 200"),
+        "the admin did not survive a restart"
+    );
+    second.kill().unwrap();
+    second.wait().unwrap();
+}

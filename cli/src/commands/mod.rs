@@ -3,6 +3,8 @@ pub mod function;
 pub mod image;
 pub mod instance;
 pub mod object;
+#[cfg(feature = "server")]
+pub mod serve;
 
 use std::path::Path;
 
