@@ -9,6 +9,7 @@ use nubes_auth::{password, AuthError, AuthErrorKind, TokenSigner, TokenType, Tot
 use serde::Serialize;
 
 use crate::db::{Db, OrgRow, RefreshLookup, UserRow};
+use crate::limits::Limits;
 
 const ISSUER: &str = "nubes";
 const JWT_SECRET_SETTING: &str = "jwt_secret";
@@ -127,6 +128,7 @@ pub struct Accounts {
     db: Db,
     signer: TokenSigner,
     refresh_ttl: Duration,
+    limits: Limits,
 }
 
 impl Accounts {
@@ -147,6 +149,7 @@ impl Accounts {
             db,
             signer,
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            limits: Limits::new(),
         })
     }
 
@@ -163,7 +166,14 @@ impl Accounts {
             .map(|c| c.sub)
     }
 
-    pub async fn register(&self, email: &str, password: &str) -> Result<User> {
+    /// `source` is the client's address, when known, for per-address limits.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        source: Option<&str>,
+    ) -> Result<User> {
+        self.limits.attempt_from(source)?;
         self.create_user(email, password, false).await
     }
 
@@ -206,15 +216,28 @@ impl Accounts {
     }
 
     /// Checks the password; with TOTP on, returns a challenge to answer at `verify_otp`.
-    pub async fn login(&self, email: &str, password: &str) -> Result<LoginOutcome> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        source: Option<&str>,
+    ) -> Result<LoginOutcome> {
+        self.limits.attempt_from(source)?;
+        // Keyed by what was typed, so unknown emails lock the same way and reveal nothing.
+        let account = email.trim().to_ascii_lowercase();
+        self.limits.check_account(&account)?;
         let user = match normalize_email(email) {
             Ok(email) => self.db.user_by_email(&email).await?,
             Err(_) => None,
         };
         // Unknown users cost a full hash verification too: timing does not reveal accounts.
-        password::verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
-            .await
-            .map_err(auth_error)?;
+        if let Err(e) =
+            password::verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await
+        {
+            self.limits.failed(&account);
+            return Err(auth_error(e));
+        }
+        self.limits.succeeded(&account);
         let user = user.ok_or_else(|| unauthenticated("invalid credentials"))?;
         if user.totp_secret.is_some() {
             let challenge_token = self
@@ -230,14 +253,33 @@ impl Accounts {
     }
 
     /// Answers a login challenge with a TOTP code; each code works once.
-    pub async fn verify_otp(&self, challenge_token: &str, code: &str) -> Result<Tokens> {
+    pub async fn verify_otp(
+        &self,
+        challenge_token: &str,
+        code: &str,
+        source: Option<&str>,
+    ) -> Result<Tokens> {
+        self.limits.attempt_from(source)?;
         let claims = self
             .signer
             .verify(challenge_token, TokenType::Challenge)
             .map_err(auth_error)?;
+        // Codes are six digits: without a lock, one challenge could be brute-forced in time.
+        let account = format!("otp:{}", claims.sub);
+        self.limits.check_account(&account)?;
+        let result = self.check_totp(&claims.sub, code).await;
+        match &result {
+            Ok(_) => self.limits.succeeded(&account),
+            Err(e) if e.kind() == ErrorKind::Unauthenticated => self.limits.failed(&account),
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn check_totp(&self, user_id: &str, code: &str) -> Result<Tokens> {
         let user = self
             .db
-            .user(&claims.sub)
+            .user(user_id)
             .await
             .map_err(|_| unauthenticated("invalid token"))?;
         let secret = user

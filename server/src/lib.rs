@@ -5,6 +5,7 @@ pub mod admin;
 pub mod db;
 pub mod http;
 pub mod instances;
+pub mod limits;
 pub mod orgs;
 pub mod tenancy;
 

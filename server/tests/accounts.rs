@@ -284,3 +284,112 @@ async fn account_flows_on_sqlite() {
 async fn account_flows_on_postgres() {
     on_postgres(|url| async move { flows(&url).await }).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_logins_lock_accounts_and_addresses_are_limited() {
+    on_sqlite(|url| async move {
+        let api = api(&url).await;
+        user(&api, "alice@example.com").await;
+        user(&api, "bob@example.com").await;
+        let wrong = json!({"email": "alice@example.com", "password": "wrong horse battery"});
+        for _ in 0..5 {
+            error(
+                &api.post("/v1/auth/login", None, wrong.clone()).await,
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+            );
+        }
+        let right = json!({"email": "alice@example.com", "password": "correct horse battery"});
+        let locked = api.post("/v1/auth/login", None, right).await;
+        error(&locked, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+        assert!(
+            locked.1["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("try again in"),
+            "{}",
+            locked.1
+        );
+        // Unknown accounts lock the same way, so a lock reveals nothing.
+        let ghost = json!({"email": "ghost@example.com", "password": "wrong horse battery"});
+        for _ in 0..5 {
+            api.post("/v1/auth/login", None, ghost.clone()).await;
+        }
+        error(
+            &api.post("/v1/auth/login", None, ghost).await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+        );
+        let bob = json!({"email": "bob@example.com", "password": "correct horse battery"});
+        assert_eq!(
+            api.post("/v1/auth/login", None, bob).await.0,
+            StatusCode::OK,
+            "other accounts are unaffected"
+        );
+
+        // One address may only try so often, whatever the outcome.
+        for i in 0..30 {
+            let body =
+                json!({"email": format!("not-an-email-{i}"), "password": "correct horse battery"});
+            error(
+                &api.send_from("203.0.113.7", "POST", "/v1/auth/register", body)
+                    .await,
+                StatusCode::BAD_REQUEST,
+                "invalid_input",
+            );
+        }
+        let body = json!({"email": "late@example.com", "password": "correct horse battery"});
+        error(
+            &api.send_from("203.0.113.7", "POST", "/v1/auth/register", body.clone())
+                .await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+        );
+        assert_eq!(
+            api.send_from("203.0.113.8", "POST", "/v1/auth/register", body)
+                .await
+                .0,
+            StatusCode::CREATED
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn otp_guesses_lock_the_challenge() {
+    on_sqlite(|url| async move {
+        let api = api(&url).await;
+        let access = user(&api, "carol@example.com").await;
+        let enrol = api.post("/v1/auth/totp", Some(&access), json!({})).await.1;
+        let secret = TotpSecret::from_base32(enrol["secret"].as_str().unwrap()).unwrap();
+        let now = unix_now();
+        api.post(
+            "/v1/auth/totp/confirm",
+            Some(&access),
+            json!({"code": secret.code_at(now)}),
+        )
+        .await;
+        let creds = json!({"email": "carol@example.com", "password": "correct horse battery"});
+        let challenge = api.post("/v1/auth/login", None, creds).await.1["challenge_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let good = secret.code_at(now + 30);
+        let bad = if good == "000000" { "000001" } else { "000000" };
+        for _ in 0..5 {
+            let guess = json!({"challenge_token": challenge, "code": bad});
+            error(
+                &api.post("/v1/auth/verify-otp", None, guess).await,
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+            );
+        }
+        let right = json!({"challenge_token": challenge, "code": good});
+        error(
+            &api.post("/v1/auth/verify-otp", None, right).await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+        );
+    })
+    .await;
+}

@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::error::ApiResult;
-use super::extract::Body;
+use super::extract::{Body, ClientAddr};
 use super::AppState;
 use crate::accounts::{LoginOutcome, Principal, Tokens, TotpEnrolment, User};
 
@@ -51,27 +51,40 @@ pub fn routes() -> Router<AppState> {
 
 async fn register(
     State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     Body(c): Body<Credentials>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.accounts.register(&c.email, &c.password).await?),
+        Json(
+            s.accounts
+                .register(&c.email, &c.password, addr.as_deref())
+                .await?,
+        ),
     ))
 }
 
 async fn login(
     State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     Body(c): Body<Credentials>,
 ) -> ApiResult<Json<LoginOutcome>> {
-    Ok(Json(s.accounts.login(&c.email, &c.password).await?))
+    Ok(Json(
+        s.accounts
+            .login(&c.email, &c.password, addr.as_deref())
+            .await?,
+    ))
 }
 
 async fn verify_otp(
     State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     Body(a): Body<OtpAnswer>,
 ) -> ApiResult<Json<Tokens>> {
     Ok(Json(
-        s.accounts.verify_otp(&a.challenge_token, &a.code).await?,
+        s.accounts
+            .verify_otp(&a.challenge_token, &a.code, addr.as_deref())
+            .await?,
     ))
 }
 

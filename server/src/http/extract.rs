@@ -75,3 +75,19 @@ impl FromRequestParts<AppState> for Principal {
         Ok(state.accounts.authenticate(token.trim()).await?)
     }
 }
+
+/// The client's address when the server knows it (it does over a real socket).
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(ClientAddr(addr))
+    }
+}

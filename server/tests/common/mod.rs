@@ -14,6 +14,32 @@ pub struct Api {
 }
 
 impl Api {
+    /// As `send`, from client address `from` (what a real socket gives the server).
+    pub async fn send_from(
+        &self,
+        from: &str,
+        method: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (StatusCode, Value) {
+        let addr: std::net::SocketAddr = format!("{from}:40000").parse().unwrap();
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(addr));
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
     pub async fn send(
         &self,
         method: &str,
