@@ -132,6 +132,31 @@ ensure_postgres() {
     -o "-p $NUBES_PG_PORT -h 127.0.0.1 -k $dir" start >/dev/null
 }
 
+# A real SMTP server (aiosmtpd, from PyPI, in a venv) on loopback, delivering into a maildir
+# the tests read: how the emailed second factor is tested end to end.
+NUBES_SMTP_PORT=${NUBES_SMTP_PORT:-2525}
+NUBES_TEST_SMTP_URL="smtp://127.0.0.1:$NUBES_SMTP_PORT"
+NUBES_TEST_MAILDIR="$NUBES_STATE_DIR/maildir"
+ensure_smtp() {
+  local venv="$NUBES_STATE_DIR/venv"
+  if (exec 3<>"/dev/tcp/127.0.0.1/$NUBES_SMTP_PORT") 2>/dev/null; then return 0; fi
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+    log "installing aiosmtpd into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'aiosmtpd==1.4.6'
+  fi
+  mkdir -p "$NUBES_TEST_MAILDIR"/{tmp,new,cur}
+  log "starting an SMTP server on 127.0.0.1:$NUBES_SMTP_PORT"
+  setsid "$venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$NUBES_SMTP_PORT" \
+    -c aiosmtpd.handlers.Mailbox "$NUBES_TEST_MAILDIR" >"$NUBES_STATE_DIR/smtp.log" 2>&1 < /dev/null &
+  for _ in $(seq 1 60); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$NUBES_SMTP_PORT") 2>/dev/null && return 0
+    sleep 0.25
+  done
+  echo "the SMTP server did not come up: $(tail -n 3 "$NUBES_STATE_DIR/smtp.log")" >&2
+  return 1
+}
+
 # Everything the demo, the tests and the benchmarks need on this machine.
 ensure_all() {
   ensure_rust

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 ensure_all
 ensure_postgres
-export NUBES_TEST_POSTGRES_URL
+ensure_smtp
+export NUBES_TEST_POSTGRES_URL NUBES_TEST_SMTP_URL NUBES_TEST_MAILDIR
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

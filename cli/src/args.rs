@@ -299,6 +299,12 @@ pub struct ServeArgs {
     /// The provider that runs tenants' instances; "none" disables instances
     #[arg(long, env = "NUBES_SERVER_COMPUTE", default_value = "docker://")]
     pub compute: String,
+    /// SMTP relay for emailed sign-in codes: smtp://host:port, smtp://host?tls=required, smtps://host
+    #[arg(long, env = "NUBES_SERVER_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender of those mails
+    #[arg(long, env = "NUBES_SERVER_MAIL_FROM")]
+    pub mail_from: Option<String>,
     /// Email of the first admin, created with a generated password on first start
     #[arg(
         long,

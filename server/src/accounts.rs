@@ -1,6 +1,7 @@
 //! Accounts: registration, login with an optional second factor, sessions with rotating refresh
 //! tokens, TOTP enrolment. Handlers call these; the rules live here only.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nubes::{Error, ErrorKind, Result};
@@ -10,9 +11,11 @@ use serde::Serialize;
 
 use crate::db::{Db, OrgRow, RefreshLookup, UserRow};
 use crate::limits::Limits;
+use crate::mail::Mailer;
 
 const ISSUER: &str = "nubes";
 const JWT_SECRET_SETTING: &str = "jwt_secret";
+const EMAIL_CODE_TTL: Duration = Duration::from_secs(10 * 60);
 
 /// What a client holds after logging in.
 #[derive(Debug, Clone, Serialize)]
@@ -41,6 +44,7 @@ pub struct User {
     pub email: String,
     pub platform_admin: bool,
     pub totp_enabled: bool,
+    pub email_otp: bool,
     pub created_at: i64,
 }
 
@@ -51,6 +55,7 @@ impl From<UserRow> for User {
             email: u.email,
             platform_admin: u.platform_admin,
             totp_enabled: u.totp_secret.is_some(),
+            email_otp: u.email_otp,
             created_at: u.created_at,
         }
     }
@@ -129,6 +134,7 @@ pub struct Accounts {
     signer: TokenSigner,
     refresh_ttl: Duration,
     limits: Limits,
+    mailer: Option<Arc<dyn Mailer>>,
 }
 
 impl Accounts {
@@ -150,7 +156,14 @@ impl Accounts {
             signer,
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             limits: Limits::new(),
+            mailer: None,
         })
+    }
+
+    /// Sends email codes through `mailer`, which makes the email second factor available.
+    pub fn with_mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
     }
 
     pub fn db(&self) -> &Db {
@@ -202,6 +215,7 @@ impl Accounts {
             totp_secret: None,
             totp_pending: None,
             totp_last_step: None,
+            email_otp: false,
             created_at: now(),
         };
         self.db.insert_user(&row).await?;
@@ -239,6 +253,40 @@ impl Accounts {
         }
         self.limits.succeeded(&account);
         let user = user.ok_or_else(|| unauthenticated("invalid credentials"))?;
+        if user.totp_secret.is_none() && user.email_otp {
+            let mailer = self.mailer.as_ref().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Unavailable,
+                    "email codes are on for this account but the server cannot send mail",
+                )
+            })?;
+            let challenge_id = token::random_id();
+            let code = nubes_auth::code::issue();
+            self.db
+                .insert_email_code(
+                    &challenge_id,
+                    &user.id,
+                    &code.hash,
+                    now() + EMAIL_CODE_TTL.as_secs() as i64,
+                )
+                .await?;
+            let body = format!(
+                "Your Nubes sign-in code is {}.\n\nIt expires in {} minutes. If you did not try to sign in, change your password.\n",
+                code.code,
+                EMAIL_CODE_TTL.as_secs() / 60
+            );
+            mailer
+                .send(&user.email, "Your Nubes sign-in code", &body)
+                .await?;
+            let challenge_token = self
+                .signer
+                .issue(TokenType::Challenge, &user.id, &challenge_id)
+                .map_err(auth_error)?;
+            return Ok(LoginOutcome::Challenge {
+                challenge_token,
+                methods: vec!["email"],
+            });
+        }
         if user.totp_secret.is_some() {
             let challenge_token = self
                 .signer
@@ -267,7 +315,7 @@ impl Accounts {
         // Codes are six digits: without a lock, one challenge could be brute-forced in time.
         let account = format!("otp:{}", claims.sub);
         self.limits.check_account(&account)?;
-        let result = self.check_totp(&claims.sub, code).await;
+        let result = self.check_code(&claims.sub, &claims.sid, code).await;
         match &result {
             Ok(_) => self.limits.succeeded(&account),
             Err(e) if e.kind() == ErrorKind::Unauthenticated => self.limits.failed(&account),
@@ -276,12 +324,25 @@ impl Accounts {
         result
     }
 
-    async fn check_totp(&self, user_id: &str, code: &str) -> Result<Tokens> {
+    async fn check_code(&self, user_id: &str, challenge_id: &str, code: &str) -> Result<Tokens> {
         let user = self
             .db
             .user(user_id)
             .await
             .map_err(|_| unauthenticated("invalid token"))?;
+        if user.totp_secret.is_none() && user.email_otp {
+            let stored = self
+                .db
+                .email_code(challenge_id, &user.id, now())
+                .await?
+                .ok_or_else(|| unauthenticated("invalid code"))?;
+            if !nubes_auth::code::matches(code, &stored)
+                || !self.db.use_email_code(challenge_id, now()).await?
+            {
+                return Err(unauthenticated("invalid code"));
+            }
+            return self.start_session(&user.id).await;
+        }
         let secret = user
             .totp_secret
             .as_deref()
@@ -373,6 +434,17 @@ impl Accounts {
 
     pub async fn me(&self, principal: &Principal) -> Result<User> {
         Ok(self.db.user(&principal.user_id).await?.into())
+    }
+
+    /// Turns the emailed second factor on or off (TOTP, when enabled, takes precedence).
+    pub async fn set_email_otp(&self, principal: &Principal, enabled: bool) -> Result<User> {
+        if enabled && self.mailer.is_none() {
+            return Err(Error::unsupported(
+                "this server cannot send mail, so email codes cannot be turned on",
+            ));
+        }
+        self.db.set_email_otp(&principal.user_id, enabled).await?;
+        self.me(principal).await
     }
 
     /// Starts TOTP enrolment: a new secret, active only once a code from it is confirmed.

@@ -6,6 +6,7 @@ pub mod db;
 pub mod http;
 pub mod instances;
 pub mod limits;
+pub mod mail;
 pub mod orgs;
 pub mod tenancy;
 
@@ -24,12 +25,23 @@ pub struct Config {
     pub jwt_secret: Option<Vec<u8>>,
     /// The provider behind `/v1/instances` (`docker://`, `memory://...`); none disables them.
     pub compute: Option<String>,
+    /// Where sign-in codes are mailed from (`smtp://...`); none leaves email codes off.
+    pub smtp_url: Option<String>,
+    /// The sender of those mails.
+    pub mail_from: Option<String>,
 }
 
 /// Opens the database, connects the compute provider and builds the application state.
 pub async fn state(config: &Config) -> nubes::Result<AppState> {
     let db = Db::connect(&config.database_url).await?;
-    let accounts = Accounts::new(db.clone(), config.jwt_secret.clone()).await?;
+    let mut accounts = Accounts::new(db.clone(), config.jwt_secret.clone()).await?;
+    if let Some(url) = &config.smtp_url {
+        let from = config
+            .mail_from
+            .as_deref()
+            .unwrap_or("Nubes <no-reply@nubes.local>");
+        accounts = accounts.with_mailer(Arc::new(mail::SmtpMailer::new(url, from)?));
+    }
     let compute = match &config.compute {
         Some(uri) => {
             use nubes::prelude::Connect;

@@ -21,6 +21,8 @@ pub async fn run(args: ServeArgs) -> Outcome {
         database_url,
         jwt_secret,
         compute: (args.compute != "none").then_some(args.compute),
+        smtp_url: args.smtp_url,
+        mail_from: args.mail_from,
     };
     let state = nubes_server::state(&config).await?;
     if let Some(admin) = state.accounts.bootstrap_admin(&args.admin_email).await? {

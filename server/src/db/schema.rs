@@ -90,6 +90,19 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             "CREATE INDEX audit_at ON audit (at)",
         ],
     ),
+    (
+        5,
+        &[
+            "ALTER TABLE users ADD COLUMN email_otp BIGINT NOT NULL DEFAULT 0",
+            "CREATE TABLE email_codes (
+            challenge_id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            code_hash TEXT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            used_at BIGINT
+        )",
+        ],
+    ),
 ];
 
 pub async fn migrate(db: &Db) -> Result<()> {

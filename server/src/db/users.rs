@@ -14,6 +14,7 @@ pub struct UserRow {
     pub totp_secret: Option<String>,
     pub totp_pending: Option<String>,
     pub totp_last_step: Option<i64>,
+    pub email_otp: bool,
     pub created_at: i64,
 }
 
@@ -26,11 +27,13 @@ fn row(r: &AnyRow) -> Result<UserRow> {
         totp_secret: col(r, "totp_secret")?,
         totp_pending: col(r, "totp_pending")?,
         totp_last_step: col(r, "totp_last_step")?,
+        email_otp: col::<i64>(r, "email_otp")? != 0,
         created_at: col(r, "created_at")?,
     })
 }
 
-const COLUMNS: &str = "id, email, password_hash, platform_admin, totp_secret, totp_pending, totp_last_step, created_at";
+const COLUMNS: &str =
+    "id, email, password_hash, platform_admin, totp_secret, totp_pending, totp_last_step, email_otp, created_at";
 
 impl Db {
     pub async fn insert_user(&self, user: &UserRow) -> Result<()> {
@@ -100,6 +103,65 @@ impl Db {
         .execute(self.pool())
         .await
         .map_err(|e| map(e, "user"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn set_email_otp(&self, id: &str, enabled: bool) -> Result<()> {
+        sqlx::query("UPDATE users SET email_otp = $1 WHERE id = $2")
+            .bind(enabled as i64)
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, "user"))?;
+        Ok(())
+    }
+
+    pub async fn insert_email_code(
+        &self,
+        challenge_id: &str,
+        user_id: &str,
+        code_hash: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO email_codes (challenge_id, user_id, code_hash, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(challenge_id)
+            .bind(user_id)
+            .bind(code_hash)
+            .bind(expires_at)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, "sign-in code"))?;
+        Ok(())
+    }
+
+    /// The unused, unexpired code hash for a challenge.
+    pub async fn email_code(
+        &self,
+        challenge_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT code_hash FROM email_codes WHERE challenge_id = $1 AND user_id = $2 AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(challenge_id)
+        .bind(user_id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| map(e, "sign-in code"))
+    }
+
+    /// Marks a code used; false if another request used it first.
+    pub async fn use_email_code(&self, challenge_id: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE email_codes SET used_at = $1 WHERE challenge_id = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(challenge_id)
+        .execute(self.pool())
+        .await
+        .map_err(|e| map(e, "sign-in code"))?;
         Ok(done.rows_affected() == 1)
     }
 

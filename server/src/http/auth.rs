@@ -33,6 +33,12 @@ struct RefreshRequest {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct Toggle {
+    enabled: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Code {
     code: String,
 }
@@ -47,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/auth/me", get(me))
         .route("/v1/auth/totp", post(totp_enrol))
         .route("/v1/auth/totp/confirm", post(totp_confirm))
+        .route("/v1/auth/email-otp", post(email_otp))
 }
 
 async fn register(
@@ -114,4 +121,12 @@ async fn totp_confirm(
     Body(c): Body<Code>,
 ) -> ApiResult<Json<User>> {
     Ok(Json(s.accounts.totp_confirm(&p, &c.code).await?))
+}
+
+async fn email_otp(
+    State(s): State<AppState>,
+    p: Principal,
+    Body(t): Body<Toggle>,
+) -> ApiResult<Json<User>> {
+    Ok(Json(s.accounts.set_email_otp(&p, t.enabled).await?))
 }
