@@ -65,7 +65,21 @@ impl From<UserRow> for User {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: String,
+    /// The login session, or `token:<id>` for an API token.
     pub session_id: String,
+}
+
+const API_TOKEN_SESSION: &str = "token:";
+
+/// An API token as listed; the secret itself only in the response that creates it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// The first admin's credentials, generated on first start.
@@ -170,11 +184,19 @@ impl Accounts {
         &self.db
     }
 
-    /// The user a token names, checking only its signature and expiry (for the audit log, which
-    /// records attempts whether or not the session is still live).
-    pub fn identify(&self, access_token: &str) -> Option<String> {
+    /// The user a bearer token names (signature and expiry for access tokens, a lookup for API
+    /// tokens), for the audit log, which records attempts whether or not the session is live.
+    pub async fn identify(&self, bearer: &str) -> Option<String> {
+        if token::looks_like(TokenKind::Api, bearer) {
+            return self
+                .db
+                .api_token_owner(&token::hash(bearer))
+                .await
+                .ok()
+                .flatten();
+        }
         self.signer
-            .verify(access_token, TokenType::Access)
+            .verify(bearer, TokenType::Access)
             .ok()
             .map(|c| c.sub)
     }
@@ -413,12 +435,84 @@ impl Accounts {
         }
     }
 
+    /// Ends the session; called with an API token, revokes that token.
     pub async fn logout(&self, principal: &Principal) -> Result<()> {
-        self.db.revoke_session(&principal.session_id, now()).await
+        match principal.session_id.strip_prefix(API_TOKEN_SESSION) {
+            Some(id) => {
+                self.db
+                    .revoke_api_token(&principal.user_id, id, now())
+                    .await
+            }
+            None => self.db.revoke_session(&principal.session_id, now()).await,
+        }
+    }
+
+    /// A new API token for the caller, shown once.
+    pub async fn create_api_token(&self, principal: &Principal, name: &str) -> Result<ApiToken> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(Error::invalid_input(
+                "token name must be 1-100 printable characters",
+            ));
+        }
+        let issued = token::issue(TokenKind::Api);
+        let row = crate::db::ApiTokenRow {
+            id: token::random_id(),
+            name: name.to_string(),
+            created_at: now(),
+            last_used_at: None,
+        };
+        self.db
+            .insert_api_token(&row, &principal.user_id, &issued.hash)
+            .await?;
+        Ok(ApiToken {
+            id: row.id,
+            name: row.name,
+            created_at: row.created_at,
+            last_used_at: None,
+            token: Some(issued.plaintext),
+        })
+    }
+
+    pub async fn api_tokens(&self, principal: &Principal) -> Result<Vec<ApiToken>> {
+        Ok(self
+            .db
+            .api_tokens(&principal.user_id)
+            .await?
+            .into_iter()
+            .map(|r| ApiToken {
+                id: r.id,
+                name: r.name,
+                created_at: r.created_at,
+                last_used_at: r.last_used_at,
+                token: None,
+            })
+            .collect())
+    }
+
+    pub async fn revoke_api_token(&self, principal: &Principal, id: &str) -> Result<()> {
+        self.db
+            .revoke_api_token(&principal.user_id, id, now())
+            .await
     }
 
     /// Checks an access token, and that its session is still live (so logout takes effect at once).
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal> {
+        if access_token.starts_with(TokenKind::Api.prefix()) {
+            let found = match token::looks_like(TokenKind::Api, access_token) {
+                true => {
+                    self.db
+                        .use_api_token(&token::hash(access_token), now())
+                        .await?
+                }
+                false => None,
+            };
+            let (id, user_id) = found.ok_or_else(|| unauthenticated("invalid token"))?;
+            return Ok(Principal {
+                user_id,
+                session_id: format!("{API_TOKEN_SESSION}{id}"),
+            });
+        }
         let claims = self
             .signer
             .verify(access_token, TokenType::Access)

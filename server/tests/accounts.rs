@@ -393,3 +393,72 @@ async fn otp_guesses_lock_the_challenge() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_tokens_for_automation() {
+    on_sqlite(|url| async move {
+        let api = api(&url).await;
+        let alice = user(&api, "alice@example.com").await;
+        let bob = user(&api, "bob@example.com").await;
+        let (status, created) = api
+            .post("/v1/auth/tokens", Some(&alice), json!({"name": "ci"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let secret = created["token"].as_str().unwrap().to_string();
+        assert!(secret.starts_with("nba_"));
+        error(
+            &api.post("/v1/auth/tokens", Some(&alice), json!({"name": ""}))
+                .await,
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        );
+
+        // The token works as a bearer credential and is never shown again.
+        let (status, me) = api.get("/v1/auth/me", Some(&secret)).await;
+        assert_eq!(
+            (status, me["email"].as_str()),
+            (StatusCode::OK, Some("alice@example.com"))
+        );
+        let listed = api.get("/v1/auth/tokens", Some(&alice)).await.1;
+        assert_eq!(listed.as_array().unwrap().len(), 1);
+        assert!(!listed.to_string().contains(&secret));
+        assert!(listed[0]["last_used_at"].is_number(), "{listed}");
+        assert_eq!(api.get("/v1/auth/tokens", Some(&bob)).await.1, json!([]));
+
+        let id = created["id"].as_str().unwrap();
+        error(
+            &api.send("DELETE", &format!("/v1/auth/tokens/{id}"), Some(&bob), None)
+                .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        );
+        assert_eq!(
+            api.send(
+                "DELETE",
+                &format!("/v1/auth/tokens/{id}"),
+                Some(&alice),
+                None
+            )
+            .await
+            .0,
+            StatusCode::NO_CONTENT
+        );
+        error(
+            &api.get("/v1/auth/me", Some(&secret)).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        );
+        error(
+            &api.get("/v1/auth/me", Some("nba_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"))
+                .await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        );
+        error(
+            &api.get("/v1/auth/me", Some("nba_short")).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        );
+    })
+    .await;
+}

@@ -82,10 +82,12 @@ mod audit;
 mod instances;
 mod orgs;
 mod sessions;
+mod tokens;
 mod users;
 
 pub use audit::{AuditEntry, AuditFilter};
 pub use instances::InstanceRow;
 pub use orgs::{InviteRow, MemberRow, OrgRow};
 pub use sessions::RefreshLookup;
+pub use tokens::ApiTokenRow;
 pub use users::UserRow;

@@ -31,12 +31,16 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string());
-    let user_id = req
+    let bearer = req
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
-        .and_then(|t| state.accounts.identify(t.trim()));
+        .map(|t| t.trim().to_string());
+    let user_id = match bearer {
+        Some(t) => state.accounts.identify(&t).await,
+        None => None,
+    };
     // Look the organization up before the handler runs: a delete removes the row it names.
     let org_id = org_of(&state, &resource).await;
 

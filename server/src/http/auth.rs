@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::error::ApiResult;
 use super::extract::{Body, ClientAddr};
 use super::AppState;
-use crate::accounts::{LoginOutcome, Principal, Tokens, TotpEnrolment, User};
+use crate::accounts::{ApiToken, LoginOutcome, Principal, Tokens, TotpEnrolment, User};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +29,12 @@ struct OtpAnswer {
 #[serde(deny_unknown_fields)]
 struct RefreshRequest {
     refresh_token: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,6 +60,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/auth/totp", post(totp_enrol))
         .route("/v1/auth/totp/confirm", post(totp_confirm))
         .route("/v1/auth/email-otp", post(email_otp))
+        .route("/v1/auth/tokens", post(create_token).get(tokens))
+        .route("/v1/auth/tokens/{id}", axum::routing::delete(revoke_token))
 }
 
 async fn register(
@@ -129,4 +137,28 @@ async fn email_otp(
     Body(t): Body<Toggle>,
 ) -> ApiResult<Json<User>> {
     Ok(Json(s.accounts.set_email_otp(&p, t.enabled).await?))
+}
+
+async fn create_token(
+    State(s): State<AppState>,
+    p: Principal,
+    Body(b): Body<NewToken>,
+) -> ApiResult<(StatusCode, Json<ApiToken>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.accounts.create_api_token(&p, &b.name).await?),
+    ))
+}
+
+async fn tokens(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<ApiToken>>> {
+    Ok(Json(s.accounts.api_tokens(&p).await?))
+}
+
+async fn revoke_token(
+    State(s): State<AppState>,
+    p: Principal,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> ApiResult<StatusCode> {
+    s.accounts.revoke_api_token(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
