@@ -54,6 +54,7 @@ pub async fn state(config: &Config) -> nubes::Result<AppState> {
         orgs: orgs::Orgs::new(db.clone()),
         instances: instances::Instances::new(db.clone(), compute.clone()),
         admin: admin::Admin::new(db, compute),
+        metrics: Default::default(),
     })
 }
 

@@ -158,6 +158,22 @@ async fn flows(url: &str) {
         StatusCode::BAD_REQUEST,
         "invalid_input",
     );
+
+    // Prometheus sees the same traffic, by route template rather than by id.
+    let (status, text) = api.send("GET", "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.as_str().unwrap();
+    assert!(text.contains(r#"nubes_http_requests_total{method="POST",route="/v1/instances/{id}/stop",status="404"} 1"#), "{text}");
+    assert!(text.contains(r#"nubes_http_requests_total{method="POST",route="/v1/instances/{id}/stop",status="200"} 1"#), "{text}");
+    assert!(
+        text.contains("nubes_users 3\n") && text.contains("nubes_instances 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"nubes_http_request_duration_seconds_count{route="/v1/auth/login"}"#),
+        "{text}"
+    );
+    assert!(!text.contains(id), "an instance id became a label");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -124,6 +124,19 @@ impl Db {
             .collect())
     }
 
+    /// How many users and instances there are, for `/metrics`.
+    pub async fn counts(&self) -> Result<(i64, i64)> {
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| map(e, "user"))?;
+        let instances: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM instances")
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| map(e, "instance"))?;
+        Ok((users, instances))
+    }
+
     pub async fn has_platform_admin(&self) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE platform_admin = 1")
             .fetch_one(self.pool())

@@ -6,6 +6,7 @@ mod auth;
 pub mod error;
 mod extract;
 mod instances;
+mod metrics;
 mod orgs;
 
 use std::sync::Arc;
@@ -28,12 +29,14 @@ pub struct AppState {
     pub orgs: Orgs,
     pub instances: Instances,
     pub admin: Admin,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// The whole REST API.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::scrape))
         .merge(auth::routes())
         .merge(orgs::routes())
         .merge(instances::routes())
@@ -42,6 +45,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             audit::record,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::measure,
         ))
         .with_state(state)
 }

@@ -1,0 +1,118 @@
+//! `/metrics` in Prometheus text format: requests by method, route and status, a latency
+//! histogram, and gauges read from the database when scraped.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiResult;
+use super::AppState;
+
+/// Upper bounds, in seconds, of the latency histogram's buckets.
+const BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+#[derive(Debug, Default)]
+struct Series {
+    count: u64,
+    sum: f64,
+    buckets: [u64; BUCKETS.len()],
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Series>>,
+}
+
+impl Metrics {
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        *self
+            .requests
+            .lock()
+            .expect("metrics lock")
+            .entry((method.to_string(), route.to_string(), status))
+            .or_default() += 1;
+        let mut latency = self.latency.lock().expect("metrics lock");
+        let s = latency.entry(route.to_string()).or_default();
+        s.count += 1;
+        s.sum += seconds;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                s.buckets[i] += 1;
+            }
+        }
+    }
+
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP nubes_http_requests_total HTTP requests by method, route and status."
+        );
+        let _ = writeln!(out, "# TYPE nubes_http_requests_total counter");
+        for ((method, route, status), n) in self.requests.lock().expect("metrics lock").iter() {
+            let _ = writeln!(out, "nubes_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP nubes_http_request_duration_seconds Time to answer a request."
+        );
+        let _ = writeln!(out, "# TYPE nubes_http_request_duration_seconds histogram");
+        for (route, s) in self.latency.lock().expect("metrics lock").iter() {
+            for (bound, n) in BUCKETS.iter().zip(s.buckets) {
+                let _ = writeln!(out, "nubes_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}");
+            }
+            let _ = writeln!(
+                out,
+                "nubes_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "nubes_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                s.sum
+            );
+            let _ = writeln!(
+                out,
+                "nubes_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                s.count
+            );
+        }
+    }
+}
+
+/// Times every request. Routes are the matched templates, so ids do not explode the label set.
+pub async fn measure(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "(unmatched)".into());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    state.metrics.observe(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+pub async fn scrape(State(state): State<AppState>) -> ApiResult<Response> {
+    let mut out = String::new();
+    state.metrics.render(&mut out);
+    let (users, instances) = state.accounts.db().counts().await?;
+    let _ = writeln!(
+        out,
+        "# HELP nubes_users Registered users.\n# TYPE nubes_users gauge\nnubes_users {users}"
+    );
+    let _ = writeln!(out, "# HELP nubes_instances Instances the server tracks.\n# TYPE nubes_instances gauge\nnubes_instances {instances}");
+    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}
