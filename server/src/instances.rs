@@ -196,37 +196,40 @@ impl Instances {
         Ok(view(&row, Some(&live)))
     }
 
-    pub async fn stop(&self, p: &Principal, id: &str) -> Result<TenantInstance> {
+    /// Asks the instance to exit, killing it after `timeout`.
+    pub async fn stop(&self, p: &Principal, id: &str, timeout: Duration) -> Result<TenantInstance> {
         let row = self.authorized(p, id, Action::Operate).await?;
         let live = self
             .compute()?
-            .stop(
-                &row.backend_id,
-                StopOptions::timeout(Duration::from_secs(10)),
-            )
+            .stop(&row.backend_id, StopOptions::timeout(timeout))
             .await?;
         Ok(view(&row, Some(&live)))
     }
 
-    pub async fn restart(&self, p: &Principal, id: &str) -> Result<TenantInstance> {
+    /// Asks the instance to exit, killing it after `timeout`.
+    pub async fn restart(
+        &self,
+        p: &Principal,
+        id: &str,
+        timeout: Duration,
+    ) -> Result<TenantInstance> {
         let row = self.authorized(p, id, Action::Operate).await?;
         let live = self
             .compute()?
-            .restart(
-                &row.backend_id,
-                StopOptions::timeout(Duration::from_secs(10)),
-            )
+            .restart(&row.backend_id, StopOptions::timeout(timeout))
             .await?;
         Ok(view(&row, Some(&live)))
     }
 
-    pub async fn delete(&self, p: &Principal, id: &str) -> Result<()> {
+    /// Deletes the instance; a running one only with `force`.
+    pub async fn delete(&self, p: &Principal, id: &str, force: bool) -> Result<()> {
         let row = self.authorized(p, id, Action::Delete).await?;
-        match self
-            .compute()?
-            .delete(&row.backend_id, DeleteOptions::force())
-            .await
-        {
+        let options = if force {
+            DeleteOptions::force()
+        } else {
+            DeleteOptions::default()
+        };
+        match self.compute()?.delete(&row.backend_id, options).await {
             Ok(()) => {}
             // Already gone from the backend: the row is all that is left.
             Err(e) if e.kind() == ErrorKind::NotFound => {}

@@ -110,18 +110,16 @@ async fn seed_user_flow_on_docker() {
         StatusCode::NOT_FOUND,
         "not_found",
     );
-    let bob_id = bobs["id"].as_str().unwrap();
-    assert_eq!(
-        api.send(
-            "DELETE",
-            &format!("/v1/instances/{bob_id}"),
-            Some(&bob),
-            None
-        )
-        .await
-        .0,
-        StatusCode::NO_CONTENT
+    let running = format!("/v1/instances/{}", bobs["id"].as_str().unwrap());
+    error(
+        &api.send("DELETE", &running, Some(&bob), None).await,
+        StatusCode::CONFLICT,
+        "conflict",
     );
+    let forced = api
+        .send("DELETE", &format!("{running}?force=true"), Some(&bob), None)
+        .await;
+    assert_eq!(forced.0, StatusCode::NO_CONTENT);
 }
 
 async fn matrix(url: &str) {
@@ -336,7 +334,7 @@ async fn matrix(url: &str) {
     assert_eq!(
         api.send(
             "DELETE",
-            &format!("/v1/instances/{}", bobs["id"].as_str().unwrap()),
+            &format!("/v1/instances/{}?force=true", bobs["id"].as_str().unwrap()),
             Some(&bob),
             None
         )
@@ -345,7 +343,9 @@ async fn matrix(url: &str) {
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        api.send("DELETE", &base, Some(&alice), None).await.0,
+        api.send("DELETE", &format!("{base}?force=true"), Some(&alice), None)
+            .await
+            .0,
         StatusCode::NO_CONTENT
     );
     error(

@@ -7,11 +7,36 @@ use axum::{Json, Router};
 use nubes::InstanceStats;
 use serde::Deserialize;
 
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Params};
 use super::AppState;
 use crate::accounts::Principal;
 use crate::instances::{CreateInstance, ExecBody, ExecResult, TenantInstance};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StopQuery {
+    /// Seconds to wait before killing; 10 when unset, at most 300.
+    timeout_secs: Option<u64>,
+}
+
+impl StopQuery {
+    fn timeout(&self) -> Result<std::time::Duration, ApiError> {
+        match self.timeout_secs.unwrap_or(10) {
+            s @ 0..=300 => Ok(std::time::Duration::from_secs(s)),
+            _ => Err(ApiError(nubes::Error::invalid_input(
+                "timeout_secs must be between 0 and 300",
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteQuery {
+    #[serde(default)]
+    force: bool,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,8 +80,9 @@ async fn delete(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    Params(q): Params<DeleteQuery>,
 ) -> ApiResult<StatusCode> {
-    s.instances.delete(&p, &id).await?;
+    s.instances.delete(&p, &id, q.force).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -72,16 +98,18 @@ async fn stop(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    Params(q): Params<StopQuery>,
 ) -> ApiResult<Json<TenantInstance>> {
-    Ok(Json(s.instances.stop(&p, &id).await?))
+    Ok(Json(s.instances.stop(&p, &id, q.timeout()?).await?))
 }
 
 async fn restart(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    Params(q): Params<StopQuery>,
 ) -> ApiResult<Json<TenantInstance>> {
-    Ok(Json(s.instances.restart(&p, &id).await?))
+    Ok(Json(s.instances.restart(&p, &id, q.timeout()?).await?))
 }
 
 async fn exec(
