@@ -65,6 +65,18 @@ impl ErrorKind {
     }
 }
 
+impl std::str::FromStr for ErrorKind {
+    type Err = ();
+
+    /// The kind named by [`ErrorKind::as_str`], as it travels in the REST API's errors.
+    fn from_str(s: &str) -> Result<Self, ()> {
+        ErrorKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or(())
+    }
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -229,6 +241,14 @@ mod tests {
             .with_operation(Operation::ComputeExec)
             .with_operation(Operation::ComputeGet);
         assert_eq!(e.operation(), Some(Operation::ComputeExec));
+    }
+
+    #[test]
+    fn kinds_parse_back_from_their_names() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(kind.as_str().parse::<ErrorKind>(), Ok(kind));
+        }
+        assert!("nope".parse::<ErrorKind>().is_err());
     }
 
     #[test]

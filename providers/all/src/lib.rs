@@ -7,6 +7,8 @@ pub use nubes_core::*;
 pub use nubes_docker as docker;
 #[cfg(feature = "local")]
 pub use nubes_local as local;
+#[cfg(feature = "remote")]
+pub use nubes_remote as remote;
 
 /// Everything a program using Nubes usually needs.
 pub mod prelude {
@@ -25,6 +27,8 @@ pub fn registry() -> Registry {
     nubes_docker::register(&mut registry);
     #[cfg(feature = "local")]
     nubes_local::register(&mut registry);
+    #[cfg(feature = "remote")]
+    nubes_remote::register(&mut registry);
     registry
 }
 
