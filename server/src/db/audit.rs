@@ -103,27 +103,6 @@ impl Db {
             .collect())
     }
 
-    pub async fn all_instances(&self) -> Result<Vec<super::InstanceRow>> {
-        let rows: Vec<(String, String, String, String, String, i64)> =
-            sqlx::query_as("SELECT id, org_id, owner_id, name, backend_id, created_at FROM instances ORDER BY created_at, id")
-                .fetch_all(self.pool())
-                .await
-                .map_err(|e| map(e, "instance"))?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, org_id, owner_id, name, backend_id, created_at)| super::InstanceRow {
-                    id,
-                    org_id,
-                    owner_id,
-                    name,
-                    backend_id,
-                    created_at,
-                },
-            )
-            .collect())
-    }
-
     /// How many users and instances there are, for `/metrics`.
     pub async fn counts(&self) -> Result<(i64, i64)> {
         let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")

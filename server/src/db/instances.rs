@@ -65,6 +65,17 @@ impl Db {
         Ok(rows.into_iter().map(row).collect())
     }
 
+    /// Every instance on the server, for platform admins.
+    pub async fn all_instances(&self) -> Result<Vec<InstanceRow>> {
+        let rows: Vec<Tuple> = sqlx::query_as(
+            "SELECT id, org_id, owner_id, name, backend_id, created_at FROM instances ORDER BY created_at, id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| map(e, "instance"))?;
+        Ok(rows.into_iter().map(row).collect())
+    }
+
     pub async fn delete_instance(&self, id: &str) -> Result<()> {
         sqlx::query("DELETE FROM instances WHERE id = $1")
             .bind(id)

@@ -29,6 +29,19 @@ pub struct InviteRow {
     pub revoked_at: Option<i64>,
 }
 
+type InviteTuple = (String, String, String, i64, i64, Option<i64>);
+
+fn invite_row((id, org_id, role, created_at, expires_at, revoked_at): InviteTuple) -> InviteRow {
+    InviteRow {
+        id,
+        org_id,
+        role,
+        created_at,
+        expires_at,
+        revoked_at,
+    }
+}
+
 impl Db {
     /// Creates the organization with `creator` as its admin, in one transaction.
     pub async fn insert_org(&self, org: &OrgRow, creator: &str) -> Result<()> {
@@ -159,26 +172,14 @@ impl Db {
     }
 
     pub async fn invites(&self, org_id: &str) -> Result<Vec<InviteRow>> {
-        let rows: Vec<(String, String, String, i64, i64, Option<i64>)> = sqlx::query_as(
+        let rows: Vec<InviteTuple> = sqlx::query_as(
             "SELECT id, org_id, role, created_at, expires_at, revoked_at FROM invites WHERE org_id = $1 ORDER BY created_at, id",
         )
         .bind(org_id)
         .fetch_all(self.pool())
         .await
         .map_err(|e| map(e, "invite"))?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, org_id, role, created_at, expires_at, revoked_at)| InviteRow {
-                    id,
-                    org_id,
-                    role,
-                    created_at,
-                    expires_at,
-                    revoked_at,
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(invite_row).collect())
     }
 
     pub async fn revoke_invite(&self, org_id: &str, id: &str, now: i64) -> Result<()> {
@@ -197,7 +198,7 @@ impl Db {
 
     /// The live invite with this code hash: not revoked, not expired.
     pub async fn live_invite(&self, code_hash: &str, now: i64) -> Result<Option<InviteRow>> {
-        let row: Option<(String, String, String, i64, i64, Option<i64>)> = sqlx::query_as(
+        let row: Option<InviteTuple> = sqlx::query_as(
             "SELECT id, org_id, role, created_at, expires_at, revoked_at FROM invites WHERE code_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
         )
         .bind(code_hash)
@@ -205,16 +206,7 @@ impl Db {
         .fetch_optional(self.pool())
         .await
         .map_err(|e| map(e, "invite"))?;
-        Ok(row.map(
-            |(id, org_id, role, created_at, expires_at, revoked_at)| InviteRow {
-                id,
-                org_id,
-                role,
-                created_at,
-                expires_at,
-                revoked_at,
-            },
-        ))
+        Ok(row.map(invite_row))
     }
 
     pub async fn add_member(
