@@ -17,7 +17,8 @@ use crate::parse;
     after_help = "Providers: docker:// (instances, functions), local:///path (buckets, objects), memory:// (everything, in memory).\nExit codes: 0 ok, 1 unexpected, 2 usage, 3 not found, 4 already exists, 5 invalid input, 6 unsupported,\n7 permission denied, 8 unauthenticated, 9 quota exceeded, 10 insufficient credits, 11 conflict, 12 rate limited,\n13 timeout, 14 unavailable; `instance exec` and `function invoke` exit with the remote command's code."
 )]
 pub struct Cli {
-    /// Provider URI: docker://, docker:///path/to/docker.sock, local:///path, memory://
+    /// Provider URI: docker://, docker:///path/to/docker.sock, local:///path, memory://, or a Nubes
+    /// server's https://host (token in NUBES_TOKEN)
     #[arg(
         long,
         global = true,

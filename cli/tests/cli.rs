@@ -521,3 +521,100 @@ fn serve_bootstraps_an_admin_once_and_keeps_it() {
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+/// `--provider http://...`: the same instance commands against a Nubes server, with an API token.
+#[test]
+fn instances_through_a_server() {
+    use std::io::{BufRead, BufReader, Read};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--compute",
+            "memory://?images=img",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(a) = line.strip_prefix("listening on http://") {
+            break a.to_string();
+        }
+    };
+    let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
+        let body = body.to_string();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(s, "POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).unwrap();
+        serde_json::from_str::<serde_json::Value>(response.split_once("\r\n\r\n").unwrap().1)
+            .unwrap()
+    };
+    let creds =
+        serde_json::json!({"email": "cli@example.com", "password": "correct horse battery"});
+    post("/v1/auth/register", None, creds.clone());
+    let access = post("/v1/auth/login", None, creds)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = post(
+        "/v1/auth/tokens",
+        Some(&access),
+        serde_json::json!({"name": "cli"}),
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let provider = format!("http://{addr}");
+    let run = |args: &[&str], token: &str| {
+        Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+            .args(["--provider", &provider])
+            .args(args)
+            .env("NUBES_TOKEN", token)
+            .output()
+            .unwrap()
+    };
+    let created = ok(&run(
+        &[
+            "-o", "json", "instance", "create", "--name", "web", "--image", "img", "--cpus", "1",
+        ],
+        &token,
+    ));
+    assert!(created.contains("\"state\": \"running\""), "{created}");
+    assert!(ok(&run(&["instance", "list"], &token)).contains("web"));
+    assert!(ok(&run(
+        &["instance", "stop", "web", "--timeout", "1s"],
+        &token
+    ))
+    .contains("stopped"));
+    fails(
+        &run(&["instance", "exec", "web", "--", "true"], &token),
+        6,
+        "unsupported",
+    );
+    ok(&run(&["instance", "delete", "web"], &token));
+    fails(&run(&["instance", "get", "web"], &token), 3, "not found");
+    fails(
+        &run(
+            &["instance", "list"],
+            "nba_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ),
+        8,
+        "invalid token",
+    );
+    fails(&run(&["instance", "list"], ""), 8, "NUBES_TOKEN");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
