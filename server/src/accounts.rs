@@ -240,14 +240,13 @@ impl Accounts {
             email_otp: false,
             created_at: now(),
         };
-        self.db.insert_user(&row).await?;
         // Everyone starts with a personal organization, so every resource has a tenant.
         let org = OrgRow {
             id: token::random_id(),
             name: row.email.clone(),
             created_at: row.created_at,
         };
-        self.db.insert_org(&org, &row.id).await?;
+        self.db.insert_user_with_org(&row, &org).await?;
         Ok(row.into())
     }
 

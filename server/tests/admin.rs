@@ -174,6 +174,24 @@ async fn flows(url: &str) {
         "{text}"
     );
     assert!(!text.contains(id), "an instance id became a label");
+
+    // The audit log survives a restart.
+    let before = api
+        .get("/v1/admin/audit?limit=1000", Some(&admin))
+        .await
+        .1
+        .as_array()
+        .unwrap()
+        .len();
+    let restarted = api_with(url, None).await;
+    let after = restarted
+        .get("/v1/admin/audit?limit=1000", Some(&admin))
+        .await
+        .1;
+    assert!(
+        after.as_array().unwrap().len() >= before,
+        "{before} entries before, {after}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -84,6 +84,22 @@ async fn seed_user_flow_on_docker() {
         "not_found",
     );
 
+    // A server restart keeps the tenant's instances, still running on the engine.
+    let restarted = api_with(
+        &format!("sqlite://{}", dir.path().join("nubes.db").display()),
+        Some("docker://"),
+    )
+    .await;
+    let again = restarted
+        .get(&format!("/v1/instances/{id}"), Some(&alice))
+        .await
+        .1;
+    assert_eq!(
+        (again["name"].as_str(), again["state"].as_str()),
+        (Some("web"), Some("running")),
+        "{again}"
+    );
+
     let (status, stopped) = api
         .post(&format!("/v1/instances/{id}/stop"), Some(&alice), json!({}))
         .await;

@@ -256,6 +256,33 @@ async fn flows(url: &str) {
         StatusCode::NOT_FOUND,
         "not_found",
     );
+
+    // A restart keeps organizations, memberships, roles and invites.
+    let restarted = self::api(url).await;
+    let members = restarted.get(&members, Some(&alice)).await.1;
+    let roles: Vec<(&str, &str)> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["email"].as_str().unwrap(), m["role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("alice@example.com", "admin"),
+            ("bob@example.com", "member"),
+            ("carol@example.com", "member")
+        ]
+    );
+    let after = restarted.get(&invites, Some(&alice)).await.1;
+    assert!(
+        after
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["revoked"] == true),
+        "{after}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -42,6 +42,32 @@ fn invite_row((id, org_id, role, created_at, expires_at, revoked_at): InviteTupl
     }
 }
 
+/// The organization row and its first admin, on `conn` (inside the caller's transaction).
+pub(super) async fn add_org(
+    conn: &mut sqlx::AnyConnection,
+    org: &OrgRow,
+    creator: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO orgs (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(&org.id)
+        .bind(&org.name)
+        .bind(creator)
+        .bind(org.created_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| map(e, "organization"))?;
+    sqlx::query(
+        "INSERT INTO members (org_id, user_id, role, joined_at) VALUES ($1, $2, 'admin', $3)",
+    )
+    .bind(&org.id)
+    .bind(creator)
+    .bind(org.created_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| map(e, "membership"))?;
+    Ok(())
+}
+
 impl Db {
     /// Creates the organization with `creator` as its admin, in one transaction.
     pub async fn insert_org(&self, org: &OrgRow, creator: &str) -> Result<()> {
@@ -50,23 +76,7 @@ impl Db {
             .begin()
             .await
             .map_err(|e| map(e, "organization"))?;
-        sqlx::query("INSERT INTO orgs (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&org.id)
-            .bind(&org.name)
-            .bind(creator)
-            .bind(org.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| map(e, "organization"))?;
-        sqlx::query(
-            "INSERT INTO members (org_id, user_id, role, joined_at) VALUES ($1, $2, 'admin', $3)",
-        )
-        .bind(&org.id)
-        .bind(creator)
-        .bind(org.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map(e, "membership"))?;
+        add_org(&mut tx, org, creator).await?;
         tx.commit().await.map_err(|e| map(e, "organization"))
     }
 

@@ -36,17 +36,20 @@ const COLUMNS: &str =
     "id, email, password_hash, platform_admin, totp_secret, totp_pending, totp_last_step, email_otp, created_at";
 
 impl Db {
-    pub async fn insert_user(&self, user: &UserRow) -> Result<()> {
+    /// Creates the user and their personal organization together: neither exists without the other.
+    pub async fn insert_user_with_org(&self, user: &UserRow, org: &super::OrgRow) -> Result<()> {
+        let mut tx = self.pool().begin().await.map_err(|e| map(e, "user"))?;
         sqlx::query("INSERT INTO users (id, email, password_hash, platform_admin, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&user.id)
-        .bind(&user.email)
-        .bind(&user.password_hash)
-        .bind(user.platform_admin as i64)
-        .bind(user.created_at)
-        .execute(self.pool())
-        .await
-        .map_err(|e| map(e, "an account with this email"))?;
-        Ok(())
+            .bind(&user.id)
+            .bind(&user.email)
+            .bind(&user.password_hash)
+            .bind(user.platform_admin as i64)
+            .bind(user.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map(e, "an account with this email"))?;
+        super::orgs::add_org(&mut tx, org, &user.id).await?;
+        tx.commit().await.map_err(|e| map(e, "user"))
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>> {
