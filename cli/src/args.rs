@@ -18,14 +18,9 @@ use crate::parse;
 )]
 pub struct Cli {
     /// Provider URI: docker://, docker:///path/to/docker.sock, local:///path, memory://, or a Nubes
-    /// server's https://host (token in NUBES_TOKEN)
-    #[arg(
-        long,
-        global = true,
-        env = "NUBES_PROVIDER",
-        default_value = "docker://"
-    )]
-    pub provider: String,
+    /// server's https://host (token in NUBES_TOKEN). Default: the current context, else docker://
+    #[arg(long, global = true, env = "NUBES_PROVIDER")]
+    pub provider: Option<String>,
 
     /// Output format
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
@@ -55,6 +50,13 @@ pub enum Command {
     /// Run the platform server
     #[cfg(feature = "server")]
     Serve(ServeArgs),
+    /// Sign in to a Nubes server and make it the current context
+    Login(LoginArgs),
+    /// Sign out of the current context, revoking its token
+    Logout,
+    /// Servers you are signed in to
+    #[command(subcommand)]
+    Context(ContextCmd),
     /// Print a shell completion script
     Completion {
         #[arg(value_enum)]
@@ -313,4 +315,32 @@ pub struct ServeArgs {
         default_value = "admin@nubes.local"
     )]
     pub admin_email: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The server, e.g. https://nubes.example.com
+    #[arg(long)]
+    pub server: String,
+    #[arg(long)]
+    pub email: String,
+    /// Read the password from stdin (otherwise NUBES_PASSWORD, or a prompt)
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The second factor's code, when the account has one (otherwise a prompt)
+    #[arg(long)]
+    pub code: Option<String>,
+    /// Name for the context (default: the server's host)
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContextCmd {
+    #[command(visible_alias = "ls")]
+    List,
+    /// Make a context current
+    Use { name: String },
+    #[command(visible_alias = "rm")]
+    Delete { name: String },
 }

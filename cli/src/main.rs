@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod context;
 mod exit;
 mod output;
 mod parse;
@@ -39,11 +40,17 @@ async fn run(cli: Cli) -> Outcome {
             let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
             Ok(0)
         }
-        Command::Image(cmd) => commands::image::run(&cli.provider, cmd, format).await,
+        Command::Image(cmd) => {
+            let provider = cli.provider.as_deref().unwrap_or("docker://");
+            commands::image::run(provider, cmd, format).await
+        }
+        Command::Login(args) => commands::login::login(args).await,
+        Command::Logout => commands::login::logout().await,
+        Command::Context(cmd) => commands::login::context(cmd, format),
         #[cfg(feature = "server")]
         Command::Serve(args) => commands::serve::run(args).await,
         command => {
-            let cloud = Cloud::connect(&cli.provider).await?;
+            let cloud = connect(cli.provider.as_deref()).await?;
             match command {
                 Command::Instance(cmd) => commands::instance::run(&cloud, cmd, format).await,
                 Command::Bucket(cmd) => commands::bucket::run(&cloud, cmd, format).await,
@@ -52,5 +59,29 @@ async fn run(cli: Cli) -> Outcome {
                 _ => unreachable!("handled above"),
             }
         }
+    }
+}
+
+/// The cloud to use: `--provider` (or `NUBES_PROVIDER`) when given, else the current context's
+/// server, else the local Docker engine. A server URL without `NUBES_TOKEN` takes the token of
+/// the context for that server.
+async fn connect(provider: Option<&str>) -> nubes::Result<Cloud> {
+    let config = context::ConfigFile::load()?;
+    match provider {
+        Some(uri) if uri.starts_with("http") && std::env::var_os("NUBES_TOKEN").is_none() => {
+            match config
+                .contexts
+                .iter()
+                .find(|c| c.server == uri.trim_end_matches('/'))
+            {
+                Some(ctx) => nubes::remote::connect_with_token(&ctx.server, &ctx.token.token),
+                None => Cloud::connect(uri).await,
+            }
+        }
+        Some(uri) => Cloud::connect(uri).await,
+        None => match config.current() {
+            Some(ctx) => nubes::remote::connect_with_token(&ctx.server, &ctx.token.token),
+            None => Cloud::connect("docker://").await,
+        },
     }
 }

@@ -16,6 +16,7 @@ fn cloudctl_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
         .args(args)
         .env_remove("NUBES_PROVIDER")
+        .env("NUBES_CONFIG", "/nonexistent/nubes-test/config.yaml")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -583,6 +584,7 @@ fn instances_through_a_server() {
             .args(["--provider", &provider])
             .args(args)
             .env("NUBES_TOKEN", token)
+            .env("NUBES_CONFIG", "/nonexistent/nubes-test/config.yaml")
             .output()
             .unwrap()
     };
@@ -615,6 +617,151 @@ fn instances_through_a_server() {
         "invalid token",
     );
     fails(&run(&["instance", "list"], ""), 8, "NUBES_TOKEN");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+/// `cloudctl login` with a second factor, then commands through the saved context, then logout.
+#[test]
+fn login_with_totp_uses_contexts_and_logout_revokes() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--compute",
+            "memory://?images=img",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(a) = line.strip_prefix("listening on http://") {
+            break a.to_string();
+        }
+    };
+    let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
+        let body = body.to_string();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(s, "POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).unwrap();
+        serde_json::from_str::<serde_json::Value>(response.split_once("\r\n\r\n").unwrap().1)
+            .unwrap()
+    };
+    let password = "correct horse battery";
+    let creds = serde_json::json!({"email": "tina@example.com", "password": password});
+    post("/v1/auth/register", None, creds.clone());
+    let access = post("/v1/auth/login", None, creds)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let secret = post("/v1/auth/totp", Some(&access), serde_json::json!({}))["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let secret = nubes_auth::TotpSecret::from_base32(&secret).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    post(
+        "/v1/auth/totp/confirm",
+        Some(&access),
+        serde_json::json!({"code": secret.code_at(now)}),
+    );
+
+    let server_url = format!("http://{addr}");
+    let cloudctl = |args: &[&str], stdin: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+            .args(args)
+            .env("NUBES_CONFIG", &config)
+            .env_remove("NUBES_PROVIDER")
+            .env_remove("NUBES_TOKEN")
+            .env_remove("NUBES_PASSWORD")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let login = [
+        "login",
+        "--server",
+        &server_url,
+        "--email",
+        "tina@example.com",
+        "--password-stdin",
+    ];
+    fails(
+        &cloudctl(&login, b"wrong horse battery\n"),
+        8,
+        "invalid credentials",
+    );
+    fails(
+        &cloudctl(&login, format!("{password}\n").as_bytes()),
+        8,
+        "pass --code",
+    );
+    let code = secret.code_at(now + 30);
+    ok(&cloudctl(
+        &[&login[..], &["--code", &code]].concat(),
+        format!("{password}\n").as_bytes(),
+    ));
+
+    let mode = std::fs::metadata(&config).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the config file holds a token");
+    let saved = std::fs::read_to_string(&config).unwrap();
+    assert!(!saved.contains(password), "the password was saved");
+    let token = saved
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .expect("a token was saved")
+        .trim()
+        .to_string();
+
+    // No --provider: the current context is used.
+    ok(&cloudctl(
+        &["instance", "create", "--name", "web", "--image", "img"],
+        b"",
+    ));
+    assert!(ok(&cloudctl(&["instance", "list"], b"")).contains("web"));
+    let contexts = ok(&cloudctl(&["context", "list"], b""));
+    assert!(
+        contexts.contains("*") && contexts.contains(&addr),
+        "{contexts}"
+    );
+    fails(
+        &cloudctl(&["context", "use", "nowhere"], b""),
+        3,
+        "no context named nowhere",
+    );
+
+    // Logout forgets the context and revokes the token on the server.
+    ok(&cloudctl(&["logout"], b""));
+    let revoked = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+        .args(["--provider", &server_url, "instance", "list"])
+        .env("NUBES_TOKEN", &token)
+        .env("NUBES_CONFIG", &config)
+        .output()
+        .unwrap();
+    fails(&revoked, 8, "invalid token");
+    fails(&cloudctl(&["logout"], b""), 3, "no current context");
     server.kill().unwrap();
     server.wait().unwrap();
 }

@@ -2,6 +2,7 @@ pub mod bucket;
 pub mod function;
 pub mod image;
 pub mod instance;
+pub mod login;
 pub mod object;
 #[cfg(feature = "server")]
 pub mod serve;

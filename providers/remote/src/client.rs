@@ -88,6 +88,13 @@ impl Client {
         })
     }
 
+    /// A client without a token, for signing in.
+    pub fn anonymous(base: &str) -> Result<Self> {
+        let mut client = Self::new(base, "-")?;
+        client.token.clear();
+        Ok(client)
+    }
+
     /// Sends a request and reads the JSON answer (or nothing, for 204).
     pub async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
@@ -112,10 +119,10 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<bytes::Bytes> {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if !self.token.is_empty() {
+            req = req.bearer_auth(&self.token);
+        }
         if let Some(b) = body {
             req = req.json(b);
         }
