@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 ensure_all
 cargo bench --locked -p nubes-benches --bench docker
+cargo bench --locked -p nubes-benches --bench server

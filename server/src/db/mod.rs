@@ -24,16 +24,30 @@ impl Db {
         } else {
             url.to_string()
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(if url.starts_with("sqlite:") { 1 } else { 10 })
-            .connect(&url)
-            .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Unavailable,
-                    format!("cannot open the database: {}", redact(&e)),
-                )
-            })?;
+        let sqlite = url.starts_with("sqlite:");
+        let mut options = AnyPoolOptions::new().max_connections(if sqlite { 4 } else { 10 });
+        if sqlite {
+            // WAL lets readers run beside the writer; the busy timeout makes writers wait their
+            // turn instead of failing. One connection alone serialised every request (measured:
+            // the authenticated GET ran at 0.07x a bare route with 16 clients).
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA busy_timeout = 5000")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA journal_mode = WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(&url).await.map_err(|e| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("cannot open the database: {}", redact(&e)),
+            )
+        })?;
         let db = Self { pool };
         schema::migrate(&db).await?;
         Ok(db)
