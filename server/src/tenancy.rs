@@ -7,10 +7,10 @@ use nubes_auth::{authorize, Action, Actor, Decision, Role, Target};
 use crate::accounts::Principal;
 use crate::db::Db;
 
-/// The caller as the policy sees them, acting in `org_id` (membership looked up).
+/// The caller as the policy sees them, acting in `org_id` (one query: user and membership).
 pub async fn actor(db: &Db, principal: &Principal, org_id: &str) -> Result<Actor> {
-    let user = db.user(&principal.user_id).await?;
-    let role = match db.role(org_id, &principal.user_id).await? {
+    let (platform_admin, role) = db.standing(&principal.user_id, org_id).await?;
+    let org = match role {
         Some(r) => Some((
             org_id.to_string(),
             r.parse::<Role>()
@@ -19,9 +19,9 @@ pub async fn actor(db: &Db, principal: &Principal, org_id: &str) -> Result<Actor
         None => None,
     };
     Ok(Actor {
-        user_id: user.id,
-        platform_admin: user.platform_admin,
-        org: role,
+        user_id: principal.user_id.clone(),
+        platform_admin,
+        org,
     })
 }
 

@@ -80,6 +80,21 @@ impl Db {
         tx.commit().await.map_err(|e| map(e, "organization"))
     }
 
+    /// Whether the user is a platform admin, and their role in `org_id` if a member.
+    pub async fn standing(&self, user_id: &str, org_id: &str) -> Result<(bool, Option<String>)> {
+        let row: Option<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT u.platform_admin, m.role FROM users u
+             LEFT JOIN members m ON m.user_id = u.id AND m.org_id = $2 WHERE u.id = $1",
+        )
+        .bind(user_id)
+        .bind(org_id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| map(e, "membership"))?;
+        let (admin, role) = row.ok_or_else(|| Error::not_found("user not found"))?;
+        Ok((admin != 0, role))
+    }
+
     /// The caller's role in `org_id`, if a member.
     pub async fn role(&self, org_id: &str, user_id: &str) -> Result<Option<String>> {
         sqlx::query_scalar("SELECT role FROM members WHERE org_id = $1 AND user_id = $2")
