@@ -526,41 +526,10 @@ fn serve_bootstraps_an_admin_once_and_keeps_it() {
 /// `--provider http://...`: the same instance commands against a Nubes server, with an API token.
 #[test]
 fn instances_through_a_server() {
-    use std::io::{BufRead, BufReader, Read};
-
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--compute",
-            "memory://?images=img",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("serve printed its address").unwrap();
-        if let Some(a) = line.strip_prefix("listening on http://") {
-            break a.to_string();
-        }
-    };
+    let (mut server, addr) = serve_in(dir.path(), "memory://?images=img");
     let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
-        let body = body.to_string();
-        let auth = token
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
-        let mut s = std::net::TcpStream::connect(&addr).unwrap();
-        write!(s, "POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
-        let mut response = String::new();
-        s.read_to_string(&mut response).unwrap();
-        serde_json::from_str::<serde_json::Value>(response.split_once("\r\n\r\n").unwrap().1)
-            .unwrap()
+        http_post(&addr, path, token, body)
     };
     let creds =
         serde_json::json!({"email": "cli@example.com", "password": "correct horse battery"});
@@ -624,43 +593,13 @@ fn instances_through_a_server() {
 /// `cloudctl login` with a second factor, then commands through the saved context, then logout.
 #[test]
 fn login_with_totp_uses_contexts_and_logout_revokes() {
-    use std::io::{BufRead, BufReader, Read};
     use std::os::unix::fs::PermissionsExt;
 
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.yaml");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--compute",
-            "memory://?images=img",
-            "--data-dir",
-        ])
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("serve printed its address").unwrap();
-        if let Some(a) = line.strip_prefix("listening on http://") {
-            break a.to_string();
-        }
-    };
+    let (mut server, addr) = serve_in(&dir.path().join("data"), "memory://?images=img");
     let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
-        let body = body.to_string();
-        let auth = token
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
-        let mut s = std::net::TcpStream::connect(&addr).unwrap();
-        write!(s, "POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
-        let mut response = String::new();
-        s.read_to_string(&mut response).unwrap();
-        serde_json::from_str::<serde_json::Value>(response.split_once("\r\n\r\n").unwrap().1)
-            .unwrap()
+        http_post(&addr, path, token, body)
     };
     let password = "correct horse battery";
     let creds = serde_json::json!({"email": "tina@example.com", "password": password});
@@ -764,4 +703,50 @@ fn login_with_totp_uses_contexts_and_logout_revokes() {
     fails(&cloudctl(&["logout"], b""), 3, "no current context");
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+/// Starts `cloudctl serve` on a free port with its data in `data_dir`; returns it and its address.
+fn serve_in(data_dir: &std::path::Path, compute: &str) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut server = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--compute",
+            compute,
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(a) = line.strip_prefix("listening on http://") {
+            break a.to_string();
+        }
+    };
+    (server, addr)
+}
+
+/// POSTs JSON over a plain socket (HTTP/1.1) and returns the JSON answer.
+fn http_post(
+    addr: &str,
+    path: &str,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    use std::io::Read;
+    let body = body.to_string();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    serde_json::from_str(response.split_once("\r\n\r\n").unwrap().1).unwrap()
 }
