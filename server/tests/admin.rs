@@ -143,6 +143,16 @@ async fn flows(url: &str) {
             .any(|e| e["action"] == "POST /v1/instances" && e["status"] == 201),
         "{by_alice}"
     );
+    let create = by_alice
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "POST /v1/instances")
+        .unwrap();
+    assert_eq!(
+        create["org_id"], web["org_id"],
+        "the create's organization is in its audit row"
+    );
     let reads = api.get("/v1/admin/audit?action=GET", Some(&admin)).await.1;
     assert_eq!(reads, json!([]), "reads are not audited");
     let logins = api

@@ -13,6 +13,10 @@ use super::AppState;
 use crate::accounts::now;
 use crate::db::AuditEntry;
 
+/// Set by handlers whose organization is not in the path, for the audit row.
+#[derive(Debug, Clone)]
+pub struct AuditOrg(pub String);
+
 pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
@@ -45,6 +49,8 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let org_id = org_of(&state, &resource).await;
 
     let response = next.run(req).await;
+    // A create names its organization only in the body or the answer; the handler says it.
+    let org_id = org_id.or_else(|| response.extensions().get::<AuditOrg>().map(|o| o.0.clone()));
     let entry = AuditEntry {
         id: token::random_id(),
         at: now(),

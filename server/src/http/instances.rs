@@ -3,10 +3,11 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use nubes::InstanceStats;
 use serde::Deserialize;
 
+use super::audit::AuditOrg;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Params};
 use super::AppState;
@@ -60,8 +61,13 @@ async fn create(
     State(s): State<AppState>,
     p: Principal,
     Body(b): Body<CreateInstance>,
-) -> ApiResult<(StatusCode, Json<TenantInstance>)> {
-    Ok((StatusCode::CREATED, Json(s.instances.create(&p, b).await?)))
+) -> ApiResult<(StatusCode, Extension<AuditOrg>, Json<TenantInstance>)> {
+    let created = s.instances.create(&p, b).await?;
+    Ok((
+        StatusCode::CREATED,
+        Extension(AuditOrg(created.org_id.clone())),
+        Json(created),
+    ))
 }
 
 async fn list(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<TenantInstance>>> {

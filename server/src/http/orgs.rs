@@ -3,10 +3,11 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use nubes_auth::Role;
 use serde::Deserialize;
 
+use super::audit::AuditOrg;
 use super::error::ApiResult;
 use super::extract::Body;
 use super::AppState;
@@ -62,8 +63,13 @@ async fn create(
     State(s): State<AppState>,
     p: Principal,
     Body(b): Body<NewOrg>,
-) -> ApiResult<(StatusCode, Json<Org>)> {
-    Ok((StatusCode::CREATED, Json(s.orgs.create(&p, &b.name).await?)))
+) -> ApiResult<(StatusCode, Extension<AuditOrg>, Json<Org>)> {
+    let org = s.orgs.create(&p, &b.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Extension(AuditOrg(org.id.clone())),
+        Json(org),
+    ))
 }
 
 async fn list(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<Org>>> {
