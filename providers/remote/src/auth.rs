@@ -38,8 +38,7 @@ pub async fn login(server: &str, email: &str, password: &str) -> Result<Login> {
     let body = json!({"email": email, "password": password});
     let answer: LoginAnswer = client
         .call(Method::POST, "/v1/auth/login", Some(&body))
-        .await?
-        .ok_or_else(|| Error::unexpected("empty answer").with_provider(SCHEME))?;
+        .await?;
     match (answer.access_token, answer.challenge_token) {
         (Some(access), _) => Ok(Login::Done(access)),
         (None, Some(token)) => Ok(Login::Challenge {
@@ -58,8 +57,7 @@ pub async fn verify(server: &str, challenge: &str, code: &str) -> Result<String>
     let body = json!({"challenge_token": challenge, "code": code});
     let answer: LoginAnswer = client
         .call(Method::POST, "/v1/auth/verify-otp", Some(&body))
-        .await?
-        .ok_or_else(|| Error::unexpected("empty answer").with_provider(SCHEME))?;
+        .await?;
     answer
         .access_token
         .ok_or_else(|| Error::unexpected("the server's answer had no token").with_provider(SCHEME))
@@ -74,8 +72,7 @@ pub async fn machine_token(server: &str, access: &str, name: &str) -> Result<Mac
             "/v1/auth/tokens",
             Some(&json!({"name": name})),
         )
-        .await?
-        .ok_or_else(|| Error::unexpected("empty answer").with_provider(SCHEME))
+        .await
 }
 
 /// Revokes a machine token with itself.

@@ -95,18 +95,18 @@ impl Client {
         Ok(client)
     }
 
-    /// Sends a request and reads the JSON answer (or nothing, for 204).
+    /// Sends a request and reads its JSON answer; an empty answer is an error.
     pub async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Option<&B>,
-    ) -> Result<Option<T>> {
+    ) -> Result<T> {
         let bytes = self.raw(method, path, body).await?;
         if bytes.is_empty() {
-            return Ok(None);
+            return Err(Error::unexpected("the server's answer was empty").with_provider(SCHEME));
         }
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        serde_json::from_slice(&bytes).map_err(|e| {
             Error::unexpected(format!("the server's answer could not be read: {e}"))
                 .with_provider(SCHEME)
         })

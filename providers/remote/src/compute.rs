@@ -84,12 +84,11 @@ impl RemoteCompute {
     }
 
     async fn fetch(&self, id: &str) -> Result<Instance> {
-        let r: Option<Remote> = self
+        let r: Remote = self
             .client
             .call(Method::GET, &format!("/v1/instances/{id}"), NONE)
             .await?;
-        r.map(Into::into)
-            .ok_or_else(|| Error::unexpected("empty answer").with_provider(SCHEME))
+        Ok(r.into())
     }
 
     /// The server's id for `id_or_name`; names are looked up among the caller's instances.
@@ -120,7 +119,7 @@ impl RemoteCompute {
 
     async fn post_instance(&self, id: &str, action: &str, query: &str) -> Result<Instance> {
         let id = self.resolve(id).await?;
-        let r: Option<Remote> = self
+        let r: Remote = self
             .client
             .call(
                 Method::POST,
@@ -128,8 +127,7 @@ impl RemoteCompute {
                 NONE,
             )
             .await?;
-        r.map(Into::into)
-            .ok_or_else(|| Error::unexpected("empty answer").with_provider(SCHEME))
+        Ok(r.into())
     }
 }
 
@@ -173,12 +171,11 @@ impl Compute for RemoteCompute {
             labels: &spec.labels,
             command: &spec.command,
         };
-        let r: Option<Remote> = self
+        let r: Remote = self
             .client
             .call(Method::POST, "/v1/instances", Some(&body))
             .await?;
-        r.map(Into::into)
-            .ok_or_else(|| Error::unexpected("empty answer").with_provider(SCHEME))
+        Ok(r.into())
     }
 
     async fn get(&self, id: &str) -> Result<Instance> {
@@ -187,9 +184,8 @@ impl Compute for RemoteCompute {
     }
 
     async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
-        let all: Option<Vec<Remote>> = self.client.call(Method::GET, "/v1/instances", NONE).await?;
+        let all: Vec<Remote> = self.client.call(Method::GET, "/v1/instances", NONE).await?;
         Ok(all
-            .unwrap_or_default()
             .into_iter()
             .map(Instance::from)
             .filter(|i| options.matches(i))
@@ -239,7 +235,7 @@ impl Compute for RemoteCompute {
             stdin,
             timeout_secs: request.timeout.map(|t| t.as_secs_f64().ceil() as u64),
         };
-        let out: Option<ExecAnswer> = self
+        let out: ExecAnswer = self
             .client
             .call(
                 Method::POST,
@@ -247,7 +243,6 @@ impl Compute for RemoteCompute {
                 Some(&body),
             )
             .await?;
-        let out = out.ok_or_else(|| Error::unexpected("empty answer").with_provider(SCHEME))?;
         Ok(ExecOutput::new(out.exit_code, out.stdout, out.stderr))
     }
 
@@ -279,11 +274,9 @@ impl Compute for RemoteCompute {
 
     async fn stats(&self, id: &str) -> Result<InstanceStats> {
         let id = self.resolve(id).await?;
-        let s: Option<InstanceStats> = self
-            .client
+        self.client
             .call(Method::GET, &format!("/v1/instances/{id}/stats"), NONE)
-            .await?;
-        s.ok_or_else(|| Error::unexpected("empty answer").with_provider(SCHEME))
+            .await
     }
 
     async fn resize(&self, _id: &str, _request: ResizeRequest) -> Result<Instance> {
