@@ -150,15 +150,14 @@ impl Instances {
         // The backend name is ours: tenants' names only need to be unique within their org.
         spec.name = format!("nb-{}", &id[..16]);
 
-        let mut row = InstanceRow {
+        let row = InstanceRow {
             id,
             org_id,
             owner_id: p.user_id.clone(),
             name: req.name,
-            backend_id: String::new(),
+            backend_id: spec.name.clone(),
             created_at: now(),
         };
-        row.backend_id = spec.name.clone();
         self.db.insert_instance(&row).await?;
         match compute.create(spec).await {
             Ok(live) => Ok(view(&row, Some(&live))),

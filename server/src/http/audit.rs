@@ -1,14 +1,13 @@
 //! Records every mutating request in the audit log: who, in which organization, what, on which
 //! path, how it ended, when, and from where. A failed write of the log is reported, not hidden.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use nubes_auth::token;
 
+use super::extract::{bearer, client_ip};
 use super::AppState;
 use crate::accounts::now;
 use crate::db::AuditEntry;
@@ -31,16 +30,8 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         route.as_deref().unwrap_or("(no route)")
     );
     let resource = req.uri().path().to_string();
-    let source = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    let bearer = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string());
+    let source = client_ip(req.extensions());
+    let bearer = bearer(req.headers()).ok().map(str::to_string);
     let user_id = match bearer {
         Some(t) => state.accounts.identify(&t).await,
         None => None,

@@ -56,23 +56,8 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|h| h.to_str().ok())
-            .ok_or_else(|| {
-                ApiError(Error::new(
-                    ErrorKind::Unauthenticated,
-                    "missing bearer token",
-                ))
-            })?;
-        let token = header.strip_prefix("Bearer ").ok_or_else(|| {
-            ApiError(Error::new(
-                ErrorKind::Unauthenticated,
-                "expected `Authorization: Bearer <token>`",
-            ))
-        })?;
-        Ok(state.accounts.authenticate(token.trim()).await?)
+        let token = bearer(&parts.headers).map_err(ApiError)?;
+        Ok(state.accounts.authenticate(token).await?)
     }
 }
 
@@ -84,10 +69,30 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
-        Ok(ClientAddr(addr))
+        Ok(ClientAddr(client_ip(&parts.extensions)))
     }
+}
+
+/// The token in `Authorization: Bearer <token>`, or why there is none.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, Error> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(|| Error::new(ErrorKind::Unauthenticated, "missing bearer token"))?;
+    header
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unauthenticated,
+                "expected `Authorization: Bearer <token>`",
+            )
+        })
+}
+
+/// The client's IP address, when the server knows it (it does over a real socket).
+pub fn client_ip(extensions: &axum::http::Extensions) -> Option<String> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
 }
