@@ -302,6 +302,16 @@ pub struct ServeArgs {
     /// The provider that runs tenants' instances; "none" disables instances
     #[arg(long, env = "NUBES_SERVER_COMPUTE", default_value = "docker://")]
     pub compute: String,
+    /// The provider that holds tenants' buckets (default: local:// in the data directory); "none"
+    /// disables buckets
+    #[arg(long, env = "NUBES_SERVER_STORAGE")]
+    pub storage: Option<String>,
+    /// The provider that holds tenants' disk images (e.g. memory://); "none" disables disks
+    #[arg(long, env = "NUBES_SERVER_DISK", default_value = "none")]
+    pub disk: String,
+    /// The provider that runs tenants' functions; "none" disables functions
+    #[arg(long, env = "NUBES_SERVER_FUNCTION", default_value = "docker://")]
+    pub function: String,
     /// SMTP relay for emailed sign-in codes: smtp://host:port, smtp://host?tls=required, smtps://host
     #[arg(long, env = "NUBES_SERVER_SMTP_URL")]
     pub smtp_url: Option<String>,

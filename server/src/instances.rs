@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use nubes::{
-    Compute, DeleteOptions, Error, ErrorKind, ExecRequest, Instance, InstanceSpec, InstanceState,
-    InstanceStats, LogOptions, Result, StopOptions,
+    Compute, ComputeCapability, DeleteOptions, Error, ErrorKind, ExecRequest, Instance,
+    InstanceSpec, InstanceState, InstanceStats, LogOptions, LogStream, ResizeRequest, Result,
+    StopOptions,
 };
 use nubes_auth::token;
 use nubes_auth::{Action, Target};
@@ -127,18 +127,6 @@ impl Instances {
 
     pub async fn create(&self, p: &Principal, req: CreateInstance) -> Result<TenantInstance> {
         let compute = self.compute()?;
-        let org_id = match req.org_id {
-            Some(id) => id,
-            None => self.db.personal_org(&p.user_id).await?,
-        };
-        let actor = tenancy::actor(&self.db, p, &org_id).await?;
-        tenancy::check(
-            &actor,
-            Action::Create,
-            &Target::Org { org_id: &org_id },
-            &format!("organization {org_id}"),
-        )?;
-
         let id = token::random_id();
         let mut spec = InstanceSpec::new(req.name.clone(), req.image);
         spec.cpus = req.cpus;
@@ -147,8 +135,8 @@ impl Instances {
         spec.labels = req.labels;
         spec.command = req.command;
         spec.validate()?;
-        // The backend name is ours: tenants' names only need to be unique within their org.
-        spec.name = format!("nb-{}", &id[..16]);
+        let org_id = tenancy::creating_in(&self.db, p, req.org_id).await?;
+        spec.name = tenancy::backend_name(&id);
 
         let row = InstanceRow {
             id,
@@ -252,17 +240,40 @@ impl Instances {
         })
     }
 
-    /// The instance's output so far (stdout and stderr interleaved), at most `tail` lines.
-    pub async fn logs(&self, p: &Principal, id: &str, tail: Option<u64>) -> Result<String> {
+    /// The instance's output (stdout and stderr interleaved): at most `tail` lines of what is
+    /// there, then, with `follow`, what it writes until it stops.
+    pub async fn logs(&self, p: &Principal, id: &str, options: LogOptions) -> Result<LogStream> {
         let row = self.authorized(p, id, Action::Read).await?;
-        let mut options = LogOptions::default();
-        options.tail = tail;
-        let mut stream = self.compute()?.logs(&row.backend_id, options).await?;
-        let mut out = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            out.extend_from_slice(&chunk?.data);
-        }
-        Ok(String::from_utf8_lossy(&out).into_owned())
+        self.compute()?.logs(&row.backend_id, options).await
+    }
+
+    /// Changes cpus and memory; live where the backend can.
+    pub async fn resize(
+        &self,
+        p: &Principal,
+        id: &str,
+        request: ResizeRequest,
+    ) -> Result<TenantInstance> {
+        request.validate()?;
+        let row = self.authorized(p, id, Action::Operate).await?;
+        let live = self.compute()?.resize(&row.backend_id, request).await?;
+        Ok(view(&row, Some(&live)))
+    }
+
+    /// What this server's API offers of its compute provider's capabilities: published ports,
+    /// disk and pid limits and consoles are not part of it.
+    pub fn capability(&self) -> Option<ComputeCapability> {
+        let backend = self.compute.as_ref()?.capability();
+        let mut cap = ComputeCapability::default();
+        cap.restart = backend.restart;
+        cap.exec = backend.exec;
+        cap.exec_stdin = backend.exec_stdin;
+        cap.logs = backend.logs;
+        cap.logs_follow = backend.logs_follow;
+        cap.stats = backend.stats;
+        cap.resize = backend.resize;
+        cap.resize_live = backend.resize_live;
+        Some(cap)
     }
 
     pub async fn stats(&self, p: &Principal, id: &str) -> Result<InstanceStats> {

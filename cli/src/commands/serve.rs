@@ -4,14 +4,22 @@ use crate::args::ServeArgs;
 use crate::Outcome;
 
 pub async fn run(args: ServeArgs) -> Outcome {
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|e| super::io_error(e, &args.data_dir.display().to_string()))?;
     let database_url = match args.database_url {
         Some(url) => url,
+        None => format!("sqlite://{}", args.data_dir.join("nubes.db").display()),
+    };
+    let storage = match args.storage {
+        Some(uri) => uri,
         None => {
-            std::fs::create_dir_all(&args.data_dir)
-                .map_err(|e| super::io_error(e, &args.data_dir.display().to_string()))?;
-            format!("sqlite://{}", args.data_dir.join("nubes.db").display())
+            let objects = args.data_dir.join("objects");
+            std::fs::create_dir_all(&objects)
+                .map_err(|e| super::io_error(e, &objects.display().to_string()))?;
+            format!("local://{}", objects.display())
         }
     };
+    let enabled = |uri: String| (uri != "none").then_some(uri);
     // The secret may come from the environment (several replicas share it); otherwise the server
     // generates one and keeps it in its database. It is never printed.
     let jwt_secret = std::env::var("NUBES_SERVER_JWT_SECRET")
@@ -20,7 +28,10 @@ pub async fn run(args: ServeArgs) -> Outcome {
     let config = nubes_server::Config {
         database_url,
         jwt_secret,
-        compute: (args.compute != "none").then_some(args.compute),
+        compute: enabled(args.compute),
+        storage: enabled(storage),
+        disk: enabled(args.disk),
+        function: enabled(args.function),
         smtp_url: args.smtp_url,
         mail_from: args.mail_from,
     };

@@ -95,6 +95,7 @@ where
 mod audit;
 mod instances;
 mod orgs;
+mod resources;
 mod sessions;
 mod tokens;
 mod users;
@@ -102,6 +103,7 @@ mod users;
 pub use audit::{AuditEntry, AuditFilter};
 pub use instances::InstanceRow;
 pub use orgs::{InviteRow, MemberRow, OrgRow};
+pub use resources::{Kind, ResourceRow};
 pub use sessions::RefreshLookup;
 pub use tokens::ApiTokenRow;
 pub use users::UserRow;

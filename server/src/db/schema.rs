@@ -115,6 +115,20 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             revoked_at BIGINT
         )"],
     ),
+    (
+        7,
+        // Disks, buckets and functions: one table, since tenancy treats them alike.
+        &["CREATE TABLE resources (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            org_id TEXT NOT NULL REFERENCES orgs(id),
+            owner_id TEXT NOT NULL REFERENCES users(id),
+            name TEXT NOT NULL,
+            backend_id TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            UNIQUE (kind, org_id, name)
+        )"],
+    ),
 ];
 
 pub async fn migrate(db: &Db) -> Result<()> {

@@ -10,7 +10,7 @@ use nubes_auth::token;
 use super::extract::{bearer, client_ip};
 use super::AppState;
 use crate::accounts::now;
-use crate::db::AuditEntry;
+use crate::db::{AuditEntry, Kind};
 
 /// Set by handlers whose organization is not in the path, for the audit row.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         None => None,
     };
     // Look the organization up before the handler runs: a delete removes the row it names.
-    let org_id = org_of(&state, &resource).await;
+    let org_id = org_of(&state, &resource, user_id.as_deref()).await;
 
     let response = next.run(req).await;
     // A create names its organization only in the body or the answer; the handler says it.
@@ -58,13 +58,30 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     response
 }
 
-async fn org_of(state: &AppState, path: &str) -> Option<String> {
+async fn org_of(state: &AppState, path: &str, user_id: Option<&str>) -> Option<String> {
     let mut parts = path.trim_start_matches('/').split('/');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some("v1"), Some("orgs"), Some(org)) if org != "join" => Some(org.to_string()),
+    let db = state.accounts.db();
+    let kind = match (parts.next(), parts.next(), parts.next()) {
+        (Some("v1"), Some("orgs"), Some(org)) if org != "join" => return Some(org.to_string()),
         (Some("v1"), Some("instances"), Some(id)) => {
-            state.accounts.db().instance_org(id).await.ok().flatten()
+            return db.instance_org(id).await.ok().flatten()
         }
+        (Some("v1"), Some("disks"), Some(r)) => (Kind::Disk, r),
+        (Some("v1"), Some("buckets"), Some(r)) => (Kind::Bucket, r),
+        (Some("v1"), Some("functions"), Some(r)) => (Kind::Function, r),
+        _ => return None,
+    };
+    // Named by id, or by a name only one of the caller's organizations uses.
+    let (kind, reference) = kind;
+    if let Ok(Some(row)) = db.resource(kind, reference).await {
+        return Some(row.org_id);
+    }
+    let named = db
+        .resources_named(kind, user_id?, reference, None)
+        .await
+        .ok()?;
+    match named.as_slice() {
+        [one] => Some(one.org_id.clone()),
         _ => None,
     }
 }

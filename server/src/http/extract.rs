@@ -96,3 +96,34 @@ pub fn client_ip(extensions: &axum::http::Extensions) -> Option<String> {
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_string())
 }
+
+/// A raw request body held in memory, up to axum's body limit; too large is a clear 400.
+#[derive(Debug)]
+pub struct Payload(pub nubes::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Payload {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        nubes::Bytes::from_request(req, state)
+            .await
+            .map(Payload)
+            .map_err(|rejection| ApiError(Error::invalid_input(rejection.body_text())))
+    }
+}
+
+/// `?org_id=`: which organization a resource name is looked up in, when several have one.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgQuery {
+    pub org_id: Option<String>,
+}
+
+impl OrgQuery {
+    pub fn named<'a>(&'a self, id_or_name: &'a str) -> crate::tenancy::Ref<'a> {
+        crate::tenancy::Ref {
+            id_or_name,
+            org_id: self.org_id.as_deref(),
+        }
+    }
+}

@@ -1,10 +1,12 @@
 //! `/v1/instances/...`: each handler is a call into `Instances`.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use nubes::InstanceStats;
+use futures::TryStreamExt;
+use nubes::{InstanceStats, LogOptions, ResizeRequest};
 use serde::Deserialize;
 
 use super::audit::AuditOrg;
@@ -43,6 +45,16 @@ struct DeleteQuery {
 #[serde(deny_unknown_fields)]
 struct LogQuery {
     tail: Option<u64>,
+    #[serde(default)]
+    follow: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResizeBody {
+    cpus: Option<f64>,
+    /// Bytes.
+    memory: Option<u64>,
 }
 
 pub fn routes() -> Router<AppState> {
@@ -55,6 +67,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/instances/{id}/exec", post(exec))
         .route("/v1/instances/{id}/logs", get(logs))
         .route("/v1/instances/{id}/stats", get(stats))
+        .route("/v1/instances/{id}/resize", post(resize))
 }
 
 async fn create(
@@ -132,8 +145,25 @@ async fn logs(
     p: Principal,
     Path(id): Path<String>,
     Params(q): Params<LogQuery>,
-) -> ApiResult<String> {
-    Ok(s.instances.logs(&p, &id, q.tail).await?)
+) -> ApiResult<Response> {
+    let mut options = LogOptions::default().follow(q.follow);
+    options.tail = q.tail;
+    let logs = s.instances.logs(&p, &id, options).await?;
+    // Chunks go out as they come, so a follower sees output while the instance writes it.
+    let body = axum::body::Body::from_stream(logs.map_ok(|chunk| chunk.data));
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
+}
+
+async fn resize(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Body(b): Body<ResizeBody>,
+) -> ApiResult<Json<TenantInstance>> {
+    let mut request = ResizeRequest::default();
+    request.cpus = b.cpus;
+    request.memory = b.memory;
+    Ok(Json(s.instances.resize(&p, &id, request).await?))
 }
 
 async fn stats(

@@ -3,8 +3,12 @@
 mod admin;
 mod audit;
 mod auth;
+mod buckets;
+mod capabilities;
+mod disks;
 pub mod error;
 mod extract;
+mod functions;
 mod instances;
 mod metrics;
 mod orgs;
@@ -28,6 +32,9 @@ pub struct AppState {
     pub accounts: Arc<Accounts>,
     pub orgs: Orgs,
     pub instances: Instances,
+    pub buckets: crate::buckets::Buckets,
+    pub disks: crate::disks::Disks,
+    pub functions: crate::functions::Functions,
     pub admin: Admin,
     pub metrics: Arc<metrics::Metrics>,
 }
@@ -37,9 +44,13 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics::scrape))
+        .merge(capabilities::routes())
         .merge(auth::routes())
         .merge(orgs::routes())
         .merge(instances::routes())
+        .merge(disks::routes())
+        .merge(buckets::routes())
+        .merge(functions::routes())
         .merge(admin::routes())
         .fallback(|| async { ApiError(Error::not_found("no such route")) })
         .layer(axum::middleware::from_fn_with_state(

@@ -1,0 +1,211 @@
+//! Disk images for tenants: rows record who owns which image, the disk provider behind the server
+//! holds it under a name of ours, so renaming is a row update and no tenant string reaches a path.
+
+use std::sync::Arc;
+
+use nubes::{Disk, DiskFormat, DiskImage, DiskResizeRequest, DiskSpec, Error, ErrorKind, Result};
+use nubes_auth::{token, Action};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::{now, Principal};
+use crate::db::{Db, Kind, ResourceRow};
+use crate::tenancy::{self, Ref};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDisk {
+    /// Defaults to the caller's personal organization.
+    pub org_id: Option<String>,
+    pub name: String,
+    pub format: DiskFormat,
+    /// Virtual size in bytes.
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResizeDisk {
+    /// New virtual size in bytes.
+    pub size: u64,
+    #[serde(default)]
+    pub allow_shrink: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertDisk {
+    pub format: DiskFormat,
+    /// The new disk's name, in the source's organization.
+    pub target: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameDisk {
+    pub name: String,
+}
+
+/// A disk as its tenant sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantDisk {
+    pub id: String,
+    pub name: String,
+    pub org_id: String,
+    pub owner_id: String,
+    pub format: Option<DiskFormat>,
+    pub virtual_size: Option<u64>,
+    pub actual_size: Option<u64>,
+    pub created_at: i64,
+}
+
+fn view(row: &ResourceRow, live: Option<&DiskImage>) -> TenantDisk {
+    TenantDisk {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        org_id: row.org_id.clone(),
+        owner_id: row.owner_id.clone(),
+        format: live.map(|d| d.format),
+        virtual_size: live.map(|d| d.virtual_size),
+        actual_size: live.and_then(|d| d.actual_size),
+        created_at: row.created_at,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Disks {
+    db: Db,
+    disk: Option<Arc<dyn Disk>>,
+}
+
+impl Disks {
+    pub fn new(db: Db, disk: Option<Arc<dyn Disk>>) -> Self {
+        Self { db, disk }
+    }
+
+    fn disk(&self) -> Result<&Arc<dyn Disk>> {
+        self.disk
+            .as_ref()
+            .ok_or_else(|| Error::unsupported("this server has no disk provider configured"))
+    }
+
+    /// What the provider behind this server can do; the API carries all of it.
+    pub fn capability(&self) -> Option<nubes::DiskCapability> {
+        self.disk.as_ref().map(|b| b.capability())
+    }
+
+    async fn authorized(&self, p: &Principal, r: Ref<'_>, action: Action) -> Result<ResourceRow> {
+        self.disk()?;
+        tenancy::resource(&self.db, p, Kind::Disk, r, action).await
+    }
+
+    /// Records a row for `name` in `org_id`, then has the backend make it; no row survives a
+    /// backend failure.
+    async fn make(
+        &self,
+        p: &Principal,
+        org_id: String,
+        name: String,
+        backend: impl AsyncFnOnce(&str) -> Result<DiskImage>,
+    ) -> Result<TenantDisk> {
+        let id = token::random_id();
+        let row = ResourceRow {
+            backend_id: tenancy::backend_name(&id),
+            id,
+            kind: Kind::Disk,
+            org_id,
+            owner_id: p.user_id.clone(),
+            name,
+            created_at: now(),
+        };
+        self.db.insert_resource(&row).await?;
+        match backend(&row.backend_id).await {
+            Ok(live) => Ok(view(&row, Some(&live))),
+            Err(e) => {
+                self.db.delete_resource(&row.id).await?;
+                Err(e)
+            }
+        }
+    }
+
+    pub async fn create(&self, p: &Principal, req: CreateDisk) -> Result<TenantDisk> {
+        let disk = self.disk()?;
+        let spec = DiskSpec::new(req.name.clone(), req.format, req.size);
+        spec.validate()?;
+        let org_id = tenancy::creating_in(&self.db, p, req.org_id).await?;
+        self.make(p, org_id, req.name, async |backend: &str| {
+            disk.create(DiskSpec::new(backend, req.format, req.size))
+                .await
+        })
+        .await
+    }
+
+    pub async fn get(&self, p: &Principal, r: Ref<'_>) -> Result<TenantDisk> {
+        let row = self.authorized(p, r, Action::Read).await?;
+        let live = self
+            .disk()?
+            .get(&row.backend_id)
+            .await
+            .map_err(|e| row.explain(e))?;
+        Ok(view(&row, Some(&live)))
+    }
+
+    /// Every disk of the organizations the caller belongs to; one the backend lost shows no size.
+    pub async fn list(&self, p: &Principal) -> Result<Vec<TenantDisk>> {
+        let disk = self.disk()?;
+        let live = disk.list().await?;
+        let rows = self.db.resources_visible_to(Kind::Disk, &p.user_id).await?;
+        Ok(rows
+            .iter()
+            .map(|row| view(row, live.iter().find(|d| d.name == row.backend_id)))
+            .collect())
+    }
+
+    pub async fn resize(&self, p: &Principal, r: Ref<'_>, req: ResizeDisk) -> Result<TenantDisk> {
+        let row = self.authorized(p, r, Action::Operate).await?;
+        let mut request = DiskResizeRequest::new(req.size);
+        if req.allow_shrink {
+            request = request.allow_shrink();
+        }
+        let live = self
+            .disk()?
+            .resize(&row.backend_id, request)
+            .await
+            .map_err(|e| row.explain(e))?;
+        Ok(view(&row, Some(&live)))
+    }
+
+    /// Writes a copy of the disk in another format as a new disk in the same organization.
+    pub async fn convert(&self, p: &Principal, r: Ref<'_>, req: ConvertDisk) -> Result<TenantDisk> {
+        let disk = self.disk()?;
+        nubes::validate::name("disk", &req.target)?;
+        let source = self.authorized(p, r, Action::Read).await?;
+        let org_id = tenancy::creating_in(&self.db, p, Some(source.org_id.clone())).await?;
+        self.make(p, org_id, req.target, async |backend: &str| {
+            disk.convert(&source.backend_id, req.format, backend)
+                .await
+                .map_err(|e| source.explain(e))
+        })
+        .await
+    }
+
+    /// Renames the disk; the backend keeps its own name, so nothing is copied or moved.
+    pub async fn rename(&self, p: &Principal, r: Ref<'_>, req: RenameDisk) -> Result<TenantDisk> {
+        nubes::validate::name("disk", &req.name)?;
+        let mut row = self.authorized(p, r, Action::Operate).await?;
+        self.db.rename_resource(&row, &req.name).await?;
+        row.name = req.name;
+        let live = self.disk()?.get(&row.backend_id).await.ok();
+        Ok(view(&row, live.as_ref()))
+    }
+
+    pub async fn delete(&self, p: &Principal, r: Ref<'_>) -> Result<()> {
+        let row = self.authorized(p, r, Action::Delete).await?;
+        match self.disk()?.delete(&row.backend_id).await {
+            Ok(()) => {}
+            // Already gone from the backend: the row is all that is left.
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(row.explain(e)),
+        }
+        self.db.delete_resource(&row.id).await
+    }
+}

@@ -1,0 +1,190 @@
+//! Functions for tenants: rows record who owns which function, the function provider behind the
+//! server deploys and runs it under a name of ours.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nubes::{Bytes, Error, ErrorKind, Function, FunctionError, FunctionInfo, FunctionSpec, Result};
+use nubes_auth::{token, Action};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::{now, Principal};
+use crate::db::{Db, Kind, ResourceRow};
+use crate::tenancy::{self, Ref};
+
+/// The longest a tenant may let one invocation run.
+pub const MAX_TIMEOUT_SECS: u64 = 900;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployFunction {
+    /// Defaults to the caller's personal organization.
+    pub org_id: Option<String>,
+    pub name: String,
+    pub image: String,
+    /// Reads the payload on stdin, writes the result to stdout.
+    pub handler: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub cpus: Option<f64>,
+    /// Bytes.
+    pub memory: Option<u64>,
+    pub timeout_secs: Option<u64>,
+}
+
+/// A function as its tenant sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantFunction {
+    pub id: String,
+    pub name: String,
+    pub org_id: String,
+    pub owner_id: String,
+    pub image: Option<String>,
+    pub handler: Vec<String>,
+    pub cpus: Option<f64>,
+    pub memory: Option<u64>,
+    pub timeout_secs: Option<u64>,
+    pub created_at: i64,
+}
+
+fn view(row: &ResourceRow, live: Option<&FunctionInfo>) -> TenantFunction {
+    TenantFunction {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        org_id: row.org_id.clone(),
+        owner_id: row.owner_id.clone(),
+        image: live.map(|f| f.image.clone()),
+        handler: live.map(|f| f.handler.clone()).unwrap_or_default(),
+        cpus: live.and_then(|f| f.cpus),
+        memory: live.and_then(|f| f.memory),
+        timeout_secs: live.and_then(|f| f.timeout).map(|t| t.as_secs()),
+        created_at: row.created_at,
+    }
+}
+
+/// One invocation's outcome; the payload and logs are base64, since functions may write bytes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Invocation {
+    pub payload: String,
+    pub logs: String,
+    pub error: Option<FunctionError>,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Functions {
+    db: Db,
+    function: Option<Arc<dyn Function>>,
+}
+
+impl Functions {
+    pub fn new(db: Db, function: Option<Arc<dyn Function>>) -> Self {
+        Self { db, function }
+    }
+
+    fn function(&self) -> Result<&Arc<dyn Function>> {
+        self.function
+            .as_ref()
+            .ok_or_else(|| Error::unsupported("this server has no function provider configured"))
+    }
+
+    /// What the provider behind this server can do; the API carries all of it.
+    pub fn capability(&self) -> Option<nubes::FunctionCapability> {
+        self.function.as_ref().map(|b| b.capability())
+    }
+
+    async fn authorized(&self, p: &Principal, r: Ref<'_>, action: Action) -> Result<ResourceRow> {
+        self.function()?;
+        tenancy::resource(&self.db, p, Kind::Function, r, action).await
+    }
+
+    pub async fn deploy(&self, p: &Principal, req: DeployFunction) -> Result<TenantFunction> {
+        let function = self.function()?;
+        let mut spec = FunctionSpec::new(req.name.clone(), req.image, req.handler);
+        spec.env = req.env;
+        spec.cpus = req.cpus;
+        spec.memory = req.memory;
+        spec.timeout = match req.timeout_secs {
+            Some(s @ 1..=MAX_TIMEOUT_SECS) => Some(Duration::from_secs(s)),
+            Some(_) => {
+                return Err(Error::invalid_input(format!(
+                    "timeout_secs must be between 1 and {MAX_TIMEOUT_SECS}"
+                )))
+            }
+            None => None,
+        };
+        spec.validate()?;
+        let org_id = tenancy::creating_in(&self.db, p, req.org_id).await?;
+        let id = token::random_id();
+        let row = ResourceRow {
+            backend_id: tenancy::backend_name(&id),
+            id,
+            kind: Kind::Function,
+            org_id,
+            owner_id: p.user_id.clone(),
+            name: req.name,
+            created_at: now(),
+        };
+        spec.name = row.backend_id.clone();
+        self.db.insert_resource(&row).await?;
+        match function.deploy(spec).await {
+            Ok(live) => Ok(view(&row, Some(&live))),
+            Err(e) => {
+                self.db.delete_resource(&row.id).await?;
+                Err(row.explain(e))
+            }
+        }
+    }
+
+    pub async fn get(&self, p: &Principal, r: Ref<'_>) -> Result<TenantFunction> {
+        let row = self.authorized(p, r, Action::Read).await?;
+        let live = self
+            .function()?
+            .get(&row.backend_id)
+            .await
+            .map_err(|e| row.explain(e))?;
+        Ok(view(&row, Some(&live)))
+    }
+
+    /// Every function of the organizations the caller belongs to.
+    pub async fn list(&self, p: &Principal) -> Result<Vec<TenantFunction>> {
+        let live = self.function()?.list().await?;
+        let rows = self
+            .db
+            .resources_visible_to(Kind::Function, &p.user_id)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| view(row, live.iter().find(|f| f.name == row.backend_id)))
+            .collect())
+    }
+
+    /// Runs the function once; a failure inside it is in the answer, not an error.
+    pub async fn invoke(&self, p: &Principal, r: Ref<'_>, payload: Bytes) -> Result<Invocation> {
+        let row = self.authorized(p, r, Action::Operate).await?;
+        let out = self
+            .function()?
+            .invoke(&row.backend_id, payload)
+            .await
+            .map_err(|e| row.explain(e))?;
+        let b64 = data_encoding::BASE64;
+        Ok(Invocation {
+            payload: b64.encode(&out.payload),
+            logs: b64.encode(&out.logs),
+            error: out.error,
+            duration_ms: u64::try_from(out.duration.as_millis()).unwrap_or(u64::MAX),
+        })
+    }
+
+    pub async fn delete(&self, p: &Principal, r: Ref<'_>) -> Result<()> {
+        let row = self.authorized(p, r, Action::Delete).await?;
+        match self.function()?.delete(&row.backend_id).await {
+            Ok(()) => {}
+            // Already gone from the backend: the row is all that is left.
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(row.explain(e)),
+        }
+        self.db.delete_resource(&row.id).await
+    }
+}

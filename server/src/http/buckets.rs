@@ -1,0 +1,247 @@
+//! `/v1/buckets/...`: buckets, and their objects as raw bytes (streamed both ways, with ranges).
+
+use axum::body::Body as HttpBody;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use futures::TryStreamExt;
+use nubes::{ByteRange, Error, GetOptions, ListObjectsOptions, ObjectMeta, ObjectPage};
+use serde::Deserialize;
+
+use super::audit::AuditOrg;
+use super::error::{ApiError, ApiResult};
+use super::extract::{Body, OrgQuery, Params};
+use super::AppState;
+use crate::accounts::Principal;
+use crate::buckets::{CreateBucket, TenantBucket};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    org_id: Option<String>,
+    prefix: Option<String>,
+    limit: Option<usize>,
+    continuation: Option<String>,
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/buckets", get(list).post(create))
+        .route("/v1/buckets/{bucket}", get(get_one).delete(delete))
+        .route("/v1/buckets/{bucket}/objects", get(list_objects))
+        .route(
+            "/v1/buckets/{bucket}/objects/{*key}",
+            get(get_object)
+                .head(head_object)
+                .put(put_object)
+                .delete(delete_object),
+        )
+}
+
+async fn create(
+    State(s): State<AppState>,
+    p: Principal,
+    Body(b): Body<CreateBucket>,
+) -> ApiResult<(StatusCode, Extension<AuditOrg>, Json<TenantBucket>)> {
+    let created = s.buckets.create(&p, b).await?;
+    Ok((
+        StatusCode::CREATED,
+        Extension(AuditOrg(created.org_id.clone())),
+        Json(created),
+    ))
+}
+
+async fn list(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<TenantBucket>>> {
+    Ok(Json(s.buckets.list(&p).await?))
+}
+
+async fn get_one(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(bucket): Path<String>,
+    Params(q): Params<OrgQuery>,
+) -> ApiResult<Json<TenantBucket>> {
+    Ok(Json(s.buckets.get(&p, q.named(&bucket)).await?))
+}
+
+async fn delete(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(bucket): Path<String>,
+    Params(q): Params<OrgQuery>,
+) -> ApiResult<StatusCode> {
+    s.buckets.delete(&p, q.named(&bucket)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_objects(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(bucket): Path<String>,
+    Params(q): Params<ListQuery>,
+) -> ApiResult<Json<ObjectPage>> {
+    let mut options = ListObjectsOptions::default();
+    options.prefix = q.prefix;
+    options.limit = q.limit;
+    options.continuation = q.continuation;
+    let r = crate::tenancy::Ref {
+        id_or_name: &bucket,
+        org_id: q.org_id.as_deref(),
+    };
+    Ok(Json(s.buckets.list_objects(&p, r, options).await?))
+}
+
+/// Streams the request body into the object; nothing is buffered whole.
+async fn put_object(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((bucket, key)): Path<(String, String)>,
+    Params(q): Params<OrgQuery>,
+    req: Request,
+) -> ApiResult<(StatusCode, Json<ObjectMeta>)> {
+    let body = req
+        .into_body()
+        .into_data_stream()
+        .map_err(|e| Error::invalid_input(format!("the upload was cut short: {e}")));
+    let meta = s
+        .buckets
+        .put(&p, q.named(&bucket), &key, Box::pin(body))
+        .await?;
+    Ok((StatusCode::CREATED, Json(meta)))
+}
+
+async fn get_object(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((bucket, key)): Path<(String, String)>,
+    Params(q): Params<OrgQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let options = match headers.get(header::RANGE) {
+        Some(v) => GetOptions::range(range(v)?),
+        None => GetOptions::default(),
+    };
+    let partial = options.range.is_some();
+    let got = s
+        .buckets
+        .get_object(&p, q.named(&bucket), &key, options)
+        .await?;
+    let mut response = HttpBody::from_stream(got.body.0).into_response();
+    let h = response.headers_mut();
+    describe(h, &got.meta);
+    h.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(got.range.end - got.range.start),
+    );
+    if partial {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let value = format!(
+            "bytes {}-{}/{}",
+            got.range.start,
+            got.range.end.saturating_sub(1),
+            got.meta.size
+        );
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(response)
+}
+
+async fn head_object(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((bucket, key)): Path<(String, String)>,
+    Params(q): Params<OrgQuery>,
+) -> ApiResult<Response> {
+    let meta = s.buckets.head(&p, q.named(&bucket), &key).await?;
+    let mut response = StatusCode::OK.into_response();
+    describe(response.headers_mut(), &meta);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(meta.size));
+    Ok(response)
+}
+
+async fn delete_object(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((bucket, key)): Path<(String, String)>,
+    Params(q): Params<OrgQuery>,
+) -> ApiResult<StatusCode> {
+    s.buckets.delete_object(&p, q.named(&bucket), &key).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The object's size and modification time, which `Content-Length` alone cannot carry for a
+/// range.
+fn describe(h: &mut HeaderMap, meta: &ObjectMeta) {
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert("x-nubes-object-size", HeaderValue::from(meta.size));
+    if let Some(at) = meta.last_modified {
+        let http_date = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        if let Ok(v) = HeaderValue::from_str(&http_date) {
+            h.insert(header::LAST_MODIFIED, v);
+        }
+    }
+}
+
+/// `Range: bytes=start-end` (end inclusive) or `bytes=start-`.
+fn range(value: &HeaderValue) -> Result<ByteRange, ApiError> {
+    let bad = || {
+        ApiError(Error::invalid_input(
+            "Range must be `bytes=START-END` or `bytes=START-` (one range, END inclusive)",
+        ))
+    };
+    let spec = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("bytes="))
+        .ok_or_else(bad)?;
+    let (start, end) = spec.split_once('-').ok_or_else(bad)?;
+    let start: u64 = start.trim().parse().map_err(|_| bad())?;
+    let end = match end.trim() {
+        "" => None,
+        e => {
+            let last: u64 = e.parse().map_err(|_| bad())?;
+            if last < start {
+                return Err(bad());
+            }
+            Some(last.checked_add(1).ok_or_else(bad)?)
+        }
+    };
+    Ok(ByteRange { start, end })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse_with_an_inclusive_end() {
+        let r = |s: &str| range(&HeaderValue::from_str(s).unwrap());
+        assert_eq!(
+            r("bytes=0-9").unwrap(),
+            ByteRange {
+                start: 0,
+                end: Some(10)
+            }
+        );
+        assert_eq!(r("bytes=5-").unwrap(), ByteRange::from(5));
+        for bad in [
+            "bytes=-5",
+            "bytes=9-1",
+            "items=0-1",
+            "bytes=a-b",
+            "bytes=0-1,4-5",
+            "bytes=0-18446744073709551615",
+        ] {
+            assert!(r(bad).is_err(), "{bad}");
+        }
+    }
+}
