@@ -74,13 +74,13 @@ async fn connect(provider: Option<&str>) -> nubes::Result<Cloud> {
                 .iter()
                 .find(|c| c.server == uri.trim_end_matches('/'))
             {
-                Some(ctx) => nubes::remote::connect_with_token(&ctx.server, &ctx.token.token),
+                Some(ctx) => nubes::remote::connect_with_token(&ctx.server, &ctx.token.token).await,
                 None => Cloud::connect(uri).await,
             }
         }
         Some(uri) => Cloud::connect(uri).await,
         None => match config.current() {
-            Some(ctx) => nubes::remote::connect_with_token(&ctx.server, &ctx.token.token),
+            Some(ctx) => nubes::remote::connect_with_token(&ctx.server, &ctx.token.token).await,
             None => Cloud::connect("docker://").await,
         },
     }

@@ -2,41 +2,122 @@
 //! on the real Docker engine: the SDK behaves the same through the platform as on the backend.
 
 use nubes_core::conformance::{self, Fixture};
+use nubes_core::{Cloud, FunctionSpec};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn remote_compute_passes_the_kit_against_a_live_server() {
-    let dir = tempfile::tempdir().unwrap();
+fn image() -> String {
+    std::env::var("NUBES_TEST_IMAGE").unwrap_or_else(|_| "nubes-test/busybox:latest".into())
+}
+
+/// A live server on a real socket, with `config`'s providers, and a cloud signed in to it.
+async fn live(config: nubes_server::Config, dir: &tempfile::TempDir) -> Cloud {
     let config = nubes_server::Config {
         database_url: format!("sqlite://{}", dir.path().join("nubes.db").display()),
-        compute: Some("docker://".into()),
-        ..Default::default()
+        ..config
     };
     let state = nubes_server::state(&config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(nubes_server::serve(listener, state));
-
     // Sign up and make an API token, as automation would.
-    let http = sign_up(&url).await;
-    let cloud = nubes_remote::connect_with_token(&url, &http).unwrap();
-    let image =
-        std::env::var("NUBES_TEST_IMAGE").unwrap_or_else(|_| "nubes-test/busybox:latest".into());
-    let report =
-        conformance::compute(cloud.compute().unwrap().as_ref(), &Fixture::new(image)).await;
+    let token = sign_up(&url).await;
+    nubes_remote::connect_with_token(&url, &token)
+        .await
+        .unwrap()
+}
+
+fn assert_passed(report: &conformance::Report, cases: &[&str]) {
     println!("{report}");
-    for case in [
-        "lifecycle",
-        "bad_input_creates_nothing",
-        "exec",
-        "logs",
-        "stats",
-        "unsupported_operations",
-        "disk_limit",
-    ] {
+    for case in cases {
         assert!(
-            report.passed.contains(&case),
+            report.passed.contains(case),
             "{case} did not pass: {report}"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_compute_passes_the_kit_against_a_live_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = nubes_server::Config {
+        compute: Some("docker://".into()),
+        ..Default::default()
+    };
+    let cloud = live(config, &dir).await;
+    let report =
+        conformance::compute(cloud.compute().unwrap().as_ref(), &Fixture::new(image())).await;
+    assert_passed(
+        &report,
+        &[
+            "lifecycle",
+            "bad_input_creates_nothing",
+            "exec",
+            "logs",
+            "stats",
+            "resize",
+            "unsupported_operations",
+            "disk_limit",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_function_passes_the_kit_against_a_live_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = nubes_server::Config {
+        function: Some("docker://".into()),
+        ..Default::default()
+    };
+    let cloud = live(config, &dir).await;
+    let fixture = Fixture::new(image()).with_functions(
+        FunctionSpec::new("echo", image(), ["cat"]),
+        FunctionSpec::new(
+            "fail",
+            image(),
+            ["sh", "-c", "cat >/dev/null; echo boom >&2; exit 3"],
+        ),
+    );
+    let report = conformance::function(cloud.function().unwrap().as_ref(), &fixture).await;
+    assert_eq!(report.skipped, vec![], "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_storage_passes_the_kit_against_a_live_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = dir.path().join("objects");
+    std::fs::create_dir_all(&objects).unwrap();
+    let config = nubes_server::Config {
+        storage: Some(format!("local://{}", objects.display())),
+        ..Default::default()
+    };
+    let cloud = live(config, &dir).await;
+    let report =
+        conformance::storage(cloud.storage().unwrap().as_ref(), &Fixture::new(image())).await;
+    assert_eq!(report.skipped, vec![], "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_disk_passes_the_kit_against_a_live_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = nubes_server::Config {
+        disk: Some("memory://".into()),
+        ..Default::default()
+    };
+    let cloud = live(config, &dir).await;
+    let report = conformance::disk(cloud.disk().unwrap().as_ref(), &Fixture::new(image())).await;
+    assert_eq!(report.skipped, vec![], "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_without_a_provider_offers_no_such_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = live(nubes_server::Config::default(), &dir).await;
+    for kind in [
+        cloud.compute().map(|_| ()).unwrap_err().kind(),
+        cloud.storage().map(|_| ()).unwrap_err().kind(),
+        cloud.disk().map(|_| ()).unwrap_err().kind(),
+        cloud.function().map(|_| ()).unwrap_err().kind(),
+    ] {
+        assert_eq!(kind, nubes_core::ErrorKind::Unsupported);
     }
 }
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use nubes_core::{Error, ErrorKind, Result};
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -36,14 +36,16 @@ struct ApiErrorInner {
     message: String,
 }
 
-/// An error response as the SDK error it stands for.
-pub fn api_error(status: StatusCode, body: &[u8]) -> Error {
-    let err = match serde_json::from_slice::<ApiErrorBody>(body) {
-        Ok(b) => Error::new(
+/// An error response as the SDK error it stands for; `header_kind` is the kind the server put
+/// in a header, which is all a bodiless (HEAD) answer has.
+pub fn api_error(status: StatusCode, body: &[u8], header_kind: Option<ErrorKind>) -> Error {
+    let err = match (serde_json::from_slice::<ApiErrorBody>(body), header_kind) {
+        (Ok(b), _) => Error::new(
             b.error.kind.parse().unwrap_or(ErrorKind::Unexpected),
             b.error.message,
         ),
-        Err(_) => Error::new(
+        (Err(_), Some(kind)) => Error::new(kind, format!("the server answered {status}")),
+        (Err(_), None) => Error::new(
             if status.is_server_error() {
                 ErrorKind::Unavailable
             } else {
@@ -102,14 +104,13 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<T> {
-        let bytes = self.raw(method, path, body).await?;
-        if bytes.is_empty() {
-            return Err(Error::unexpected("the server's answer was empty").with_provider(SCHEME));
-        }
-        serde_json::from_slice(&bytes).map_err(|e| {
-            Error::unexpected(format!("the server's answer could not be read: {e}"))
-                .with_provider(SCHEME)
-        })
+        let res = self
+            .send(method, path, |req| match body {
+                Some(b) => req.json(b),
+                None => req,
+            })
+            .await?;
+        read_json(res).await
     }
 
     /// Sends a request and returns the body bytes of a successful answer.
@@ -119,14 +120,28 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<bytes::Bytes> {
+        let res = self
+            .send(method, path, |req| match body {
+                Some(b) => req.json(b),
+                None => req,
+            })
+            .await?;
+        res.bytes().await.map_err(cut_off)
+    }
+
+    /// Sends the request `build` makes of `method path` and returns a successful answer with its
+    /// body unread (for streams); an error answer becomes the error it stands for.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        build: impl FnOnce(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response> {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if !self.token.is_empty() {
             req = req.bearer_auth(&self.token);
         }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let res = req.send().await.map_err(|e| {
+        let res = build(req).send().await.map_err(|e| {
             let kind = if e.is_timeout() {
                 ErrorKind::Timeout
             } else {
@@ -141,18 +156,47 @@ impl Client {
             .with_source(e)
         })?;
         let status = res.status();
-        let bytes = res.bytes().await.map_err(|e| {
-            Error::new(ErrorKind::Unavailable, "the server's answer was cut off")
-                .set_temporary()
-                .with_provider(SCHEME)
-                .with_source(e)
-        })?;
         if status.is_success() {
-            Ok(bytes)
-        } else {
-            Err(api_error(status, &bytes))
+            return Ok(res);
         }
+        let kind = res
+            .headers()
+            .get("x-nubes-error-kind")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<ErrorKind>().ok());
+        let bytes = res.bytes().await.map_err(cut_off)?;
+        Err(api_error(status, &bytes, kind))
     }
+}
+
+/// Reads a successful answer's JSON; an empty or unreadable answer is an error.
+pub async fn read_json<T: DeserializeOwned>(res: Response) -> Result<T> {
+    let bytes = res.bytes().await.map_err(cut_off)?;
+    if bytes.is_empty() {
+        return Err(Error::unexpected("the server's answer was empty").with_provider(SCHEME));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::unexpected(format!("the server's answer could not be read: {e}"))
+            .with_provider(SCHEME)
+    })
+}
+
+/// A body that stopped arriving.
+pub fn cut_off(e: reqwest::Error) -> Error {
+    Error::new(ErrorKind::Unavailable, "the server's answer was cut off")
+        .set_temporary()
+        .with_provider(SCHEME)
+        .with_source(e)
+}
+
+/// `segments` as a URL path, each percent-encoded, so names and object keys travel intact.
+pub fn path(segments: &[&str]) -> String {
+    let mut url = reqwest::Url::parse("http://x/").expect("a valid base URL");
+    url.path_segments_mut()
+        .expect("an http URL has a path")
+        .pop_if_empty()
+        .extend(segments);
+    url.path().to_string()
 }
 
 #[cfg(test)]
@@ -164,6 +208,7 @@ mod tests {
         let e = api_error(
             StatusCode::NOT_FOUND,
             br#"{"error":{"kind":"not_found","message":"instance x not found"}}"#,
+            None,
         );
         assert_eq!(
             (e.kind(), e.message()),
@@ -172,11 +217,23 @@ mod tests {
         let e = api_error(
             StatusCode::TOO_MANY_REQUESTS,
             br#"{"error":{"kind":"rate_limited","message":"slow down"}}"#,
+            None,
         );
         assert!(e.is_temporary());
-        let e = api_error(StatusCode::BAD_GATEWAY, b"<html>proxy error</html>");
+        let e = api_error(StatusCode::BAD_GATEWAY, b"<html>proxy error</html>", None);
         assert_eq!(e.kind(), ErrorKind::Unavailable);
         assert!(!e.message().contains("html"));
+        let e = api_error(StatusCode::NOT_FOUND, b"", Some(ErrorKind::NotFound));
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn paths_encode_each_segment() {
+        assert_eq!(
+            path(&["v1", "buckets", "b", "objects", "a b", "c?#%.txt"]),
+            "/v1/buckets/b/objects/a%20b/c%3F%23%25.txt"
+        );
+        assert_eq!(path(&["v1", "x", "dir", ""]), "/v1/x/dir/");
     }
 
     #[test]

@@ -4,14 +4,13 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures::stream;
 use futures::StreamExt;
 use nubes_core::compute::*;
 use nubes_core::{ComputeCapability, Error, ErrorKind, Result};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::client::Client;
+use crate::client::{cut_off, Client};
 use crate::SCHEME;
 
 /// An instance as the server shows it to its tenant.
@@ -76,11 +75,19 @@ const NONE: Option<&()> = None;
 #[derive(Debug, Clone)]
 pub struct RemoteCompute {
     client: Client,
+    capability: ComputeCapability,
+}
+
+#[derive(Serialize)]
+struct ResizeBody {
+    cpus: Option<f64>,
+    memory: Option<u64>,
 }
 
 impl RemoteCompute {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    /// `capability` is what the server says its API offers of its compute.
+    pub fn new(client: Client, capability: ComputeCapability) -> Self {
+        Self { client, capability }
     }
 
     async fn fetch(&self, id: &str) -> Result<Instance> {
@@ -145,13 +152,7 @@ impl Compute for RemoteCompute {
     }
 
     fn capability(&self) -> ComputeCapability {
-        let mut cap = ComputeCapability::default();
-        cap.restart = true;
-        cap.exec = true;
-        cap.exec_stdin = true;
-        cap.logs = true;
-        cap.stats = true;
-        cap
+        self.capability.clone()
     }
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
@@ -246,30 +247,28 @@ impl Compute for RemoteCompute {
         Ok(ExecOutput::new(out.exit_code, out.stdout, out.stderr))
     }
 
+    /// The server interleaves stdout and stderr; every chunk comes back as stdout.
     async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream> {
-        if options.follow {
-            return Err(
-                Error::unsupported("the server API does not stream logs yet").with_provider(SCHEME),
-            );
-        }
         let id = self.resolve(id).await?;
-        let query = options
-            .tail
-            .map(|t| format!("?tail={t}"))
-            .unwrap_or_default();
-        let text = self
+        let mut query = vec![("follow", options.follow.to_string())];
+        if let Some(t) = options.tail {
+            query.push(("tail", t.to_string()));
+        }
+        let res = self
             .client
-            .raw(
-                Method::GET,
-                &format!("/v1/instances/{id}/logs{query}"),
-                NONE,
-            )
+            .send(Method::GET, &format!("/v1/instances/{id}/logs"), |r| {
+                r.query(&query)
+            })
             .await?;
-        let chunk = LogChunk {
-            stream: LogStreamKind::Stdout,
-            data: text,
-        };
-        Ok(stream::iter([Ok(chunk)]).boxed())
+        Ok(res
+            .bytes_stream()
+            .map(|chunk| {
+                chunk.map_err(cut_off).map(|data| LogChunk {
+                    stream: LogStreamKind::Stdout,
+                    data,
+                })
+            })
+            .boxed())
     }
 
     async fn stats(&self, id: &str) -> Result<InstanceStats> {
@@ -279,7 +278,21 @@ impl Compute for RemoteCompute {
             .await
     }
 
-    async fn resize(&self, _id: &str, _request: ResizeRequest) -> Result<Instance> {
-        Err(Error::unsupported("the server API cannot resize instances yet").with_provider(SCHEME))
+    async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
+        request.validate()?;
+        let id = self.resolve(id).await?;
+        let body = ResizeBody {
+            cpus: request.cpus,
+            memory: request.memory,
+        };
+        let r: Remote = self
+            .client
+            .call(
+                Method::POST,
+                &format!("/v1/instances/{id}/resize"),
+                Some(&body),
+            )
+            .await?;
+        Ok(r.into())
     }
 }

@@ -3,21 +3,57 @@
 pub mod auth;
 mod client;
 mod compute;
+mod disk;
+mod function;
+mod storage;
 
 use std::sync::Arc;
 
 pub use client::Client;
 pub use compute::RemoteCompute;
-use nubes_core::{Cloud, Registry, Result};
+pub use disk::RemoteDisk;
+pub use function::RemoteFunction;
+use nubes_core::{
+    Cloud, ComputeCapability, DiskCapability, FunctionCapability, Registry, Result,
+    StorageCapability,
+};
+use reqwest::Method;
+pub use storage::RemoteStorage;
 
 /// Shown as the provider of errors and instances.
 pub const SCHEME: &str = "remote";
 
+/// What the server's services can do; `None` for a service it does not offer.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Capabilities {
+    pub compute: Option<ComputeCapability>,
+    pub storage: Option<StorageCapability>,
+    pub disk: Option<DiskCapability>,
+    pub function: Option<FunctionCapability>,
+}
+
 /// Connects to a Nubes server at `url` (`https://nubes.example.com`) with `token` (an access
-/// token or an API token).
-pub fn connect_with_token(url: &str, token: &str) -> Result<Cloud> {
+/// token or an API token). The server says which services it has and what they can do; the
+/// cloud holds those, so what the server cannot do fails before a request is sent.
+pub async fn connect_with_token(url: &str, token: &str) -> Result<Cloud> {
     let client = Client::new(url, token)?;
-    Ok(Cloud::new(SCHEME).with_compute(Arc::new(RemoteCompute::new(client))))
+    let caps: Capabilities = client
+        .call(Method::GET, "/v1/capabilities", None::<&()>)
+        .await?;
+    let mut cloud = Cloud::new(SCHEME);
+    if let Some(c) = caps.compute {
+        cloud = cloud.with_compute(Arc::new(RemoteCompute::new(client.clone(), c)));
+    }
+    if let Some(c) = caps.storage {
+        cloud = cloud.with_storage(Arc::new(RemoteStorage::new(client.clone(), c)));
+    }
+    if let Some(c) = caps.disk {
+        cloud = cloud.with_disk(Arc::new(RemoteDisk::new(client.clone(), c)));
+    }
+    if let Some(c) = caps.function {
+        cloud = cloud.with_function(Arc::new(RemoteFunction::new(client, c)));
+    }
+    Ok(cloud)
 }
 
 /// Registers `http://` and `https://`, taking the token from `NUBES_TOKEN`.
@@ -25,7 +61,7 @@ pub fn register(registry: &mut Registry) {
     for scheme in ["http", "https"] {
         registry.register(scheme, |uri: String| async move {
             let token = std::env::var("NUBES_TOKEN").unwrap_or_default();
-            connect_with_token(&uri, &token)
+            connect_with_token(&uri, &token).await
         });
     }
 }

@@ -7,6 +7,9 @@ use axum::Json;
 use nubes::{Error, ErrorKind};
 use serde_json::json;
 
+/// Carries the error kind on every error answer.
+pub const KIND_HEADER: &str = "x-nubes-error-kind";
+
 pub fn status(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
@@ -43,7 +46,8 @@ impl IntoResponse for ApiError {
             self.0.message()
         };
         let body = json!({"error": {"kind": kind.as_str(), "message": message}});
-        (status(kind), Json(body)).into_response()
+        // The kind is in a header too, for answers without a body (HEAD).
+        (status(kind), [(KIND_HEADER, kind.as_str())], Json(body)).into_response()
     }
 }
 

@@ -1,0 +1,203 @@
+//! Storage over `/v1/buckets`: objects travel as raw bytes, streamed both ways.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use nubes_core::storage::*;
+use nubes_core::{validate, Error, Result, StorageCapability};
+use reqwest::header::{self, HeaderMap};
+use reqwest::Method;
+use serde::Deserialize;
+
+use crate::client::{cut_off, path, read_json, Client};
+use crate::SCHEME;
+
+#[derive(Deserialize)]
+struct RemoteBucket {
+    name: String,
+    created_at: i64,
+}
+
+impl From<RemoteBucket> for Bucket {
+    fn from(r: RemoteBucket) -> Self {
+        let mut b = Bucket::new(r.name);
+        b.created_at = DateTime::<Utc>::from_timestamp(r.created_at, 0);
+        b
+    }
+}
+
+#[derive(serde::Serialize)]
+struct CreateBody<'a> {
+    name: &'a str,
+}
+
+const NONE: Option<&()> = None;
+
+/// Buckets on a Nubes server, as the token's user.
+#[derive(Debug, Clone)]
+pub struct RemoteStorage {
+    client: Client,
+    capability: StorageCapability,
+}
+
+impl RemoteStorage {
+    /// `capability` is what the server says its storage can do.
+    pub fn new(client: Client, capability: StorageCapability) -> Self {
+        Self { client, capability }
+    }
+}
+
+fn object_path(bucket: &str, key: &str) -> String {
+    let mut segments = vec!["v1", "buckets", bucket, "objects"];
+    segments.extend(key.split('/'));
+    path(&segments)
+}
+
+/// The object's metadata from the headers the server sends with it.
+fn meta(key: &str, headers: &HeaderMap) -> Result<ObjectMeta> {
+    let size = headers
+        .get("x-nubes-object-size")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| {
+            Error::unexpected("the server's answer did not say the object's size")
+                .with_provider(SCHEME)
+        })?;
+    let mut meta = ObjectMeta::new(key, size);
+    meta.last_modified = headers
+        .get(header::LAST_MODIFIED)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+        .map(|t| t.with_timezone(&Utc));
+    Ok(meta)
+}
+
+#[async_trait]
+impl Storage for RemoteStorage {
+    fn provider(&self) -> &str {
+        SCHEME
+    }
+
+    fn capability(&self) -> StorageCapability {
+        self.capability.clone()
+    }
+
+    async fn create_bucket(&self, name: &str) -> Result<Bucket> {
+        validate::bucket(name)?;
+        let r: RemoteBucket = self
+            .client
+            .call(Method::POST, "/v1/buckets", Some(&CreateBody { name }))
+            .await?;
+        Ok(r.into())
+    }
+
+    async fn list_buckets(&self) -> Result<Vec<Bucket>> {
+        let all: Vec<RemoteBucket> = self.client.call(Method::GET, "/v1/buckets", NONE).await?;
+        Ok(all.into_iter().map(Into::into).collect())
+    }
+
+    async fn delete_bucket(&self, name: &str) -> Result<()> {
+        validate::bucket(name)?;
+        self.client
+            .raw(Method::DELETE, &path(&["v1", "buckets", name]), NONE)
+            .await?;
+        Ok(())
+    }
+
+    async fn put(&self, bucket: &str, key: &str, body: ByteStream) -> Result<ObjectMeta> {
+        validate::bucket(bucket)?;
+        validate::object_key(key)?;
+        let body = reqwest::Body::wrap_stream(body);
+        let res = self
+            .client
+            .send(Method::PUT, &object_path(bucket, key), |r| {
+                r.header(header::CONTENT_TYPE, "application/octet-stream")
+                    .body(body)
+            })
+            .await?;
+        read_json(res).await
+    }
+
+    async fn get(&self, bucket: &str, key: &str, options: GetOptions) -> Result<GetResult> {
+        validate::bucket(bucket)?;
+        validate::object_key(key)?;
+        let range = options.range;
+        if let Some(ByteRange {
+            start,
+            end: Some(end),
+        }) = range
+        {
+            if end <= start {
+                return Err(Error::invalid_input(format!(
+                    "range {start}..{end} is empty"
+                )));
+            }
+        }
+        let res = self
+            .client
+            .send(Method::GET, &object_path(bucket, key), |r| match range {
+                Some(ByteRange {
+                    start,
+                    end: Some(end),
+                }) => r.header(header::RANGE, format!("bytes={start}-{}", end - 1)),
+                Some(ByteRange { start, end: None }) => {
+                    r.header(header::RANGE, format!("bytes={start}-"))
+                }
+                None => r,
+            })
+            .await?;
+        let meta = meta(key, res.headers())?;
+        let returned = match range {
+            Some(r) => r.resolve(meta.size)?,
+            None => 0..meta.size,
+        };
+        let body = res.bytes_stream().map_err(cut_off).boxed();
+        Ok(GetResult {
+            meta,
+            range: returned,
+            body: DebugStream(body),
+        })
+    }
+
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta> {
+        validate::bucket(bucket)?;
+        validate::object_key(key)?;
+        let res = self
+            .client
+            .send(Method::HEAD, &object_path(bucket, key), |r| r)
+            .await?;
+        meta(key, res.headers())
+    }
+
+    async fn list(&self, bucket: &str, options: ListObjectsOptions) -> Result<ObjectPage> {
+        validate::bucket(bucket)?;
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if let Some(p) = &options.prefix {
+            query.push(("prefix", p.clone()));
+        }
+        if let Some(l) = options.limit {
+            query.push(("limit", l.to_string()));
+        }
+        if let Some(c) = &options.continuation {
+            query.push(("continuation", c.clone()));
+        }
+        let res = self
+            .client
+            .send(
+                Method::GET,
+                &path(&["v1", "buckets", bucket, "objects"]),
+                |r| r.query(&query),
+            )
+            .await?;
+        read_json(res).await
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
+        validate::bucket(bucket)?;
+        validate::object_key(key)?;
+        self.client
+            .raw(Method::DELETE, &object_path(bucket, key), NONE)
+            .await?;
+        Ok(())
+    }
+}
