@@ -40,8 +40,42 @@ pub struct Config {
     pub mail_from: Option<String>,
 }
 
-/// Opens the database, connects the compute provider and builds the application state.
+/// The providers behind the API, one per service; a missing one turns its routes off.
+#[derive(Debug, Clone, Default)]
+pub struct Backends {
+    pub compute: Option<Arc<dyn nubes::Compute>>,
+    pub storage: Option<Arc<dyn nubes::Storage>>,
+    pub disk: Option<Arc<dyn nubes::Disk>>,
+    pub function: Option<Arc<dyn nubes::Function>>,
+}
+
+impl Backends {
+    /// Connects the providers `config` names.
+    pub async fn connect(config: &Config) -> nubes::Result<Self> {
+        let mut b = Self::default();
+        if let Some(uri) = &config.compute {
+            b.compute = Some(connect(uri).await?.compute()?);
+        }
+        if let Some(uri) = &config.storage {
+            b.storage = Some(connect(uri).await?.storage()?);
+        }
+        if let Some(uri) = &config.disk {
+            b.disk = Some(connect(uri).await?.disk()?);
+        }
+        if let Some(uri) = &config.function {
+            b.function = Some(connect(uri).await?.function()?);
+        }
+        Ok(b)
+    }
+}
+
+/// Opens the database, connects the providers `config` names and builds the application state.
 pub async fn state(config: &Config) -> nubes::Result<AppState> {
+    state_with(config, Backends::connect(config).await?).await
+}
+
+/// As [`state`], with providers built by the caller (an embedding application, a test).
+pub async fn state_with(config: &Config, backends: Backends) -> nubes::Result<AppState> {
     let db = Db::connect(&config.database_url).await?;
     let mut accounts = Accounts::new(db.clone(), config.jwt_secret.clone()).await?;
     if let Some(url) = &config.smtp_url {
@@ -51,30 +85,14 @@ pub async fn state(config: &Config) -> nubes::Result<AppState> {
             .unwrap_or("Nubes <no-reply@nubes.local>");
         accounts = accounts.with_mailer(Arc::new(mail::SmtpMailer::new(url, from)?));
     }
-    let compute = match &config.compute {
-        Some(uri) => Some(connect(uri).await?.compute()?),
-        None => None,
-    };
-    let storage = match &config.storage {
-        Some(uri) => Some(connect(uri).await?.storage()?),
-        None => None,
-    };
-    let disk = match &config.disk {
-        Some(uri) => Some(connect(uri).await?.disk()?),
-        None => None,
-    };
-    let function = match &config.function {
-        Some(uri) => Some(connect(uri).await?.function()?),
-        None => None,
-    };
     Ok(AppState {
         accounts: Arc::new(accounts),
         orgs: orgs::Orgs::new(db.clone()),
-        instances: instances::Instances::new(db.clone(), compute.clone()),
-        buckets: buckets::Buckets::new(db.clone(), storage),
-        disks: disks::Disks::new(db.clone(), disk),
-        functions: functions::Functions::new(db.clone(), function),
-        admin: admin::Admin::new(db, compute),
+        instances: instances::Instances::new(db.clone(), backends.compute.clone()),
+        buckets: buckets::Buckets::new(db.clone(), backends.storage),
+        disks: disks::Disks::new(db.clone(), backends.disk),
+        functions: functions::Functions::new(db.clone(), backends.function),
+        admin: admin::Admin::new(db, backends.compute),
         metrics: Default::default(),
     })
 }

@@ -166,3 +166,105 @@ where
         .await
         .unwrap();
 }
+
+/// A server on `url` with providers the test built.
+pub async fn api_backends(url: &str, backends: nubes_server::Backends) -> Api {
+    let config = nubes_server::Config {
+        database_url: url.to_string(),
+        ..Default::default()
+    };
+    Api {
+        app: nubes_server::app(nubes_server::state_with(&config, backends).await.unwrap()),
+    }
+}
+
+/// A raw answer: status, headers and body bytes.
+pub struct Raw {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: nubes::Bytes,
+}
+
+impl Raw {
+    /// The body as the API's JSON (for error answers).
+    pub fn json(&self) -> (StatusCode, Value) {
+        (
+            self.status,
+            serde_json::from_slice(&self.body).unwrap_or(Value::Null),
+        )
+    }
+}
+
+impl Api {
+    /// Sends raw bytes with extra headers; returns everything the server answered.
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: impl Into<nubes::Bytes>,
+    ) -> Raw {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Body::from(body.into())).unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        Raw {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// An organization of alice (admin), bob (member) and carol (viewer), and eve outside it.
+pub struct Team {
+    pub org: String,
+    pub alice: String,
+    pub bob: String,
+    pub carol: String,
+    pub eve: String,
+}
+
+pub async fn team(api: &Api) -> Team {
+    let alice = user(api, "alice@example.com").await;
+    let bob = user(api, "bob@example.com").await;
+    let carol = user(api, "carol@example.com").await;
+    let eve = user(api, "eve@example.com").await;
+    let org = api
+        .post("/v1/orgs", Some(&alice), json!({"name": "Acme"}))
+        .await
+        .1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let invites = format!("/v1/orgs/{org}/invites");
+    for (token, role) in [(&bob, "member"), (&carol, "viewer")] {
+        let code = api
+            .post(&invites, Some(&alice), json!({"role": role}))
+            .await
+            .1["code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (status, joined) = api
+            .post("/v1/orgs/join", Some(token), json!({"code": code}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{joined}");
+    }
+    Team {
+        org,
+        alice,
+        bob,
+        carol,
+        eve,
+    }
+}
