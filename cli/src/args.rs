@@ -38,6 +38,9 @@ pub enum Command {
     /// Images on a Docker engine
     #[command(subcommand)]
     Image(ImageCmd),
+    /// Disk images: qcow2, raw, vhdx, vmdk, vdi
+    #[command(subcommand)]
+    Disk(DiskCmd),
     /// Storage buckets
     #[command(subcommand)]
     Bucket(BucketCmd),
@@ -50,6 +53,10 @@ pub enum Command {
     /// Run the platform server
     #[cfg(feature = "server")]
     Serve(ServeArgs),
+    /// Run the whole platform on this machine: the server on embedded SQLite with this machine's
+    /// providers, signed in as its first admin
+    #[cfg(feature = "server")]
+    Up(UpArgs),
     /// Sign in to a Nubes server and make it the current context
     Login(LoginArgs),
     /// Sign out of the current context, revoking its token
@@ -198,6 +205,53 @@ pub enum ImageCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum DiskCmd {
+    /// Create an empty disk image
+    Create {
+        name: String,
+        /// Virtual size: 10G, 512Mi, or bytes
+        #[arg(long, value_parser = parse::size)]
+        size: u64,
+        #[arg(long, default_value = "qcow2", value_parser = parse::disk_format)]
+        format: nubes::DiskFormat,
+    },
+    #[command(visible_alias = "ls")]
+    List,
+    /// Show a disk: format, virtual and actual size
+    #[command(visible_alias = "get")]
+    Info {
+        name: String,
+    },
+    /// Grow a disk to SIZE, or by +SIZE; shrinking needs --shrink
+    Resize {
+        name: String,
+        /// 20G (the new size) or +5G (grow by)
+        #[arg(allow_hyphen_values = true)]
+        size: String,
+        /// Allow a smaller size, losing what lies past the new end
+        #[arg(long)]
+        shrink: bool,
+    },
+    /// Write a copy in another format as a new disk
+    Convert {
+        name: String,
+        #[arg(long, value_parser = parse::disk_format)]
+        format: nubes::DiskFormat,
+        /// The new disk's name
+        #[arg(long)]
+        target: String,
+    },
+    Rename {
+        name: String,
+        new_name: String,
+    },
+    #[command(visible_alias = "rm")]
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum BucketCmd {
     Create {
         name: String,
@@ -325,6 +379,23 @@ pub struct ServeArgs {
         default_value = "admin@nubes.local"
     )]
     pub admin_email: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Address to listen on (port 0 picks a free one)
+    #[arg(long, env = "NUBES_UP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Where the database and objects live (default: ~/.local/share/nubes)
+    #[arg(long, env = "NUBES_UP_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The provider for instances and functions (default: docker:// when an engine answers,
+    /// otherwise none)
+    #[arg(long)]
+    pub compute: Option<String>,
+    /// Do not save a signed-in context for the first admin
+    #[arg(long)]
+    pub no_context: bool,
 }
 
 #[derive(Debug, Args)]

@@ -49,10 +49,13 @@ async fn run(cli: Cli) -> Outcome {
         Command::Context(cmd) => commands::login::context(cmd, format),
         #[cfg(feature = "server")]
         Command::Serve(args) => commands::serve::run(args).await,
+        #[cfg(feature = "server")]
+        Command::Up(args) => commands::serve::up(args).await,
         command => {
             let cloud = connect(cli.provider.as_deref()).await?;
             match command {
                 Command::Instance(cmd) => commands::instance::run(&cloud, cmd, format).await,
+                Command::Disk(cmd) => commands::disk::run(&cloud, cmd, format).await,
                 Command::Bucket(cmd) => commands::bucket::run(&cloud, cmd, format).await,
                 Command::Object(cmd) => commands::object::run(&cloud, cmd, format).await,
                 Command::Function(cmd) => commands::function::run(&cloud, cmd, format).await,

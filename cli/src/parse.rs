@@ -9,6 +9,10 @@ pub fn size(s: &str) -> Result<u64, String> {
 }
 
 /// `30s`, `500ms`, `2m`, `1h`, or a bare number of seconds.
+pub fn disk_format(s: &str) -> Result<nubes::DiskFormat, String> {
+    s.parse().map_err(|e: nubes::Error| e.message().to_string())
+}
+
 pub fn duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s

@@ -750,3 +750,96 @@ fn http_post(
     s.read_to_string(&mut response).unwrap();
     serde_json::from_str(response.split_once("\r\n\r\n").unwrap().1).unwrap()
 }
+
+/// `cloudctl up`: the platform on this machine, its first admin signed in through a context, so
+/// instance, bucket and object commands reach it; a restart keeps everything and shows no secret.
+#[test]
+fn up_runs_the_platform_and_signs_the_admin_in() {
+    use std::io::{BufRead, BufReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    let up = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+            .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .env("NUBES_CONFIG", &config)
+            .env_remove("NUBES_PROVIDER")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut printed = Vec::new();
+        loop {
+            let line = lines.next().expect("up printed its banner").unwrap();
+            let done = line.starts_with("press Ctrl-C");
+            printed.push(line);
+            if done {
+                break;
+            }
+        }
+        (child, printed)
+    };
+    let run = |args: &[&str], stdin: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+            .args(args)
+            .env("NUBES_CONFIG", &config)
+            .env_remove("NUBES_PROVIDER")
+            .env_remove("NUBES_TOKEN")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    };
+
+    let (mut first, printed) = up();
+    let shown = printed.join("\n");
+    assert!(shown.contains("first admin: admin@nubes.local"), "{shown}");
+    assert!(shown.contains("context local is now current"), "{shown}");
+
+    ok(&run(&["bucket", "create", "reports"], b""));
+    ok(&run(
+        &["object", "put", "reports", "nov/a.txt", "-"],
+        b"november",
+    ));
+    let web = unique("up");
+    ok(&run(
+        &[
+            "instance",
+            "create",
+            "--name",
+            &web,
+            "--image",
+            &image(),
+            "--",
+            "sleep",
+            "600",
+        ],
+        b"",
+    ));
+    assert_eq!(
+        ok(&run(&["instance", "exec", &web, "--", "echo", "hi"], b"")),
+        "hi\n"
+    );
+    fails(&run(&["disk", "list"], b""), 6, "offers no disk service");
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let (mut second, printed) = up();
+    assert!(
+        printed.iter().all(|l| !l.contains("password")),
+        "credentials shown twice: {printed:?}"
+    );
+    assert_eq!(
+        ok(&run(&["object", "get", "reports", "nov/a.txt"], b"")),
+        "november"
+    );
+    assert!(ok(&run(&["instance", "list"], b"")).contains(&web));
+    ok(&run(&["instance", "delete", "--force", &web], b""));
+    second.kill().unwrap();
+    second.wait().unwrap();
+}

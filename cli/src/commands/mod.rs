@@ -1,4 +1,5 @@
 pub mod bucket;
+pub mod disk;
 pub mod function;
 pub mod image;
 pub mod instance;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs the Nubes platform on this machine: installs and starts Docker Engine when missing, builds
+# cloudctl, then `cloudctl up` (the server on embedded SQLite with this machine's providers,
+# signed in as its first admin through the `local` context). Arguments go to `cloudctl up`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+ensure_docker
+ensure_test_image
+
+log "building cloudctl"
+cargo build --locked -q -p nubes-cli
+log "cloudctl is at $CARGO_TARGET_DIR/debug/cloudctl"
+exec "$CARGO_TARGET_DIR/debug/cloudctl" up "$@"
