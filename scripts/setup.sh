@@ -157,6 +157,36 @@ ensure_smtp() {
   return 1
 }
 
+# The OpenAPI validator the document test runs (PyPI, in the same venv).
+NUBES_TEST_PYTHON="$NUBES_STATE_DIR/venv/bin/python"
+ensure_openapi_validator() {
+  if "$NUBES_TEST_PYTHON" -c 'import openapi_spec_validator' 2>/dev/null; then return 0; fi
+  log "installing openapi-spec-validator into $NUBES_STATE_DIR/venv"
+  [ -x "$NUBES_TEST_PYTHON" ] || python3 -m venv "$NUBES_STATE_DIR/venv"
+  "$NUBES_STATE_DIR/venv/bin/pip" install -q 'openapi-spec-validator==0.9.0'
+}
+
+# Swagger UI's files for /docs, from the npm registry (the server serves them from this folder).
+NUBES_SWAGGER_UI_DIR="$NUBES_STATE_DIR/swagger-ui/node_modules/swagger-ui-dist"
+ensure_swagger_ui() {
+  if [ -f "$NUBES_SWAGGER_UI_DIR/swagger-ui-bundle.js" ]; then return 0; fi
+  if ! command -v npm >/dev/null; then
+    log "installing npm"
+    apt_install nodejs npm
+  fi
+  log "installing swagger-ui-dist into $NUBES_STATE_DIR/swagger-ui"
+  npm install --prefix "$NUBES_STATE_DIR/swagger-ui" --no-audit --no-fund --loglevel=error \
+    'swagger-ui-dist@5.35.0' >/dev/null
+}
+
+# Headless Chromium, which renders /docs in the Swagger UI test.
+NUBES_TEST_CHROMIUM=/usr/bin/chromium
+ensure_chromium() {
+  if [ -x "$NUBES_TEST_CHROMIUM" ]; then return 0; fi
+  log "installing chromium"
+  apt_install chromium
+}
+
 # Everything the demo, the tests and the benchmarks need on this machine.
 ensure_all() {
   ensure_rust

@@ -8,7 +8,12 @@ source scripts/setup.sh
 ensure_all
 ensure_postgres
 ensure_smtp
-export NUBES_TEST_POSTGRES_URL NUBES_TEST_SMTP_URL NUBES_TEST_MAILDIR
+ensure_openapi_validator
+ensure_swagger_ui
+ensure_chromium
+NUBES_TEST_SWAGGER_UI_DIR=$NUBES_SWAGGER_UI_DIR
+export NUBES_TEST_POSTGRES_URL NUBES_TEST_SMTP_URL NUBES_TEST_MAILDIR NUBES_TEST_PYTHON \
+  NUBES_TEST_SWAGGER_UI_DIR NUBES_TEST_CHROMIUM
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 ensure_docker
 ensure_test_image
+ensure_swagger_ui
+export NUBES_SWAGGER_UI_DIR
 
 log "building cloudctl"
 cargo build --locked -q -p nubes-cli

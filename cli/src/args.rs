@@ -372,6 +372,10 @@ pub struct ServeArgs {
     /// Sender of those mails
     #[arg(long, env = "NUBES_SERVER_MAIL_FROM")]
     pub mail_from: Option<String>,
+    /// Swagger UI's files for /docs (the swagger-ui-dist npm package's folder); unset, the page
+    /// loads them from a CDN
+    #[arg(long, env = "NUBES_SWAGGER_UI_DIR")]
+    pub swagger_ui_dir: Option<PathBuf>,
     /// Email of the first admin, created with a generated password on first start
     #[arg(
         long,
@@ -393,6 +397,10 @@ pub struct UpArgs {
     /// otherwise none)
     #[arg(long)]
     pub compute: Option<String>,
+    /// Swagger UI's files for /docs (the swagger-ui-dist npm package's folder); unset, the page
+    /// loads them from a CDN
+    #[arg(long, env = "NUBES_SWAGGER_UI_DIR")]
+    pub swagger_ui_dir: Option<PathBuf>,
     /// Do not save a signed-in context for the first admin
     #[arg(long)]
     pub no_context: bool,

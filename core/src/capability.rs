@@ -9,6 +9,7 @@ use crate::Operation;
 
 /// Compute capabilities. create, get, list, start, stop and delete are always supported.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct ComputeCapability {
     pub restart: bool,
@@ -44,6 +45,7 @@ impl ComputeCapability {
 
 /// Disk capabilities. create, get, list and delete are always supported.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct DiskCapability {
     pub resize: bool,
@@ -66,6 +68,7 @@ impl DiskCapability {
 
 /// Storage capabilities. Bucket and whole-object operations are always supported.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct StorageCapability {
     /// `get` honours `GetOptions::range`.
@@ -82,6 +85,7 @@ impl StorageCapability {
 
 /// Function capabilities. deploy, get, list, invoke and delete are always supported.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct FunctionCapability {
     /// `FunctionSpec::timeout` is enforced per invocation.

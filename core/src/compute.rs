@@ -148,6 +148,7 @@ pub enum Protocol {
 
 /// Where an instance is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum InstanceState {
@@ -415,6 +416,7 @@ pub type LogStream = BoxStream<'static, Result<LogChunk>>;
 
 /// A resource usage sample.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct InstanceStats {
     /// CPU use in percent of one core (200.0 is two cores busy).

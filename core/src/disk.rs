@@ -11,6 +11,7 @@ use crate::{validate, DiskCapability, Error, Result};
 
 /// An image format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DiskFormat {
     Qcow2,

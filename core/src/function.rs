@@ -96,6 +96,7 @@ impl FunctionInfo {
 
 /// Why an invocation failed inside the function (the platform itself worked).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FunctionError {
     pub exit_code: i64,
     /// What the function wrote to stderr, as text.

@@ -43,6 +43,7 @@ impl Bucket {
 
 /// What is known of an object without reading it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct ObjectMeta {
     pub key: String,
@@ -162,6 +163,7 @@ impl ListObjectsOptions {
 
 /// One page of a listing, in key order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct ObjectPage {
     pub objects: Vec<ObjectMeta>,

@@ -18,7 +18,7 @@ const JWT_SECRET_SETTING: &str = "jwt_secret";
 const EMAIL_CODE_TTL: Duration = Duration::from_secs(10 * 60);
 
 /// What a client holds after logging in.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Tokens {
     pub access_token: String,
     pub refresh_token: String,
@@ -27,7 +27,7 @@ pub struct Tokens {
 }
 
 /// A login either completes, or owes a second factor.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum LoginOutcome {
     Tokens(Tokens),
@@ -38,7 +38,7 @@ pub enum LoginOutcome {
 }
 
 /// A user as the API shows them: never a hash or a secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: String,
     pub email: String,
@@ -72,7 +72,7 @@ pub struct Principal {
 const API_TOKEN_SESSION: &str = "token:";
 
 /// An API token as listed; the secret itself only in the response that creates it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiToken {
     pub id: String,
     pub name: String,
@@ -97,7 +97,7 @@ impl std::fmt::Debug for Bootstrap {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TotpEnrolment {
     pub secret: String,
     pub otpauth_uri: String,

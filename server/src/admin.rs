@@ -10,7 +10,7 @@ use crate::accounts::Principal;
 use crate::db::{AuditEntry, AuditFilter, Db};
 use crate::tenancy;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AdminUser {
     pub id: String,
     pub email: String,
@@ -18,7 +18,7 @@ pub struct AdminUser {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AdminInstance {
     pub id: String,
     pub name: String,

@@ -14,7 +14,7 @@ use crate::accounts::{now, Principal};
 use crate::db::{Db, Kind, ResourceRow};
 use crate::tenancy::{self, Ref};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBucket {
     /// Defaults to the caller's personal organization.
@@ -23,7 +23,7 @@ pub struct CreateBucket {
 }
 
 /// A bucket as its tenant sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TenantBucket {
     pub id: String,
     pub name: String,

@@ -11,7 +11,7 @@ use crate::accounts::{now, Principal};
 use crate::db::{Db, Kind, ResourceRow};
 use crate::tenancy::{self, Ref};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDisk {
     /// Defaults to the caller's personal organization.
@@ -22,7 +22,7 @@ pub struct CreateDisk {
     pub size: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResizeDisk {
     /// New virtual size in bytes.
@@ -31,7 +31,7 @@ pub struct ResizeDisk {
     pub allow_shrink: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConvertDisk {
     pub format: DiskFormat,
@@ -39,14 +39,14 @@ pub struct ConvertDisk {
     pub target: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameDisk {
     pub name: String,
 }
 
 /// A disk as its tenant sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TenantDisk {
     pub id: String,
     pub name: String,

@@ -16,7 +16,7 @@ use crate::tenancy::{self, Ref};
 /// The longest a tenant may let one invocation run.
 pub const MAX_TIMEOUT_SECS: u64 = 900;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployFunction {
     /// Defaults to the caller's personal organization.
@@ -34,7 +34,7 @@ pub struct DeployFunction {
 }
 
 /// A function as its tenant sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TenantFunction {
     pub id: String,
     pub name: String,
@@ -64,7 +64,7 @@ fn view(row: &ResourceRow, live: Option<&FunctionInfo>) -> TenantFunction {
 }
 
 /// One invocation's outcome; the payload and logs are base64, since functions may write bytes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Invocation {
     pub payload: String,
     pub logs: String,

@@ -20,7 +20,7 @@ use crate::db::{Db, InstanceRow};
 use crate::tenancy;
 
 /// What a tenant asks for.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInstance {
     /// Defaults to the caller's personal organization.
@@ -37,7 +37,7 @@ pub struct CreateInstance {
     pub command: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecBody {
     pub command: Vec<String>,
@@ -49,7 +49,7 @@ pub struct ExecBody {
 }
 
 /// An instance as its tenant sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TenantInstance {
     pub id: String,
     pub name: String,
@@ -64,7 +64,7 @@ pub struct TenantInstance {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExecResult {
     pub exit_code: i64,
     pub stdout: String,

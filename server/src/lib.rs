@@ -15,7 +15,7 @@ pub mod tenancy;
 
 pub use accounts::Accounts;
 pub use db::Db;
-pub use http::{app, AppState};
+pub use http::{app, openapi_document, AppState};
 
 use std::sync::Arc;
 
@@ -38,6 +38,9 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of those mails.
     pub mail_from: Option<String>,
+    /// Swagger UI's files for `/docs` (the `swagger-ui-dist` npm package's folder); none loads
+    /// them from a CDN.
+    pub swagger_ui_dir: Option<std::path::PathBuf>,
 }
 
 /// The providers behind the API, one per service; a missing one turns its routes off.
@@ -94,6 +97,7 @@ pub async fn state_with(config: &Config, backends: Backends) -> nubes::Result<Ap
         functions: functions::Functions::new(db.clone(), backends.function),
         admin: admin::Admin::new(db, backends.compute),
         metrics: Default::default(),
+        swagger_ui_dir: config.swagger_ui_dir.clone(),
     })
 }
 

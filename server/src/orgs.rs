@@ -10,7 +10,7 @@ use crate::accounts::{now, Principal};
 use crate::db::{Db, InviteRow, OrgRow};
 use crate::tenancy;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Org {
     pub id: String,
     pub name: String,
@@ -19,7 +19,7 @@ pub struct Org {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Member {
     pub user_id: String,
     pub email: String,
@@ -27,7 +27,7 @@ pub struct Member {
     pub joined_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Invite {
     pub id: String,
     pub role: Role,

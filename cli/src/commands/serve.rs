@@ -25,6 +25,7 @@ pub async fn run(args: ServeArgs) -> Outcome {
         function: enabled(args.function),
         smtp_url: args.smtp_url,
         mail_from: args.mail_from,
+        swagger_ui_dir: args.swagger_ui_dir,
     };
     let (state, _) = start(&config, &args.admin_email).await?;
     let listener = bind(args.listen).await?;
@@ -56,6 +57,7 @@ pub async fn up(args: UpArgs) -> Outcome {
         disk: None,
         smtp_url: None,
         mail_from: None,
+        swagger_ui_dir: args.swagger_ui_dir,
     };
     let (state, admin) = start(&config, "admin@nubes.local").await?;
     let listener = bind(args.listen).await?;
@@ -73,6 +75,7 @@ pub async fn up(args: UpArgs) -> Outcome {
             None => follow(&url)?,
         }
     }
+    println!("API documentation: {url}/docs");
     println!("data in {}", data_dir.display());
     println!("press Ctrl-C to stop");
     tokio::select! {

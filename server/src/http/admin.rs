@@ -1,8 +1,7 @@
 //! `/v1/admin/...`: platform-wide views, for platform admins only.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 
 use super::error::ApiResult;
@@ -11,8 +10,11 @@ use super::AppState;
 use crate::accounts::Principal;
 use crate::admin::{AdminInstance, AdminUser};
 use crate::db::{AuditEntry, AuditFilter};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
     user_id: Option<String>,
@@ -22,21 +24,46 @@ struct AuditQuery {
     limit: Option<u32>,
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/users", get(users))
-        .route("/v1/admin/instances", get(instances))
-        .route("/v1/admin/audit", get(audit))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(users))
+        .routes(routes!(instances))
+        .routes(routes!(audit))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/users",
+    operation_id = "admin_users",
+    tag = "admin",
+    summary = "Every user (platform admins)",
+    responses((status = 200, body = Vec<AdminUser>), super::error::Errors)
+)]
 async fn users(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<AdminUser>>> {
     Ok(Json(s.admin.users(&p).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/instances",
+    operation_id = "admin_instances",
+    tag = "admin",
+    summary = "Every instance (platform admins)",
+    responses((status = 200, body = Vec<AdminInstance>), super::error::Errors)
+)]
 async fn instances(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<AdminInstance>>> {
     Ok(Json(s.admin.instances(&p).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/audit",
+    operation_id = "admin_audit",
+    tag = "admin",
+    summary = "The audit log, newest first, filtered (platform admins)",
+    params(AuditQuery),
+    responses((status = 200, body = Vec<AuditEntry>), super::error::Errors)
+)]
 async fn audit(
     State(s): State<AppState>,
     p: Principal,

@@ -2,68 +2,79 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 
 use super::error::ApiResult;
 use super::extract::{Body, ClientAddr};
 use super::AppState;
 use crate::accounts::{ApiToken, LoginOutcome, Principal, Tokens, TotpEnrolment, User};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Credentials {
     email: String,
     password: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OtpAnswer {
     challenge_token: String,
     code: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefreshRequest {
     refresh_token: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewToken {
     name: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Toggle {
     enabled: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Code {
     code: String,
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/auth/register", post(register))
-        .route("/v1/auth/login", post(login))
-        .route("/v1/auth/verify-otp", post(verify_otp))
-        .route("/v1/auth/refresh", post(refresh))
-        .route("/v1/auth/logout", post(logout))
-        .route("/v1/auth/me", get(me))
-        .route("/v1/auth/totp", post(totp_enrol))
-        .route("/v1/auth/totp/confirm", post(totp_confirm))
-        .route("/v1/auth/email-otp", post(email_otp))
-        .route("/v1/auth/tokens", post(create_token).get(tokens))
-        .route("/v1/auth/tokens/{id}", axum::routing::delete(revoke_token))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(verify_otp))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(totp_enrol))
+        .routes(routes!(totp_confirm))
+        .routes(routes!(email_otp))
+        .routes(routes!(create_token, tokens))
+        .routes(routes!(revoke_token))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/register",
+    operation_id = "auth_register",
+    tag = "auth",
+    summary = "Create an account (with a personal organization)",
+    request_body = Credentials,
+    responses((status = 201, body = User), super::error::Errors),
+    security(())
+)]
 async fn register(
     State(s): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -79,6 +90,16 @@ async fn register(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    operation_id = "auth_login",
+    tag = "auth",
+    summary = "Log in: tokens, or a challenge when a second factor is on",
+    request_body = Credentials,
+    responses((status = 200, body = LoginOutcome), super::error::Errors),
+    security(())
+)]
 async fn login(
     State(s): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -91,6 +112,16 @@ async fn login(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/verify-otp",
+    operation_id = "auth_verify_otp",
+    tag = "auth",
+    summary = "Answer a login challenge with a TOTP or emailed code",
+    request_body = OtpAnswer,
+    responses((status = 200, body = Tokens), super::error::Errors),
+    security(())
+)]
 async fn verify_otp(
     State(s): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -103,6 +134,16 @@ async fn verify_otp(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/refresh",
+    operation_id = "auth_refresh",
+    tag = "auth",
+    summary = "Trade a refresh token for new tokens (the old one is spent)",
+    request_body = RefreshRequest,
+    responses((status = 200, body = Tokens), super::error::Errors),
+    security(())
+)]
 async fn refresh(
     State(s): State<AppState>,
     Body(r): Body<RefreshRequest>,
@@ -110,19 +151,52 @@ async fn refresh(
     Ok(Json(s.accounts.refresh(&r.refresh_token).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout",
+    operation_id = "auth_logout",
+    tag = "auth",
+    summary = "End this session: its refresh token stops working",
+    responses((status = 204), super::error::Errors)
+)]
 async fn logout(State(s): State<AppState>, p: Principal) -> ApiResult<StatusCode> {
     s.accounts.logout(&p).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/auth/me",
+    operation_id = "auth_me",
+    tag = "auth",
+    summary = "The caller",
+    responses((status = 200, body = User), super::error::Errors)
+)]
 async fn me(State(s): State<AppState>, p: Principal) -> ApiResult<Json<User>> {
     Ok(Json(s.accounts.me(&p).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/totp",
+    operation_id = "auth_totp_enrol",
+    tag = "auth",
+    summary = "Start TOTP enrolment: a secret and an otpauth URI",
+    responses((status = 200, body = TotpEnrolment), super::error::Errors)
+)]
 async fn totp_enrol(State(s): State<AppState>, p: Principal) -> ApiResult<Json<TotpEnrolment>> {
     Ok(Json(s.accounts.totp_enrol(&p).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/totp/confirm",
+    operation_id = "auth_totp_confirm",
+    tag = "auth",
+    summary = "Turn TOTP on by proving a code",
+    request_body = Code,
+    responses((status = 200, body = User), super::error::Errors)
+)]
 async fn totp_confirm(
     State(s): State<AppState>,
     p: Principal,
@@ -131,6 +205,15 @@ async fn totp_confirm(
     Ok(Json(s.accounts.totp_confirm(&p, &c.code).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/email-otp",
+    operation_id = "auth_email_otp",
+    tag = "auth",
+    summary = "Turn emailed sign-in codes on or off",
+    request_body = Toggle,
+    responses((status = 200, body = User), super::error::Errors)
+)]
 async fn email_otp(
     State(s): State<AppState>,
     p: Principal,
@@ -139,6 +222,15 @@ async fn email_otp(
     Ok(Json(s.accounts.set_email_otp(&p, t.enabled).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/auth/tokens",
+    operation_id = "auth_create_token",
+    tag = "auth",
+    summary = "Create an API token; its secret is in this answer only",
+    request_body = NewToken,
+    responses((status = 201, body = ApiToken), super::error::Errors)
+)]
 async fn create_token(
     State(s): State<AppState>,
     p: Principal,
@@ -150,10 +242,27 @@ async fn create_token(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/auth/tokens",
+    operation_id = "auth_tokens",
+    tag = "auth",
+    summary = "The caller's API tokens (no secrets)",
+    responses((status = 200, body = Vec<ApiToken>), super::error::Errors)
+)]
 async fn tokens(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<ApiToken>>> {
     Ok(Json(s.accounts.api_tokens(&p).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/auth/tokens/{id}",
+    operation_id = "auth_revoke_token",
+    tag = "auth",
+    summary = "Revoke an API token",
+    params(("id" = String, Path, description = "The token's id")),
+    responses((status = 204), super::error::Errors)
+)]
 async fn revoke_token(
     State(s): State<AppState>,
     p: Principal,

@@ -4,8 +4,7 @@ use axum::body::Body as HttpBody;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use futures::TryStreamExt;
 use nubes::{ByteRange, Error, GetOptions, ListObjectsOptions, ObjectMeta, ObjectPage};
 use serde::Deserialize;
@@ -16,8 +15,12 @@ use super::extract::{Body, OrgQuery, Params};
 use super::AppState;
 use crate::accounts::Principal;
 use crate::buckets::{CreateBucket, TenantBucket};
+use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     org_id: Option<String>,
@@ -26,11 +29,13 @@ struct ListQuery {
     continuation: Option<String>,
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/buckets", get(list).post(create))
-        .route("/v1/buckets/{bucket}", get(get_one).delete(delete))
-        .route("/v1/buckets/{bucket}/objects", get(list_objects))
+pub fn routes() -> OpenApiRouter<AppState> {
+    // Object keys hold '/', so their route is axum's catch-all; the document names it {key}
+    // (see `super::openapi`).
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, delete))
+        .routes(routes!(list_objects))
         .route(
             "/v1/buckets/{bucket}/objects/{*key}",
             get(get_object)
@@ -40,6 +45,15 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/buckets",
+    operation_id = "buckets_create",
+    tag = "buckets",
+    summary = "Create a bucket",
+    request_body = CreateBucket,
+    responses((status = 201, body = TenantBucket), super::error::Errors)
+)]
 async fn create(
     State(s): State<AppState>,
     p: Principal,
@@ -53,10 +67,27 @@ async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/buckets",
+    operation_id = "buckets_list",
+    tag = "buckets",
+    summary = "The buckets of the caller's organizations",
+    responses((status = 200, body = Vec<TenantBucket>), super::error::Errors)
+)]
 async fn list(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<TenantBucket>>> {
     Ok(Json(s.buckets.list(&p).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/buckets/{bucket}",
+    operation_id = "buckets_get_one",
+    tag = "buckets",
+    summary = "One bucket",
+    params(("bucket" = String, Path, description = "The bucket's id or name"), OrgQuery),
+    responses((status = 200, body = TenantBucket), super::error::Errors)
+)]
 async fn get_one(
     State(s): State<AppState>,
     p: Principal,
@@ -66,6 +97,15 @@ async fn get_one(
     Ok(Json(s.buckets.get(&p, q.named(&bucket)).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/buckets/{bucket}",
+    operation_id = "buckets_delete",
+    tag = "buckets",
+    summary = "Delete an empty bucket",
+    params(("bucket" = String, Path, description = "The bucket's id or name"), OrgQuery),
+    responses((status = 204), super::error::Errors)
+)]
 async fn delete(
     State(s): State<AppState>,
     p: Principal,
@@ -76,6 +116,15 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/buckets/{bucket}/objects",
+    operation_id = "buckets_list_objects",
+    tag = "buckets",
+    summary = "One page of objects, in key order",
+    params(("bucket" = String, Path, description = "The bucket's id or name"), ListQuery),
+    responses((status = 200, body = nubes::ObjectPage), super::error::Errors)
+)]
 async fn list_objects(
     State(s): State<AppState>,
     p: Principal,
@@ -94,7 +143,17 @@ async fn list_objects(
 }
 
 /// Streams the request body into the object; nothing is buffered whole.
-async fn put_object(
+#[utoipa::path(
+    put,
+    path = "/v1/buckets/{bucket}/objects/{key}",
+    operation_id = "buckets_put_object",
+    tag = "buckets",
+    summary = "Write an object from the request body, streamed",
+    params(("bucket" = String, Path, description = "The bucket's id or name"), ("key" = String, Path, description = "The object's key; '/' separates its segments"), OrgQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = nubes::ObjectMeta), super::error::Errors)
+)]
+pub(super) async fn put_object(
     State(s): State<AppState>,
     p: Principal,
     Path((bucket, key)): Path<(String, String)>,
@@ -112,7 +171,16 @@ async fn put_object(
     Ok((StatusCode::CREATED, Json(meta)))
 }
 
-async fn get_object(
+#[utoipa::path(
+    get,
+    path = "/v1/buckets/{bucket}/objects/{key}",
+    operation_id = "buckets_get_object",
+    tag = "buckets",
+    summary = "Read an object, or one range of it (Range: bytes=START-END)",
+    params(("bucket" = String, Path, description = "The bucket's id or name"), ("key" = String, Path, description = "The object's key; '/' separates its segments"), OrgQuery, ("range" = Option<String>, Header, description = "bytes=START-END or bytes=START-")),
+    responses((status = 200, body = Vec<u8>, content_type = "application/octet-stream"), (status = 206, body = Vec<u8>, content_type = "application/octet-stream"), super::error::Errors)
+)]
+pub(super) async fn get_object(
     State(s): State<AppState>,
     p: Principal,
     Path((bucket, key)): Path<(String, String)>,
@@ -150,7 +218,16 @@ async fn get_object(
     Ok(response)
 }
 
-async fn head_object(
+#[utoipa::path(
+    head,
+    path = "/v1/buckets/{bucket}/objects/{key}",
+    operation_id = "buckets_head_object",
+    tag = "buckets",
+    summary = "An object's size and modification time, in headers",
+    params(("bucket" = String, Path, description = "The bucket's id or name"), ("key" = String, Path, description = "The object's key; '/' separates its segments"), OrgQuery),
+    responses((status = 200), super::error::Errors)
+)]
+pub(super) async fn head_object(
     State(s): State<AppState>,
     p: Principal,
     Path((bucket, key)): Path<(String, String)>,
@@ -165,7 +242,16 @@ async fn head_object(
     Ok(response)
 }
 
-async fn delete_object(
+#[utoipa::path(
+    delete,
+    path = "/v1/buckets/{bucket}/objects/{key}",
+    operation_id = "buckets_delete_object",
+    tag = "buckets",
+    summary = "Delete an object",
+    params(("bucket" = String, Path, description = "The bucket's id or name"), ("key" = String, Path, description = "The object's key; '/' separates its segments"), OrgQuery),
+    responses((status = 204), super::error::Errors)
+)]
+pub(super) async fn delete_object(
     State(s): State<AppState>,
     p: Principal,
     Path((bucket, key)): Path<(String, String)>,

@@ -3,14 +3,15 @@
 //! `null`.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use nubes::{ComputeCapability, DiskCapability, FunctionCapability, StorageCapability};
 use serde::Serialize;
 
 use super::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Capabilities {
     pub compute: Option<ComputeCapability>,
     pub storage: Option<StorageCapability>,
@@ -18,10 +19,19 @@ pub struct Capabilities {
     pub function: Option<FunctionCapability>,
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/capabilities", get(capabilities))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(capabilities))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/capabilities",
+    operation_id = "capabilities_capabilities",
+    tag = "capabilities",
+    summary = "Which services this server has and what each can do",
+    responses((status = 200, body = Capabilities), super::error::Errors),
+    security(())
+)]
 async fn capabilities(State(s): State<AppState>) -> Json<Capabilities> {
     Json(Capabilities {
         compute: s.instances.capability(),

@@ -2,8 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 
 use super::audit::AuditOrg;
 use super::error::ApiResult;
@@ -11,14 +10,16 @@ use super::extract::{Body, OrgQuery, Params};
 use super::AppState;
 use crate::accounts::Principal;
 use crate::disks::{ConvertDisk, CreateDisk, RenameDisk, ResizeDisk, TenantDisk};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/disks", get(list).post(create))
-        .route("/v1/disks/{disk}", get(get_one).delete(delete))
-        .route("/v1/disks/{disk}/resize", post(resize))
-        .route("/v1/disks/{disk}/convert", post(convert))
-        .route("/v1/disks/{disk}/rename", post(rename))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, delete))
+        .routes(routes!(resize))
+        .routes(routes!(convert))
+        .routes(routes!(rename))
 }
 
 type Created = (StatusCode, Extension<AuditOrg>, Json<TenantDisk>);
@@ -31,6 +32,15 @@ fn created(disk: TenantDisk) -> Created {
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/disks",
+    operation_id = "disks_create",
+    tag = "disks",
+    summary = "Create an empty disk image",
+    request_body = CreateDisk,
+    responses((status = 201, body = TenantDisk), super::error::Errors)
+)]
 async fn create(
     State(s): State<AppState>,
     p: Principal,
@@ -39,10 +49,27 @@ async fn create(
     Ok(created(s.disks.create(&p, b).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/disks",
+    operation_id = "disks_list",
+    tag = "disks",
+    summary = "The disks of the caller's organizations",
+    responses((status = 200, body = Vec<TenantDisk>), super::error::Errors)
+)]
 async fn list(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<TenantDisk>>> {
     Ok(Json(s.disks.list(&p).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/disks/{disk}",
+    operation_id = "disks_get_one",
+    tag = "disks",
+    summary = "One disk: format and sizes",
+    params(("disk" = String, Path, description = "The disk's id or name"), OrgQuery),
+    responses((status = 200, body = TenantDisk), super::error::Errors)
+)]
 async fn get_one(
     State(s): State<AppState>,
     p: Principal,
@@ -52,6 +79,15 @@ async fn get_one(
     Ok(Json(s.disks.get(&p, q.named(&disk)).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/disks/{disk}",
+    operation_id = "disks_delete",
+    tag = "disks",
+    summary = "Delete a disk",
+    params(("disk" = String, Path, description = "The disk's id or name"), OrgQuery),
+    responses((status = 204), super::error::Errors)
+)]
 async fn delete(
     State(s): State<AppState>,
     p: Principal,
@@ -62,6 +98,16 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/disks/{disk}/resize",
+    operation_id = "disks_resize",
+    tag = "disks",
+    summary = "Resize; shrinking only with allow_shrink",
+    params(("disk" = String, Path, description = "The disk's id or name"), OrgQuery),
+    request_body = ResizeDisk,
+    responses((status = 200, body = TenantDisk), super::error::Errors)
+)]
 async fn resize(
     State(s): State<AppState>,
     p: Principal,
@@ -72,6 +118,16 @@ async fn resize(
     Ok(Json(s.disks.resize(&p, q.named(&disk), b).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/disks/{disk}/convert",
+    operation_id = "disks_convert",
+    tag = "disks",
+    summary = "Copy into another format as a new disk",
+    params(("disk" = String, Path, description = "The disk's id or name"), OrgQuery),
+    request_body = ConvertDisk,
+    responses((status = 201, body = TenantDisk), super::error::Errors)
+)]
 async fn convert(
     State(s): State<AppState>,
     p: Principal,
@@ -82,6 +138,16 @@ async fn convert(
     Ok(created(s.disks.convert(&p, q.named(&disk), b).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/disks/{disk}/rename",
+    operation_id = "disks_rename",
+    tag = "disks",
+    summary = "Rename a disk",
+    params(("disk" = String, Path, description = "The disk's id or name"), OrgQuery),
+    request_body = RenameDisk,
+    responses((status = 200, body = TenantDisk), super::error::Errors)
+)]
 async fn rename(
     State(s): State<AppState>,
     p: Principal,

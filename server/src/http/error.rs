@@ -53,6 +53,30 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Every error answer's body, for the OpenAPI document.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// One of the SDK's error kinds: not_found, invalid_input, permission_denied, ...
+    pub kind: String,
+    pub message: String,
+}
+
+/// The error answers every route may give, for the OpenAPI document.
+#[derive(Debug, utoipa::IntoResponses)]
+pub enum Errors {
+    /// Bad input, a missing or invalid token, no permission, not found, a conflict, a limit
+    #[response(status = "4XX")]
+    Client(ErrorBody),
+    /// The server or its backend failed
+    #[response(status = "5XX")]
+    Server(ErrorBody),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,7 +113,8 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
 }
 
 /// `?org_id=`: which organization a resource name is looked up in, when several have one.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OrgQuery {
     pub org_id: Option<String>,

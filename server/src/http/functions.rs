@@ -3,8 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 
 use super::audit::AuditOrg;
 use super::error::ApiResult;
@@ -12,14 +11,25 @@ use super::extract::{Body, OrgQuery, Params, Payload};
 use super::AppState;
 use crate::accounts::Principal;
 use crate::functions::{DeployFunction, Invocation, TenantFunction};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/functions", get(list).post(deploy))
-        .route("/v1/functions/{function}", get(get_one).delete(delete))
-        .route("/v1/functions/{function}/invoke", post(invoke))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, deploy))
+        .routes(routes!(get_one, delete))
+        .routes(routes!(invoke))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/functions",
+    operation_id = "functions_deploy",
+    tag = "functions",
+    summary = "Deploy a function",
+    request_body = DeployFunction,
+    responses((status = 201, body = TenantFunction), super::error::Errors)
+)]
 async fn deploy(
     State(s): State<AppState>,
     p: Principal,
@@ -33,10 +43,27 @@ async fn deploy(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/functions",
+    operation_id = "functions_list",
+    tag = "functions",
+    summary = "The functions of the caller's organizations",
+    responses((status = 200, body = Vec<TenantFunction>), super::error::Errors)
+)]
 async fn list(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<TenantFunction>>> {
     Ok(Json(s.functions.list(&p).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/functions/{function}",
+    operation_id = "functions_get_one",
+    tag = "functions",
+    summary = "One function",
+    params(("function" = String, Path, description = "The function's id or name"), OrgQuery),
+    responses((status = 200, body = TenantFunction), super::error::Errors)
+)]
 async fn get_one(
     State(s): State<AppState>,
     p: Principal,
@@ -46,6 +73,15 @@ async fn get_one(
     Ok(Json(s.functions.get(&p, q.named(&function)).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/functions/{function}",
+    operation_id = "functions_delete",
+    tag = "functions",
+    summary = "Delete a function",
+    params(("function" = String, Path, description = "The function's id or name"), OrgQuery),
+    responses((status = 204), super::error::Errors)
+)]
 async fn delete(
     State(s): State<AppState>,
     p: Principal,
@@ -56,6 +92,16 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/functions/{function}/invoke",
+    operation_id = "functions_invoke",
+    tag = "functions",
+    summary = "Run the function once with the request body as its payload",
+    params(("function" = String, Path, description = "The function's id or name"), OrgQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = Invocation), super::error::Errors)
+)]
 async fn invoke(
     State(s): State<AppState>,
     p: Principal,

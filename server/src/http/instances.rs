@@ -3,8 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use futures::TryStreamExt;
 use nubes::{InstanceStats, LogOptions, ResizeRequest};
 use serde::Deserialize;
@@ -15,8 +14,11 @@ use super::extract::{Body, Params};
 use super::AppState;
 use crate::accounts::Principal;
 use crate::instances::{CreateInstance, ExecBody, ExecResult, TenantInstance};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StopQuery {
     /// Seconds to wait before killing; 10 when unset, at most 300.
@@ -34,14 +36,16 @@ impl StopQuery {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct DeleteQuery {
     #[serde(default)]
     force: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct LogQuery {
     tail: Option<u64>,
@@ -49,7 +53,7 @@ struct LogQuery {
     follow: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResizeBody {
     cpus: Option<f64>,
@@ -57,19 +61,28 @@ struct ResizeBody {
     memory: Option<u64>,
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/instances", post(create).get(list))
-        .route("/v1/instances/{id}", get(get_one).delete(delete))
-        .route("/v1/instances/{id}/start", post(start))
-        .route("/v1/instances/{id}/stop", post(stop))
-        .route("/v1/instances/{id}/restart", post(restart))
-        .route("/v1/instances/{id}/exec", post(exec))
-        .route("/v1/instances/{id}/logs", get(logs))
-        .route("/v1/instances/{id}/stats", get(stats))
-        .route("/v1/instances/{id}/resize", post(resize))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get_one, delete))
+        .routes(routes!(start))
+        .routes(routes!(stop))
+        .routes(routes!(restart))
+        .routes(routes!(exec))
+        .routes(routes!(logs))
+        .routes(routes!(stats))
+        .routes(routes!(resize))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/instances",
+    operation_id = "instances_create",
+    tag = "instances",
+    summary = "Create and start an instance",
+    request_body = CreateInstance,
+    responses((status = 201, body = TenantInstance), super::error::Errors)
+)]
 async fn create(
     State(s): State<AppState>,
     p: Principal,
@@ -83,10 +96,27 @@ async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/instances",
+    operation_id = "instances_list",
+    tag = "instances",
+    summary = "The instances of the caller's organizations",
+    responses((status = 200, body = Vec<TenantInstance>), super::error::Errors)
+)]
 async fn list(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<TenantInstance>>> {
     Ok(Json(s.instances.list(&p).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/instances/{id}",
+    operation_id = "instances_get_one",
+    tag = "instances",
+    summary = "One instance, with its live state",
+    params(("id" = String, Path, description = "The instance's id")),
+    responses((status = 200, body = TenantInstance), super::error::Errors)
+)]
 async fn get_one(
     State(s): State<AppState>,
     p: Principal,
@@ -95,6 +125,15 @@ async fn get_one(
     Ok(Json(s.instances.get(&p, &id).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/instances/{id}",
+    operation_id = "instances_delete",
+    tag = "instances",
+    summary = "Delete an instance; a running one only with force",
+    params(("id" = String, Path, description = "The instance's id"), DeleteQuery),
+    responses((status = 204), super::error::Errors)
+)]
 async fn delete(
     State(s): State<AppState>,
     p: Principal,
@@ -105,6 +144,15 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/instances/{id}/start",
+    operation_id = "instances_start",
+    tag = "instances",
+    summary = "Start a stopped instance",
+    params(("id" = String, Path, description = "The instance's id")),
+    responses((status = 200, body = TenantInstance), super::error::Errors)
+)]
 async fn start(
     State(s): State<AppState>,
     p: Principal,
@@ -113,6 +161,15 @@ async fn start(
     Ok(Json(s.instances.start(&p, &id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/instances/{id}/stop",
+    operation_id = "instances_stop",
+    tag = "instances",
+    summary = "Stop: ask the instance to exit, kill it after the timeout",
+    params(("id" = String, Path, description = "The instance's id"), StopQuery),
+    responses((status = 200, body = TenantInstance), super::error::Errors)
+)]
 async fn stop(
     State(s): State<AppState>,
     p: Principal,
@@ -122,6 +179,15 @@ async fn stop(
     Ok(Json(s.instances.stop(&p, &id, q.timeout()?).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/instances/{id}/restart",
+    operation_id = "instances_restart",
+    tag = "instances",
+    summary = "Stop, then start again",
+    params(("id" = String, Path, description = "The instance's id"), StopQuery),
+    responses((status = 200, body = TenantInstance), super::error::Errors)
+)]
 async fn restart(
     State(s): State<AppState>,
     p: Principal,
@@ -131,6 +197,16 @@ async fn restart(
     Ok(Json(s.instances.restart(&p, &id, q.timeout()?).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/instances/{id}/exec",
+    operation_id = "instances_exec",
+    tag = "instances",
+    summary = "Run a command in a running instance",
+    params(("id" = String, Path, description = "The instance's id")),
+    request_body = ExecBody,
+    responses((status = 200, body = ExecResult), super::error::Errors)
+)]
 async fn exec(
     State(s): State<AppState>,
     p: Principal,
@@ -140,6 +216,15 @@ async fn exec(
     Ok(Json(s.instances.exec(&p, &id, b).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/instances/{id}/logs",
+    operation_id = "instances_logs",
+    tag = "instances",
+    summary = "Output, streamed; with follow, until the instance stops",
+    params(("id" = String, Path, description = "The instance's id"), LogQuery),
+    responses((status = 200, body = String, content_type = "text/plain"), super::error::Errors)
+)]
 async fn logs(
     State(s): State<AppState>,
     p: Principal,
@@ -154,6 +239,16 @@ async fn logs(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/instances/{id}/resize",
+    operation_id = "instances_resize",
+    tag = "instances",
+    summary = "Change cpus and memory",
+    params(("id" = String, Path, description = "The instance's id")),
+    request_body = ResizeBody,
+    responses((status = 200, body = TenantInstance), super::error::Errors)
+)]
 async fn resize(
     State(s): State<AppState>,
     p: Principal,
@@ -166,6 +261,15 @@ async fn resize(
     Ok(Json(s.instances.resize(&p, &id, request).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/instances/{id}/stats",
+    operation_id = "instances_stats",
+    tag = "instances",
+    summary = "A resource usage sample",
+    params(("id" = String, Path, description = "The instance's id")),
+    responses((status = 200, body = nubes::InstanceStats), super::error::Errors)
+)]
 async fn stats(
     State(s): State<AppState>,
     p: Principal,

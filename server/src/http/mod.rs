@@ -11,6 +11,7 @@ mod extract;
 mod functions;
 mod instances;
 mod metrics;
+mod openapi;
 mod orgs;
 
 use std::sync::Arc;
@@ -18,6 +19,8 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use nubes::Error;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::accounts::Accounts;
 use crate::admin::Admin;
@@ -37,13 +40,13 @@ pub struct AppState {
     pub functions: crate::functions::Functions,
     pub admin: Admin,
     pub metrics: Arc<metrics::Metrics>,
+    /// Swagger UI's files (the `swagger-ui-dist` npm package's folder); none loads them from a CDN.
+    pub swagger_ui_dir: Option<std::path::PathBuf>,
 }
 
-/// The whole REST API.
-pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics::scrape))
+/// The routes the OpenAPI document describes, and the document.
+fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(capabilities::routes())
         .merge(auth::routes())
         .merge(orgs::routes())
@@ -52,7 +55,31 @@ pub fn app(state: AppState) -> Router {
         .merge(buckets::routes())
         .merge(functions::routes())
         .merge(admin::routes())
+        .split_for_parts()
+}
+
+/// The API's OpenAPI document, as `/openapi.json` serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    documented().1
+}
+
+/// The whole REST API.
+pub fn app(state: AppState) -> Router {
+    let (api, doc) = documented();
+    let docs = openapi::Docs::new(&doc, state.swagger_ui_dir.clone());
+    Router::new()
+        .route("/healthz", get(openapi::healthz))
+        .route("/metrics", get(metrics::scrape))
+        .merge(api)
+        .merge(openapi::routes(docs))
         .fallback(|| async { ApiError(Error::not_found("no such route")) })
+        .method_not_allowed_fallback(|| async {
+            let body = serde_json::json!({"error": {
+                "kind": "invalid_input",
+                "message": "this route does not take that method",
+            }});
+            (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body))
+        })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             audit::record,

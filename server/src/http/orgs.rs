@@ -2,8 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post, put};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use nubes_auth::Role;
 use serde::Deserialize;
 
@@ -13,8 +12,10 @@ use super::extract::Body;
 use super::AppState;
 use crate::accounts::Principal;
 use crate::orgs::{Invite, Member, Org};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewOrg {
     name: String,
@@ -28,7 +29,7 @@ fn default_hours() -> u64 {
     72
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewInvite {
     #[serde(default = "default_role")]
@@ -37,28 +38,37 @@ struct NewInvite {
     expires_in_hours: u64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Join {
     code: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleChange {
     role: Role,
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orgs", post(create).get(list))
-        .route("/v1/orgs/join", post(join))
-        .route("/v1/orgs/{org}/members", get(members))
-        .route("/v1/orgs/{org}/members/{user}", put(set_role))
-        .route("/v1/orgs/{org}/invites", post(create_invite).get(invites))
-        .route("/v1/orgs/{org}/invites/{invite}", delete(revoke_invite))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(join))
+        .routes(routes!(members))
+        .routes(routes!(set_role))
+        .routes(routes!(create_invite, invites))
+        .routes(routes!(revoke_invite))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs",
+    operation_id = "orgs_create",
+    tag = "orgs",
+    summary = "Create an organization; the caller is its admin",
+    request_body = NewOrg,
+    responses((status = 201, body = Org), super::error::Errors)
+)]
 async fn create(
     State(s): State<AppState>,
     p: Principal,
@@ -72,10 +82,27 @@ async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs",
+    operation_id = "orgs_list",
+    tag = "orgs",
+    summary = "The organizations the caller belongs to",
+    responses((status = 200, body = Vec<Org>), super::error::Errors)
+)]
 async fn list(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<Org>>> {
     Ok(Json(s.orgs.list(&p).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/join",
+    operation_id = "orgs_join",
+    tag = "orgs",
+    summary = "Join an organization by invite code",
+    request_body = Join,
+    responses((status = 200, body = Org), super::error::Errors)
+)]
 async fn join(
     State(s): State<AppState>,
     p: Principal,
@@ -84,6 +111,15 @@ async fn join(
     Ok(Json(s.orgs.join(&p, &b.code).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/members",
+    operation_id = "orgs_members",
+    tag = "orgs",
+    summary = "Members and their roles",
+    params(("org" = String, Path, description = "The organization's id")),
+    responses((status = 200, body = Vec<Member>), super::error::Errors)
+)]
 async fn members(
     State(s): State<AppState>,
     p: Principal,
@@ -92,6 +128,16 @@ async fn members(
     Ok(Json(s.orgs.members(&p, &org).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/orgs/{org}/members/{user}",
+    operation_id = "orgs_set_role",
+    tag = "orgs",
+    summary = "Change a member's role (admins; never one's own)",
+    params(("org" = String, Path, description = "The organization's id"), ("user" = String, Path, description = "The member's user id")),
+    request_body = RoleChange,
+    responses((status = 200, body = Member), super::error::Errors)
+)]
 async fn set_role(
     State(s): State<AppState>,
     p: Principal,
@@ -101,6 +147,16 @@ async fn set_role(
     Ok(Json(s.orgs.set_role(&p, &org, &user, b.role).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/invites",
+    operation_id = "orgs_create_invite",
+    tag = "orgs",
+    summary = "Create an expiring invite code (shown once)",
+    params(("org" = String, Path, description = "The organization's id")),
+    request_body = NewInvite,
+    responses((status = 201, body = Invite), super::error::Errors)
+)]
 async fn create_invite(
     State(s): State<AppState>,
     p: Principal,
@@ -117,6 +173,15 @@ async fn create_invite(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/invites",
+    operation_id = "orgs_invites",
+    tag = "orgs",
+    summary = "Open invites (no codes)",
+    params(("org" = String, Path, description = "The organization's id")),
+    responses((status = 200, body = Vec<Invite>), super::error::Errors)
+)]
 async fn invites(
     State(s): State<AppState>,
     p: Principal,
@@ -125,6 +190,15 @@ async fn invites(
     Ok(Json(s.orgs.invites(&p, &org).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/invites/{invite}",
+    operation_id = "orgs_revoke_invite",
+    tag = "orgs",
+    summary = "Revoke an invite",
+    params(("org" = String, Path, description = "The organization's id"), ("invite" = String, Path, description = "The invite's id")),
+    responses((status = 204), super::error::Errors)
+)]
 async fn revoke_invite(
     State(s): State<AppState>,
     p: Principal,
