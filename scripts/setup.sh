@@ -157,13 +157,16 @@ ensure_smtp() {
   return 1
 }
 
-# The OpenAPI validator the document test runs (PyPI, in the same venv).
+# The tools the API tests run (PyPI, in the same venv): an OpenAPI validator for the document,
+# and schemathesis, which fuzzes every documented route of a live server.
 NUBES_TEST_PYTHON="$NUBES_STATE_DIR/venv/bin/python"
-ensure_openapi_validator() {
-  if "$NUBES_TEST_PYTHON" -c 'import openapi_spec_validator' 2>/dev/null; then return 0; fi
-  log "installing openapi-spec-validator into $NUBES_STATE_DIR/venv"
+NUBES_TEST_SCHEMATHESIS="$NUBES_STATE_DIR/venv/bin/schemathesis"
+ensure_api_tools() {
+  if "$NUBES_TEST_PYTHON" -c 'import openapi_spec_validator' 2>/dev/null \
+    && [ -x "$NUBES_TEST_SCHEMATHESIS" ]; then return 0; fi
+  log "installing openapi-spec-validator and schemathesis into $NUBES_STATE_DIR/venv"
   [ -x "$NUBES_TEST_PYTHON" ] || python3 -m venv "$NUBES_STATE_DIR/venv"
-  "$NUBES_STATE_DIR/venv/bin/pip" install -q 'openapi-spec-validator==0.9.0'
+  "$NUBES_STATE_DIR/venv/bin/pip" install -q 'openapi-spec-validator==0.9.0' 'schemathesis==4.32.5'
 }
 
 # Swagger UI's files for /docs, from the npm registry (the server serves them from this folder).

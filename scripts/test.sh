@@ -8,11 +8,11 @@ source scripts/setup.sh
 ensure_all
 ensure_postgres
 ensure_smtp
-ensure_openapi_validator
+ensure_api_tools
 ensure_swagger_ui
 ensure_chromium
 NUBES_TEST_SWAGGER_UI_DIR=$NUBES_SWAGGER_UI_DIR
-export NUBES_TEST_POSTGRES_URL NUBES_TEST_SMTP_URL NUBES_TEST_MAILDIR NUBES_TEST_PYTHON \
+export NUBES_TEST_POSTGRES_URL NUBES_TEST_SMTP_URL NUBES_TEST_MAILDIR NUBES_TEST_PYTHON NUBES_TEST_SCHEMATHESIS \
   NUBES_TEST_SWAGGER_UI_DIR NUBES_TEST_CHROMIUM
 
 log "cargo fmt --check"
