@@ -88,7 +88,7 @@ pub async fn state_with(config: &Config, backends: Backends) -> nubes::Result<Ap
             .unwrap_or("Nubes <no-reply@nubes.local>");
         accounts = accounts.with_mailer(Arc::new(mail::SmtpMailer::new(url, from)?));
     }
-    Ok(AppState {
+    Ok(AppState::new(http::Services {
         accounts: Arc::new(accounts),
         orgs: orgs::Orgs::new(db.clone()),
         instances: instances::Instances::new(db.clone(), backends.compute.clone()),
@@ -98,7 +98,7 @@ pub async fn state_with(config: &Config, backends: Backends) -> nubes::Result<Ap
         admin: admin::Admin::new(db, backends.compute),
         metrics: Default::default(),
         swagger_ui_dir: config.swagger_ui_dir.clone(),
-    })
+    }))
 }
 
 async fn connect(uri: &str) -> nubes::Result<nubes::Cloud> {

@@ -608,3 +608,87 @@ async fn names_are_per_organization() {
     })
     .await;
 }
+
+/// The server caches who may do what for a few seconds; changes made through it apply at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn role_and_membership_changes_apply_at_once() {
+    on_sqlite(|url| async move {
+        let api = api_backends(&url, backends()).await;
+        let t = team(&api).await;
+        let bucket = |name: &str| json!({"name": name, "org_id": t.org});
+        let (_, members) = api
+            .get(&format!("/v1/orgs/{}/members", t.org), Some(&t.alice))
+            .await;
+        let carol_id = members
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == "carol@example.com")
+            .unwrap()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let carol_path = format!("/v1/orgs/{}/members/{carol_id}", t.org);
+        let set_role = |role: &'static str| {
+            let api = &api;
+            let (path, alice) = (carol_path.clone(), t.alice.clone());
+            async move {
+                let res = api
+                    .send(
+                        "PUT",
+                        &path,
+                        Some(&alice),
+                        Some(json!({ "role": role }).to_string()),
+                    )
+                    .await;
+                assert_eq!(res.0, StatusCode::OK, "{}", res.1);
+            }
+        };
+
+        error(
+            &api.post("/v1/buckets", Some(&t.carol), bucket("carols"))
+                .await,
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+        );
+        set_role("member").await;
+        created(
+            &api.post("/v1/buckets", Some(&t.carol), bucket("carols"))
+                .await,
+        );
+        set_role("viewer").await;
+        error(
+            &api.post("/v1/buckets", Some(&t.carol), bucket("carols2"))
+                .await,
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+        );
+
+        // An outsider who was just refused joins, and is let in on the next request.
+        let path = format!("/v1/buckets/carols?org_id={}", t.org);
+        error(
+            &api.get(&path, Some(&t.eve)).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        );
+        let code = api
+            .post(
+                &format!("/v1/orgs/{}/invites", t.org),
+                Some(&t.alice),
+                json!({"role": "viewer"}),
+            )
+            .await
+            .1["code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            api.post("/v1/orgs/join", Some(&t.eve), json!({"code": code}))
+                .await
+                .0,
+            StatusCode::OK
+        );
+        assert_eq!(api.get(&path, Some(&t.eve)).await.0, StatusCode::OK);
+    })
+    .await;
+}

@@ -44,12 +44,19 @@ impl Db {
     }
 
     pub async fn instance(&self, id: &str) -> Result<Option<InstanceRow>> {
+        if let Some(row) = self.cache().instances.get(id) {
+            return Ok(Some(row));
+        }
         let r: Option<Tuple> = sqlx::query_as("SELECT id, org_id, owner_id, name, backend_id, created_at FROM instances WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await
             .map_err(|e| map(e, "instance"))?;
-        Ok(r.map(row))
+        let found = r.map(row);
+        if let Some(row) = &found {
+            self.cache().instances.insert(id.to_string(), row.clone());
+        }
+        Ok(found)
     }
 
     /// Instances in the organizations `user_id` belongs to.
@@ -82,6 +89,7 @@ impl Db {
             .execute(self.pool())
             .await
             .map_err(|e| map(e, "instance"))?;
+        self.cache().instances.remove(id);
         Ok(())
     }
 }

@@ -3,7 +3,10 @@
 //! driver. Queries number their parameters `$1, $2, ...` in order of first use, which both
 //! engines read the same way.
 
+pub mod cache;
 mod schema;
+
+use std::sync::Arc;
 
 use nubes::{Error, ErrorKind, Result};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -13,6 +16,7 @@ use sqlx::AnyPool;
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
+    cache: Arc<cache::Caches>,
 }
 
 impl Db {
@@ -48,13 +52,20 @@ impl Db {
                 format!("cannot open the database: {}", redact(&e)),
             )
         })?;
-        let db = Self { pool };
+        let db = Self {
+            pool,
+            cache: Arc::default(),
+        };
         schema::migrate(&db).await?;
         Ok(db)
     }
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    fn cache(&self) -> &cache::Caches {
+        &self.cache
     }
 }
 

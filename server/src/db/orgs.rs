@@ -80,8 +80,18 @@ impl Db {
         tx.commit().await.map_err(|e| map(e, "organization"))
     }
 
+    fn forget_standing(&self, user_id: &str, org_id: &str) {
+        self.cache()
+            .standing
+            .remove(&(user_id.to_string(), org_id.to_string()));
+    }
+
     /// Whether the user is a platform admin, and their role in `org_id` if a member.
     pub async fn standing(&self, user_id: &str, org_id: &str) -> Result<(bool, Option<String>)> {
+        let key = (user_id.to_string(), org_id.to_string());
+        if let Some(standing) = self.cache().standing.get(&key) {
+            return Ok(standing);
+        }
         let row: Option<(i64, Option<String>)> = sqlx::query_as(
             "SELECT u.platform_admin, m.role FROM users u
              LEFT JOIN members m ON m.user_id = u.id AND m.org_id = $2 WHERE u.id = $1",
@@ -92,7 +102,9 @@ impl Db {
         .await
         .map_err(|e| map(e, "membership"))?;
         let (admin, role) = row.ok_or_else(|| Error::not_found("user not found"))?;
-        Ok((admin != 0, role))
+        let standing = (admin != 0, role);
+        self.cache().standing.insert(key, standing.clone());
+        Ok(standing)
     }
 
     /// The caller's role in `org_id`, if a member.
@@ -170,6 +182,7 @@ impl Db {
             .execute(self.pool())
             .await
             .map_err(|e| map(e, "member"))?;
+        self.forget_standing(user_id, org_id);
         if done.rows_affected() == 0 {
             return Err(Error::not_found(format!("user {user_id} is not a member")));
         }
@@ -251,6 +264,7 @@ impl Db {
         .execute(self.pool())
         .await
         .map_err(|e| map(e, "membership"))?;
+        self.forget_standing(user_id, org_id);
         Ok(())
     }
 }

@@ -43,13 +43,24 @@ impl Db {
 
     /// Whether the session exists, is not revoked and has not expired.
     pub async fn session_active(&self, id: &str, now: i64) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2")
-            .bind(id)
-            .bind(now)
-            .fetch_one(self.pool())
-            .await
-            .map_err(|e| map(e, "session"))?;
-        Ok(n == 1)
+        if let Some(expires_at) = self.cache().sessions.get(id) {
+            return Ok(now < expires_at);
+        }
+        let expires_at: Option<i64> = sqlx::query_scalar(
+            "SELECT expires_at FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| map(e, "session"))?;
+        match expires_at {
+            Some(at) => {
+                self.cache().sessions.insert(id.to_string(), at);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     pub async fn lookup_refresh(&self, hash: &str, now: i64) -> Result<RefreshLookup> {
@@ -116,6 +127,8 @@ impl Db {
             .execute(self.pool())
             .await
             .map_err(|e| map(e, "session"))?;
+        // After the write, so a read racing it cannot cache the session as live again.
+        self.cache().sessions.remove(id);
         Ok(())
     }
 }

@@ -24,22 +24,39 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
+/// Counters of one route.
+#[derive(Debug, Default)]
+struct Route {
+    /// Requests by (method, status).
+    requests: BTreeMap<(String, u16), u64>,
+    latency: Series,
+}
+
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Series>>,
+    /// By route template. One lock per request, and no allocation once a route's series exist:
+    /// this runs on every request.
+    routes: Mutex<BTreeMap<String, Route>>,
 }
 
 impl Metrics {
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        *self
+        let mut routes = self.routes.lock().expect("metrics lock");
+        let r = match routes.get_mut(route) {
+            Some(r) => r,
+            None => routes.entry(route.to_string()).or_default(),
+        };
+        match r
             .requests
-            .lock()
-            .expect("metrics lock")
-            .entry((method.to_string(), route.to_string(), status))
-            .or_default() += 1;
-        let mut latency = self.latency.lock().expect("metrics lock");
-        let s = latency.entry(route.to_string()).or_default();
+            .iter_mut()
+            .find(|((m, s), _)| m == method && *s == status)
+        {
+            Some((_, n)) => *n += 1,
+            None => {
+                r.requests.insert((method.to_string(), status), 1);
+            }
+        }
+        let s = &mut r.latency;
         s.count += 1;
         s.sum += seconds;
         for (i, bound) in BUCKETS.iter().enumerate() {
@@ -55,15 +72,18 @@ impl Metrics {
             "# HELP nubes_http_requests_total HTTP requests by method, route and status."
         );
         let _ = writeln!(out, "# TYPE nubes_http_requests_total counter");
-        for ((method, route, status), n) in self.requests.lock().expect("metrics lock").iter() {
-            let _ = writeln!(out, "nubes_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
+        let routes = self.routes.lock().expect("metrics lock");
+        for (route, r) in routes.iter() {
+            for ((method, status), n) in &r.requests {
+                let _ = writeln!(out, "nubes_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
+            }
         }
         let _ = writeln!(
             out,
             "# HELP nubes_http_request_duration_seconds Time to answer a request."
         );
         let _ = writeln!(out, "# TYPE nubes_http_request_duration_seconds histogram");
-        for (route, s) in self.latency.lock().expect("metrics lock").iter() {
+        for (route, s) in routes.iter().map(|(route, r)| (route, &r.latency)) {
             for (bound, n) in BUCKETS.iter().zip(s.buckets) {
                 let _ = writeln!(out, "nubes_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}");
             }
@@ -88,17 +108,13 @@ impl Metrics {
 
 /// Times every request. Routes are the matched templates, so ids do not explode the label set.
 pub async fn measure(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "(unmatched)".into());
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let started = Instant::now();
     let response = next.run(req).await;
     state.metrics.observe(
-        &method,
-        &route,
+        method.as_str(),
+        route.as_ref().map_or("(unmatched)", |r| r.as_str()),
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );

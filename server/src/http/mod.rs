@@ -29,9 +29,28 @@ use crate::orgs::Orgs;
 pub use error::{ApiError, ApiResult};
 pub use extract::Body;
 
-/// What every handler can reach.
+/// What every handler can reach. Cloned for every extractor and middleware of every request, so
+/// it is one `Arc`.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services behind the API.
+#[derive(Debug)]
+pub struct Services {
     pub accounts: Arc<Accounts>,
     pub orgs: Orgs,
     pub instances: Instances,
