@@ -152,6 +152,8 @@ pub enum Protocol {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum InstanceState {
+    /// Accepted, waiting for capacity (a fleet's queue).
+    Queued,
     Creating,
     Running,
     Paused,
@@ -166,6 +168,7 @@ pub enum InstanceState {
 impl InstanceState {
     pub fn as_str(self) -> &'static str {
         match self {
+            InstanceState::Queued => "queued",
             InstanceState::Creating => "creating",
             InstanceState::Running => "running",
             InstanceState::Paused => "paused",

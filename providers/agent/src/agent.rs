@@ -1,0 +1,357 @@
+//! The agent: dials the server over one outbound WebSocket (so it works behind NAT), says what
+//! it offers, heartbeats what is free and what it runs, and carries out the server's requests on
+//! its local provider. Limits are the local provider's (cgroups): the agent never trusts a
+//! request to keep within them by itself. It reconnects with backoff; its id is its token's, so
+//! it is the same agent across reconnects.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use nubes_core::{
+    Compute, DeleteOptions, Error, ErrorKind, ExecRequest, Instance, InstanceState, ListOptions,
+    LogOptions, LogStreamKind, ResizeRequest, Result, StopOptions,
+};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::protocol::{self, AgentMessage, Hello, Op, Outcome, ServerMessage};
+use crate::scheduler::Resources;
+
+/// The label an agent puts on what it runs for the fleet, to tell it from anything else the
+/// local provider runs.
+pub const FLEET_LABEL: &str = "nubes-fleet";
+
+/// How to reach the server and what to offer it.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// `https://nubes.example.com` (or `http://` on a trusted network).
+    pub server: String,
+    /// The agent token an admin issued (`nbg_...`).
+    pub token: String,
+    pub name: String,
+    pub capacity: Resources,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Runs the agent until the task is dropped, reconnecting with backoff.
+pub async fn run(config: AgentConfig, compute: Arc<dyn Compute>) -> Result<()> {
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        match session(&config, compute.clone()).await {
+            // A session that got as far as a welcome resets the backoff.
+            Ok(()) => backoff = Duration::from_millis(250),
+            Err(e) if e.kind() == ErrorKind::Unauthenticated => return Err(e),
+            Err(e) => tracing::warn!(error = %e, "agent connection lost"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+fn connect_url(server: &str) -> Result<String> {
+    let rest = if let Some(r) = server.strip_prefix("https://") {
+        format!("wss://{r}")
+    } else if let Some(r) = server.strip_prefix("http://") {
+        format!("ws://{r}")
+    } else {
+        return Err(Error::invalid_input(format!(
+            "a Nubes server URL starts with http:// or https://, got `{server}`"
+        )));
+    };
+    Ok(format!("{}/v1/agents/connect", rest.trim_end_matches('/')))
+}
+
+/// What the agent runs for the fleet, as the local provider sees it now.
+async fn running(compute: &dyn Compute) -> Result<Vec<Instance>> {
+    compute
+        .list(ListOptions::default().label(FLEET_LABEL, "1"))
+        .await
+}
+
+/// Capacity less what running instances hold.
+fn free(capacity: &Resources, instances: &[Instance]) -> Resources {
+    let held = instances
+        .iter()
+        .filter(|i| i.state == InstanceState::Running)
+        .fold(Resources::default(), |acc, i| {
+            acc.saturating_add(&Resources::new(
+                (i.cpus.unwrap_or(0.0) * 1000.0).round() as u64,
+                i.memory.unwrap_or(0),
+                i.disk.unwrap_or(0),
+                0,
+            ))
+        });
+    capacity.saturating_sub(&held)
+}
+
+/// One connection: hello, welcome, then requests and heartbeats until it drops.
+async fn session(config: &AgentConfig, compute: Arc<dyn Compute>) -> Result<()> {
+    let mut request = connect_url(&config.server)?
+        .into_client_request()
+        .map_err(|e| Error::invalid_input(format!("bad server URL: {e}")))?;
+    let auth = format!("Bearer {}", config.token)
+        .parse()
+        .map_err(|_| Error::invalid_input("the agent token is not a valid header value"))?;
+    request.headers_mut().insert("authorization", auth);
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .map_err(|e| match &e {
+            tokio_tungstenite::tungstenite::Error::Http(r) if r.status() == 401 => Error::new(
+                ErrorKind::Unauthenticated,
+                "the server refused the agent token",
+            ),
+            _ => Error::new(
+                ErrorKind::Unavailable,
+                format!("cannot reach the server: {e}"),
+            ),
+        })?;
+    let (mut sink, mut stream) = ws.split();
+
+    let hello = Hello {
+        version: protocol::VERSION,
+        name: config.name.clone(),
+        capacity: config.capacity,
+        providers: BTreeSet::from([compute.provider().to_string()]),
+        labels: config.labels.clone(),
+        os: std::env::consts::OS.to_string(),
+        arch: std::env::consts::ARCH.to_string(),
+        instances: running(compute.as_ref()).await?,
+    };
+    sink.send(Message::text(protocol::encode(&AgentMessage::Hello(hello))))
+        .await
+        .map_err(lost)?;
+    let heartbeat = loop {
+        match next_message(&mut stream).await? {
+            Some(ServerMessage::Welcome {
+                agent_id,
+                heartbeat_secs,
+            }) => {
+                tracing::info!(%agent_id, "agent connected");
+                break Duration::from_secs(heartbeat_secs.max(1));
+            }
+            Some(ServerMessage::Error { message, .. }) => {
+                return Err(Error::new(ErrorKind::Unavailable, message))
+            }
+            Some(_) => continue,
+            None => return Err(Error::new(ErrorKind::Unavailable, "closed before welcome")),
+        }
+    };
+
+    // Two queues into the one socket: replies and heartbeats go before bulk output, so a large
+    // or slow exec stream never delays a heartbeat by more than one chunk.
+    let (control_tx, mut control_rx) = mpsc::channel::<AgentMessage>(64);
+    let (bulk_tx, mut bulk_rx) = mpsc::channel::<AgentMessage>(16);
+    let writer = tokio::spawn(async move {
+        loop {
+            let msg = tokio::select! {
+                biased;
+                Some(m) = control_rx.recv() => m,
+                Some(m) = bulk_rx.recv() => m,
+                else => break,
+            };
+            if sink
+                .send(Message::text(protocol::encode(&msg)))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let beat = {
+        let (compute, tx, capacity) = (compute.clone(), control_tx.clone(), config.capacity);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(heartbeat);
+            loop {
+                tick.tick().await;
+                let Ok(instances) = running(compute.as_ref()).await else {
+                    continue;
+                };
+                let msg = AgentMessage::Heartbeat {
+                    free: free(&capacity, &instances),
+                    instances,
+                };
+                if tx.send(msg).await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
+
+    let result = loop {
+        let msg = match next_message(&mut stream).await {
+            Ok(Some(m)) => m,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        match msg {
+            ServerMessage::Request { id, op } => {
+                let (compute, control, bulk) =
+                    (compute.clone(), control_tx.clone(), bulk_tx.clone());
+                tokio::spawn(async move {
+                    let outcome = match handle(compute.as_ref(), id, op, &bulk).await {
+                        Ok(o) => o,
+                        Err(e) => Outcome::failed(&e),
+                    };
+                    let _ = control.send(AgentMessage::Reply { id, outcome }).await;
+                });
+            }
+            ServerMessage::Error { id, message, .. } => {
+                tracing::warn!(?id, %message, "the server reported an error");
+            }
+            ServerMessage::Welcome { .. } => {}
+        }
+    };
+    beat.abort();
+    drop(control_tx);
+    drop(bulk_tx);
+    writer.abort();
+    result
+}
+
+fn lost(e: tokio_tungstenite::tungstenite::Error) -> Error {
+    Error::new(ErrorKind::Unavailable, format!("connection lost: {e}"))
+}
+
+/// The next protocol message; frames that are not one are logged and skipped.
+async fn next_message<S>(stream: &mut S) -> Result<Option<ServerMessage>>
+where
+    S: futures::Stream<Item = std::result::Result<Message, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
+{
+    while let Some(frame) = stream.next().await {
+        match frame.map_err(lost)? {
+            Message::Text(text) => match protocol::decode::<ServerMessage>(&text) {
+                Ok(m) => return Ok(Some(m)),
+                Err(u) => tracing::warn!(id = ?u.id, message = %u.message, "unreadable message"),
+            },
+            Message::Close(_) => return Ok(None),
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+/// Carries out one request on the local provider.
+async fn handle(
+    compute: &dyn Compute,
+    id: u64,
+    op: Op,
+    bulk: &mpsc::Sender<AgentMessage>,
+) -> Result<Outcome> {
+    let instance = |i: Instance| Outcome::Instance { instance: i };
+    Ok(match op {
+        Op::Create { mut spec } => {
+            spec.labels.insert(FLEET_LABEL.to_string(), "1".to_string());
+            instance(compute.create(spec).await?)
+        }
+        Op::Get { name } => instance(compute.get(&name).await?),
+        Op::Start { name } => instance(compute.start(&name).await?),
+        Op::Stop { name, timeout_secs } => instance(
+            compute
+                .stop(
+                    &name,
+                    StopOptions::timeout(Duration::from_secs(timeout_secs)),
+                )
+                .await?,
+        ),
+        Op::Restart { name, timeout_secs } => instance(
+            compute
+                .restart(
+                    &name,
+                    StopOptions::timeout(Duration::from_secs(timeout_secs)),
+                )
+                .await?,
+        ),
+        Op::Delete { name, force } => {
+            let options = if force {
+                DeleteOptions::force()
+            } else {
+                DeleteOptions::default()
+            };
+            compute.delete(&name, options).await?;
+            Outcome::Done
+        }
+        Op::Exec {
+            name,
+            command,
+            env,
+            workdir,
+            stdin,
+            timeout_secs,
+        } => {
+            let mut req = ExecRequest::new(command);
+            req.env = env;
+            req.workdir = workdir;
+            req.stdin = stdin
+                .map(|s| protocol::unb64(&s))
+                .transpose()?
+                .map(Into::into);
+            req.timeout = timeout_secs.map(Duration::from_secs);
+            let out = compute.exec(&name, req).await?;
+            for (stream, data) in [
+                (LogStreamKind::Stdout, &out.stdout),
+                (LogStreamKind::Stderr, &out.stderr),
+            ] {
+                for piece in data.chunks(protocol::CHUNK) {
+                    let msg = AgentMessage::Output {
+                        id,
+                        stream,
+                        data: protocol::b64(piece),
+                    };
+                    bulk.send(msg)
+                        .await
+                        .map_err(|_| Error::new(ErrorKind::Unavailable, "connection lost"))?;
+                }
+            }
+            Outcome::Exited {
+                exit_code: out.exit_code,
+            }
+        }
+        Op::Logs { name, tail } => {
+            let mut options = LogOptions::default();
+            options.tail = tail;
+            let mut stream = compute.logs(&name, options).await?;
+            let mut data = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                data.extend_from_slice(&chunk?.data);
+            }
+            Outcome::Logs {
+                data: protocol::b64(&data),
+            }
+        }
+        Op::Stats { name } => Outcome::Stats {
+            stats: compute.stats(&name).await?,
+        },
+        Op::Resize { name, cpus, memory } => {
+            let mut r = ResizeRequest::default();
+            r.cpus = cpus;
+            r.memory = memory;
+            instance(compute.resize(&name, r).await?)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_urls_become_websocket_urls() {
+        assert_eq!(
+            connect_url("https://n.example.com/").unwrap(),
+            "wss://n.example.com/v1/agents/connect"
+        );
+        assert_eq!(
+            connect_url("http://127.0.0.1:8080").unwrap(),
+            "ws://127.0.0.1:8080/v1/agents/connect"
+        );
+        assert_eq!(
+            connect_url("ftp://x").unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+    }
+}

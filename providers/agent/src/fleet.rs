@@ -1,0 +1,792 @@
+//! The fleet: the server's side of the agents, and a `Compute` over all of them. A create is
+//! placed by the scheduler and sent to the chosen agent; what does not fit waits and is sent the
+//! moment capacity frees (a delete, a new agent), not by polling.
+//!
+//! The fleet is transport-agnostic: the server turns each agent's WebSocket into `connect`,
+//! `receive` and `disconnect` calls and forwards what the returned channel yields.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::stream;
+use futures::StreamExt;
+use nubes_core::{
+    Compute, ComputeCapability, DeleteOptions, Error, ErrorKind, ExecOutput, ExecRequest, Instance,
+    InstanceSpec, InstanceState, InstanceStats, ListOptions, LogChunk, LogOptions, LogStream,
+    LogStreamKind, ResizeRequest, Result, StopOptions,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::protocol::{self, AgentMessage, Hello, Op, Outcome, ServerMessage};
+use crate::scheduler::{AgentOffer, Demand, Resources, Scheduler, Strategy, Submitted};
+
+/// The provider name fleet instances report.
+pub const SCHEME: &str = "fleet";
+/// The spec label that carries a request's priority to the fleet (the server sets it; users
+/// cannot, the `io.nubes.` prefix being reserved).
+pub const PRIORITY_LABEL: &str = "io.nubes.priority";
+/// Resources assumed for a request that names none, so every instance has limits.
+pub const DEFAULT_CPUS: f64 = 1.0;
+pub const DEFAULT_MEMORY: u64 = 256 << 20;
+
+/// Which instances someone owns: the server answers from its database, so after a restart the
+/// fleet can tell its own workloads from strays.
+#[async_trait]
+pub trait Owners: Send + Sync + 'static {
+    async fn owned(&self, names: &[String]) -> Result<HashSet<String>>;
+}
+
+#[derive(Debug, Clone)]
+pub struct FleetConfig {
+    pub strategy: Strategy,
+    /// How often agents heartbeat.
+    pub heartbeat: Duration,
+    /// An agent silent this long is offline and its instances unknown.
+    pub offline_after: Duration,
+    /// The longest a request to an agent may take (image pulls included).
+    pub request_timeout: Duration,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::BinPack,
+            heartbeat: Duration::from_secs(5),
+            offline_after: Duration::from_secs(20),
+            request_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What the fleet knows of an agent, for the admin views.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AgentStatus {
+    pub id: String,
+    pub name: String,
+    pub online: bool,
+    pub cordoned: bool,
+    pub capacity: Resources,
+    pub free: Resources,
+    pub providers: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub os: String,
+    pub arch: String,
+    /// Seconds since the last heartbeat.
+    pub last_heartbeat_secs: Option<u64>,
+    pub instances: Vec<String>,
+}
+
+struct Link {
+    tx: mpsc::Sender<ServerMessage>,
+    conn: u64,
+}
+
+struct Known {
+    hello: Hello,
+    last_seen: Instant,
+    online: bool,
+    cordoned: bool,
+    /// What the agent last reported running.
+    reported: Vec<Instance>,
+}
+
+struct Pending {
+    agent: String,
+    done: oneshot::Sender<Result<Answer>>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// A request's outcome, with the exec output that came before it.
+struct Answer {
+    outcome: Outcome,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+struct Inner {
+    config: FleetConfig,
+    owners: Arc<dyn Owners>,
+    sched: Mutex<Scheduler>,
+    links: Mutex<HashMap<String, Link>>,
+    known: Mutex<HashMap<String, Known>>,
+    pending: Mutex<HashMap<u64, Pending>>,
+    /// Specs waiting in the queue, by name.
+    queued: Mutex<HashMap<String, InstanceSpec>>,
+    /// Instances whose agent came back without them.
+    lost: Mutex<HashSet<String>>,
+    next: AtomicU64,
+}
+
+/// Every connected agent, as one `Compute`.
+#[derive(Clone)]
+pub struct Fleet {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().expect("fleet lock")
+}
+
+fn demand(spec: &InstanceSpec, priority: i32) -> Demand {
+    Demand {
+        resources: Resources::new(
+            (spec.cpus.unwrap_or(DEFAULT_CPUS) * 1000.0).round() as u64,
+            spec.memory.unwrap_or(DEFAULT_MEMORY),
+            spec.disk.unwrap_or(0),
+            0,
+        ),
+        provider: None,
+        labels: BTreeMap::new(),
+        priority,
+    }
+}
+
+fn held(i: &Instance) -> Resources {
+    Resources::new(
+        (i.cpus.unwrap_or(DEFAULT_CPUS) * 1000.0).round() as u64,
+        i.memory.unwrap_or(DEFAULT_MEMORY),
+        i.disk.unwrap_or(0),
+        0,
+    )
+}
+
+fn offer(hello: &Hello) -> AgentOffer {
+    AgentOffer {
+        capacity: hello.capacity,
+        providers: hello.providers.clone(),
+        labels: hello.labels.clone(),
+    }
+}
+
+fn unavailable(what: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Unavailable, what).set_temporary()
+}
+
+impl Fleet {
+    pub fn new(config: FleetConfig, owners: Arc<dyn Owners>) -> Self {
+        let fleet = Self {
+            inner: Arc::new(Inner {
+                sched: Mutex::new(Scheduler::new(config.strategy)),
+                config,
+                owners,
+                links: Mutex::default(),
+                known: Mutex::default(),
+                pending: Mutex::default(),
+                queued: Mutex::default(),
+                lost: Mutex::default(),
+                next: AtomicU64::new(1),
+            }),
+        };
+        fleet.watch();
+        fleet
+    }
+
+    /// Marks agents that stopped heartbeating offline, within a second of their deadline.
+    fn watch(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                let fleet = Fleet { inner };
+                let silent: Vec<String> = lock(&fleet.inner.known)
+                    .iter()
+                    .filter(|(_, k)| {
+                        k.online && k.last_seen.elapsed() > fleet.inner.config.offline_after
+                    })
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in silent {
+                    tracing::warn!(agent = %id, "agent stopped heartbeating: offline");
+                    fleet.offline(&id);
+                }
+            }
+        });
+    }
+
+    fn offline(&self, agent: &str) {
+        if let Some(k) = lock(&self.inner.known).get_mut(agent) {
+            k.online = false;
+        }
+        lock(&self.inner.sched).set_online(agent, false);
+        lock(&self.inner.links).remove(agent);
+        // Requests in flight to it will get no answer.
+        let mut pending = lock(&self.inner.pending);
+        let ids: Vec<u64> = pending
+            .iter()
+            .filter(|(_, p)| p.agent == agent)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if let Some(p) = pending.remove(&id) {
+                let _ = p
+                    .done
+                    .send(Err(unavailable(format!("agent {agent} went away"))));
+            }
+        }
+    }
+
+    /// An agent authenticated as `agent_id` said hello: registers it, reconciles what it runs,
+    /// and returns the connection's number and the messages to send it.
+    pub async fn connect(
+        &self,
+        agent_id: &str,
+        hello: Hello,
+    ) -> Result<(u64, mpsc::Receiver<ServerMessage>)> {
+        if hello.version != protocol::VERSION {
+            return Err(Error::invalid_input(format!(
+                "protocol version {} is not supported (this server speaks {})",
+                hello.version,
+                protocol::VERSION
+            )));
+        }
+        let (tx, rx) = mpsc::channel(256);
+        let conn = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        tx.send(ServerMessage::Welcome {
+            agent_id: agent_id.to_string(),
+            heartbeat_secs: self.inner.config.heartbeat.as_secs().max(1),
+        })
+        .await
+        .map_err(|_| unavailable("agent gone"))?;
+        // A newer connection replaces an older one.
+        lock(&self.inner.links).insert(agent_id.to_string(), Link { tx, conn });
+        self.reconcile(agent_id, &hello.instances).await;
+        let cordoned = lock(&self.inner.known)
+            .get(agent_id)
+            .is_some_and(|k| k.cordoned);
+        lock(&self.inner.known).insert(
+            agent_id.to_string(),
+            Known {
+                reported: hello.instances.clone(),
+                last_seen: Instant::now(),
+                online: true,
+                cordoned,
+                hello: hello.clone(),
+            },
+        );
+        let admitted = {
+            let mut sched = lock(&self.inner.sched);
+            let mut admitted = sched.upsert_agent(agent_id, offer(&hello));
+            if cordoned {
+                admitted.extend(sched.cordon(agent_id, true).unwrap_or_default());
+            }
+            admitted
+        };
+        self.dispatch(admitted);
+        Ok((conn, rx))
+    }
+
+    /// What an agent reports it runs, against what the fleet placed there: placements it no
+    /// longer has are lost; workloads nobody owns are stopped and removed; owned ones the fleet
+    /// did not know of (after a server restart) are adopted.
+    async fn reconcile(&self, agent_id: &str, reported: &[Instance]) {
+        let names: Vec<String> = reported.iter().map(|i| i.name.clone()).collect();
+        let owned = match self.inner.owners.owned(&names).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reconcile: ownership unknown");
+                return;
+            }
+        };
+        let placed: Vec<String> = lock(&self.inner.sched).placed_on(agent_id);
+        for name in &placed {
+            if !names.contains(name) {
+                tracing::warn!(agent = %agent_id, instance = %name, "agent came back without an instance: lost");
+                lock(&self.inner.lost).insert(name.clone());
+                let admitted = lock(&self.inner.sched).release(name);
+                self.dispatch(admitted);
+            }
+        }
+        for i in reported {
+            if owned.contains(&i.name) {
+                let priority = i
+                    .labels
+                    .get(PRIORITY_LABEL)
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0);
+                lock(&self.inner.sched).adopt(&i.name, agent_id, held(i), priority);
+                lock(&self.inner.lost).remove(&i.name);
+            } else {
+                tracing::warn!(agent = %agent_id, instance = %i.name, "removing a workload nobody owns");
+                let fleet = self.clone();
+                let (agent, name) = (agent_id.to_string(), i.name.clone());
+                tokio::spawn(async move {
+                    let op = Op::Delete { name, force: true };
+                    if let Err(e) = fleet.call(&agent, op).await {
+                        tracing::warn!(error = %e, "could not remove a stray workload");
+                    }
+                });
+            }
+        }
+    }
+
+    /// A message from the agent on connection `conn`.
+    pub fn receive(&self, agent_id: &str, conn: u64, msg: AgentMessage) {
+        let current = lock(&self.inner.links)
+            .get(agent_id)
+            .is_some_and(|l| l.conn == conn);
+        if !current {
+            return; // an old connection's last words
+        }
+        match msg {
+            AgentMessage::Heartbeat { instances, .. } => {
+                let came_back = {
+                    let mut known = lock(&self.inner.known);
+                    match known.get_mut(agent_id) {
+                        Some(k) => {
+                            k.last_seen = Instant::now();
+                            k.reported = instances;
+                            !std::mem::replace(&mut k.online, true)
+                        }
+                        None => false,
+                    }
+                };
+                if came_back {
+                    let admitted = lock(&self.inner.sched).set_online(agent_id, true);
+                    self.dispatch(admitted);
+                }
+            }
+            AgentMessage::Reply { id, outcome } => {
+                if let Some(p) = lock(&self.inner.pending).remove(&id) {
+                    let result = match outcome {
+                        Outcome::Failed { kind, message } => Err(protocol::error(&kind, &message)),
+                        outcome => Ok(Answer {
+                            outcome,
+                            stdout: p.stdout,
+                            stderr: p.stderr,
+                        }),
+                    };
+                    let _ = p.done.send(result);
+                }
+            }
+            AgentMessage::Output { id, stream, data } => {
+                if let (Some(p), Ok(bytes)) = (
+                    lock(&self.inner.pending).get_mut(&id),
+                    protocol::unb64(&data),
+                ) {
+                    match stream {
+                        LogStreamKind::Stdout => p.stdout.extend_from_slice(&bytes),
+                        LogStreamKind::Stderr => p.stderr.extend_from_slice(&bytes),
+                    }
+                }
+            }
+            AgentMessage::Error { id, message, .. } => {
+                tracing::warn!(agent = %agent_id, ?id, %message, "agent reported an error");
+            }
+            AgentMessage::Hello(_) => {
+                self.send_error(agent_id, None, "hello was already received");
+            }
+        }
+    }
+
+    /// Answers a frame the server could not read.
+    pub fn undecodable(&self, agent_id: &str, conn: u64, u: protocol::Undecodable) {
+        if lock(&self.inner.links)
+            .get(agent_id)
+            .is_some_and(|l| l.conn == conn)
+        {
+            self.send_error(agent_id, u.id, &u.message);
+        }
+    }
+
+    fn send_error(&self, agent_id: &str, id: Option<u64>, message: &str) {
+        if let Some(l) = lock(&self.inner.links).get(agent_id) {
+            let _ = l.tx.try_send(ServerMessage::Error {
+                id,
+                kind: ErrorKind::InvalidInput.as_str().to_string(),
+                message: message.to_string(),
+            });
+        }
+    }
+
+    /// The connection closed; the agent is offline until it comes back.
+    pub fn disconnect(&self, agent_id: &str, conn: u64) {
+        let current = lock(&self.inner.links)
+            .get(agent_id)
+            .is_some_and(|l| l.conn == conn);
+        if current {
+            self.offline(agent_id);
+        }
+    }
+
+    /// Drops an agent whose token was revoked.
+    pub fn forget(&self, agent_id: &str) {
+        self.offline(agent_id);
+    }
+
+    pub fn cordon(&self, agent_id: &str, cordoned: bool) -> Result<()> {
+        if let Some(k) = lock(&self.inner.known).get_mut(agent_id) {
+            k.cordoned = cordoned;
+        }
+        let admitted = lock(&self.inner.sched).cordon(agent_id, cordoned)?;
+        self.dispatch(admitted);
+        Ok(())
+    }
+
+    /// Every agent the fleet has seen since it started.
+    pub fn agents(&self) -> Vec<AgentStatus> {
+        let known = lock(&self.inner.known);
+        let sched = lock(&self.inner.sched);
+        let mut out: Vec<AgentStatus> = known
+            .iter()
+            .map(|(id, k)| {
+                let (capacity, free) = sched.usage(id).unwrap_or_default();
+                AgentStatus {
+                    id: id.clone(),
+                    name: k.hello.name.clone(),
+                    online: k.online,
+                    cordoned: k.cordoned,
+                    capacity,
+                    free,
+                    providers: k.hello.providers.iter().cloned().collect(),
+                    labels: k.hello.labels.clone(),
+                    os: k.hello.os.clone(),
+                    arch: k.hello.arch.clone(),
+                    last_heartbeat_secs: Some(k.last_seen.elapsed().as_secs()),
+                    instances: sched.placed_on(id),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        out
+    }
+
+    /// Sends `op` to `agent` and waits for its outcome.
+    async fn call(&self, agent: &str, op: Op) -> Result<Outcome> {
+        Ok(self.ask(agent, op).await?.outcome)
+    }
+
+    /// As `call`, keeping exec output.
+    async fn ask(&self, agent: &str, op: Op) -> Result<Answer> {
+        let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        let tx = lock(&self.inner.links)
+            .get(agent)
+            .map(|l| l.tx.clone())
+            .ok_or_else(|| unavailable(format!("agent {agent} is offline")))?;
+        let (done, wait) = oneshot::channel();
+        lock(&self.inner.pending).insert(
+            id,
+            Pending {
+                agent: agent.to_string(),
+                done,
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+            },
+        );
+        if tx.send(ServerMessage::Request { id, op }).await.is_err() {
+            lock(&self.inner.pending).remove(&id);
+            return Err(unavailable(format!("agent {agent} is offline")));
+        }
+        match tokio::time::timeout(self.inner.config.request_timeout, wait).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(unavailable(format!("agent {agent} went away"))),
+            Err(_) => {
+                lock(&self.inner.pending).remove(&id);
+                Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("agent {agent} did not answer in time"),
+                ))
+            }
+        }
+    }
+
+    /// Sends admitted requests to their agents; a failed create frees its reservation.
+    fn dispatch(&self, admitted: Vec<(String, String)>) {
+        for (name, agent) in admitted {
+            let Some(spec) = lock(&self.inner.queued).remove(&name) else {
+                continue;
+            };
+            let fleet = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = fleet.call(&agent, Op::Create { spec }).await {
+                    tracing::warn!(instance = %name, agent = %agent, error = %e, "admitted create failed");
+                    lock(&fleet.inner.lost).insert(name.clone());
+                    let admitted = lock(&fleet.inner.sched).release(&name);
+                    fleet.dispatch(admitted);
+                }
+            });
+        }
+    }
+
+    fn placed(&self, name: &str) -> Result<String> {
+        if let Some(agent) = lock(&self.inner.sched).placement(name) {
+            return Ok(agent.to_string());
+        }
+        if lock(&self.inner.queued).contains_key(name) {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("instance {name} is queued, waiting for capacity"),
+            ));
+        }
+        Err(Error::not_found(format!("instance {name} not found")))
+    }
+
+    async fn instance_op(&self, name: &str, op: Op) -> Result<Instance> {
+        let agent = self.placed(name)?;
+        match self.call(&agent, op).await? {
+            Outcome::Instance { instance } => Ok(fleet_view(instance)),
+            other => Err(Error::unexpected(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    fn queued_view(&self, name: &str) -> Option<Instance> {
+        let queued = lock(&self.inner.queued);
+        let spec = queued.get(name)?;
+        let mut i = Instance::new(name, name, SCHEME);
+        i.state = InstanceState::Queued;
+        i.image = spec.image.clone();
+        i.cpus = spec.cpus;
+        i.memory = spec.memory;
+        i.labels = spec.labels.clone();
+        Some(i)
+    }
+}
+
+fn fleet_view(mut i: Instance) -> Instance {
+    i.labels.remove(crate::agent::FLEET_LABEL);
+    i.provider = SCHEME.to_string();
+    i
+}
+
+#[async_trait]
+impl Compute for Fleet {
+    fn provider(&self) -> &str {
+        SCHEME
+    }
+
+    fn capability(&self) -> ComputeCapability {
+        let mut cap = ComputeCapability::default();
+        cap.restart = true;
+        cap.exec = true;
+        cap.exec_stdin = true;
+        cap.logs = true;
+        cap.stats = true;
+        cap.resize = true;
+        cap
+    }
+
+    /// Places the instance and creates it on its agent; one that does not fit now comes back
+    /// `Queued` and is created when capacity frees.
+    async fn create(&self, mut spec: InstanceSpec) -> Result<Instance> {
+        let priority: i32 = match spec.labels.remove(PRIORITY_LABEL) {
+            Some(p) => p
+                .parse()
+                .map_err(|_| Error::invalid_input(format!("priority `{p}` is not an integer")))?,
+            None => 0,
+        };
+        spec.validate()?;
+        spec.cpus.get_or_insert(DEFAULT_CPUS);
+        spec.memory.get_or_insert(DEFAULT_MEMORY);
+        let name = spec.name.clone();
+        let want = demand(&spec, priority);
+        // Under the scheduler's lock the queue entry is recorded before anyone can admit it.
+        let submitted = {
+            let mut sched = lock(&self.inner.sched);
+            let submitted = sched.submit(&name, want)?;
+            if let Submitted::Queued { .. } = submitted {
+                lock(&self.inner.queued).insert(name.clone(), spec.clone());
+            }
+            submitted
+        };
+        match submitted {
+            Submitted::Queued { .. } => Ok(self.queued_view(&name).expect("just queued")),
+            Submitted::Placed(agent) => {
+                let result = self.call(&agent, Op::Create { spec }).await;
+                match result {
+                    Ok(Outcome::Instance { instance }) => Ok(fleet_view(instance)),
+                    Ok(other) => Err(Error::unexpected(format!("unexpected answer {other:?}"))),
+                    Err(e) => {
+                        let admitted = lock(&self.inner.sched).release(&name);
+                        self.dispatch(admitted);
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    async fn get(&self, name: &str) -> Result<Instance> {
+        if let Some(i) = self.queued_view(name) {
+            return Ok(i);
+        }
+        if lock(&self.inner.lost).contains(name) {
+            let mut i = Instance::new(name, name, SCHEME);
+            i.state = InstanceState::Failed;
+            return Ok(i);
+        }
+        let agent = self.placed(name)?;
+        let online = lock(&self.inner.known)
+            .get(&agent)
+            .is_some_and(|k| k.online);
+        if !online {
+            // Its agent is silent: it may run or not; say so rather than guess.
+            let mut i = Instance::new(name, name, SCHEME);
+            i.state = InstanceState::Unknown;
+            return Ok(i);
+        }
+        self.instance_op(name, Op::Get { name: name.into() }).await
+    }
+
+    /// From the agents' last reports (no round trips), plus what waits.
+    async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
+        let mut out: Vec<Instance> = Vec::new();
+        {
+            let sched = lock(&self.inner.sched);
+            for (id, k) in lock(&self.inner.known).iter() {
+                for i in &k.reported {
+                    if sched.placement(&i.name) == Some(id.as_str()) {
+                        let mut i = fleet_view(i.clone());
+                        if !k.online {
+                            i.state = InstanceState::Unknown;
+                        }
+                        out.push(i);
+                    }
+                }
+            }
+        }
+        let queued: Vec<String> = lock(&self.inner.queued).keys().cloned().collect();
+        out.extend(queued.iter().filter_map(|n| self.queued_view(n)));
+        out.retain(|i| options.matches(i));
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    async fn start(&self, name: &str) -> Result<Instance> {
+        self.instance_op(name, Op::Start { name: name.into() })
+            .await
+    }
+
+    async fn stop(&self, name: &str, options: StopOptions) -> Result<Instance> {
+        let op = Op::Stop {
+            name: name.into(),
+            timeout_secs: options.timeout.as_secs(),
+        };
+        self.instance_op(name, op).await
+    }
+
+    async fn restart(&self, name: &str, options: StopOptions) -> Result<Instance> {
+        let op = Op::Restart {
+            name: name.into(),
+            timeout_secs: options.timeout.as_secs(),
+        };
+        self.instance_op(name, op).await
+    }
+
+    /// Deletes on the agent, then frees the capacity, which may admit waiting requests.
+    async fn delete(&self, name: &str, options: DeleteOptions) -> Result<()> {
+        if lock(&self.inner.queued).remove(name).is_some() {
+            lock(&self.inner.sched).release(name);
+            return Ok(());
+        }
+        if lock(&self.inner.lost).remove(name) {
+            return Ok(());
+        }
+        let agent = self.placed(name)?;
+        let op = Op::Delete {
+            name: name.into(),
+            force: options.force,
+        };
+        match self.call(&agent, op).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let admitted = lock(&self.inner.sched).release(name);
+        self.dispatch(admitted);
+        Ok(())
+    }
+
+    async fn exec(&self, name: &str, request: ExecRequest) -> Result<ExecOutput> {
+        let agent = self.placed(name)?;
+        let op = Op::Exec {
+            name: name.into(),
+            command: request.command,
+            env: request.env,
+            workdir: request.workdir,
+            stdin: request.stdin.as_deref().map(protocol::b64),
+            timeout_secs: request.timeout.map(|t| t.as_secs().max(1)),
+        };
+        let answer = self.ask(&agent, op).await?;
+        match answer.outcome {
+            Outcome::Exited { exit_code } => {
+                Ok(ExecOutput::new(exit_code, answer.stdout, answer.stderr))
+            }
+            other => Err(Error::unexpected(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    async fn logs(&self, name: &str, options: LogOptions) -> Result<LogStream> {
+        if options.follow {
+            return Err(Error::unsupported("the fleet does not follow logs yet"));
+        }
+        let agent = self.placed(name)?;
+        let op = Op::Logs {
+            name: name.into(),
+            tail: options.tail,
+        };
+        match self.call(&agent, op).await? {
+            Outcome::Logs { data } => {
+                let chunk = LogChunk {
+                    stream: LogStreamKind::Stdout,
+                    data: protocol::unb64(&data)?.into(),
+                };
+                Ok(stream::iter([Ok(chunk)]).boxed())
+            }
+            other => Err(Error::unexpected(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    async fn stats(&self, name: &str) -> Result<InstanceStats> {
+        let agent = self.placed(name)?;
+        match self.call(&agent, Op::Stats { name: name.into() }).await? {
+            Outcome::Stats { stats } => Ok(stats),
+            other => Err(Error::unexpected(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    /// Checks the new size against the agent's free capacity and reserves it first, so a
+    /// resize never overbooks; a failure on the agent restores the old reservation.
+    async fn resize(&self, name: &str, request: ResizeRequest) -> Result<Instance> {
+        request.validate()?;
+        let old = lock(&self.inner.sched)
+            .reserved(name)
+            .ok_or_else(|| Error::not_found(format!("instance {name} not found")))?;
+        let new = Resources {
+            millicpus: request
+                .cpus
+                .map_or(old.millicpus, |c| (c * 1000.0).round() as u64),
+            memory: request.memory.unwrap_or(old.memory),
+            ..old
+        };
+        lock(&self.inner.sched).resize(name, new)?;
+        let op = Op::Resize {
+            name: name.into(),
+            cpus: request.cpus,
+            memory: request.memory,
+        };
+        let result = self.instance_op(name, op).await;
+        let admitted = {
+            let mut sched = lock(&self.inner.sched);
+            if result.is_err() {
+                let _ = sched.resize(name, old);
+            }
+            sched.admit_waiting()
+        };
+        self.dispatch(admitted);
+        result
+    }
+}

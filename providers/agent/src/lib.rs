@@ -1,0 +1,10 @@
+#![doc = include_str!("../README.md")]
+
+pub mod agent;
+pub mod fleet;
+pub mod protocol;
+pub mod scheduler;
+
+pub use agent::{run, AgentConfig};
+pub use fleet::{AgentStatus, Fleet, FleetConfig, Owners};
+pub use scheduler::{Resources, Strategy};

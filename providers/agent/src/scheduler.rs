@@ -1,0 +1,690 @@
+//! Placement and the wait queue, as pure bookkeeping: no IO, no clock, so every rule is a unit
+//! test. The fleet holds one `Scheduler` behind a lock and acts on what it decides.
+//!
+//! Rules (each answers a bug seen in the seed's scheduler):
+//! - a request is checked and rejected at submit when it is invalid, or larger than every agent
+//!   there is could ever hold;
+//! - placement filters agents by free capacity (counting reservations), provider, labels and
+//!   GPUs, then scores them: bin-pack (tightest fit) by default, spread as an option;
+//! - what does not fit waits, ordered by priority and then arrival (FIFO within a priority);
+//! - when capacity frees, every waiting request that now fits is admitted in that order; one
+//!   that still does not fit never blocks those behind it (no head-of-line blocking);
+//! - preemption evicts lower-priority work only when that admits the request, from the agent
+//!   that needs the fewest victims.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use nubes_core::{Error, ErrorKind, Result};
+use serde::{Deserialize, Serialize};
+
+/// An amount of each resource. CPUs are counted in thousandths so arithmetic stays exact.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Resources {
+    pub millicpus: u64,
+    /// Bytes.
+    pub memory: u64,
+    /// Bytes.
+    pub disk: u64,
+    pub gpus: u32,
+}
+
+impl Resources {
+    pub fn new(millicpus: u64, memory: u64, disk: u64, gpus: u32) -> Self {
+        Self {
+            millicpus,
+            memory,
+            disk,
+            gpus,
+        }
+    }
+
+    /// Whether `self` fits within `room`.
+    pub fn fits(&self, room: &Resources) -> bool {
+        self.millicpus <= room.millicpus
+            && self.memory <= room.memory
+            && self.disk <= room.disk
+            && self.gpus <= room.gpus
+    }
+
+    pub fn saturating_sub(&self, other: &Resources) -> Resources {
+        Resources {
+            millicpus: self.millicpus.saturating_sub(other.millicpus),
+            memory: self.memory.saturating_sub(other.memory),
+            disk: self.disk.saturating_sub(other.disk),
+            gpus: self.gpus.saturating_sub(other.gpus),
+        }
+    }
+
+    pub fn saturating_add(&self, other: &Resources) -> Resources {
+        Resources {
+            millicpus: self.millicpus.saturating_add(other.millicpus),
+            memory: self.memory.saturating_add(other.memory),
+            disk: self.disk.saturating_add(other.disk),
+            gpus: self.gpus.saturating_add(other.gpus),
+        }
+    }
+
+    /// How full `used` leaves `capacity`, as the larger of the cpu and memory fractions, in
+    /// millionths: the bin-pack score (higher is tighter).
+    fn fullness(used: &Resources, capacity: &Resources) -> u64 {
+        let frac = |u: u64, c: u64| {
+            if c == 0 {
+                0
+            } else {
+                (u128::from(u) * 1_000_000 / u128::from(c)) as u64
+            }
+        };
+        frac(used.millicpus, capacity.millicpus).max(frac(used.memory, capacity.memory))
+    }
+}
+
+/// What an agent offers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentOffer {
+    pub capacity: Resources,
+    /// Provider schemes it runs ("docker", "qemu").
+    pub providers: BTreeSet<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What a request needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Demand {
+    pub resources: Resources,
+    /// A provider the agent must run; any when `None`.
+    pub provider: Option<String>,
+    /// Labels the agent must carry with these values.
+    pub labels: BTreeMap<String, String>,
+    /// Higher runs first.
+    pub priority: i32,
+}
+
+impl Demand {
+    /// Checks a request before anything else looks at it.
+    pub fn validate(&self) -> Result<()> {
+        if self.resources.millicpus == 0 {
+            return Err(Error::invalid_input("an instance needs some cpu"));
+        }
+        if self.resources.memory == 0 {
+            return Err(Error::invalid_input("an instance needs some memory"));
+        }
+        Ok(())
+    }
+}
+
+/// How to choose among agents that fit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// The fullest agent that fits: keeps whole agents free for large requests.
+    #[default]
+    BinPack,
+    /// The emptiest agent: spreads load and failure.
+    Spread,
+}
+
+/// The outcome of a submit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// Reserved on this agent.
+    Placed(String),
+    /// Waiting; 0 is next.
+    Queued { position: usize },
+}
+
+#[derive(Debug, Clone)]
+struct Agent {
+    offer: AgentOffer,
+    used: Resources,
+    online: bool,
+    cordoned: bool,
+}
+
+impl Agent {
+    fn free(&self) -> Resources {
+        self.offer.capacity.saturating_sub(&self.used)
+    }
+
+    fn accepts(&self, d: &Demand) -> bool {
+        d.provider
+            .as_ref()
+            .is_none_or(|p| self.offer.providers.contains(p))
+            && d.labels
+                .iter()
+                .all(|(k, v)| self.offer.labels.get(k) == Some(v))
+            && d.resources.fits(&self.offer.capacity)
+    }
+
+    fn schedulable(&self) -> bool {
+        self.online && !self.cordoned
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Placement {
+    agent: String,
+    resources: Resources,
+    priority: i32,
+}
+
+/// Agents, what is reserved on them, and what waits.
+#[derive(Debug, Default)]
+pub struct Scheduler {
+    strategy: Strategy,
+    agents: HashMap<String, Agent>,
+    placements: HashMap<String, Placement>,
+    /// Ordered by priority (highest first), then arrival.
+    queue: BTreeMap<(Reverse<i32>, u64), (String, Demand)>,
+    arrivals: u64,
+}
+
+impl Scheduler {
+    pub fn new(strategy: Strategy) -> Self {
+        Self {
+            strategy,
+            ..Self::default()
+        }
+    }
+
+    /// Adds or updates an agent (online); anything that now fits is admitted and returned.
+    pub fn upsert_agent(&mut self, id: &str, offer: AgentOffer) -> Vec<(String, String)> {
+        match self.agents.get_mut(id) {
+            Some(a) => {
+                a.offer = offer;
+                a.online = true;
+            }
+            None => {
+                self.agents.insert(
+                    id.to_string(),
+                    Agent {
+                        offer,
+                        used: Resources::default(),
+                        online: true,
+                        cordoned: false,
+                    },
+                );
+            }
+        }
+        self.admit()
+    }
+
+    /// An offline agent keeps its reservations (its instances may still run) but gets no new work.
+    pub fn set_online(&mut self, id: &str, online: bool) -> Vec<(String, String)> {
+        if let Some(a) = self.agents.get_mut(id) {
+            a.online = online;
+        }
+        if online {
+            self.admit()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// A cordoned agent keeps what runs on it and takes nothing new.
+    pub fn cordon(&mut self, id: &str, cordoned: bool) -> Result<Vec<(String, String)>> {
+        let a = self
+            .agents
+            .get_mut(id)
+            .ok_or_else(|| Error::not_found(format!("agent {id} not found")))?;
+        a.cordoned = cordoned;
+        Ok(if cordoned { Vec::new() } else { self.admit() })
+    }
+
+    pub fn submit(&mut self, key: &str, demand: Demand) -> Result<Submitted> {
+        demand.validate()?;
+        if self.placements.contains_key(key) || self.queued(key).is_some() {
+            return Err(Error::already_exists(format!("{key} is already scheduled")));
+        }
+        if !self.agents.is_empty() && !self.agents.values().any(|a| a.accepts(&demand)) {
+            return Err(Error::new(
+                ErrorKind::QuotaExceeded,
+                "no agent in the fleet could ever hold this request (capacity, provider or labels)",
+            ));
+        }
+        if let Some(agent) = self.choose(&demand) {
+            self.reserve(key, &agent, &demand);
+            return Ok(Submitted::Placed(agent));
+        }
+        self.arrivals += 1;
+        let at = (Reverse(demand.priority), self.arrivals);
+        self.queue.insert(at, (key.to_string(), demand));
+        let position = self.queue.range(..at).count();
+        Ok(Submitted::Queued { position })
+    }
+
+    /// Records a placement made elsewhere (an agent reporting what it runs after a restart).
+    pub fn adopt(&mut self, key: &str, agent: &str, resources: Resources, priority: i32) {
+        if let Some(old) = self.placements.remove(key) {
+            if let Some(a) = self.agents.get_mut(&old.agent) {
+                a.used = a.used.saturating_sub(&old.resources);
+            }
+        }
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.used = a.used.saturating_add(&resources);
+        }
+        self.placements.insert(
+            key.to_string(),
+            Placement {
+                agent: agent.to_string(),
+                resources,
+                priority,
+            },
+        );
+    }
+
+    /// Frees a placement, or drops a waiting request; returns what that admitted.
+    pub fn release(&mut self, key: &str) -> Vec<(String, String)> {
+        if let Some(at) = self.queued(key) {
+            self.queue.remove(&at);
+            return Vec::new();
+        }
+        let Some(p) = self.placements.remove(key) else {
+            return Vec::new();
+        };
+        if let Some(a) = self.agents.get_mut(&p.agent) {
+            a.used = a.used.saturating_sub(&p.resources);
+        }
+        self.admit()
+    }
+
+    /// What `key` holds where it is placed.
+    pub fn reserved(&self, key: &str) -> Option<Resources> {
+        self.placements.get(key).map(|p| p.resources)
+    }
+
+    /// Changes what `key` holds, if its agent has room for the difference.
+    pub fn resize(&mut self, key: &str, resources: Resources) -> Result<()> {
+        let p = self
+            .placements
+            .get(key)
+            .ok_or_else(|| Error::not_found(format!("{key} is not placed")))?;
+        let agent = &self.agents[&p.agent];
+        let room = agent.free().saturating_add(&p.resources);
+        if !resources.fits(&room) {
+            return Err(Error::new(
+                ErrorKind::QuotaExceeded,
+                format!("agent {} has no room for that size", p.agent),
+            ));
+        }
+        let old = p.resources;
+        let agent = self
+            .agents
+            .get_mut(&p.agent)
+            .expect("placed on a known agent");
+        agent.used = agent.used.saturating_sub(&old).saturating_add(&resources);
+        self.placements.get_mut(key).expect("seen").resources = resources;
+        Ok(())
+    }
+
+    /// Admits whatever fits now (after a shrink, say).
+    pub fn admit_waiting(&mut self) -> Vec<(String, String)> {
+        self.admit()
+    }
+
+    /// Where `key` runs.
+    pub fn placement(&self, key: &str) -> Option<&str> {
+        self.placements.get(key).map(|p| p.agent.as_str())
+    }
+
+    /// `key`'s place in the queue (0 is next), if it waits.
+    pub fn position(&self, key: &str) -> Option<usize> {
+        let at = self.queued(key)?;
+        Some(self.queue.range(..at).count())
+    }
+
+    /// Waiting requests in the order they will be considered.
+    pub fn waiting(&self) -> impl Iterator<Item = (&str, &Demand)> {
+        self.queue.values().map(|(k, d)| (k.as_str(), d))
+    }
+
+    /// Keys placed on `agent`.
+    pub fn placed_on(&self, agent: &str) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .placements
+            .iter()
+            .filter(|(_, p)| p.agent == agent)
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// The agent's capacity and what is free of it.
+    pub fn usage(&self, agent: &str) -> Option<(Resources, Resources)> {
+        self.agents.get(agent).map(|a| (a.offer.capacity, a.free()))
+    }
+
+    /// Which lower-priority placements to evict so `demand` fits: on the agent that needs the
+    /// fewest victims, and only if evicting them really makes it fit. `None` when no eviction
+    /// admits it.
+    pub fn preemption_plan(&self, demand: &Demand) -> Option<(String, Vec<String>)> {
+        let mut best: Option<(String, Vec<String>)> = None;
+        let mut ids: Vec<&String> = self.agents.keys().collect();
+        ids.sort();
+        for id in ids {
+            let agent = &self.agents[id];
+            if !agent.schedulable() || !agent.accepts(demand) {
+                continue;
+            }
+            // Largest lower-priority placements first: the fewest that free enough.
+            let mut candidates: Vec<(&String, &Placement)> = self
+                .placements
+                .iter()
+                .filter(|(_, p)| &p.agent == id && p.priority < demand.priority)
+                .collect();
+            candidates.sort_by_key(|(k, p)| {
+                (
+                    p.priority,
+                    Reverse(p.resources.millicpus),
+                    Reverse(p.resources.memory),
+                    (*k).clone(),
+                )
+            });
+            let mut free = agent.free();
+            let mut victims = Vec::new();
+            for (key, p) in candidates {
+                if demand.resources.fits(&free) {
+                    break;
+                }
+                free = free.saturating_add(&p.resources);
+                victims.push(key.clone());
+            }
+            if !demand.resources.fits(&free) || victims.is_empty() {
+                continue;
+            }
+            if best.as_ref().is_none_or(|(_, b)| victims.len() < b.len()) {
+                best = Some((id.clone(), victims));
+            }
+        }
+        best
+    }
+
+    fn queued(&self, key: &str) -> Option<(Reverse<i32>, u64)> {
+        self.queue
+            .iter()
+            .find(|(_, (k, _))| k == key)
+            .map(|(at, _)| *at)
+    }
+
+    fn choose(&self, demand: &Demand) -> Option<String> {
+        let mut best: Option<(&String, u64)> = None;
+        for (id, agent) in &self.agents {
+            if !agent.schedulable() || !agent.accepts(demand) {
+                continue;
+            }
+            let free = agent.free();
+            if !demand.resources.fits(&free) {
+                continue;
+            }
+            let after = agent.used.saturating_add(&demand.resources);
+            let full = Resources::fullness(&after, &agent.offer.capacity);
+            let score = match self.strategy {
+                Strategy::BinPack => full,
+                Strategy::Spread => 1_000_000u64.saturating_sub(full),
+            };
+            // Ties go to the smaller id, so decisions repeat.
+            let better = match best {
+                None => true,
+                Some((bid, bscore)) => score > bscore || (score == bscore && id < bid),
+            };
+            if better {
+                best = Some((id, score));
+            }
+        }
+        best.map(|(id, _)| id.clone())
+    }
+
+    fn reserve(&mut self, key: &str, agent: &str, demand: &Demand) {
+        self.adopt(key, agent, demand.resources, demand.priority);
+    }
+
+    /// Admits, in queue order, every waiting request that fits now.
+    fn admit(&mut self) -> Vec<(String, String)> {
+        let mut admitted = Vec::new();
+        let waiting: Vec<(Reverse<i32>, u64)> = self.queue.keys().copied().collect();
+        for at in waiting {
+            let Some((_, demand)) = self.queue.get(&at) else {
+                continue;
+            };
+            if let Some(agent) = self.choose(demand) {
+                let (key, demand) = self.queue.remove(&at).expect("just seen");
+                self.reserve(&key, &agent, &demand);
+                admitted.push((key, agent));
+            }
+        }
+        admitted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GIB: u64 = 1 << 30;
+
+    fn offer(cpus: u64, mem_gib: u64) -> AgentOffer {
+        AgentOffer {
+            capacity: Resources::new(cpus * 1000, mem_gib * GIB, 100 * GIB, 0),
+            providers: ["docker".to_string()].into(),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    fn demand(cpus: u64, mem_gib: u64, priority: i32) -> Demand {
+        Demand {
+            resources: Resources::new(cpus * 1000, mem_gib * GIB, 0, 0),
+            priority,
+            ..Demand::default()
+        }
+    }
+
+    #[test]
+    fn bin_pack_fills_the_fullest_agent_that_fits_and_spread_the_emptiest() {
+        let mut s = Scheduler::new(Strategy::BinPack);
+        s.upsert_agent("a", offer(8, 16));
+        s.upsert_agent("b", offer(4, 8));
+        assert_eq!(
+            s.submit("x", demand(2, 2, 0)).unwrap(),
+            Submitted::Placed("b".into())
+        );
+        assert_eq!(
+            s.submit("y", demand(2, 2, 0)).unwrap(),
+            Submitted::Placed("b".into())
+        );
+        assert_eq!(
+            s.submit("z", demand(2, 2, 0)).unwrap(),
+            Submitted::Placed("a".into())
+        );
+
+        let mut s = Scheduler::new(Strategy::Spread);
+        s.upsert_agent("a", offer(8, 16));
+        s.upsert_agent("b", offer(4, 8));
+        assert_eq!(
+            s.submit("x", demand(2, 2, 0)).unwrap(),
+            Submitted::Placed("a".into())
+        );
+    }
+
+    #[test]
+    fn reservations_count_so_nothing_is_overbooked() {
+        let mut s = Scheduler::default();
+        s.upsert_agent("a", offer(2, 4));
+        assert_eq!(
+            s.submit("x", demand(2, 2, 0)).unwrap(),
+            Submitted::Placed("a".into())
+        );
+        assert_eq!(
+            s.submit("y", demand(1, 1, 0)).unwrap(),
+            Submitted::Queued { position: 0 }
+        );
+        assert_eq!(s.usage("a").unwrap().1.millicpus, 0);
+    }
+
+    #[test]
+    fn filters_by_provider_labels_and_gpus() {
+        let mut s = Scheduler::default();
+        let mut gpu = offer(4, 8);
+        gpu.capacity.gpus = 1;
+        gpu.labels.insert("zone".into(), "eu".into());
+        s.upsert_agent("plain", offer(16, 64));
+        s.upsert_agent("gpu", gpu);
+        let mut d = demand(1, 1, 0);
+        d.resources.gpus = 1;
+        assert_eq!(s.submit("g", d).unwrap(), Submitted::Placed("gpu".into()));
+        let mut d = demand(1, 1, 0);
+        d.labels.insert("zone".into(), "eu".into());
+        assert_eq!(s.submit("l", d).unwrap(), Submitted::Placed("gpu".into()));
+        let mut d = demand(1, 1, 0);
+        d.provider = Some("qemu".into());
+        assert_eq!(
+            s.submit("q", d).unwrap_err().kind(),
+            ErrorKind::QuotaExceeded
+        );
+    }
+
+    #[test]
+    fn requests_no_agent_could_ever_hold_are_rejected_at_submit() {
+        let mut s = Scheduler::default();
+        s.upsert_agent("a", offer(4, 8));
+        let e = s.submit("huge", demand(5, 1, 0)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::QuotaExceeded);
+        assert_eq!(s.waiting().count(), 0);
+        // Capacity that is merely taken now is a wait, not a rejection.
+        s.submit("x", demand(4, 8, 0)).unwrap();
+        assert!(matches!(
+            s.submit("y", demand(4, 8, 0)).unwrap(),
+            Submitted::Queued { .. }
+        ));
+    }
+
+    #[test]
+    fn invalid_requests_are_refused() {
+        let mut s = Scheduler::default();
+        s.upsert_agent("a", offer(4, 8));
+        assert_eq!(
+            s.submit("z", demand(0, 1, 0)).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            s.submit("m", demand(1, 0, 0)).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        s.submit("x", demand(1, 1, 0)).unwrap();
+        assert_eq!(
+            s.submit("x", demand(1, 1, 0)).unwrap_err().kind(),
+            ErrorKind::AlreadyExists
+        );
+    }
+
+    #[test]
+    fn the_queue_is_fifo_within_a_priority_and_higher_priorities_go_first() {
+        let mut s = Scheduler::default();
+        s.upsert_agent("a", offer(1, 8));
+        s.submit("running", demand(1, 1, 0)).unwrap();
+        s.submit("low1", demand(1, 1, 0)).unwrap();
+        s.submit("low2", demand(1, 1, 0)).unwrap();
+        assert_eq!(
+            s.submit("high", demand(1, 1, 5)).unwrap(),
+            Submitted::Queued { position: 0 }
+        );
+        let order: Vec<&str> = s.waiting().map(|(k, _)| k).collect();
+        assert_eq!(order, ["high", "low1", "low2"]);
+        assert_eq!(
+            s.release("running"),
+            [("high".to_string(), "a".to_string())]
+        );
+        assert_eq!(s.release("high"), [("low1".to_string(), "a".to_string())]);
+        assert_eq!(s.position("low2"), Some(0));
+    }
+
+    #[test]
+    fn a_waiting_request_that_does_not_fit_never_blocks_smaller_ones_behind_it() {
+        let mut s = Scheduler::default();
+        s.upsert_agent("a", offer(4, 8));
+        s.submit("base", demand(3, 1, 0)).unwrap();
+        s.submit("big", demand(4, 1, 9)).unwrap();
+        // The small one fits beside "base" even though "big" waits ahead of it.
+        assert_eq!(
+            s.submit("small", demand(1, 1, 0)).unwrap(),
+            Submitted::Placed("a".into())
+        );
+        s.submit("small2", demand(1, 1, 0)).unwrap();
+        // Freeing "small" admits "small2", while "big" still cannot fit.
+        assert_eq!(
+            s.release("small"),
+            [("small2".to_string(), "a".to_string())]
+        );
+        assert_eq!(s.position("big"), Some(0));
+    }
+
+    #[test]
+    fn capacity_from_a_new_agent_admits_waiting_requests_at_once() {
+        let mut s = Scheduler::default();
+        s.upsert_agent("a", offer(1, 1));
+        s.submit("x", demand(1, 1, 0)).unwrap();
+        s.submit("y", demand(1, 1, 0)).unwrap();
+        assert_eq!(
+            s.upsert_agent("b", offer(1, 1)),
+            [("y".to_string(), "b".to_string())]
+        );
+    }
+
+    #[test]
+    fn offline_and_cordoned_agents_get_no_new_work() {
+        let mut s = Scheduler::default();
+        s.upsert_agent("a", offer(4, 8));
+        s.upsert_agent("b", offer(4, 8));
+        s.set_online("a", false);
+        s.cordon("b", true).unwrap();
+        assert!(matches!(
+            s.submit("x", demand(1, 1, 0)).unwrap(),
+            Submitted::Queued { .. }
+        ));
+        assert_eq!(
+            s.cordon("b", false).unwrap(),
+            [("x".to_string(), "b".to_string())]
+        );
+    }
+
+    #[test]
+    fn resizing_never_overbooks_and_a_shrink_admits_waiting_work() {
+        let mut s = Scheduler::default();
+        s.upsert_agent("a", offer(4, 64));
+        s.submit("x", demand(2, 1, 0)).unwrap();
+        s.submit("y", demand(2, 1, 0)).unwrap();
+        s.submit("z", demand(1, 1, 0)).unwrap();
+        let grow = Resources::new(3000, GIB, 0, 0);
+        assert_eq!(
+            s.resize("x", grow).unwrap_err().kind(),
+            ErrorKind::QuotaExceeded
+        );
+        s.resize("x", Resources::new(1000, GIB, 0, 0)).unwrap();
+        assert_eq!(s.admit_waiting(), [("z".to_string(), "a".to_string())]);
+    }
+
+    #[test]
+    fn preemption_only_when_it_admits_and_with_the_fewest_victims() {
+        let mut s = Scheduler::default();
+        s.upsert_agent("a", offer(4, 64));
+        s.upsert_agent("b", offer(4, 64));
+        for k in ["a1", "a2", "a3", "a4"] {
+            s.submit(k, demand(1, 1, 0)).unwrap();
+        }
+        s.submit("b1", demand(2, 1, 0)).unwrap();
+        s.submit("b2", demand(2, 1, 0)).unwrap();
+        assert_eq!(s.placement("a4"), Some("a"));
+        assert_eq!(s.placement("b2"), Some("b"));
+        // Two cpus: one victim on b, two on a.
+        let plan = s.preemption_plan(&demand(2, 1, 5)).unwrap();
+        assert_eq!(plan.0, "b");
+        assert_eq!(plan.1.len(), 1);
+        // Nothing of lower priority frees enough: no plan, nobody evicted for nothing.
+        assert_eq!(s.preemption_plan(&demand(2, 1, 0)), None);
+        let mut s2 = Scheduler::default();
+        s2.upsert_agent("a", offer(4, 64));
+        s2.submit("hi", demand(3, 1, 9)).unwrap();
+        s2.submit("lo", demand(1, 1, 0)).unwrap();
+        assert_eq!(s2.preemption_plan(&demand(2, 1, 5)), None);
+    }
+}
