@@ -19,6 +19,8 @@ pub enum TokenKind {
     Refresh,
     Api,
     Invite,
+    /// A lessor agent's credential.
+    Agent,
 }
 
 impl TokenKind {
@@ -27,6 +29,7 @@ impl TokenKind {
             TokenKind::Refresh => "nbr_",
             TokenKind::Api => "nba_",
             TokenKind::Invite => "nbi_",
+            TokenKind::Agent => "nbg_",
         }
     }
 }

@@ -57,6 +57,8 @@ pub enum Command {
     /// providers, signed in as its first admin
     #[cfg(feature = "server")]
     Up(UpArgs),
+    /// Lease this machine: run a lessor agent that dials a Nubes server and runs what it places here
+    Agent(AgentArgs),
     /// Sign in to a Nubes server and make it the current context
     Login(LoginArgs),
     /// Sign out of the current context, revoking its token
@@ -404,6 +406,34 @@ pub struct UpArgs {
     /// Do not save a signed-in context for the first admin
     #[arg(long)]
     pub no_context: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The Nubes server, e.g. https://nubes.example.com
+    #[arg(long, env = "NUBES_AGENT_SERVER")]
+    pub server: String,
+    /// The agent token a platform admin issued (nbg_...)
+    #[arg(long, env = "NUBES_AGENT_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// A name for people (default: this machine's hostname)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// CPUs to lease (default: all of this machine's)
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Memory to lease: 8G, 512Mi (default: all of this machine's)
+    #[arg(long, value_parser = parse::size)]
+    pub memory: Option<u64>,
+    /// Disk to lease (default: none is promised)
+    #[arg(long, value_parser = parse::size)]
+    pub disk: Option<u64>,
+    /// Labels instances may ask for (repeatable): zone=eu
+    #[arg(long = "label", short = 'l', value_parser = parse::key_value)]
+    pub labels: Vec<(String, String)>,
+    /// The local provider that runs the instances
+    #[arg(long = "runtime", default_value = "docker://")]
+    pub runtime: String,
 }
 
 #[derive(Debug, Args)]

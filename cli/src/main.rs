@@ -44,6 +44,7 @@ async fn run(cli: Cli) -> Outcome {
             let provider = cli.provider.as_deref().unwrap_or("docker://");
             commands::image::run(provider, cmd, format).await
         }
+        Command::Agent(args) => commands::agent::run(args).await,
         Command::Login(args) => commands::login::login(args).await,
         Command::Logout => commands::login::logout().await,
         Command::Context(cmd) => commands::login::context(cmd, format),

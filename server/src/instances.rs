@@ -35,6 +35,8 @@ pub struct CreateInstance {
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     pub command: Option<Vec<String>>,
+    /// Higher is admitted first when the fleet is full (fleet servers only).
+    pub priority: Option<i32>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -135,6 +137,17 @@ impl Instances {
         spec.labels = req.labels;
         spec.command = req.command;
         spec.validate()?;
+        if let Some(priority) = req.priority {
+            if compute.provider() != nubes_agent::fleet::SCHEME {
+                return Err(Error::invalid_input(
+                    "priority applies to fleet servers only; this one runs instances itself",
+                ));
+            }
+            spec.labels.insert(
+                nubes_agent::fleet::PRIORITY_LABEL.to_string(),
+                priority.to_string(),
+            );
+        }
         let org_id = tenancy::creating_in(&self.db, p, req.org_id).await?;
         spec.name = tenancy::backend_name(&id);
 

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod agents;
 pub mod buckets;
 pub mod db;
 pub mod disks;
@@ -26,7 +27,8 @@ pub struct Config {
     pub database_url: String,
     /// The token signing secret; generated once and kept in the database when `None`.
     pub jwt_secret: Option<Vec<u8>>,
-    /// The provider behind `/v1/instances` (`docker://`, `memory://...`); none disables them.
+    /// The provider behind `/v1/instances` (`docker://`, `memory://...`, or `fleet://`: the
+    /// lessor agents that connect to this server); none disables them.
     pub compute: Option<String>,
     /// The provider behind `/v1/buckets` (`local:///srv/objects`, `memory://`); none disables them.
     pub storage: Option<String>,
@@ -38,6 +40,8 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of those mails.
     pub mail_from: Option<String>,
+    /// How the fleet schedules and watches agents (with `compute: fleet://`).
+    pub fleet: nubes_agent::FleetConfig,
     /// Swagger UI's files for `/docs` (the `swagger-ui-dist` npm package's folder); none loads
     /// them from a CDN.
     pub swagger_ui_dir: Option<std::path::PathBuf>,
@@ -53,10 +57,11 @@ pub struct Backends {
 }
 
 impl Backends {
-    /// Connects the providers `config` names.
+    /// Connects the providers `config` names; `fleet://` is the fleet of lessor agents, made in
+    /// [`state_with`] since it needs the database.
     pub async fn connect(config: &Config) -> nubes::Result<Self> {
         let mut b = Self::default();
-        if let Some(uri) = &config.compute {
+        if let Some(uri) = config.compute.as_deref().filter(|u| !is_fleet(u)) {
             b.compute = Some(connect(uri).await?.compute()?);
         }
         if let Some(uri) = &config.storage {
@@ -72,14 +77,26 @@ impl Backends {
     }
 }
 
+fn is_fleet(uri: &str) -> bool {
+    uri.starts_with("fleet:")
+}
+
 /// Opens the database, connects the providers `config` names and builds the application state.
 pub async fn state(config: &Config) -> nubes::Result<AppState> {
     state_with(config, Backends::connect(config).await?).await
 }
 
 /// As [`state`], with providers built by the caller (an embedding application, a test).
-pub async fn state_with(config: &Config, backends: Backends) -> nubes::Result<AppState> {
+pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Result<AppState> {
     let db = Db::connect(&config.database_url).await?;
+    let fleet = match config.compute.as_deref() {
+        Some(uri) if is_fleet(uri) => {
+            let fleet = agents::fleet(&db, config.fleet.clone());
+            backends.compute = Some(Arc::new(fleet.clone()));
+            Some(fleet)
+        }
+        _ => None,
+    };
     let mut accounts = Accounts::new(db.clone(), config.jwt_secret.clone()).await?;
     if let Some(url) = &config.smtp_url {
         let from = config
@@ -95,7 +112,8 @@ pub async fn state_with(config: &Config, backends: Backends) -> nubes::Result<Ap
         buckets: buckets::Buckets::new(db.clone(), backends.storage),
         disks: disks::Disks::new(db.clone(), backends.disk),
         functions: functions::Functions::new(db.clone(), backends.function),
-        admin: admin::Admin::new(db, backends.compute),
+        admin: admin::Admin::new(db.clone(), backends.compute),
+        agents: agents::Agents::new(db, fleet),
         metrics: Default::default(),
         swagger_ui_dir: config.swagger_ui_dir.clone(),
     }))

@@ -64,6 +64,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/admin/instances"),
     ("get", "/v1/admin/audit"),
     ("get", "/v1/capabilities"),
+    ("get", "/v1/agents/connect"),
+    ("post", "/v1/admin/agents"),
+    ("get", "/v1/admin/agents"),
+    ("get", "/v1/admin/agents/{id}"),
+    ("delete", "/v1/admin/agents/{id}"),
+    ("post", "/v1/admin/agents/{id}/cordon"),
+    ("post", "/v1/admin/agents/{id}/uncordon"),
+    ("get", "/v1/admin/agents/{id}/instances"),
     ("get", "/healthz"),
 ];
 

@@ -1,3 +1,4 @@
+pub mod agent;
 pub mod bucket;
 pub mod disk;
 pub mod function;

@@ -26,6 +26,7 @@ pub async fn run(args: ServeArgs) -> Outcome {
         smtp_url: args.smtp_url,
         mail_from: args.mail_from,
         swagger_ui_dir: args.swagger_ui_dir,
+        fleet: Default::default(),
     };
     let (state, _) = start(&config, &args.admin_email).await?;
     let listener = bind(args.listen).await?;
@@ -58,6 +59,7 @@ pub async fn up(args: UpArgs) -> Outcome {
         smtp_url: None,
         mail_from: None,
         swagger_ui_dir: args.swagger_ui_dir,
+        fleet: Default::default(),
     };
     let (state, admin) = start(&config, "admin@nubes.local").await?;
     let listener = bind(args.listen).await?;

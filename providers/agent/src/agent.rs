@@ -192,11 +192,19 @@ async fn session(config: &AgentConfig, compute: Arc<dyn Compute>) -> Result<()> 
                 let (compute, control, bulk) =
                     (compute.clone(), control_tx.clone(), bulk_tx.clone());
                 tokio::spawn(async move {
+                    // An exec's reply follows its output on the same queue, so it never
+                    // overtakes the last piece.
+                    let streams = matches!(op, Op::Exec { .. });
                     let outcome = match handle(compute.as_ref(), id, op, &bulk).await {
                         Ok(o) => o,
                         Err(e) => Outcome::failed(&e),
                     };
-                    let _ = control.send(AgentMessage::Reply { id, outcome }).await;
+                    let reply = AgentMessage::Reply { id, outcome };
+                    let _ = if streams {
+                        bulk.send(reply).await
+                    } else {
+                        control.send(reply).await
+                    };
                 });
             }
             ServerMessage::Error { id, message, .. } => {

@@ -439,8 +439,9 @@ impl Fleet {
 
     /// Every agent the fleet has seen since it started.
     pub fn agents(&self) -> Vec<AgentStatus> {
-        let known = lock(&self.inner.known);
+        // Lock order everywhere: scheduler, then known agents.
         let sched = lock(&self.inner.sched);
+        let known = lock(&self.inner.known);
         let mut out: Vec<AgentStatus> = known
             .iter()
             .map(|(id, k)| {

@@ -103,6 +103,7 @@ where
     row.try_get(name).map_err(|e| map(e, name))
 }
 
+mod agents;
 mod audit;
 mod instances;
 mod orgs;
@@ -111,6 +112,7 @@ mod sessions;
 mod tokens;
 mod users;
 
+pub use agents::AgentRow;
 pub use audit::{AuditEntry, AuditFilter};
 pub use instances::InstanceRow;
 pub use orgs::{InviteRow, MemberRow, OrgRow};

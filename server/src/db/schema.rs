@@ -129,6 +129,18 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             UNIQUE (kind, org_id, name)
         )"],
     ),
+    (
+        8,
+        &["CREATE TABLE agents (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_by TEXT NOT NULL REFERENCES users(id),
+            created_at BIGINT NOT NULL,
+            revoked_at BIGINT,
+            cordoned BIGINT NOT NULL DEFAULT 0
+        )"],
+    ),
 ];
 
 pub async fn migrate(db: &Db) -> Result<()> {

@@ -1,6 +1,7 @@
 //! The axum application.
 
 mod admin;
+mod agents;
 mod audit;
 mod auth;
 mod buckets;
@@ -58,6 +59,7 @@ pub struct Services {
     pub disks: crate::disks::Disks,
     pub functions: crate::functions::Functions,
     pub admin: Admin,
+    pub agents: crate::agents::Agents,
     pub metrics: Arc<metrics::Metrics>,
     /// Swagger UI's files (the `swagger-ui-dist` npm package's folder); none loads them from a CDN.
     pub swagger_ui_dir: Option<std::path::PathBuf>,
@@ -74,6 +76,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(buckets::routes())
         .merge(functions::routes())
         .merge(admin::routes())
+        .merge(agents::routes())
         .split_for_parts()
 }
 

@@ -46,6 +46,7 @@ const CDN: &str = "https://unpkg.com/swagger-ui-dist@5.35.0";
         (name = "buckets", description = "Buckets and their objects"),
         (name = "functions", description = "Deploy once, invoke with a payload"),
         (name = "admin", description = "Platform-wide views"),
+        (name = "agents", description = "Lessor agents: their WebSocket, and their management by platform admins"),
         (name = "meta", description = "Liveness"),
     )
 )]

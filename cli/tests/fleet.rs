@@ -1,0 +1,319 @@
+//! The fleet end to end: a real server (`cloudctl serve --compute fleet://`) and real agent
+//! processes (`cloudctl agent`) on this machine's Docker Engine, each with its own id and
+//! capacity. Placement goes to the best agent, a full fleet queues and admits by priority when
+//! an instance is deleted, exec through the server returns the real exit code, and forged or
+//! revoked agent tokens are refused.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+fn image() -> String {
+    std::env::var("NUBES_TEST_IMAGE").unwrap_or_else(|_| "nubes-test/busybox:latest".into())
+}
+
+/// One HTTP/1.1 request over a plain socket; the status and the JSON answer.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    let (head, rest) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(rest).unwrap_or(Value::Null))
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn cloudctl() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cloudctl"));
+    c.env("NUBES_CONFIG", "/nonexistent/nubes-test/config.yaml")
+        .env_remove("NUBES_PROVIDER");
+    c
+}
+
+/// `cloudctl serve` with the fleet; its address and first admin's password.
+fn serve(data: &std::path::Path) -> (Killed, String, String) {
+    let mut child = cloudctl()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--compute",
+            "fleet://",
+            "--function",
+            "none",
+            "--data-dir",
+        ])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut password = String::new();
+    let addr = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(p) = line.strip_prefix("password:") {
+            password = p.trim().to_string();
+        }
+        if let Some(a) = line.strip_prefix("listening on http://") {
+            break a.to_string();
+        }
+    };
+    (Killed(child), addr, password)
+}
+
+fn agent(addr: &str, token: &str, cpus: &str, memory: &str) -> Killed {
+    Killed(
+        cloudctl()
+            .args([
+                "agent",
+                "--server",
+                &format!("http://{addr}"),
+                "--token",
+                token,
+            ])
+            .args(["--cpus", cpus, "--memory", memory])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn login(addr: &str, email: &str, password: &str) -> String {
+    let (status, tokens) = http(
+        addr,
+        "POST",
+        "/v1/auth/login",
+        None,
+        Some(json!({"email": email, "password": password})),
+    );
+    assert_eq!(status, 200, "{tokens}");
+    tokens["access_token"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr, password) = serve(dir.path());
+    let admin = login(&addr, "admin@nubes.local", &password);
+    let issue = |name: &str| {
+        let (status, a) = http(
+            &addr,
+            "POST",
+            "/v1/admin/agents",
+            Some(&admin),
+            Some(json!({"name": name})),
+        );
+        assert_eq!(status, 201, "{a}");
+        (
+            a["id"].as_str().unwrap().to_string(),
+            a["token"].as_str().unwrap().to_string(),
+        )
+    };
+    let (small_id, small_token) = issue("small");
+    let (big_id, big_token) = issue("big");
+    // Docker will not give a container more cpus than the host has (2 here), so the fleet is
+    // sized within that.
+    let mut small = agent(&addr, &small_token, "1", "1G");
+    let _big = agent(&addr, &big_token, "2", "2G");
+    let online = |id: &str| {
+        let (_, a) = http(
+            &addr,
+            "GET",
+            &format!("/v1/admin/agents/{id}"),
+            Some(&admin),
+            None,
+        );
+        a["state"] == "online"
+    };
+    wait_for("both agents online", || {
+        online(&small_id) && online(&big_id)
+    });
+
+    // A tenant, who is not an admin.
+    let creds = json!({"email": "tenant@example.com", "password": "correct horse battery"});
+    assert_eq!(
+        http(&addr, "POST", "/v1/auth/register", None, Some(creds)).0,
+        201
+    );
+    let user = login(&addr, "tenant@example.com", "correct horse battery");
+    let create = |name: &str, cpus: f64, priority: i32| {
+        let body = json!({"name": name, "image": image(), "cpus": cpus, "memory": 64 << 20,
+            "command": ["sh", "-c", "echo up; exec sleep 600"], "priority": priority});
+        let (status, i) = http(&addr, "POST", "/v1/instances", Some(&user), Some(body));
+        assert_eq!(status, 201, "{i}");
+        i
+    };
+    let on = |agent: &str| -> Vec<String> {
+        let (_, list) = http(
+            &addr,
+            "GET",
+            &format!("/v1/admin/agents/{agent}/instances"),
+            Some(&admin),
+            None,
+        );
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // Bin-pack: 0.75 cpus fill the small agent tighter; the next 0.75 only fit on the big one.
+    let first = create("first", 0.75, 0);
+    assert_eq!(first["state"], "running", "{first}");
+    assert_eq!(on(&small_id), ["first"]);
+    let second = create("second", 0.75, 0);
+    assert_eq!(on(&big_id), ["second"], "{second}");
+
+    // Exec goes through the server to the agent and back with the real exit code.
+    let id = first["id"].as_str().unwrap();
+    let (status, out) = http(
+        &addr,
+        "POST",
+        &format!("/v1/instances/{id}/exec"),
+        Some(&user),
+        Some(json!({"command": ["sh", "-c", "echo hi; echo oops >&2; exit 7"]})),
+    );
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(
+        (
+            out["exit_code"].as_i64(),
+            out["stdout"].as_str(),
+            out["stderr"].as_str()
+        ),
+        (Some(7), Some("hi\n"), Some("oops\n"))
+    );
+
+    // The fleet is full for 1.5 cpus: both wait, the higher priority first.
+    let low = create("low", 1.5, 0);
+    let high = create("high", 1.5, 5);
+    assert_eq!(
+        (low["state"].as_str(), high["state"].as_str()),
+        (Some("queued"), Some("queued"))
+    );
+    let too_big = http(
+        &addr,
+        "POST",
+        "/v1/instances",
+        Some(&user),
+        Some(json!({"name": "huge", "image": image(), "cpus": 64.0})),
+    );
+    assert_eq!(
+        too_big.0, 403,
+        "a request no agent could ever hold is refused: {}",
+        too_big.1
+    );
+
+    // Deleting "second" frees the big agent: "high" is admitted at once, "low" still waits.
+    let second_id = second["id"].as_str().unwrap();
+    assert_eq!(
+        http(
+            &addr,
+            "DELETE",
+            &format!("/v1/instances/{second_id}?force=true"),
+            Some(&user),
+            None
+        )
+        .0,
+        204
+    );
+    let state = |i: &Value| {
+        let (_, now) = http(
+            &addr,
+            "GET",
+            &format!("/v1/instances/{}", i["id"].as_str().unwrap()),
+            Some(&user),
+            None,
+        );
+        now["state"].as_str().unwrap_or_default().to_string()
+    };
+    wait_for("high admitted", || state(&high) == "running");
+    assert_eq!(state(&low), "queued");
+    assert_eq!(on(&big_id), ["high"]);
+
+    // A forged token is refused at the upgrade: the agent exits with the unauthenticated code.
+    let mut forged = agent(&addr, "nbg_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "1", "1G");
+    assert_eq!(exit_code(&mut forged), Some(8));
+
+    // Revoking the small agent drops its connection; its reconnect is refused (it exits), and
+    // its instance shows as unknown rather than silently running.
+    assert_eq!(
+        http(
+            &addr,
+            "DELETE",
+            &format!("/v1/admin/agents/{small_id}"),
+            Some(&admin),
+            None
+        )
+        .0,
+        204
+    );
+    assert_eq!(exit_code(&mut small), Some(8));
+    assert_eq!(state(&first), "unknown");
+
+    // Tidy up what still runs on the big agent.
+    for i in [&high, &low] {
+        http(
+            &addr,
+            "DELETE",
+            &format!("/v1/instances/{}?force=true", i["id"].as_str().unwrap()),
+            Some(&user),
+            None,
+        );
+    }
+    let _ = Command::new("sh")
+        .args([
+            "-c",
+            "docker ps -aq --filter label=nubes-fleet | xargs -r docker rm -f",
+        ])
+        .output();
+}
+
+/// Waits for the process to exit on its own.
+fn exit_code(p: &mut Killed) -> Option<i32> {
+    let started = Instant::now();
+    loop {
+        if let Some(s) = p.0.try_wait().unwrap() {
+            return s.code();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the agent stayed connected"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,212 @@
+//! Lessor agents as the platform admits them: tokens issued by platform admins (shown once,
+//! stored hashed, revocable), and the fleet's live view of each. Only platform admins manage
+//! agents; an agent authenticates with its token alone.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use nubes::{Error, ErrorKind, Result};
+use nubes_agent::{AgentStatus, Fleet, Owners};
+use nubes_auth::token::{self, TokenKind};
+use nubes_auth::{Action, Target};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::{now, Principal};
+use crate::db::Db;
+use crate::tenancy;
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAgent {
+    /// A name for people: the machine, its owner.
+    pub name: String,
+}
+
+/// An agent as admins see it: its record, and what the fleet knows of it now.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AgentView {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked: bool,
+    pub cordoned: bool,
+    /// online, offline (connected once since the server started, now silent), or never_seen.
+    pub state: String,
+    #[schema(value_type = Option<Object>)]
+    pub live: Option<AgentStatus>,
+    /// The token, in the answer that creates the agent only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// A tenant's instance on an agent.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AgentInstance {
+    pub id: String,
+    pub name: String,
+    pub org_id: String,
+    pub owner_id: String,
+    /// Its name on the agent.
+    pub backend_id: String,
+}
+
+/// Tells the fleet which backend names tenants own.
+#[derive(Debug, Clone)]
+pub struct DbOwners(pub Db);
+
+#[nubes::async_trait]
+impl Owners for DbOwners {
+    async fn owned(&self, names: &[String]) -> Result<HashSet<String>> {
+        self.0.owned_backend_ids(names).await
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Agents {
+    db: Db,
+    fleet: Option<Fleet>,
+}
+
+impl Agents {
+    pub fn new(db: Db, fleet: Option<Fleet>) -> Self {
+        Self { db, fleet }
+    }
+
+    pub fn fleet(&self) -> Result<&Fleet> {
+        self.fleet.as_ref().ok_or_else(|| {
+            Error::unsupported("this server runs no fleet: start it with --compute fleet://")
+        })
+    }
+
+    async fn admin(&self, p: &Principal) -> Result<()> {
+        let actor = tenancy::actor(&self.db, p, "").await?;
+        tenancy::check(&actor, Action::PlatformAdmin, &Target::Platform, "agents")
+    }
+
+    /// Issues a token for a new agent; the token is in this answer only.
+    pub async fn create(&self, p: &Principal, req: NewAgent) -> Result<AgentView> {
+        self.admin(p).await?;
+        self.fleet()?;
+        let name = req.name.trim();
+        if name.is_empty() || name.len() > 128 {
+            return Err(Error::invalid_input("an agent's name is 1-128 characters"));
+        }
+        let id = token::random_id();
+        let issued = token::issue(TokenKind::Agent);
+        let at = now();
+        self.db
+            .insert_agent(&id, name, &issued.hash, &p.user_id, at)
+            .await?;
+        Ok(AgentView {
+            id,
+            name: name.to_string(),
+            created_at: at,
+            revoked: false,
+            cordoned: false,
+            state: "never_seen".into(),
+            live: None,
+            token: Some(issued.plaintext),
+        })
+    }
+
+    /// The agent a connecting token belongs to; anything else is refused before the upgrade.
+    pub async fn authenticate(&self, bearer: &str) -> Result<(String, bool)> {
+        let refused = || Error::new(ErrorKind::Unauthenticated, "invalid agent token");
+        if !token::looks_like(TokenKind::Agent, bearer) {
+            return Err(refused());
+        }
+        let row = self
+            .db
+            .agent_by_token(&token::hash(bearer))
+            .await?
+            .ok_or_else(refused)?;
+        Ok((row.id, row.cordoned))
+    }
+
+    pub async fn list(&self, p: &Principal) -> Result<Vec<AgentView>> {
+        self.admin(p).await?;
+        let live = self.fleet()?.agents();
+        Ok(self
+            .db
+            .agent_rows()
+            .await?
+            .into_iter()
+            .map(|r| {
+                let status = live.iter().find(|a| a.id == r.id).cloned();
+                AgentView {
+                    state: match &status {
+                        Some(s) if s.online => "online",
+                        Some(_) => "offline",
+                        None => "never_seen",
+                    }
+                    .into(),
+                    live: status,
+                    id: r.id,
+                    name: r.name,
+                    created_at: r.created_at,
+                    revoked: r.revoked_at.is_some(),
+                    cordoned: r.cordoned,
+                    token: None,
+                }
+            })
+            .collect())
+    }
+
+    pub async fn get(&self, p: &Principal, id: &str) -> Result<AgentView> {
+        self.list(p)
+            .await?
+            .into_iter()
+            .find(|a| a.id == id)
+            .ok_or_else(|| Error::not_found(format!("agent {id} not found")))
+    }
+
+    /// The tenants' instances the fleet placed on the agent.
+    pub async fn instances(&self, p: &Principal, id: &str) -> Result<Vec<AgentInstance>> {
+        let agent = self.get(p, id).await?;
+        let names = agent.live.map(|l| l.instances).unwrap_or_default();
+        Ok(self
+            .db
+            .instances_by_backend(&names)
+            .await?
+            .into_iter()
+            .map(|r| AgentInstance {
+                id: r.id,
+                name: r.name,
+                org_id: r.org_id,
+                owner_id: r.owner_id,
+                backend_id: r.backend_id,
+            })
+            .collect())
+    }
+
+    /// Revokes the token and drops the agent's connection; its instances show as unknown.
+    pub async fn revoke(&self, p: &Principal, id: &str) -> Result<()> {
+        self.admin(p).await?;
+        if !self.db.revoke_agent(id, now()).await? {
+            return Err(Error::not_found(format!("agent {id} not found")));
+        }
+        self.fleet()?.forget(id);
+        Ok(())
+    }
+
+    /// A cordoned agent keeps what it runs and gets nothing new.
+    pub async fn cordon(&self, p: &Principal, id: &str, cordoned: bool) -> Result<AgentView> {
+        self.admin(p).await?;
+        if self.db.agent(id).await?.is_none() {
+            return Err(Error::not_found(format!("agent {id} not found")));
+        }
+        self.db.set_agent_cordoned(id, cordoned).await?;
+        // An agent not connected yet picks its cordon up from the database when it does.
+        match self.fleet()?.cordon(id, cordoned) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        self.get(p, id).await
+    }
+}
+
+/// Wraps the fleet so its owners come from this server's database.
+pub fn fleet(db: &Db, config: nubes_agent::FleetConfig) -> Fleet {
+    Fleet::new(config, Arc::new(DbOwners(db.clone())))
+}

@@ -1,0 +1,139 @@
+//! Agents the platform admits: each has a token (stored hashed) an admin issued, and may be
+//! revoked or cordoned. Their live state is the fleet's, in memory.
+
+use std::collections::HashSet;
+
+use nubes::Result;
+
+use super::{map, Db, InstanceRow};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    pub cordoned: bool,
+}
+
+type Tuple = (String, String, i64, Option<i64>, i64);
+
+fn row((id, name, created_at, revoked_at, cordoned): Tuple) -> AgentRow {
+    AgentRow {
+        id,
+        name,
+        created_at,
+        revoked_at,
+        cordoned: cordoned != 0,
+    }
+}
+
+impl Db {
+    pub async fn insert_agent(
+        &self,
+        id: &str,
+        name: &str,
+        token_hash: &str,
+        created_by: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO agents (id, name, token_hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(name)
+            .bind(token_hash)
+            .bind(created_by)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, "agent"))?;
+        Ok(())
+    }
+
+    /// The live (not revoked) agent holding this token.
+    pub async fn agent_by_token(&self, token_hash: &str) -> Result<Option<AgentRow>> {
+        let r: Option<Tuple> = sqlx::query_as("SELECT id, name, created_at, revoked_at, cordoned FROM agents WHERE token_hash = $1 AND revoked_at IS NULL")
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| map(e, "agent"))?;
+        Ok(r.map(row))
+    }
+
+    pub async fn agent(&self, id: &str) -> Result<Option<AgentRow>> {
+        let r: Option<Tuple> = sqlx::query_as(
+            "SELECT id, name, created_at, revoked_at, cordoned FROM agents WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| map(e, "agent"))?;
+        Ok(r.map(row))
+    }
+
+    pub async fn agent_rows(&self) -> Result<Vec<AgentRow>> {
+        let rows: Vec<Tuple> = sqlx::query_as(
+            "SELECT id, name, created_at, revoked_at, cordoned FROM agents ORDER BY created_at, id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| map(e, "agent"))?;
+        Ok(rows.into_iter().map(row).collect())
+    }
+
+    pub async fn revoke_agent(&self, id: &str, now: i64) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE agents SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(self.pool())
+                .await
+                .map_err(|e| map(e, "agent"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn set_agent_cordoned(&self, id: &str, cordoned: bool) -> Result<()> {
+        sqlx::query("UPDATE agents SET cordoned = $1 WHERE id = $2")
+            .bind(i64::from(cordoned))
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, "agent"))?;
+        Ok(())
+    }
+
+    /// Which of these backend names belong to a tenant's instance.
+    pub async fn owned_backend_ids(&self, names: &[String]) -> Result<HashSet<String>> {
+        Ok(self
+            .instances_by_backend(names)
+            .await?
+            .into_iter()
+            .map(|r| r.backend_id)
+            .collect())
+    }
+
+    /// The tenants' instances with these backend names.
+    pub async fn instances_by_backend(&self, names: &[String]) -> Result<Vec<InstanceRow>> {
+        let mut rows = Vec::new();
+        // One query per name keeps the SQL portable; agents report tens, not thousands.
+        for name in names {
+            let found: Option<(String, String, String, String, String, i64)> = sqlx::query_as(
+                "SELECT id, org_id, owner_id, name, backend_id, created_at FROM instances WHERE backend_id = $1",
+            )
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| map(e, "instance"))?;
+            if let Some((id, org_id, owner_id, name, backend_id, created_at)) = found {
+                rows.push(InstanceRow {
+                    id,
+                    org_id,
+                    owner_id,
+                    name,
+                    backend_id,
+                    created_at,
+                });
+            }
+        }
+        Ok(rows)
+    }
+}
