@@ -53,11 +53,15 @@ fn cloudctl() -> Command {
 
 /// `cloudctl serve` with the fleet; its address and first admin's password.
 fn serve(data: &std::path::Path) -> (Killed, String, String) {
+    serve_on(data, "127.0.0.1:0")
+}
+
+fn serve_on(data: &std::path::Path, listen: &str) -> (Killed, String, String) {
     let mut child = cloudctl()
         .args([
             "serve",
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--compute",
             "fleet://",
             "--function",
@@ -269,6 +273,16 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
     let mut forged = agent(&addr, "nbg_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "1", "1G");
     assert_eq!(exit_code(&mut forged), Some(8));
 
+    // What runs on the small agent, to clean up after it is revoked.
+    let (_, stranded) = http(
+        &addr,
+        "GET",
+        &format!("/v1/admin/agents/{small_id}/instances"),
+        Some(&admin),
+        None,
+    );
+    let stranded = stranded[0]["backend_id"].as_str().unwrap().to_string();
+
     // Revoking the small agent drops its connection; its reconnect is refused (it exits), and
     // its instance shows as unknown rather than silently running.
     assert_eq!(
@@ -295,12 +309,16 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
             None,
         );
     }
-    let _ = Command::new("sh")
-        .args([
-            "-c",
-            "docker ps -aq --filter label=nubes-fleet | xargs -r docker rm -f",
-        ])
-        .output();
+    // The revoked agent left its instance behind on the engine.
+    let rm = Command::new("docker")
+        .args(["rm", "-f", &stranded])
+        .output()
+        .unwrap();
+    assert!(
+        rm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rm.stderr)
+    );
 }
 
 /// Waits for the process to exit on its own.
@@ -316,4 +334,147 @@ fn exit_code(p: &mut Killed) -> Option<i32> {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Faults: the server restarted while an agent is connected (it comes back; nothing running or
+/// waiting is lost), an agent killed and restarted (its instances show unknown meanwhile, then are
+/// reconciled: one removed behind its back is marked lost), and a workload nobody owns removed.
+#[test]
+fn restarts_and_reconnects_are_reconciled() {
+    let dir = tempfile::tempdir().unwrap();
+    // A fixed port, so the agent finds the restarted server where it left it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let (server, addr, password) = serve_on(dir.path(), &listen);
+    let admin = login(&addr, "admin@nubes.local", &password);
+    let (status, a) = http(
+        &addr,
+        "POST",
+        "/v1/admin/agents",
+        Some(&admin),
+        Some(json!({"name": "solo"})),
+    );
+    assert_eq!(status, 201, "{a}");
+    let (agent_id, token) = (
+        a["id"].as_str().unwrap().to_string(),
+        a["token"].as_str().unwrap().to_string(),
+    );
+    let mut lessor = agent(&addr, &token, "2", "1G");
+    let online = |addr: &str| {
+        let (_, a) = http(
+            addr,
+            "GET",
+            &format!("/v1/admin/agents/{agent_id}"),
+            Some(&admin),
+            None,
+        );
+        a["state"] == "online"
+    };
+    wait_for("the agent online", || online(&addr));
+    let create = |name: &str, cpus: f64| {
+        let body = json!({"name": name, "image": image(), "cpus": cpus, "memory": 64 << 20, "command": ["sleep", "600"]});
+        let (status, i) = http(&addr, "POST", "/v1/instances", Some(&admin), Some(body));
+        assert_eq!(status, 201, "{i}");
+        i["id"].as_str().unwrap().to_string()
+    };
+    let state = |id: &str| {
+        let (_, i) = http(
+            &addr,
+            "GET",
+            &format!("/v1/instances/{id}"),
+            Some(&admin),
+            None,
+        );
+        i["state"].as_str().unwrap_or_default().to_string()
+    };
+    let running = create("running", 1.5);
+    let waiting = create("waiting", 1.5);
+    assert_eq!(
+        (state(&running).as_str(), state(&waiting).as_str()),
+        ("running", "queued")
+    );
+
+    // The server dies and comes back on the same address: the agent reconnects by itself, what
+    // ran is adopted, what waited still waits, and tokens issued before still work.
+    drop(server);
+    let (_server, addr2, _) = serve_on(dir.path(), &listen);
+    assert_eq!(addr2, addr);
+    wait_for("the agent to reconnect", || online(&addr));
+    wait_for("the running instance adopted", || {
+        state(&running) == "running"
+    });
+    assert_eq!(state(&waiting), "queued");
+    assert_eq!(
+        http(
+            &addr,
+            "DELETE",
+            &format!("/v1/instances/{running}?force=true"),
+            Some(&admin),
+            None
+        )
+        .0,
+        204
+    );
+    wait_for("the waiting instance admitted", || {
+        state(&waiting) == "running"
+    });
+
+    // The agent is killed: its instance is unknown, not silently running.
+    drop(lessor);
+    wait_for("the instance unknown", || state(&waiting) == "unknown");
+    // Behind its back the instance's container goes, and a stray workload appears.
+    let (_, placed) = http(
+        &addr,
+        "GET",
+        &format!("/v1/admin/agents/{agent_id}/instances"),
+        Some(&admin),
+        None,
+    );
+    let backend = placed[0]["backend_id"].as_str().unwrap().to_string();
+    let rm = Command::new("docker")
+        .args(["rm", "-f", &backend])
+        .output()
+        .unwrap();
+    assert!(
+        rm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rm.stderr)
+    );
+    let stray = format!("nb-stray{}", std::process::id());
+    let made = cloudctl()
+        .args([
+            "--provider",
+            "docker://",
+            "instance",
+            "create",
+            "--name",
+            &stray,
+            "--image",
+            &image(),
+        ])
+        .args(["--label", "nubes-fleet=1", "--", "sleep", "600"])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    lessor = agent(&addr, &token, "2", "1G");
+    wait_for("the agent back", || online(&addr));
+    wait_for("the missing instance marked lost", || {
+        state(&waiting) == "failed"
+    });
+    wait_for("the stray removed", || {
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &format!("name={stray}")])
+            .output()
+            .unwrap();
+        out.stdout.is_empty()
+    });
+    drop(lessor);
 }

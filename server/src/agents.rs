@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use nubes::{Error, ErrorKind, Result};
-use nubes_agent::{AgentStatus, Fleet, Owners};
+use nubes::{Error, ErrorKind, InstanceSpec, Result};
+use nubes_agent::{AgentStatus, Fleet, Store};
 use nubes_auth::token::{self, TokenKind};
 use nubes_auth::{Action, Target};
 use serde::{Deserialize, Serialize};
@@ -50,14 +50,41 @@ pub struct AgentInstance {
     pub backend_id: String,
 }
 
-/// Tells the fleet which backend names tenants own.
+/// The fleet's memory beyond the process: ownership from the instances table, and its queue.
 #[derive(Debug, Clone)]
-pub struct DbOwners(pub Db);
+pub struct DbStore(pub Db);
 
 #[nubes::async_trait]
-impl Owners for DbOwners {
+impl Store for DbStore {
     async fn owned(&self, names: &[String]) -> Result<HashSet<String>> {
         self.0.owned_backend_ids(names).await
+    }
+
+    async fn enqueue(&self, spec: &InstanceSpec, priority: i32) -> Result<()> {
+        let json = serde_json::to_string(spec)
+            .map_err(|e| Error::unexpected(format!("cannot store a spec: {e}")))?;
+        // Microseconds since the epoch order arrivals across restarts.
+        let seq = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
+        self.0.enqueue(&spec.name, &json, priority, seq).await
+    }
+
+    async fn dequeue(&self, name: &str) -> Result<()> {
+        self.0.dequeue(name).await
+    }
+
+    async fn queued(&self) -> Result<Vec<(InstanceSpec, i32)>> {
+        self.0
+            .fleet_queue()
+            .await?
+            .into_iter()
+            .map(|(json, priority)| {
+                serde_json::from_str(&json)
+                    .map(|spec| (spec, priority))
+                    .map_err(|e| Error::unexpected(format!("a stored spec is unreadable: {e}")))
+            })
+            .collect()
     }
 }
 
@@ -206,7 +233,7 @@ impl Agents {
     }
 }
 
-/// Wraps the fleet so its owners come from this server's database.
-pub fn fleet(db: &Db, config: nubes_agent::FleetConfig) -> Fleet {
-    Fleet::new(config, Arc::new(DbOwners(db.clone())))
+/// The fleet, with its queue as this server's database left it.
+pub async fn fleet(db: &Db, config: nubes_agent::FleetConfig) -> Result<Fleet> {
+    Fleet::start(config, Arc::new(DbStore(db.clone()))).await
 }

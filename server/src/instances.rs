@@ -169,10 +169,15 @@ impl Instances {
         }
     }
 
+    /// The instance with its live state; one its backend cannot find now (an agent not back yet
+    /// after a restart, say) shows as unknown, as in a listing.
     pub async fn get(&self, p: &Principal, id: &str) -> Result<TenantInstance> {
         let row = self.authorized(p, id, Action::Read).await?;
-        let live = self.compute()?.get(&row.backend_id).await?;
-        Ok(view(&row, Some(&live)))
+        match self.compute()?.get(&row.backend_id).await {
+            Ok(live) => Ok(view(&row, Some(&live))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(view(&row, None)),
+            Err(e) => Err(e),
+        }
     }
 
     /// Every instance the caller may see: those of the organizations they belong to.

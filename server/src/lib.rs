@@ -91,7 +91,7 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
     let db = Db::connect(&config.database_url).await?;
     let fleet = match config.compute.as_deref() {
         Some(uri) if is_fleet(uri) => {
-            let fleet = agents::fleet(&db, config.fleet.clone());
+            let fleet = agents::fleet(&db, config.fleet.clone()).await?;
             backends.compute = Some(Arc::new(fleet.clone()));
             Some(fleet)
         }

@@ -32,11 +32,16 @@ pub const PRIORITY_LABEL: &str = "io.nubes.priority";
 pub const DEFAULT_CPUS: f64 = 1.0;
 pub const DEFAULT_MEMORY: u64 = 256 << 20;
 
-/// Which instances someone owns: the server answers from its database, so after a restart the
-/// fleet can tell its own workloads from strays.
+/// What the fleet keeps beyond its own memory, in the server's database: which instances
+/// tenants own (so after a restart the fleet tells its workloads from strays), and the queue
+/// (so a restart loses no waiting request).
 #[async_trait]
-pub trait Owners: Send + Sync + 'static {
+pub trait Store: Send + Sync + 'static {
     async fn owned(&self, names: &[String]) -> Result<HashSet<String>>;
+    async fn enqueue(&self, spec: &InstanceSpec, priority: i32) -> Result<()>;
+    async fn dequeue(&self, name: &str) -> Result<()>;
+    /// Waiting requests, in arrival order.
+    async fn queued(&self) -> Result<Vec<(InstanceSpec, i32)>>;
 }
 
 #[derive(Debug, Clone)]
@@ -109,7 +114,7 @@ struct Answer {
 
 struct Inner {
     config: FleetConfig,
-    owners: Arc<dyn Owners>,
+    store: Arc<dyn Store>,
     sched: Mutex<Scheduler>,
     links: Mutex<HashMap<String, Link>>,
     known: Mutex<HashMap<String, Known>>,
@@ -173,12 +178,24 @@ fn unavailable(what: impl Into<String>) -> Error {
 }
 
 impl Fleet {
-    pub fn new(config: FleetConfig, owners: Arc<dyn Owners>) -> Self {
+    /// A fleet with the queue it left off with; agents join as they connect.
+    pub async fn start(config: FleetConfig, store: Arc<dyn Store>) -> Result<Self> {
+        let waiting = store.queued().await?;
+        let fleet = Self::new(config, store);
+        for (spec, priority) in waiting {
+            let name = spec.name.clone();
+            lock(&fleet.inner.sched).submit(&name, demand(&spec, priority))?;
+            lock(&fleet.inner.queued).insert(name, spec);
+        }
+        Ok(fleet)
+    }
+
+    fn new(config: FleetConfig, store: Arc<dyn Store>) -> Self {
         let fleet = Self {
             inner: Arc::new(Inner {
                 sched: Mutex::new(Scheduler::new(config.strategy)),
                 config,
-                owners,
+                store,
                 links: Mutex::default(),
                 known: Mutex::default(),
                 pending: Mutex::default(),
@@ -264,10 +281,13 @@ impl Fleet {
         .map_err(|_| unavailable("agent gone"))?;
         // A newer connection replaces an older one.
         lock(&self.inner.links).insert(agent_id.to_string(), Link { tx, conn });
-        self.reconcile(agent_id, &hello.instances).await;
         let cordoned = lock(&self.inner.known)
             .get(agent_id)
             .is_some_and(|k| k.cordoned);
+        // Registered offline until what it already runs is adopted, so nothing is placed on
+        // capacity that is in fact taken.
+        lock(&self.inner.sched).register(agent_id, offer(&hello));
+        self.reconcile(agent_id, &hello.instances).await;
         lock(&self.inner.known).insert(
             agent_id.to_string(),
             Known {
@@ -280,11 +300,10 @@ impl Fleet {
         );
         let admitted = {
             let mut sched = lock(&self.inner.sched);
-            let mut admitted = sched.upsert_agent(agent_id, offer(&hello));
             if cordoned {
-                admitted.extend(sched.cordon(agent_id, true).unwrap_or_default());
+                let _ = sched.cordon(agent_id, true);
             }
-            admitted
+            sched.set_online(agent_id, true)
         };
         self.dispatch(admitted);
         Ok((conn, rx))
@@ -295,7 +314,7 @@ impl Fleet {
     /// did not know of (after a server restart) are adopted.
     async fn reconcile(&self, agent_id: &str, reported: &[Instance]) {
         let names: Vec<String> = reported.iter().map(|i| i.name.clone()).collect();
-        let owned = match self.inner.owners.owned(&names).await {
+        let owned = match self.inner.store.owned(&names).await {
             Ok(o) => o,
             Err(e) => {
                 tracing::error!(error = %e, "cannot reconcile: ownership unknown");
@@ -513,6 +532,9 @@ impl Fleet {
             };
             let fleet = self.clone();
             tokio::spawn(async move {
+                if let Err(e) = fleet.inner.store.dequeue(&name).await {
+                    tracing::error!(instance = %name, error = %e, "cannot take an admitted request off the stored queue");
+                }
                 if let Err(e) = fleet.call(&agent, Op::Create { spec }).await {
                     tracing::warn!(instance = %name, agent = %agent, error = %e, "admitted create failed");
                     lock(&fleet.inner.lost).insert(name.clone());
@@ -604,7 +626,24 @@ impl Compute for Fleet {
             submitted
         };
         match submitted {
-            Submitted::Queued { .. } => Ok(self.queued_view(&name).expect("just queued")),
+            Submitted::Queued { .. } => {
+                if let Err(e) = self.inner.store.enqueue(&spec, priority).await {
+                    lock(&self.inner.queued).remove(&name);
+                    lock(&self.inner.sched).release(&name);
+                    return Err(e);
+                }
+                match self.queued_view(&name) {
+                    Some(i) => Ok(i),
+                    None => {
+                        // Admitted while it was being stored; its dispatch may have taken it off
+                        // the stored queue before it was on it, so take it off again.
+                        self.inner.store.dequeue(&name).await?;
+                        let mut i = Instance::new(&name, &name, SCHEME);
+                        i.state = InstanceState::Creating;
+                        Ok(i)
+                    }
+                }
+            }
             Submitted::Placed(agent) => {
                 let result = self.call(&agent, Op::Create { spec }).await;
                 match result {
@@ -691,6 +730,7 @@ impl Compute for Fleet {
     async fn delete(&self, name: &str, options: DeleteOptions) -> Result<()> {
         if lock(&self.inner.queued).remove(name).is_some() {
             lock(&self.inner.sched).release(name);
+            self.inner.store.dequeue(name).await?;
             return Ok(());
         }
         if lock(&self.inner.lost).remove(name) {

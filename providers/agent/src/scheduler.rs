@@ -209,6 +209,29 @@ impl Scheduler {
         self.admit()
     }
 
+    /// Adds or updates an agent without giving it work yet: the fleet first records what it
+    /// already runs (`adopt`), then brings it online, so nothing is placed on capacity that is
+    /// in fact taken.
+    pub fn register(&mut self, id: &str, offer: AgentOffer) {
+        match self.agents.get_mut(id) {
+            Some(a) => {
+                a.offer = offer;
+                a.online = false;
+            }
+            None => {
+                self.agents.insert(
+                    id.to_string(),
+                    Agent {
+                        offer,
+                        used: Resources::default(),
+                        online: false,
+                        cordoned: false,
+                    },
+                );
+            }
+        }
+    }
+
     /// An offline agent keeps its reservations (its instances may still run) but gets no new work.
     pub fn set_online(&mut self, id: &str, online: bool) -> Vec<(String, String)> {
         if let Some(a) = self.agents.get_mut(id) {
@@ -661,6 +684,16 @@ mod tests {
         );
         s.resize("x", Resources::new(1000, GIB, 0, 0)).unwrap();
         assert_eq!(s.admit_waiting(), [("z".to_string(), "a".to_string())]);
+    }
+
+    #[test]
+    fn an_agent_registered_then_adopted_is_not_overbooked() {
+        let mut s = Scheduler::default();
+        s.submit("waiting", demand(2, 1, 0)).unwrap();
+        s.register("a", offer(2, 8));
+        s.adopt("running", "a", Resources::new(2000, GIB, 0, 0), 0);
+        assert_eq!(s.set_online("a", true), []);
+        assert_eq!(s.position("waiting"), Some(0));
     }
 
     #[test]

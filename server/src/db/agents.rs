@@ -101,6 +101,41 @@ impl Db {
         Ok(())
     }
 
+    /// Adds a request to the fleet's stored queue (a second add of the same name is a no-op).
+    pub async fn enqueue(&self, name: &str, spec: &str, priority: i32, seq: i64) -> Result<()> {
+        sqlx::query("INSERT INTO fleet_queue (name, spec, priority, seq) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(spec)
+            .bind(i64::from(priority))
+            .bind(seq)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, "queue"))?;
+        Ok(())
+    }
+
+    pub async fn dequeue(&self, name: &str) -> Result<()> {
+        sqlx::query("DELETE FROM fleet_queue WHERE name = $1")
+            .bind(name)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, "queue"))?;
+        Ok(())
+    }
+
+    /// The stored queue in arrival order: (spec JSON, priority).
+    pub async fn fleet_queue(&self) -> Result<Vec<(String, i32)>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT spec, priority FROM fleet_queue ORDER BY seq, name")
+                .fetch_all(self.pool())
+                .await
+                .map_err(|e| map(e, "queue"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(s, p)| (s, i32::try_from(p).unwrap_or(0)))
+            .collect())
+    }
+
     /// Which of these backend names belong to a tenant's instance.
     pub async fn owned_backend_ids(&self, names: &[String]) -> Result<HashSet<String>> {
         Ok(self

@@ -141,6 +141,16 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             cordoned BIGINT NOT NULL DEFAULT 0
         )"],
     ),
+    (
+        9,
+        // The fleet's wait queue, so a restart loses no waiting request.
+        &["CREATE TABLE fleet_queue (
+            name TEXT PRIMARY KEY,
+            spec TEXT NOT NULL,
+            priority BIGINT NOT NULL,
+            seq BIGINT NOT NULL
+        )"],
+    ),
 ];
 
 pub async fn migrate(db: &Db) -> Result<()> {
