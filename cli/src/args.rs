@@ -57,6 +57,8 @@ pub enum Command {
     /// providers, signed in as its first admin
     #[cfg(feature = "server")]
     Up(UpArgs),
+    /// Live events from a Nubes server: instance states, the queue, agents (one JSON line each)
+    Events,
     /// Lease this machine: run a lessor agent that dials a Nubes server and runs what it places here
     Agent(AgentArgs),
     /// Sign in to a Nubes server and make it the current context
@@ -159,6 +161,12 @@ pub struct CreateArgs {
     /// Publish a port: HOST:CONTAINER or CONTAINER, optionally /udp (repeatable)
     #[arg(long = "port", short = 'p', value_parser = parse::port)]
     pub ports: Vec<PortMapping>,
+    /// Wait until the instance runs (a fleet may queue it first)
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits
+    #[arg(long, default_value = "5m", value_parser = parse::duration)]
+    pub wait_timeout: Duration,
     /// Command to run instead of the image's default, after `--`
     #[arg(last = true)]
     pub command: Vec<String>,

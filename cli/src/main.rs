@@ -45,6 +45,10 @@ async fn run(cli: Cli) -> Outcome {
             commands::image::run(provider, cmd, format).await
         }
         Command::Agent(args) => commands::agent::run(args).await,
+        Command::Events => {
+            let (server, token) = server_target(cli.provider.as_deref())?;
+            commands::events::run(&server, &token).await
+        }
         Command::Login(args) => commands::login::login(args).await,
         Command::Logout => commands::login::logout().await,
         Command::Context(cmd) => commands::login::context(cmd, format),
@@ -63,6 +67,44 @@ async fn run(cli: Cli) -> Outcome {
                 _ => unreachable!("handled above"),
             }
         }
+    }
+}
+
+/// The Nubes server and token commands that speak to a server directly (events) use: a server
+/// `--provider` with `NUBES_TOKEN` or its context's token, else the current context.
+fn server_target(provider: Option<&str>) -> nubes::Result<(String, String)> {
+    let config = context::ConfigFile::load()?;
+    let env_token = std::env::var("NUBES_TOKEN").ok();
+    match provider {
+        Some(uri) if uri.starts_with("http") => {
+            let server = uri.trim_end_matches('/').to_string();
+            let token = match env_token {
+                Some(t) => t,
+                None => config
+                    .contexts
+                    .iter()
+                    .find(|c| c.server == server)
+                    .map(|c| c.token.token.clone())
+                    .ok_or_else(|| {
+                        nubes::Error::new(
+                            nubes::ErrorKind::Unauthenticated,
+                            "no token: set NUBES_TOKEN or log in to this server first",
+                        )
+                    })?,
+            };
+            Ok((server, token))
+        }
+        Some(other) => Err(nubes::Error::invalid_input(format!(
+            "events come from a Nubes server, not from `{other}`"
+        ))),
+        None => config
+            .current()
+            .map(|c| (c.server.clone(), c.token.token.clone()))
+            .ok_or_else(|| {
+                nubes::Error::invalid_input(
+                    "no server: log in to one, or pass --provider https://... with NUBES_TOKEN",
+                )
+            }),
     }
 }
 

@@ -149,6 +149,9 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
     };
     let (small_id, small_token) = issue("small");
     let (big_id, big_token) = issue("big");
+    let (_admin_events, admin_rx) = watch(&addr, &admin);
+    // The subscription is up once its socket is: wait for the server to count it.
+    std::thread::sleep(Duration::from_millis(500));
     // Docker will not give a container more cpus than the host has (2 here), so the fleet is
     // sized within that.
     let mut small = agent(&addr, &small_token, "1", "1G");
@@ -166,6 +169,10 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
     wait_for("both agents online", || {
         online(&small_id) && online(&big_id)
     });
+    let (seen, events) = until(&admin_rx, Duration::from_secs(10), |e| {
+        e["kind"] == "agent.online" && e["agent_id"] == big_id.as_str()
+    });
+    assert!(seen, "admins see agents come online: {events:?}");
 
     // A tenant, who is not an admin.
     let creds = json!({"email": "tenant@example.com", "password": "correct horse battery"});
@@ -242,6 +249,17 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
         too_big.1
     );
 
+    // Live events: the tenant sees their instance admitted; another user sees nothing of it.
+    let other = json!({"email": "other@example.com", "password": "correct horse battery"});
+    assert_eq!(
+        http(&addr, "POST", "/v1/auth/register", None, Some(other)).0,
+        201
+    );
+    let other = login(&addr, "other@example.com", "correct horse battery");
+    let (_tenant_events, tenant_rx) = watch(&addr, &user);
+    let (_other_events, other_rx) = watch(&addr, &other);
+    std::thread::sleep(Duration::from_millis(500));
+
     // Deleting "second" frees the big agent: "high" is admitted at once, "low" still waits.
     let second_id = second["id"].as_str().unwrap();
     assert_eq!(
@@ -268,6 +286,86 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
     wait_for("high admitted", || state(&high) == "running");
     assert_eq!(state(&low), "queued");
     assert_eq!(on(&big_id), ["high"]);
+    let (seen, events) = until(&tenant_rx, Duration::from_secs(10), |e| {
+        e["kind"] == "instance.admitted" && e["name"] == "high"
+    });
+    assert!(seen, "the tenant sees the admission: {events:?}");
+    let (seen, events) = until(&tenant_rx, Duration::from_secs(10), |e| {
+        e["kind"] == "instance.deleted" && e["name"] == "second"
+    });
+    assert!(seen, "the tenant sees the delete: {events:?}");
+    let (_, leaked) = until(&other_rx, Duration::from_millis(500), |_| false);
+    assert!(leaked.is_empty(), "another tenant saw: {leaked:?}");
+
+    // `instance create --wait` returns once a queued instance runs: with "low" gone, "waiter"
+    // waits behind "high" and runs when "high" is deleted.
+    let low_id = low["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        http(
+            &addr,
+            "DELETE",
+            &format!("/v1/instances/{low_id}"),
+            Some(&user),
+            None
+        )
+        .0,
+        204
+    );
+    let waiter = cloudctl()
+        .args([
+            "--provider",
+            &format!("http://{addr}"),
+            "-o",
+            "json",
+            "instance",
+            "create",
+            "--name",
+            "waiter",
+        ])
+        .args([
+            "--image",
+            &image(),
+            "--cpus",
+            "1.5",
+            "--memory",
+            "64Mi",
+            "--wait",
+            "--",
+            "sleep",
+            "600",
+        ])
+        .env("NUBES_TOKEN", &user)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("waiter queued", || {
+        let (_, list) = http(&addr, "GET", "/v1/instances", Some(&user), None);
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == "waiter" && i["state"] == "queued")
+    });
+    let high_id = high["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        http(
+            &addr,
+            "DELETE",
+            &format!("/v1/instances/{high_id}?force=true"),
+            Some(&user),
+            None
+        )
+        .0,
+        204
+    );
+    let out = waiter.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let waited: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(waited["state"], "running", "{waited}");
 
     // A forged token is refused at the upgrade: the agent exits with the unauthenticated code.
     let mut forged = agent(&addr, "nbg_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "1", "1G");
@@ -300,14 +398,15 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
     assert_eq!(state(&first), "unknown");
 
     // Tidy up what still runs on the big agent.
-    for i in [&high, &low] {
-        http(
-            &addr,
-            "DELETE",
-            &format!("/v1/instances/{}?force=true", i["id"].as_str().unwrap()),
-            Some(&user),
-            None,
-        );
+    let (_, list) = http(&addr, "GET", "/v1/instances", Some(&user), None);
+    for i in list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["name"] == "waiter")
+    {
+        let path = format!("/v1/instances/{}?force=true", i["id"].as_str().unwrap());
+        assert_eq!(http(&addr, "DELETE", &path, Some(&user), None).0, 204);
     }
     // The revoked agent left its instance behind on the engine.
     let rm = Command::new("docker")
@@ -319,6 +418,50 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
         "{}",
         String::from_utf8_lossy(&rm.stderr)
     );
+}
+
+/// `cloudctl events` as the holder of `token`; its lines arrive on the channel.
+fn watch(addr: &str, token: &str) -> (Killed, std::sync::mpsc::Receiver<Value>) {
+    let mut child = cloudctl()
+        .args(["--provider", &format!("http://{addr}"), "events"])
+        .env("NUBES_TOKEN", token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    (Killed(child), rx)
+}
+
+/// Events received until one matches, or the timeout; every one seen is returned.
+fn until(
+    rx: &std::sync::mpsc::Receiver<Value>,
+    timeout: Duration,
+    matches: impl Fn(&Value) -> bool,
+) -> (bool, Vec<Value>) {
+    let deadline = Instant::now() + timeout;
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(e) => {
+                let hit = matches(&e);
+                seen.push(e);
+                if hit {
+                    return (true, seen);
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    (false, seen)
 }
 
 /// Waits for the process to exit on its own.
@@ -456,7 +599,11 @@ fn restarts_and_reconnects_are_reconciled() {
             "--image",
             &image(),
         ])
-        .args(["--label", "nubes-fleet=1", "--", "sleep", "600"])
+        .args([
+            "--label",
+            &format!("nubes-fleet={}", nubes_agent::agent::fleet_tag(&token)),
+        ])
+        .args(["--", "sleep", "600"])
         .output()
         .unwrap();
     assert!(

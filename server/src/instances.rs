@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::{now, Principal};
 use crate::db::{Db, InstanceRow};
+use crate::events::{Event, Events};
 use crate::tenancy;
 
 /// What a tenant asks for.
@@ -93,11 +94,31 @@ fn view(row: &InstanceRow, live: Option<&Instance>) -> TenantInstance {
 pub struct Instances {
     db: Db,
     compute: Option<Arc<dyn Compute>>,
+    events: Events,
 }
 
 impl Instances {
-    pub fn new(db: Db, compute: Option<Arc<dyn Compute>>) -> Self {
-        Self { db, compute }
+    pub fn new(db: Db, compute: Option<Arc<dyn Compute>>, events: Events) -> Self {
+        Self {
+            db,
+            compute,
+            events,
+        }
+    }
+
+    /// Tells live subscribers about a change to the instance.
+    fn announce(&self, kind: &str, row: &InstanceRow, state: Option<InstanceState>) {
+        let mut e = Event::new(kind);
+        e.org_id = Some(row.org_id.clone());
+        e.instance_id = Some(row.id.clone());
+        e.name = Some(row.name.clone());
+        e.state = state.map(|s| s.as_str().to_string());
+        self.events.publish(e);
+    }
+
+    fn changed(&self, row: &InstanceRow, live: &Instance) -> TenantInstance {
+        self.announce("instance.state", row, Some(live.state));
+        view(row, Some(live))
     }
 
     fn compute(&self) -> Result<&Arc<dyn Compute>> {
@@ -161,7 +182,10 @@ impl Instances {
         };
         self.db.insert_instance(&row).await?;
         match compute.create(spec).await {
-            Ok(live) => Ok(view(&row, Some(&live))),
+            Ok(live) => {
+                self.announce("instance.created", &row, Some(live.state));
+                Ok(view(&row, Some(&live)))
+            }
             Err(e) => {
                 self.db.delete_instance(&row.id).await?;
                 Err(e)
@@ -198,7 +222,7 @@ impl Instances {
     pub async fn start(&self, p: &Principal, id: &str) -> Result<TenantInstance> {
         let row = self.authorized(p, id, Action::Operate).await?;
         let live = self.compute()?.start(&row.backend_id).await?;
-        Ok(view(&row, Some(&live)))
+        Ok(self.changed(&row, &live))
     }
 
     /// Asks the instance to exit, killing it after `timeout`.
@@ -208,7 +232,7 @@ impl Instances {
             .compute()?
             .stop(&row.backend_id, StopOptions::timeout(timeout))
             .await?;
-        Ok(view(&row, Some(&live)))
+        Ok(self.changed(&row, &live))
     }
 
     /// Asks the instance to exit, killing it after `timeout`.
@@ -223,7 +247,7 @@ impl Instances {
             .compute()?
             .restart(&row.backend_id, StopOptions::timeout(timeout))
             .await?;
-        Ok(view(&row, Some(&live)))
+        Ok(self.changed(&row, &live))
     }
 
     /// Deletes the instance; a running one only with `force`.
@@ -240,7 +264,9 @@ impl Instances {
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        self.db.delete_instance(&row.id).await
+        self.db.delete_instance(&row.id).await?;
+        self.announce("instance.deleted", &row, None);
+        Ok(())
     }
 
     pub async fn exec(&self, p: &Principal, id: &str, body: ExecBody) -> Result<ExecResult> {

@@ -6,6 +6,7 @@ pub mod agents;
 pub mod buckets;
 pub mod db;
 pub mod disks;
+pub mod events;
 pub mod functions;
 pub mod http;
 pub mod instances;
@@ -105,10 +106,15 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
             .unwrap_or("Nubes <no-reply@nubes.local>");
         accounts = accounts.with_mailer(Arc::new(mail::SmtpMailer::new(url, from)?));
     }
+    let events = events::Events::default();
+    if let Some(fleet) = &fleet {
+        events.follow(fleet, db.clone());
+    }
     Ok(AppState::new(http::Services {
+        events: events.clone(),
         accounts: Arc::new(accounts),
         orgs: orgs::Orgs::new(db.clone()),
-        instances: instances::Instances::new(db.clone(), backends.compute.clone()),
+        instances: instances::Instances::new(db.clone(), backends.compute.clone(), events),
         buckets: buckets::Buckets::new(db.clone(), backends.storage),
         disks: disks::Disks::new(db.clone(), backends.disk),
         functions: functions::Functions::new(db.clone(), backends.function),

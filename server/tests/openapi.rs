@@ -65,6 +65,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/admin/audit"),
     ("get", "/v1/capabilities"),
     ("get", "/v1/agents/connect"),
+    ("get", "/v1/events"),
     ("post", "/v1/admin/agents"),
     ("get", "/v1/admin/agents"),
     ("get", "/v1/admin/agents/{id}"),

@@ -3,8 +3,8 @@ use std::io::Write;
 use futures::StreamExt;
 use nubes::prelude::*;
 use nubes::{
-    DeleteOptions, Instance, InstanceStats, ListOptions, LogOptions, LogStreamKind, ResizeRequest,
-    StopOptions,
+    wait_for, DeleteOptions, Instance, InstanceState, InstanceStats, ListOptions, LogOptions,
+    LogStreamKind, ResizeRequest, StopOptions, WaitCondition,
 };
 
 use crate::args::{CreateArgs, ExecArgs, InstanceCmd};
@@ -74,7 +74,17 @@ impl Tabular for InstanceStats {
 pub async fn run(cloud: &Cloud, cmd: InstanceCmd, format: Format) -> Outcome {
     let compute = cloud.compute()?;
     match cmd {
-        InstanceCmd::Create(args) => output::one(format, &compute.create(spec(args)).await?),
+        InstanceCmd::Create(args) => {
+            let (wait, timeout) = (args.wait, args.wait_timeout);
+            let mut created = compute.create(spec(args)).await?;
+            if wait && created.state != InstanceState::Running {
+                let want = WaitCondition::State(InstanceState::Running);
+                if let Some(i) = wait_for(compute.as_ref(), &created.id, want, timeout).await? {
+                    created = i;
+                }
+            }
+            output::one(format, &created)
+        }
         InstanceCmd::List { labels } => {
             let mut options = ListOptions::default();
             options.labels = labels.into_iter().collect();

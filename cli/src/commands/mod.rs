@@ -1,6 +1,7 @@
 pub mod agent;
 pub mod bucket;
 pub mod disk;
+pub mod events;
 pub mod function;
 pub mod image;
 pub mod instance;

@@ -20,9 +20,17 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::protocol::{self, AgentMessage, Hello, Op, Outcome, ServerMessage};
 use crate::scheduler::Resources;
 
-/// The label an agent puts on what it runs for the fleet, to tell it from anything else the
-/// local provider runs.
+/// The label an agent puts on what it runs for the fleet, valued with [`fleet_tag`], to tell it
+/// from anything else the local provider runs, other agents' work on the same engine included.
 pub const FLEET_LABEL: &str = "nubes-fleet";
+
+/// The value of [`FLEET_LABEL`] on one agent's work: derived from its token, so it is the same
+/// across restarts and differs between agents, and does not reveal the token.
+pub fn fleet_tag(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("nubes-fleet:{token}").as_bytes());
+    data_encoding::HEXLOWER.encode(&digest[..8])
+}
 
 /// How to reach the server and what to offer it.
 #[derive(Debug, Clone)]
@@ -64,10 +72,10 @@ fn connect_url(server: &str) -> Result<String> {
     Ok(format!("{}/v1/agents/connect", rest.trim_end_matches('/')))
 }
 
-/// What the agent runs for the fleet, as the local provider sees it now.
-async fn running(compute: &dyn Compute) -> Result<Vec<Instance>> {
+/// What this agent runs for the fleet, as the local provider sees it now.
+async fn running(compute: &dyn Compute, tag: &str) -> Result<Vec<Instance>> {
     compute
-        .list(ListOptions::default().label(FLEET_LABEL, "1"))
+        .list(ListOptions::default().label(FLEET_LABEL, tag))
         .await
 }
 
@@ -89,6 +97,7 @@ fn free(capacity: &Resources, instances: &[Instance]) -> Resources {
 
 /// One connection: hello, welcome, then requests and heartbeats until it drops.
 async fn session(config: &AgentConfig, compute: Arc<dyn Compute>) -> Result<()> {
+    let tag = fleet_tag(&config.token);
     let mut request = connect_url(&config.server)?
         .into_client_request()
         .map_err(|e| Error::invalid_input(format!("bad server URL: {e}")))?;
@@ -118,7 +127,7 @@ async fn session(config: &AgentConfig, compute: Arc<dyn Compute>) -> Result<()> 
         labels: config.labels.clone(),
         os: std::env::consts::OS.to_string(),
         arch: std::env::consts::ARCH.to_string(),
-        instances: running(compute.as_ref()).await?,
+        instances: running(compute.as_ref(), &tag).await?,
     };
     sink.send(Message::text(protocol::encode(&AgentMessage::Hello(hello))))
         .await
@@ -162,12 +171,17 @@ async fn session(config: &AgentConfig, compute: Arc<dyn Compute>) -> Result<()> 
         }
     });
     let beat = {
-        let (compute, tx, capacity) = (compute.clone(), control_tx.clone(), config.capacity);
+        let (compute, tx, capacity, tag) = (
+            compute.clone(),
+            control_tx.clone(),
+            config.capacity,
+            tag.clone(),
+        );
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(heartbeat);
             loop {
                 tick.tick().await;
-                let Ok(instances) = running(compute.as_ref()).await else {
+                let Ok(instances) = running(compute.as_ref(), &tag).await else {
                     continue;
                 };
                 let msg = AgentMessage::Heartbeat {
@@ -189,13 +203,17 @@ async fn session(config: &AgentConfig, compute: Arc<dyn Compute>) -> Result<()> 
         };
         match msg {
             ServerMessage::Request { id, op } => {
-                let (compute, control, bulk) =
-                    (compute.clone(), control_tx.clone(), bulk_tx.clone());
+                let (compute, control, bulk, tag) = (
+                    compute.clone(),
+                    control_tx.clone(),
+                    bulk_tx.clone(),
+                    tag.clone(),
+                );
                 tokio::spawn(async move {
                     // An exec's reply follows its output on the same queue, so it never
                     // overtakes the last piece.
                     let streams = matches!(op, Op::Exec { .. });
-                    let outcome = match handle(compute.as_ref(), id, op, &bulk).await {
+                    let outcome = match handle(compute.as_ref(), &tag, id, op, &bulk).await {
                         Ok(o) => o,
                         Err(e) => Outcome::failed(&e),
                     };
@@ -246,6 +264,7 @@ where
 /// Carries out one request on the local provider.
 async fn handle(
     compute: &dyn Compute,
+    tag: &str,
     id: u64,
     op: Op,
     bulk: &mpsc::Sender<AgentMessage>,
@@ -253,7 +272,7 @@ async fn handle(
     let instance = |i: Instance| Outcome::Instance { instance: i };
     Ok(match op {
         Op::Create { mut spec } => {
-            spec.labels.insert(FLEET_LABEL.to_string(), "1".to_string());
+            spec.labels.insert(FLEET_LABEL.to_string(), tag.to_string());
             instance(compute.create(spec).await?)
         }
         Op::Get { name } => instance(compute.get(&name).await?),

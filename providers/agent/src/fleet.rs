@@ -66,6 +66,31 @@ impl Default for FleetConfig {
     }
 }
 
+/// What happens in the fleet, for live views. Instances are named by their backend name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FleetEvent {
+    AgentOnline {
+        agent: String,
+    },
+    AgentOffline {
+        agent: String,
+    },
+    /// Waiting for capacity.
+    Queued {
+        instance: String,
+    },
+    /// Left the queue for this agent.
+    Admitted {
+        instance: String,
+        agent: String,
+    },
+    /// Its agent came back without it, or its admitted create failed.
+    Lost {
+        instance: String,
+    },
+}
+
 /// What the fleet knows of an agent, for the admin views.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AgentStatus {
@@ -124,6 +149,7 @@ struct Inner {
     /// Instances whose agent came back without them.
     lost: Mutex<HashSet<String>>,
     next: AtomicU64,
+    events: tokio::sync::broadcast::Sender<FleetEvent>,
 }
 
 /// Every connected agent, as one `Compute`.
@@ -202,6 +228,7 @@ impl Fleet {
                 queued: Mutex::default(),
                 lost: Mutex::default(),
                 next: AtomicU64::new(1),
+                events: tokio::sync::broadcast::channel(1024).0,
             }),
         };
         fleet.watch();
@@ -235,9 +262,25 @@ impl Fleet {
         });
     }
 
+    /// Live events; a receiver that falls behind is told how many it missed.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<FleetEvent> {
+        self.inner.events.subscribe()
+    }
+
+    fn emit(&self, event: FleetEvent) {
+        // Nobody listening is fine.
+        let _ = self.inner.events.send(event);
+    }
+
     fn offline(&self, agent: &str) {
-        if let Some(k) = lock(&self.inner.known).get_mut(agent) {
-            k.online = false;
+        let was_online = match lock(&self.inner.known).get_mut(agent) {
+            Some(k) => std::mem::replace(&mut k.online, false),
+            None => false,
+        };
+        if was_online {
+            self.emit(FleetEvent::AgentOffline {
+                agent: agent.to_string(),
+            });
         }
         lock(&self.inner.sched).set_online(agent, false);
         lock(&self.inner.links).remove(agent);
@@ -305,6 +348,9 @@ impl Fleet {
             }
             sched.set_online(agent_id, true)
         };
+        self.emit(FleetEvent::AgentOnline {
+            agent: agent_id.to_string(),
+        });
         self.dispatch(admitted);
         Ok((conn, rx))
     }
@@ -326,6 +372,9 @@ impl Fleet {
             if !names.contains(name) {
                 tracing::warn!(agent = %agent_id, instance = %name, "agent came back without an instance: lost");
                 lock(&self.inner.lost).insert(name.clone());
+                self.emit(FleetEvent::Lost {
+                    instance: name.clone(),
+                });
                 let admitted = lock(&self.inner.sched).release(name);
                 self.dispatch(admitted);
             }
@@ -375,6 +424,9 @@ impl Fleet {
                     }
                 };
                 if came_back {
+                    self.emit(FleetEvent::AgentOnline {
+                        agent: agent_id.to_string(),
+                    });
                     let admitted = lock(&self.inner.sched).set_online(agent_id, true);
                     self.dispatch(admitted);
                 }
@@ -530,6 +582,10 @@ impl Fleet {
             let Some(spec) = lock(&self.inner.queued).remove(&name) else {
                 continue;
             };
+            self.emit(FleetEvent::Admitted {
+                instance: name.clone(),
+                agent: agent.clone(),
+            });
             let fleet = self.clone();
             tokio::spawn(async move {
                 if let Err(e) = fleet.inner.store.dequeue(&name).await {
@@ -538,6 +594,9 @@ impl Fleet {
                 if let Err(e) = fleet.call(&agent, Op::Create { spec }).await {
                     tracing::warn!(instance = %name, agent = %agent, error = %e, "admitted create failed");
                     lock(&fleet.inner.lost).insert(name.clone());
+                    fleet.emit(FleetEvent::Lost {
+                        instance: name.clone(),
+                    });
                     let admitted = lock(&fleet.inner.sched).release(&name);
                     fleet.dispatch(admitted);
                 }
@@ -627,6 +686,9 @@ impl Compute for Fleet {
         };
         match submitted {
             Submitted::Queued { .. } => {
+                self.emit(FleetEvent::Queued {
+                    instance: name.clone(),
+                });
                 if let Err(e) = self.inner.store.enqueue(&spec, priority).await {
                     lock(&self.inner.queued).remove(&name);
                     lock(&self.inner.sched).release(&name);

@@ -8,6 +8,7 @@ mod buckets;
 mod capabilities;
 mod disks;
 pub mod error;
+mod events;
 mod extract;
 mod functions;
 mod instances;
@@ -60,6 +61,7 @@ pub struct Services {
     pub functions: crate::functions::Functions,
     pub admin: Admin,
     pub agents: crate::agents::Agents,
+    pub events: crate::events::Events,
     pub metrics: Arc<metrics::Metrics>,
     /// Swagger UI's files (the `swagger-ui-dist` npm package's folder); none loads them from a CDN.
     pub swagger_ui_dir: Option<std::path::PathBuf>,
@@ -77,6 +79,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(functions::routes())
         .merge(admin::routes())
         .merge(agents::routes())
+        .merge(events::routes())
         .split_for_parts()
 }
 

@@ -47,6 +47,7 @@ const CDN: &str = "https://unpkg.com/swagger-ui-dist@5.35.0";
         (name = "functions", description = "Deploy once, invoke with a payload"),
         (name = "admin", description = "Platform-wide views"),
         (name = "agents", description = "Lessor agents: their WebSocket, and their management by platform admins"),
+        (name = "events", description = "Live events"),
         (name = "meta", description = "Liveness"),
     )
 )]

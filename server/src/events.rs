@@ -1,0 +1,102 @@
+//! Live events: instance state changes, agents coming and going, the queue moving. One hub per
+//! server; each subscriber sees its own organizations' events, platform admins see all.
+
+use nubes_agent::{Fleet, FleetEvent};
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::accounts::now;
+use crate::db::Db;
+
+/// One event, as `/v1/events` sends it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Event {
+    /// instance.created, instance.state, instance.deleted, instance.queued, instance.admitted,
+    /// instance.lost, agent.online, agent.offline
+    pub kind: String,
+    pub at: i64,
+    /// The organization it concerns; none for platform events (agents).
+    pub org_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub name: Option<String>,
+    pub state: Option<String>,
+    pub agent_id: Option<String>,
+}
+
+impl Event {
+    pub fn new(kind: &str) -> Self {
+        Self {
+            kind: kind.to_string(),
+            at: now(),
+            org_id: None,
+            instance_id: None,
+            name: None,
+            state: None,
+            agent_id: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Events {
+    tx: broadcast::Sender<Event>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self {
+            tx: broadcast::channel(4096).0,
+        }
+    }
+}
+
+impl Events {
+    pub fn publish(&self, event: Event) {
+        // Nobody listening is fine.
+        let _ = self.tx.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+
+    /// Relays the fleet's events, naming instances as their tenants know them.
+    pub fn follow(&self, fleet: &Fleet, db: Db) {
+        let mut rx = fleet.subscribe();
+        let hub = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let event = match rx.recv().await {
+                    Ok(e) => e,
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                let (kind, backend, agent) = match event {
+                    FleetEvent::AgentOnline { agent } => ("agent.online", None, Some(agent)),
+                    FleetEvent::AgentOffline { agent } => ("agent.offline", None, Some(agent)),
+                    FleetEvent::Queued { instance } => ("instance.queued", Some(instance), None),
+                    FleetEvent::Admitted { instance, agent } => {
+                        ("instance.admitted", Some(instance), Some(agent))
+                    }
+                    FleetEvent::Lost { instance } => ("instance.lost", Some(instance), None),
+                };
+                let mut e = Event::new(kind);
+                e.agent_id = agent;
+                if let Some(backend) = backend {
+                    let Ok(rows) = db.instances_by_backend(&[backend]).await else {
+                        continue;
+                    };
+                    // An instance the server has no row for yet (a create still in flight) or
+                    // no longer (deleted) concerns no tenant.
+                    let Some(row) = rows.into_iter().next() else {
+                        continue;
+                    };
+                    e.org_id = Some(row.org_id);
+                    e.instance_id = Some(row.id);
+                    e.name = Some(row.name);
+                }
+                hub.publish(e);
+            }
+        });
+    }
+}

@@ -1,0 +1,86 @@
+//! `GET /v1/events`: a WebSocket of live events (JSON text frames). A user sees their own
+//! organizations' events, a platform admin all of them.
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use nubes::Error;
+use tokio::sync::broadcast::error::RecvError;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+use crate::accounts::Principal;
+use crate::events::Event;
+use crate::tenancy;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(events))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    operation_id = "events_stream",
+    tag = "events",
+    summary = "Live events over a WebSocket: instance states, the queue, agents online and offline",
+    responses((status = 101, description = "Switching to a stream of Event frames"), super::error::Errors)
+)]
+async fn events(
+    State(s): State<AppState>,
+    p: Principal,
+    upgrade: std::result::Result<
+        WebSocketUpgrade,
+        axum::extract::ws::rejection::WebSocketUpgradeRejection,
+    >,
+) -> ApiResult<Response> {
+    let upgrade = upgrade.map_err(|r| {
+        ApiError(Error::invalid_input(format!(
+            "expected a WebSocket upgrade: {}",
+            r.body_text()
+        )))
+    })?;
+    Ok(upgrade.on_upgrade(move |socket| stream(s, p, socket)))
+}
+
+/// Whether `p` may see `e`: platform events and every organization's for platform admins, their
+/// organizations' for everyone else (checked per event, so joining or leaving applies at once).
+async fn visible(s: &AppState, p: &Principal, e: &Event) -> bool {
+    let org = e.org_id.as_deref().unwrap_or("");
+    match tenancy::actor(s.accounts.db(), p, org).await {
+        Ok(actor) => actor.platform_admin || (e.org_id.is_some() && actor.org.is_some()),
+        Err(_) => false,
+    }
+}
+
+async fn stream(s: AppState, p: Principal, mut socket: WebSocket) {
+    let mut rx = s.events.subscribe();
+    loop {
+        tokio::select! {
+            event = rx.recv() => {
+                let event = match event {
+                    Ok(e) => e,
+                    Err(RecvError::Lagged(missed)) => {
+                        let mut e = Event::new("lagged");
+                        e.state = Some(format!("{missed} events were dropped: this client read too slowly"));
+                        e
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                if event.kind != "lagged" && !visible(&s, &p, &event).await {
+                    continue;
+                }
+                let text = serde_json::to_string(&event).expect("events serialize");
+                if socket.send(Message::text(text)).await.is_err() {
+                    break;
+                }
+            }
+            // The client may only close; anything else it sends is ignored.
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
