@@ -6,3 +6,4 @@ source scripts/setup.sh
 ensure_all
 cargo bench --locked -p nubes-benches --bench docker
 cargo bench --locked -p nubes-benches --bench server
+cargo bench --locked -p nubes-benches --bench placement

@@ -64,19 +64,6 @@ impl Resources {
             gpus: self.gpus.saturating_add(other.gpus),
         }
     }
-
-    /// How full `used` leaves `capacity`, as the larger of the cpu and memory fractions, in
-    /// millionths: the bin-pack score (higher is tighter).
-    fn fullness(used: &Resources, capacity: &Resources) -> u64 {
-        let frac = |u: u64, c: u64| {
-            if c == 0 {
-                0
-            } else {
-                (u128::from(u) * 1_000_000 / u128::from(c)) as u64
-            }
-        };
-        frac(used.millicpus, capacity.millicpus).max(frac(used.memory, capacity.memory))
-    }
 }
 
 /// What an agent offers.
@@ -174,6 +161,9 @@ pub struct Scheduler {
     strategy: Strategy,
     agents: HashMap<String, Agent>,
     placements: HashMap<String, Placement>,
+    /// Schedulable agents by free millicpus: placement walks it from the tightest fit (bin-pack)
+    /// or the emptiest (spread) instead of scanning every agent.
+    index: BTreeSet<(u64, String)>,
     /// Ordered by priority (highest first), then arrival.
     queue: BTreeMap<(Reverse<i32>, u64), (String, Demand)>,
     arrivals: u64,
@@ -187,25 +177,40 @@ impl Scheduler {
         }
     }
 
+    /// Changes an agent, keeping the index in step: every change to an agent goes through here.
+    fn update(&mut self, id: &str, change: impl FnOnce(&mut Agent)) -> bool {
+        let Some(a) = self.agents.get_mut(id) else {
+            return false;
+        };
+        self.index.remove(&(a.free().millicpus, id.to_string()));
+        change(a);
+        if a.schedulable() {
+            self.index.insert((a.free().millicpus, id.to_string()));
+        }
+        true
+    }
+
+    fn insert_agent(&mut self, id: &str, offer: AgentOffer, online: bool) {
+        if !self.agents.contains_key(id) {
+            self.agents.insert(
+                id.to_string(),
+                Agent {
+                    offer: offer.clone(),
+                    used: Resources::default(),
+                    online: false,
+                    cordoned: false,
+                },
+            );
+        }
+        self.update(id, |a| {
+            a.offer = offer;
+            a.online = online;
+        });
+    }
+
     /// Adds or updates an agent (online); anything that now fits is admitted and returned.
     pub fn upsert_agent(&mut self, id: &str, offer: AgentOffer) -> Vec<(String, String)> {
-        match self.agents.get_mut(id) {
-            Some(a) => {
-                a.offer = offer;
-                a.online = true;
-            }
-            None => {
-                self.agents.insert(
-                    id.to_string(),
-                    Agent {
-                        offer,
-                        used: Resources::default(),
-                        online: true,
-                        cordoned: false,
-                    },
-                );
-            }
-        }
+        self.insert_agent(id, offer, true);
         self.admit()
     }
 
@@ -213,30 +218,12 @@ impl Scheduler {
     /// already runs (`adopt`), then brings it online, so nothing is placed on capacity that is
     /// in fact taken.
     pub fn register(&mut self, id: &str, offer: AgentOffer) {
-        match self.agents.get_mut(id) {
-            Some(a) => {
-                a.offer = offer;
-                a.online = false;
-            }
-            None => {
-                self.agents.insert(
-                    id.to_string(),
-                    Agent {
-                        offer,
-                        used: Resources::default(),
-                        online: false,
-                        cordoned: false,
-                    },
-                );
-            }
-        }
+        self.insert_agent(id, offer, false);
     }
 
     /// An offline agent keeps its reservations (its instances may still run) but gets no new work.
     pub fn set_online(&mut self, id: &str, online: bool) -> Vec<(String, String)> {
-        if let Some(a) = self.agents.get_mut(id) {
-            a.online = online;
-        }
+        self.update(id, |a| a.online = online);
         if online {
             self.admit()
         } else {
@@ -246,11 +233,9 @@ impl Scheduler {
 
     /// A cordoned agent keeps what runs on it and takes nothing new.
     pub fn cordon(&mut self, id: &str, cordoned: bool) -> Result<Vec<(String, String)>> {
-        let a = self
-            .agents
-            .get_mut(id)
-            .ok_or_else(|| Error::not_found(format!("agent {id} not found")))?;
-        a.cordoned = cordoned;
+        if !self.update(id, |a| a.cordoned = cordoned) {
+            return Err(Error::not_found(format!("agent {id} not found")));
+        }
         Ok(if cordoned { Vec::new() } else { self.admit() })
     }
 
@@ -279,13 +264,11 @@ impl Scheduler {
     /// Records a placement made elsewhere (an agent reporting what it runs after a restart).
     pub fn adopt(&mut self, key: &str, agent: &str, resources: Resources, priority: i32) {
         if let Some(old) = self.placements.remove(key) {
-            if let Some(a) = self.agents.get_mut(&old.agent) {
-                a.used = a.used.saturating_sub(&old.resources);
-            }
+            self.update(&old.agent, |a| {
+                a.used = a.used.saturating_sub(&old.resources)
+            });
         }
-        if let Some(a) = self.agents.get_mut(agent) {
-            a.used = a.used.saturating_add(&resources);
-        }
+        self.update(agent, |a| a.used = a.used.saturating_add(&resources));
         self.placements.insert(
             key.to_string(),
             Placement {
@@ -305,9 +288,7 @@ impl Scheduler {
         let Some(p) = self.placements.remove(key) else {
             return Vec::new();
         };
-        if let Some(a) = self.agents.get_mut(&p.agent) {
-            a.used = a.used.saturating_sub(&p.resources);
-        }
+        self.update(&p.agent, |a| a.used = a.used.saturating_sub(&p.resources));
         self.admit()
     }
 
@@ -330,12 +311,10 @@ impl Scheduler {
                 format!("agent {} has no room for that size", p.agent),
             ));
         }
-        let old = p.resources;
-        let agent = self
-            .agents
-            .get_mut(&p.agent)
-            .expect("placed on a known agent");
-        agent.used = agent.used.saturating_sub(&old).saturating_add(&resources);
+        let (old, agent) = (p.resources, p.agent.clone());
+        self.update(&agent, |a| {
+            a.used = a.used.saturating_sub(&old).saturating_add(&resources);
+        });
         self.placements.get_mut(key).expect("seen").resources = resources;
         Ok(())
     }
@@ -430,32 +409,29 @@ impl Scheduler {
             .map(|(at, _)| *at)
     }
 
+    /// Bin-pack: the agent with the least free cpu that still fits (ties to the smaller id);
+    /// spread: the one with the most. Walks the index from that end, so a typical decision looks
+    /// at a handful of agents, not all of them.
     fn choose(&self, demand: &Demand) -> Option<String> {
-        let mut best: Option<(&String, u64)> = None;
-        for (id, agent) in &self.agents {
-            if !agent.schedulable() || !agent.accepts(demand) {
-                continue;
-            }
-            let free = agent.free();
-            if !demand.resources.fits(&free) {
-                continue;
-            }
-            let after = agent.used.saturating_add(&demand.resources);
-            let full = Resources::fullness(&after, &agent.offer.capacity);
-            let score = match self.strategy {
-                Strategy::BinPack => full,
-                Strategy::Spread => 1_000_000u64.saturating_sub(full),
-            };
-            // Ties go to the smaller id, so decisions repeat.
-            let better = match best {
-                None => true,
-                Some((bid, bscore)) => score > bscore || (score == bscore && id < bid),
-            };
-            if better {
-                best = Some((id, score));
-            }
+        let fits = |id: &String| {
+            let a = &self.agents[id];
+            a.accepts(demand) && demand.resources.fits(&a.free())
+        };
+        let from = (demand.resources.millicpus, String::new());
+        match self.strategy {
+            Strategy::BinPack => self
+                .index
+                .range(from..)
+                .map(|(_, id)| id)
+                .find(|id| fits(id)),
+            Strategy::Spread => self
+                .index
+                .range(from..)
+                .rev()
+                .map(|(_, id)| id)
+                .find(|id| fits(id)),
         }
-        best.map(|(id, _)| id.clone())
+        .cloned()
     }
 
     fn reserve(&mut self, key: &str, agent: &str, demand: &Demand) {
