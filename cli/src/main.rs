@@ -20,6 +20,15 @@ pub type Outcome = Result<i32>;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Warnings and errors of long-running commands (serve, up, agent) go to stderr; RUST_LOG
+    // picks other levels. Nothing secret is logged.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     let outcome = run(cli).await;
     match outcome {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

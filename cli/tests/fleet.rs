@@ -69,8 +69,16 @@ fn serve_on(data: &std::path::Path, listen: &str) -> (Killed, String, String) {
             "--data-dir",
         ])
         .arg(data)
+        .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        // The server's log, kept with its data for when a test fails.
+        .stderr(Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(data.join("serve.log"))
+                .unwrap(),
+        ))
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();

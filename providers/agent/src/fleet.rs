@@ -371,12 +371,7 @@ impl Fleet {
         for name in &placed {
             if !names.contains(name) {
                 tracing::warn!(agent = %agent_id, instance = %name, "agent came back without an instance: lost");
-                lock(&self.inner.lost).insert(name.clone());
-                self.emit(FleetEvent::Lost {
-                    instance: name.clone(),
-                });
-                let admitted = lock(&self.inner.sched).release(name);
-                self.dispatch(admitted);
+                self.lose(name);
             }
         }
         for i in reported {
@@ -591,17 +586,31 @@ impl Fleet {
                 if let Err(e) = fleet.inner.store.dequeue(&name).await {
                     tracing::error!(instance = %name, error = %e, "cannot take an admitted request off the stored queue");
                 }
-                if let Err(e) = fleet.call(&agent, Op::Create { spec }).await {
-                    tracing::warn!(instance = %name, agent = %agent, error = %e, "admitted create failed");
-                    lock(&fleet.inner.lost).insert(name.clone());
-                    fleet.emit(FleetEvent::Lost {
-                        instance: name.clone(),
-                    });
-                    let admitted = lock(&fleet.inner.sched).release(&name);
-                    fleet.dispatch(admitted);
+                match fleet.call(&agent, Op::Create { spec }).await {
+                    Ok(_) => {}
+                    // The agent went away mid-create: whether the instance exists is its to
+                    // say when it reconnects (reported: adopted; not: lost). Until then it is
+                    // unknown, and its reservation stands.
+                    Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) => {
+                        tracing::warn!(instance = %name, agent = %agent, error = %e, "admitted create unanswered; the agent's next hello settles it");
+                    }
+                    Err(e) => {
+                        tracing::warn!(instance = %name, agent = %agent, error = %e, "admitted create failed");
+                        fleet.lose(&name);
+                    }
                 }
             });
         }
+    }
+
+    /// Marks an instance lost and frees what it held.
+    fn lose(&self, name: &str) {
+        lock(&self.inner.lost).insert(name.to_string());
+        self.emit(FleetEvent::Lost {
+            instance: name.to_string(),
+        });
+        let admitted = lock(&self.inner.sched).release(name);
+        self.dispatch(admitted);
     }
 
     fn placed(&self, name: &str) -> Result<String> {
