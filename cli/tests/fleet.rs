@@ -633,3 +633,90 @@ fn restarts_and_reconnects_are_reconciled() {
     });
     drop(lessor);
 }
+
+/// An agent killed while it creates an instance: the tenant gets the instance (adopted when the
+/// agent returns) or a clear 503 and nothing (the container, if it was made, removed as a stray
+/// when the agent returns). Never a row without a workload or a workload without a row.
+#[test]
+fn an_agent_killed_mid_create_leaves_nothing_half_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr, password) = serve(dir.path());
+    let admin = login(&addr, "admin@nubes.local", &password);
+    let (_, a) = http(
+        &addr,
+        "POST",
+        "/v1/admin/agents",
+        Some(&admin),
+        Some(json!({"name": "doomed"})),
+    );
+    let (agent_id, token) = (
+        a["id"].as_str().unwrap().to_string(),
+        a["token"].as_str().unwrap().to_string(),
+    );
+    let online = || {
+        let (_, a) = http(
+            &addr,
+            "GET",
+            &format!("/v1/admin/agents/{agent_id}"),
+            Some(&admin),
+            None,
+        );
+        a["state"] == "online"
+    };
+    let lessor = agent(&addr, &token, "1", "1G");
+    wait_for("the agent online", online);
+
+    let creating = {
+        let (addr, admin) = (addr.clone(), admin.clone());
+        std::thread::spawn(move || {
+            let body = json!({"name": "victim", "image": image(), "cpus": 0.5, "memory": 64 << 20, "command": ["sleep", "600"]});
+            http(&addr, "POST", "/v1/instances", Some(&admin), Some(body))
+        })
+    };
+    std::thread::sleep(Duration::from_millis(150));
+    drop(lessor);
+    let (status, created) = creating.join().unwrap();
+    assert!(status == 201 || status == 503, "{status}: {created}");
+    eprintln!("mid-create outcome: {status}");
+
+    let _lessor = agent(&addr, &token, "1", "1G");
+    wait_for("the agent back", online);
+    let tag = nubes_agent::agent::fleet_tag(&token);
+    let on_engine = || {
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &format!("label=nubes-fleet={tag}")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let (_, list) = http(&addr, "GET", "/v1/instances", Some(&admin), None);
+    if status == 201 {
+        let id = created["id"].as_str().unwrap();
+        let state = || {
+            let (_, i) = http(
+                &addr,
+                "GET",
+                &format!("/v1/instances/{id}"),
+                Some(&admin),
+                None,
+            );
+            i["state"].as_str().unwrap_or_default().to_string()
+        };
+        wait_for("the instance adopted", || state() == "running");
+        assert_eq!(on_engine(), 1);
+        assert_eq!(
+            http(
+                &addr,
+                "DELETE",
+                &format!("/v1/instances/{id}?force=true"),
+                Some(&admin),
+                None
+            )
+            .0,
+            204
+        );
+    } else {
+        assert_eq!(list, json!([]), "a failed create left a row");
+        wait_for("any half-made container removed", || on_engine() == 0);
+    }
+}
