@@ -7,3 +7,6 @@ ensure_all
 cargo bench --locked -p nubes-benches --bench docker
 cargo bench --locked -p nubes-benches --bench server
 cargo bench --locked -p nubes-benches --bench placement
+# 1000 simulated agents hold a connection each, on both ends of this machine.
+ulimit -n 20000 2>/dev/null || true
+cargo bench --locked -p nubes-benches --bench agents
