@@ -31,6 +31,7 @@ fn fleet(n: usize) -> (Scheduler, Vec<(u64, u64)>) {
             &id,
             Resources::new(cpus * 500, mem / 2, 0, 0),
             0,
+            None,
         );
         flat.push((cpus * 500, mem / 2));
     }

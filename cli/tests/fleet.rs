@@ -294,14 +294,25 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
     wait_for("high admitted", || state(&high) == "running");
     assert_eq!(state(&low), "queued");
     assert_eq!(on(&big_id), ["high"]);
+    // Both, in whichever order they come: the admission is relayed from the fleet.
+    let wanted = [
+        ("instance.admitted", "high"),
+        ("instance.deleted", "second"),
+    ];
+    let seen_all = std::cell::RefCell::new(Vec::new());
     let (seen, events) = until(&tenant_rx, Duration::from_secs(10), |e| {
-        e["kind"] == "instance.admitted" && e["name"] == "high"
+        let mut got = seen_all.borrow_mut();
+        got.extend(
+            wanted
+                .iter()
+                .filter(|(k, n)| e["kind"] == *k && e["name"] == *n),
+        );
+        wanted.iter().all(|w| got.contains(&w))
     });
-    assert!(seen, "the tenant sees the admission: {events:?}");
-    let (seen, events) = until(&tenant_rx, Duration::from_secs(10), |e| {
-        e["kind"] == "instance.deleted" && e["name"] == "second"
-    });
-    assert!(seen, "the tenant sees the delete: {events:?}");
+    assert!(
+        seen,
+        "the tenant sees the admission and the delete: {events:?}"
+    );
     let (_, leaked) = until(&other_rx, Duration::from_millis(500), |_| false);
     assert!(leaked.is_empty(), "another tenant saw: {leaked:?}");
 
@@ -719,4 +730,236 @@ fn an_agent_killed_mid_create_leaves_nothing_half_made() {
         assert_eq!(list, json!([]), "a failed create left a row");
         wait_for("any half-made container removed", || on_engine() == 0);
     }
+}
+
+/// Clusters (seed 004): an organization reserves fleet capacity; its deployments count against
+/// the reservation and wait inside it, by priority, while others cannot take what it holds back.
+/// Only the organization's admins reserve; nobody deploys into another organization's cluster.
+#[test]
+fn clusters_reserve_capacity_and_queue_inside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr, password) = serve(dir.path());
+    let admin = login(&addr, "admin@nubes.local", &password);
+    let (_, a) = http(
+        &addr,
+        "POST",
+        "/v1/admin/agents",
+        Some(&admin),
+        Some(json!({"name": "pool"})),
+    );
+    let (agent_id, token) = (
+        a["id"].as_str().unwrap().to_string(),
+        a["token"].as_str().unwrap().to_string(),
+    );
+    let _lessor = agent(&addr, &token, "2", "2G");
+    wait_for("the agent online", || {
+        let (_, a) = http(
+            &addr,
+            "GET",
+            &format!("/v1/admin/agents/{agent_id}"),
+            Some(&admin),
+            None,
+        );
+        a["state"] == "online"
+    });
+    let user = |email: &str| {
+        let creds = json!({"email": email, "password": "correct horse battery"});
+        assert_eq!(
+            http(&addr, "POST", "/v1/auth/register", None, Some(creds)).0,
+            201
+        );
+        login(&addr, email, "correct horse battery")
+    };
+    let (owner, member, outsider) = (
+        user("owner@example.com"),
+        user("member@example.com"),
+        user("outsider@example.com"),
+    );
+    let (status, org) = http(
+        &addr,
+        "POST",
+        "/v1/orgs",
+        Some(&owner),
+        Some(json!({"name": "Lab"})),
+    );
+    assert_eq!(status, 201, "{org}");
+    let org = org["id"].as_str().unwrap().to_string();
+    let (_, invite) = http(
+        &addr,
+        "POST",
+        &format!("/v1/orgs/{org}/invites"),
+        Some(&owner),
+        Some(json!({})),
+    );
+    assert_eq!(
+        http(
+            &addr,
+            "POST",
+            "/v1/orgs/join",
+            Some(&member),
+            Some(json!({"code": invite["code"]}))
+        )
+        .0,
+        200
+    );
+
+    // Members may not reserve; the admin reserves one of the fleet's two cpus.
+    let reserve = json!({"org_id": org, "name": "gpu-lab", "cpus": 1.0, "memory": 512 << 20});
+    assert_eq!(
+        http(
+            &addr,
+            "POST",
+            "/v1/clusters",
+            Some(&member),
+            Some(reserve.clone())
+        )
+        .0,
+        403
+    );
+    let (status, cluster) = http(&addr, "POST", "/v1/clusters", Some(&owner), Some(reserve));
+    assert_eq!(status, 201, "{cluster}");
+    let cluster_id = cluster["id"].as_str().unwrap().to_string();
+    let too_much = json!({"org_id": org, "name": "more", "cpus": 1.5, "memory": 1 << 20});
+    assert_eq!(
+        http(&addr, "POST", "/v1/clusters", Some(&owner), Some(too_much)).0,
+        403,
+        "the fleet has only one cpu left to reserve"
+    );
+
+    let deploy = |token: &str, name: &str, cpus: f64, cluster: Option<&str>, priority: i32| {
+        let mut body = json!({"org_id": org, "name": name, "image": image(), "cpus": cpus, "memory": 64 << 20,
+            "command": ["sleep", "600"], "priority": priority});
+        if let Some(c) = cluster {
+            body["cluster_id"] = json!(c);
+        }
+        http(&addr, "POST", "/v1/instances", Some(token), Some(body))
+    };
+    // Inside the cluster: 0.75 runs; 0.5 more does not fit the cluster, so both of these wait,
+    // the higher priority first, though the fleet has a free cpu outside the cluster.
+    let (status, inside) = deploy(&member, "inside", 0.75, Some(&cluster_id), 0);
+    assert_eq!(
+        (status, inside["state"].as_str()),
+        (201, Some("running")),
+        "{inside}"
+    );
+    let (_, low) = deploy(&member, "low", 0.5, Some(&cluster_id), 0);
+    let (_, high) = deploy(&member, "high", 0.5, Some(&cluster_id), 7);
+    assert_eq!(
+        (low["state"].as_str(), high["state"].as_str()),
+        (Some("queued"), Some("queued"))
+    );
+    let (_, view) = http(
+        &addr,
+        "GET",
+        &format!("/v1/clusters/{cluster_id}"),
+        Some(&member),
+        None,
+    );
+    assert_eq!(view["queued"], json!([high["id"], low["id"]]), "{view}");
+    assert_eq!(view["used_cpus"], 0.75);
+
+    // Outside the cluster: the open cpu is there, the reserved one is not.
+    let (status, outside) = deploy(&member, "outside", 1.0, None, 0);
+    assert_eq!(
+        (status, outside["state"].as_str()),
+        (201, Some("running")),
+        "{outside}"
+    );
+    let (_, blocked) = deploy(&member, "blocked", 0.25, None, 9);
+    assert_eq!(
+        blocked["state"], "queued",
+        "the cluster's spare capacity was given away: {blocked}"
+    );
+
+    // Nobody deploys into another organization's cluster: invisible to outsiders, refused for
+    // the member's own other organization.
+    let (status, _) = deploy(&outsider, "intruder", 0.1, Some(&cluster_id), 0);
+    assert_eq!(status, 404);
+    let mut personal =
+        json!({"name": "elsewhere", "image": image(), "cpus": 0.1, "cluster_id": cluster_id});
+    personal["memory"] = json!(64 << 20);
+    let (status, e) = http(
+        &addr,
+        "POST",
+        "/v1/instances",
+        Some(&member),
+        Some(personal),
+    );
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(
+        http(
+            &addr,
+            "GET",
+            &format!("/v1/clusters/{cluster_id}"),
+            Some(&outsider),
+            None
+        )
+        .0,
+        404
+    );
+
+    // Cancelling a queued deployment is deleting it; a cluster with work cannot end.
+    assert_eq!(
+        http(
+            &addr,
+            "DELETE",
+            &format!("/v1/instances/{}", low["id"].as_str().unwrap()),
+            Some(&member),
+            None
+        )
+        .0,
+        204
+    );
+    let (_, view) = http(
+        &addr,
+        "GET",
+        &format!("/v1/clusters/{cluster_id}"),
+        Some(&member),
+        None,
+    );
+    assert_eq!(view["queued"], json!([high["id"]]));
+    assert_eq!(
+        http(
+            &addr,
+            "DELETE",
+            &format!("/v1/clusters/{cluster_id}"),
+            Some(&owner),
+            None
+        )
+        .0,
+        409
+    );
+
+    // Freeing the cluster admits its own queue, not the work outside it.
+    let path = |i: &Value| format!("/v1/instances/{}?force=true", i["id"].as_str().unwrap());
+    assert_eq!(
+        http(&addr, "DELETE", &path(&inside), Some(&member), None).0,
+        204
+    );
+    let state = |i: &Value| {
+        let (_, now) = http(
+            &addr,
+            "GET",
+            &format!("/v1/instances/{}", i["id"].as_str().unwrap()),
+            Some(&member),
+            None,
+        );
+        now["state"].as_str().unwrap_or_default().to_string()
+    };
+    wait_for("the cluster's queue admitted", || state(&high) == "running");
+    assert_eq!(state(&blocked), "queued");
+    for i in [&high, &outside, &blocked] {
+        assert_eq!(http(&addr, "DELETE", &path(i), Some(&member), None).0, 204);
+    }
+    assert_eq!(
+        http(
+            &addr,
+            "DELETE",
+            &format!("/v1/clusters/{cluster_id}"),
+            Some(&owner),
+            None
+        )
+        .0,
+        204
+    );
 }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use nubes::{Error, ErrorKind, InstanceSpec, Result};
-use nubes_agent::{AgentStatus, Fleet, Store};
+use nubes_agent::{AgentStatus, Fleet, Resources, Store};
 use nubes_auth::token::{self, TokenKind};
 use nubes_auth::{Action, Target};
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,16 @@ impl Store for DbStore {
 
     async fn dequeue(&self, name: &str) -> Result<()> {
         self.0.dequeue(name).await
+    }
+
+    async fn clusters(&self) -> Result<Vec<(String, Resources)>> {
+        Ok(self
+            .0
+            .all_clusters()
+            .await?
+            .into_iter()
+            .map(|c| (c.id.clone(), crate::clusters::capacity(&c)))
+            .collect())
     }
 
     async fn queued(&self) -> Result<Vec<(InstanceSpec, i32)>> {

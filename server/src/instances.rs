@@ -16,6 +16,7 @@ use nubes_auth::{Action, Target};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{now, Principal};
+use crate::clusters::Clusters;
 use crate::db::{Db, InstanceRow};
 use crate::events::{Event, Events};
 use crate::tenancy;
@@ -38,6 +39,8 @@ pub struct CreateInstance {
     pub command: Option<Vec<String>>,
     /// Higher is admitted first when the fleet is full (fleet servers only).
     pub priority: Option<i32>,
+    /// A cluster of the same organization to run in, counted against its reservation.
+    pub cluster_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -95,14 +98,21 @@ pub struct Instances {
     db: Db,
     compute: Option<Arc<dyn Compute>>,
     events: Events,
+    clusters: Clusters,
 }
 
 impl Instances {
-    pub fn new(db: Db, compute: Option<Arc<dyn Compute>>, events: Events) -> Self {
+    pub fn new(
+        db: Db,
+        compute: Option<Arc<dyn Compute>>,
+        events: Events,
+        clusters: Clusters,
+    ) -> Self {
         Self {
             db,
             compute,
             events,
+            clusters,
         }
     }
 
@@ -170,6 +180,13 @@ impl Instances {
             );
         }
         let org_id = tenancy::creating_in(&self.db, p, req.org_id).await?;
+        if let Some(cluster) = &req.cluster_id {
+            self.clusters.check_deploy(p, cluster, &org_id).await?;
+            spec.labels.insert(
+                nubes_agent::fleet::CLUSTER_LABEL.to_string(),
+                cluster.clone(),
+            );
+        }
         spec.name = tenancy::backend_name(&id);
 
         let row = InstanceRow {

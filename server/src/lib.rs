@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod agents;
 pub mod buckets;
+pub mod clusters;
 pub mod db;
 pub mod disks;
 pub mod events;
@@ -114,7 +115,13 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
         events: events.clone(),
         accounts: Arc::new(accounts),
         orgs: orgs::Orgs::new(db.clone()),
-        instances: instances::Instances::new(db.clone(), backends.compute.clone(), events),
+        instances: instances::Instances::new(
+            db.clone(),
+            backends.compute.clone(),
+            events,
+            clusters::Clusters::new(db.clone(), fleet.clone()),
+        ),
+        clusters: clusters::Clusters::new(db.clone(), fleet.clone()),
         buckets: buckets::Buckets::new(db.clone(), backends.storage),
         disks: disks::Disks::new(db.clone(), backends.disk),
         functions: functions::Functions::new(db.clone(), backends.function),

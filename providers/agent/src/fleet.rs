@@ -28,6 +28,12 @@ pub const SCHEME: &str = "fleet";
 /// The spec label that carries a request's priority to the fleet (the server sets it; users
 /// cannot, the `io.nubes.` prefix being reserved).
 pub const PRIORITY_LABEL: &str = "io.nubes.priority";
+/// The spec label that names the cluster a request runs in (set by the server, like priority).
+pub const CLUSTER_LABEL: &str = "io.nubes.cluster";
+/// What the agent's workloads carry instead, so the fleet can tell priority and cluster again
+/// when it adopts them after a restart (the local provider refuses `io.nubes.` labels).
+pub const AGENT_PRIORITY_LABEL: &str = "nubes-priority";
+pub const AGENT_CLUSTER_LABEL: &str = "nubes-cluster";
 /// Resources assumed for a request that names none, so every instance has limits.
 pub const DEFAULT_CPUS: f64 = 1.0;
 pub const DEFAULT_MEMORY: u64 = 256 << 20;
@@ -42,6 +48,8 @@ pub trait Store: Send + Sync + 'static {
     async fn dequeue(&self, name: &str) -> Result<()>;
     /// Waiting requests, in arrival order.
     async fn queued(&self) -> Result<Vec<(InstanceSpec, i32)>>;
+    /// Clusters and the capacity each reserves.
+    async fn clusters(&self) -> Result<Vec<(String, Resources)>>;
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +156,9 @@ struct Inner {
     queued: Mutex<HashMap<String, InstanceSpec>>,
     /// Instances whose agent came back without them.
     lost: Mutex<HashSet<String>>,
+    /// Admitted creates in flight: a delete waits for its create to finish, or it would find
+    /// nothing to delete and the create would leave an orphan behind.
+    creating: Mutex<HashMap<String, tokio::sync::watch::Receiver<bool>>>,
     next: AtomicU64,
     events: tokio::sync::broadcast::Sender<FleetEvent>,
 }
@@ -170,6 +181,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn demand(spec: &InstanceSpec, priority: i32) -> Demand {
     Demand {
+        pool: spec.labels.get(AGENT_CLUSTER_LABEL).cloned(),
         resources: Resources::new(
             (spec.cpus.unwrap_or(DEFAULT_CPUS) * 1000.0).round() as u64,
             spec.memory.unwrap_or(DEFAULT_MEMORY),
@@ -206,8 +218,12 @@ fn unavailable(what: impl Into<String>) -> Error {
 impl Fleet {
     /// A fleet with the queue it left off with; agents join as they connect.
     pub async fn start(config: FleetConfig, store: Arc<dyn Store>) -> Result<Self> {
+        let clusters = store.clusters().await?;
         let waiting = store.queued().await?;
         let fleet = Self::new(config, store);
+        for (id, capacity) in clusters {
+            lock(&fleet.inner.sched).restore_pool(&id, capacity);
+        }
         for (spec, priority) in waiting {
             let name = spec.name.clone();
             lock(&fleet.inner.sched).submit(&name, demand(&spec, priority))?;
@@ -227,6 +243,7 @@ impl Fleet {
                 pending: Mutex::default(),
                 queued: Mutex::default(),
                 lost: Mutex::default(),
+                creating: Mutex::default(),
                 next: AtomicU64::new(1),
                 events: tokio::sync::broadcast::channel(1024).0,
             }),
@@ -378,10 +395,11 @@ impl Fleet {
             if owned.contains(&i.name) {
                 let priority = i
                     .labels
-                    .get(PRIORITY_LABEL)
+                    .get(AGENT_PRIORITY_LABEL)
                     .and_then(|p| p.parse().ok())
                     .unwrap_or(0);
-                lock(&self.inner.sched).adopt(&i.name, agent_id, held(i), priority);
+                let pool = i.labels.get(AGENT_CLUSTER_LABEL).map(String::as_str);
+                lock(&self.inner.sched).adopt(&i.name, agent_id, held(i), priority, pool);
                 lock(&self.inner.lost).remove(&i.name);
             } else {
                 tracing::warn!(agent = %agent_id, instance = %i.name, "removing a workload nobody owns");
@@ -503,6 +521,32 @@ impl Fleet {
         Ok(())
     }
 
+    /// Reserves capacity for a cluster (checked against what is free and not reserved).
+    pub fn create_cluster(&self, id: &str, capacity: Resources) -> Result<()> {
+        lock(&self.inner.sched).create_pool(id, capacity)
+    }
+
+    /// Ends an empty cluster; its reservation frees capacity, which may admit waiting work.
+    pub fn remove_cluster(&self, id: &str) -> Result<()> {
+        let admitted = lock(&self.inner.sched).remove_pool(id)?;
+        self.dispatch(admitted);
+        Ok(())
+    }
+
+    /// A cluster's capacity and what of it is used.
+    pub fn cluster_usage(&self, id: &str) -> Option<(Resources, Resources)> {
+        lock(&self.inner.sched).pool_usage(id)
+    }
+
+    /// Requests waiting in a cluster (backend names), in the order they will be admitted.
+    pub fn waiting_in(&self, cluster: &str) -> Vec<String> {
+        lock(&self.inner.sched)
+            .waiting()
+            .filter(|(_, d)| d.pool.as_deref() == Some(cluster))
+            .map(|(k, _)| k.to_string())
+            .collect()
+    }
+
     /// Every agent the fleet has seen since it started.
     pub fn agents(&self) -> Vec<AgentStatus> {
         // Lock order everywhere: scheduler, then known agents.
@@ -581,8 +625,11 @@ impl Fleet {
                 instance: name.clone(),
                 agent: agent.clone(),
             });
+            let (created, watch) = tokio::sync::watch::channel(false);
+            lock(&self.inner.creating).insert(name.clone(), watch);
             let fleet = self.clone();
             tokio::spawn(async move {
+                let _done = Finished(created, fleet.clone(), name.clone());
                 if let Err(e) = fleet.inner.store.dequeue(&name).await {
                     tracing::error!(instance = %name, error = %e, "cannot take an admitted request off the stored queue");
                 }
@@ -600,6 +647,18 @@ impl Fleet {
                     }
                 }
             });
+        }
+    }
+
+    /// Waits for an admitted create of `name` still in flight, if any.
+    async fn settled(&self, name: &str) {
+        let watch = lock(&self.inner.creating).get(name).cloned();
+        if let Some(mut watch) = watch {
+            let _ = tokio::time::timeout(
+                self.inner.config.request_timeout,
+                watch.wait_for(|done| *done),
+            )
+            .await;
         }
     }
 
@@ -643,12 +702,24 @@ impl Fleet {
         i.cpus = spec.cpus;
         i.memory = spec.memory;
         i.labels = spec.labels.clone();
-        Some(i)
+        Some(fleet_view(i))
+    }
+}
+
+/// Ends an admitted create's in-flight mark however its task ends.
+struct Finished(tokio::sync::watch::Sender<bool>, Fleet, String);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        lock(&self.1.inner.creating).remove(&self.2);
+        let _ = self.0.send(true);
     }
 }
 
 fn fleet_view(mut i: Instance) -> Instance {
     i.labels.remove(crate::agent::FLEET_LABEL);
+    i.labels.remove(AGENT_PRIORITY_LABEL);
+    i.labels.remove(AGENT_CLUSTER_LABEL);
     i.provider = SCHEME.to_string();
     i
 }
@@ -679,7 +750,13 @@ impl Compute for Fleet {
                 .map_err(|_| Error::invalid_input(format!("priority `{p}` is not an integer")))?,
             None => 0,
         };
+        let cluster = spec.labels.remove(CLUSTER_LABEL);
         spec.validate()?;
+        spec.labels
+            .insert(AGENT_PRIORITY_LABEL.to_string(), priority.to_string());
+        if let Some(c) = cluster {
+            spec.labels.insert(AGENT_CLUSTER_LABEL.to_string(), c);
+        }
         spec.cpus.get_or_insert(DEFAULT_CPUS);
         spec.memory.get_or_insert(DEFAULT_MEMORY);
         let name = spec.name.clone();
@@ -807,6 +884,7 @@ impl Compute for Fleet {
         if lock(&self.inner.lost).remove(name) {
             return Ok(());
         }
+        self.settled(name).await;
         let agent = self.placed(name)?;
         let op = Op::Delete {
             name: name.into(),

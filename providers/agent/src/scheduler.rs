@@ -85,6 +85,9 @@ pub struct Demand {
     pub labels: BTreeMap<String, String>,
     /// Higher runs first.
     pub priority: i32,
+    /// The cluster (pool) it runs in: counted against the pool's reservation, not the fleet's
+    /// open capacity.
+    pub pool: Option<String>,
 }
 
 impl Demand {
@@ -153,6 +156,15 @@ struct Placement {
     agent: String,
     resources: Resources,
     priority: i32,
+    pool: Option<String>,
+}
+
+/// A cluster: capacity an organization reserved out of the fleet. What it does not use, nobody
+/// else may take.
+#[derive(Debug, Clone, Default)]
+struct Pool {
+    capacity: Resources,
+    used: Resources,
 }
 
 /// Agents, what is reserved on them, and what waits.
@@ -164,6 +176,9 @@ pub struct Scheduler {
     /// Schedulable agents by free millicpus: placement walks it from the tightest fit (bin-pack)
     /// or the emptiest (spread) instead of scanning every agent.
     index: BTreeSet<(u64, String)>,
+    /// Free capacity summed over schedulable agents.
+    free_total: Resources,
+    pools: HashMap<String, Pool>,
     /// Ordered by priority (highest first), then arrival.
     queue: BTreeMap<(Reverse<i32>, u64), (String, Demand)>,
     arrivals: u64,
@@ -182,10 +197,14 @@ impl Scheduler {
         let Some(a) = self.agents.get_mut(id) else {
             return false;
         };
-        self.index.remove(&(a.free().millicpus, id.to_string()));
+        if a.schedulable() {
+            self.index.remove(&(a.free().millicpus, id.to_string()));
+            self.free_total = self.free_total.saturating_sub(&a.free());
+        }
         change(a);
         if a.schedulable() {
             self.index.insert((a.free().millicpus, id.to_string()));
+            self.free_total = self.free_total.saturating_add(&a.free());
         }
         true
     }
@@ -244,6 +263,18 @@ impl Scheduler {
         if self.placements.contains_key(key) || self.queued(key).is_some() {
             return Err(Error::already_exists(format!("{key} is already scheduled")));
         }
+        if let Some(pool) = &demand.pool {
+            let p = self
+                .pools
+                .get(pool)
+                .ok_or_else(|| Error::not_found(format!("cluster {pool} not found")))?;
+            if !demand.resources.fits(&p.capacity) {
+                return Err(Error::new(
+                    ErrorKind::QuotaExceeded,
+                    format!("the request is larger than cluster {pool}"),
+                ));
+            }
+        }
         if !self.agents.is_empty() && !self.agents.values().any(|a| a.accepts(&demand)) {
             return Err(Error::new(
                 ErrorKind::QuotaExceeded,
@@ -262,21 +293,42 @@ impl Scheduler {
     }
 
     /// Records a placement made elsewhere (an agent reporting what it runs after a restart).
-    pub fn adopt(&mut self, key: &str, agent: &str, resources: Resources, priority: i32) {
-        if let Some(old) = self.placements.remove(key) {
-            self.update(&old.agent, |a| {
-                a.used = a.used.saturating_sub(&old.resources)
-            });
-        }
+    pub fn adopt(
+        &mut self,
+        key: &str,
+        agent: &str,
+        resources: Resources,
+        priority: i32,
+        pool: Option<&str>,
+    ) {
+        self.forget_placement(key);
         self.update(agent, |a| a.used = a.used.saturating_add(&resources));
+        if let Some(p) = pool.and_then(|p| self.pools.get_mut(p)) {
+            p.used = p.used.saturating_add(&resources);
+        }
         self.placements.insert(
             key.to_string(),
             Placement {
                 agent: agent.to_string(),
                 resources,
                 priority,
+                pool: pool.map(str::to_string),
             },
         );
+    }
+
+    /// Drops a placement and what it held, without admitting anything.
+    fn forget_placement(&mut self, key: &str) -> bool {
+        let Some(old) = self.placements.remove(key) else {
+            return false;
+        };
+        self.update(&old.agent, |a| {
+            a.used = a.used.saturating_sub(&old.resources)
+        });
+        if let Some(p) = old.pool.as_ref().and_then(|p| self.pools.get_mut(p)) {
+            p.used = p.used.saturating_sub(&old.resources);
+        }
+        true
     }
 
     /// Frees a placement, or drops a waiting request; returns what that admitted.
@@ -285,10 +337,9 @@ impl Scheduler {
             self.queue.remove(&at);
             return Vec::new();
         }
-        let Some(p) = self.placements.remove(key) else {
+        if !self.forget_placement(key) {
             return Vec::new();
-        };
-        self.update(&p.agent, |a| a.used = a.used.saturating_sub(&p.resources));
+        }
         self.admit()
     }
 
@@ -311,10 +362,22 @@ impl Scheduler {
                 format!("agent {} has no room for that size", p.agent),
             ));
         }
-        let (old, agent) = (p.resources, p.agent.clone());
+        let (old, agent, pool) = (p.resources, p.agent.clone(), p.pool.clone());
+        if let Some(p) = pool.as_ref().and_then(|p| self.pools.get(p)) {
+            let room = p.capacity.saturating_sub(&p.used).saturating_add(&old);
+            if !resources.fits(&room) {
+                return Err(Error::new(
+                    ErrorKind::QuotaExceeded,
+                    "the cluster has no room for that size",
+                ));
+            }
+        }
         self.update(&agent, |a| {
             a.used = a.used.saturating_sub(&old).saturating_add(&resources);
         });
+        if let Some(p) = pool.as_ref().and_then(|p| self.pools.get_mut(p)) {
+            p.used = p.used.saturating_sub(&old).saturating_add(&resources);
+        }
         self.placements.get_mut(key).expect("seen").resources = resources;
         Ok(())
     }
@@ -413,6 +476,9 @@ impl Scheduler {
     /// spread: the one with the most. Walks the index from that end, so a typical decision looks
     /// at a handful of agents, not all of them.
     fn choose(&self, demand: &Demand) -> Option<String> {
+        if !self.permits(demand) {
+            return None;
+        }
         let fits = |id: &String| {
             let a = &self.agents[id];
             a.accepts(demand) && demand.resources.fits(&a.free())
@@ -435,7 +501,92 @@ impl Scheduler {
     }
 
     fn reserve(&mut self, key: &str, agent: &str, demand: &Demand) {
-        self.adopt(key, agent, demand.resources, demand.priority);
+        self.adopt(
+            key,
+            agent,
+            demand.resources,
+            demand.priority,
+            demand.pool.as_deref(),
+        );
+    }
+
+    /// What clusters hold back and do not use.
+    fn unused_reservations(&self) -> Resources {
+        self.pools.values().fold(Resources::default(), |acc, p| {
+            acc.saturating_add(&p.capacity.saturating_sub(&p.used))
+        })
+    }
+
+    /// Whether `demand` may take capacity now: within its cluster's reservation, or, outside
+    /// any cluster, without eating into what clusters hold back.
+    fn permits(&self, demand: &Demand) -> bool {
+        match &demand.pool {
+            Some(pool) => self
+                .pools
+                .get(pool)
+                .is_some_and(|p| demand.resources.fits(&p.capacity.saturating_sub(&p.used))),
+            None => demand
+                .resources
+                .fits(&self.free_total.saturating_sub(&self.unused_reservations())),
+        }
+    }
+
+    /// Reserves `capacity` of the fleet's free capacity for a cluster; refused when the fleet has
+    /// not that much that is neither used nor already reserved.
+    pub fn create_pool(&mut self, id: &str, capacity: Resources) -> Result<()> {
+        if self.pools.contains_key(id) {
+            return Err(Error::already_exists(format!(
+                "cluster {id} already exists"
+            )));
+        }
+        if capacity.millicpus == 0 || capacity.memory == 0 {
+            return Err(Error::invalid_input("a cluster needs some cpu and memory"));
+        }
+        let open = self.free_total.saturating_sub(&self.unused_reservations());
+        if !capacity.fits(&open) {
+            return Err(Error::new(
+                ErrorKind::QuotaExceeded,
+                "the fleet has not that much capacity free to reserve",
+            ));
+        }
+        self.restore_pool(id, capacity);
+        Ok(())
+    }
+
+    /// Recreates a cluster after a restart, before agents are back: no capacity check.
+    pub fn restore_pool(&mut self, id: &str, capacity: Resources) {
+        self.pools.insert(
+            id.to_string(),
+            Pool {
+                capacity,
+                used: Resources::default(),
+            },
+        );
+    }
+
+    /// Ends a cluster with nothing running or waiting in it; what it held back is free again.
+    pub fn remove_pool(&mut self, id: &str) -> Result<Vec<(String, String)>> {
+        let p = self
+            .pools
+            .get(id)
+            .ok_or_else(|| Error::not_found(format!("cluster {id} not found")))?;
+        let waiting = self
+            .queue
+            .values()
+            .any(|(_, d)| d.pool.as_deref() == Some(id));
+        if p.used != Resources::default() || waiting {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("cluster {id} still has instances running or waiting"),
+            ));
+        }
+        self.pools.remove(id);
+        Ok(self.admit())
+    }
+
+    /// A cluster's capacity and what of it is used.
+    pub fn pool_usage(&self, id: &str) -> Option<(Resources, Resources)> {
+        self.pools.get(id).map(|p| (p.capacity, p.used))
     }
 
     /// Admits, in queue order, every waiting request that fits now.
@@ -667,9 +818,108 @@ mod tests {
         let mut s = Scheduler::default();
         s.submit("waiting", demand(2, 1, 0)).unwrap();
         s.register("a", offer(2, 8));
-        s.adopt("running", "a", Resources::new(2000, GIB, 0, 0), 0);
+        s.adopt("running", "a", Resources::new(2000, GIB, 0, 0), 0, None);
         assert_eq!(s.set_online("a", true), []);
         assert_eq!(s.position("waiting"), Some(0));
+    }
+
+    fn in_pool(cpus: u64, priority: i32, pool: &str) -> Demand {
+        Demand {
+            pool: Some(pool.to_string()),
+            ..demand(cpus, 1, priority)
+        }
+    }
+
+    #[test]
+    fn a_cluster_holds_its_capacity_back_from_everyone_else() {
+        let mut s = Scheduler::default();
+        s.upsert_agent("a", offer(8, 64));
+        s.create_pool("c1", Resources::new(4000, 8 * GIB, 0, 0))
+            .unwrap();
+        // Outside the cluster only 4 cpus are open.
+        assert_eq!(
+            s.submit("out1", demand(4, 1, 0)).unwrap(),
+            Submitted::Placed("a".into())
+        );
+        assert!(matches!(
+            s.submit("out2", demand(1, 1, 9)).unwrap(),
+            Submitted::Queued { .. }
+        ));
+        // Inside, the cluster's 4 are there, however busy the rest is.
+        assert_eq!(
+            s.submit("in1", in_pool(3, 0, "c1")).unwrap(),
+            Submitted::Placed("a".into())
+        );
+        assert_eq!(s.pool_usage("c1").unwrap().1.millicpus, 3000);
+        // A second reservation the fleet cannot cover is refused.
+        let e = s
+            .create_pool("c2", Resources::new(2000, GIB, 0, 0))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::QuotaExceeded);
+    }
+
+    #[test]
+    fn cluster_work_queues_by_priority_within_its_cluster() {
+        let mut s = Scheduler::default();
+        s.upsert_agent("a", offer(16, 64));
+        s.create_pool("c1", Resources::new(2000, 8 * GIB, 0, 0))
+            .unwrap();
+        s.submit("run", in_pool(2, 0, "c1")).unwrap();
+        s.submit("low", in_pool(1, 0, "c1")).unwrap();
+        s.submit("low2", in_pool(1, 0, "c1")).unwrap();
+        s.submit("high", in_pool(2, 5, "c1")).unwrap();
+        // The cluster is full though the fleet is not: all three wait, "high" first.
+        let order: Vec<&str> = s.waiting().map(|(k, _)| k).collect();
+        assert_eq!(order, ["high", "low", "low2"]);
+        // Work outside the cluster is not held up by the cluster's queue.
+        assert_eq!(
+            s.submit("free", demand(4, 1, 0)).unwrap(),
+            Submitted::Placed("a".into())
+        );
+        assert_eq!(s.release("run"), [("high".to_string(), "a".to_string())]);
+        assert_eq!(
+            s.release("high"),
+            [
+                ("low".to_string(), "a".to_string()),
+                ("low2".to_string(), "a".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn cluster_requests_are_checked_against_the_cluster() {
+        let mut s = Scheduler::default();
+        s.upsert_agent("a", offer(16, 64));
+        s.create_pool("c1", Resources::new(2000, 8 * GIB, 0, 0))
+            .unwrap();
+        assert_eq!(
+            s.submit("x", in_pool(3, 0, "c1")).unwrap_err().kind(),
+            ErrorKind::QuotaExceeded
+        );
+        assert_eq!(
+            s.submit("y", in_pool(1, 0, "nope")).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            s.create_pool("c1", Resources::new(1000, GIB, 0, 0))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::AlreadyExists
+        );
+        assert_eq!(
+            s.create_pool("z", Resources::new(0, GIB, 0, 0))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidInput
+        );
+        s.submit("y", in_pool(1, 0, "c1")).unwrap();
+        assert_eq!(s.remove_pool("c1").unwrap_err().kind(), ErrorKind::Conflict);
+        s.release("y");
+        s.remove_pool("c1").unwrap();
+        assert_eq!(
+            s.submit("big", demand(16, 1, 0)).unwrap(),
+            Submitted::Placed("a".into())
+        );
     }
 
     #[test]

@@ -105,6 +105,7 @@ where
 
 mod agents;
 mod audit;
+mod clusters;
 mod instances;
 mod orgs;
 mod resources;
@@ -114,6 +115,7 @@ mod users;
 
 pub use agents::AgentRow;
 pub use audit::{AuditEntry, AuditFilter};
+pub use clusters::ClusterRow;
 pub use instances::InstanceRow;
 pub use orgs::{InviteRow, MemberRow, OrgRow};
 pub use resources::{Kind, ResourceRow};

@@ -151,6 +151,21 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             seq BIGINT NOT NULL
         )"],
     ),
+    (
+        10,
+        // Clusters: capacity an organization reserves out of the fleet.
+        &["CREATE TABLE clusters (
+            id TEXT PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES orgs(id),
+            name TEXT NOT NULL,
+            millicpus BIGINT NOT NULL,
+            memory BIGINT NOT NULL,
+            gpus BIGINT NOT NULL,
+            created_by TEXT NOT NULL REFERENCES users(id),
+            created_at BIGINT NOT NULL,
+            UNIQUE (org_id, name)
+        )"],
+    ),
 ];
 
 pub async fn migrate(db: &Db) -> Result<()> {

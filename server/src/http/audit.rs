@@ -66,6 +66,9 @@ async fn org_of(state: &AppState, path: &str, user_id: Option<&str>) -> Option<S
         (Some("v1"), Some("instances"), Some(id)) => {
             return db.instance_org(id).await.ok().flatten()
         }
+        (Some("v1"), Some("clusters"), Some(id)) => {
+            return db.cluster(id).await.ok().flatten().map(|c| c.org_id)
+        }
         (Some("v1"), Some("disks"), Some(r)) => (Kind::Disk, r),
         (Some("v1"), Some("buckets"), Some(r)) => (Kind::Bucket, r),
         (Some("v1"), Some("functions"), Some(r)) => (Kind::Function, r),

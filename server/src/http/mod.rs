@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod buckets;
 mod capabilities;
+mod clusters;
 mod disks;
 pub mod error;
 mod events;
@@ -61,6 +62,7 @@ pub struct Services {
     pub functions: crate::functions::Functions,
     pub admin: Admin,
     pub agents: crate::agents::Agents,
+    pub clusters: crate::clusters::Clusters,
     pub events: crate::events::Events,
     pub metrics: Arc<metrics::Metrics>,
     /// Swagger UI's files (the `swagger-ui-dist` npm package's folder); none loads them from a CDN.
@@ -80,6 +82,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(admin::routes())
         .merge(agents::routes())
         .merge(events::routes())
+        .merge(clusters::routes())
         .split_for_parts()
 }
 

@@ -48,6 +48,7 @@ const CDN: &str = "https://unpkg.com/swagger-ui-dist@5.35.0";
         (name = "admin", description = "Platform-wide views"),
         (name = "agents", description = "Lessor agents: their WebSocket, and their management by platform admins"),
         (name = "events", description = "Live events"),
+        (name = "clusters", description = "Fleet capacity reserved by an organization"),
         (name = "meta", description = "Liveness"),
     )
 )]

@@ -1,0 +1,209 @@
+//! Clusters (seed 004): an organization reserves a pool of fleet capacity with fixed cpu, memory
+//! and GPUs; instances deployed into it count against the pool and wait, by priority, inside it
+//! when it is full, however much else the fleet has free. Reserving and ending a cluster is for
+//! the organization's admins; deploying into one is for its members, and only from the same
+//! organization.
+
+use nubes::{Error, ErrorKind, Result};
+use nubes_agent::{Fleet, Resources};
+use nubes_auth::{token, Action, Target};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::{now, Principal};
+use crate::db::{ClusterRow, Db};
+use crate::tenancy;
+
+/// The most one cluster may reserve, to keep arithmetic far from overflow.
+const MAX_CPUS: f64 = 1_000_000.0;
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCluster {
+    /// Defaults to the caller's personal organization.
+    pub org_id: Option<String>,
+    pub name: String,
+    pub cpus: f64,
+    /// Bytes.
+    pub memory: u64,
+    #[serde(default)]
+    pub gpus: u32,
+}
+
+/// A cluster and what of it is in use now.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ClusterView {
+    pub id: String,
+    pub name: String,
+    pub org_id: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub cpus: f64,
+    pub memory: u64,
+    pub gpus: u32,
+    pub used_cpus: f64,
+    pub used_memory: u64,
+    /// Instances waiting in it, in the order they will start.
+    pub queued: Vec<String>,
+}
+
+/// A cluster's reservation, as the scheduler counts it.
+pub fn capacity(c: &ClusterRow) -> Resources {
+    Resources::new(
+        u64::try_from(c.millicpus).unwrap_or(0),
+        u64::try_from(c.memory).unwrap_or(0),
+        0,
+        u32::try_from(c.gpus).unwrap_or(0),
+    )
+}
+
+#[derive(Debug, Clone)]
+pub struct Clusters {
+    db: Db,
+    fleet: Option<Fleet>,
+}
+
+impl Clusters {
+    pub fn new(db: Db, fleet: Option<Fleet>) -> Self {
+        Self { db, fleet }
+    }
+
+    fn fleet(&self) -> Result<&Fleet> {
+        self.fleet.as_ref().ok_or_else(|| {
+            Error::unsupported("clusters are fleet capacity: this server runs no fleet")
+        })
+    }
+
+    async fn view(&self, c: ClusterRow) -> Result<ClusterView> {
+        let fleet = self.fleet()?;
+        let used = fleet
+            .cluster_usage(&c.id)
+            .map(|(_, used)| used)
+            .unwrap_or_default();
+        let waiting = fleet.waiting_in(&c.id);
+        let rows = self.db.instances_by_backend(&waiting).await?;
+        let queued = waiting
+            .iter()
+            .filter_map(|b| {
+                rows.iter()
+                    .find(|r| &r.backend_id == b)
+                    .map(|r| r.id.clone())
+            })
+            .collect();
+        let cap = capacity(&c);
+        Ok(ClusterView {
+            cpus: cap.millicpus as f64 / 1000.0,
+            memory: cap.memory,
+            gpus: cap.gpus,
+            used_cpus: used.millicpus as f64 / 1000.0,
+            used_memory: used.memory,
+            queued,
+            id: c.id,
+            name: c.name,
+            org_id: c.org_id,
+            created_by: c.created_by,
+            created_at: c.created_at,
+        })
+    }
+
+    /// The cluster if the caller may do `action` to it (`Read` for members, changes for admins).
+    async fn authorized(&self, p: &Principal, id: &str, action: Action) -> Result<ClusterRow> {
+        let what = format!("cluster {id}");
+        let c = self
+            .db
+            .cluster(id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("{what} not found")))?;
+        let actor = tenancy::actor(&self.db, p, &c.org_id).await?;
+        let target = match action {
+            Action::Read => Target::Resource {
+                owner_id: &c.created_by,
+                org_id: &c.org_id,
+            },
+            // Ending a reservation is an organization decision, whoever made it.
+            _ => Target::Org { org_id: &c.org_id },
+        };
+        tenancy::check(&actor, action, &target, &what)?;
+        Ok(c)
+    }
+
+    /// Reserves the capacity out of the fleet; refused when the fleet has not that much free.
+    pub async fn create(&self, p: &Principal, req: CreateCluster) -> Result<ClusterView> {
+        let fleet = self.fleet()?;
+        nubes::validate::name("cluster", &req.name)?;
+        if !(req.cpus > 0.0 && req.cpus <= MAX_CPUS) {
+            return Err(Error::invalid_input(format!(
+                "cpus must be more than 0 and at most {MAX_CPUS}"
+            )));
+        }
+        if req.memory == 0 || req.memory > i64::MAX as u64 {
+            return Err(Error::invalid_input("memory must be more than 0 bytes"));
+        }
+        let org_id = match req.org_id {
+            Some(id) => id,
+            None => self.db.personal_org(&p.user_id).await?,
+        };
+        let actor = tenancy::actor(&self.db, p, &org_id).await?;
+        tenancy::check(
+            &actor,
+            Action::Operate,
+            &Target::Org { org_id: &org_id },
+            &format!("organization {org_id}"),
+        )?;
+        let row = ClusterRow {
+            id: token::random_id(),
+            org_id,
+            name: req.name,
+            millicpus: (req.cpus * 1000.0).round() as i64,
+            memory: req.memory as i64,
+            gpus: i64::from(req.gpus),
+            created_by: p.user_id.clone(),
+            created_at: now(),
+        };
+        fleet.create_cluster(&row.id, capacity(&row))?;
+        if let Err(e) = self.db.insert_cluster(&row).await {
+            let _ = fleet.remove_cluster(&row.id);
+            return Err(e);
+        }
+        self.view(row).await
+    }
+
+    pub async fn list(&self, p: &Principal) -> Result<Vec<ClusterView>> {
+        self.fleet()?;
+        let mut out = Vec::new();
+        for c in self.db.clusters_visible_to(&p.user_id).await? {
+            out.push(self.view(c).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn get(&self, p: &Principal, id: &str) -> Result<ClusterView> {
+        self.fleet()?;
+        let c = self.authorized(p, id, Action::Read).await?;
+        self.view(c).await
+    }
+
+    /// Ends an empty cluster (nothing running or waiting in it); its capacity is free again.
+    pub async fn delete(&self, p: &Principal, id: &str) -> Result<()> {
+        let fleet = self.fleet()?;
+        let c = self.authorized(p, id, Action::Operate).await?;
+        match fleet.remove_cluster(&c.id) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        self.db.delete_cluster(&c.id).await
+    }
+
+    /// Checks that an instance in `org_id` may be deployed into `cluster_id`: the caller sees the
+    /// cluster (else it is not found), and it is the instance's own organization's.
+    pub async fn check_deploy(&self, p: &Principal, cluster_id: &str, org_id: &str) -> Result<()> {
+        self.fleet()?;
+        let c = self.authorized(p, cluster_id, Action::Read).await?;
+        if c.org_id != org_id {
+            return Err(Error::invalid_input(format!(
+                "cluster {cluster_id} belongs to another organization than the instance"
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+//! `/v1/clusters/...`: each handler is a call into `Clusters`. A queued deployment is cancelled
+//! by deleting its instance.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::audit::AuditOrg;
+use super::error::ApiResult;
+use super::extract::Body;
+use super::AppState;
+use crate::accounts::Principal;
+use crate::clusters::{ClusterView, CreateCluster};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get_one, delete))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/clusters",
+    operation_id = "clusters_create",
+    tag = "clusters",
+    summary = "Reserve fleet capacity for an organization (its admins)",
+    request_body = CreateCluster,
+    responses((status = 201, body = ClusterView), super::error::Errors)
+)]
+async fn create(
+    State(s): State<AppState>,
+    p: Principal,
+    Body(b): Body<CreateCluster>,
+) -> ApiResult<(StatusCode, Extension<AuditOrg>, Json<ClusterView>)> {
+    let c = s.clusters.create(&p, b).await?;
+    Ok((
+        StatusCode::CREATED,
+        Extension(AuditOrg(c.org_id.clone())),
+        Json(c),
+    ))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/clusters",
+    operation_id = "clusters_list",
+    tag = "clusters",
+    summary = "The clusters of the caller's organizations, with use and queue",
+    responses((status = 200, body = Vec<ClusterView>), super::error::Errors)
+)]
+async fn list(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<ClusterView>>> {
+    Ok(Json(s.clusters.list(&p).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/clusters/{id}",
+    operation_id = "clusters_get",
+    tag = "clusters",
+    summary = "One cluster: its reservation, what is used, and what waits in it, in order",
+    params(("id" = String, Path, description = "The cluster's id")),
+    responses((status = 200, body = ClusterView), super::error::Errors)
+)]
+async fn get_one(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ClusterView>> {
+    Ok(Json(s.clusters.get(&p, &id).await?))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/clusters/{id}",
+    operation_id = "clusters_delete",
+    tag = "clusters",
+    summary = "End an empty cluster; its capacity is free again (its organization's admins)",
+    params(("id" = String, Path, description = "The cluster's id")),
+    responses((status = 204), super::error::Errors)
+)]
+async fn delete(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.clusters.delete(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
