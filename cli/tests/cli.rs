@@ -756,6 +756,7 @@ fn http_post(
 #[test]
 fn up_runs_the_platform_and_signs_the_admin_in() {
     use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
 
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.yaml");
@@ -800,6 +801,16 @@ fn up_runs_the_platform_and_signs_the_admin_in() {
     let shown = printed.join("\n");
     assert!(shown.contains("first admin: admin@nubes.local"), "{shown}");
     assert!(shown.contains("context local is now current"), "{shown}");
+    // Instances run on the fleet, this machine's engine leased to it by a local agent whose
+    // token is kept for its owner's eyes only.
+    assert!(shown.contains("leased to the fleet"), "{shown}");
+    let agent_token = dir.path().join("data/agent-token");
+    let mode = std::fs::metadata(&agent_token)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
 
     ok(&run(&["bucket", "create", "reports"], b""));
     ok(&run(

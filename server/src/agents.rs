@@ -146,6 +146,23 @@ impl Agents {
         })
     }
 
+    /// Issues a token for an agent the platform runs itself (`cloudctl up`'s agent on the same
+    /// machine), owned by the first platform admin. Like any token it is shown only here.
+    pub async fn issue_own(&self, name: &str) -> Result<String> {
+        self.fleet()?;
+        let owner = self.db.first_platform_admin().await?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Conflict,
+                "there is no platform admin to own the agent",
+            )
+        })?;
+        let issued = token::issue(TokenKind::Agent);
+        self.db
+            .insert_agent(&token::random_id(), name, &issued.hash, &owner, now())
+            .await?;
+        Ok(issued.plaintext)
+    }
+
     /// The agent a connecting token belongs to; anything else is refused before the upgrade.
     pub async fn authenticate(&self, bearer: &str) -> Result<(String, bool)> {
         let refused = || Error::new(ErrorKind::Unauthenticated, "invalid agent token");

@@ -53,7 +53,7 @@ pub async fn run(args: AgentArgs) -> Outcome {
 }
 
 /// Total memory from /proc/meminfo.
-fn host_memory() -> nubes::Result<u64> {
+pub fn host_memory() -> nubes::Result<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").map_err(|e| {
         Error::invalid_input(format!("cannot read /proc/meminfo ({e}): pass --memory"))
     })?;

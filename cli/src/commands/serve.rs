@@ -38,21 +38,27 @@ pub async fn up(args: UpArgs) -> Outcome {
         Some(d) => d,
         None => default_data_dir()?,
     };
-    let compute = match args.compute {
-        Some(uri) => (uri != "none").then_some(uri),
+    // Instances run on the fleet, with this machine's Docker Engine leased to it by a local
+    // agent; functions run on the engine directly.
+    let (compute, function) = match args.compute {
+        Some(uri) => {
+            let on = (uri != "none").then_some(uri);
+            (on.clone(), on.filter(|u| !u.starts_with("fleet:")))
+        }
         None => match Cloud::connect("docker://").await {
-            Ok(_) => Some("docker://".to_string()),
+            Ok(_) => (Some("fleet://".to_string()), Some("docker://".to_string())),
             Err(e) => {
                 eprintln!("note: instances and functions are off: {}", e.message());
                 eprintln!("      start Docker Engine, or pass --compute");
-                None
+                (None, None)
             }
         },
     };
+    let fleet = compute.as_deref().is_some_and(|c| c.starts_with("fleet:"));
     let config = nubes_server::Config {
         database_url: database_url(None, &data_dir)?,
         jwt_secret: jwt_secret(),
-        function: compute.clone(),
+        function,
         compute,
         storage: Some(objects_in(&data_dir)?),
         disk: None,
@@ -62,6 +68,11 @@ pub async fn up(args: UpArgs) -> Outcome {
         fleet: Default::default(),
     };
     let (state, admin) = start(&config, "admin@nubes.local").await?;
+    let agent_token = if fleet {
+        Some(local_agent_token(&state, &data_dir).await?)
+    } else {
+        None
+    };
     let listener = bind(args.listen).await?;
     let url = format!(
         "http://{}",
@@ -70,7 +81,24 @@ pub async fn up(args: UpArgs) -> Outcome {
             .map_err(|e| super::io_error(e, "listener"))?
     );
     println!("listening on {url}");
-    let server = tokio::spawn(nubes_server::serve(listener, state));
+    let server = tokio::spawn(nubes_server::serve(listener, state.clone()));
+    let _agent = match agent_token {
+        Some(token) => {
+            let agent = local_agent(&url, token).await?;
+            // Ready means instances can be placed: wait for the agent's hello.
+            let fleet = state.agents.fleet()?;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            while !fleet.agents().iter().any(|a| a.online) {
+                if std::time::Instant::now() > deadline {
+                    eprintln!("note: the local agent has not connected yet; instances wait in the queue until it does");
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Some(agent)
+        }
+        None => None,
+    };
     if !args.no_context {
         match admin {
             Some(admin) => sign_in(&url, &admin.email, &admin.password).await?,
@@ -91,6 +119,62 @@ pub async fn up(args: UpArgs) -> Outcome {
             Ok(0)
         }
     }
+}
+
+/// The token of this machine's own agent: issued on first start and kept in the data directory
+/// (readable by its owner only), so the agent stays the same agent across restarts and adopts
+/// what it ran.
+async fn local_agent_token(
+    state: &nubes_server::AppState,
+    data_dir: &Path,
+) -> nubes::Result<String> {
+    let file = data_dir.join("agent-token");
+    match std::fs::read_to_string(&file) {
+        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(super::io_error(e, &file.display().to_string())),
+    }
+    let token = state.agents.issue_own("local").await?;
+    write_secret(&file, &token)?;
+    Ok(token)
+}
+
+fn write_secret(file: &Path, secret: &str) -> nubes::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(|e| super::io_error(e, &file.display().to_string()))?;
+    f.write_all(secret.as_bytes())
+        .map_err(|e| super::io_error(e, &file.display().to_string()))
+}
+
+/// Leases this machine's Docker Engine to the server at `url`: all its cpus and memory.
+async fn local_agent(url: &str, token: String) -> nubes::Result<tokio::task::JoinHandle<()>> {
+    let compute = Cloud::connect("docker://").await?.compute()?;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let memory = super::agent::host_memory()?;
+    let config = nubes_agent::AgentConfig {
+        server: url.to_string(),
+        token,
+        name: "local".into(),
+        capacity: nubes_agent::Resources::new(cpus * 1000, memory, 0, 0),
+        labels: Default::default(),
+    };
+    println!(
+        "this machine's Docker Engine is leased to the fleet: {cpus} cpus, {} MiB",
+        memory >> 20
+    );
+    Ok(tokio::spawn(async move {
+        if let Err(e) = nubes_agent::run(config, compute).await {
+            tracing::error!(error = %e, "the local agent stopped");
+        }
+    }))
 }
 
 /// The context `cloudctl up` saves.

@@ -59,6 +59,16 @@ impl Db {
         Ok(r.map(row))
     }
 
+    /// The first platform admin, who owns what the platform makes for itself.
+    pub async fn first_platform_admin(&self) -> Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT id FROM users WHERE platform_admin = 1 ORDER BY created_at, id LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| map(e, "user"))
+    }
+
     pub async fn agent(&self, id: &str) -> Result<Option<AgentRow>> {
         let r: Option<Tuple> = sqlx::query_as(
             "SELECT id, name, created_at, revoked_at, cordoned FROM agents WHERE id = $1",
