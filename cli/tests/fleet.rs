@@ -963,3 +963,132 @@ fn clusters_reserve_capacity_and_queue_inside_it() {
         204
     );
 }
+
+/// Drain: the agent is cordoned and its instances move to another agent under the same id,
+/// running again there; new work avoids it until it is uncordoned.
+#[test]
+fn drain_moves_instances_to_other_agents() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr, password) = serve(dir.path());
+    let admin = login(&addr, "admin@nubes.local", &password);
+    let issue = |name: &str| {
+        let (_, a) = http(
+            &addr,
+            "POST",
+            "/v1/admin/agents",
+            Some(&admin),
+            Some(json!({"name": name})),
+        );
+        (
+            a["id"].as_str().unwrap().to_string(),
+            a["token"].as_str().unwrap().to_string(),
+        )
+    };
+    let (first_id, first_token) = issue("first");
+    let (second_id, second_token) = issue("second");
+    let _first = agent(&addr, &first_token, "1", "1G");
+    let _second = agent(&addr, &second_token, "1", "1G");
+    let online = |id: &str| {
+        http(
+            &addr,
+            "GET",
+            &format!("/v1/admin/agents/{id}"),
+            Some(&admin),
+            None,
+        )
+        .1["state"]
+            == "online"
+    };
+    wait_for("both agents online", || {
+        online(&first_id) && online(&second_id)
+    });
+    let on = |agent: &str| -> Vec<String> {
+        let (_, list) = http(
+            &addr,
+            "GET",
+            &format!("/v1/admin/agents/{agent}/instances"),
+            Some(&admin),
+            None,
+        );
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let body = json!({"name": "mover", "image": image(), "cpus": 0.5, "memory": 64 << 20, "command": ["sleep", "600"]});
+    let (status, mover) = http(&addr, "POST", "/v1/instances", Some(&admin), Some(body));
+    assert_eq!(status, 201, "{mover}");
+    let id = mover["id"].as_str().unwrap().to_string();
+    let (from, to) = if on(&first_id) == [id.clone()] {
+        (&first_id, &second_id)
+    } else {
+        (&second_id, &first_id)
+    };
+    assert_eq!(on(from), std::slice::from_ref(&id));
+
+    let (status, report) = http(
+        &addr,
+        "POST",
+        &format!("/v1/admin/agents/{from}/drain"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["moved"].clone(), report["stuck"].clone()),
+        (json!([id]), json!([]))
+    );
+    wait_for("the instance running on the other agent", || {
+        let (_, i) = http(
+            &addr,
+            "GET",
+            &format!("/v1/instances/{id}"),
+            Some(&admin),
+            None,
+        );
+        i["state"] == "running" && on(to) == [id.clone()]
+    });
+    assert!(on(from).is_empty());
+    let (_, drained) = http(
+        &addr,
+        "GET",
+        &format!("/v1/admin/agents/{from}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(drained["cordoned"], true);
+    // New work avoids the cordoned agent: with the other one's cpu half taken, 0.75 waits.
+    let body = json!({"name": "next", "image": image(), "cpus": 0.75, "memory": 64 << 20, "command": ["sleep", "600"]});
+    let (_, next) = http(&addr, "POST", "/v1/instances", Some(&admin), Some(body));
+    assert_eq!(next["state"], "queued", "{next}");
+    assert_eq!(
+        http(
+            &addr,
+            "POST",
+            &format!("/v1/admin/agents/{from}/uncordon"),
+            Some(&admin),
+            None
+        )
+        .0,
+        200
+    );
+    let next_id = next["id"].as_str().unwrap().to_string();
+    wait_for(
+        "the waiting instance placed on the uncordoned agent",
+        || on(from) == [next_id.clone()],
+    );
+    for i in [&id, &next_id] {
+        assert_eq!(
+            http(
+                &addr,
+                "DELETE",
+                &format!("/v1/instances/{i}?force=true"),
+                Some(&admin),
+                None
+            )
+            .0,
+            204
+        );
+    }
+}

@@ -39,6 +39,15 @@ pub struct AgentView {
     pub token: Option<String>,
 }
 
+/// What a drain did, by instance id.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DrainReport {
+    /// Placed on other agents (or waiting for room), restarted.
+    pub moved: Vec<String>,
+    /// Left where they were: their spec is unknown (adopted after a restart) or the agent failed.
+    pub stuck: Vec<String>,
+}
+
 /// A tenant's instance on an agent.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AgentInstance {
@@ -231,6 +240,26 @@ impl Agents {
                 backend_id: r.backend_id,
             })
             .collect())
+    }
+
+    /// Cordons the agent and moves what it runs to other agents (restarted, same instance);
+    /// answers which instances moved and which could not.
+    pub async fn drain(&self, p: &Principal, id: &str) -> Result<DrainReport> {
+        self.admin(p).await?;
+        if self.db.agent(id).await?.is_none() {
+            return Err(Error::not_found(format!("agent {id} not found")));
+        }
+        self.db.set_agent_cordoned(id, true).await?;
+        let drained = self.fleet()?.drain(id).await?;
+        Ok(DrainReport {
+            moved: self.instance_ids(&drained.moved).await?,
+            stuck: self.instance_ids(&drained.stuck).await?,
+        })
+    }
+
+    async fn instance_ids(&self, backend_names: &[String]) -> Result<Vec<String>> {
+        let rows = self.db.instances_by_backend(backend_names).await?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
     }
 
     /// Revokes the token and drops the agent's connection; its instances show as unknown.

@@ -76,6 +76,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/admin/agents/{id}"),
     ("post", "/v1/admin/agents/{id}/cordon"),
     ("post", "/v1/admin/agents/{id}/uncordon"),
+    ("post", "/v1/admin/agents/{id}/drain"),
     ("get", "/v1/admin/agents/{id}/instances"),
     ("get", "/healthz"),
 ];

@@ -99,6 +99,13 @@ pub enum FleetEvent {
     },
 }
 
+/// What a drain did: instances placed elsewhere (or queued), and those it could not move.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Drained {
+    pub moved: Vec<String>,
+    pub stuck: Vec<String>,
+}
+
 /// What the fleet knows of an agent, for the admin views.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AgentStatus {
@@ -159,6 +166,8 @@ struct Inner {
     /// Admitted creates in flight: a delete waits for its create to finish, or it would find
     /// nothing to delete and the create would leave an orphan behind.
     creating: Mutex<HashMap<String, tokio::sync::watch::Receiver<bool>>>,
+    /// The spec and priority of each instance this fleet created, so a drain can place it again.
+    specs: Mutex<HashMap<String, (InstanceSpec, i32)>>,
     next: AtomicU64,
     events: tokio::sync::broadcast::Sender<FleetEvent>,
 }
@@ -227,6 +236,7 @@ impl Fleet {
         for (spec, priority) in waiting {
             let name = spec.name.clone();
             lock(&fleet.inner.sched).submit(&name, demand(&spec, priority))?;
+            fleet.remember(&spec, priority);
             lock(&fleet.inner.queued).insert(name, spec);
         }
         Ok(fleet)
@@ -244,6 +254,7 @@ impl Fleet {
                 queued: Mutex::default(),
                 lost: Mutex::default(),
                 creating: Mutex::default(),
+                specs: Mutex::default(),
                 next: AtomicU64::new(1),
                 events: tokio::sync::broadcast::channel(1024).0,
             }),
@@ -672,6 +683,100 @@ impl Fleet {
         self.dispatch(admitted);
     }
 
+    /// Places a spec whose labels are already the agent's, or queues it.
+    async fn schedule(&self, spec: InstanceSpec, priority: i32) -> Result<Instance> {
+        let name = spec.name.clone();
+        let want = demand(&spec, priority);
+        // Under the scheduler's lock the queue entry is recorded before anyone can admit it.
+        let submitted = {
+            let mut sched = lock(&self.inner.sched);
+            let submitted = sched.submit(&name, want)?;
+            if let Submitted::Queued { .. } = submitted {
+                lock(&self.inner.queued).insert(name.clone(), spec.clone());
+            }
+            submitted
+        };
+        match submitted {
+            Submitted::Queued { .. } => {
+                self.emit(FleetEvent::Queued {
+                    instance: name.clone(),
+                });
+                if let Err(e) = self.inner.store.enqueue(&spec, priority).await {
+                    lock(&self.inner.queued).remove(&name);
+                    lock(&self.inner.sched).release(&name);
+                    return Err(e);
+                }
+                match self.queued_view(&name) {
+                    Some(i) => Ok(i),
+                    None => {
+                        // Admitted while it was being stored; its dispatch may have taken it off
+                        // the stored queue before it was on it, so take it off again.
+                        self.inner.store.dequeue(&name).await?;
+                        let mut i = Instance::new(&name, &name, SCHEME);
+                        i.state = InstanceState::Creating;
+                        Ok(i)
+                    }
+                }
+            }
+            Submitted::Placed(agent) => {
+                let result = self.call(&agent, Op::Create { spec }).await;
+                match result {
+                    Ok(Outcome::Instance { instance }) => Ok(fleet_view(instance)),
+                    Ok(other) => Err(Error::unexpected(format!("unexpected answer {other:?}"))),
+                    Err(e) => {
+                        let admitted = lock(&self.inner.sched).release(&name);
+                        self.dispatch(admitted);
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    fn remember(&self, spec: &InstanceSpec, priority: i32) {
+        lock(&self.inner.specs).insert(spec.name.clone(), (spec.clone(), priority));
+    }
+
+    /// Cordons the agent and moves what it runs elsewhere: each instance is deleted there and
+    /// placed again (or queued) under the same name, so its tenant keeps it, restarted. What the
+    /// fleet cannot re-create (adopted after a restart, its spec unknown) stays and is reported.
+    pub async fn drain(&self, agent: &str) -> Result<Drained> {
+        self.cordon(agent, true)?;
+        let mut drained = Drained::default();
+        let names = lock(&self.inner.sched).placed_on(agent);
+        for name in names {
+            self.settled(&name).await;
+            let Some((spec, priority)) = lock(&self.inner.specs).get(&name).cloned() else {
+                drained.stuck.push(name);
+                continue;
+            };
+            let op = Op::Delete {
+                name: name.clone(),
+                force: true,
+            };
+            match self.call(agent, op).await {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(instance = %name, error = %e, "cannot drain an instance");
+                    drained.stuck.push(name);
+                    continue;
+                }
+            }
+            let admitted = lock(&self.inner.sched).release(&name);
+            self.dispatch(admitted);
+            match self.schedule(spec, priority).await {
+                Ok(_) => drained.moved.push(name),
+                Err(e) => {
+                    tracing::warn!(instance = %name, error = %e, "a drained instance could not be placed again");
+                    self.lose(&name);
+                    drained.stuck.push(name);
+                }
+            }
+        }
+        Ok(drained)
+    }
+
     fn placed(&self, name: &str) -> Result<String> {
         if let Some(agent) = lock(&self.inner.sched).placement(name) {
             return Ok(agent.to_string());
@@ -759,52 +864,13 @@ impl Compute for Fleet {
         }
         spec.cpus.get_or_insert(DEFAULT_CPUS);
         spec.memory.get_or_insert(DEFAULT_MEMORY);
+        self.remember(&spec, priority);
         let name = spec.name.clone();
-        let want = demand(&spec, priority);
-        // Under the scheduler's lock the queue entry is recorded before anyone can admit it.
-        let submitted = {
-            let mut sched = lock(&self.inner.sched);
-            let submitted = sched.submit(&name, want)?;
-            if let Submitted::Queued { .. } = submitted {
-                lock(&self.inner.queued).insert(name.clone(), spec.clone());
-            }
-            submitted
-        };
-        match submitted {
-            Submitted::Queued { .. } => {
-                self.emit(FleetEvent::Queued {
-                    instance: name.clone(),
-                });
-                if let Err(e) = self.inner.store.enqueue(&spec, priority).await {
-                    lock(&self.inner.queued).remove(&name);
-                    lock(&self.inner.sched).release(&name);
-                    return Err(e);
-                }
-                match self.queued_view(&name) {
-                    Some(i) => Ok(i),
-                    None => {
-                        // Admitted while it was being stored; its dispatch may have taken it off
-                        // the stored queue before it was on it, so take it off again.
-                        self.inner.store.dequeue(&name).await?;
-                        let mut i = Instance::new(&name, &name, SCHEME);
-                        i.state = InstanceState::Creating;
-                        Ok(i)
-                    }
-                }
-            }
-            Submitted::Placed(agent) => {
-                let result = self.call(&agent, Op::Create { spec }).await;
-                match result {
-                    Ok(Outcome::Instance { instance }) => Ok(fleet_view(instance)),
-                    Ok(other) => Err(Error::unexpected(format!("unexpected answer {other:?}"))),
-                    Err(e) => {
-                        let admitted = lock(&self.inner.sched).release(&name);
-                        self.dispatch(admitted);
-                        Err(e)
-                    }
-                }
-            }
+        let placed = self.schedule(spec, priority).await;
+        if placed.is_err() {
+            lock(&self.inner.specs).remove(&name);
         }
+        placed
     }
 
     async fn get(&self, name: &str) -> Result<Instance> {
@@ -878,10 +944,12 @@ impl Compute for Fleet {
     async fn delete(&self, name: &str, options: DeleteOptions) -> Result<()> {
         if lock(&self.inner.queued).remove(name).is_some() {
             lock(&self.inner.sched).release(name);
+            lock(&self.inner.specs).remove(name);
             self.inner.store.dequeue(name).await?;
             return Ok(());
         }
         if lock(&self.inner.lost).remove(name) {
+            lock(&self.inner.specs).remove(name);
             return Ok(());
         }
         self.settled(name).await;
@@ -895,6 +963,7 @@ impl Compute for Fleet {
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
+        lock(&self.inner.specs).remove(name);
         let admitted = lock(&self.inner.sched).release(name);
         self.dispatch(admitted);
         Ok(())

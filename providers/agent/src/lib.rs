@@ -6,5 +6,5 @@ pub mod protocol;
 pub mod scheduler;
 
 pub use agent::{run, AgentConfig};
-pub use fleet::{AgentStatus, Fleet, FleetConfig, FleetEvent, Store};
+pub use fleet::{AgentStatus, Drained, Fleet, FleetConfig, FleetEvent, Store};
 pub use scheduler::{Resources, Strategy};

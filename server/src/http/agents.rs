@@ -18,7 +18,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{bearer, Body};
 use super::AppState;
 use crate::accounts::Principal;
-use crate::agents::{AgentInstance, AgentView, NewAgent};
+use crate::agents::{AgentInstance, AgentView, DrainReport, NewAgent};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -27,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_one, revoke))
         .routes(routes!(cordon))
         .routes(routes!(uncordon))
+        .routes(routes!(drain))
         .routes(routes!(instances))
 }
 
@@ -246,4 +247,21 @@ async fn instances(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<AgentInstance>>> {
     Ok(Json(s.agents.instances(&p, &id).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/admin/agents/{id}/drain",
+    operation_id = "agents_drain",
+    tag = "agents",
+    summary = "Cordon the agent and move its instances to other agents, restarted (platform admins)",
+    params(("id" = String, Path, description = ID)),
+    responses((status = 200, body = DrainReport), super::error::Errors)
+)]
+async fn drain(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DrainReport>> {
+    Ok(Json(s.agents.drain(&p, &id).await?))
 }
