@@ -366,6 +366,10 @@ pub struct ServeArgs {
     /// The provider that runs tenants' instances; "none" disables instances
     #[arg(long, env = "NUBES_SERVER_COMPUTE", default_value = "docker://")]
     pub compute: String,
+    /// With --compute fleet://: a request that does not fit may evict lower-priority instances
+    /// (queued again), only when that admits it
+    #[arg(long)]
+    pub preemption: bool,
     /// The provider that holds tenants' buckets (default: local:// in the data directory); "none"
     /// disables buckets
     #[arg(long, env = "NUBES_SERVER_STORAGE")]

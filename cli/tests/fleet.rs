@@ -57,6 +57,10 @@ fn serve(data: &std::path::Path) -> (Killed, String, String) {
 }
 
 fn serve_on(data: &std::path::Path, listen: &str) -> (Killed, String, String) {
+    serve_with(data, listen, &[])
+}
+
+fn serve_with(data: &std::path::Path, listen: &str, extra: &[&str]) -> (Killed, String, String) {
     let mut child = cloudctl()
         .args([
             "serve",
@@ -69,6 +73,7 @@ fn serve_on(data: &std::path::Path, listen: &str) -> (Killed, String, String) {
             "--data-dir",
         ])
         .arg(data)
+        .args(extra)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         // The server's log, kept with its data for when a test fails.
@@ -1084,6 +1089,94 @@ fn drain_moves_instances_to_other_agents() {
                 &addr,
                 "DELETE",
                 &format!("/v1/instances/{i}?force=true"),
+                Some(&admin),
+                None
+            )
+            .0,
+            204
+        );
+    }
+}
+
+/// Preemption (with `--preemption`): a higher-priority request that does not fit evicts the
+/// lower-priority instance that makes room, which waits again and returns when room frees.
+#[test]
+fn preemption_evicts_lower_priority_work_and_requeues_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr, password) = serve_with(dir.path(), "127.0.0.1:0", &["--preemption"]);
+    let admin = login(&addr, "admin@nubes.local", &password);
+    let (_, a) = http(
+        &addr,
+        "POST",
+        "/v1/admin/agents",
+        Some(&admin),
+        Some(json!({"name": "one"})),
+    );
+    let (agent_id, token) = (
+        a["id"].as_str().unwrap().to_string(),
+        a["token"].as_str().unwrap().to_string(),
+    );
+    let _lessor = agent(&addr, &token, "1", "1G");
+    wait_for("the agent online", || {
+        http(
+            &addr,
+            "GET",
+            &format!("/v1/admin/agents/{agent_id}"),
+            Some(&admin),
+            None,
+        )
+        .1["state"]
+            == "online"
+    });
+    let create = |name: &str, priority: i32| {
+        let body = json!({"name": name, "image": image(), "cpus": 0.75, "memory": 64 << 20,
+            "command": ["sleep", "600"], "priority": priority});
+        let (status, i) = http(&addr, "POST", "/v1/instances", Some(&admin), Some(body));
+        assert_eq!(status, 201, "{i}");
+        i["id"].as_str().unwrap().to_string()
+    };
+    let state = |id: &str| {
+        http(
+            &addr,
+            "GET",
+            &format!("/v1/instances/{id}"),
+            Some(&admin),
+            None,
+        )
+        .1["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let low = create("low", 0);
+    assert_eq!(state(&low), "running");
+    // Equal priority never preempts.
+    let peer = create("peer", 0);
+    assert_eq!(state(&peer), "queued");
+    assert_eq!(state(&low), "running");
+    let high = create("high", 5);
+    wait_for("high running in low's place", || state(&high) == "running");
+    assert_eq!(state(&low), "queued");
+    assert_eq!(
+        http(
+            &addr,
+            "DELETE",
+            &format!("/v1/instances/{high}?force=true"),
+            Some(&admin),
+            None
+        )
+        .0,
+        204
+    );
+    // The evicted one waited first, so it returns first.
+    wait_for("low back", || state(&low) == "running");
+    assert_eq!(state(&peer), "queued");
+    for id in [&low, &peer] {
+        assert_eq!(
+            http(
+                &addr,
+                "DELETE",
+                &format!("/v1/instances/{id}?force=true"),
                 Some(&admin),
                 None
             )

@@ -26,7 +26,10 @@ pub async fn run(args: ServeArgs) -> Outcome {
         smtp_url: args.smtp_url,
         mail_from: args.mail_from,
         swagger_ui_dir: args.swagger_ui_dir,
-        fleet: Default::default(),
+        fleet: nubes_agent::FleetConfig {
+            preemption: args.preemption,
+            ..Default::default()
+        },
     };
     let (state, _) = start(&config, &args.admin_email).await?;
     let listener = bind(args.listen).await?;

@@ -61,6 +61,9 @@ pub struct FleetConfig {
     pub offline_after: Duration,
     /// The longest a request to an agent may take (image pulls included).
     pub request_timeout: Duration,
+    /// Whether a request that does not fit may evict lower-priority instances (they are queued
+    /// again); only when that admits it, and from the agent with the fewest victims.
+    pub preemption: bool,
 }
 
 impl Default for FleetConfig {
@@ -70,6 +73,7 @@ impl Default for FleetConfig {
             heartbeat: Duration::from_secs(5),
             offline_after: Duration::from_secs(20),
             request_timeout: Duration::from_secs(300),
+            preemption: false,
         }
     }
 }
@@ -684,13 +688,24 @@ impl Fleet {
     }
 
     /// Places a spec whose labels are already the agent's, or queues it.
-    async fn schedule(&self, spec: InstanceSpec, priority: i32) -> Result<Instance> {
+    /// `returning` is for work moved off its agent (evicted, drained): if it must wait, it waits
+    /// ahead of everything of its priority.
+    async fn schedule(
+        &self,
+        spec: InstanceSpec,
+        priority: i32,
+        returning: bool,
+    ) -> Result<Instance> {
         let name = spec.name.clone();
         let want = demand(&spec, priority);
         // Under the scheduler's lock the queue entry is recorded before anyone can admit it.
         let submitted = {
             let mut sched = lock(&self.inner.sched);
-            let submitted = sched.submit(&name, want)?;
+            let submitted = if returning {
+                sched.resubmit(&name, want)?
+            } else {
+                sched.submit(&name, want)?
+            };
             if let Submitted::Queued { .. } = submitted {
                 lock(&self.inner.queued).insert(name.clone(), spec.clone());
             }
@@ -705,6 +720,9 @@ impl Fleet {
                     lock(&self.inner.queued).remove(&name);
                     lock(&self.inner.sched).release(&name);
                     return Err(e);
+                }
+                if self.inner.config.preemption {
+                    self.preempt(&spec, priority).await;
                 }
                 match self.queued_view(&name) {
                     Some(i) => Ok(i),
@@ -737,6 +755,47 @@ impl Fleet {
         lock(&self.inner.specs).insert(spec.name.clone(), (spec.clone(), priority));
     }
 
+    /// Evicts lower-priority instances so the waiting `spec` fits, if a plan exists: the victims
+    /// are deleted on their agent and queued again; the room they leave admits `spec` first,
+    /// since it outranks them.
+    async fn preempt(&self, spec: &InstanceSpec, priority: i32) {
+        let plan = lock(&self.inner.sched).preemption_plan(&demand(spec, priority));
+        let Some((agent, victims)) = plan else {
+            return;
+        };
+        let mut evicted = Vec::new();
+        for victim in victims {
+            // Only what the fleet can queue again is evicted.
+            let Some(again) = lock(&self.inner.specs).get(&victim).cloned() else {
+                continue;
+            };
+            self.settled(&victim).await;
+            let op = Op::Delete {
+                name: victim.clone(),
+                force: true,
+            };
+            match self.call(&agent, op).await {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(instance = %victim, error = %e, "could not evict");
+                    continue;
+                }
+            }
+            tracing::info!(instance = %victim, by = %spec.name, "evicted for a higher priority");
+            evicted.push((victim, again));
+        }
+        let names: Vec<String> = evicted.iter().map(|(n, _)| n.clone()).collect();
+        let admitted = lock(&self.inner.sched).evict(&names);
+        self.dispatch(admitted);
+        for (victim, (again, p)) in evicted {
+            if let Err(e) = Box::pin(self.schedule(again, p, true)).await {
+                tracing::warn!(instance = %victim, error = %e, "an evicted instance could not be queued again");
+                self.lose(&victim);
+            }
+        }
+    }
+
     /// Cordons the agent and moves what it runs elsewhere: each instance is deleted there and
     /// placed again (or queued) under the same name, so its tenant keeps it, restarted. What the
     /// fleet cannot re-create (adopted after a restart, its spec unknown) stays and is reported.
@@ -765,7 +824,7 @@ impl Fleet {
             }
             let admitted = lock(&self.inner.sched).release(&name);
             self.dispatch(admitted);
-            match self.schedule(spec, priority).await {
+            match self.schedule(spec, priority, true).await {
                 Ok(_) => drained.moved.push(name),
                 Err(e) => {
                     tracing::warn!(instance = %name, error = %e, "a drained instance could not be placed again");
@@ -866,7 +925,7 @@ impl Compute for Fleet {
         spec.memory.get_or_insert(DEFAULT_MEMORY);
         self.remember(&spec, priority);
         let name = spec.name.clone();
-        let placed = self.schedule(spec, priority).await;
+        let placed = self.schedule(spec, priority, false).await;
         if placed.is_err() {
             lock(&self.inner.specs).remove(&name);
         }

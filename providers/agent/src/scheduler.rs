@@ -182,6 +182,9 @@ pub struct Scheduler {
     /// Ordered by priority (highest first), then arrival.
     queue: BTreeMap<(Reverse<i32>, u64), (String, Demand)>,
     arrivals: u64,
+    /// Requests put back at the head of their priority (evicted, drained) count down from the
+    /// middle of the range; new ones count up from it.
+    returns: u64,
 }
 
 impl Scheduler {
@@ -259,6 +262,16 @@ impl Scheduler {
     }
 
     pub fn submit(&mut self, key: &str, demand: Demand) -> Result<Submitted> {
+        self.submit_at(key, demand, false)
+    }
+
+    /// As `submit`, but if it must wait it goes ahead of everything of its priority: for work
+    /// that was running and was moved off its agent (evicted, drained).
+    pub fn resubmit(&mut self, key: &str, demand: Demand) -> Result<Submitted> {
+        self.submit_at(key, demand, true)
+    }
+
+    fn submit_at(&mut self, key: &str, demand: Demand, front: bool) -> Result<Submitted> {
         demand.validate()?;
         if self.placements.contains_key(key) || self.queued(key).is_some() {
             return Err(Error::already_exists(format!("{key} is already scheduled")));
@@ -285,8 +298,14 @@ impl Scheduler {
             self.reserve(key, &agent, &demand);
             return Ok(Submitted::Placed(agent));
         }
-        self.arrivals += 1;
-        let at = (Reverse(demand.priority), self.arrivals);
+        const MIDDLE: u64 = 1 << 62;
+        let at = if front {
+            self.returns += 1;
+            (Reverse(demand.priority), MIDDLE - self.returns)
+        } else {
+            self.arrivals += 1;
+            (Reverse(demand.priority), MIDDLE + self.arrivals)
+        };
         self.queue.insert(at, (key.to_string(), demand));
         let position = self.queue.range(..at).count();
         Ok(Submitted::Queued { position })
@@ -339,6 +358,15 @@ impl Scheduler {
         }
         if !self.forget_placement(key) {
             return Vec::new();
+        }
+        self.admit()
+    }
+
+    /// Frees several placements at once, then admits what fits: a preemption's victims go
+    /// together, so the room they leave is not handed out piecemeal.
+    pub fn evict(&mut self, keys: &[String]) -> Vec<(String, String)> {
+        for key in keys {
+            self.forget_placement(key);
         }
         self.admit()
     }
@@ -920,6 +948,18 @@ mod tests {
             s.submit("big", demand(16, 1, 0)).unwrap(),
             Submitted::Placed("a".into())
         );
+    }
+
+    #[test]
+    fn work_put_back_waits_ahead_of_its_priority() {
+        let mut s = Scheduler::default();
+        s.upsert_agent("a", offer(1, 8));
+        s.submit("running", demand(1, 1, 0)).unwrap();
+        s.submit("new", demand(1, 1, 0)).unwrap();
+        s.submit("urgent", demand(1, 1, 3)).unwrap();
+        s.resubmit("evicted", demand(1, 1, 0)).unwrap();
+        let order: Vec<&str> = s.waiting().map(|(k, _)| k).collect();
+        assert_eq!(order, ["urgent", "evicted", "new"]);
     }
 
     #[test]
