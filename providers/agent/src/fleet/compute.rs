@@ -1,0 +1,232 @@
+//! The fleet as a `Compute`: each call finds the instance's agent and asks it.
+
+use super::*;
+
+pub(super) fn fleet_view(mut i: Instance) -> Instance {
+    i.labels.remove(crate::agent::FLEET_LABEL);
+    i.labels.remove(AGENT_PRIORITY_LABEL);
+    i.labels.remove(AGENT_CLUSTER_LABEL);
+    i.provider = SCHEME.to_string();
+    i
+}
+
+#[async_trait]
+impl Compute for Fleet {
+    fn provider(&self) -> &str {
+        SCHEME
+    }
+
+    fn capability(&self) -> ComputeCapability {
+        let mut cap = ComputeCapability::default();
+        cap.restart = true;
+        cap.exec = true;
+        cap.exec_stdin = true;
+        cap.logs = true;
+        cap.stats = true;
+        cap.resize = true;
+        cap
+    }
+
+    /// Places the instance and creates it on its agent; one that does not fit now comes back
+    /// `Queued` and is created when capacity frees.
+    async fn create(&self, mut spec: InstanceSpec) -> Result<Instance> {
+        let priority: i32 = match spec.labels.remove(PRIORITY_LABEL) {
+            Some(p) => p
+                .parse()
+                .map_err(|_| Error::invalid_input(format!("priority `{p}` is not an integer")))?,
+            None => 0,
+        };
+        let cluster = spec.labels.remove(CLUSTER_LABEL);
+        spec.validate()?;
+        spec.labels
+            .insert(AGENT_PRIORITY_LABEL.to_string(), priority.to_string());
+        if let Some(c) = cluster {
+            spec.labels.insert(AGENT_CLUSTER_LABEL.to_string(), c);
+        }
+        spec.cpus.get_or_insert(DEFAULT_CPUS);
+        spec.memory.get_or_insert(DEFAULT_MEMORY);
+        self.remember(&spec, priority);
+        let name = spec.name.clone();
+        let placed = self.schedule(spec, priority, false).await;
+        if placed.is_err() {
+            lock(&self.inner.specs).remove(&name);
+        }
+        placed
+    }
+
+    async fn get(&self, name: &str) -> Result<Instance> {
+        if let Some(i) = self.queued_view(name) {
+            return Ok(i);
+        }
+        if lock(&self.inner.lost).contains(name) {
+            let mut i = Instance::new(name, name, SCHEME);
+            i.state = InstanceState::Failed;
+            return Ok(i);
+        }
+        let agent = self.placed(name)?;
+        let online = lock(&self.inner.known)
+            .get(&agent)
+            .is_some_and(|k| k.online);
+        if !online {
+            // Its agent is silent: it may run or not; say so rather than guess.
+            let mut i = Instance::new(name, name, SCHEME);
+            i.state = InstanceState::Unknown;
+            return Ok(i);
+        }
+        self.instance_op(name, Op::Get { name: name.into() }).await
+    }
+
+    /// From the agents' last reports (no round trips), plus what waits.
+    async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
+        let mut out: Vec<Instance> = Vec::new();
+        {
+            let sched = lock(&self.inner.sched);
+            for (id, k) in lock(&self.inner.known).iter() {
+                for i in &k.reported {
+                    if sched.placement(&i.name) == Some(id.as_str()) {
+                        let mut i = fleet_view(i.clone());
+                        if !k.online {
+                            i.state = InstanceState::Unknown;
+                        }
+                        out.push(i);
+                    }
+                }
+            }
+        }
+        let queued: Vec<String> = lock(&self.inner.queued).keys().cloned().collect();
+        out.extend(queued.iter().filter_map(|n| self.queued_view(n)));
+        out.retain(|i| options.matches(i));
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    async fn start(&self, name: &str) -> Result<Instance> {
+        self.instance_op(name, Op::Start { name: name.into() })
+            .await
+    }
+
+    async fn stop(&self, name: &str, options: StopOptions) -> Result<Instance> {
+        let op = Op::Stop {
+            name: name.into(),
+            timeout_secs: options.timeout.as_secs(),
+        };
+        self.instance_op(name, op).await
+    }
+
+    async fn restart(&self, name: &str, options: StopOptions) -> Result<Instance> {
+        let op = Op::Restart {
+            name: name.into(),
+            timeout_secs: options.timeout.as_secs(),
+        };
+        self.instance_op(name, op).await
+    }
+
+    /// Deletes on the agent, then frees the capacity, which may admit waiting requests.
+    async fn delete(&self, name: &str, options: DeleteOptions) -> Result<()> {
+        if lock(&self.inner.queued).remove(name).is_some() {
+            lock(&self.inner.sched).release(name);
+            lock(&self.inner.specs).remove(name);
+            self.inner.store.dequeue(name).await?;
+            return Ok(());
+        }
+        if lock(&self.inner.lost).remove(name) {
+            lock(&self.inner.specs).remove(name);
+            return Ok(());
+        }
+        self.settled(name).await;
+        let agent = self.placed(name)?;
+        let op = Op::Delete {
+            name: name.into(),
+            force: options.force,
+        };
+        match self.call(&agent, op).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        lock(&self.inner.specs).remove(name);
+        let admitted = lock(&self.inner.sched).release(name);
+        self.dispatch(admitted);
+        Ok(())
+    }
+
+    async fn exec(&self, name: &str, request: ExecRequest) -> Result<ExecOutput> {
+        let agent = self.placed(name)?;
+        let op = Op::Exec {
+            name: name.into(),
+            command: request.command,
+            env: request.env,
+            workdir: request.workdir,
+            stdin: request.stdin.as_deref().map(protocol::b64),
+            timeout_secs: request.timeout.map(|t| t.as_secs().max(1)),
+        };
+        let answer = self.ask(&agent, op).await?;
+        match answer.outcome {
+            Outcome::Exited { exit_code } => {
+                Ok(ExecOutput::new(exit_code, answer.stdout, answer.stderr))
+            }
+            other => Err(Error::unexpected(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    async fn logs(&self, name: &str, options: LogOptions) -> Result<LogStream> {
+        if options.follow {
+            return Err(Error::unsupported("the fleet does not follow logs yet"));
+        }
+        let agent = self.placed(name)?;
+        let op = Op::Logs {
+            name: name.into(),
+            tail: options.tail,
+        };
+        match self.call(&agent, op).await? {
+            Outcome::Logs { data } => {
+                let chunk = LogChunk {
+                    stream: LogStreamKind::Stdout,
+                    data: protocol::unb64(&data)?.into(),
+                };
+                Ok(stream::iter([Ok(chunk)]).boxed())
+            }
+            other => Err(Error::unexpected(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    async fn stats(&self, name: &str) -> Result<InstanceStats> {
+        let agent = self.placed(name)?;
+        match self.call(&agent, Op::Stats { name: name.into() }).await? {
+            Outcome::Stats { stats } => Ok(stats),
+            other => Err(Error::unexpected(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    /// Checks the new size against the agent's free capacity and reserves it first, so a
+    /// resize never overbooks; a failure on the agent restores the old reservation.
+    async fn resize(&self, name: &str, request: ResizeRequest) -> Result<Instance> {
+        request.validate()?;
+        let old = lock(&self.inner.sched)
+            .reserved(name)
+            .ok_or_else(|| Error::not_found(format!("instance {name} not found")))?;
+        let new = Resources {
+            millicpus: request
+                .cpus
+                .map_or(old.millicpus, |c| (c * 1000.0).round() as u64),
+            memory: request.memory.unwrap_or(old.memory),
+            ..old
+        };
+        lock(&self.inner.sched).resize(name, new)?;
+        let op = Op::Resize {
+            name: name.into(),
+            cpus: request.cpus,
+            memory: request.memory,
+        };
+        let result = self.instance_op(name, op).await;
+        let admitted = {
+            let mut sched = lock(&self.inner.sched);
+            if result.is_err() {
+                let _ = sched.resize(name, old);
+            }
+            sched.admit_waiting()
+        };
+        self.dispatch(admitted);
+        result
+    }
+}

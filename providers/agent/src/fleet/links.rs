@@ -1,0 +1,228 @@
+//! Agents' connections: hello and reconciliation, their messages, going offline.
+
+use super::*;
+
+impl Fleet {
+    pub(super) fn offline(&self, agent: &str) {
+        let was_online = match lock(&self.inner.known).get_mut(agent) {
+            Some(k) => std::mem::replace(&mut k.online, false),
+            None => false,
+        };
+        if was_online {
+            self.emit(FleetEvent::AgentOffline {
+                agent: agent.to_string(),
+            });
+        }
+        lock(&self.inner.sched).set_online(agent, false);
+        lock(&self.inner.links).remove(agent);
+        // Requests in flight to it will get no answer.
+        let mut pending = lock(&self.inner.pending);
+        let ids: Vec<u64> = pending
+            .iter()
+            .filter(|(_, p)| p.agent == agent)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if let Some(p) = pending.remove(&id) {
+                let _ = p
+                    .done
+                    .send(Err(unavailable(format!("agent {agent} went away"))));
+            }
+        }
+    }
+
+    /// An agent authenticated as `agent_id` said hello: registers it, reconciles what it runs,
+    /// and returns the connection's number and the messages to send it.
+    pub async fn connect(
+        &self,
+        agent_id: &str,
+        hello: Hello,
+    ) -> Result<(u64, mpsc::Receiver<ServerMessage>)> {
+        if hello.version != protocol::VERSION {
+            return Err(Error::invalid_input(format!(
+                "protocol version {} is not supported (this server speaks {})",
+                hello.version,
+                protocol::VERSION
+            )));
+        }
+        let (tx, rx) = mpsc::channel(256);
+        let conn = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        tx.send(ServerMessage::Welcome {
+            agent_id: agent_id.to_string(),
+            heartbeat_secs: self.inner.config.heartbeat.as_secs().max(1),
+        })
+        .await
+        .map_err(|_| unavailable("agent gone"))?;
+        // A newer connection replaces an older one.
+        lock(&self.inner.links).insert(agent_id.to_string(), Link { tx, conn });
+        let cordoned = lock(&self.inner.known)
+            .get(agent_id)
+            .is_some_and(|k| k.cordoned);
+        // Registered offline until what it already runs is adopted, so nothing is placed on
+        // capacity that is in fact taken.
+        lock(&self.inner.sched).register(agent_id, offer(&hello));
+        self.reconcile(agent_id, &hello.instances).await;
+        lock(&self.inner.known).insert(
+            agent_id.to_string(),
+            Known {
+                reported: hello.instances.clone(),
+                last_seen: Instant::now(),
+                online: true,
+                cordoned,
+                hello: hello.clone(),
+            },
+        );
+        let admitted = {
+            let mut sched = lock(&self.inner.sched);
+            if cordoned {
+                let _ = sched.cordon(agent_id, true);
+            }
+            sched.set_online(agent_id, true)
+        };
+        self.emit(FleetEvent::AgentOnline {
+            agent: agent_id.to_string(),
+        });
+        self.dispatch(admitted);
+        Ok((conn, rx))
+    }
+
+    /// What an agent reports it runs, against what the fleet placed there: placements it no
+    /// longer has are lost; workloads nobody owns are stopped and removed; owned ones the fleet
+    /// did not know of (after a server restart) are adopted.
+    pub(super) async fn reconcile(&self, agent_id: &str, reported: &[Instance]) {
+        let names: Vec<String> = reported.iter().map(|i| i.name.clone()).collect();
+        let owned = match self.inner.store.owned(&names).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reconcile: ownership unknown");
+                return;
+            }
+        };
+        let placed: Vec<String> = lock(&self.inner.sched).placed_on(agent_id);
+        for name in &placed {
+            if !names.contains(name) {
+                tracing::warn!(agent = %agent_id, instance = %name, "agent came back without an instance: lost");
+                self.lose(name);
+            }
+        }
+        for i in reported {
+            if owned.contains(&i.name) {
+                let priority = i
+                    .labels
+                    .get(AGENT_PRIORITY_LABEL)
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0);
+                let pool = i.labels.get(AGENT_CLUSTER_LABEL).map(String::as_str);
+                lock(&self.inner.sched).adopt(&i.name, agent_id, held(i), priority, pool);
+                lock(&self.inner.lost).remove(&i.name);
+            } else {
+                tracing::warn!(agent = %agent_id, instance = %i.name, "removing a workload nobody owns");
+                let fleet = self.clone();
+                let (agent, name) = (agent_id.to_string(), i.name.clone());
+                tokio::spawn(async move {
+                    let op = Op::Delete { name, force: true };
+                    if let Err(e) = fleet.call(&agent, op).await {
+                        tracing::warn!(error = %e, "could not remove a stray workload");
+                    }
+                });
+            }
+        }
+    }
+
+    /// A message from the agent on connection `conn`.
+    pub fn receive(&self, agent_id: &str, conn: u64, msg: AgentMessage) {
+        let current = lock(&self.inner.links)
+            .get(agent_id)
+            .is_some_and(|l| l.conn == conn);
+        if !current {
+            return; // an old connection's last words
+        }
+        match msg {
+            AgentMessage::Heartbeat { instances, .. } => {
+                let came_back = {
+                    let mut known = lock(&self.inner.known);
+                    match known.get_mut(agent_id) {
+                        Some(k) => {
+                            k.last_seen = Instant::now();
+                            k.reported = instances;
+                            !std::mem::replace(&mut k.online, true)
+                        }
+                        None => false,
+                    }
+                };
+                if came_back {
+                    self.emit(FleetEvent::AgentOnline {
+                        agent: agent_id.to_string(),
+                    });
+                    let admitted = lock(&self.inner.sched).set_online(agent_id, true);
+                    self.dispatch(admitted);
+                }
+            }
+            AgentMessage::Reply { id, outcome } => {
+                if let Some(p) = lock(&self.inner.pending).remove(&id) {
+                    let result = match outcome {
+                        Outcome::Failed { kind, message } => Err(protocol::error(&kind, &message)),
+                        outcome => Ok(Answer {
+                            outcome,
+                            stdout: p.stdout,
+                            stderr: p.stderr,
+                        }),
+                    };
+                    let _ = p.done.send(result);
+                }
+            }
+            AgentMessage::Output { id, stream, data } => {
+                if let (Some(p), Ok(bytes)) = (
+                    lock(&self.inner.pending).get_mut(&id),
+                    protocol::unb64(&data),
+                ) {
+                    match stream {
+                        LogStreamKind::Stdout => p.stdout.extend_from_slice(&bytes),
+                        LogStreamKind::Stderr => p.stderr.extend_from_slice(&bytes),
+                    }
+                }
+            }
+            AgentMessage::Error { id, message, .. } => {
+                tracing::warn!(agent = %agent_id, ?id, %message, "agent reported an error");
+            }
+            AgentMessage::Hello(_) => {
+                self.send_error(agent_id, None, "hello was already received");
+            }
+        }
+    }
+
+    /// Answers a frame the server could not read.
+    pub fn undecodable(&self, agent_id: &str, conn: u64, u: protocol::Undecodable) {
+        if lock(&self.inner.links)
+            .get(agent_id)
+            .is_some_and(|l| l.conn == conn)
+        {
+            self.send_error(agent_id, u.id, &u.message);
+        }
+    }
+
+    pub(super) fn send_error(&self, agent_id: &str, id: Option<u64>, message: &str) {
+        if let Some(l) = lock(&self.inner.links).get(agent_id) {
+            let _ = l.tx.try_send(ServerMessage::Error {
+                id,
+                kind: ErrorKind::InvalidInput.as_str().to_string(),
+                message: message.to_string(),
+            });
+        }
+    }
+
+    /// The connection closed; the agent is offline until it comes back.
+    pub fn disconnect(&self, agent_id: &str, conn: u64) {
+        let current = lock(&self.inner.links)
+            .get(agent_id)
+            .is_some_and(|l| l.conn == conn);
+        if current {
+            self.offline(agent_id);
+        }
+    }
+
+    /// Drops an agent whose token was revoked.
+    pub fn forget(&self, agent_id: &str) {
+        self.offline(agent_id);
+    }
+}

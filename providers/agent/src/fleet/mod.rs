@@ -1,0 +1,376 @@
+//! The fleet: the server's side of the agents, and a `Compute` over all of them. A create is
+//! placed by the scheduler and sent to the chosen agent; what does not fit waits and is sent the
+//! moment capacity frees (a delete, a new agent), not by polling.
+//!
+//! The fleet is transport-agnostic: the server turns each agent's WebSocket into `connect`,
+//! `receive` and `disconnect` calls and forwards what the returned channel yields.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::stream;
+use futures::StreamExt;
+use nubes_core::{
+    Compute, ComputeCapability, DeleteOptions, Error, ErrorKind, ExecOutput, ExecRequest, Instance,
+    InstanceSpec, InstanceState, InstanceStats, ListOptions, LogChunk, LogOptions, LogStream,
+    LogStreamKind, ResizeRequest, Result, StopOptions,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::protocol::{self, AgentMessage, Hello, Op, Outcome, ServerMessage};
+
+mod compute;
+mod links;
+mod placing;
+
+use crate::scheduler::{AgentOffer, Demand, Resources, Scheduler, Strategy, Submitted};
+use compute::fleet_view;
+
+/// The provider name fleet instances report.
+pub const SCHEME: &str = "fleet";
+/// The spec label that carries a request's priority to the fleet (the server sets it; users
+/// cannot, the `io.nubes.` prefix being reserved).
+pub const PRIORITY_LABEL: &str = "io.nubes.priority";
+/// The spec label that names the cluster a request runs in (set by the server, like priority).
+pub const CLUSTER_LABEL: &str = "io.nubes.cluster";
+/// What the agent's workloads carry instead, so the fleet can tell priority and cluster again
+/// when it adopts them after a restart (the local provider refuses `io.nubes.` labels).
+pub const AGENT_PRIORITY_LABEL: &str = "nubes-priority";
+pub const AGENT_CLUSTER_LABEL: &str = "nubes-cluster";
+/// Resources assumed for a request that names none, so every instance has limits.
+pub const DEFAULT_CPUS: f64 = 1.0;
+pub const DEFAULT_MEMORY: u64 = 256 << 20;
+
+/// What the fleet keeps beyond its own memory, in the server's database: which instances
+/// tenants own (so after a restart the fleet tells its workloads from strays), and the queue
+/// (so a restart loses no waiting request).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn owned(&self, names: &[String]) -> Result<HashSet<String>>;
+    async fn enqueue(&self, spec: &InstanceSpec, priority: i32) -> Result<()>;
+    async fn dequeue(&self, name: &str) -> Result<()>;
+    /// Waiting requests, in arrival order.
+    async fn queued(&self) -> Result<Vec<(InstanceSpec, i32)>>;
+    /// Clusters and the capacity each reserves.
+    async fn clusters(&self) -> Result<Vec<(String, Resources)>>;
+}
+
+#[derive(Debug, Clone)]
+pub struct FleetConfig {
+    pub strategy: Strategy,
+    /// How often agents heartbeat.
+    pub heartbeat: Duration,
+    /// An agent silent this long is offline and its instances unknown.
+    pub offline_after: Duration,
+    /// The longest a request to an agent may take (image pulls included).
+    pub request_timeout: Duration,
+    /// Whether a request that does not fit may evict lower-priority instances (they are queued
+    /// again); only when that admits it, and from the agent with the fewest victims.
+    pub preemption: bool,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::BinPack,
+            heartbeat: Duration::from_secs(5),
+            offline_after: Duration::from_secs(20),
+            request_timeout: Duration::from_secs(300),
+            preemption: false,
+        }
+    }
+}
+
+/// What happens in the fleet, for live views. Instances are named by their backend name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FleetEvent {
+    AgentOnline {
+        agent: String,
+    },
+    AgentOffline {
+        agent: String,
+    },
+    /// Waiting for capacity.
+    Queued {
+        instance: String,
+    },
+    /// Left the queue for this agent.
+    Admitted {
+        instance: String,
+        agent: String,
+    },
+    /// Its agent came back without it, or its admitted create failed.
+    Lost {
+        instance: String,
+    },
+}
+
+/// What a drain did: instances placed elsewhere (or queued), and those it could not move.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Drained {
+    pub moved: Vec<String>,
+    pub stuck: Vec<String>,
+}
+
+/// What the fleet knows of an agent, for the admin views.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AgentStatus {
+    pub id: String,
+    pub name: String,
+    pub online: bool,
+    pub cordoned: bool,
+    pub capacity: Resources,
+    pub free: Resources,
+    pub providers: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub os: String,
+    pub arch: String,
+    /// Seconds since the last heartbeat.
+    pub last_heartbeat_secs: Option<u64>,
+    pub instances: Vec<String>,
+}
+
+struct Link {
+    tx: mpsc::Sender<ServerMessage>,
+    conn: u64,
+}
+
+struct Known {
+    hello: Hello,
+    last_seen: Instant,
+    online: bool,
+    cordoned: bool,
+    /// What the agent last reported running.
+    reported: Vec<Instance>,
+}
+
+struct Pending {
+    agent: String,
+    done: oneshot::Sender<Result<Answer>>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// A request's outcome, with the exec output that came before it.
+struct Answer {
+    outcome: Outcome,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+struct Inner {
+    config: FleetConfig,
+    store: Arc<dyn Store>,
+    sched: Mutex<Scheduler>,
+    links: Mutex<HashMap<String, Link>>,
+    known: Mutex<HashMap<String, Known>>,
+    pending: Mutex<HashMap<u64, Pending>>,
+    /// Specs waiting in the queue, by name.
+    queued: Mutex<HashMap<String, InstanceSpec>>,
+    /// Instances whose agent came back without them.
+    lost: Mutex<HashSet<String>>,
+    /// Admitted creates in flight: a delete waits for its create to finish, or it would find
+    /// nothing to delete and the create would leave an orphan behind.
+    creating: Mutex<HashMap<String, tokio::sync::watch::Receiver<bool>>>,
+    /// The spec and priority of each instance this fleet created, so a drain can place it again.
+    specs: Mutex<HashMap<String, (InstanceSpec, i32)>>,
+    next: AtomicU64,
+    events: tokio::sync::broadcast::Sender<FleetEvent>,
+}
+
+/// Every connected agent, as one `Compute`.
+#[derive(Clone)]
+pub struct Fleet {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().expect("fleet lock")
+}
+
+fn demand(spec: &InstanceSpec, priority: i32) -> Demand {
+    Demand {
+        pool: spec.labels.get(AGENT_CLUSTER_LABEL).cloned(),
+        resources: Resources::new(
+            (spec.cpus.unwrap_or(DEFAULT_CPUS) * 1000.0).round() as u64,
+            spec.memory.unwrap_or(DEFAULT_MEMORY),
+            spec.disk.unwrap_or(0),
+            0,
+        ),
+        provider: None,
+        labels: BTreeMap::new(),
+        priority,
+    }
+}
+
+fn held(i: &Instance) -> Resources {
+    Resources::new(
+        (i.cpus.unwrap_or(DEFAULT_CPUS) * 1000.0).round() as u64,
+        i.memory.unwrap_or(DEFAULT_MEMORY),
+        i.disk.unwrap_or(0),
+        0,
+    )
+}
+
+fn offer(hello: &Hello) -> AgentOffer {
+    AgentOffer {
+        capacity: hello.capacity,
+        providers: hello.providers.clone(),
+        labels: hello.labels.clone(),
+    }
+}
+
+fn unavailable(what: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Unavailable, what).set_temporary()
+}
+
+impl Fleet {
+    /// A fleet with the queue it left off with; agents join as they connect.
+    pub async fn start(config: FleetConfig, store: Arc<dyn Store>) -> Result<Self> {
+        let clusters = store.clusters().await?;
+        let waiting = store.queued().await?;
+        let fleet = Self::new(config, store);
+        for (id, capacity) in clusters {
+            lock(&fleet.inner.sched).restore_pool(&id, capacity);
+        }
+        for (spec, priority) in waiting {
+            let name = spec.name.clone();
+            lock(&fleet.inner.sched).submit(&name, demand(&spec, priority))?;
+            fleet.remember(&spec, priority);
+            lock(&fleet.inner.queued).insert(name, spec);
+        }
+        Ok(fleet)
+    }
+
+    fn new(config: FleetConfig, store: Arc<dyn Store>) -> Self {
+        let fleet = Self {
+            inner: Arc::new(Inner {
+                sched: Mutex::new(Scheduler::new(config.strategy)),
+                config,
+                store,
+                links: Mutex::default(),
+                known: Mutex::default(),
+                pending: Mutex::default(),
+                queued: Mutex::default(),
+                lost: Mutex::default(),
+                creating: Mutex::default(),
+                specs: Mutex::default(),
+                next: AtomicU64::new(1),
+                events: tokio::sync::broadcast::channel(1024).0,
+            }),
+        };
+        fleet.watch();
+        fleet
+    }
+
+    /// Marks agents that stopped heartbeating offline, within a second of their deadline.
+    fn watch(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                let fleet = Fleet { inner };
+                let silent: Vec<String> = lock(&fleet.inner.known)
+                    .iter()
+                    .filter(|(_, k)| {
+                        k.online && k.last_seen.elapsed() > fleet.inner.config.offline_after
+                    })
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in silent {
+                    tracing::warn!(agent = %id, "agent stopped heartbeating: offline");
+                    fleet.offline(&id);
+                }
+            }
+        });
+    }
+
+    /// Live events; a receiver that falls behind is told how many it missed.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<FleetEvent> {
+        self.inner.events.subscribe()
+    }
+
+    fn emit(&self, event: FleetEvent) {
+        // Nobody listening is fine.
+        let _ = self.inner.events.send(event);
+    }
+
+    pub fn cordon(&self, agent_id: &str, cordoned: bool) -> Result<()> {
+        if let Some(k) = lock(&self.inner.known).get_mut(agent_id) {
+            k.cordoned = cordoned;
+        }
+        let admitted = lock(&self.inner.sched).cordon(agent_id, cordoned)?;
+        self.dispatch(admitted);
+        Ok(())
+    }
+
+    /// Reserves capacity for a cluster (checked against what is free and not reserved).
+    pub fn create_cluster(&self, id: &str, capacity: Resources) -> Result<()> {
+        lock(&self.inner.sched).create_pool(id, capacity)
+    }
+
+    /// Ends an empty cluster; its reservation frees capacity, which may admit waiting work.
+    pub fn remove_cluster(&self, id: &str) -> Result<()> {
+        let admitted = lock(&self.inner.sched).remove_pool(id)?;
+        self.dispatch(admitted);
+        Ok(())
+    }
+
+    /// A cluster's capacity and what of it is used.
+    pub fn cluster_usage(&self, id: &str) -> Option<(Resources, Resources)> {
+        lock(&self.inner.sched).pool_usage(id)
+    }
+
+    /// Requests waiting in a cluster (backend names), in the order they will be admitted.
+    pub fn waiting_in(&self, cluster: &str) -> Vec<String> {
+        lock(&self.inner.sched)
+            .waiting()
+            .filter(|(_, d)| d.pool.as_deref() == Some(cluster))
+            .map(|(k, _)| k.to_string())
+            .collect()
+    }
+
+    /// Every agent the fleet has seen since it started.
+    pub fn agents(&self) -> Vec<AgentStatus> {
+        // Lock order everywhere: scheduler, then known agents.
+        let sched = lock(&self.inner.sched);
+        let known = lock(&self.inner.known);
+        let mut out: Vec<AgentStatus> = known
+            .iter()
+            .map(|(id, k)| {
+                let (capacity, free) = sched.usage(id).unwrap_or_default();
+                AgentStatus {
+                    id: id.clone(),
+                    name: k.hello.name.clone(),
+                    online: k.online,
+                    cordoned: k.cordoned,
+                    capacity,
+                    free,
+                    providers: k.hello.providers.iter().cloned().collect(),
+                    labels: k.hello.labels.clone(),
+                    os: k.hello.os.clone(),
+                    arch: k.hello.arch.clone(),
+                    last_heartbeat_secs: Some(k.last_seen.elapsed().as_secs()),
+                    instances: sched.placed_on(id),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        out
+    }
+}
