@@ -71,10 +71,12 @@ impl Admin {
         let mut out = Vec::new();
         for row in self.db.all_instances().await? {
             let state = match &self.compute {
+                // One instance its backend cannot answer for shows as unknown; it does not fail
+                // the whole view.
                 Some(c) => match c.get(&row.backend_id).await {
                     Ok(i) => i.state,
-                    Err(e) if e.kind() == ErrorKind::NotFound => nubes::InstanceState::Unknown,
-                    Err(e) => return Err(e),
+                    Err(e) if e.kind() == ErrorKind::Unexpected => return Err(e),
+                    Err(_) => nubes::InstanceState::Unknown,
                 },
                 None => nubes::InstanceState::Unknown,
             };

@@ -226,10 +226,16 @@ impl Instances {
         let compute = self.compute()?;
         let mut out = Vec::new();
         for row in self.db.instances_visible_to(&p.user_id).await? {
+            // One instance the backend cannot answer for (gone, or its agent unreachable) shows
+            // as unknown; it does not fail the whole listing.
             let live = match compute.get(&row.backend_id).await {
                 Ok(live) => Some(live),
                 Err(e) if e.kind() == ErrorKind::NotFound => None,
-                Err(e) => return Err(e),
+                Err(e) if e.kind() == ErrorKind::Unexpected => return Err(e),
+                Err(e) => {
+                    tracing::warn!(instance = %row.id, error = %e, "listing without live state");
+                    None
+                }
             };
             out.push(view(&row, live.as_ref()));
         }
