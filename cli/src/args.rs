@@ -57,6 +57,9 @@ pub enum Command {
     /// providers, signed in as its first admin
     #[cfg(feature = "server")]
     Up(UpArgs),
+    /// Clusters: fleet capacity your organization reserves (on a Nubes fleet server)
+    #[command(subcommand)]
+    Cluster(ClusterCmd),
     /// Live events from a Nubes server: instance states, the queue, agents (one JSON line each)
     Events,
     /// Lease this machine: run a lessor agent that dials a Nubes server and runs what it places here
@@ -259,6 +262,31 @@ pub enum DiskCmd {
     Delete {
         name: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCmd {
+    /// Reserve capacity (your organization's admins)
+    Create {
+        name: String,
+        #[arg(long, allow_negative_numbers = true)]
+        cpus: f64,
+        /// 4G, 512Mi
+        #[arg(long, value_parser = parse::size)]
+        memory: u64,
+        #[arg(long, default_value_t = 0)]
+        gpus: u32,
+        /// The organization (default: your personal one)
+        #[arg(long)]
+        org: Option<String>,
+    },
+    #[command(visible_alias = "ls")]
+    List,
+    /// A cluster's use and queue
+    Get { id: String },
+    /// End an empty cluster
+    #[command(visible_alias = "rm")]
+    Delete { id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -54,6 +54,10 @@ async fn run(cli: Cli) -> Outcome {
             commands::image::run(provider, cmd, format).await
         }
         Command::Agent(args) => commands::agent::run(args).await,
+        Command::Cluster(cmd) => {
+            let (server, token) = server_target(cli.provider.as_deref())?;
+            commands::cluster::run(&server, &token, cmd, format).await
+        }
         Command::Events => {
             let (server, token) = server_target(cli.provider.as_deref())?;
             commands::events::run(&server, &token).await

@@ -956,16 +956,58 @@ fn clusters_reserve_capacity_and_queue_inside_it() {
     for i in [&high, &outside, &blocked] {
         assert_eq!(http(&addr, "DELETE", &path(i), Some(&member), None).0, 204);
     }
+    // The same through cloudctl: listed for members, bad input refused with its exit code,
+    // ended by the admin.
+    let cli = |token: &str, args: &[&str]| {
+        cloudctl()
+            .args([
+                "--provider",
+                &format!("http://{addr}"),
+                "-o",
+                "json",
+                "cluster",
+            ])
+            .args(args)
+            .env("NUBES_TOKEN", token)
+            .output()
+            .unwrap()
+    };
+    let listed = cli(&member, &["list"]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["id"], cluster_id.as_str());
+    let bad = cli(
+        &owner,
+        &[
+            "create", "x", "--cpus", "-1", "--memory", "1G", "--org", &org,
+        ],
+    );
+    assert_eq!(
+        bad.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let ended = cli(&owner, &["delete", &cluster_id]);
+    assert!(
+        ended.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ended.stderr)
+    );
     assert_eq!(
         http(
             &addr,
-            "DELETE",
+            "GET",
             &format!("/v1/clusters/{cluster_id}"),
             Some(&owner),
             None
         )
         .0,
-        204
+        404
     );
 }
 

@@ -1,5 +1,6 @@
 pub mod agent;
 pub mod bucket;
+pub mod cluster;
 pub mod disk;
 pub mod events;
 pub mod function;

@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod client;
+pub mod clusters;
 mod compute;
 mod disk;
 mod function;

@@ -1,0 +1,51 @@
+use nubes::remote::clusters::{self, Cluster, NewCluster};
+use nubes::remote::Client;
+
+use crate::args::ClusterCmd;
+use crate::output::{self, Format, Tabular};
+use crate::Outcome;
+
+impl Tabular for Cluster {
+    const HEADERS: &'static [&'static str] =
+        &["ID", "NAME", "CPUS", "MEMORY", "USED CPUS", "QUEUED"];
+
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            self.name.clone(),
+            self.cpus.to_string(),
+            output::bytes(Some(self.memory)),
+            self.used_cpus.to_string(),
+            self.queued.len().to_string(),
+        ]
+    }
+}
+
+pub async fn run(server: &str, token: &str, cmd: ClusterCmd, format: Format) -> Outcome {
+    let client = Client::new(server, token)?;
+    match cmd {
+        ClusterCmd::Create {
+            name,
+            cpus,
+            memory,
+            gpus,
+            org,
+        } => {
+            let new = NewCluster {
+                org_id: org,
+                name,
+                cpus,
+                memory,
+                gpus,
+            };
+            output::one(format, &clusters::create(&client, &new).await?)
+        }
+        ClusterCmd::List => output::list(format, &clusters::list(&client).await?),
+        ClusterCmd::Get { id } => output::one(format, &clusters::get(&client, &id).await?),
+        ClusterCmd::Delete { id } => {
+            clusters::delete(&client, &id).await?;
+            eprintln!("deleted cluster {id}");
+        }
+    }
+    Ok(0)
+}
