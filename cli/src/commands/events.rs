@@ -8,14 +8,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::Outcome;
 
 pub async fn run(server: &str, token: &str) -> Outcome {
-    let url = if let Some(rest) = server.strip_prefix("https://") {
-        format!("wss://{rest}/v1/events")
-    } else if let Some(rest) = server.strip_prefix("http://") {
-        format!("ws://{rest}/v1/events")
-    } else {
-        return Err(Error::invalid_input(format!("not a server URL: {server}")));
-    };
-    let mut request = url
+    let mut request = nubes_agent::agent::websocket_url(server, "/v1/events")?
         .into_client_request()
         .map_err(|e| Error::invalid_input(format!("bad server URL: {e}")))?;
     let auth = format!("Bearer {token}")

@@ -59,7 +59,8 @@ pub async fn run(config: AgentConfig, compute: Arc<dyn Compute>) -> Result<()> {
     }
 }
 
-fn connect_url(server: &str) -> Result<String> {
+/// The WebSocket URL of `path` on a Nubes server given by its http(s) URL.
+pub fn websocket_url(server: &str, path: &str) -> Result<String> {
     let rest = if let Some(r) = server.strip_prefix("https://") {
         format!("wss://{r}")
     } else if let Some(r) = server.strip_prefix("http://") {
@@ -69,7 +70,11 @@ fn connect_url(server: &str) -> Result<String> {
             "a Nubes server URL starts with http:// or https://, got `{server}`"
         )));
     };
-    Ok(format!("{}/v1/agents/connect", rest.trim_end_matches('/')))
+    Ok(format!("{}{path}", rest.trim_end_matches('/')))
+}
+
+fn connect_url(server: &str) -> Result<String> {
+    websocket_url(server, "/v1/agents/connect")
 }
 
 /// What this agent runs for the fleet, as the local provider sees it now.

@@ -2,7 +2,7 @@
 //! unless its token is live; and `/v1/admin/agents/...`, where platform admins issue, list,
 //! cordon and revoke agents.
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{bearer, Body};
+use super::extract::{bearer, Body, Upgrade};
 use super::AppState;
 use crate::accounts::Principal;
 use crate::agents::{AgentInstance, AgentView, DrainReport, NewAgent};
@@ -45,20 +45,11 @@ const ID: &str = "The agent's id";
 async fn connect(
     State(s): State<AppState>,
     headers: HeaderMap,
-    upgrade: std::result::Result<
-        WebSocketUpgrade,
-        axum::extract::ws::rejection::WebSocketUpgradeRejection,
-    >,
+    Upgrade(upgrade): Upgrade,
 ) -> ApiResult<Response> {
     let token = bearer(&headers).map_err(ApiError)?;
     let (agent_id, cordoned) = s.agents.authenticate(token).await?;
     let fleet = s.agents.fleet()?.clone();
-    let upgrade = upgrade.map_err(|r| {
-        ApiError(Error::invalid_input(format!(
-            "expected a WebSocket upgrade: {}",
-            r.body_text()
-        )))
-    })?;
     Ok(upgrade.on_upgrade(move |socket| async move {
         if let Err(e) = serve_agent(fleet, agent_id.clone(), cordoned, socket).await {
             tracing::warn!(agent = %agent_id, error = %e, "agent session ended");

@@ -1,15 +1,15 @@
 //! `GET /v1/events`: a WebSocket of live events (JSON text frames). A user sees their own
 //! organizations' events, a platform admin all of them.
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket};
 use axum::extract::State;
 use axum::response::Response;
-use nubes::Error;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
+use super::extract::Upgrade;
 use super::AppState;
 use crate::accounts::Principal;
 use crate::events::Event;
@@ -30,17 +30,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn events(
     State(s): State<AppState>,
     p: Principal,
-    upgrade: std::result::Result<
-        WebSocketUpgrade,
-        axum::extract::ws::rejection::WebSocketUpgradeRejection,
-    >,
+    Upgrade(upgrade): Upgrade,
 ) -> ApiResult<Response> {
-    let upgrade = upgrade.map_err(|r| {
-        ApiError(Error::invalid_input(format!(
-            "expected a WebSocket upgrade: {}",
-            r.body_text()
-        )))
-    })?;
     Ok(upgrade.on_upgrade(move |socket| stream(s, p, socket)))
 }
 

@@ -128,3 +128,23 @@ impl OrgQuery {
         }
     }
 }
+
+/// A WebSocket upgrade; a request that is not one is a 400 in the API's error shape.
+#[derive(Debug)]
+pub struct Upgrade(pub axum::extract::ws::WebSocketUpgrade);
+
+impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::ws::WebSocketUpgrade::from_request_parts(parts, state)
+            .await
+            .map(Upgrade)
+            .map_err(|r| {
+                ApiError(Error::invalid_input(format!(
+                    "expected a WebSocket upgrade: {}",
+                    r.body_text()
+                )))
+            })
+    }
+}
