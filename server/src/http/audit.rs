@@ -2,7 +2,7 @@
 //! path, how it ended, when, and from where. A failed write of the log is reported, not hidden.
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use nubes_auth::token;
@@ -15,6 +15,17 @@ use crate::db::{AuditEntry, Kind};
 /// Set by handlers whose organization is not in the path, for the audit row.
 #[derive(Debug, Clone)]
 pub struct AuditOrg(pub String);
+
+/// A create's answer: 201, the new resource, and its organization for the audit row.
+pub type Created<T> = (StatusCode, axum::Extension<AuditOrg>, axum::Json<T>);
+
+pub fn created<T>(org_id: String, body: T) -> Created<T> {
+    (
+        StatusCode::CREATED,
+        axum::Extension(AuditOrg(org_id)),
+        axum::Json(body),
+    )
+}
 
 pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {

@@ -4,12 +4,12 @@ use axum::body::Body as HttpBody;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use futures::TryStreamExt;
 use nubes::{ByteRange, Error, GetOptions, ListObjectsOptions, ObjectMeta, ObjectPage};
 use serde::Deserialize;
 
-use super::audit::AuditOrg;
+use super::audit::{created, Created};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, OrgQuery, Params};
 use super::AppState;
@@ -58,13 +58,9 @@ async fn create(
     State(s): State<AppState>,
     p: Principal,
     Body(b): Body<CreateBucket>,
-) -> ApiResult<(StatusCode, Extension<AuditOrg>, Json<TenantBucket>)> {
-    let created = s.buckets.create(&p, b).await?;
-    Ok((
-        StatusCode::CREATED,
-        Extension(AuditOrg(created.org_id.clone())),
-        Json(created),
-    ))
+) -> ApiResult<Created<TenantBucket>> {
+    let bucket = s.buckets.create(&p, b).await?;
+    Ok(created(bucket.org_id.clone(), bucket))
 }
 
 #[utoipa::path(

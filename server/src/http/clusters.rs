@@ -3,11 +3,11 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::{Extension, Json};
+use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::audit::AuditOrg;
+use super::audit::{created, Created};
 use super::error::ApiResult;
 use super::extract::Body;
 use super::AppState;
@@ -33,13 +33,9 @@ async fn create(
     State(s): State<AppState>,
     p: Principal,
     Body(b): Body<CreateCluster>,
-) -> ApiResult<(StatusCode, Extension<AuditOrg>, Json<ClusterView>)> {
+) -> ApiResult<Created<ClusterView>> {
     let c = s.clusters.create(&p, b).await?;
-    Ok((
-        StatusCode::CREATED,
-        Extension(AuditOrg(c.org_id.clone())),
-        Json(c),
-    ))
+    Ok(created(c.org_id.clone(), c))
 }
 
 #[utoipa::path(

@@ -2,9 +2,9 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::{Extension, Json};
+use axum::Json;
 
-use super::audit::AuditOrg;
+use super::audit::{created, Created};
 use super::error::ApiResult;
 use super::extract::{Body, OrgQuery, Params};
 use super::AppState;
@@ -22,16 +22,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rename))
 }
 
-type Created = (StatusCode, Extension<AuditOrg>, Json<TenantDisk>);
-
-fn created(disk: TenantDisk) -> Created {
-    (
-        StatusCode::CREATED,
-        Extension(AuditOrg(disk.org_id.clone())),
-        Json(disk),
-    )
-}
-
 #[utoipa::path(
     post,
     path = "/v1/disks",
@@ -45,8 +35,9 @@ async fn create(
     State(s): State<AppState>,
     p: Principal,
     Body(b): Body<CreateDisk>,
-) -> ApiResult<Created> {
-    Ok(created(s.disks.create(&p, b).await?))
+) -> ApiResult<Created<TenantDisk>> {
+    let disk = s.disks.create(&p, b).await?;
+    Ok(created(disk.org_id.clone(), disk))
 }
 
 #[utoipa::path(
@@ -134,8 +125,9 @@ async fn convert(
     Path(disk): Path<String>,
     Params(q): Params<OrgQuery>,
     Body(b): Body<ConvertDisk>,
-) -> ApiResult<Created> {
-    Ok(created(s.disks.convert(&p, q.named(&disk), b).await?))
+) -> ApiResult<Created<TenantDisk>> {
+    let copy = s.disks.convert(&p, q.named(&disk), b).await?;
+    Ok(created(copy.org_id.clone(), copy))
 }
 
 #[utoipa::path(

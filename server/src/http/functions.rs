@@ -3,9 +3,9 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::{Extension, Json};
+use axum::Json;
 
-use super::audit::AuditOrg;
+use super::audit::{created, Created};
 use super::error::ApiResult;
 use super::extract::{Body, OrgQuery, Params, Payload};
 use super::AppState;
@@ -34,13 +34,9 @@ async fn deploy(
     State(s): State<AppState>,
     p: Principal,
     Body(b): Body<DeployFunction>,
-) -> ApiResult<(StatusCode, Extension<AuditOrg>, Json<TenantFunction>)> {
+) -> ApiResult<Created<TenantFunction>> {
     let deployed = s.functions.deploy(&p, b).await?;
-    Ok((
-        StatusCode::CREATED,
-        Extension(AuditOrg(deployed.org_id.clone())),
-        Json(deployed),
-    ))
+    Ok(created(deployed.org_id.clone(), deployed))
 }
 
 #[utoipa::path(

@@ -3,12 +3,12 @@
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use futures::TryStreamExt;
 use nubes::{InstanceStats, LogOptions, ResizeRequest};
 use serde::Deserialize;
 
-use super::audit::AuditOrg;
+use super::audit::{created, Created};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Params};
 use super::AppState;
@@ -87,13 +87,9 @@ async fn create(
     State(s): State<AppState>,
     p: Principal,
     Body(b): Body<CreateInstance>,
-) -> ApiResult<(StatusCode, Extension<AuditOrg>, Json<TenantInstance>)> {
-    let created = s.instances.create(&p, b).await?;
-    Ok((
-        StatusCode::CREATED,
-        Extension(AuditOrg(created.org_id.clone())),
-        Json(created),
-    ))
+) -> ApiResult<Created<TenantInstance>> {
+    let instance = s.instances.create(&p, b).await?;
+    Ok(created(instance.org_id.clone(), instance))
 }
 
 #[utoipa::path(

@@ -2,11 +2,11 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::{Extension, Json};
+use axum::Json;
 use nubes_auth::Role;
 use serde::Deserialize;
 
-use super::audit::AuditOrg;
+use super::audit::{created, Created};
 use super::error::ApiResult;
 use super::extract::Body;
 use super::AppState;
@@ -73,13 +73,9 @@ async fn create(
     State(s): State<AppState>,
     p: Principal,
     Body(b): Body<NewOrg>,
-) -> ApiResult<(StatusCode, Extension<AuditOrg>, Json<Org>)> {
+) -> ApiResult<Created<Org>> {
     let org = s.orgs.create(&p, &b.name).await?;
-    Ok((
-        StatusCode::CREATED,
-        Extension(AuditOrg(org.id.clone())),
-        Json(org),
-    ))
+    Ok(created(org.id.clone(), org))
 }
 
 #[utoipa::path(

@@ -59,9 +59,7 @@ impl Compute for Fleet {
             return Ok(i);
         }
         if lock(&self.inner.lost).contains(name) {
-            let mut i = Instance::new(name, name, SCHEME);
-            i.state = InstanceState::Failed;
-            return Ok(i);
+            return Ok(bare(name, InstanceState::Failed));
         }
         let agent = self.placed(name)?;
         let online = lock(&self.inner.known)
@@ -69,9 +67,7 @@ impl Compute for Fleet {
             .is_some_and(|k| k.online);
         if !online {
             // Its agent is silent: it may run or not; say so rather than guess.
-            let mut i = Instance::new(name, name, SCHEME);
-            i.state = InstanceState::Unknown;
-            return Ok(i);
+            return Ok(bare(name, InstanceState::Unknown));
         }
         self.instance_op(name, Op::Get { name: name.into() }).await
     }

@@ -230,6 +230,13 @@ fn offer(hello: &Hello) -> AgentOffer {
     }
 }
 
+/// An instance the fleet speaks for without asking an agent: only its name and state are known.
+fn bare(name: &str, state: InstanceState) -> Instance {
+    let mut i = Instance::new(name, name, SCHEME);
+    i.state = state;
+    i
+}
+
 fn unavailable(what: impl Into<String>) -> Error {
     Error::new(ErrorKind::Unavailable, what).set_temporary()
 }

@@ -143,9 +143,7 @@ impl Fleet {
                         // Admitted while it was being stored; its dispatch may have taken it off
                         // the stored queue before it was on it, so take it off again.
                         self.inner.store.dequeue(&name).await?;
-                        let mut i = Instance::new(&name, &name, SCHEME);
-                        i.state = InstanceState::Creating;
-                        Ok(i)
+                        Ok(bare(&name, InstanceState::Creating))
                     }
                 }
             }
@@ -273,8 +271,7 @@ impl Fleet {
     pub(super) fn queued_view(&self, name: &str) -> Option<Instance> {
         let queued = lock(&self.inner.queued);
         let spec = queued.get(name)?;
-        let mut i = Instance::new(name, name, SCHEME);
-        i.state = InstanceState::Queued;
+        let mut i = bare(name, InstanceState::Queued);
         i.image = spec.image.clone();
         i.cpus = spec.cpus;
         i.memory = spec.memory;
