@@ -118,6 +118,35 @@ fn agent(addr: &str, token: &str, cpus: &str, memory: &str) -> Killed {
     )
 }
 
+/// A platform admin issues an agent token: the agent's id and its token.
+fn issue_agent(addr: &str, admin: &str, name: &str) -> (String, String) {
+    let (status, a) = http(
+        addr,
+        "POST",
+        "/v1/admin/agents",
+        Some(admin),
+        Some(json!({"name": name})),
+    );
+    assert_eq!(status, 201, "{a}");
+    (
+        a["id"].as_str().unwrap().to_string(),
+        a["token"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Whether the server counts the agent online.
+fn is_online(addr: &str, admin: &str, id: &str) -> bool {
+    http(
+        addr,
+        "GET",
+        &format!("/v1/admin/agents/{id}"),
+        Some(admin),
+        None,
+    )
+    .1["state"]
+        == "online"
+}
+
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
@@ -146,20 +175,7 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, addr, password) = serve(dir.path());
     let admin = login(&addr, "admin@nubes.local", &password);
-    let issue = |name: &str| {
-        let (status, a) = http(
-            &addr,
-            "POST",
-            "/v1/admin/agents",
-            Some(&admin),
-            Some(json!({"name": name})),
-        );
-        assert_eq!(status, 201, "{a}");
-        (
-            a["id"].as_str().unwrap().to_string(),
-            a["token"].as_str().unwrap().to_string(),
-        )
-    };
+    let issue = |name: &str| issue_agent(&addr, &admin, name);
     let (small_id, small_token) = issue("small");
     let (big_id, big_token) = issue("big");
     let (_admin_events, admin_rx) = watch(&addr, &admin);
@@ -169,16 +185,7 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
     // sized within that.
     let mut small = agent(&addr, &small_token, "1", "1G");
     let _big = agent(&addr, &big_token, "2", "2G");
-    let online = |id: &str| {
-        let (_, a) = http(
-            &addr,
-            "GET",
-            &format!("/v1/admin/agents/{id}"),
-            Some(&admin),
-            None,
-        );
-        a["state"] == "online"
-    };
+    let online = |id: &str| is_online(&addr, &admin, id);
     wait_for("both agents online", || {
         online(&small_id) && online(&big_id)
     });
@@ -518,29 +525,9 @@ fn restarts_and_reconnects_are_reconciled() {
     let listen = format!("127.0.0.1:{port}");
     let (server, addr, password) = serve_on(dir.path(), &listen);
     let admin = login(&addr, "admin@nubes.local", &password);
-    let (status, a) = http(
-        &addr,
-        "POST",
-        "/v1/admin/agents",
-        Some(&admin),
-        Some(json!({"name": "solo"})),
-    );
-    assert_eq!(status, 201, "{a}");
-    let (agent_id, token) = (
-        a["id"].as_str().unwrap().to_string(),
-        a["token"].as_str().unwrap().to_string(),
-    );
+    let (agent_id, token) = issue_agent(&addr, &admin, "solo");
     let mut lessor = agent(&addr, &token, "2", "1G");
-    let online = |addr: &str| {
-        let (_, a) = http(
-            addr,
-            "GET",
-            &format!("/v1/admin/agents/{agent_id}"),
-            Some(&admin),
-            None,
-        );
-        a["state"] == "online"
-    };
+    let online = |addr: &str| is_online(addr, &admin, &agent_id);
     wait_for("the agent online", || online(&addr));
     let create = |name: &str, cpus: f64| {
         let body = json!({"name": name, "image": image(), "cpus": cpus, "memory": 64 << 20, "command": ["sleep", "600"]});
@@ -658,27 +645,8 @@ fn an_agent_killed_mid_create_leaves_nothing_half_made() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, addr, password) = serve(dir.path());
     let admin = login(&addr, "admin@nubes.local", &password);
-    let (_, a) = http(
-        &addr,
-        "POST",
-        "/v1/admin/agents",
-        Some(&admin),
-        Some(json!({"name": "doomed"})),
-    );
-    let (agent_id, token) = (
-        a["id"].as_str().unwrap().to_string(),
-        a["token"].as_str().unwrap().to_string(),
-    );
-    let online = || {
-        let (_, a) = http(
-            &addr,
-            "GET",
-            &format!("/v1/admin/agents/{agent_id}"),
-            Some(&admin),
-            None,
-        );
-        a["state"] == "online"
-    };
+    let (agent_id, token) = issue_agent(&addr, &admin, "doomed");
+    let online = || is_online(&addr, &admin, &agent_id);
     let lessor = agent(&addr, &token, "1", "1G");
     wait_for("the agent online", online);
 
@@ -745,28 +713,9 @@ fn clusters_reserve_capacity_and_queue_inside_it() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, addr, password) = serve(dir.path());
     let admin = login(&addr, "admin@nubes.local", &password);
-    let (_, a) = http(
-        &addr,
-        "POST",
-        "/v1/admin/agents",
-        Some(&admin),
-        Some(json!({"name": "pool"})),
-    );
-    let (agent_id, token) = (
-        a["id"].as_str().unwrap().to_string(),
-        a["token"].as_str().unwrap().to_string(),
-    );
+    let (agent_id, token) = issue_agent(&addr, &admin, "pool");
     let _lessor = agent(&addr, &token, "2", "2G");
-    wait_for("the agent online", || {
-        let (_, a) = http(
-            &addr,
-            "GET",
-            &format!("/v1/admin/agents/{agent_id}"),
-            Some(&admin),
-            None,
-        );
-        a["state"] == "online"
-    });
+    wait_for("the agent online", || is_online(&addr, &admin, &agent_id));
     let user = |email: &str| {
         let creds = json!({"email": email, "password": "correct horse battery"});
         assert_eq!(
@@ -1018,34 +967,12 @@ fn drain_moves_instances_to_other_agents() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, addr, password) = serve(dir.path());
     let admin = login(&addr, "admin@nubes.local", &password);
-    let issue = |name: &str| {
-        let (_, a) = http(
-            &addr,
-            "POST",
-            "/v1/admin/agents",
-            Some(&admin),
-            Some(json!({"name": name})),
-        );
-        (
-            a["id"].as_str().unwrap().to_string(),
-            a["token"].as_str().unwrap().to_string(),
-        )
-    };
+    let issue = |name: &str| issue_agent(&addr, &admin, name);
     let (first_id, first_token) = issue("first");
     let (second_id, second_token) = issue("second");
     let _first = agent(&addr, &first_token, "1", "1G");
     let _second = agent(&addr, &second_token, "1", "1G");
-    let online = |id: &str| {
-        http(
-            &addr,
-            "GET",
-            &format!("/v1/admin/agents/{id}"),
-            Some(&admin),
-            None,
-        )
-        .1["state"]
-            == "online"
-    };
+    let online = |id: &str| is_online(&addr, &admin, id);
     wait_for("both agents online", || {
         online(&first_id) && online(&second_id)
     });
@@ -1147,29 +1074,9 @@ fn preemption_evicts_lower_priority_work_and_requeues_it() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, addr, password) = serve_with(dir.path(), "127.0.0.1:0", &["--preemption"]);
     let admin = login(&addr, "admin@nubes.local", &password);
-    let (_, a) = http(
-        &addr,
-        "POST",
-        "/v1/admin/agents",
-        Some(&admin),
-        Some(json!({"name": "one"})),
-    );
-    let (agent_id, token) = (
-        a["id"].as_str().unwrap().to_string(),
-        a["token"].as_str().unwrap().to_string(),
-    );
+    let (agent_id, token) = issue_agent(&addr, &admin, "one");
     let _lessor = agent(&addr, &token, "1", "1G");
-    wait_for("the agent online", || {
-        http(
-            &addr,
-            "GET",
-            &format!("/v1/admin/agents/{agent_id}"),
-            Some(&admin),
-            None,
-        )
-        .1["state"]
-            == "online"
-    });
+    wait_for("the agent online", || is_online(&addr, &admin, &agent_id));
     let create = |name: &str, priority: i32| {
         let body = json!({"name": name, "image": image(), "cpus": 0.75, "memory": 64 << 20,
             "command": ["sleep", "600"], "priority": priority});
