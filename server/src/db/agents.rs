@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use nubes::Result;
 
-use super::{map, Db, InstanceRow};
+use super::{map, Db};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRow {
@@ -154,31 +154,5 @@ impl Db {
             .into_iter()
             .map(|r| r.backend_id)
             .collect())
-    }
-
-    /// The tenants' instances with these backend names.
-    pub async fn instances_by_backend(&self, names: &[String]) -> Result<Vec<InstanceRow>> {
-        let mut rows = Vec::new();
-        // One query per name keeps the SQL portable; agents report tens, not thousands.
-        for name in names {
-            let found: Option<(String, String, String, String, String, i64)> = sqlx::query_as(
-                "SELECT id, org_id, owner_id, name, backend_id, created_at FROM instances WHERE backend_id = $1",
-            )
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await
-            .map_err(|e| map(e, "instance"))?;
-            if let Some((id, org_id, owner_id, name, backend_id, created_at)) = found {
-                rows.push(InstanceRow {
-                    id,
-                    org_id,
-                    owner_id,
-                    name,
-                    backend_id,
-                    created_at,
-                });
-            }
-        }
-        Ok(rows)
     }
 }

@@ -72,6 +72,23 @@ impl Db {
         Ok(rows.into_iter().map(row).collect())
     }
 
+    /// The tenants' instances with these backend names.
+    pub async fn instances_by_backend(&self, names: &[String]) -> Result<Vec<InstanceRow>> {
+        let mut rows = Vec::new();
+        // One query per name keeps the SQL portable; agents report tens, not thousands.
+        for name in names {
+            let found: Option<Tuple> = sqlx::query_as(
+                "SELECT id, org_id, owner_id, name, backend_id, created_at FROM instances WHERE backend_id = $1",
+            )
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| map(e, "instance"))?;
+            rows.extend(found.map(row));
+        }
+        Ok(rows)
+    }
+
     /// Every instance on the server, for platform admins.
     pub async fn all_instances(&self) -> Result<Vec<InstanceRow>> {
         let rows: Vec<Tuple> = sqlx::query_as(
