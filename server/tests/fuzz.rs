@@ -2,15 +2,13 @@
 //! configured, mail through the real SMTP server): whatever it sends, the answer is never a 5xx.
 //! 501 is allowed: it is the answer by design for an operation a provider does not support.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::from_test_script;
 use nubes::memory::{MemoryCompute, MemoryDisk, MemoryFunction, MemoryStorage};
 use nubes::Bytes;
-
-fn from_test_script(var: &str) -> String {
-    std::env::var(var)
-        .unwrap_or_else(|_| panic!("{var} is not set: scripts/test.sh installs it and sets it"))
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_route_answers_a_server_error_to_fuzzed_input() {

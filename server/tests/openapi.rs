@@ -136,12 +136,6 @@ async fn the_document_lists_every_route_with_its_parameters() {
     .await;
 }
 
-/// An environment variable `scripts/test.sh` sets; without it the test fails rather than skips.
-fn from_test_script(var: &str) -> String {
-    std::env::var(var)
-        .unwrap_or_else(|_| panic!("{var} is not set: scripts/test.sh installs it and sets it"))
-}
-
 #[tokio::test]
 async fn the_document_is_valid_openapi() {
     let doc = nubes_server::openapi_document().to_pretty_json().unwrap();

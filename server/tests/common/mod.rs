@@ -268,3 +268,10 @@ pub async fn team(api: &Api) -> Team {
         eve,
     }
 }
+
+/// An environment variable `scripts/test.sh` sets (a tool's path, a server's URL); without it the
+/// test fails rather than skips.
+pub fn from_test_script(var: &str) -> String {
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: scripts/test.sh installs it and sets it"))
+}
