@@ -108,6 +108,7 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
         accounts = accounts.with_mailer(Arc::new(mail::SmtpMailer::new(url, from)?));
     }
     let events = events::Events::default();
+    let clusters = clusters::Clusters::new(db.clone(), fleet.clone());
     if let Some(fleet) = &fleet {
         events.follow(fleet, db.clone());
     }
@@ -119,9 +120,9 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
             db.clone(),
             backends.compute.clone(),
             events,
-            clusters::Clusters::new(db.clone(), fleet.clone()),
+            clusters.clone(),
         ),
-        clusters: clusters::Clusters::new(db.clone(), fleet.clone()),
+        clusters,
         buckets: buckets::Buckets::new(db.clone(), backends.storage),
         disks: disks::Disks::new(db.clone(), backends.disk),
         functions: functions::Functions::new(db.clone(), backends.function),
