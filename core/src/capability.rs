@@ -16,6 +16,9 @@ pub struct ComputeCapability {
     pub exec: bool,
     /// `exec` accepts bytes for the command's stdin.
     pub exec_stdin: bool,
+    /// `exec_stream` yields output while the command runs and writes stdin as it arrives,
+    /// rather than all at the end.
+    pub exec_stream: bool,
     pub logs: bool,
     pub logs_follow: bool,
     pub stats: bool,

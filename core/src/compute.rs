@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
-use crate::{validate, ComputeCapability, Error, Result};
+use crate::{validate, ByteStream, ComputeCapability, Error, Result};
 
 /// What to create. `Default` leaves every optional knob unset; `name` and `image` are required.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -31,6 +31,14 @@ pub struct InstanceSpec {
     /// Overrides the image's default command.
     pub command: Option<Vec<String>>,
     pub ports: Vec<PortMapping>,
+    /// Placement: when capacity is short, higher priorities are admitted first (default 0).
+    /// Providers that place nothing (one engine, one host) ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
+    /// Placement: the cluster (a reserved pool of fleet capacity) to run in, by id.
+    /// Providers that place nothing ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 impl InstanceSpec {
@@ -69,6 +77,16 @@ impl InstanceSpec {
 
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+
+    pub fn cluster(mut self, id: impl Into<String>) -> Self {
+        self.cluster = Some(id.into());
         self
     }
 
@@ -376,6 +394,37 @@ impl ExecOutput {
     }
 }
 
+/// A moment in a running command's life, as [`Compute::exec_stream`] yields them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ExecEvent {
+    /// Output, as the command wrote it.
+    Output(LogChunk),
+    /// The command ended with this code; always the last event.
+    Exit { exit_code: i64 },
+}
+
+/// A command's output as it is written, ending with its [`ExecEvent::Exit`].
+pub type ExecStream = BoxStream<'static, Result<ExecEvent>>;
+
+/// Reads an exec stream to its end.
+pub async fn collect_exec(mut stream: ExecStream) -> Result<ExecOutput> {
+    use futures::StreamExt;
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    while let Some(event) = stream.next().await {
+        match event? {
+            ExecEvent::Output(chunk) => match chunk.stream {
+                LogStreamKind::Stdout => stdout.extend_from_slice(&chunk.data),
+                LogStreamKind::Stderr => stderr.extend_from_slice(&chunk.data),
+            },
+            ExecEvent::Exit { exit_code } => return Ok(ExecOutput::new(exit_code, stdout, stderr)),
+        }
+    }
+    Err(Error::unexpected(
+        "the command's output ended without an exit code",
+    ))
+}
+
 /// Which log lines to read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -479,6 +528,37 @@ pub trait Compute: Debug + Send + Sync + 'static {
     async fn delete(&self, id: &str, options: DeleteOptions) -> Result<()>;
     /// Runs a command in a running instance and waits for it; a non-zero exit is not an error.
     async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecOutput>;
+    /// Runs a command and yields its output as it is written, then its exit code.
+    /// `request.stdin` is written first, then `stdin`'s pieces as they arrive; the end of `stdin`
+    /// closes the command's. Dropping the returned stream abandons the command.
+    ///
+    /// Backends without `ComputeCapability::exec_stream` read all of `stdin` first and answer
+    /// with the whole output at the end.
+    async fn exec_stream(
+        &self,
+        id: &str,
+        mut request: ExecRequest,
+        stdin: Option<ByteStream>,
+    ) -> Result<ExecStream> {
+        if let Some(more) = stdin {
+            let more = crate::collect_bytes(more).await?;
+            let mut all = request.stdin.take().map(Vec::from).unwrap_or_default();
+            all.extend_from_slice(&more);
+            request.stdin = Some(all.into());
+        }
+        let out = self.exec(id, request).await?;
+        let events = [
+            (LogStreamKind::Stdout, out.stdout),
+            (LogStreamKind::Stderr, out.stderr),
+        ]
+        .into_iter()
+        .filter(|(_, data)| !data.is_empty())
+        .map(|(stream, data)| Ok(ExecEvent::Output(LogChunk { stream, data })))
+        .chain(std::iter::once(Ok(ExecEvent::Exit {
+            exit_code: out.exit_code,
+        })));
+        Ok(Box::pin(futures::stream::iter(events.collect::<Vec<_>>())))
+    }
     async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream>;
     async fn stats(&self, id: &str) -> Result<InstanceStats>;
     async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance>;

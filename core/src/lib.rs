@@ -19,9 +19,9 @@ pub mod wait;
 pub use capability::{ComputeCapability, DiskCapability, FunctionCapability, StorageCapability};
 pub use cloud::{Cloud, Registry};
 pub use compute::{
-    Compute, DeleteOptions, ExecOutput, ExecRequest, Instance, InstanceSpec, InstanceState,
-    InstanceStats, ListOptions, LogChunk, LogOptions, LogStream, LogStreamKind, PortMapping,
-    Protocol, ResizeRequest, StopOptions,
+    collect_exec, Compute, DeleteOptions, ExecEvent, ExecOutput, ExecRequest, ExecStream, Instance,
+    InstanceSpec, InstanceState, InstanceStats, ListOptions, LogChunk, LogOptions, LogStream,
+    LogStreamKind, PortMapping, Protocol, ResizeRequest, StopOptions,
 };
 pub use disk::{Disk, DiskFormat, DiskImage, DiskResizeRequest, DiskSpec};
 pub use error::{Error, ErrorKind, Result};

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nubes::{
-    Compute, ComputeCapability, DeleteOptions, Error, ErrorKind, ExecRequest, Instance,
-    InstanceSpec, InstanceState, InstanceStats, LogOptions, LogStream, ResizeRequest, Result,
-    StopOptions,
+    ByteStream, Compute, ComputeCapability, DeleteOptions, Error, ErrorKind, ExecRequest,
+    ExecStream, Instance, InstanceSpec, InstanceState, InstanceStats, LogOptions, LogStream,
+    ResizeRequest, Result, StopOptions,
 };
 use nubes_auth::token;
 use nubes_auth::{Action, Target};
@@ -52,6 +52,17 @@ pub struct ExecBody {
     pub workdir: Option<String>,
     pub stdin: Option<String>,
     pub timeout_secs: Option<u64>,
+}
+
+impl ExecBody {
+    pub fn request(self) -> ExecRequest {
+        let mut req = ExecRequest::new(self.command);
+        req.env = self.env;
+        req.workdir = self.workdir;
+        req.stdin = self.stdin.map(Into::into);
+        req.timeout = self.timeout_secs.map(Duration::from_secs);
+        req
+    }
 }
 
 /// An instance as its tenant sees it.
@@ -168,25 +179,17 @@ impl Instances {
         spec.labels = req.labels;
         spec.command = req.command;
         spec.validate()?;
-        if let Some(priority) = req.priority {
-            if compute.provider() != nubes_agent::fleet::SCHEME {
-                return Err(Error::invalid_input(
-                    "priority applies to fleet servers only; this one runs instances itself",
-                ));
-            }
-            spec.labels.insert(
-                nubes_agent::fleet::PRIORITY_LABEL.to_string(),
-                priority.to_string(),
-            );
+        if req.priority.is_some() && compute.provider() != nubes_agent::fleet::SCHEME {
+            return Err(Error::invalid_input(
+                "priority applies to fleet servers only; this one runs instances itself",
+            ));
         }
+        spec.priority = req.priority;
         let org_id = tenancy::creating_in(&self.db, p, req.org_id).await?;
         if let Some(cluster) = &req.cluster_id {
             self.clusters.check_deploy(p, cluster, &org_id).await?;
-            spec.labels.insert(
-                nubes_agent::fleet::CLUSTER_LABEL.to_string(),
-                cluster.clone(),
-            );
         }
+        spec.cluster = req.cluster_id;
         spec.name = tenancy::backend_name(&id);
 
         let row = InstanceRow {
@@ -294,17 +297,36 @@ impl Instances {
 
     pub async fn exec(&self, p: &Principal, id: &str, body: ExecBody) -> Result<ExecResult> {
         let row = self.authorized(p, id, Action::Operate).await?;
-        let mut req = ExecRequest::new(body.command);
-        req.env = body.env;
-        req.workdir = body.workdir;
-        req.stdin = body.stdin.map(Into::into);
-        req.timeout = body.timeout_secs.map(Duration::from_secs);
-        let out = self.compute()?.exec(&row.backend_id, req).await?;
+        let out = self
+            .compute()?
+            .exec(&row.backend_id, body.request())
+            .await?;
         Ok(ExecResult {
             exit_code: out.exit_code,
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
+    }
+
+    /// Whether the caller may run commands in the instance: asked before a connection is given
+    /// over to an interactive exec, so a refusal is an HTTP answer.
+    pub async fn may_exec(&self, p: &Principal, id: &str) -> Result<()> {
+        self.compute()?;
+        self.authorized(p, id, Action::Operate).await.map(|_| ())
+    }
+
+    /// Runs a command, its output yielded as it is written and `stdin` fed as it arrives.
+    pub async fn exec_stream(
+        &self,
+        p: &Principal,
+        id: &str,
+        body: ExecBody,
+        stdin: Option<ByteStream>,
+    ) -> Result<ExecStream> {
+        let row = self.authorized(p, id, Action::Operate).await?;
+        self.compute()?
+            .exec_stream(&row.backend_id, body.request(), stdin)
+            .await
     }
 
     /// The instance's output (stdout and stderr interleaved): at most `tail` lines of what is
@@ -335,6 +357,7 @@ impl Instances {
         cap.restart = backend.restart;
         cap.exec = backend.exec;
         cap.exec_stdin = backend.exec_stdin;
+        cap.exec_stream = backend.exec_stream;
         cap.logs = backend.logs;
         cap.logs_follow = backend.logs_follow;
         cap.stats = backend.stats;

@@ -64,7 +64,7 @@ async fn no_route_answers_a_server_error_to_fuzzed_input() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        report.contains("Tested: 69"),
+        report.contains("Tested: 70"),
         "not every route was fuzzed:\n{report}"
     );
 }

@@ -36,6 +36,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/instances/{id}/stop"),
     ("post", "/v1/instances/{id}/restart"),
     ("post", "/v1/instances/{id}/exec"),
+    ("get", "/v1/instances/{id}/exec"),
     ("get", "/v1/instances/{id}/logs"),
     ("get", "/v1/instances/{id}/stats"),
     ("post", "/v1/instances/{id}/resize"),

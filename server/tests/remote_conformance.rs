@@ -10,6 +10,13 @@ fn image() -> String {
 
 /// A live server on a real socket, with `config`'s providers, and a cloud signed in to it.
 async fn live(config: nubes_server::Config, dir: &tempfile::TempDir) -> Cloud {
+    live_server(config, dir).await.0
+}
+
+async fn live_server(
+    config: nubes_server::Config,
+    dir: &tempfile::TempDir,
+) -> (Cloud, nubes_server::http::AppState, String) {
     let config = nubes_server::Config {
         database_url: format!("sqlite://{}", dir.path().join("nubes.db").display()),
         ..config
@@ -17,12 +24,13 @@ async fn live(config: nubes_server::Config, dir: &tempfile::TempDir) -> Cloud {
     let state = nubes_server::state(&config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(nubes_server::serve(listener, state));
+    tokio::spawn(nubes_server::serve(listener, state.clone()));
     // Sign up and make an API token, as automation would.
     let token = sign_up(&url).await;
-    nubes_remote::connect_with_token(&url, &token)
+    let cloud = nubes_remote::connect_with_token(&url, &token)
         .await
-        .unwrap()
+        .unwrap();
+    (cloud, state, url)
 }
 
 fn assert_passed(report: &conformance::Report, cases: &[&str]) {
@@ -51,11 +59,69 @@ async fn remote_compute_passes_the_kit_against_a_live_server() {
             "lifecycle",
             "bad_input_creates_nothing",
             "exec",
+            "exec_stream",
             "logs",
             "stats",
             "resize",
             "unsupported_operations",
             "disk_limit",
+        ],
+    );
+}
+
+/// The same kit through every hop of the fleet: nubes-remote → the server → the agent's
+/// WebSocket → a real agent → Docker. Exec output and followed logs stream the whole way.
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_compute_passes_the_kit_through_the_fleet() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = nubes_server::Config {
+        compute: Some("fleet://".into()),
+        ..Default::default()
+    };
+    let (cloud, state, url) = live_server(config, &dir).await;
+    state
+        .accounts
+        .bootstrap_admin("admin@example.com")
+        .await
+        .unwrap();
+    let token = state.agents.issue_own("kit-agent").await.unwrap();
+    let docker = <nubes::Cloud as nubes::Connect>::connect("docker://")
+        .await
+        .unwrap()
+        .compute()
+        .unwrap();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let agent = nubes_agent::AgentConfig {
+        server: url,
+        token,
+        name: "kit-agent".into(),
+        capacity: nubes_agent::Resources::new(cpus * 1000, 4 << 30, 0, 0),
+        labels: Default::default(),
+    };
+    let running = tokio::spawn(nubes_agent::run(agent, docker));
+    let fleet = state.agents.fleet().unwrap().clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !fleet.agents().iter().any(|a| a.online) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never came online"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let report =
+        conformance::compute(cloud.compute().unwrap().as_ref(), &Fixture::new(image())).await;
+    running.abort();
+    assert_passed(
+        &report,
+        &[
+            "lifecycle",
+            "bad_input_creates_nothing",
+            "exec",
+            "exec_stream",
+            "logs",
+            "stats",
+            "resize",
+            "unsupported_operations",
         ],
     );
 }

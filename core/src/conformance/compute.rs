@@ -25,6 +25,11 @@ pub async fn compute(c: &dyn Compute, fx: &Fixture) -> Report {
     } else {
         r.skip("exec", "capability exec is off");
     }
+    if cap.exec_stream {
+        r.case("exec_stream", exec_stream(c, fx)).await;
+    } else {
+        r.skip("exec_stream", "capability exec_stream is off");
+    }
     if cap.logs {
         r.case("logs", logs(c, fx)).await;
     } else {
@@ -429,6 +434,86 @@ async fn exec(c: &dyn Compute, fx: &Fixture) -> CaseResult {
         ErrorKind::Conflict,
         "exec in a stopped instance",
     )?;
+    c.delete(&inst.id, DeleteOptions::force()).await?;
+    Ok(())
+}
+
+/// The next piece of output, within the fixture's wait.
+async fn next_output(stream: &mut ExecStream, fx: &Fixture) -> Result<ExecEvent> {
+    match tokio::time::timeout(fx.wait_timeout, stream.next()).await {
+        Ok(Some(event)) => event,
+        Ok(None) => Err(crate::Error::unexpected("the stream ended early")),
+        Err(_) => Err(crate::Error::new(
+            ErrorKind::Timeout,
+            "no output while the command ran",
+        )),
+    }
+}
+
+async fn exec_stream(c: &dyn Compute, fx: &Fixture) -> CaseResult {
+    let inst = c.create(spec(fx, "exec-stream")).await?;
+
+    // Each line comes back while stdin is still open: output is not held until the end.
+    let (tx, rx) = futures::channel::mpsc::unbounded::<Result<bytes::Bytes>>();
+    let mut stream = c
+        .exec_stream(&inst.id, ExecRequest::new(["cat"]), Some(rx.boxed()))
+        .await?;
+    for line in ["ping\n", "pong\n"] {
+        tx.unbounded_send(Ok(line.into()))
+            .map_err(|_| crate::Error::unexpected("stdin closed early"))?;
+        let mut seen = String::new();
+        while seen.len() < line.len() {
+            match next_output(&mut stream, fx).await? {
+                ExecEvent::Output(chunk) => seen.push_str(&text(&chunk.data)),
+                other => return Err(Failure(format!("`cat` ended early: {other:?}"))),
+            }
+        }
+        ensure!(seen == line, "echoed {seen:?} for {line:?}");
+    }
+    drop(tx);
+    let end = next_output(&mut stream, fx).await?;
+    ensure!(
+        end == ExecEvent::Exit { exit_code: 0 },
+        "closing stdin ended `cat` with {end:?}"
+    );
+
+    let out = collect_exec(
+        c.exec_stream(
+            &inst.id,
+            ExecRequest::new(["sh", "-c", "echo out; echo err >&2; exit 5"]),
+            None,
+        )
+        .await?,
+    )
+    .await?;
+    ensure!(
+        out.exit_code == 5 && text(&out.stdout) == "out\n" && text(&out.stderr) == "err\n",
+        "streamed exec collected as {out:?}"
+    );
+
+    // A caller that goes away takes its command with it.
+    let mut stream = c
+        .exec_stream(
+            &inst.id,
+            ExecRequest::new(["sh", "-c", "echo started; exec sleep 4242"]),
+            None,
+        )
+        .await?;
+    next_output(&mut stream, fx).await?;
+    drop(stream);
+    let probe = ExecRequest::new(["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"]);
+    let deadline = Instant::now() + fx.wait_timeout;
+    loop {
+        let out = c.exec(&inst.id, probe.clone()).await?;
+        if !text(&out.stdout).contains("sleep 4242") {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the command outlived its dropped stream"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     c.delete(&inst.id, DeleteOptions::force()).await?;
     Ok(())
 }

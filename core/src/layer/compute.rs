@@ -61,6 +61,21 @@ impl<L: Layer> Compute for Layered<L, dyn Compute> {
         .await
     }
 
+    async fn exec_stream(
+        &self,
+        id: &str,
+        request: ExecRequest,
+        stdin: Option<crate::ByteStream>,
+    ) -> Result<ExecStream> {
+        // Exec is never retried, so the one stdin stream goes to the first (only) attempt.
+        let stdin = std::sync::Mutex::new(stdin);
+        self.run(Operation::ComputeExec, || {
+            let stdin = stdin.lock().expect("stdin").take();
+            self.inner.exec_stream(id, request.clone(), stdin)
+        })
+        .await
+    }
+
     async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream> {
         self.run(Operation::ComputeLogs, || {
             self.inner.logs(id, options.clone())

@@ -9,16 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use nubes_core::{
-    Compute, DeleteOptions, Error, ErrorKind, ExecRequest, Instance, InstanceState, ListOptions,
-    LogOptions, LogStreamKind, ResizeRequest, Result, StopOptions,
-};
+use nubes_core::{Compute, Error, ErrorKind, Instance, InstanceState, ListOptions, Result};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::protocol::{self, AgentMessage, Hello, Op, Outcome, ServerMessage};
+use crate::protocol::{self, AgentMessage, Hello, ServerMessage};
+
+mod requests;
+
 use crate::scheduler::Resources;
+use requests::{InFlight, Outbox};
 
 /// The label an agent puts on what it runs for the fleet, valued with [`fleet_tag`], to tell it
 /// from anything else the local provider runs, other agents' work on the same engine included.
@@ -200,6 +201,11 @@ async fn session(config: &AgentConfig, compute: Arc<dyn Compute>) -> Result<()> 
         })
     };
 
+    let in_flight = InFlight::default();
+    let out = Outbox {
+        control: control_tx.clone(),
+        bulk: bulk_tx.clone(),
+    };
     let result = loop {
         let msg = match next_message(&mut stream).await {
             Ok(Some(m)) => m,
@@ -208,35 +214,29 @@ async fn session(config: &AgentConfig, compute: Arc<dyn Compute>) -> Result<()> 
         };
         match msg {
             ServerMessage::Request { id, op } => {
-                let (compute, control, bulk, tag) = (
-                    compute.clone(),
-                    control_tx.clone(),
-                    bulk_tx.clone(),
-                    tag.clone(),
-                );
-                tokio::spawn(async move {
-                    // An exec's reply follows its output on the same queue, so it never
-                    // overtakes the last piece.
-                    let streams = matches!(op, Op::Exec { .. });
-                    let outcome = match handle(compute.as_ref(), &tag, id, op, &bulk).await {
-                        Ok(o) => o,
-                        Err(e) => Outcome::failed(&e),
-                    };
-                    let reply = AgentMessage::Reply { id, outcome };
-                    let _ = if streams {
-                        bulk.send(reply).await
-                    } else {
-                        control.send(reply).await
-                    };
-                });
+                in_flight.start(compute.clone(), tag.clone(), id, op, out.clone());
             }
+            ServerMessage::Stdin { id, data } => {
+                let decoded = data.map(|d| protocol::unb64(&d)).transpose();
+                if let Err(e) = decoded.and_then(|d| in_flight.stdin(id, d)) {
+                    let _ = control_tx.try_send(AgentMessage::Error {
+                        id: Some(id),
+                        kind: e.kind().as_str().to_string(),
+                        message: e.message().to_string(),
+                    });
+                }
+            }
+            ServerMessage::Cancel { id } => in_flight.cancel(id),
             ServerMessage::Error { id, message, .. } => {
                 tracing::warn!(?id, %message, "the server reported an error");
             }
             ServerMessage::Welcome { .. } => {}
         }
     };
+    // What ran for this connection has no one to answer to any more.
+    in_flight.cancel_streams();
     beat.abort();
+    drop(out);
     drop(control_tx);
     drop(bulk_tx);
     writer.abort();
@@ -264,107 +264,6 @@ where
         }
     }
     Ok(None)
-}
-
-/// Carries out one request on the local provider.
-async fn handle(
-    compute: &dyn Compute,
-    tag: &str,
-    id: u64,
-    op: Op,
-    bulk: &mpsc::Sender<AgentMessage>,
-) -> Result<Outcome> {
-    let instance = |i: Instance| Outcome::Instance { instance: i };
-    Ok(match op {
-        Op::Create { mut spec } => {
-            spec.labels.insert(FLEET_LABEL.to_string(), tag.to_string());
-            instance(compute.create(spec).await?)
-        }
-        Op::Get { name } => instance(compute.get(&name).await?),
-        Op::Start { name } => instance(compute.start(&name).await?),
-        Op::Stop { name, timeout_secs } => instance(
-            compute
-                .stop(
-                    &name,
-                    StopOptions::timeout(Duration::from_secs(timeout_secs)),
-                )
-                .await?,
-        ),
-        Op::Restart { name, timeout_secs } => instance(
-            compute
-                .restart(
-                    &name,
-                    StopOptions::timeout(Duration::from_secs(timeout_secs)),
-                )
-                .await?,
-        ),
-        Op::Delete { name, force } => {
-            let options = if force {
-                DeleteOptions::force()
-            } else {
-                DeleteOptions::default()
-            };
-            compute.delete(&name, options).await?;
-            Outcome::Done
-        }
-        Op::Exec {
-            name,
-            command,
-            env,
-            workdir,
-            stdin,
-            timeout_secs,
-        } => {
-            let mut req = ExecRequest::new(command);
-            req.env = env;
-            req.workdir = workdir;
-            req.stdin = stdin
-                .map(|s| protocol::unb64(&s))
-                .transpose()?
-                .map(Into::into);
-            req.timeout = timeout_secs.map(Duration::from_secs);
-            let out = compute.exec(&name, req).await?;
-            for (stream, data) in [
-                (LogStreamKind::Stdout, &out.stdout),
-                (LogStreamKind::Stderr, &out.stderr),
-            ] {
-                for piece in data.chunks(protocol::CHUNK) {
-                    let msg = AgentMessage::Output {
-                        id,
-                        stream,
-                        data: protocol::b64(piece),
-                    };
-                    bulk.send(msg)
-                        .await
-                        .map_err(|_| Error::new(ErrorKind::Unavailable, "connection lost"))?;
-                }
-            }
-            Outcome::Exited {
-                exit_code: out.exit_code,
-            }
-        }
-        Op::Logs { name, tail } => {
-            let mut options = LogOptions::default();
-            options.tail = tail;
-            let mut stream = compute.logs(&name, options).await?;
-            let mut data = Vec::new();
-            while let Some(chunk) = stream.next().await {
-                data.extend_from_slice(&chunk?.data);
-            }
-            Outcome::Logs {
-                data: protocol::b64(&data),
-            }
-        }
-        Op::Stats { name } => Outcome::Stats {
-            stats: compute.stats(&name).await?,
-        },
-        Op::Resize { name, cpus, memory } => {
-            let mut r = ResizeRequest::default();
-            r.cpus = cpus;
-            r.memory = memory;
-            instance(compute.resize(&name, r).await?)
-        }
-    })
 }
 
 #[cfg(test)]

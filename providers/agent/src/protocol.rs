@@ -5,7 +5,10 @@
 //! Version 1:
 //! - agent → server: `hello` (first, once), `heartbeat`, `reply`, `output` (exec output while the
 //!   command runs), `error`;
-//! - server → agent: `welcome` (answers hello), `request`, `error`.
+//! - server → agent: `welcome` (answers hello), `request`, `stdin` (more input for a running
+//!   exec), `cancel` (the caller went away: stop and send nothing more), `error`.
+//!
+//! Exec and logs answer in `output` pieces as they are written, then one `reply`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -47,7 +50,7 @@ pub enum AgentMessage {
         id: u64,
         outcome: Outcome,
     },
-    /// A piece of a running exec's output (base64).
+    /// A piece of a running exec's or followed log's output (base64).
     Output {
         id: u64,
         stream: LogStreamKind,
@@ -70,6 +73,15 @@ pub enum ServerMessage {
     Request {
         id: u64,
         op: Op,
+    },
+    /// More of a running exec's stdin (base64); `None` closes it.
+    Stdin {
+        id: u64,
+        data: Option<String>,
+    },
+    /// Stop the request; no reply is wanted.
+    Cancel {
+        id: u64,
     },
     Error {
         id: Option<u64>,
@@ -111,11 +123,16 @@ pub enum Op {
         workdir: Option<String>,
         /// base64
         stdin: Option<String>,
+        /// More stdin follows in `stdin` messages, until one without data.
+        #[serde(default)]
+        stdin_follows: bool,
         timeout_secs: Option<u64>,
     },
     Logs {
         name: String,
         tail: Option<u64>,
+        #[serde(default)]
+        follow: bool,
     },
     Stats {
         name: String,
@@ -134,14 +151,11 @@ pub enum Outcome {
     Instance {
         instance: Instance,
     },
+    /// Also ends logs, whose output came before in `output` messages.
     Done,
     /// Output came before in `output` messages.
     Exited {
         exit_code: i64,
-    },
-    Logs {
-        /// base64
-        data: String,
     },
     Stats {
         stats: InstanceStats,

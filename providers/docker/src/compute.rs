@@ -11,7 +11,7 @@ use bollard::query_parameters::{
 };
 use futures::{StreamExt, TryStreamExt};
 use nubes_core::compute::*;
-use nubes_core::{ComputeCapability, Error, ErrorKind, Result};
+use nubes_core::{ByteStream, ComputeCapability, Error, ErrorKind, Result};
 
 use crate::client::Engine;
 use crate::{convert, error, exec, labels, SCHEME};
@@ -59,6 +59,7 @@ impl Compute for DockerCompute {
         cap.restart = true;
         cap.exec = true;
         cap.exec_stdin = true;
+        cap.exec_stream = true;
         cap.logs = true;
         cap.logs_follow = true;
         cap.stats = true;
@@ -209,6 +210,23 @@ impl Compute for DockerCompute {
             );
         }
         exec::run(&self.engine.docker, c.id.as_deref().unwrap_or(id), request).await
+    }
+
+    async fn exec_stream(
+        &self,
+        id: &str,
+        request: ExecRequest,
+        stdin: Option<ByteStream>,
+    ) -> Result<ExecStream> {
+        request.validate()?;
+        let c = self.inspect(id).await?;
+        if c.state.as_ref().and_then(|s| s.running) != Some(true) {
+            return Err(
+                Error::conflict(format!("instance {id} is not running")).with_provider(SCHEME)
+            );
+        }
+        let container = c.id.as_deref().unwrap_or(id);
+        exec::stream(&self.engine.docker, container, request, stdin).await
     }
 
     async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream> {

@@ -7,19 +7,35 @@ use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::Docker;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use nubes_core::{Error, ErrorKind, ExecOutput, ExecRequest, Result};
+use nubes_core::{
+    collect_exec, ByteStream, Error, ErrorKind, ExecEvent, ExecOutput, ExecRequest, ExecStream,
+    LogChunk, LogStreamKind, Result,
+};
 use tokio::io::AsyncWriteExt;
 
 use crate::{error, SCHEME};
 
+/// Runs a command to its end and collects what it wrote.
 pub async fn run(docker: &Docker, container: &str, request: ExecRequest) -> Result<ExecOutput> {
+    collect_exec(stream(docker, container, request, None).await?).await
+}
+
+/// Starts a command and yields its output as the engine passes it on, then its exit code.
+/// stdin is `request.stdin`, then `more` as it arrives.
+pub async fn stream(
+    docker: &Docker,
+    container: &str,
+    request: ExecRequest,
+    more: Option<ByteStream>,
+) -> Result<ExecStream> {
     let env: Vec<String> = request
         .env
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
+    let takes_stdin = request.stdin.is_some() || more.is_some();
     let options = CreateExecOptions {
-        attach_stdin: Some(request.stdin.is_some()),
+        attach_stdin: Some(takes_stdin),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         tty: Some(false),
@@ -37,68 +53,161 @@ pub async fn run(docker: &Docker, container: &str, request: ExecRequest) -> Resu
                     .with_provider(SCHEME),
                 _ => error::map(e),
             })?;
-    let collect = async {
-        let started = docker
-            .start_exec(&exec.id, None)
-            .await
-            .map_err(error::map)?;
-        let StartExecResults::Attached { output, mut input } = started else {
-            return Err(
-                Error::unexpected("the engine detached an attached exec").with_provider(SCHEME)
-            );
-        };
-        // Write stdin while reading: a command that echoes more than the pipe buffers would
-        // otherwise block us both. `input` lives until the output ends either way.
-        let writer = async {
-            match &request.stdin {
-                Some(bytes) => {
-                    input.write_all(bytes).await?;
-                    input.shutdown().await
+    let started = docker
+        .start_exec(&exec.id, None)
+        .await
+        .map_err(error::map)?;
+    let StartExecResults::Attached { output, mut input } = started else {
+        return Err(Error::unexpected("the engine detached an attached exec").with_provider(SCHEME));
+    };
+    // stdin is written beside the reading: a command that echoes more than the pipe buffers
+    // would otherwise block us both.
+    let first = request.stdin.clone();
+    let writer = takes_stdin.then(|| {
+        tokio::spawn(async move {
+            if let Some(bytes) = first {
+                input.write_all(&bytes).await?;
+            }
+            if let Some(mut more) = more {
+                while let Some(piece) = more.next().await {
+                    match piece {
+                        Ok(bytes) => input.write_all(&bytes).await?,
+                        Err(e) => return Err(std::io::Error::other(e.to_string())),
+                    }
                 }
-                None => Ok(()),
             }
-        };
-        let (written, drained) = tokio::join!(writer, drain(output));
-        written.map_err(|e| {
-            Error::new(
-                ErrorKind::Unavailable,
-                format!("writing the command's stdin failed: {e}"),
-            )
-            .with_provider(SCHEME)
-        })?;
-        drained
+            input.shutdown().await
+        })
+        .abort_handle()
+    });
+    let running = Running {
+        docker: docker.clone(),
+        exec_id: exec.id,
+        output,
+        writer,
+        deadline: request
+            .timeout
+            .map(|t| (tokio::time::Instant::now() + t, t)),
+        command: request.command.join(" "),
+        program: request.command[0].clone(),
+        queued: Vec::new(),
+        first: true,
+        finished: false,
     };
-    let (stdout, stderr) = match request.timeout {
-        None => collect.await?,
-        Some(limit) => match tokio::time::timeout(limit, collect).await {
-            Ok(r) => r?,
-            Err(_) => {
-                kill(docker, &exec.id).await;
-                return Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "`{}` did not finish within {limit:?} and was killed",
-                        request.command.join(" ")
-                    ),
-                )
-                .with_provider(SCHEME));
+    Ok(futures::stream::unfold(Some(running), next_event).boxed())
+}
+
+/// A started exec. Dropped before its end, it kills the command: no one reads it any more.
+struct Running {
+    docker: Docker,
+    exec_id: String,
+    output: Output,
+    writer: Option<tokio::task::AbortHandle>,
+    deadline: Option<(tokio::time::Instant, Duration)>,
+    command: String,
+    program: String,
+    /// Events already read, last first.
+    queued: Vec<Result<ExecEvent>>,
+    /// No output seen yet: the first may be runc saying the program cannot be run.
+    first: bool,
+    finished: bool,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(w) = &self.writer {
+            w.abort();
+        }
+        if !self.finished {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let (docker, id) = (self.docker.clone(), self.exec_id.clone());
+                rt.spawn(async move { kill(&docker, &id).await });
             }
-        },
-    };
-    let exit_code = exit_code(docker, &exec.id).await?;
-    // runc reports a program it cannot find as exit 126/127 with its own message on the output.
-    if matches!(exit_code, 126 | 127) {
-        let said =
-            String::from_utf8_lossy(if stdout.is_empty() { &stderr } else { &stdout }).to_string();
-        if said.contains("OCI runtime exec failed") || said.contains("executable file not found") {
-            return Err(Error::not_found(format!(
-                "`{}` cannot be run: no such executable in the instance",
-                request.command[0]
-            ))
-            .with_provider(SCHEME));
         }
     }
-    Ok(ExecOutput::new(exit_code, stdout, stderr))
+}
+
+fn runc_refused(output: &[u8]) -> bool {
+    let said = String::from_utf8_lossy(output);
+    said.contains("OCI runtime exec failed") || said.contains("executable file not found")
+}
+
+async fn next_event(state: Option<Running>) -> Option<(Result<ExecEvent>, Option<Running>)> {
+    let mut r = state?;
+    if let Some(event) = r.queued.pop() {
+        let more = !r.queued.is_empty();
+        return Some((event, more.then_some(r)));
+    }
+    loop {
+        let next = match r.deadline {
+            None => r.output.next().await,
+            Some((at, limit)) => match tokio::time::timeout_at(at, r.output.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    let e = Error::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "`{}` did not finish within {limit:?} and was killed",
+                            r.command
+                        ),
+                    )
+                    .with_provider(SCHEME);
+                    return Some((Err(e), None));
+                }
+            },
+        };
+        let (stream, data) = match next {
+            Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
+                (LogStreamKind::Stdout, message)
+            }
+            Some(Ok(LogOutput::StdErr { message })) => (LogStreamKind::Stderr, message),
+            Some(Ok(LogOutput::StdIn { .. })) => continue,
+            Some(Err(e)) => return Some((Err(error::map(e)), None)),
+            None => {
+                r.finished = true;
+                let code = exit_code(&r.docker, &r.exec_id).await;
+                return Some((code.map(|exit_code| ExecEvent::Exit { exit_code }), None));
+            }
+        };
+        if std::mem::take(&mut r.first) && runc_refused(&data) {
+            // runc reports a program it cannot find as exit 126/127 with this message as the
+            // only output; anything else is the program's own.
+            let rest = drain(std::mem::replace(
+                &mut r.output,
+                Box::pin(futures::stream::empty()),
+            ))
+            .await;
+            r.finished = true;
+            let code = exit_code(&r.docker, &r.exec_id).await;
+            if matches!(code, Ok(126 | 127)) {
+                let e = Error::not_found(format!(
+                    "`{}` cannot be run: no such executable in the instance",
+                    r.program
+                ))
+                .with_provider(SCHEME);
+                return Some((Err(e), None));
+            }
+            let mut events = vec![Ok(ExecEvent::Output(LogChunk { stream, data }))];
+            match rest {
+                Ok((out, err)) => {
+                    for (stream, data) in
+                        [(LogStreamKind::Stdout, out), (LogStreamKind::Stderr, err)]
+                    {
+                        if !data.is_empty() {
+                            events.push(Ok(ExecEvent::Output(LogChunk { stream, data })));
+                        }
+                    }
+                    events.push(code.map(|exit_code| ExecEvent::Exit { exit_code }));
+                }
+                Err(e) => events.push(Err(e)),
+            }
+            r.queued = events;
+            r.queued.reverse();
+            let first = r.queued.pop().expect("one event at least");
+            return Some((first, Some(r)));
+        }
+        return Some((Ok(ExecEvent::Output(LogChunk { stream, data })), Some(r)));
+    }
 }
 
 pub(crate) type Output = std::pin::Pin<

@@ -97,6 +97,30 @@ impl Client {
         Ok(client)
     }
 
+    /// The WebSocket URL of `path` on the server.
+    pub fn websocket_url(&self, path: &str) -> Result<String> {
+        let rest = if let Some(r) = self.base.strip_prefix("https://") {
+            format!("wss://{r}")
+        } else if let Some(r) = self.base.strip_prefix("http://") {
+            format!("ws://{r}")
+        } else {
+            return Err(Error::invalid_input("the server URL is not http(s)"));
+        };
+        Ok(format!("{rest}{path}"))
+    }
+
+    /// The `authorization` header this client sends, if it has a token.
+    pub fn authorization(&self) -> Result<Option<reqwest::header::HeaderValue>> {
+        if self.token.is_empty() {
+            return Ok(None);
+        }
+        let mut value =
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", self.token))
+                .map_err(|_| Error::invalid_input("the token is not a valid header value"))?;
+        value.set_sensitive(true);
+        Ok(Some(value))
+    }
+
     /// Sends a request and reads its JSON answer; an empty answer is an error.
     pub async fn call<B: Serialize, T: DeserializeOwned>(
         &self,

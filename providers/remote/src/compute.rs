@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use nubes_core::compute::*;
-use nubes_core::{ComputeCapability, Error, ErrorKind, Result};
+use nubes_core::{collect_exec, ByteStream, ComputeCapability, Error, ErrorKind, Result};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +51,10 @@ struct CreateBody<'a> {
     env: &'a BTreeMap<String, String>,
     labels: &'a BTreeMap<String, String>,
     command: &'a Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priority: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster_id: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -171,6 +175,8 @@ impl Compute for RemoteCompute {
             env: &spec.env,
             labels: &spec.labels,
             command: &spec.command,
+            priority: spec.priority,
+            cluster_id: spec.cluster.as_deref(),
         };
         let r: Remote = self
             .client
@@ -221,6 +227,10 @@ impl Compute for RemoteCompute {
 
     async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecOutput> {
         request.validate()?;
+        // The socket carries any bytes; the JSON route only text.
+        if self.capability.exec_stream {
+            return collect_exec(self.exec_stream(id, request, None).await?).await;
+        }
         let stdin = match &request.stdin {
             Some(b) => Some(
                 std::str::from_utf8(b)
@@ -245,6 +255,17 @@ impl Compute for RemoteCompute {
             )
             .await?;
         Ok(ExecOutput::new(out.exit_code, out.stdout, out.stderr))
+    }
+
+    async fn exec_stream(
+        &self,
+        id: &str,
+        request: ExecRequest,
+        stdin: Option<ByteStream>,
+    ) -> Result<ExecStream> {
+        request.validate()?;
+        let id = self.resolve(id).await?;
+        crate::exec_socket::open(&self.client, &id, request, stdin).await
     }
 
     /// The server interleaves stdout and stderr; every chunk comes back as stdout.

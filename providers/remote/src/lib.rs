@@ -5,6 +5,7 @@ mod client;
 pub mod clusters;
 mod compute;
 mod disk;
+mod exec_socket;
 mod function;
 mod storage;
 

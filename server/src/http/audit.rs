@@ -27,14 +27,19 @@ pub fn created<T>(org_id: String, body: T) -> Created<T> {
     )
 }
 
+/// Routes recorded whatever their method: an interactive exec (a GET upgraded to a WebSocket)
+/// can change anything inside its instance.
+const ALWAYS: &[&str] = &["/v1/instances/{id}/exec"];
+
 pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return next.run(req).await;
-    }
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string());
+    let reads = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if reads && !route.as_deref().is_some_and(|r| ALWAYS.contains(&r)) {
+        return next.run(req).await;
+    }
     let action = format!(
         "{} {}",
         req.method(),

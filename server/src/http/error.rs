@@ -39,16 +39,26 @@ impl From<Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let kind = self.0.kind();
-        // Unexpected errors say nothing of their cause: that went to the server's log.
-        let message = if kind == ErrorKind::Unexpected {
-            "internal error"
-        } else {
-            self.0.message()
-        };
-        let body = json!({"error": {"kind": kind.as_str(), "message": message}});
         // The kind is in a header too, for answers without a body (HEAD).
-        (status(kind), [(KIND_HEADER, kind.as_str())], Json(body)).into_response()
+        (
+            status(kind),
+            [(KIND_HEADER, kind.as_str())],
+            Json(body(&self.0)),
+        )
+            .into_response()
     }
+}
+
+/// The JSON an error is answered with.
+pub fn body(e: &Error) -> serde_json::Value {
+    let kind = e.kind();
+    // Unexpected errors say nothing of their cause: that went to the server's log.
+    let message = if kind == ErrorKind::Unexpected {
+        "internal error"
+    } else {
+        e.message()
+    };
+    json!({"error": {"kind": kind.as_str(), "message": message}})
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::audit::{created, Created};
 use super::error::{ApiError, ApiResult};
-use super::extract::{Body, Params};
+use super::extract::{Body, Params, Upgrade};
 use super::AppState;
 use crate::accounts::Principal;
 use crate::instances::{CreateInstance, ExecBody, ExecResult, TenantInstance};
@@ -68,7 +68,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(start))
         .routes(routes!(stop))
         .routes(routes!(restart))
-        .routes(routes!(exec))
+        .routes(routes!(exec, exec_stream))
         .routes(routes!(logs))
         .routes(routes!(stats))
         .routes(routes!(resize))
@@ -210,6 +210,30 @@ async fn exec(
     Body(b): Body<ExecBody>,
 ) -> ApiResult<Json<ExecResult>> {
     Ok(Json(s.instances.exec(&p, &id, b).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/instances/{id}/exec",
+    operation_id = "instances_exec_stream",
+    tag = "instances",
+    summary = "Run a command interactively over a WebSocket",
+    description = "After the upgrade the client sends the command as a JSON text frame \
+        (ExecStart), then, with `stdin_open`, stdin in binary frames (an empty one closes it). \
+        The server sends output in binary frames whose first byte is the stream (1 stdout, \
+        2 stderr), then one text frame, `{\"exit_code\": N}` or an error body, and closes. \
+        Closing the socket ends the command.",
+    params(("id" = String, Path, description = "The instance's id")),
+    responses((status = 101, description = "Switching to the exec's stream"), super::error::Errors)
+)]
+async fn exec_stream(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Upgrade(upgrade): Upgrade,
+) -> ApiResult<Response> {
+    s.instances.may_exec(&p, &id).await?;
+    Ok(upgrade.on_upgrade(move |socket| super::exec_socket::serve(s, p, id, socket)))
 }
 
 #[utoipa::path(

@@ -10,6 +10,7 @@ mod clusters;
 mod disks;
 pub mod error;
 mod events;
+mod exec_socket;
 mod extract;
 mod functions;
 mod instances;

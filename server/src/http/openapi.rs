@@ -35,7 +35,11 @@ const CDN: &str = "https://unpkg.com/swagger-ui-dist@5.35.0";
         super::buckets::delete_object,
         healthz,
     ),
-    components(schemas(super::error::ErrorBody, super::error::ErrorDetail)),
+    components(schemas(
+        super::error::ErrorBody,
+        super::error::ErrorDetail,
+        super::exec_socket::ExecStart
+    )),
     modifiers(&Bearer),
     security(("bearer" = [])),
     tags(

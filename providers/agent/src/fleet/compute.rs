@@ -21,7 +21,9 @@ impl Compute for Fleet {
         cap.restart = true;
         cap.exec = true;
         cap.exec_stdin = true;
+        cap.exec_stream = true;
         cap.logs = true;
+        cap.logs_follow = true;
         cap.stats = true;
         cap.resize = true;
         cap
@@ -30,17 +32,13 @@ impl Compute for Fleet {
     /// Places the instance and creates it on its agent; one that does not fit now comes back
     /// `Queued` and is created when capacity frees.
     async fn create(&self, mut spec: InstanceSpec) -> Result<Instance> {
-        let priority: i32 = match spec.labels.remove(PRIORITY_LABEL) {
-            Some(p) => p
-                .parse()
-                .map_err(|_| Error::invalid_input(format!("priority `{p}` is not an integer")))?,
-            None => 0,
-        };
-        let cluster = spec.labels.remove(CLUSTER_LABEL);
         spec.validate()?;
+        // The agent's workloads carry priority and cluster as labels, so the fleet can tell
+        // them again when it adopts them after a restart.
+        let priority = spec.priority.take().unwrap_or(0);
         spec.labels
             .insert(AGENT_PRIORITY_LABEL.to_string(), priority.to_string());
-        if let Some(c) = cluster {
+        if let Some(c) = spec.cluster.take() {
             spec.labels.insert(AGENT_CLUSTER_LABEL.to_string(), c);
         }
         spec.cpus.get_or_insert(DEFAULT_CPUS);
@@ -147,6 +145,16 @@ impl Compute for Fleet {
     }
 
     async fn exec(&self, name: &str, request: ExecRequest) -> Result<ExecOutput> {
+        collect_exec(self.exec_stream(name, request, None).await?).await
+    }
+
+    async fn exec_stream(
+        &self,
+        name: &str,
+        request: ExecRequest,
+        stdin: Option<ByteStream>,
+    ) -> Result<ExecStream> {
+        request.validate()?;
         let agent = self.placed(name)?;
         let op = Op::Exec {
             name: name.into(),
@@ -154,36 +162,29 @@ impl Compute for Fleet {
             env: request.env,
             workdir: request.workdir,
             stdin: request.stdin.as_deref().map(protocol::b64),
+            stdin_follows: stdin.is_some(),
             timeout_secs: request.timeout.map(|t| t.as_secs().max(1)),
         };
-        let answer = self.ask(&agent, op).await?;
-        match answer.outcome {
-            Outcome::Exited { exit_code } => {
-                Ok(ExecOutput::new(exit_code, answer.stdout, answer.stderr))
-            }
-            other => Err(Error::unexpected(format!("unexpected answer {other:?}"))),
-        }
+        Ok(self.live(&agent, op, stdin).await?.boxed())
     }
 
     async fn logs(&self, name: &str, options: LogOptions) -> Result<LogStream> {
-        if options.follow {
-            return Err(Error::unsupported("the fleet does not follow logs yet"));
-        }
         let agent = self.placed(name)?;
         let op = Op::Logs {
             name: name.into(),
             tail: options.tail,
+            follow: options.follow,
         };
-        match self.call(&agent, op).await? {
-            Outcome::Logs { data } => {
-                let chunk = LogChunk {
-                    stream: LogStreamKind::Stdout,
-                    data: protocol::unb64(&data)?.into(),
-                };
-                Ok(stream::iter([Ok(chunk)]).boxed())
-            }
-            other => Err(Error::unexpected(format!("unexpected answer {other:?}"))),
-        }
+        let live = self.live(&agent, op, None).await?;
+        Ok(live
+            .filter_map(|event| async move {
+                match event {
+                    Ok(ExecEvent::Output(chunk)) => Some(Ok(chunk)),
+                    Ok(ExecEvent::Exit { .. }) => None,
+                    Err(e) => Some(Err(e)),
+                }
+            })
+            .boxed())
     }
 
     async fn stats(&self, name: &str) -> Result<InstanceStats> {

@@ -24,9 +24,8 @@ impl Fleet {
             .collect();
         for id in ids {
             if let Some(p) = pending.remove(&id) {
-                let _ = p
-                    .done
-                    .send(Err(unavailable(format!("agent {agent} went away"))));
+                p.reply
+                    .fail(unavailable(format!("agent {agent} went away")));
             }
         }
     }
@@ -159,28 +158,33 @@ impl Fleet {
                 }
             }
             AgentMessage::Reply { id, outcome } => {
-                if let Some(p) = lock(&self.inner.pending).remove(&id) {
-                    let result = match outcome {
-                        Outcome::Failed { kind, message } => Err(protocol::error(&kind, &message)),
-                        outcome => Ok(Answer {
-                            outcome,
-                            stdout: p.stdout,
-                            stderr: p.stderr,
-                        }),
-                    };
-                    let _ = p.done.send(result);
+                let Some(p) = lock(&self.inner.pending).remove(&id) else {
+                    return;
+                };
+                match (p.reply, outcome) {
+                    (reply, Outcome::Failed { kind, message }) => {
+                        reply.fail(protocol::error(&kind, &message))
+                    }
+                    (Reply::Once(done), outcome) => {
+                        let _ = done.send(Ok(outcome));
+                    }
+                    (Reply::Live(tx), Outcome::Exited { exit_code }) => {
+                        let _ = tx.try_send(Ok(ExecEvent::Exit { exit_code }));
+                    }
+                    // Anything else ends the stream (logs end with `done`).
+                    (Reply::Live(_), _) => {}
                 }
             }
             AgentMessage::Output { id, stream, data } => {
-                if let (Some(p), Ok(bytes)) = (
-                    lock(&self.inner.pending).get_mut(&id),
-                    protocol::unb64(&data),
-                ) {
-                    match stream {
-                        LogStreamKind::Stdout => p.stdout.extend_from_slice(&bytes),
-                        LogStreamKind::Stderr => p.stderr.extend_from_slice(&bytes),
-                    }
-                }
+                let Ok(data) = protocol::unb64(&data) else {
+                    self.send_error(agent_id, Some(id), "output data is not base64");
+                    return;
+                };
+                let chunk = LogChunk {
+                    stream,
+                    data: data.into(),
+                };
+                self.output(agent_id, id, chunk);
             }
             AgentMessage::Error { id, message, .. } => {
                 tracing::warn!(agent = %agent_id, ?id, %message, "agent reported an error");

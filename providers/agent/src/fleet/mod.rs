@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures::stream;
 use futures::StreamExt;
 use nubes_core::{
-    Compute, ComputeCapability, DeleteOptions, Error, ErrorKind, ExecOutput, ExecRequest, Instance,
-    InstanceSpec, InstanceState, InstanceStats, ListOptions, LogChunk, LogOptions, LogStream,
-    LogStreamKind, ResizeRequest, Result, StopOptions,
+    collect_exec, ByteStream, Compute, ComputeCapability, DeleteOptions, Error, ErrorKind,
+    ExecEvent, ExecOutput, ExecRequest, ExecStream, Instance, InstanceSpec, InstanceState,
+    InstanceStats, ListOptions, LogChunk, LogOptions, LogStream, ResizeRequest, Result,
+    StopOptions,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,6 +24,7 @@ use crate::protocol::{self, AgentMessage, Hello, Op, Outcome, ServerMessage};
 
 mod compute;
 mod links;
+mod live;
 mod placing;
 
 use crate::scheduler::{AgentOffer, Demand, Resources, Scheduler, Strategy, Submitted};
@@ -31,13 +32,8 @@ use compute::fleet_view;
 
 /// The provider name fleet instances report.
 pub const SCHEME: &str = "fleet";
-/// The spec label that carries a request's priority to the fleet (the server sets it; users
-/// cannot, the `io.nubes.` prefix being reserved).
-pub const PRIORITY_LABEL: &str = "io.nubes.priority";
-/// The spec label that names the cluster a request runs in (set by the server, like priority).
-pub const CLUSTER_LABEL: &str = "io.nubes.cluster";
-/// What the agent's workloads carry instead, so the fleet can tell priority and cluster again
-/// when it adopts them after a restart (the local provider refuses `io.nubes.` labels).
+/// What the agent's workloads carry for `InstanceSpec::priority` and `cluster`, so the fleet
+/// can tell them again when it adopts them after a restart.
 pub const AGENT_PRIORITY_LABEL: &str = "nubes-priority";
 pub const AGENT_CLUSTER_LABEL: &str = "nubes-cluster";
 /// Resources assumed for a request that names none, so every instance has limits.
@@ -150,16 +146,28 @@ struct Known {
 
 struct Pending {
     agent: String,
-    done: oneshot::Sender<Result<Answer>>,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+    reply: Reply,
 }
 
-/// A request's outcome, with the exec output that came before it.
-struct Answer {
-    outcome: Outcome,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+enum Reply {
+    /// One outcome, awaited whole.
+    Once(oneshot::Sender<Result<Outcome>>),
+    /// Output as it arrives, then how it ended: exec and logs.
+    Live(mpsc::Sender<Result<ExecEvent>>),
+}
+
+impl Reply {
+    fn fail(self, e: Error) {
+        match self {
+            Reply::Once(done) => {
+                let _ = done.send(Err(e));
+            }
+            // The last slot of a live queue is kept for its end (see `live`).
+            Reply::Live(tx) => {
+                let _ = tx.try_send(Err(e));
+            }
+        }
+    }
 }
 
 struct Inner {

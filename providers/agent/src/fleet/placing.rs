@@ -6,30 +6,8 @@ use super::*;
 impl Fleet {
     /// Sends `op` to `agent` and waits for its outcome.
     pub(super) async fn call(&self, agent: &str, op: Op) -> Result<Outcome> {
-        Ok(self.ask(agent, op).await?.outcome)
-    }
-
-    /// As `call`, keeping exec output.
-    pub(super) async fn ask(&self, agent: &str, op: Op) -> Result<Answer> {
-        let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
-        let tx = lock(&self.inner.links)
-            .get(agent)
-            .map(|l| l.tx.clone())
-            .ok_or_else(|| unavailable(format!("agent {agent} is offline")))?;
         let (done, wait) = oneshot::channel();
-        lock(&self.inner.pending).insert(
-            id,
-            Pending {
-                agent: agent.to_string(),
-                done,
-                stdout: Vec::new(),
-                stderr: Vec::new(),
-            },
-        );
-        if tx.send(ServerMessage::Request { id, op }).await.is_err() {
-            lock(&self.inner.pending).remove(&id);
-            return Err(unavailable(format!("agent {agent} is offline")));
-        }
+        let id = self.send(agent, op, Reply::Once(done)).await?;
         match tokio::time::timeout(self.inner.config.request_timeout, wait).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(unavailable(format!("agent {agent} went away"))),
@@ -41,6 +19,32 @@ impl Fleet {
                 ))
             }
         }
+    }
+
+    /// Sends `op` to `agent`, its answer to go to `reply`; returns the request's id.
+    pub(super) async fn send(&self, agent: &str, op: Op, reply: Reply) -> Result<u64> {
+        let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        let tx = self.link(agent)?;
+        lock(&self.inner.pending).insert(
+            id,
+            Pending {
+                agent: agent.to_string(),
+                reply,
+            },
+        );
+        if tx.send(ServerMessage::Request { id, op }).await.is_err() {
+            lock(&self.inner.pending).remove(&id);
+            return Err(unavailable(format!("agent {agent} is offline")));
+        }
+        Ok(id)
+    }
+
+    /// The channel to an agent's connection.
+    pub(super) fn link(&self, agent: &str) -> Result<mpsc::Sender<ServerMessage>> {
+        lock(&self.inner.links)
+            .get(agent)
+            .map(|l| l.tx.clone())
+            .ok_or_else(|| unavailable(format!("agent {agent} is offline")))
     }
 
     /// Sends admitted requests to their agents; a failed create frees its reservation.

@@ -1,0 +1,232 @@
+//! Carrying out the server's requests on the local provider, and finding a running one again
+//! when more of its stdin or its cancellation arrives.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use nubes_core::{
+    Bytes, Compute, DeleteOptions, Error, ErrorKind, ExecEvent, ExecRequest, Instance, LogChunk,
+    LogOptions, ResizeRequest, Result, StopOptions,
+};
+use tokio::sync::mpsc;
+
+use super::FLEET_LABEL;
+use crate::protocol::{self, AgentMessage, Op, Outcome};
+
+/// Requests this agent is carrying out, by id.
+#[derive(Clone, Default)]
+pub(super) struct InFlight(Arc<Mutex<HashMap<u64, Running>>>);
+
+struct Running {
+    task: tokio::task::AbortHandle,
+    /// Exec or logs: work for a caller, pointless once the connection is gone.
+    streams: bool,
+    /// Where more stdin goes, while the exec's stdin is open.
+    stdin: Option<mpsc::UnboundedSender<Bytes>>,
+}
+
+/// The two ways into the socket: replies before bulk output.
+#[derive(Clone)]
+pub(super) struct Outbox {
+    pub control: mpsc::Sender<AgentMessage>,
+    pub bulk: mpsc::Sender<AgentMessage>,
+}
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Running>> {
+        self.0.lock().expect("in-flight lock")
+    }
+
+    pub fn start(&self, compute: Arc<dyn Compute>, tag: String, id: u64, op: Op, out: Outbox) {
+        let (stdin_tx, stdin_rx) = match &op {
+            Op::Exec {
+                stdin_follows: true,
+                ..
+            } => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                (Some(tx), Some(rx))
+            }
+            _ => (None, None),
+        };
+        // Streaming answers put their reply behind their output on the same queue, so it never
+        // overtakes the last piece.
+        let streams = matches!(op, Op::Exec { .. } | Op::Logs { .. });
+        let this = self.clone();
+        // Held across the spawn, so a request that finishes at once removes its entry after
+        // it was made, not before.
+        let mut running = self.lock();
+        let task = tokio::spawn(async move {
+            let outcome = match handle(compute.as_ref(), &tag, id, op, stdin_rx, &out.bulk).await {
+                Ok(o) => o,
+                Err(e) => Outcome::failed(&e),
+            };
+            this.lock().remove(&id);
+            let reply = AgentMessage::Reply { id, outcome };
+            let _ = if streams {
+                out.bulk.send(reply).await
+            } else {
+                out.control.send(reply).await
+            };
+        });
+        running.insert(
+            id,
+            Running {
+                task: task.abort_handle(),
+                streams,
+                stdin: stdin_tx,
+            },
+        );
+    }
+
+    /// More stdin for a running exec; `None` closes it.
+    pub fn stdin(&self, id: u64, data: Option<Vec<u8>>) -> Result<()> {
+        let mut running = self.lock();
+        let Some(r) = running.get_mut(&id) else {
+            // It may just have finished; input for it has nowhere to go.
+            return Ok(());
+        };
+        match data {
+            Some(bytes) => {
+                let tx = r.stdin.as_ref().ok_or_else(|| {
+                    Error::invalid_input(format!("request {id} takes no more stdin"))
+                })?;
+                // A command that has stopped reading loses its input, as with a closed pipe.
+                let _ = tx.send(bytes.into());
+            }
+            None => r.stdin = None,
+        }
+        Ok(())
+    }
+
+    /// Stops a request; dropping its work ends the command or the log stream on the provider.
+    pub fn cancel(&self, id: u64) {
+        if let Some(r) = self.lock().remove(&id) {
+            r.task.abort();
+        }
+    }
+
+    /// Ends the streams of a connection that closed. Lifecycle requests run to the end: the
+    /// next hello reports what they left, and the server reconciles it.
+    pub fn cancel_streams(&self) {
+        self.lock().retain(|_, r| {
+            if r.streams {
+                r.task.abort();
+            }
+            !r.streams
+        });
+    }
+}
+
+async fn piece(bulk: &mpsc::Sender<AgentMessage>, id: u64, chunk: LogChunk) -> Result<()> {
+    for data in chunk.data.chunks(protocol::CHUNK) {
+        let msg = AgentMessage::Output {
+            id,
+            stream: chunk.stream,
+            data: protocol::b64(data),
+        };
+        bulk.send(msg)
+            .await
+            .map_err(|_| Error::new(ErrorKind::Unavailable, "connection lost"))?;
+    }
+    Ok(())
+}
+
+/// Carries out one request on the local provider.
+async fn handle(
+    compute: &dyn Compute,
+    tag: &str,
+    id: u64,
+    op: Op,
+    stdin: Option<mpsc::UnboundedReceiver<Bytes>>,
+    bulk: &mpsc::Sender<AgentMessage>,
+) -> Result<Outcome> {
+    let instance = |i: Instance| Outcome::Instance { instance: i };
+    Ok(match op {
+        Op::Create { mut spec } => {
+            spec.labels.insert(FLEET_LABEL.to_string(), tag.to_string());
+            instance(compute.create(spec).await?)
+        }
+        Op::Get { name } => instance(compute.get(&name).await?),
+        Op::Start { name } => instance(compute.start(&name).await?),
+        Op::Stop { name, timeout_secs } => instance(
+            compute
+                .stop(
+                    &name,
+                    StopOptions::timeout(Duration::from_secs(timeout_secs)),
+                )
+                .await?,
+        ),
+        Op::Restart { name, timeout_secs } => instance(
+            compute
+                .restart(
+                    &name,
+                    StopOptions::timeout(Duration::from_secs(timeout_secs)),
+                )
+                .await?,
+        ),
+        Op::Delete { name, force } => {
+            let options = if force {
+                DeleteOptions::force()
+            } else {
+                DeleteOptions::default()
+            };
+            compute.delete(&name, options).await?;
+            Outcome::Done
+        }
+        Op::Exec {
+            name,
+            command,
+            env,
+            workdir,
+            stdin: first,
+            stdin_follows: _,
+            timeout_secs,
+        } => {
+            let mut req = ExecRequest::new(command);
+            req.env = env;
+            req.workdir = workdir;
+            req.stdin = first
+                .map(|s| protocol::unb64(&s))
+                .transpose()?
+                .map(Into::into);
+            req.timeout = timeout_secs.map(Duration::from_secs);
+            let more = stdin.map(|rx| {
+                futures::stream::unfold(
+                    rx,
+                    |mut rx| async move { rx.recv().await.map(|b| (Ok(b), rx)) },
+                )
+                .boxed()
+            });
+            let mut events = compute.exec_stream(&name, req, more).await?;
+            while let Some(event) = events.next().await {
+                match event? {
+                    ExecEvent::Output(chunk) => piece(bulk, id, chunk).await?,
+                    ExecEvent::Exit { exit_code } => return Ok(Outcome::Exited { exit_code }),
+                }
+            }
+            return Err(Error::unexpected(
+                "the command's output ended without an exit code",
+            ));
+        }
+        Op::Logs { name, tail, follow } => {
+            let mut options = LogOptions::default().follow(follow);
+            options.tail = tail;
+            let mut stream = compute.logs(&name, options).await?;
+            while let Some(chunk) = stream.next().await {
+                piece(bulk, id, chunk?).await?;
+            }
+            Outcome::Done
+        }
+        Op::Stats { name } => Outcome::Stats {
+            stats: compute.stats(&name).await?,
+        },
+        Op::Resize { name, cpus, memory } => {
+            let mut r = ResizeRequest::default();
+            r.cpus = cpus;
+            r.memory = memory;
+            instance(compute.resize(&name, r).await?)
+        }
+    })
+}

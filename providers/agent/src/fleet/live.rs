@@ -1,0 +1,127 @@
+//! Streamed requests: exec and logs output forwarded to the caller as the agent sends it, stdin
+//! forwarded to the agent as the caller writes it, and a cancel when the caller goes away.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::*;
+
+/// How many pieces a streamed request may have waiting for its caller. One that falls this far
+/// behind loses the stream, rather than hold up everything else on the agent's connection
+/// (heartbeats included). The last slot is kept for the stream's end, so that always arrives.
+const BACKLOG: usize = 256;
+
+impl Fleet {
+    /// Sends a streamed request; its output arrives on the returned stream.
+    pub(super) async fn live(
+        &self,
+        agent: &str,
+        op: Op,
+        stdin: Option<ByteStream>,
+    ) -> Result<Live> {
+        let (tx, rx) = mpsc::channel(BACKLOG);
+        let id = self.send(agent, op, Reply::Live(tx)).await?;
+        let feeder = match stdin {
+            Some(input) => {
+                let link = self.link(agent)?;
+                Some(tokio::spawn(feed(link, id, input)).abort_handle())
+            }
+            None => None,
+        };
+        Ok(Live {
+            fleet: self.clone(),
+            agent: agent.to_string(),
+            id,
+            rx,
+            feeder,
+            ended: false,
+        })
+    }
+
+    /// A piece of a streamed request's output, from its agent.
+    pub(super) fn output(&self, agent: &str, id: u64, chunk: LogChunk) {
+        let mut pending = lock(&self.inner.pending);
+        let Some(Pending {
+            reply: Reply::Live(tx),
+            ..
+        }) = pending.get(&id)
+        else {
+            return;
+        };
+        if tx.capacity() > 1 {
+            let _ = tx.try_send(Ok(ExecEvent::Output(chunk)));
+            return;
+        }
+        if let Some(p) = pending.remove(&id) {
+            p.reply.fail(unavailable(
+                "the caller fell too far behind the output; the stream was cut",
+            ));
+        }
+        drop(pending);
+        self.cancel(agent, id);
+    }
+
+    fn cancel(&self, agent: &str, id: u64) {
+        if let Some(l) = lock(&self.inner.links).get(agent) {
+            let _ = l.tx.try_send(ServerMessage::Cancel { id });
+        }
+    }
+}
+
+/// Sends the caller's stdin to the agent piece by piece, then closes it.
+async fn feed(link: mpsc::Sender<ServerMessage>, id: u64, mut input: ByteStream) {
+    while let Some(piece) = input.next().await {
+        let bytes = match piece {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(id, error = %e, "reading an exec's stdin failed; closing it");
+                break;
+            }
+        };
+        for data in bytes.chunks(protocol::CHUNK) {
+            let msg = ServerMessage::Stdin {
+                id,
+                data: Some(protocol::b64(data)),
+            };
+            if link.send(msg).await.is_err() {
+                return;
+            }
+        }
+    }
+    let _ = link.send(ServerMessage::Stdin { id, data: None }).await;
+}
+
+/// A streamed request's output. Dropped before its end, it cancels the request on the agent.
+pub(super) struct Live {
+    fleet: Fleet,
+    agent: String,
+    id: u64,
+    rx: mpsc::Receiver<Result<ExecEvent>>,
+    feeder: Option<tokio::task::AbortHandle>,
+    ended: bool,
+}
+
+impl futures::Stream for Live {
+    type Item = Result<ExecEvent>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = self.rx.poll_recv(cx);
+        if let Poll::Ready(item) = &next {
+            if !matches!(item, Some(Ok(ExecEvent::Output(_)))) {
+                self.ended = true;
+            }
+        }
+        next
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if let Some(f) = &self.feeder {
+            f.abort();
+        }
+        if !self.ended && lock(&self.fleet.inner.pending).remove(&self.id).is_some() {
+            self.fleet.cancel(&self.agent, self.id);
+        }
+    }
+}

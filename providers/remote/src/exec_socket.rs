@@ -1,0 +1,163 @@
+//! The interactive exec over the server's WebSocket (`GET /v1/instances/{id}/exec`): the command
+//! in a first JSON frame, stdin in binary frames (an empty one closes it), output back in binary
+//! frames tagged 1 (stdout) or 2 (stderr), then the exit code or an error in a text frame.
+
+use std::collections::BTreeMap;
+
+use futures::{SinkExt, StreamExt};
+use nubes_core::{
+    ByteStream, Bytes, Error, ErrorKind, ExecEvent, ExecRequest, ExecStream, LogChunk,
+    LogStreamKind, Result,
+};
+use serde::{Deserialize, Serialize};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::client::{api_error, Client};
+use crate::SCHEME;
+
+#[derive(Serialize)]
+struct Start<'a> {
+    command: &'a [String],
+    env: &'a BTreeMap<String, String>,
+    workdir: &'a Option<String>,
+    stdin_open: bool,
+    timeout_secs: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct End {
+    exit_code: Option<i64>,
+    error: Option<EndError>,
+}
+
+#[derive(Deserialize)]
+struct EndError {
+    kind: String,
+    message: String,
+}
+
+fn lost(e: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        format!("the exec's connection was lost: {e}"),
+    )
+    .with_provider(SCHEME)
+}
+
+pub async fn open(
+    client: &Client,
+    id: &str,
+    request: ExecRequest,
+    more: Option<ByteStream>,
+) -> Result<ExecStream> {
+    let url = client.websocket_url(&format!("/v1/instances/{id}/exec"))?;
+    let mut upgrade = url
+        .into_client_request()
+        .map_err(|e| Error::invalid_input(format!("bad server URL: {e}")))?;
+    if let Some(auth) = client.authorization()? {
+        upgrade.headers_mut().insert("authorization", auth);
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(upgrade)
+        .await
+        .map_err(|e| match e {
+            // Refused before the upgrade: the answer is an ordinary API error.
+            tokio_tungstenite::tungstenite::Error::Http(res) => {
+                let (parts, body) = res.into_parts();
+                let status = reqwest::StatusCode::from_u16(parts.status.as_u16())
+                    .unwrap_or(reqwest::StatusCode::BAD_GATEWAY);
+                api_error(status, body.as_deref().unwrap_or_default(), None)
+            }
+            e => lost(e),
+        })?;
+    let (mut sink, incoming) = ws.split();
+    let stdin_open = request.stdin.is_some() || more.is_some();
+    let start = Start {
+        command: &request.command,
+        env: &request.env,
+        workdir: &request.workdir,
+        stdin_open,
+        timeout_secs: request.timeout.map(|t| t.as_secs_f64().ceil() as u64),
+    };
+    let start = serde_json::to_string(&start).expect("the start frame serializes");
+    sink.send(Message::text(start)).await.map_err(lost)?;
+
+    // stdin goes out beside the reading, in binary frames (so any bytes travel), and an empty
+    // frame closes it. The writer holds the socket's sending half until the exec ends.
+    let first = request.stdin.clone();
+    let writer = tokio::spawn(async move {
+        if stdin_open {
+            if let Some(bytes) = first {
+                sink.send(Message::Binary(bytes)).await?;
+            }
+            if let Some(mut more) = more {
+                while let Some(Ok(bytes)) = more.next().await {
+                    if !bytes.is_empty() {
+                        sink.send(Message::Binary(bytes)).await?;
+                    }
+                }
+            }
+            sink.send(Message::Binary(Bytes::new())).await?;
+        }
+        // Keep the half open: dropping it would end the connection early.
+        std::future::pending::<()>().await;
+        Ok::<(), tokio_tungstenite::tungstenite::Error>(())
+    });
+    let guard = Writer(writer.abort_handle());
+
+    let events = futures::stream::unfold(Some((incoming, guard)), |state| async move {
+        let (mut incoming, guard) = state?;
+        loop {
+            let frame = match incoming.next().await {
+                Some(Ok(frame)) => frame,
+                Some(Err(e)) => return Some((Err(lost(e)), None)),
+                None => return Some((Err(lost("closed before the exit code")), None)),
+            };
+            match frame {
+                Message::Binary(data) if !data.is_empty() => {
+                    let stream = match data[0] {
+                        1 => LogStreamKind::Stdout,
+                        2 => LogStreamKind::Stderr,
+                        other => {
+                            let e = Error::unexpected(format!("output on unknown channel {other}"));
+                            return Some((Err(e.with_provider(SCHEME)), None));
+                        }
+                    };
+                    let chunk = LogChunk {
+                        stream,
+                        data: data.slice(1..),
+                    };
+                    return Some((Ok(ExecEvent::Output(chunk)), Some((incoming, guard))));
+                }
+                Message::Text(text) => {
+                    let end = match serde_json::from_str::<End>(&text) {
+                        Ok(End {
+                            exit_code: Some(exit_code),
+                            ..
+                        }) => Ok(ExecEvent::Exit { exit_code }),
+                        Ok(End { error: Some(e), .. }) => Err(Error::new(
+                            e.kind.parse().unwrap_or(ErrorKind::Unexpected),
+                            e.message,
+                        )
+                        .with_provider(SCHEME)),
+                        _ => Err(Error::unexpected(format!("unreadable end of exec: {text}"))
+                            .with_provider(SCHEME)),
+                    };
+                    return Some((end, None));
+                }
+                Message::Close(_) => return Some((Err(lost("closed before the exit code")), None)),
+                _ => {}
+            }
+        }
+    });
+    Ok(events.boxed())
+}
+
+/// Stops the stdin writer, and with it the connection, when the exec's stream is dropped.
+struct Writer(tokio::task::AbortHandle);
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

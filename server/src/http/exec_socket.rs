@@ -1,0 +1,141 @@
+//! The interactive exec's WebSocket, `GET /v1/instances/{id}/exec` upgraded:
+//!
+//! - client → server: first a text frame, the command as JSON (`ExecStart`); then binary frames,
+//!   each more stdin, when `stdin_open`; an empty binary frame closes stdin. Closing the socket
+//!   ends the command.
+//! - server → client: binary frames of output, the first byte saying which stream (1 stdout,
+//!   2 stderr, as Kubernetes' exec channels), the rest the bytes as written; at the end one text
+//!   frame, `{"exit_code": N}` or `{"error": {"kind", "message"}}`, then a close.
+
+use std::collections::BTreeMap;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures::{SinkExt, StreamExt};
+use nubes::{ByteStream, Error, ExecEvent, LogStreamKind};
+use serde::Deserialize;
+
+use super::AppState;
+use crate::accounts::Principal;
+use crate::instances::ExecBody;
+
+/// The first frame: what to run.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecStart {
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub workdir: Option<String>,
+    /// Written to stdin first.
+    pub stdin: Option<String>,
+    /// More stdin follows in binary frames, until an empty one.
+    #[serde(default)]
+    pub stdin_open: bool,
+    pub timeout_secs: Option<u64>,
+}
+
+/// How many stdin frames may wait for the command to read them before the client is made to
+/// wait (TCP pushes back), so a fast writer cannot fill the server's memory.
+const STDIN_BACKLOG: usize = 16;
+
+pub async fn serve(s: AppState, p: Principal, id: String, socket: WebSocket) {
+    let (mut sink, mut incoming) = socket.split();
+    let start = match incoming.next().await {
+        Some(Ok(Message::Text(text))) => serde_json::from_str::<ExecStart>(&text)
+            .map_err(|e| Error::invalid_input(format!("the first frame is not a command: {e}"))),
+        Some(Ok(_)) => Err(Error::invalid_input(
+            "the first frame must be a JSON text frame naming the command",
+        )),
+        _ => return,
+    };
+    let start = match start {
+        Ok(s) => s,
+        Err(e) => return finish(&mut sink, Err(e)).await,
+    };
+    let (stdin_tx, stdin) = if start.stdin_open {
+        let (tx, rx) =
+            futures::channel::mpsc::channel::<nubes::Result<nubes::Bytes>>(STDIN_BACKLOG);
+        (Some(tx), Some(rx.boxed() as ByteStream))
+    } else {
+        (None, None)
+    };
+    let body = ExecBody {
+        command: start.command,
+        env: start.env,
+        workdir: start.workdir,
+        stdin: start.stdin,
+        timeout_secs: start.timeout_secs,
+    };
+    let mut events = match s.instances.exec_stream(&p, &id, body, stdin).await {
+        Ok(events) => events,
+        Err(e) => return finish(&mut sink, Err(e)).await,
+    };
+
+    // Both directions at once: a command that stops reading stdin until its output is read
+    // must not wait on us.
+    let pump_in = async move {
+        let mut stdin_tx = stdin_tx;
+        while let Some(Ok(frame)) = incoming.next().await {
+            match frame {
+                Message::Binary(data) if data.is_empty() => stdin_tx = None,
+                Message::Binary(data) => {
+                    if let Some(tx) = stdin_tx.as_mut() {
+                        // The command is gone or stdin closed: the rest has nowhere to go.
+                        let _ = tx.send(Ok(data)).await;
+                    }
+                }
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+    };
+    let pump_out = async {
+        while let Some(event) = events.next().await {
+            let (channel, data) = match event {
+                Ok(ExecEvent::Output(chunk)) => match chunk.stream {
+                    LogStreamKind::Stdout => (1u8, chunk.data),
+                    LogStreamKind::Stderr => (2u8, chunk.data),
+                },
+                Ok(ExecEvent::Exit { exit_code }) => return Ok(exit_code),
+                Err(e) => return Err(e),
+            };
+            let mut frame = Vec::with_capacity(data.len() + 1);
+            frame.push(channel);
+            frame.extend_from_slice(&data);
+            if sink.send(Message::Binary(frame.into())).await.is_err() {
+                return Err(Error::new(
+                    nubes::ErrorKind::Unavailable,
+                    "the client went away",
+                ));
+            }
+        }
+        Err(Error::unexpected(
+            "the command's output ended without an exit code",
+        ))
+    };
+    tokio::select! {
+        // The client closed: dropping the command's stream ends it.
+        _ = pump_in => {}
+        ended = pump_out => {
+            drop(events);
+            finish(&mut sink, ended).await;
+        }
+    }
+}
+
+async fn finish<S>(sink: &mut S, ended: nubes::Result<i64>)
+where
+    S: futures::Sink<Message> + Unpin,
+{
+    let text = match ended {
+        Ok(exit_code) => serde_json::json!({ "exit_code": exit_code }),
+        Err(e) => {
+            if e.kind() == nubes::ErrorKind::Unexpected {
+                tracing::error!(error = %e, "interactive exec failed");
+            }
+            super::error::body(&e)
+        }
+    };
+    let _ = sink.send(Message::text(text.to_string())).await;
+    let _ = sink.send(Message::Close(None)).await;
+}
