@@ -62,7 +62,8 @@ pub enum Command {
     Cluster(ClusterCmd),
     /// Live events from a Nubes server: instance states, the queue, agents (one JSON line each)
     Events,
-    /// Lease this machine: run a lessor agent that dials a Nubes server and runs what it places here
+    /// Lease this machine (`cloudctl agent --server URL --token T` runs a lessor agent that dials
+    /// a Nubes server and runs what it places here), or manage a fleet's agents as its admin
     Agent(AgentArgs),
     /// Sign in to a Nubes server and make it the current context
     Login(LoginArgs),
@@ -164,6 +165,12 @@ pub struct CreateArgs {
     /// Publish a port: HOST:CONTAINER or CONTAINER, optionally /udp (repeatable)
     #[arg(long = "port", short = 'p', value_parser = parse::port)]
     pub ports: Vec<PortMapping>,
+    /// On a fleet: admitted before lower priorities when capacity is short (default 0)
+    #[arg(long, allow_negative_numbers = true)]
+    pub priority: Option<i32>,
+    /// On a fleet: run inside this cluster of your organization (its id)
+    #[arg(long)]
+    pub cluster: Option<String>,
     /// Wait until the instance runs (a fleet may queue it first)
     #[arg(long)]
     pub wait: bool,
@@ -261,6 +268,41 @@ pub enum DiskCmd {
     #[command(visible_alias = "rm")]
     Delete {
         name: String,
+    },
+}
+
+/// A fleet's agents, for platform admins (through the current context).
+#[derive(Debug, Subcommand)]
+pub enum AgentCmd {
+    /// Admit a new agent: prints its token once, for `cloudctl agent --token`
+    Issue {
+        name: String,
+    },
+    #[command(visible_alias = "ls")]
+    List,
+    /// An agent's capacity, what is free, its last heartbeat
+    Get {
+        id: String,
+    },
+    /// The tenants' instances an agent runs
+    Instances {
+        id: String,
+    },
+    /// Give the agent nothing new; what it runs stays
+    Cordon {
+        id: String,
+    },
+    Uncordon {
+        id: String,
+    },
+    /// Cordon the agent and move its instances to others
+    Drain {
+        id: String,
+    },
+    /// Revoke the agent's token; it is disconnected at once
+    #[command(visible_alias = "rm")]
+    Revoke {
+        id: String,
     },
 }
 
@@ -449,13 +491,21 @@ pub struct UpArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct AgentArgs {
+    #[command(subcommand)]
+    pub admin: Option<AgentCmd>,
     /// The Nubes server, e.g. https://nubes.example.com
-    #[arg(long, env = "NUBES_AGENT_SERVER")]
-    pub server: String,
+    #[arg(long, env = "NUBES_AGENT_SERVER", required = true)]
+    pub server: Option<String>,
     /// The agent token a platform admin issued (nbg_...)
-    #[arg(long, env = "NUBES_AGENT_TOKEN", hide_env_values = true)]
-    pub token: String,
+    #[arg(
+        long,
+        env = "NUBES_AGENT_TOKEN",
+        hide_env_values = true,
+        required = true
+    )]
+    pub token: Option<String>,
     /// A name for people (default: this machine's hostname)
     #[arg(long)]
     pub name: Option<String>,

@@ -53,7 +53,13 @@ async fn run(cli: Cli) -> Outcome {
             let provider = cli.provider.as_deref().unwrap_or("docker://");
             commands::image::run(provider, cmd, format).await
         }
-        Command::Agent(args) => commands::agent::run(args).await,
+        Command::Agent(args) => match args.admin {
+            Some(cmd) => {
+                let (server, token) = server_target(cli.provider.as_deref())?;
+                commands::agent::admin(&server, &token, cmd, format).await
+            }
+            None => commands::agent::run(args).await,
+        },
         Command::Cluster(cmd) => {
             let (server, token) = server_target(cli.provider.as_deref())?;
             commands::cluster::run(&server, &token, cmd, format).await

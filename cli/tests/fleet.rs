@@ -147,6 +147,62 @@ fn is_online(addr: &str, admin: &str, id: &str) -> bool {
         == "online"
 }
 
+/// The ids of the tenants' instances on an agent.
+fn instance_ids_on(addr: &str, admin: &str, agent: &str) -> Vec<String> {
+    let (_, list) = http(
+        addr,
+        "GET",
+        &format!("/v1/admin/agents/{agent}/instances"),
+        Some(admin),
+        None,
+    );
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The lines `from` yields, read on a thread so a test can wait for them with a timeout.
+fn lines_of(from: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// A loopback address with a free port, for a server restarted where its agents expect it.
+fn free_listen() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+/// `cloudctl` against the server as the holder of `token`; its stdout, after it succeeded.
+fn cli_ok(addr: &str, token: &str, args: &[&str]) -> String {
+    let out = cloudctl()
+        .args(["--provider", &format!("http://{addr}")])
+        .args(args)
+        .env("NUBES_TOKEN", token)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cloudctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
@@ -248,6 +304,44 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
         ),
         (Some(7), Some("hi\n"), Some("oops\n"))
     );
+
+    // Interactively with cloudctl: each line comes back through the server and the agent while
+    // stdin is still open, and the command's exit code is cloudctl's.
+    let mut cat = cloudctl()
+        .args(["--provider", &format!("http://{addr}")])
+        .args(["instance", "exec", "-i", id, "--", "cat"])
+        .env("NUBES_TOKEN", &user)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = cat.stdin.take().unwrap();
+    let lines = lines_of(cat.stdout.take().unwrap());
+    for line in ["one", "two"] {
+        writeln!(input, "{line}").unwrap();
+        input.flush().unwrap();
+        let echoed = lines.recv_timeout(Duration::from_secs(30));
+        assert_eq!(echoed.as_deref(), Ok(line), "echoed while stdin is open");
+    }
+    drop(input);
+    assert_eq!(exit_code(&mut Killed(cat)), Some(0));
+    let failing = cloudctl()
+        .args(["--provider", &format!("http://{addr}")])
+        .args([
+            "instance",
+            "exec",
+            id,
+            "--",
+            "sh",
+            "-c",
+            "echo partial; exit 7",
+        ])
+        .env("NUBES_TOKEN", &user)
+        .output()
+        .unwrap();
+    assert_eq!(failing.status.code(), Some(7));
+    assert_eq!(String::from_utf8_lossy(&failing.stdout), "partial\n");
 
     // The fleet is full for 1.5 cpus: both wait, the higher priority first.
     let low = create("low", 1.5, 0);
@@ -965,9 +1059,18 @@ fn clusters_reserve_capacity_and_queue_inside_it() {
 #[test]
 fn drain_moves_instances_to_other_agents() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, addr, password) = serve(dir.path());
+    let listen = free_listen();
+    let (server, addr, password) = serve_on(dir.path(), &listen);
     let admin = login(&addr, "admin@nubes.local", &password);
-    let issue = |name: &str| issue_agent(&addr, &admin, name);
+    // Agents issued and managed with cloudctl, as a platform admin would.
+    let issue = |name: &str| {
+        let out = cli_ok(&addr, &admin, &["-o", "json", "agent", "issue", name]);
+        let a: Value = serde_json::from_str(&out).unwrap();
+        (
+            a["id"].as_str().unwrap().to_string(),
+            a["token"].as_str().unwrap().to_string(),
+        )
+    };
     let (first_id, first_token) = issue("first");
     let (second_id, second_token) = issue("second");
     let _first = agent(&addr, &first_token, "1", "1G");
@@ -976,20 +1079,17 @@ fn drain_moves_instances_to_other_agents() {
     wait_for("both agents online", || {
         online(&first_id) && online(&second_id)
     });
-    let on = |agent: &str| -> Vec<String> {
-        let (_, list) = http(
-            &addr,
-            "GET",
-            &format!("/v1/admin/agents/{agent}/instances"),
-            Some(&admin),
-            None,
-        );
-        list.as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["id"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let listed: Value =
+        serde_json::from_str(&cli_ok(&addr, &admin, &["-o", "json", "agent", "list"])).unwrap();
+    let states: Vec<(&str, &str)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["name"].as_str().unwrap(), a["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states.len(), 2, "{listed}");
+    assert!(states.iter().all(|(_, s)| *s == "online"), "{listed}");
+    let on = |agent: &str| instance_ids_on(&addr, &admin, agent);
     let body = json!({"name": "mover", "image": image(), "cpus": 0.5, "memory": 64 << 20, "command": ["sleep", "600"]});
     let (status, mover) = http(&addr, "POST", "/v1/instances", Some(&admin), Some(body));
     assert_eq!(status, 201, "{mover}");
@@ -1001,14 +1101,25 @@ fn drain_moves_instances_to_other_agents() {
     };
     assert_eq!(on(from), std::slice::from_ref(&id));
 
-    let (status, report) = http(
+    // A restart in between: the fleet adopts the instance from its agent's hello, and still
+    // knows how it was asked for, so a drain can place it again.
+    drop(server);
+    let (_server, addr, _) = serve_on(dir.path(), &listen);
+    let online = |id: &str| is_online(&addr, &admin, id);
+    wait_for("both agents back", || {
+        online(&first_id) && online(&second_id)
+    });
+    let on = |agent: &str| instance_ids_on(&addr, &admin, agent);
+    let placed: Value = serde_json::from_str(&cli_ok(
         &addr,
-        "POST",
-        &format!("/v1/admin/agents/{from}/drain"),
-        Some(&admin),
-        None,
-    );
-    assert_eq!(status, 200, "{report}");
+        &admin,
+        &["-o", "json", "agent", "instances", from],
+    ))
+    .unwrap();
+    assert_eq!(placed[0]["id"], id.as_str(), "{placed}");
+
+    let report: Value =
+        serde_json::from_str(&cli_ok(&addr, &admin, &["agent", "drain", from])).unwrap();
     assert_eq!(
         (report["moved"].clone(), report["stuck"].clone()),
         (json!([id]), json!([]))
@@ -1036,17 +1147,7 @@ fn drain_moves_instances_to_other_agents() {
     let body = json!({"name": "next", "image": image(), "cpus": 0.75, "memory": 64 << 20, "command": ["sleep", "600"]});
     let (_, next) = http(&addr, "POST", "/v1/instances", Some(&admin), Some(body));
     assert_eq!(next["state"], "queued", "{next}");
-    assert_eq!(
-        http(
-            &addr,
-            "POST",
-            &format!("/v1/admin/agents/{from}/uncordon"),
-            Some(&admin),
-            None
-        )
-        .0,
-        200
-    );
+    cli_ok(&addr, &admin, &["agent", "uncordon", from]);
     let next_id = next["id"].as_str().unwrap().to_string();
     wait_for(
         "the waiting instance placed on the uncordoned agent",

@@ -69,9 +69,22 @@ impl Store for DbStore {
         self.0.owned_backend_ids(names).await
     }
 
+    async fn remember(&self, spec: &InstanceSpec, priority: i32) -> Result<()> {
+        self.0
+            .save_spec(&spec.name, &spec_json(spec)?, priority)
+            .await
+    }
+
+    async fn forget(&self, name: &str) -> Result<()> {
+        self.0.drop_spec(name).await
+    }
+
+    async fn specs(&self) -> Result<Vec<(InstanceSpec, i32)>> {
+        read_specs(self.0.fleet_specs().await?)
+    }
+
     async fn enqueue(&self, spec: &InstanceSpec, priority: i32) -> Result<()> {
-        let json = serde_json::to_string(spec)
-            .map_err(|e| Error::unexpected(format!("cannot store a spec: {e}")))?;
+        let json = spec_json(spec)?;
         // Microseconds since the epoch order arrivals across restarts.
         let seq = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -94,17 +107,22 @@ impl Store for DbStore {
     }
 
     async fn queued(&self) -> Result<Vec<(InstanceSpec, i32)>> {
-        self.0
-            .fleet_queue()
-            .await?
-            .into_iter()
-            .map(|(json, priority)| {
-                serde_json::from_str(&json)
-                    .map(|spec| (spec, priority))
-                    .map_err(|e| Error::unexpected(format!("a stored spec is unreadable: {e}")))
-            })
-            .collect()
+        read_specs(self.0.fleet_queue().await?)
     }
+}
+
+fn spec_json(spec: &InstanceSpec) -> Result<String> {
+    serde_json::to_string(spec).map_err(|e| Error::unexpected(format!("cannot store a spec: {e}")))
+}
+
+fn read_specs(rows: Vec<(String, i32)>) -> Result<Vec<(InstanceSpec, i32)>> {
+    rows.into_iter()
+        .map(|(json, priority)| {
+            serde_json::from_str(&json)
+                .map(|spec| (spec, priority))
+                .map_err(|e| Error::unexpected(format!("a stored spec is unreadable: {e}")))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone)]

@@ -1,4 +1,5 @@
-//! `cloudctl agent`: leases this machine to a Nubes server.
+//! `cloudctl agent`: leases this machine to a Nubes server; with a subcommand, a platform
+//! admin's view and control of the fleet's agents.
 
 use std::collections::BTreeMap;
 
@@ -6,8 +7,103 @@ use nubes::prelude::*;
 use nubes::Error;
 use nubes_agent::{AgentConfig, Resources};
 
-use crate::args::AgentArgs;
+use nubes::remote::agents::{self, Agent, AgentInstance};
+use nubes::remote::Client;
+
+use crate::args::{AgentArgs, AgentCmd};
+use crate::output::{self, Format, Tabular};
 use crate::Outcome;
+
+impl Tabular for Agent {
+    const HEADERS: &'static [&'static str] = &[
+        "ID",
+        "NAME",
+        "STATE",
+        "CORDONED",
+        "CPUS",
+        "FREE CPUS",
+        "MEMORY",
+        "FREE MEMORY",
+        "INSTANCES",
+        "HEARTBEAT",
+    ];
+
+    fn row(&self) -> Vec<String> {
+        let live = self.live.as_ref();
+        let cpus = |m: u64| format!("{}", m as f64 / 1000.0);
+        vec![
+            self.id.clone(),
+            self.name.clone(),
+            if self.revoked {
+                "revoked".into()
+            } else {
+                self.state.clone()
+            },
+            self.cordoned.to_string(),
+            live.map_or("-".into(), |l| cpus(l.capacity.millicpus)),
+            live.map_or("-".into(), |l| cpus(l.free.millicpus)),
+            output::bytes(live.map(|l| l.capacity.memory)),
+            output::bytes(live.map(|l| l.free.memory)),
+            live.map_or("-".into(), |l| l.instances.len().to_string()),
+            live.and_then(|l| l.last_heartbeat_secs)
+                .map_or("-".into(), |s| format!("{s}s ago")),
+        ]
+    }
+}
+
+impl Tabular for AgentInstance {
+    const HEADERS: &'static [&'static str] = &["ID", "NAME", "ORG", "OWNER", "ON AGENT"];
+
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            self.name.clone(),
+            self.org_id.clone(),
+            self.owner_id.clone(),
+            self.backend_id.clone(),
+        ]
+    }
+}
+
+pub async fn admin(server: &str, token: &str, cmd: AgentCmd, format: Format) -> Outcome {
+    let client = Client::new(server, token)?;
+    match cmd {
+        AgentCmd::Issue { name } => {
+            let agent = agents::issue(&client, &name).await?;
+            if let Some(token) = &agent.token {
+                eprintln!(
+                    "agent {} issued; run on the lessor's machine (the token is shown once):\n  \
+                     cloudctl agent --server {server} --token {token}",
+                    agent.id
+                );
+            }
+            output::one(format, &agent)
+        }
+        AgentCmd::List => output::list(format, &agents::list(&client).await?),
+        AgentCmd::Get { id } => output::one(format, &agents::get(&client, &id).await?),
+        AgentCmd::Instances { id } => output::list(format, &agents::instances(&client, &id).await?),
+        AgentCmd::Cordon { id } => output::one(format, &agents::cordon(&client, &id, true).await?),
+        AgentCmd::Uncordon { id } => {
+            output::one(format, &agents::cordon(&client, &id, false).await?)
+        }
+        AgentCmd::Drain { id } => {
+            let report = agents::drain(&client, &id).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("serializes")
+            );
+            if !report.stuck.is_empty() {
+                eprintln!("{} instance(s) could not be moved", report.stuck.len());
+                return Ok(1);
+            }
+        }
+        AgentCmd::Revoke { id } => {
+            agents::revoke(&client, &id).await?;
+            eprintln!("revoked agent {id}");
+        }
+    }
+    Ok(0)
+}
 
 pub async fn run(args: AgentArgs) -> Outcome {
     let compute = Cloud::connect(&args.runtime).await?.compute()?;
@@ -30,9 +126,13 @@ pub async fn run(args: AgentArgs) -> Outcome {
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "agent".into())
     });
+    // clap requires both unless a subcommand was given, and then this is not called.
+    let (Some(server), Some(token)) = (args.server, args.token) else {
+        return Err(Error::invalid_input("--server and --token are required"));
+    };
     let config = AgentConfig {
-        server: args.server.trim_end_matches('/').to_string(),
-        token: args.token,
+        server: server.trim_end_matches('/').to_string(),
+        token,
         name,
         capacity: Resources::new(
             (cpus * 1000.0).round() as u64,

@@ -3,8 +3,8 @@ use std::io::Write;
 use futures::StreamExt;
 use nubes::prelude::*;
 use nubes::{
-    wait_for, DeleteOptions, Instance, InstanceState, InstanceStats, ListOptions, LogOptions,
-    LogStreamKind, ResizeRequest, StopOptions, WaitCondition,
+    wait_for, DeleteOptions, ExecEvent, Instance, InstanceState, InstanceStats, ListOptions,
+    LogOptions, LogStreamKind, ResizeRequest, StopOptions, WaitCondition,
 };
 
 use crate::args::{CreateArgs, ExecArgs, InstanceCmd};
@@ -143,21 +143,36 @@ fn spec(args: CreateArgs) -> InstanceSpec {
     spec.labels = args.labels.into_iter().collect();
     spec.ports = args.ports;
     spec.command = (!args.command.is_empty()).then_some(args.command);
+    spec.priority = args.priority;
+    spec.cluster = args.cluster;
     spec
 }
 
+/// Runs the command with output shown as it is written and, with `-i`, this process's stdin
+/// fed to it as it arrives; exits with the command's code.
 async fn exec(compute: &dyn Compute, args: ExecArgs) -> Outcome {
     let mut request = ExecRequest::new(args.command);
     request.env = args.env.into_iter().collect();
     request.workdir = args.workdir;
     request.timeout = args.timeout;
-    if args.stdin {
-        request.stdin = Some(super::read_input("-".as_ref()).await?);
+    let stdin = args.stdin.then(|| {
+        tokio_util::io::ReaderStream::new(tokio::io::stdin())
+            .map(|piece| piece.map_err(|e| super::io_error(e, "stdin")))
+            .boxed()
+    });
+    let mut events = compute.exec_stream(&args.id, request, stdin).await?;
+    while let Some(event) = events.next().await {
+        match event? {
+            ExecEvent::Output(chunk) => match chunk.stream {
+                LogStreamKind::Stdout => write_all(&mut std::io::stdout(), &chunk.data),
+                LogStreamKind::Stderr => write_all(&mut std::io::stderr(), &chunk.data),
+            },
+            ExecEvent::Exit { exit_code } => return Ok(exit_code as i32),
+        }
     }
-    let out = compute.exec(&args.id, request).await?;
-    write_all(&mut std::io::stdout(), &out.stdout);
-    write_all(&mut std::io::stderr(), &out.stderr);
-    Ok(out.exit_code as i32)
+    Err(nubes::Error::unexpected(
+        "the command's output ended without an exit code",
+    ))
 }
 
 fn write_all(w: &mut impl Write, data: &[u8]) {

@@ -146,6 +146,42 @@ impl Db {
             .collect())
     }
 
+    /// Records (or replaces) how a fleet instance was asked for.
+    pub async fn save_spec(&self, name: &str, spec: &str, priority: i32) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO fleet_specs (name, spec, priority) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, priority = excluded.priority",
+        )
+        .bind(name)
+        .bind(spec)
+        .bind(i64::from(priority))
+        .execute(self.pool())
+        .await
+        .map_err(|e| map(e, "spec"))?;
+        Ok(())
+    }
+
+    pub async fn drop_spec(&self, name: &str) -> Result<()> {
+        sqlx::query("DELETE FROM fleet_specs WHERE name = $1")
+            .bind(name)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, "spec"))?;
+        Ok(())
+    }
+
+    /// Every stored spec: (spec JSON, priority).
+    pub async fn fleet_specs(&self) -> Result<Vec<(String, i32)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT spec, priority FROM fleet_specs")
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| map(e, "spec"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(s, p)| (s, i32::try_from(p).unwrap_or(0)))
+            .collect())
+    }
+
     /// Which of these backend names belong to a tenant's instance.
     pub async fn owned_backend_ids(&self, names: &[String]) -> Result<HashSet<String>> {
         Ok(self

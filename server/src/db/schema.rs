@@ -166,6 +166,16 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             UNIQUE (org_id, name)
         )"],
     ),
+    (
+        11,
+        // How each fleet instance was asked for, so a drain or a preemption can place it again
+        // after a restart as well.
+        &["CREATE TABLE fleet_specs (
+            name TEXT PRIMARY KEY,
+            spec TEXT NOT NULL,
+            priority BIGINT NOT NULL
+        )"],
+    ),
 ];
 
 pub async fn migrate(db: &Db) -> Result<()> {

@@ -43,11 +43,11 @@ impl Compute for Fleet {
         }
         spec.cpus.get_or_insert(DEFAULT_CPUS);
         spec.memory.get_or_insert(DEFAULT_MEMORY);
-        self.remember(&spec, priority);
+        self.remember(&spec, priority).await?;
         let name = spec.name.clone();
         let placed = self.schedule(spec, priority, false).await;
         if placed.is_err() {
-            lock(&self.inner.specs).remove(&name);
+            self.forget_spec(&name).await;
         }
         placed
     }
@@ -119,12 +119,12 @@ impl Compute for Fleet {
     async fn delete(&self, name: &str, options: DeleteOptions) -> Result<()> {
         if lock(&self.inner.queued).remove(name).is_some() {
             lock(&self.inner.sched).release(name);
-            lock(&self.inner.specs).remove(name);
+            self.forget_spec(name).await;
             self.inner.store.dequeue(name).await?;
             return Ok(());
         }
         if lock(&self.inner.lost).remove(name) {
-            lock(&self.inner.specs).remove(name);
+            self.forget_spec(name).await;
             return Ok(());
         }
         self.settled(name).await;
@@ -138,7 +138,7 @@ impl Compute for Fleet {
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        lock(&self.inner.specs).remove(name);
+        self.forget_spec(name).await;
         let admitted = lock(&self.inner.sched).release(name);
         self.dispatch(admitted);
         Ok(())
@@ -224,6 +224,17 @@ impl Compute for Fleet {
             sched.admit_waiting()
         };
         self.dispatch(admitted);
+        if result.is_ok() {
+            // Placed again after a drain, it keeps its new size.
+            let known = lock(&self.inner.specs).get(name).cloned();
+            if let Some((mut spec, priority)) = known {
+                spec.cpus = request.cpus.or(spec.cpus);
+                spec.memory = request.memory.or(spec.memory);
+                if let Err(e) = self.remember(&spec, priority).await {
+                    tracing::warn!(instance = %name, error = %e, "cannot record a resize");
+                }
+            }
+        }
         result
     }
 }

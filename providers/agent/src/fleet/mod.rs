@@ -48,6 +48,11 @@ pub trait Store: Send + Sync + 'static {
     async fn owned(&self, names: &[String]) -> Result<HashSet<String>>;
     async fn enqueue(&self, spec: &InstanceSpec, priority: i32) -> Result<()>;
     async fn dequeue(&self, name: &str) -> Result<()>;
+    /// How an instance was asked for, kept while it exists so a drain or a preemption can place
+    /// it again, also after a restart. Remembering a name again replaces its spec.
+    async fn remember(&self, spec: &InstanceSpec, priority: i32) -> Result<()>;
+    async fn forget(&self, name: &str) -> Result<()>;
+    async fn specs(&self) -> Result<Vec<(InstanceSpec, i32)>>;
     /// Waiting requests, in arrival order.
     async fn queued(&self) -> Result<Vec<(InstanceSpec, i32)>>;
     /// Clusters and the capacity each reserves.
@@ -254,14 +259,20 @@ impl Fleet {
     pub async fn start(config: FleetConfig, store: Arc<dyn Store>) -> Result<Self> {
         let clusters = store.clusters().await?;
         let waiting = store.queued().await?;
+        let specs = store.specs().await?;
         let fleet = Self::new(config, store);
+        lock(&fleet.inner.specs).extend(
+            specs
+                .into_iter()
+                .map(|(spec, priority)| (spec.name.clone(), (spec, priority))),
+        );
         for (id, capacity) in clusters {
             lock(&fleet.inner.sched).restore_pool(&id, capacity);
         }
         for (spec, priority) in waiting {
             let name = spec.name.clone();
             lock(&fleet.inner.sched).submit(&name, demand(&spec, priority))?;
-            fleet.remember(&spec, priority);
+            lock(&fleet.inner.specs).insert(name.clone(), (spec.clone(), priority));
             lock(&fleet.inner.queued).insert(name, spec);
         }
         Ok(fleet)

@@ -166,8 +166,19 @@ impl Fleet {
         }
     }
 
-    pub(super) fn remember(&self, spec: &InstanceSpec, priority: i32) {
+    pub(super) async fn remember(&self, spec: &InstanceSpec, priority: i32) -> Result<()> {
+        self.inner.store.remember(spec, priority).await?;
         lock(&self.inner.specs).insert(spec.name.clone(), (spec.clone(), priority));
+        Ok(())
+    }
+
+    /// Forgets an instance that is gone. A failed write leaves a stale row, which is harmless:
+    /// it names nothing, and the name is never used again.
+    pub(super) async fn forget_spec(&self, name: &str) {
+        lock(&self.inner.specs).remove(name);
+        if let Err(e) = self.inner.store.forget(name).await {
+            tracing::warn!(instance = %name, error = %e, "cannot forget a deleted instance's spec");
+        }
     }
 
     /// Evicts lower-priority instances so the waiting `spec` fits, if a plan exists: the victims
