@@ -70,6 +70,10 @@ pub struct DiskSpec {
     pub format: DiskFormat,
     /// Virtual size in bytes.
     pub size: u64,
+    /// An image of the same provider to start from: the new one is a copy-on-write overlay on
+    /// it (qcow2 only), which keeps the base's content and writes only what changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backing: Option<String>,
 }
 
 impl DiskSpec {
@@ -78,7 +82,14 @@ impl DiskSpec {
             name: name.into(),
             format,
             size,
+            backing: None,
         }
+    }
+
+    /// Starts from `base`, as a copy-on-write overlay.
+    pub fn backing(mut self, base: impl Into<String>) -> Self {
+        self.backing = Some(base.into());
+        self
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -86,9 +97,18 @@ impl DiskSpec {
         if self.size == 0 {
             return Err(Error::invalid_input("disk size must be greater than zero"));
         }
+        if self.backing.is_some() && self.format != DiskFormat::Qcow2 {
+            return Err(Error::invalid_input(format!(
+                "only qcow2 images can start from a backing image, not {}",
+                self.format
+            )));
+        }
         Ok(())
     }
 }
+
+/// How far a long operation has come, in percent (0 to 100), as it goes.
+pub type Progress = Box<dyn FnMut(f32) + Send>;
 
 /// An image as the backend reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,6 +121,9 @@ pub struct DiskImage {
     /// Bytes used on the host, where known.
     pub actual_size: Option<u64>,
     pub created_at: Option<DateTime<Utc>>,
+    /// The image this one is an overlay on, by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backing: Option<String>,
 }
 
 impl DiskImage {
@@ -111,6 +134,7 @@ impl DiskImage {
             virtual_size,
             actual_size: None,
             created_at: None,
+            backing: None,
         }
     }
 }
@@ -164,6 +188,19 @@ pub trait Disk: Debug + Send + Sync + 'static {
     async fn resize(&self, name: &str, request: DiskResizeRequest) -> Result<DiskImage>;
     /// Writes a copy of `name` in `format` as `target`; the source stays as it is.
     async fn convert(&self, name: &str, format: DiskFormat, target: &str) -> Result<DiskImage>;
+    /// As `convert`, reporting how far it has come. Backends that cannot tell report 100 at
+    /// the end.
+    async fn convert_with_progress(
+        &self,
+        name: &str,
+        format: DiskFormat,
+        target: &str,
+        mut progress: Progress,
+    ) -> Result<DiskImage> {
+        let image = self.convert(name, format, target).await?;
+        progress(100.0);
+        Ok(image)
+    }
     async fn rename(&self, name: &str, new_name: &str) -> Result<DiskImage>;
     async fn delete(&self, name: &str) -> Result<()>;
 }

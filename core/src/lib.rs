@@ -23,7 +23,7 @@ pub use compute::{
     InstanceSpec, InstanceState, InstanceStats, ListOptions, LogChunk, LogOptions, LogStream,
     LogStreamKind, PortMapping, Protocol, ResizeRequest, StopOptions,
 };
-pub use disk::{Disk, DiskFormat, DiskImage, DiskResizeRequest, DiskSpec};
+pub use disk::{Disk, DiskFormat, DiskImage, DiskResizeRequest, DiskSpec, Progress};
 pub use error::{Error, ErrorKind, Result};
 pub use function::{Function, FunctionError, FunctionInfo, FunctionSpec, InvokeResponse};
 pub use operation::Operation;

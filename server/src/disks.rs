@@ -20,6 +20,9 @@ pub struct CreateDisk {
     pub format: DiskFormat,
     /// Virtual size in bytes.
     pub size: u64,
+    /// A disk of the same organization (id or name) to start from: the new one is a qcow2
+    /// copy-on-write overlay on it.
+    pub backing: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -55,11 +58,14 @@ pub struct TenantDisk {
     pub format: Option<DiskFormat>,
     pub virtual_size: Option<u64>,
     pub actual_size: Option<u64>,
+    /// The id of the disk this one is an overlay on.
+    pub backing_id: Option<String>,
     pub created_at: i64,
 }
 
 fn view(row: &ResourceRow, live: Option<&DiskImage>) -> TenantDisk {
     TenantDisk {
+        backing_id: None,
         id: row.id.clone(),
         name: row.name.clone(),
         org_id: row.org_id.clone(),
@@ -80,6 +86,19 @@ pub struct Disks {
 impl Disks {
     pub fn new(db: Db, disk: Option<Arc<dyn Disk>>) -> Self {
         Self { db, disk }
+    }
+
+    /// The tenant's view, with the disk it is an overlay on by the tenant's id.
+    async fn show(&self, row: &ResourceRow, live: Option<&DiskImage>) -> Result<TenantDisk> {
+        let mut v = view(row, live);
+        if let Some(base) = live.and_then(|d| d.backing.as_deref()) {
+            v.backing_id = self
+                .db
+                .resource_by_backend(Kind::Disk, base)
+                .await?
+                .map(|r| r.id);
+        }
+        Ok(v)
     }
 
     fn disk(&self) -> Result<&Arc<dyn Disk>> {
@@ -119,7 +138,7 @@ impl Disks {
         };
         self.db.insert_resource(&row).await?;
         match backend(&row.backend_id).await {
-            Ok(live) => Ok(view(&row, Some(&live))),
+            Ok(live) => self.show(&row, Some(&live)).await,
             Err(e) => {
                 self.db.delete_resource(&row.id).await?;
                 Err(e)
@@ -129,12 +148,31 @@ impl Disks {
 
     pub async fn create(&self, p: &Principal, req: CreateDisk) -> Result<TenantDisk> {
         let disk = self.disk()?;
-        let spec = DiskSpec::new(req.name.clone(), req.format, req.size);
+        let mut spec = DiskSpec::new(req.name.clone(), req.format, req.size);
+        spec.backing = req.backing.clone();
         spec.validate()?;
         let org_id = tenancy::creating_in(&self.db, p, req.org_id).await?;
+        // The base must be one the caller may read, in the new disk's organization.
+        let base = match &req.backing {
+            Some(b) => {
+                let r = Ref {
+                    id_or_name: b,
+                    org_id: Some(&org_id),
+                };
+                let base = self.authorized(p, r, Action::Read).await?;
+                if base.org_id != org_id {
+                    return Err(Error::invalid_input(
+                        "a disk's base must be in the same organization",
+                    ));
+                }
+                Some(base)
+            }
+            None => None,
+        };
         self.make(p, org_id, req.name, async |backend: &str| {
-            disk.create(DiskSpec::new(backend, req.format, req.size))
-                .await
+            let mut spec = DiskSpec::new(backend, req.format, req.size);
+            spec.backing = base.map(|b| b.backend_id);
+            disk.create(spec).await
         })
         .await
     }
@@ -146,7 +184,7 @@ impl Disks {
             .get(&row.backend_id)
             .await
             .map_err(|e| row.explain(e))?;
-        Ok(view(&row, Some(&live)))
+        self.show(&row, Some(&live)).await
     }
 
     /// Every disk of the organizations the caller belongs to; one the backend lost shows no size.
@@ -154,9 +192,18 @@ impl Disks {
         let disk = self.disk()?;
         let live = disk.list().await?;
         let rows = self.db.resources_visible_to(Kind::Disk, &p.user_id).await?;
+        // An overlay's base is in its organization, so among the rows already read.
         Ok(rows
             .iter()
-            .map(|row| view(row, live.iter().find(|d| d.name == row.backend_id)))
+            .map(|row| {
+                let image = live.iter().find(|d| d.name == row.backend_id);
+                let mut v = view(row, image);
+                v.backing_id = image
+                    .and_then(|d| d.backing.as_deref())
+                    .and_then(|b| rows.iter().find(|r| r.backend_id == b))
+                    .map(|r| r.id.clone());
+                v
+            })
             .collect())
     }
 
@@ -171,7 +218,7 @@ impl Disks {
             .resize(&row.backend_id, request)
             .await
             .map_err(|e| row.explain(e))?;
-        Ok(view(&row, Some(&live)))
+        self.show(&row, Some(&live)).await
     }
 
     /// Writes a copy of the disk in another format as a new disk in the same organization.
@@ -195,7 +242,7 @@ impl Disks {
         self.db.rename_resource(&row, &req.name).await?;
         row.name = req.name;
         let live = self.disk()?.get(&row.backend_id).await.ok();
-        Ok(view(&row, live.as_ref()))
+        self.show(&row, live.as_ref()).await
     }
 
     pub async fn delete(&self, p: &Principal, r: Ref<'_>) -> Result<()> {

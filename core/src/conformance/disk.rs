@@ -20,6 +20,11 @@ pub async fn disk(d: &dyn Disk, fx: &Fixture) -> Report {
     } else {
         r.skip("convert", "capability convert is off");
     }
+    if cap.formats.contains(&DiskFormat::Qcow2) {
+        r.case("backing", backing(d, fx)).await;
+    } else {
+        r.skip("backing", "qcow2 is not among the formats");
+    }
     if cap.rename {
         r.case("rename", rename(d, fx)).await;
     } else {
@@ -170,6 +175,57 @@ async fn convert(d: &dyn Disk, fx: &Fixture) -> CaseResult {
         "bad target name",
     )?;
     d.delete(&name).await?;
+    Ok(())
+}
+
+async fn backing(d: &dyn Disk, fx: &Fixture) -> CaseResult {
+    let (base, overlay, moved) = (fx.name("base"), fx.name("overlay"), fx.name("golden"));
+    d.create(DiskSpec::new(base.clone(), DiskFormat::Qcow2, GIB))
+        .await?;
+    let o = d
+        .create(DiskSpec::new(overlay.clone(), DiskFormat::Qcow2, GIB).backing(base.clone()))
+        .await?;
+    ensure!(o.backing.as_deref() == Some(base.as_str()), "created {o:?}");
+    ensure!(
+        d.get(&overlay).await?.backing.as_deref() == Some(base.as_str()),
+        "get lost the base"
+    );
+    ensure!(
+        d.list()
+            .await?
+            .iter()
+            .any(|i| i.name == overlay && i.backing.as_deref() == Some(base.as_str())),
+        "list lost the base"
+    );
+    expect_kind(
+        d.delete(&base).await,
+        ErrorKind::Conflict,
+        "delete a base in use",
+    )?;
+    if d.capability().rename {
+        d.rename(&base, &moved).await?;
+        ensure!(
+            d.get(&overlay).await?.backing.as_deref() == Some(moved.as_str()),
+            "the overlay lost its renamed base"
+        );
+    }
+    let base_now = if d.capability().rename { &moved } else { &base };
+    expect_kind(
+        d.create(
+            DiskSpec::new(fx.name("ghostly"), DiskFormat::Qcow2, GIB).backing(fx.name("ghost")),
+        )
+        .await,
+        ErrorKind::NotFound,
+        "a missing base",
+    )?;
+    expect_kind(
+        d.create(DiskSpec::new(fx.name("rawlay"), DiskFormat::Raw, GIB).backing(base_now.clone()))
+            .await,
+        ErrorKind::InvalidInput,
+        "a raw overlay",
+    )?;
+    d.delete(&overlay).await?;
+    d.delete(base_now).await?;
     Ok(())
 }
 

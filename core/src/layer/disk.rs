@@ -41,6 +41,24 @@ impl<L: Layer> Disk for Layered<L, dyn Disk> {
         .await
     }
 
+    async fn convert_with_progress(
+        &self,
+        name: &str,
+        format: DiskFormat,
+        target: &str,
+        progress: Progress,
+    ) -> Result<DiskImage> {
+        // Conversions are not retried (they write a new image), so the one callback goes to
+        // the first attempt.
+        let progress = std::sync::Mutex::new(Some(progress));
+        self.run(Operation::DiskConvert, || {
+            let p = progress.lock().expect("progress").take();
+            let p = p.unwrap_or_else(|| Box::new(|_| {}));
+            self.inner.convert_with_progress(name, format, target, p)
+        })
+        .await
+    }
+
     async fn rename(&self, name: &str, new_name: &str) -> Result<DiskImage> {
         self.run(Operation::DiskRename, || self.inner.rename(name, new_name))
             .await

@@ -49,9 +49,15 @@ impl Disk for MemoryDisk {
         if map.contains_key(&spec.name) {
             return Err(exists(&spec.name));
         }
+        if let Some(base) = &spec.backing {
+            if !map.contains_key(base) {
+                return Err(missing(base));
+            }
+        }
         let mut image = DiskImage::new(spec.name.clone(), spec.format, spec.size);
         image.actual_size = Some(0);
         image.created_at = Some(Utc::now());
+        image.backing = spec.backing;
         map.insert(spec.name, image.clone());
         Ok(image)
     }
@@ -105,11 +111,22 @@ impl Disk for MemoryDisk {
         let mut image = map.remove(name).expect("checked above");
         image.name = new_name.to_string();
         map.insert(new_name.to_string(), image.clone());
+        for overlay in map.values_mut() {
+            if overlay.backing.as_deref() == Some(name) {
+                overlay.backing = Some(new_name.to_string());
+            }
+        }
         Ok(image)
     }
 
     async fn delete(&self, name: &str) -> Result<()> {
         let mut map = self.images.lock().expect("memory disk lock");
+        if let Some(overlay) = map.values().find(|i| i.backing.as_deref() == Some(name)) {
+            return Err(Error::conflict(format!(
+                "disk {name} is the base of disk {}; delete that first",
+                overlay.name
+            )));
+        }
         map.remove(name).map(|_| ()).ok_or_else(|| missing(name))
     }
 }

@@ -29,6 +29,8 @@ pub fn registry() -> Registry {
     nubes_local::register(&mut registry);
     #[cfg(feature = "remote")]
     nubes_remote::register(&mut registry);
+    #[cfg(feature = "qemu")]
+    nubes_qemu::register(&mut registry);
     registry
 }
 

@@ -251,15 +251,24 @@ async fn exit_code(docker: &Docker, exec_id: &str) -> Result<i64> {
 
 /// Docker has no API to stop an exec; on a local engine the process is ours to signal by pid.
 async fn kill(docker: &Docker, exec_id: &str) {
-    let pid = match docker.inspect_exec(exec_id).await {
-        Ok(i) => i.pid.filter(|p| *p > 0),
-        Err(_) => None,
+    // The engine records the pid a moment after the process starts (output can come first),
+    // so a running exec without one is asked again.
+    let mut delay = Duration::from_millis(5);
+    let pid = loop {
+        match docker.inspect_exec(exec_id).await {
+            Ok(i) if i.pid.is_some_and(|p| p > 0) => break i.pid,
+            Ok(i) if i.running == Some(true) && delay < Duration::from_secs(2) => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            _ => return,
+        }
     };
     let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else {
         return;
     };
     let pid = nix::unistd::Pid::from_raw(pid);
     if let Err(e) = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL) {
-        tracing::warn!(%pid, error = %e, "could not kill a timed-out exec (is the engine remote?)");
+        tracing::warn!(%pid, error = %e, "could not kill an abandoned exec (is the engine remote?)");
     }
 }

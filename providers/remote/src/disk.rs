@@ -13,10 +13,13 @@ use crate::SCHEME;
 /// A disk as the server shows it to its tenant; the size is unknown when its backend lost it.
 #[derive(Deserialize)]
 struct RemoteDiskImage {
+    id: String,
     name: String,
     format: Option<DiskFormat>,
     virtual_size: Option<u64>,
     actual_size: Option<u64>,
+    #[serde(default)]
+    backing_id: Option<String>,
     created_at: i64,
 }
 
@@ -43,6 +46,8 @@ struct CreateBody<'a> {
     name: &'a str,
     format: DiskFormat,
     size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backing: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -87,7 +92,21 @@ impl RemoteDisk {
                 Some(body),
             )
             .await?;
-        r.try_into()
+        self.image(r).await
+    }
+
+    /// The SDK's image, its base named as the tenant names it.
+    async fn image(&self, r: RemoteDiskImage) -> Result<DiskImage> {
+        let base = r.backing_id.clone();
+        let mut image = DiskImage::try_from(r)?;
+        if let Some(id) = base {
+            let b: RemoteDiskImage = self
+                .client
+                .call(Method::GET, &path(&["v1", "disks", &id]), NONE)
+                .await?;
+            image.backing = Some(b.name);
+        }
+        Ok(image)
     }
 }
 
@@ -107,12 +126,13 @@ impl Disk for RemoteDisk {
             name: &spec.name,
             format: spec.format,
             size: spec.size,
+            backing: spec.backing.as_deref(),
         };
         let r: RemoteDiskImage = self
             .client
             .call(Method::POST, "/v1/disks", Some(&body))
             .await?;
-        r.try_into()
+        self.image(r).await
     }
 
     async fn get(&self, name: &str) -> Result<DiskImage> {
@@ -121,13 +141,23 @@ impl Disk for RemoteDisk {
             .client
             .call(Method::GET, &path(&["v1", "disks", name]), NONE)
             .await?;
-        r.try_into()
+        self.image(r).await
     }
 
     /// Disks whose image the server lost are left out.
     async fn list(&self) -> Result<Vec<DiskImage>> {
         let all: Vec<RemoteDiskImage> = self.client.call(Method::GET, "/v1/disks", NONE).await?;
-        Ok(all.into_iter().filter_map(|r| r.try_into().ok()).collect())
+        let names: std::collections::HashMap<String, String> =
+            all.iter().map(|r| (r.id.clone(), r.name.clone())).collect();
+        Ok(all
+            .into_iter()
+            .filter_map(|r| {
+                let base = r.backing_id.as_ref().and_then(|id| names.get(id)).cloned();
+                let mut image = DiskImage::try_from(r).ok()?;
+                image.backing = base;
+                Some(image)
+            })
+            .collect())
     }
 
     async fn resize(&self, name: &str, request: DiskResizeRequest) -> Result<DiskImage> {

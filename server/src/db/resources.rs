@@ -78,6 +78,23 @@ impl Db {
         Ok(r.map(|t| row(kind, t)))
     }
 
+    /// The resource of `kind` the backend knows as `backend_id`.
+    pub async fn resource_by_backend(
+        &self,
+        kind: Kind,
+        backend_id: &str,
+    ) -> Result<Option<ResourceRow>> {
+        let r: Option<Tuple> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM resources r WHERE r.kind = $1 AND r.backend_id = $2"
+        ))
+        .bind(kind.as_str())
+        .bind(backend_id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| map(e, kind.as_str()))?;
+        Ok(r.map(|t| row(kind, t)))
+    }
+
     /// Resources of `kind` named `name` in the organizations `user_id` belongs to (in `org_id`
     /// only, when given).
     pub async fn resources_named(
