@@ -226,7 +226,7 @@ pub enum ImageCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum DiskCmd {
-    /// Create an empty disk image
+    /// Create an empty disk image, or a copy-on-write overlay on another (--backing)
     Create {
         name: String,
         /// Virtual size: 10G, 512Mi, or bytes
@@ -234,10 +234,13 @@ pub enum DiskCmd {
         size: u64,
         #[arg(long, default_value = "qcow2", value_parser = parse::disk_format)]
         format: nubes::DiskFormat,
+        /// A disk to start from: the new one (qcow2) keeps its content and writes only changes
+        #[arg(long)]
+        backing: Option<String>,
     },
     #[command(visible_alias = "ls")]
     List,
-    /// Show a disk: format, virtual and actual size
+    /// Show a disk: format, virtual and actual size, the disk it is an overlay on
     #[command(visible_alias = "get")]
     Info {
         name: String,

@@ -854,3 +854,102 @@ fn up_runs_the_platform_and_signs_the_admin_in() {
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+#[test]
+fn disks_with_qemu_img() {
+    let pool = tempfile::tempdir().unwrap();
+    let provider = format!("qemu://?pool={}", pool.path().display());
+    let disk = |args: &[&str]| {
+        let mut all = vec!["--provider", &provider, "-o", "json", "disk"];
+        all.extend_from_slice(args);
+        cloudctl(&all)
+    };
+    let json = |out: &Output| -> serde_json::Value { serde_json::from_str(&ok(out)).unwrap() };
+    // cloudctl sizes are SI: G is 10^9 (Gi would be 2^30).
+    const G: u64 = 1_000_000_000;
+
+    let base = json(&disk(&[
+        "create", "base", "--size", "10G", "--format", "qcow2",
+    ]));
+    assert_eq!(
+        (base["format"].as_str(), base["virtual_size"].as_u64()),
+        (Some("qcow2"), Some(10 * G))
+    );
+    let grown = json(&disk(&["resize", "base", "+5G"]));
+    assert_eq!(grown["virtual_size"].as_u64(), Some(15 * G));
+    let copy = json(&disk(&[
+        "convert",
+        "base",
+        "--format",
+        "vmdk",
+        "--target",
+        "base-vmdk",
+    ]));
+    assert_eq!(
+        (copy["format"].as_str(), copy["virtual_size"].as_u64()),
+        (Some("vmdk"), Some(15 * G))
+    );
+    let overlay = json(&disk(&[
+        "create",
+        "vm-root",
+        "--size",
+        "15G",
+        "--backing",
+        "base",
+    ]));
+    assert_eq!(overlay["backing"], "base");
+    let info = json(&disk(&["info", "vm-root"]));
+    assert_eq!(
+        (info["backing"].as_str(), info["format"].as_str()),
+        (Some("base"), Some("qcow2"))
+    );
+    let listed = json(&disk(&["list"]));
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
+
+    // Bad input: a clear message and the right exit code, nothing made or changed.
+    fails(&disk(&["create", "x", "--size", "10Q"]), 2, "size");
+    fails(
+        &disk(&["create", "x", "--size", "1G", "--format", "qcow3"]),
+        2,
+        "qcow3",
+    );
+    fails(&disk(&["create", "../x", "--size", "1G"]), 5, "name");
+    fails(&disk(&["resize", "base", "1G"]), 5, "explicitly");
+    fails(&disk(&["delete", "base"]), 11, "base of disk vm-root");
+    fails(
+        &disk(&[
+            "convert",
+            "base",
+            "--format",
+            "raw",
+            "--target",
+            "base-vmdk",
+        ]),
+        4,
+        "already exists",
+    );
+    fails(&disk(&["info", "ghost"]), 3, "not found");
+    assert_eq!(
+        json(&disk(&["info", "base"]))["virtual_size"].as_u64(),
+        Some(15 * G)
+    );
+    assert_eq!(json(&disk(&["list"])).as_array().unwrap().len(), 3);
+    // Only the records and images the pool should hold: no user string became a path.
+    let mut files: Vec<String> = std::fs::read_dir(pool.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 6, "{files:?}");
+    assert!(
+        files
+            .iter()
+            .all(|f| !f.contains("base") && !f.contains("vm-root")),
+        "{files:?}"
+    );
+
+    ok(&disk(&["delete", "vm-root"]));
+    ok(&disk(&["delete", "base"]));
+    ok(&disk(&["rm", "base-vmdk"]));
+    assert_eq!(json(&disk(&["list"])).as_array().unwrap().len(), 0);
+}

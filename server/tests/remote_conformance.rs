@@ -164,8 +164,12 @@ async fn remote_storage_passes_the_kit_against_a_live_server() {
 #[tokio::test(flavor = "multi_thread")]
 async fn remote_disk_passes_the_kit_against_a_live_server() {
     let dir = tempfile::tempdir().unwrap();
+    // Real images: qemu-img in a pool of the test's own.
     let config = nubes_server::Config {
-        disk: Some("memory://".into()),
+        disk: Some(format!(
+            "qemu://?pool={}",
+            dir.path().join("images").display()
+        )),
         ..Default::default()
     };
     let cloud = live(config, &dir).await;

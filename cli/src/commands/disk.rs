@@ -1,3 +1,4 @@
+use indicatif::{ProgressBar, ProgressStyle};
 use nubes::prelude::*;
 use nubes::{DiskImage, DiskResizeRequest, DiskSpec, Error};
 
@@ -6,7 +7,8 @@ use crate::output::{self, Format, Tabular};
 use crate::{parse, Outcome};
 
 impl Tabular for DiskImage {
-    const HEADERS: &'static [&'static str] = &["NAME", "FORMAT", "SIZE", "USED", "CREATED"];
+    const HEADERS: &'static [&'static str] =
+        &["NAME", "FORMAT", "SIZE", "USED", "BACKING", "CREATED"];
 
     fn row(&self) -> Vec<String> {
         vec![
@@ -14,6 +16,7 @@ impl Tabular for DiskImage {
             self.format.to_string(),
             output::bytes(Some(self.virtual_size)),
             output::bytes(self.actual_size),
+            self.backing.clone().unwrap_or_else(|| "-".into()),
             output::time(self.created_at),
         ]
     }
@@ -26,7 +29,12 @@ pub async fn run(cloud: &Cloud, cmd: DiskCmd, format: Format) -> Outcome {
             name,
             size,
             format: f,
-        } => output::one(format, &disk.create(DiskSpec::new(name, f, size)).await?),
+            backing,
+        } => {
+            let mut spec = DiskSpec::new(name, f, size);
+            spec.backing = backing;
+            output::one(format, &disk.create(spec).await?)
+        }
         DiskCmd::List => output::list(format, &disk.list().await?),
         DiskCmd::Info { name } => output::one(format, &disk.get(&name).await?),
         DiskCmd::Resize { name, size, shrink } => {
@@ -50,7 +58,25 @@ pub async fn run(cloud: &Cloud, cmd: DiskCmd, format: Format) -> Outcome {
             name,
             format: f,
             target,
-        } => output::one(format, &disk.convert(&name, f, &target).await?),
+        } => {
+            let bar = ProgressBar::new(100).with_message(format!("{name} → {target}"));
+            bar.set_style(
+                ProgressStyle::with_template("{msg} [{bar:30}] {pos}%")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            let shown = bar.clone();
+            let converted = disk
+                .convert_with_progress(
+                    &name,
+                    f,
+                    &target,
+                    Box::new(move |p| shown.set_position(p.clamp(0.0, 100.0) as u64)),
+                )
+                .await;
+            bar.finish_and_clear();
+            output::one(format, &converted?)
+        }
         DiskCmd::Rename { name, new_name } => {
             output::one(format, &disk.rename(&name, &new_name).await?)
         }

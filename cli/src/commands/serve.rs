@@ -36,6 +36,23 @@ pub async fn run(args: ServeArgs) -> Outcome {
     serve(listener, state).await
 }
 
+/// Disk images with qemu-img in the data directory, when qemu-img is there to make them.
+async fn disks_in(data_dir: &Path) -> Option<String> {
+    let found = tokio::process::Command::new(nubes::qemu::img::program())
+        .arg("--version")
+        .output()
+        .await
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("note: disks are off: qemu-img is not installed");
+        return None;
+    }
+    Some(format!(
+        "qemu://?pool={}",
+        data_dir.join("images").display()
+    ))
+}
+
 pub async fn up(args: UpArgs) -> Outcome {
     let data_dir = match args.data_dir {
         Some(d) => d,
@@ -64,7 +81,7 @@ pub async fn up(args: UpArgs) -> Outcome {
         function,
         compute,
         storage: Some(objects_in(&data_dir)?),
-        disk: None,
+        disk: disks_in(&data_dir).await,
         smtp_url: None,
         mail_from: None,
         swagger_ui_dir: args.swagger_ui_dir,

@@ -7,6 +7,8 @@ pub use nubes_core::*;
 pub use nubes_docker as docker;
 #[cfg(feature = "local")]
 pub use nubes_local as local;
+#[cfg(feature = "qemu")]
+pub use nubes_qemu as qemu;
 #[cfg(feature = "remote")]
 pub use nubes_remote as remote;
 
