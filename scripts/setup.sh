@@ -189,12 +189,23 @@ ensure_chromium() {
   log "installing chromium"
   apt_install chromium
 }
+ensure_qemu_img() {
+  command -v qemu-img >/dev/null 2>&1 || apt_install qemu-utils
+}
+
+# libvirt's library and headers: the QEMU provider links it (the `virt` crate), and its
+# built-in test:///default driver runs the conformance kit without a daemon.
+ensure_libvirt_dev() {
+  apt_install libvirt-dev pkg-config
+}
 
 # Everything the demo, the tests and the benchmarks need on this machine.
 ensure_all() {
   ensure_rust
   ensure_docker
   ensure_test_image
+  ensure_qemu_img
+  ensure_libvirt_dev
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -39,6 +39,77 @@ pub struct InstanceSpec {
     /// Providers that place nothing ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// For virtual machines: what to boot besides the image. Container providers refuse it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm: Option<VmSpec>,
+}
+
+/// What a virtual machine boots besides its image (its boot disk). Files are named within the
+/// provider's boot directory, never by path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct VmSpec {
+    /// An installation ISO, attached as a cdrom and booted first.
+    pub iso: Option<String>,
+    /// A kernel to boot directly; the instance's `command` is its command line.
+    pub kernel: Option<String>,
+    pub initrd: Option<String>,
+    /// `user` (the default: outbound only), `none`, or `bridge:NAME`.
+    pub network: Option<String>,
+}
+
+impl VmSpec {
+    pub fn iso(mut self, file: impl Into<String>) -> Self {
+        self.iso = Some(file.into());
+        self
+    }
+
+    pub fn kernel(mut self, file: impl Into<String>, initrd: Option<String>) -> Self {
+        self.kernel = Some(file.into());
+        self.initrd = initrd;
+        self
+    }
+
+    pub fn network(mut self, mode: impl Into<String>) -> Self {
+        self.network = Some(mode.into());
+        self
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        for (what, file) in [
+            ("iso", &self.iso),
+            ("kernel", &self.kernel),
+            ("initrd", &self.initrd),
+        ] {
+            if let Some(f) = file {
+                if f.is_empty() || f.contains('/') || f.contains('\\') || f == ".." || f == "." {
+                    return Err(Error::invalid_input(format!(
+                        "{what} `{f}` must be a file name in the boot directory, not a path"
+                    )));
+                }
+            }
+        }
+        if self.initrd.is_some() && self.kernel.is_none() {
+            return Err(Error::invalid_input("an initrd needs a kernel"));
+        }
+        match self.network.as_deref() {
+            None | Some("user") | Some("none") => Ok(()),
+            Some(n) => match n.strip_prefix("bridge:") {
+                Some(b)
+                    if !b.is_empty()
+                        && b.len() <= 15
+                        && b.bytes().all(|c| {
+                            c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.'
+                        }) =>
+                {
+                    Ok(())
+                }
+                _ => Err(Error::invalid_input(format!(
+                    "network `{n}` is not one of user, none, bridge:NAME"
+                ))),
+            },
+        }
+    }
 }
 
 impl InstanceSpec {
@@ -124,6 +195,9 @@ impl InstanceSpec {
         validate::labels(&self.labels)?;
         for p in &self.ports {
             p.validate()?;
+        }
+        if let Some(vm) = &self.vm {
+            vm.validate()?;
         }
         Ok(())
     }
@@ -310,11 +384,22 @@ impl StopOptions {
 pub struct DeleteOptions {
     /// Delete a running instance (killing it) instead of failing with `Conflict`.
     pub force: bool,
+    /// Keep the disks the instance made for itself (a VM's boot disk), as disk images.
+    #[serde(default)]
+    pub keep_disks: bool,
 }
 
 impl DeleteOptions {
     pub fn force() -> Self {
-        Self { force: true }
+        Self {
+            force: true,
+            keep_disks: false,
+        }
+    }
+
+    pub fn keep_disks(mut self) -> Self {
+        self.keep_disks = true;
+        self
     }
 }
 

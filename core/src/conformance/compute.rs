@@ -56,9 +56,11 @@ pub async fn compute(c: &dyn Compute, fx: &Fixture) -> Report {
 }
 
 fn spec(fx: &Fixture, what: &str) -> InstanceSpec {
-    InstanceSpec::new(fx.name(what), fx.image.clone())
+    let mut s = InstanceSpec::new(fx.name(what), fx.image.clone())
         .command(fx.command.clone())
-        .label(KIT_LABEL, fx.prefix())
+        .label(KIT_LABEL, fx.prefix());
+    s.vm = fx.vm.clone();
+    s
 }
 
 fn kit_filter(fx: &Fixture) -> ListOptions {
@@ -591,6 +593,16 @@ async fn resize(c: &dyn Compute, fx: &Fixture) -> CaseResult {
     let inst = c
         .create(spec(fx, "resize").cpus(0.5).memory(64 * MIB))
         .await?;
+    let live = c.capability().resize_live;
+    if !live {
+        expect_kind(
+            c.resize(&inst.id, ResizeRequest::default().cpus(1.0)).await,
+            ErrorKind::Conflict,
+            "resize of a running instance without resize_live",
+        )?;
+        c.stop(&inst.id, StopOptions::timeout(fx.stop_timeout))
+            .await?;
+    }
     let resized = c
         .resize(
             &inst.id,
@@ -606,6 +618,13 @@ async fn resize(c: &dyn Compute, fx: &Fixture) -> CaseResult {
         got.cpus == Some(1.0) && got.memory == Some(128 * MIB),
         "get after resize {got:?}"
     );
+    if !live {
+        let started = c.start(&inst.id).await?;
+        ensure!(
+            started.cpus == Some(1.0) && started.memory == Some(128 * MIB),
+            "started after resize {started:?}"
+        );
+    }
     if c.capability().stats {
         let s = c.stats(&inst.id).await?;
         ensure!(

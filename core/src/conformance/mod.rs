@@ -56,6 +56,8 @@ pub struct Fixture {
     pub failing_function: Option<FunctionSpec>,
     pub stop_timeout: Duration,
     pub wait_timeout: Duration,
+    /// For VM providers: what every instance of the kit boots besides `image`.
+    pub vm: Option<crate::VmSpec>,
 }
 
 impl Fixture {
@@ -74,7 +76,13 @@ impl Fixture {
             failing_function: None,
             stop_timeout: Duration::from_secs(2),
             wait_timeout: Duration::from_secs(30),
+            vm: None,
         }
+    }
+
+    pub fn with_vm(mut self, vm: crate::VmSpec) -> Self {
+        self.vm = Some(vm);
+        self
     }
 
     pub fn with_functions(mut self, echo: FunctionSpec, failing: FunctionSpec) -> Self {

@@ -57,6 +57,11 @@ impl Compute for MemoryCompute {
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
         spec.validate()?;
+        if spec.vm.is_some() {
+            return Err(Error::unsupported(
+                "the memory provider runs no VMs: VM settings need a VM provider",
+            ));
+        }
         if !self.images.contains(&spec.image) {
             return Err(Error::not_found(format!("image {} not found", spec.image)));
         }

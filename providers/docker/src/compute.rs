@@ -72,6 +72,12 @@ impl Compute for DockerCompute {
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
         spec.validate()?;
+        if spec.vm.is_some() {
+            return Err(Error::unsupported(
+                "Docker runs containers: VM settings (iso, kernel, network) need a VM provider",
+            )
+            .with_provider(SCHEME));
+        }
         if spec.disk.is_some() && !self.engine.disk_limit {
             return Err(Error::unsupported(
                 "this Docker engine's storage driver cannot limit disk size (it needs btrfs, zfs or overlay2 on xfs); leave disk unset",

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+pub mod accel;
 mod disk;
+pub mod domain;
 pub mod img;
 mod pool;
 

@@ -161,9 +161,10 @@ impl Compute for RemoteCompute {
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
         spec.validate()?;
-        if spec.disk.is_some() || spec.pids.is_some() || !spec.ports.is_empty() {
+        if spec.disk.is_some() || spec.pids.is_some() || !spec.ports.is_empty() || spec.vm.is_some()
+        {
             return Err(Error::unsupported(
-                "the server API takes no disk, pids or port settings yet",
+                "the server API takes no disk, pids, port or VM settings yet",
             )
             .with_provider(SCHEME));
         }

@@ -26,6 +26,8 @@ impl Compute for Fleet {
         cap.logs_follow = true;
         cap.stats = true;
         cap.resize = true;
+        // Docker agents resize in place; a VM agent answers a running resize with a conflict.
+        cap.resize_live = true;
         cap
     }
 
