@@ -156,6 +156,11 @@ impl InstanceSpec {
         self
     }
 
+    pub fn vm(mut self, vm: VmSpec) -> Self {
+        self.vm = Some(vm);
+        self
+    }
+
     pub fn cluster(mut self, id: impl Into<String>) -> Self {
         self.cluster = Some(id.into());
         self

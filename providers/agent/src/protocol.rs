@@ -95,7 +95,8 @@ pub enum ServerMessage {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     Create {
-        spec: InstanceSpec,
+        /// Boxed: a spec is many times larger than any other request.
+        spec: Box<InstanceSpec>,
     },
     Get {
         name: String,

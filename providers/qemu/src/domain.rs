@@ -157,6 +157,13 @@ pub fn meta_element(meta: &Meta) -> String {
     )
 }
 
+/// The metadata element without a namespace, as `virDomainSetMetadata` takes it (it adds the
+/// namespace itself).
+pub fn bare_meta_element(meta: &Meta) -> String {
+    let json = serde_json::to_string(meta).expect("metadata serializes");
+    format!("<instance>{}</instance>", escape(&json))
+}
+
 /// Reads the metadata back from its element (as `virDomainGetMetadata` returns it, whatever
 /// prefix libvirt chose).
 pub fn parse_meta(element: &str) -> Result<Meta> {

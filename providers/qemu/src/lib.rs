@@ -1,6 +1,12 @@
 #![doc = include_str!("../README.md")]
 
 pub mod accel;
+#[cfg(feature = "libvirt")]
+mod agent;
+#[cfg(feature = "libvirt")]
+pub mod compute;
+#[cfg(feature = "libvirt")]
+mod console;
 mod disk;
 pub mod domain;
 pub mod img;
@@ -31,9 +37,18 @@ pub fn default_pool() -> PathBuf {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub pool: PathBuf,
+    /// libvirt's URI (`qemu:///system`, `test:///default`): VMs, besides disks.
+    pub libvirt: Option<String>,
+    /// ISOs, kernels and initrds VMs may name (default: `boot` beside the pool).
+    pub boot: Option<PathBuf>,
+    /// Console logs (default: `state` beside the pool).
+    pub state: Option<PathBuf>,
+    pub machine: Option<String>,
+    pub emulator: Option<PathBuf>,
 }
 
-/// Reads `qemu://?pool=DIR`.
+/// Reads `qemu://?pool=DIR&libvirt=URI&boot=DIR&state=DIR&machine=TYPE&emulator=PATH`; every
+/// setting is optional.
 pub fn parse_uri(uri: &str) -> Result<Target> {
     let rest = uri.strip_prefix("qemu://").ok_or_else(|| {
         Error::invalid_input(format!("a QEMU URI starts with qemu://, got `{uri}`"))
@@ -46,24 +61,92 @@ pub fn parse_uri(uri: &str) -> Result<Target> {
     }
     let mut target = Target {
         pool: default_pool(),
+        libvirt: None,
+        boot: None,
+        state: None,
+        machine: None,
+        emulator: None,
     };
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
-            Some(("pool", dir)) if !dir.is_empty() => target.pool = PathBuf::from(dir),
-            _ => {
-                return Err(Error::invalid_input(format!(
-                    "unknown qemu:// setting `{pair}`: expected pool=DIR"
-                )))
+            Some((_, "")) | None => {}
+            Some(("pool", v)) => {
+                target.pool = PathBuf::from(v);
+                continue;
             }
+            Some(("libvirt", v)) => {
+                target.libvirt = Some(v.to_string());
+                continue;
+            }
+            Some(("boot", v)) => {
+                target.boot = Some(PathBuf::from(v));
+                continue;
+            }
+            Some(("state", v)) => {
+                target.state = Some(PathBuf::from(v));
+                continue;
+            }
+            Some(("machine", v)) => {
+                target.machine = Some(v.to_string());
+                continue;
+            }
+            Some(("emulator", v)) => {
+                target.emulator = Some(PathBuf::from(v));
+                continue;
+            }
+            Some(_) => {}
         }
+        return Err(Error::invalid_input(format!(
+            "unknown or empty qemu:// setting `{pair}`: expected pool, libvirt, boot, state, \
+             machine or emulator, each with a value"
+        )));
     }
     Ok(target)
 }
 
+/// Disks in the pool; with `libvirt=`, VMs too, whose boot disks live in the same pool.
 pub async fn connect(uri: &str) -> Result<Cloud> {
     let target = parse_uri(uri)?;
-    let pool = Arc::new(Pool::open(target.pool).await?);
-    Ok(Cloud::new(SCHEME).with_disk(Arc::new(QemuDisk::new(pool))))
+    let beside = |dir: &str| {
+        target
+            .pool
+            .parent()
+            .map_or_else(|| PathBuf::from(dir), |p| p.join(dir))
+    };
+    let (boot, state) = (
+        target.boot.clone().unwrap_or_else(|| beside("boot")),
+        target.state.clone().unwrap_or_else(|| beside("state")),
+    );
+    let pool = Arc::new(Pool::open(target.pool.clone()).await?);
+    let disk = QemuDisk::new(pool);
+    let Some(libvirt) = target.libvirt else {
+        return Ok(Cloud::new(SCHEME).with_disk(Arc::new(disk)));
+    };
+    #[cfg(feature = "libvirt")]
+    {
+        let settings = compute::Settings {
+            accel: accel::detect(),
+            machine: target.machine.unwrap_or_else(|| "pc".into()),
+            emulator: target.emulator,
+            boot_dir: boot,
+            state_dir: state,
+        };
+        let compute = tokio::task::spawn_blocking(move || {
+            compute::QemuCompute::open(&libvirt, disk, settings)
+        })
+        .await
+        .map_err(|e| Error::unexpected(format!("connecting to libvirt failed: {e}")))??;
+        Ok(Cloud::new(SCHEME)
+            .with_disk(Arc::new(compute.disk()))
+            .with_compute(Arc::new(compute)))
+    }
+    #[cfg(not(feature = "libvirt"))]
+    {
+        let _ = (libvirt, boot, state);
+        Err(Error::unsupported(
+            "this build has no libvirt: VMs need nubes-qemu's `libvirt` feature",
+        ))
+    }
 }
 
 pub fn register(registry: &mut Registry) {

@@ -146,7 +146,7 @@ async fn handle(
     Ok(match op {
         Op::Create { mut spec } => {
             spec.labels.insert(FLEET_LABEL.to_string(), tag.to_string());
-            instance(compute.create(spec).await?)
+            instance(compute.create(*spec).await?)
         }
         Op::Get { name } => instance(compute.get(&name).await?),
         Op::Start { name } => instance(compute.start(&name).await?),

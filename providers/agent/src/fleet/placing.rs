@@ -65,7 +65,15 @@ impl Fleet {
                 if let Err(e) = fleet.inner.store.dequeue(&name).await {
                     tracing::error!(instance = %name, error = %e, "cannot take an admitted request off the stored queue");
                 }
-                match fleet.call(&agent, Op::Create { spec }).await {
+                match fleet
+                    .call(
+                        &agent,
+                        Op::Create {
+                            spec: Box::new(spec),
+                        },
+                    )
+                    .await
+                {
                     Ok(_) => {}
                     // The agent went away mid-create: whether the instance exists is its to
                     // say when it reconnects (reported: adopted; not: lost). Until then it is
@@ -152,7 +160,14 @@ impl Fleet {
                 }
             }
             Submitted::Placed(agent) => {
-                let result = self.call(&agent, Op::Create { spec }).await;
+                let result = self
+                    .call(
+                        &agent,
+                        Op::Create {
+                            spec: Box::new(spec),
+                        },
+                    )
+                    .await;
                 match result {
                     Ok(Outcome::Instance { instance }) => Ok(fleet_view(instance)),
                     Ok(other) => Err(Error::unexpected(format!("unexpected answer {other:?}"))),
