@@ -165,6 +165,19 @@ pub struct CreateArgs {
     /// Publish a port: HOST:CONTAINER or CONTAINER, optionally /udp (repeatable)
     #[arg(long = "port", short = 'p', value_parser = parse::port)]
     pub ports: Vec<PortMapping>,
+    /// A VM's installation ISO, by file name in the provider's boot directory
+    #[arg(long)]
+    pub iso: Option<String>,
+    /// A VM's kernel to boot directly (file name in the boot directory); the command after
+    /// `--` is its command line
+    #[arg(long)]
+    pub kernel: Option<String>,
+    /// The initrd for --kernel
+    #[arg(long, requires = "kernel")]
+    pub initrd: Option<String>,
+    /// A VM's network: user (default), none, or bridge:NAME
+    #[arg(long)]
+    pub network: Option<String>,
     /// On a fleet: admitted before lower priorities when capacity is short (default 0)
     #[arg(long, allow_negative_numbers = true)]
     pub priority: Option<i32>,

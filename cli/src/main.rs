@@ -130,9 +130,18 @@ fn server_target(provider: Option<&str>) -> nubes::Result<(String, String)> {
 /// The cloud to use: `--provider` (or `NUBES_PROVIDER`) when given, else the current context's
 /// server, else the local Docker engine. A server URL without `NUBES_TOKEN` takes the token of
 /// the context for that server.
+/// `qemu` alone means disks and VMs on this machine's libvirt.
+fn expand(provider: &str) -> &str {
+    match provider {
+        "qemu" => "qemu://?libvirt=qemu:///system",
+        "docker" => "docker://",
+        other => other,
+    }
+}
+
 async fn connect(provider: Option<&str>) -> nubes::Result<Cloud> {
     let config = context::ConfigFile::load()?;
-    match provider {
+    match provider.map(expand) {
         Some(uri) if uri.starts_with("http") && std::env::var_os("NUBES_TOKEN").is_none() => {
             match config
                 .contexts

@@ -9,7 +9,7 @@ use std::time::Duration;
 use nubes::{
     ByteStream, Compute, ComputeCapability, DeleteOptions, Error, ErrorKind, ExecRequest,
     ExecStream, Instance, InstanceSpec, InstanceState, InstanceStats, LogOptions, LogStream,
-    ResizeRequest, Result, StopOptions,
+    ResizeRequest, Result, StopOptions, VmSpec,
 };
 use nubes_auth::token;
 use nubes_auth::{Action, Target};
@@ -41,6 +41,31 @@ pub struct CreateInstance {
     pub priority: Option<i32>,
     /// A cluster of the same organization to run in, counted against its reservation.
     pub cluster_id: Option<String>,
+    /// Bytes: a VM's boot disk size, or a container's disk limit where the provider enforces one.
+    pub disk: Option<u64>,
+    /// For VMs: an ISO, a kernel and initrd (file names in the provider's boot directory), and
+    /// the network (`user`, `none` or `bridge:NAME`).
+    pub vm: Option<VmBody>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VmBody {
+    pub iso: Option<String>,
+    pub kernel: Option<String>,
+    pub initrd: Option<String>,
+    pub network: Option<String>,
+}
+
+impl VmBody {
+    fn spec(self) -> VmSpec {
+        let mut vm = VmSpec::default();
+        vm.iso = self.iso;
+        vm.kernel = self.kernel;
+        vm.initrd = self.initrd;
+        vm.network = self.network;
+        vm
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -178,6 +203,8 @@ impl Instances {
         spec.env = req.env;
         spec.labels = req.labels;
         spec.command = req.command;
+        spec.disk = req.disk;
+        spec.vm = req.vm.map(VmBody::spec);
         spec.validate()?;
         if req.priority.is_some() && compute.provider() != nubes_agent::fleet::SCHEME {
             return Err(Error::invalid_input(
@@ -350,7 +377,7 @@ impl Instances {
     }
 
     /// What this server's API offers of its compute provider's capabilities: published ports,
-    /// disk and pid limits and consoles are not part of it.
+    /// pid limits and consoles are not part of it.
     pub fn capability(&self) -> Option<ComputeCapability> {
         let backend = self.compute.as_ref()?.capability();
         let mut cap = ComputeCapability::default();
@@ -363,6 +390,7 @@ impl Instances {
         cap.stats = backend.stats;
         cap.resize = backend.resize;
         cap.resize_live = backend.resize_live;
+        cap.disk_limit = backend.disk_limit;
         Some(cap)
     }
 

@@ -145,6 +145,14 @@ fn spec(args: CreateArgs) -> InstanceSpec {
     spec.command = (!args.command.is_empty()).then_some(args.command);
     spec.priority = args.priority;
     spec.cluster = args.cluster;
+    if args.iso.is_some() || args.kernel.is_some() || args.network.is_some() {
+        let mut vm = nubes::VmSpec::default();
+        vm.iso = args.iso;
+        vm.kernel = args.kernel;
+        vm.initrd = args.initrd;
+        vm.network = args.network;
+        spec.vm = Some(vm);
+    }
     spec
 }
 

@@ -55,6 +55,10 @@ struct CreateBody<'a> {
     priority: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cluster_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disk: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vm: Option<&'a nubes_core::VmSpec>,
 }
 
 #[derive(Serialize)]
@@ -161,12 +165,11 @@ impl Compute for RemoteCompute {
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
         spec.validate()?;
-        if spec.disk.is_some() || spec.pids.is_some() || !spec.ports.is_empty() || spec.vm.is_some()
-        {
-            return Err(Error::unsupported(
-                "the server API takes no disk, pids, port or VM settings yet",
-            )
-            .with_provider(SCHEME));
+        if spec.pids.is_some() || !spec.ports.is_empty() {
+            return Err(
+                Error::unsupported("the server API takes no pids or port settings yet")
+                    .with_provider(SCHEME),
+            );
         }
         let body = CreateBody {
             name: &spec.name,
@@ -178,6 +181,8 @@ impl Compute for RemoteCompute {
             command: &spec.command,
             priority: spec.priority,
             cluster_id: spec.cluster.as_deref(),
+            disk: spec.disk,
+            vm: spec.vm.as_ref(),
         };
         let r: Remote = self
             .client

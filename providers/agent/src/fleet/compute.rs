@@ -35,6 +35,15 @@ impl Compute for Fleet {
     /// `Queued` and is created when capacity frees.
     async fn create(&self, mut spec: InstanceSpec) -> Result<Instance> {
         spec.validate()?;
+        if spec.disk.is_some()
+            && !lock(&self.inner.known)
+                .values()
+                .any(|k| k.hello.capacity.disk > 0)
+        {
+            return Err(Error::unsupported(
+                "no agent in this fleet leases disk, so none can hold a disk limit",
+            ));
+        }
         // The agent's workloads carry priority and cluster as labels, so the fleet can tell
         // them again when it adopts them after a restart.
         let priority = spec.priority.take().unwrap_or(0);
