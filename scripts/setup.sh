@@ -199,6 +199,128 @@ ensure_libvirt_dev() {
   apt_install libvirt-dev pkg-config
 }
 
+NUBES_LIBVIRT_DIR=$NUBES_STATE_DIR/libvirt
+NUBES_LIBVIRT_URI="qemu+unix:///system?socket=$NUBES_LIBVIRT_DIR/run/libvirt-sock"
+NUBES_GUEST_DIR=$NUBES_STATE_DIR/guest
+
+# QEMU from bookworm-backports (it must match qemu-utils, which comes from there) and libvirtd,
+# run by hand with a private socket: these machines have no systemd.
+ensure_libvirtd() {
+  if [ -S "$NUBES_LIBVIRT_DIR/run/libvirt-sock" ] && virsh -c "$NUBES_LIBVIRT_URI" version >/dev/null 2>&1; then
+    return 0
+  fi
+  if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d; then
+      echo "deb http://deb.debian.org/debian bookworm-backports main" | $sudo tee /etc/apt/sources.list.d/nubes-backports.list >/dev/null
+    fi
+    log "installing qemu-system-x86 from bookworm-backports"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends -t bookworm-backports \
+      qemu-system-x86 qemu-system-common qemu-system-data seabios >/dev/null
+  fi
+  apt_install libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+  id libvirt-qemu >/dev/null 2>&1 || useradd --system --no-create-home libvirt-qemu
+  mkdir -p /var/log/libvirt/qemu /var/lib/libvirt /var/cache/libvirt /run/libvirt /run/lock "$NUBES_LIBVIRT_DIR/run"
+  # QEMU runs as root without a security driver: the test tier's guests are our own.
+  mkdir -p /etc/libvirt
+  if ! grep -qs "nubes-dev" /etc/libvirt/qemu.conf; then
+    cat >>/etc/libvirt/qemu.conf <<'CONF'
+# nubes-dev: the test tier's settings
+user = "root"
+group = "root"
+security_driver = "none"
+dynamic_ownership = 0
+stdio_handler = "file"
+CONF
+  fi
+  cat >"$NUBES_LIBVIRT_DIR/libvirtd.conf" <<CONF
+unix_sock_dir = "$NUBES_LIBVIRT_DIR/run"
+unix_sock_rw_perms = "0700"
+auth_unix_rw = "none"
+CONF
+  log "starting libvirtd ($NUBES_LIBVIRT_URI)"
+  libvirtd -d -f "$NUBES_LIBVIRT_DIR/libvirtd.conf" --pid-file "$NUBES_LIBVIRT_DIR/libvirtd.pid"
+  for _ in $(seq 1 100); do
+    virsh -c "$NUBES_LIBVIRT_URI" version >/dev/null 2>&1 && return 0
+    sleep 0.3
+  done
+  echo "libvirtd did not answer on $NUBES_LIBVIRT_URI"
+  return 1
+}
+
+# A small guest from Debian's packages: the cloud kernel, and an initramfs of busybox and
+# qemu-guest-agent that makes the VM's boot disk its root (ext2, formatted on first boot),
+# prints the conformance kit's ready line and ticks on the serial port, and runs the agent.
+ensure_test_guest() {
+  local stamp="3"
+  if [ -f "$NUBES_GUEST_DIR/initrd.gz" ] && [ "$(cat "$NUBES_GUEST_DIR/stamp" 2>/dev/null)" = "$stamp" ]; then
+    return 0
+  fi
+  apt_install busybox-static
+  log "building the test guest in $NUBES_GUEST_DIR"
+  local work; work=$(mktemp -d)
+  local kernel; kernel=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+  (cd "$work" && apt-get download "$kernel" qemu-guest-agent >/dev/null 2>&1)
+  mkdir -p "$work/k" "$work/ga" "$work/root"/{bin,sbin,proc,sys,dev,tmp,run,newroot,modules,lib64}
+  dpkg -x "$work"/linux-image-*.deb "$work/k"
+  dpkg -x "$work"/qemu-guest-agent*.deb "$work/ga"
+  local root="$work/root"
+  cp /bin/busybox "$root/bin/busybox"
+  cp "$work/ga/usr/sbin/qemu-ga" "$root/sbin/qemu-ga"
+  # qemu-ga's shared libraries, from this (Debian) host.
+  ldd "$root/sbin/qemu-ga" | awk '/=> \// {print $3} /^\t\/lib64/ {print $1}' | while read -r lib; do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+  local m
+  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_console failover net_failover virtio_net; do
+    find "$work/k/lib/modules" -name "$m.ko" -exec cp {} "$root/modules/" \;
+  done
+  cat >"$root/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_console failover net_failover virtio_net; do
+  insmod /modules/$m.ko 2>/dev/null
+done
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+# The boot disk is the root: formatted on first boot, kept after.
+if ! mount -t ext2 /dev/vda /newroot 2>/dev/null; then
+  mke2fs -q /dev/vda >/dev/null 2>&1 && mount -t ext2 /dev/vda /newroot
+fi
+cp -a /bin /sbin /lib /lib64 /usr /guest-init /newroot/ 2>/dev/null
+mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/tmp /newroot/run
+mount --move /proc /newroot/proc
+mount --move /sys /newroot/sys
+mount --move /dev /newroot/dev
+exec switch_root /newroot /guest-init
+INIT
+  cat >"$root/guest-init" <<'INIT'
+#!/bin/sh
+export PATH=/bin:/sbin
+stty -F /dev/ttyS0 raw -echo -onlcr 2>/dev/null
+echo nubes-ready >/dev/ttyS0
+for p in /sys/class/virtio-ports/*; do
+  if [ "$(cat "$p/name" 2>/dev/null)" = org.qemu.guest_agent.0 ]; then
+    qemu-ga -m virtio-serial -p "/dev/$(basename "$p")" -t /run -f /run/qemu-ga.pid &
+  fi
+done
+ifconfig lo up 2>/dev/null
+while true; do echo tick >/dev/ttyS0; sleep 0.2; done
+INIT
+  chmod +x "$root/init" "$root/guest-init"
+  mkdir -p "$NUBES_GUEST_DIR"
+  (cd "$root" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$NUBES_GUEST_DIR/initrd.gz"
+  cp "$work"/k/boot/vmlinuz-* "$NUBES_GUEST_DIR/vmlinuz"
+  echo "$stamp" >"$NUBES_GUEST_DIR/stamp"
+  rm -rf "$work"
+}
+
 # Everything the demo, the tests and the benchmarks need on this machine.
 ensure_all() {
   ensure_rust

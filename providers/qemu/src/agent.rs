@@ -105,8 +105,39 @@ fn decode(data: Option<&str>) -> Result<Vec<u8>> {
     }
 }
 
-/// Runs a command to its end in the guest. Blocks: call it on the blocking pool.
+/// How long an exec waits for the guest's agent to come up (a VM just started is still booting).
+const AGENT_WAIT: Duration = Duration::from_secs(90);
+
+/// Waits until the agent answers a ping.
+fn ready(dom: &Domain) -> Result<()> {
+    let deadline = Instant::now() + AGENT_WAIT;
+    let ping = json!({"execute": "guest-ping"});
+    loop {
+        match command(dom, &ping) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::Unavailable && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) if e.kind() == ErrorKind::Unavailable => {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!(
+                        "the guest agent did not answer within {AGENT_WAIT:?}: is \
+                         qemu-guest-agent running in the guest? ({})",
+                        e.message()
+                    ),
+                )
+                .with_provider(SCHEME))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Runs a command to its end in the guest, once its agent answers. Blocks: call it on the
+/// blocking pool.
 pub fn exec(dom: &Domain, request: &ExecRequest) -> Result<ExecOutput> {
+    ready(dom)?;
     let started: Started =
         serde_json::from_str(&command(dom, &guest_exec(request)).map_err(|e| {
             if e.kind() == ErrorKind::NotFound {

@@ -228,6 +228,9 @@ impl DomainSpec {
             }
         }
         let _ = writeln!(w, "  </os>");
+        // ACPI, so a stop can ask the guest to power off (and libvirt 9 would otherwise pass
+        // QEMU 10 a `-no-acpi` it no longer knows).
+        let _ = writeln!(w, "  <features><acpi/><apic/></features>");
         let _ = writeln!(w, "  <on_poweroff>destroy</on_poweroff>");
         let _ = writeln!(w, "  <on_reboot>restart</on_reboot>");
         let _ = writeln!(w, "  <on_crash>destroy</on_crash>");
@@ -404,6 +407,7 @@ mod tests {
             "<quota>75000</quota>",
             "<type arch='x86_64' machine='pc'>hvm</type>",
             "<boot dev='hd'/>",
+            "<features><acpi/><apic/></features>",
             "<driver name='qemu' type='qcow2'/>",
             "<source file='/pool/0123456789abcdef.qcow2'/>",
             "<target dev='vda' bus='virtio'/>",
