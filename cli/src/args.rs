@@ -82,7 +82,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum InstanceCmd {
     /// Create and start an instance
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List instances
     #[command(visible_alias = "ls")]
     List {

@@ -76,7 +76,7 @@ pub async fn run(cloud: &Cloud, cmd: InstanceCmd, format: Format) -> Outcome {
     match cmd {
         InstanceCmd::Create(args) => {
             let (wait, timeout) = (args.wait, args.wait_timeout);
-            let mut created = compute.create(spec(args)).await?;
+            let mut created = compute.create(spec(*args)).await?;
             if wait && created.state != InstanceState::Running {
                 let want = WaitCondition::State(InstanceState::Running);
                 if let Some(i) = wait_for(compute.as_ref(), &created.id, want, timeout).await? {
