@@ -1235,3 +1235,114 @@ fn preemption_evicts_lower_priority_work_and_requeues_it() {
         );
     }
 }
+
+/// An agent with QEMU advertises it, and the fleet places VMs on it and containers elsewhere.
+/// The QEMU agent runs on libvirt's test driver here: placement is what is tested; booting real
+/// guests is the QEMU provider's own tier.
+#[test]
+fn vms_go_to_qemu_agents_and_containers_to_docker_agents() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr, password) = serve(dir.path());
+    let admin = login(&addr, "admin@nubes.local", &password);
+    let (docker_id, docker_token) = issue_agent(&addr, &admin, "containers");
+    let (qemu_id, qemu_token) = issue_agent(&addr, &admin, "vms");
+    let pool = dir.path().join("vm-images");
+    let qemu_uri = format!(
+        "qemu://?pool={}&libvirt=test:///default&boot={}&state={}",
+        pool.display(),
+        dir.path().join("boot").display(),
+        dir.path().join("vm-state").display()
+    );
+    // The image VMs boot from, in the QEMU agent's pool.
+    let made = cloudctl()
+        .args([
+            "--provider",
+            &qemu_uri,
+            "disk",
+            "create",
+            "base",
+            "--size",
+            "32Mi",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let _containers = agent(&addr, &docker_token, "1", "1G");
+    let _vms = Killed(
+        cloudctl()
+            .args([
+                "agent",
+                "--server",
+                &format!("http://{addr}"),
+                "--token",
+                &qemu_token,
+            ])
+            .args(["--cpus", "2", "--memory", "2G", "--runtime", &qemu_uri])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("both agents online", || {
+        is_online(&addr, &admin, &docker_id) && is_online(&addr, &admin, &qemu_id)
+    });
+    let (_, listed) = http(
+        &addr,
+        "GET",
+        &format!("/v1/admin/agents/{qemu_id}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(listed["live"]["providers"], json!(["qemu"]), "{listed}");
+
+    let vm = json!({"name": "vm1", "image": "base", "cpus": 1.0, "memory": 256 << 20,
+        "vm": {"kernel": "vmlinuz", "network": "none"}, "command": ["quiet"]});
+    let (status, vm) = http(&addr, "POST", "/v1/instances", Some(&admin), Some(vm));
+    assert_eq!(status, 201, "{vm}");
+    assert_eq!(vm["state"], "running", "{vm}");
+    let container = json!({"name": "box1", "image": image(), "cpus": 0.5, "memory": 64 << 20,
+        "command": ["sleep", "600"]});
+    let (status, container) = http(
+        &addr,
+        "POST",
+        "/v1/instances",
+        Some(&admin),
+        Some(container),
+    );
+    assert_eq!(status, 201, "{container}");
+    assert_eq!(
+        instance_ids_on(&addr, &admin, &qemu_id),
+        [vm["id"].as_str().unwrap()]
+    );
+    assert_eq!(
+        instance_ids_on(&addr, &admin, &docker_id),
+        [container["id"].as_str().unwrap()]
+    );
+    // A VM bigger than any QEMU agent is refused at once, though the fleet has room in total.
+    let huge = json!({"name": "vm2", "image": "base", "cpus": 3.0, "vm": {}});
+    assert_eq!(
+        http(&addr, "POST", "/v1/instances", Some(&admin), Some(huge)).0,
+        403
+    );
+    for i in [&vm, &container] {
+        let path = format!("/v1/instances/{}?force=true", i["id"].as_str().unwrap());
+        assert_eq!(http(&addr, "DELETE", &path, Some(&admin), None).0, 204);
+    }
+    // The VM's boot disk went with it; its base stays.
+    let disks = cloudctl()
+        .args(["--provider", &qemu_uri, "-o", "json", "disk", "list"])
+        .output()
+        .unwrap();
+    let disks: Value = serde_json::from_slice(&disks.stdout).unwrap();
+    let names: Vec<&str> = disks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["base"]);
+}

@@ -220,9 +220,18 @@ fn demand(spec: &InstanceSpec, priority: i32) -> Demand {
             spec.disk.unwrap_or(0),
             0,
         ),
-        provider: None,
+        provider: Some(runtime_for(spec).to_string()),
         labels: BTreeMap::new(),
         priority,
+    }
+}
+
+/// The agent runtime a spec needs: VMs run on QEMU agents, everything else on Docker agents.
+pub fn runtime_for(spec: &InstanceSpec) -> &'static str {
+    if spec.vm.is_some() {
+        "qemu"
+    } else {
+        "docker"
     }
 }
 
