@@ -7,6 +7,10 @@ ensure_all
 cargo bench --locked -p nubes-benches --bench docker
 cargo bench --locked -p nubes-benches --bench server
 cargo bench --locked -p nubes-benches --bench placement
+ensure_libvirtd
+ensure_test_guest
+NUBES_TEST_LIBVIRT_URI=$NUBES_LIBVIRT_URI NUBES_TEST_GUEST_DIR=$NUBES_GUEST_DIR \
+  cargo bench --locked -p nubes-benches --bench qemu
 # 1000 simulated agents hold a connection each, on both ends of this machine.
 ulimit -n 20000 2>/dev/null || true
 cargo bench --locked -p nubes-benches --bench agents

@@ -836,7 +836,8 @@ fn up_runs_the_platform_and_signs_the_admin_in() {
         ok(&run(&["instance", "exec", &web, "--", "echo", "hi"], b"")),
         "hi\n"
     );
-    fails(&run(&["disk", "list"], b""), 6, "offers no disk service");
+    // Disk images with qemu-img, in the data directory.
+    ok(&run(&["disk", "create", "scratch", "--size", "1Gi"], b""));
     first.kill().unwrap();
     first.wait().unwrap();
 
@@ -850,7 +851,9 @@ fn up_runs_the_platform_and_signs_the_admin_in() {
         "november"
     );
     assert!(ok(&run(&["instance", "list"], b"")).contains(&web));
+    assert!(ok(&run(&["disk", "list"], b"")).contains("scratch"));
     ok(&run(&["instance", "delete", "--force", &web], b""));
+    ok(&run(&["disk", "delete", "scratch"], b""));
     second.kill().unwrap();
     second.wait().unwrap();
 }
