@@ -113,6 +113,9 @@ pub enum InstanceCmd {
         /// Delete even if it is running
         #[arg(long, short)]
         force: bool,
+        /// Keep the disks a VM made for itself (its boot disk) as disk images
+        #[arg(long)]
+        keep_disks: bool,
     },
     /// Run a command in a running instance; cloudctl exits with the command's exit code
     Exec(ExecArgs),

@@ -304,13 +304,8 @@ impl Instances {
     }
 
     /// Deletes the instance; a running one only with `force`.
-    pub async fn delete(&self, p: &Principal, id: &str, force: bool) -> Result<()> {
+    pub async fn delete(&self, p: &Principal, id: &str, options: DeleteOptions) -> Result<()> {
         let row = self.authorized(p, id, Action::Delete).await?;
-        let options = if force {
-            DeleteOptions::force()
-        } else {
-            DeleteOptions::default()
-        };
         match self.compute()?.delete(&row.backend_id, options).await {
             Ok(()) => {}
             // Already gone from the backend: the row is all that is left.

@@ -100,12 +100,17 @@ pub async fn run(cloud: &Cloud, cmd: InstanceCmd, format: Format) -> Outcome {
             format,
             &compute.restart(&id, StopOptions::timeout(timeout)).await?,
         ),
-        InstanceCmd::Delete { id, force } => {
-            let options = if force {
+        InstanceCmd::Delete {
+            id,
+            force,
+            keep_disks,
+        } => {
+            let mut options = if force {
                 DeleteOptions::force()
             } else {
                 DeleteOptions::default()
             };
+            options.keep_disks = keep_disks;
             compute.delete(&id, options).await?;
             eprintln!("deleted instance {id}");
         }

@@ -115,6 +115,8 @@ pub enum Op {
     Delete {
         name: String,
         force: bool,
+        #[serde(default)]
+        keep_disks: bool,
     },
     Exec {
         name: String,

@@ -44,9 +44,11 @@ pub fn create_args(
     args
 }
 
+/// `-U`: a running VM holds its disk's lock, and reading the header is safe beside it.
 pub fn info_args(path: &Path, format: DiskFormat) -> Vec<String> {
     vec![
         "info".into(),
+        "-U".into(),
         "--output=json".into(),
         "-f".into(),
         format.to_string(),

@@ -224,7 +224,10 @@ impl Compute for RemoteCompute {
         self.client
             .raw(
                 Method::DELETE,
-                &format!("/v1/instances/{id}?force={}", options.force),
+                &format!(
+                    "/v1/instances/{id}?force={}&keep_disks={}",
+                    options.force, options.keep_disks
+                ),
                 NONE,
             )
             .await

@@ -42,6 +42,9 @@ impl StopQuery {
 struct DeleteQuery {
     #[serde(default)]
     force: bool,
+    /// Keep the disks a VM made for itself (its boot disk), as disk images of the provider.
+    #[serde(default)]
+    keep_disks: bool,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -136,7 +139,13 @@ async fn delete(
     Path(id): Path<String>,
     Params(q): Params<DeleteQuery>,
 ) -> ApiResult<StatusCode> {
-    s.instances.delete(&p, &id, q.force).await?;
+    let mut options = if q.force {
+        nubes::DeleteOptions::force()
+    } else {
+        nubes::DeleteOptions::default()
+    };
+    options.keep_disks = q.keep_disks;
+    s.instances.delete(&p, &id, options).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -166,12 +166,17 @@ async fn handle(
                 )
                 .await?,
         ),
-        Op::Delete { name, force } => {
-            let options = if force {
+        Op::Delete {
+            name,
+            force,
+            keep_disks,
+        } => {
+            let mut options = if force {
                 DeleteOptions::force()
             } else {
                 DeleteOptions::default()
             };
+            options.keep_disks = keep_disks;
             compute.delete(&name, options).await?;
             Outcome::Done
         }

@@ -143,6 +143,7 @@ impl Compute for Fleet {
         let op = Op::Delete {
             name: name.into(),
             force: options.force,
+            keep_disks: options.keep_disks,
         };
         match self.call(&agent, op).await {
             Ok(_) => {}

@@ -119,7 +119,11 @@ impl Fleet {
                 let fleet = self.clone();
                 let (agent, name) = (agent_id.to_string(), i.name.clone());
                 tokio::spawn(async move {
-                    let op = Op::Delete { name, force: true };
+                    let op = Op::Delete {
+                        name,
+                        force: true,
+                        keep_disks: false,
+                    };
                     if let Err(e) = fleet.call(&agent, op).await {
                         tracing::warn!(error = %e, "could not remove a stray workload");
                     }

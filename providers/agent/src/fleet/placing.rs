@@ -214,6 +214,7 @@ impl Fleet {
             let op = Op::Delete {
                 name: victim.clone(),
                 force: true,
+                keep_disks: false,
             };
             match self.call(&agent, op).await {
                 Ok(_) => {}
@@ -253,6 +254,7 @@ impl Fleet {
             let op = Op::Delete {
                 name: name.clone(),
                 force: true,
+                keep_disks: false,
             };
             match self.call(agent, op).await {
                 Ok(_) => {}
