@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod agents;
+pub mod billing;
 pub mod buckets;
 pub mod clusters;
 pub mod db;
@@ -56,6 +57,8 @@ pub struct Backends {
     pub storage: Option<Arc<dyn nubes::Storage>>,
     pub disk: Option<Arc<dyn nubes::Disk>>,
     pub function: Option<Arc<dyn nubes::Function>>,
+    /// Where billing's time comes from; the system clock when unset.
+    pub clock: Option<Arc<dyn billing::Clock>>,
 }
 
 impl Backends {
@@ -127,6 +130,12 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
         disks: disks::Disks::new(db.clone(), backends.disk),
         functions: functions::Functions::new(db.clone(), backends.function),
         admin: admin::Admin::new(db.clone(), backends.compute),
+        billing: billing::Billing::new(
+            db.clone(),
+            backends
+                .clock
+                .unwrap_or_else(|| Arc::new(billing::SystemClock)),
+        ),
         agents: agents::Agents::new(db, fleet),
         metrics: Default::default(),
         swagger_ui_dir: config.swagger_ui_dir.clone(),

@@ -26,6 +26,7 @@ async fn no_route_answers_a_server_error_to_fuzzed_input() {
             MemoryFunction::new()
                 .with_handler("upper", |b: Bytes| Ok(b.to_ascii_uppercase().into())),
         )),
+        clock: None,
     };
     let state = nubes_server::state_with(&config, backends).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -64,7 +65,7 @@ async fn no_route_answers_a_server_error_to_fuzzed_input() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        report.contains("Tested: 70"),
+        report.contains("Tested: 77"),
         "not every route was fuzzed:\n{report}"
     );
 }

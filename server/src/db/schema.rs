@@ -176,6 +176,37 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             priority BIGINT NOT NULL
         )"],
     ),
+    (
+        12,
+        // The double-entry ledger: a balance per account, moved only with entries that sum to
+        // zero; each transaction's key makes posting it idempotent. Plans per user, with the
+        // start of their current month.
+        &[
+            "CREATE TABLE ledger_accounts (
+                account TEXT PRIMARY KEY,
+                balance BIGINT NOT NULL
+            )",
+            "CREATE TABLE ledger_transactions (
+                id TEXT PRIMARY KEY,
+                tx_key TEXT NOT NULL UNIQUE,
+                kind TEXT NOT NULL,
+                memo TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                posted_ns BIGINT NOT NULL
+            )",
+            "CREATE TABLE ledger_entries (
+                tx_id TEXT NOT NULL REFERENCES ledger_transactions(id),
+                account TEXT NOT NULL,
+                amount BIGINT NOT NULL
+            )",
+            "CREATE INDEX ledger_entries_account ON ledger_entries (account)",
+            "CREATE TABLE billing_plans (
+                user_id TEXT PRIMARY KEY REFERENCES users(id),
+                plan TEXT NOT NULL,
+                period_start BIGINT NOT NULL
+            )",
+        ],
+    ),
 ];
 
 pub async fn migrate(db: &Db) -> Result<()> {

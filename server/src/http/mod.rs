@@ -4,6 +4,7 @@ mod admin;
 mod agents;
 mod audit;
 mod auth;
+mod billing;
 mod buckets;
 mod capabilities;
 mod clusters;
@@ -63,6 +64,7 @@ pub struct Services {
     pub functions: crate::functions::Functions,
     pub admin: Admin,
     pub agents: crate::agents::Agents,
+    pub billing: crate::billing::Billing,
     pub clusters: crate::clusters::Clusters,
     pub events: crate::events::Events,
     pub metrics: Arc<metrics::Metrics>,
@@ -84,6 +86,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(agents::routes())
         .merge(events::routes())
         .merge(clusters::routes())
+        .merge(billing::routes())
         .split_for_parts()
 }
 

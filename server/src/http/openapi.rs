@@ -46,6 +46,7 @@ const CDN: &str = "https://unpkg.com/swagger-ui-dist@5.35.0";
         (name = "auth", description = "Accounts, sessions, second factors, API tokens"),
         (name = "orgs", description = "Organizations, members and invites"),
         (name = "instances", description = "Containers or VMs"),
+        (name = "billing", description = "Plans, credits, prices and the ledger"),
         (name = "disks", description = "Disk images"),
         (name = "buckets", description = "Buckets and their objects"),
         (name = "functions", description = "Deploy once, invoke with a payload"),

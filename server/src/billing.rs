@@ -1,0 +1,407 @@
+//! Billing for tenants: plans and their monthly grants, balances, the ledger's transactions,
+//! admin top-ups and adjustments. The rules (money, prices, plans, balanced transactions) are
+//! nubes-billing's; this module stores them, on a clock the tests control.
+
+use std::sync::Arc;
+
+use chrono::{Datelike, TimeZone, Utc};
+use nubes::{Error, Result};
+use nubes_auth::{token, Action, Target};
+use nubes_billing::{
+    default_plans, Account, Credits, Fee, Kind, Plan, PlanId, Prices, Transaction,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::Principal;
+use crate::db::{Db, Posted};
+use crate::tenancy;
+
+/// Seconds since the epoch, from wherever time comes from.
+pub trait Clock: std::fmt::Debug + Send + Sync + 'static {
+    fn now(&self) -> i64;
+}
+
+#[derive(Debug)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        Utc::now().timestamp()
+    }
+}
+
+/// The start of the month `t` falls in, and of the next one (UTC).
+pub fn month_of(t: i64) -> (i64, i64) {
+    let at = Utc.timestamp_opt(t, 0).single().unwrap_or_default();
+    let start = Utc
+        .with_ymd_and_hms(at.year(), at.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
+    let (y, m) = if at.month() == 12 {
+        (at.year() + 1, 1)
+    } else {
+        (at.year(), at.month() + 1)
+    };
+    let next = Utc
+        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
+    (start.timestamp(), next.timestamp())
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PlanView {
+    /// free, pro, unlimited or pay_as_you_go.
+    pub plan: String,
+    /// Credits granted at the start of each month.
+    pub monthly: String,
+    pub limits: LimitsView,
+    /// The current month's start (seconds since the epoch), for the caller's own plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_start: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LimitsView {
+    pub cpus: f64,
+    /// Bytes.
+    pub memory: u64,
+    /// Bytes.
+    pub disk: u64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PricesView {
+    pub instance_hour: String,
+    pub core_hour: String,
+    pub memory_gb_hour: String,
+    pub disk_gb: String,
+    /// What one credit costs, in US cents.
+    pub credit_usd_cents: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Catalog {
+    pub plans: Vec<PlanView>,
+    pub prices: PricesView,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Balance {
+    /// Credits, exact (up to six decimals).
+    pub credits: String,
+    pub micro_credits: i64,
+    pub usd_cents: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TxView {
+    pub id: String,
+    /// usage, grant, top_up, adjustment or plan_switch.
+    pub kind: String,
+    pub memo: String,
+    /// What it did to the balance: negative is a charge.
+    pub amount: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Switched {
+    pub plan: PlanView,
+    /// Credits added (or taken, when negative) for the rest of this month.
+    pub prorated: String,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchPlan {
+    pub plan: String,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credit {
+    pub user_id: String,
+    /// Credits, like "25" or "-0.5" (top-ups must be positive).
+    pub amount: String,
+    pub memo: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Billing {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    plans: Arc<Vec<Plan>>,
+    prices: Prices,
+    fee: Fee,
+}
+
+fn plan_view(p: &Plan, period_start: Option<i64>) -> PlanView {
+    PlanView {
+        plan: p.id.as_str().to_string(),
+        monthly: p.monthly.to_string(),
+        limits: LimitsView {
+            cpus: p.limits.millicpus as f64 / 1000.0,
+            memory: p.limits.memory,
+            disk: p.limits.disk,
+        },
+        period_start,
+    }
+}
+
+impl Billing {
+    pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            db,
+            clock,
+            plans: Arc::new(default_plans()),
+            prices: Prices::default(),
+            fee: Fee::default(),
+        }
+    }
+
+    pub fn prices(&self) -> Prices {
+        self.prices
+    }
+
+    pub fn fee(&self) -> Fee {
+        self.fee
+    }
+
+    fn plan(&self, id: PlanId) -> &Plan {
+        self.plans
+            .iter()
+            .find(|p| p.id == id)
+            .expect("every plan id has a plan")
+    }
+
+    async fn admin(&self, p: &Principal) -> Result<()> {
+        let actor = tenancy::actor(&self.db, p, "").await?;
+        tenancy::check(
+            &actor,
+            Action::PlatformAdmin,
+            &Target::Platform,
+            "billing for others",
+        )
+    }
+
+    pub fn catalog(&self) -> Catalog {
+        let pr = &self.prices;
+        Catalog {
+            plans: self.plans.iter().map(|p| plan_view(p, None)).collect(),
+            prices: PricesView {
+                instance_hour: pr.instance_hour.to_string(),
+                core_hour: pr.core_hour.to_string(),
+                memory_gb_hour: pr.memory_gb_hour.to_string(),
+                disk_gb: pr.disk_gb.to_string(),
+                credit_usd_cents: nubes_billing::money::CENTS_PER_CREDIT,
+            },
+        }
+    }
+
+    async fn post(&self, tx: &Transaction, guard: Option<&str>) -> Result<Posted> {
+        self.db
+            .post(&token::random_id(), tx, guard, self.clock.now())
+            .await
+    }
+
+    /// The user's plan, with this month's grant made: a user without a plan is on Free, and
+    /// each month's grant is posted once (its key is the user and the month).
+    pub async fn current(&self, user_id: &str) -> Result<(Plan, i64)> {
+        let now = self.clock.now();
+        let (month, _) = month_of(now);
+        let (id, period) = match self.db.user_plan(user_id).await? {
+            Some((plan, start)) => (plan.parse::<PlanId>()?, start),
+            None => (PlanId::Free, i64::MIN),
+        };
+        let plan = self.plan(id).clone();
+        if period != month {
+            if plan.monthly != Credits::ZERO {
+                let key = format!("grant:{user_id}:{month}");
+                let memo = format!("{} plan, monthly grant", id.as_str());
+                let tx = Transaction::new(key, Kind::Grant, memo).transfer(
+                    Account::Grants,
+                    Account::Wallet(user_id.to_string()),
+                    plan.monthly,
+                );
+                self.post(&tx, None).await?;
+            }
+            self.db.set_user_plan(user_id, id.as_str(), month).await?;
+        }
+        Ok((plan, month))
+    }
+
+    pub async fn my_plan(&self, p: &Principal) -> Result<PlanView> {
+        let (plan, start) = self.current(&p.user_id).await?;
+        Ok(plan_view(&plan, Some(start)))
+    }
+
+    /// Switches plans now: the difference between the plans' grants for the rest of the month
+    /// is added (or taken back).
+    pub async fn switch(&self, p: &Principal, req: SwitchPlan) -> Result<Switched> {
+        let to: PlanId = req.plan.parse()?;
+        let (from, month) = self.current(&p.user_id).await?;
+        if from.id == to {
+            return Err(Error::conflict(format!(
+                "already on the {} plan",
+                to.as_str()
+            )));
+        }
+        let now = self.clock.now();
+        let (_, next) = month_of(now);
+        let target = self.plan(to).clone();
+        let prorated = nubes_billing::plans::prorate(
+            &from,
+            &target,
+            (next - now).max(0) as u64,
+            (next - month).max(1) as u64,
+        );
+        if prorated != Credits::ZERO {
+            let wallet = Account::Wallet(p.user_id.clone());
+            let key = format!("switch:{}:{now}:{}", p.user_id, to.as_str());
+            let memo = format!("{} → {}, rest of the month", from.id.as_str(), to.as_str());
+            let tx = Transaction::new(key, Kind::PlanSwitch, memo);
+            let tx = if prorated.is_negative() {
+                tx.transfer(wallet, Account::Grants, -prorated)
+            } else {
+                tx.transfer(Account::Grants, wallet, prorated)
+            };
+            self.post(&tx, None).await?;
+        }
+        self.db
+            .set_user_plan(&p.user_id, to.as_str(), month)
+            .await?;
+        Ok(Switched {
+            plan: plan_view(&target, Some(month)),
+            prorated: prorated.to_string(),
+        })
+    }
+
+    pub async fn balance_of(&self, user_id: &str) -> Result<Credits> {
+        self.current(user_id).await?;
+        self.db
+            .balance(&Account::Wallet(user_id.to_string()).key())
+            .await
+    }
+
+    pub async fn balance(&self, p: &Principal) -> Result<Balance> {
+        let b = self.balance_of(&p.user_id).await?;
+        Ok(Balance {
+            credits: b.to_string(),
+            micro_credits: b.micros(),
+            usd_cents: b.usd_cents(),
+        })
+    }
+
+    pub async fn transactions(&self, p: &Principal) -> Result<Vec<TxView>> {
+        self.current(&p.user_id).await?;
+        let account = Account::Wallet(p.user_id.clone()).key();
+        Ok(self
+            .db
+            .account_transactions(&account, 500)
+            .await?
+            .into_iter()
+            .map(|t| TxView {
+                id: t.id,
+                kind: t.kind,
+                memo: t.memo,
+                amount: Credits::from_micros(t.amount).to_string(),
+                created_at: t.created_at,
+            })
+            .collect())
+    }
+
+    /// Takes `amount` from the user's wallet only if it covers it; concurrent charges against
+    /// one balance never overspend it. `key` makes it idempotent.
+    pub async fn charge_upfront(
+        &self,
+        user_id: &str,
+        key: String,
+        memo: String,
+        amount: Credits,
+    ) -> Result<Posted> {
+        self.current(user_id).await?;
+        let wallet = Account::Wallet(user_id.to_string());
+        let guard = wallet.key();
+        let tx =
+            Transaction::new(key, Kind::Usage, memo).transfer(wallet, Account::Platform, amount);
+        self.post(&tx, Some(&guard)).await
+    }
+
+    async fn credit(&self, p: &Principal, req: Credit, kind: Kind) -> Result<TxView> {
+        self.admin(p).await?;
+        let amount: Credits = req.amount.parse()?;
+        if amount == Credits::ZERO || (kind == Kind::TopUp && amount.is_negative()) {
+            return Err(Error::invalid_input(
+                "a top-up adds credits: the amount must be positive (adjustments may be negative)",
+            ));
+        }
+        let memo = req.memo.trim();
+        if memo.is_empty() || memo.len() > 500 {
+            return Err(Error::invalid_input("say why, in 1-500 characters (memo)"));
+        }
+        self.db
+            .user(&req.user_id)
+            .await
+            .map_err(|_| Error::not_found(format!("user {} not found", req.user_id)))?;
+        self.current(&req.user_id).await?;
+        let source = if kind == Kind::TopUp {
+            Account::TopUps
+        } else {
+            Account::Adjustments
+        };
+        let wallet = Account::Wallet(req.user_id.clone());
+        let tx = Transaction::new(
+            format!("{}:{}", kind.as_str(), token::random_id()),
+            kind,
+            memo,
+        );
+        let tx = if amount.is_negative() {
+            tx.transfer(wallet, source, -amount)
+        } else {
+            tx.transfer(source, wallet, amount)
+        };
+        self.post(&tx, None).await?;
+        Ok(TxView {
+            id: tx.key,
+            kind: kind.as_str().to_string(),
+            memo: memo.to_string(),
+            amount: amount.to_string(),
+            created_at: self.clock.now(),
+        })
+    }
+
+    pub async fn top_up(&self, p: &Principal, req: Credit) -> Result<TxView> {
+        self.credit(p, req, Kind::TopUp).await
+    }
+
+    pub async fn adjust(&self, p: &Principal, req: Credit) -> Result<TxView> {
+        self.credit(p, req, Kind::Adjustment).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months() {
+        // 2026-11-24T12:00:00Z
+        let t = 1_795_521_600;
+        let (start, next) = month_of(t);
+        assert_eq!(
+            Utc.timestamp_opt(start, 0).unwrap().to_rfc3339(),
+            "2026-11-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            Utc.timestamp_opt(next, 0).unwrap().to_rfc3339(),
+            "2026-12-01T00:00:00+00:00"
+        );
+        let (dec, jan) = month_of(next + 10);
+        assert_eq!(dec, next);
+        assert_eq!(
+            Utc.timestamp_opt(jan, 0).unwrap().to_rfc3339(),
+            "2027-01-01T00:00:00+00:00"
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! `/v1/billing/...` and `/v1/admin/billing/...`: each handler is a call into `Billing`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::ApiResult;
+use super::extract::Body;
+use super::AppState;
+use crate::accounts::Principal;
+use crate::billing::{Balance, Catalog, Credit, PlanView, SwitchPlan, Switched, TxView};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(plans))
+        .routes(routes!(plan, switch))
+        .routes(routes!(balance))
+        .routes(routes!(transactions))
+        .routes(routes!(top_up))
+        .routes(routes!(adjust))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/billing/plans",
+    operation_id = "billing_plans",
+    tag = "billing",
+    summary = "The plans, their grants and limits, and the prices",
+    responses((status = 200, body = Catalog), super::error::Errors)
+)]
+async fn plans(State(s): State<AppState>, _p: Principal) -> Json<Catalog> {
+    Json(s.billing.catalog())
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/billing/plan",
+    operation_id = "billing_plan",
+    tag = "billing",
+    summary = "The caller's plan (Free until they switch)",
+    responses((status = 200, body = PlanView), super::error::Errors)
+)]
+async fn plan(State(s): State<AppState>, p: Principal) -> ApiResult<Json<PlanView>> {
+    Ok(Json(s.billing.my_plan(&p).await?))
+}
+
+#[utoipa::path(
+    put,
+    path = "/v1/billing/plan",
+    operation_id = "billing_switch_plan",
+    tag = "billing",
+    summary = "Switch plans now; the rest of the month's grant is prorated",
+    request_body = SwitchPlan,
+    responses((status = 200, body = Switched), super::error::Errors)
+)]
+async fn switch(
+    State(s): State<AppState>,
+    p: Principal,
+    Body(b): Body<SwitchPlan>,
+) -> ApiResult<Json<Switched>> {
+    Ok(Json(s.billing.switch(&p, b).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/billing/balance",
+    operation_id = "billing_balance",
+    tag = "billing",
+    summary = "The caller's credits",
+    responses((status = 200, body = Balance), super::error::Errors)
+)]
+async fn balance(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Balance>> {
+    Ok(Json(s.billing.balance(&p).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/billing/transactions",
+    operation_id = "billing_transactions",
+    tag = "billing",
+    summary = "What moved the caller's balance, newest first",
+    responses((status = 200, body = Vec<TxView>), super::error::Errors)
+)]
+async fn transactions(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<TxView>>> {
+    Ok(Json(s.billing.transactions(&p).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/admin/billing/top-ups",
+    operation_id = "billing_top_up",
+    tag = "billing",
+    summary = "Add credits a user paid for (platform admins)",
+    request_body = Credit,
+    responses((status = 201, body = TxView), super::error::Errors)
+)]
+async fn top_up(
+    State(s): State<AppState>,
+    p: Principal,
+    Body(b): Body<Credit>,
+) -> ApiResult<(StatusCode, Json<TxView>)> {
+    Ok((StatusCode::CREATED, Json(s.billing.top_up(&p, b).await?)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/admin/billing/adjustments",
+    operation_id = "billing_adjust",
+    tag = "billing",
+    summary = "Correct a user's balance either way, saying why (platform admins)",
+    request_body = Credit,
+    responses((status = 201, body = TxView), super::error::Errors)
+)]
+async fn adjust(
+    State(s): State<AppState>,
+    p: Principal,
+    Body(b): Body<Credit>,
+) -> ApiResult<(StatusCode, Json<TxView>)> {
+    Ok((StatusCode::CREATED, Json(s.billing.adjust(&p, b).await?)))
+}
