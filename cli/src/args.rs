@@ -60,6 +60,9 @@ pub enum Command {
     /// Clusters: fleet capacity your organization reserves (on a Nubes fleet server)
     #[command(subcommand)]
     Cluster(ClusterCmd),
+    /// Credits: plans, the balance and what moved it (on a Nubes server)
+    #[command(subcommand)]
+    Billing(BillingCmd),
     /// Live events from a Nubes server: instance states, the queue, agents (one JSON line each)
     Events,
     /// Lease this machine (`cloudctl agent --server URL --token T` runs a lessor agent that dials
@@ -287,6 +290,39 @@ pub enum DiskCmd {
     #[command(visible_alias = "rm")]
     Delete {
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BillingCmd {
+    /// The plans, their monthly credits and limits, and the prices
+    Plans,
+    /// Your plan
+    Plan,
+    /// Switch plans now (the rest of the month's credits are prorated)
+    Switch { plan: String },
+    /// Your credits
+    Balance,
+    /// What moved your balance, newest first
+    #[command(visible_alias = "tx")]
+    Transactions,
+    /// Add credits a user paid for (platform admins)
+    TopUp {
+        /// The user's id
+        user: String,
+        /// Credits, like 25 or 12.5
+        amount: String,
+        #[arg(long)]
+        memo: String,
+    },
+    /// Correct a user's balance either way, saying why (platform admins)
+    Adjust {
+        user: String,
+        /// Credits, like -2.5
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        #[arg(long)]
+        memo: String,
     },
 }
 

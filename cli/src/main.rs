@@ -64,6 +64,10 @@ async fn run(cli: Cli) -> Outcome {
             let (server, token) = server_target(cli.provider.as_deref())?;
             commands::cluster::run(&server, &token, cmd, format).await
         }
+        Command::Billing(cmd) => {
+            let (server, token) = server_target(cli.provider.as_deref())?;
+            commands::billing::run(&server, &token, cmd, format).await
+        }
         Command::Events => {
             let (server, token) = server_target(cli.provider.as_deref())?;
             commands::events::run(&server, &token).await

@@ -1089,3 +1089,63 @@ fn vms_with_cloudctl_on_libvirt() {
     fails(&run(&["instance", "get", &name]), 3, "not found");
     assert_eq!(json(&run(&["disk", "list"])).as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn billing_through_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, addr) = serve_in(dir.path(), "memory://?images=img");
+    let creds =
+        serde_json::json!({"email": "payer@example.com", "password": "correct horse battery"});
+    http_post(&addr, "/v1/auth/register", None, creds.clone());
+    let access = http_post(&addr, "/v1/auth/login", None, creds)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let provider = format!("http://{addr}");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+            .args(["--provider", &provider])
+            .args(args)
+            .env("NUBES_TOKEN", &access)
+            .env("NUBES_CONFIG", "/nonexistent/nubes-test/config.yaml")
+            .output()
+            .unwrap();
+        out
+    };
+    let json = |out: &Output| -> serde_json::Value { serde_json::from_str(&ok(out)).unwrap() };
+    assert_eq!(
+        json(&run(&["-o", "json", "billing", "balance"]))["credits"],
+        "15"
+    );
+    assert!(ok(&run(&["billing", "balance"])).starts_with("15 credits ($7.50)"));
+    assert!(ok(&run(&["billing", "plans"])).contains("pay_as_you_go"));
+    assert_eq!(
+        json(&run(&["-o", "json", "billing", "plan"]))["plan"],
+        "free"
+    );
+    assert_eq!(
+        json(&run(&["-o", "json", "billing", "switch", "pro"]))["plan"],
+        "pro"
+    );
+    fails(&run(&["billing", "switch", "gold"]), 5, "unknown plan");
+    fails(
+        &run(&["billing", "switch", "pro"]),
+        11,
+        "already on the pro plan",
+    );
+    let txs = json(&run(&["-o", "json", "billing", "transactions"]));
+    let kinds: Vec<&str> = txs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["plan_switch", "grant"], "{txs}");
+    fails(
+        &run(&["billing", "top-up", "someone", "10", "--memo", "x"]),
+        7,
+        "billing for others",
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -1,4 +1,5 @@
 pub mod agent;
+pub mod billing;
 pub mod bucket;
 pub mod cluster;
 pub mod disk;

@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod auth;
+pub mod billing;
 mod client;
 pub mod clusters;
 mod compute;

@@ -1,0 +1,85 @@
+//! `cloudctl billing`: plans, the balance and its transactions; top-ups and adjustments for
+//! platform admins.
+
+use nubes::remote::billing::{self, Plan, Transaction};
+use nubes::remote::Client;
+
+use crate::args::BillingCmd;
+use crate::output::{self, Format, Tabular};
+use crate::Outcome;
+
+impl Tabular for Plan {
+    const HEADERS: &'static [&'static str] = &["PLAN", "MONTHLY", "CPUS", "MEMORY", "DISK"];
+
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.plan.clone(),
+            self.monthly.clone(),
+            self.limits.cpus.to_string(),
+            output::bytes(Some(self.limits.memory)),
+            output::bytes(Some(self.limits.disk)),
+        ]
+    }
+}
+
+impl Tabular for Transaction {
+    const HEADERS: &'static [&'static str] = &["WHEN", "KIND", "AMOUNT", "MEMO"];
+
+    fn row(&self) -> Vec<String> {
+        vec![
+            output::time(chrono::DateTime::from_timestamp(self.created_at, 0)),
+            self.kind.clone(),
+            self.amount.clone(),
+            self.memo.clone(),
+        ]
+    }
+}
+
+pub async fn run(server: &str, token: &str, cmd: BillingCmd, format: Format) -> Outcome {
+    let client = Client::new(server, token)?;
+    match cmd {
+        BillingCmd::Plans => {
+            let catalog = billing::catalog(&client).await?;
+            output::list(format, &catalog.plans);
+            if format == Format::Table {
+                let p = &catalog.prices;
+                println!(
+                    "\nprices (credits): {} per instance-hour, {} per core-hour, {} per GB-hour of memory, {} per GB of disk once; 1 credit = ${:.2}",
+                    p.instance_hour,
+                    p.core_hour,
+                    p.memory_gb_hour,
+                    p.disk_gb,
+                    p.credit_usd_cents as f64 / 100.0
+                );
+            }
+        }
+        BillingCmd::Plan => output::one(format, &billing::plan(&client).await?),
+        BillingCmd::Switch { plan } => {
+            let switched = billing::switch(&client, &plan).await?;
+            eprintln!(
+                "switched to {}; {} credits for the rest of the month",
+                switched.plan.plan, switched.prorated
+            );
+            output::one(format, &switched.plan)
+        }
+        BillingCmd::Balance => {
+            let b = billing::balance(&client).await?;
+            match format {
+                Format::Table => {
+                    println!("{} credits (${:.2})", b.credits, b.usd_cents as f64 / 100.0)
+                }
+                _ => output::structured(format, &b),
+            }
+        }
+        BillingCmd::Transactions => output::list(format, &billing::transactions(&client).await?),
+        BillingCmd::TopUp { user, amount, memo } => output::one(
+            format,
+            &billing::top_up(&client, &user, &amount, &memo).await?,
+        ),
+        BillingCmd::Adjust { user, amount, memo } => output::one(
+            format,
+            &billing::adjust(&client, &user, &amount, &memo).await?,
+        ),
+    }
+    Ok(0)
+}

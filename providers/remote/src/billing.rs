@@ -1,0 +1,115 @@
+//! Billing on a Nubes server: plans, the caller's balance and transactions, and admins'
+//! top-ups and adjustments. Not an SDK trait (it is the platform's), so plain functions.
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+
+use crate::client::Client;
+use nubes_core::Result;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    pub cpus: f64,
+    pub memory: u64,
+    pub disk: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub plan: String,
+    /// Credits granted each month.
+    pub monthly: String,
+    pub limits: Limits,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_start: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prices {
+    pub instance_hour: String,
+    pub core_hour: String,
+    pub memory_gb_hour: String,
+    pub disk_gb: String,
+    pub credit_usd_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub plans: Vec<Plan>,
+    pub prices: Prices,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Balance {
+    pub credits: String,
+    pub micro_credits: i64,
+    pub usd_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transaction {
+    pub id: String,
+    pub kind: String,
+    pub memo: String,
+    pub amount: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Switched {
+    pub plan: Plan,
+    pub prorated: String,
+}
+
+const NONE: Option<&()> = None;
+
+pub async fn catalog(client: &Client) -> Result<Catalog> {
+    client.call(Method::GET, "/v1/billing/plans", NONE).await
+}
+
+pub async fn plan(client: &Client) -> Result<Plan> {
+    client.call(Method::GET, "/v1/billing/plan", NONE).await
+}
+
+pub async fn switch(client: &Client, plan: &str) -> Result<Switched> {
+    let body = serde_json::json!({ "plan": plan });
+    client
+        .call(Method::PUT, "/v1/billing/plan", Some(&body))
+        .await
+}
+
+pub async fn balance(client: &Client) -> Result<Balance> {
+    client.call(Method::GET, "/v1/billing/balance", NONE).await
+}
+
+pub async fn transactions(client: &Client) -> Result<Vec<Transaction>> {
+    client
+        .call(Method::GET, "/v1/billing/transactions", NONE)
+        .await
+}
+
+/// Adds credits a user paid for (platform admins); `amount` in credits, like "25".
+pub async fn top_up(
+    client: &Client,
+    user_id: &str,
+    amount: &str,
+    memo: &str,
+) -> Result<Transaction> {
+    let body = serde_json::json!({ "user_id": user_id, "amount": amount, "memo": memo });
+    client
+        .call(Method::POST, "/v1/admin/billing/top-ups", Some(&body))
+        .await
+}
+
+/// Corrects a user's balance either way (platform admins).
+pub async fn adjust(
+    client: &Client,
+    user_id: &str,
+    amount: &str,
+    memo: &str,
+) -> Result<Transaction> {
+    let body = serde_json::json!({ "user_id": user_id, "amount": amount, "memo": memo });
+    client
+        .call(Method::POST, "/v1/admin/billing/adjustments", Some(&body))
+        .await
+}
