@@ -495,6 +495,10 @@ pub struct ServeArgs {
     /// (queued again), only when that admits it
     #[arg(long)]
     pub preemption: bool,
+    /// Hold creates and resizes to the creator's plan, and have each create paid for (its first
+    /// hour and its disk) before it is made
+    #[arg(long)]
+    pub billing: bool,
     /// The provider that holds tenants' buckets (default: local:// in the data directory); "none"
     /// disables buckets
     #[arg(long, env = "NUBES_SERVER_STORAGE")]

@@ -328,6 +328,22 @@ impl Billing {
         self.post(&tx, Some(&guard)).await
     }
 
+    /// Gives back what `charge_upfront` took for something that was not made.
+    pub async fn refund(
+        &self,
+        user_id: &str,
+        key: String,
+        memo: &str,
+        amount: Credits,
+    ) -> Result<Posted> {
+        let tx = Transaction::new(key, Kind::Adjustment, memo).transfer(
+            Account::Platform,
+            Account::Wallet(user_id.to_string()),
+            amount,
+        );
+        self.post(&tx, None).await
+    }
+
     async fn credit(&self, p: &Principal, req: Credit, kind: Kind) -> Result<TxView> {
         self.admin(p).await?;
         let amount: Credits = req.amount.parse()?;

@@ -8,18 +8,20 @@ use std::time::Duration;
 
 use nubes::{
     ByteStream, Compute, ComputeCapability, DeleteOptions, Error, ErrorKind, ExecRequest,
-    ExecStream, Instance, InstanceSpec, InstanceState, InstanceStats, LogOptions, LogStream,
-    ResizeRequest, Result, StopOptions, VmSpec,
+    ExecStream, Instance, InstanceSpec, InstanceState, InstanceStats, ListOptions, LogOptions,
+    LogStream, ResizeRequest, Result, StopOptions, VmSpec,
 };
 use nubes_auth::token;
 use nubes_auth::{Action, Target};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{now, Principal};
+use crate::billing::Billing;
 use crate::clusters::Clusters;
 use crate::db::{Db, InstanceRow};
 use crate::events::{Event, Events};
 use crate::tenancy;
+use nubes_billing::{Credits, Limits, Size};
 
 /// What a tenant asks for.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -79,6 +81,16 @@ pub struct ExecBody {
     pub timeout_secs: Option<u64>,
 }
 
+/// An instance's size as plans count it: cpus, memory and disk asked for (a fleet's defaults
+/// when unset).
+fn size_of(cpus: Option<f64>, memory: Option<u64>, disk: Option<u64>) -> Limits {
+    Limits::new(
+        (cpus.unwrap_or(nubes_agent::fleet::DEFAULT_CPUS) * 1000.0).round() as u64,
+        memory.unwrap_or(nubes_agent::fleet::DEFAULT_MEMORY),
+        disk.unwrap_or(0),
+    )
+}
+
 impl ExecBody {
     pub fn request(self) -> ExecRequest {
         let mut req = ExecRequest::new(self.command);
@@ -135,6 +147,8 @@ pub struct Instances {
     compute: Option<Arc<dyn Compute>>,
     events: Events,
     clusters: Clusters,
+    /// Plans and payment, when the server enforces them.
+    billing: Option<Billing>,
 }
 
 impl Instances {
@@ -143,13 +157,31 @@ impl Instances {
         compute: Option<Arc<dyn Compute>>,
         events: Events,
         clusters: Clusters,
+        billing: Option<Billing>,
     ) -> Self {
         Self {
             db,
             compute,
             events,
             clusters,
+            billing,
         }
+    }
+
+    /// What the user's instances hold now (running or stopped), leaving out `except`.
+    async fn held_by(&self, user_id: &str, except: Option<&str>) -> Result<Limits> {
+        let rows = self.db.instances_visible_to(user_id).await?;
+        let live = self.compute()?.list(ListOptions::default()).await?;
+        let mut held = Limits::default();
+        for row in rows
+            .iter()
+            .filter(|r| r.owner_id == user_id && Some(r.id.as_str()) != except)
+        {
+            if let Some(i) = live.iter().find(|i| i.name == row.backend_id) {
+                held = held.saturating_add(size_of(i.cpus, i.memory, i.disk));
+            }
+        }
+        Ok(held)
     }
 
     /// Tells live subscribers about a change to the instance.
@@ -227,6 +259,25 @@ impl Instances {
             backend_id: spec.name.clone(),
             created_at: now(),
         };
+        // Within the plan, and paid for (the first hour and the disk), before it is made.
+        let paid = match &self.billing {
+            Some(billing) => {
+                let (plan, _) = billing.current(&p.user_id).await?;
+                let want = size_of(spec.cpus, spec.memory, spec.disk);
+                plan.admit(self.held_by(&p.user_id, None).await?, want)?;
+                let prices = billing.prices();
+                let price = prices
+                    .hourly(Size::new(want.millicpus, want.memory))
+                    .checked_add(prices.disk_once(want.disk))
+                    .unwrap_or(Credits::ZERO);
+                let memo = format!("instance {}: first hour and disk", row.name);
+                billing
+                    .charge_upfront(&p.user_id, format!("prepay:{}", row.id), memo, price)
+                    .await?;
+                Some((billing, price))
+            }
+            None => None,
+        };
         self.db.insert_instance(&row).await?;
         match compute.create(spec).await {
             Ok(live) => {
@@ -235,6 +286,16 @@ impl Instances {
             }
             Err(e) => {
                 self.db.delete_instance(&row.id).await?;
+                if let Some((billing, price)) = paid {
+                    billing
+                        .refund(
+                            &p.user_id,
+                            format!("refund:{}", row.id),
+                            "instance not made",
+                            price,
+                        )
+                        .await?;
+                }
                 Err(e)
             }
         }
@@ -367,6 +428,16 @@ impl Instances {
     ) -> Result<TenantInstance> {
         request.validate()?;
         let row = self.authorized(p, id, Action::Operate).await?;
+        if let Some(billing) = &self.billing {
+            let now = self.compute()?.get(&row.backend_id).await?;
+            let want = size_of(
+                request.cpus.or(now.cpus),
+                request.memory.or(now.memory),
+                now.disk,
+            );
+            let (plan, _) = billing.current(&row.owner_id).await?;
+            plan.admit(self.held_by(&row.owner_id, Some(&row.id)).await?, want)?;
+        }
         let live = self.compute()?.resize(&row.backend_id, request).await?;
         Ok(view(&row, Some(&live)))
     }

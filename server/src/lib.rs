@@ -43,6 +43,9 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of those mails.
     pub mail_from: Option<String>,
+    /// Whether creates and resizes are held to the creator's plan, and a create is paid for
+    /// (its first hour and its disk) before it is made.
+    pub billing: bool,
     /// How the fleet schedules and watches agents (with `compute: fleet://`).
     pub fleet: nubes_agent::FleetConfig,
     /// Swagger UI's files for `/docs` (the `swagger-ui-dist` npm package's folder); none loads
@@ -115,6 +118,13 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
     if let Some(fleet) = &fleet {
         events.follow(fleet, db.clone());
     }
+    let billing = billing::Billing::new(
+        db.clone(),
+        backends
+            .clock
+            .clone()
+            .unwrap_or_else(|| Arc::new(billing::SystemClock)),
+    );
     Ok(AppState::new(http::Services {
         events: events.clone(),
         accounts: Arc::new(accounts),
@@ -124,18 +134,14 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
             backends.compute.clone(),
             events,
             clusters.clone(),
+            config.billing.then(|| billing.clone()),
         ),
         clusters,
         buckets: buckets::Buckets::new(db.clone(), backends.storage),
         disks: disks::Disks::new(db.clone(), backends.disk),
         functions: functions::Functions::new(db.clone(), backends.function),
         admin: admin::Admin::new(db.clone(), backends.compute),
-        billing: billing::Billing::new(
-            db.clone(),
-            backends
-                .clock
-                .unwrap_or_else(|| Arc::new(billing::SystemClock)),
-        ),
+        billing: billing.clone(),
         agents: agents::Agents::new(db, fleet),
         metrics: Default::default(),
         swagger_ui_dir: config.swagger_ui_dir.clone(),

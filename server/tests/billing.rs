@@ -25,14 +25,20 @@ impl nubes_server::billing::Clock for Manual {
 const MID_NOVEMBER: i64 = 1_794_787_200;
 
 async fn server(url: &str, clock: Arc<Manual>) -> (Api, nubes_server::AppState) {
+    server_with(url, clock, nubes_server::Config::default()).await
+}
+
+async fn server_with(
+    url: &str,
+    clock: Arc<Manual>,
+    config: nubes_server::Config,
+) -> (Api, nubes_server::AppState) {
     let config = nubes_server::Config {
         database_url: url.to_string(),
-        ..Default::default()
+        ..config
     };
-    let backends = nubes_server::Backends {
-        clock: Some(clock),
-        ..Default::default()
-    };
+    let mut backends = nubes_server::Backends::connect(&config).await.unwrap();
+    backends.clock = Some(clock);
     let state = nubes_server::state_with(&config, backends).await.unwrap();
     (
         Api {
@@ -261,4 +267,106 @@ async fn racing_charges_never_overspend_on_sqlite() {
 #[tokio::test(flavor = "multi_thread")]
 async fn racing_charges_never_overspend_on_postgres() {
     on_postgres(racing_charges_never_overspend).await;
+}
+
+/// With billing on, a create must fit the creator's plan and is paid for (its first hour and its
+/// disk) before it is made; a resize must fit too; a create the balance cannot cover, or the
+/// backend refuses, costs nothing and leaves nothing.
+async fn plans_and_payment_hold_creates_and_resizes(url: String) {
+    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
+    let config = nubes_server::Config {
+        compute: Some("memory://?images=img".into()),
+        billing: true,
+        ..Default::default()
+    };
+    let (api, state) = server_with(&url, clock, config).await;
+    let admin = admin_token(&api, &state).await;
+    let carol = user(&api, "carol@example.com").await;
+    let carol_id = user_id(&api, &carol).await;
+    let create = |name: &str, cpus: f64, image: &str| json!({"name": name, "image": image, "cpus": cpus, "memory": 1_000_000_000u64});
+
+    let (status, web) = api
+        .post("/v1/instances", Some(&carol), create("web", 1.0, "img"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{web}");
+    // 0.5 an instance-hour + 0.2 a core-hour + 0.1 a GB-hour, paid up front.
+    assert_eq!(balance(&api, &carol).await, "14.2");
+
+    let over = api
+        .post("/v1/instances", Some(&carol), create("big", 1.5, "img"))
+        .await;
+    error(&over, StatusCode::FORBIDDEN, "quota_exceeded");
+    assert!(
+        over.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("free plan allows 2 of cpu"),
+        "{}",
+        over.1
+    );
+    let id = web["id"].as_str().unwrap();
+    let grow = api
+        .post(
+            &format!("/v1/instances/{id}/resize"),
+            Some(&carol),
+            json!({"cpus": 3.0}),
+        )
+        .await;
+    error(&grow, StatusCode::FORBIDDEN, "quota_exceeded");
+    let fits = api
+        .post(
+            &format!("/v1/instances/{id}/resize"),
+            Some(&carol),
+            json!({"cpus": 1.5}),
+        )
+        .await;
+    assert_eq!(fits.0, StatusCode::OK, "{}", fits.1);
+
+    // The backend refuses it: nothing is charged.
+    let (status, _) = api
+        .post(
+            "/v1/instances",
+            Some(&carol),
+            create("ghost", 0.0 + 0.001, "no-such-image"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(balance(&api, &carol).await, "14.2");
+
+    // Not enough credits: refused before anything is made.
+    let drain = json!({"user_id": carol_id, "amount": "-14", "memo": "test"});
+    assert_eq!(
+        api.post("/v1/admin/billing/adjustments", Some(&admin), drain)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    let poor = api
+        .post("/v1/instances", Some(&carol), create("poor", 0.001, "img"))
+        .await;
+    error(&poor, StatusCode::PAYMENT_REQUIRED, "insufficient_credits");
+    let (_, list) = api.get("/v1/instances", Some(&carol)).await;
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["web"]);
+    assert_eq!(balance(&api, &carol).await, "0.2");
+    let (unbalanced, total) = state.accounts.db().ledger_audit().await.unwrap();
+    assert!(
+        unbalanced.is_empty() && total == 0,
+        "{unbalanced:?} {total}"
+    );
+}
+
+#[tokio::test]
+async fn plans_and_payment_hold_creates_and_resizes_on_sqlite() {
+    on_sqlite(plans_and_payment_hold_creates_and_resizes).await;
+}
+
+#[tokio::test]
+async fn plans_and_payment_hold_creates_and_resizes_on_postgres() {
+    on_postgres(plans_and_payment_hold_creates_and_resizes).await;
 }

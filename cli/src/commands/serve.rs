@@ -26,6 +26,7 @@ pub async fn run(args: ServeArgs) -> Outcome {
         smtp_url: args.smtp_url,
         mail_from: args.mail_from,
         swagger_ui_dir: args.swagger_ui_dir,
+        billing: args.billing,
         fleet: nubes_agent::FleetConfig {
             preemption: args.preemption,
             ..Default::default()
@@ -85,6 +86,7 @@ pub async fn up(args: UpArgs) -> Outcome {
         smtp_url: None,
         mail_from: None,
         swagger_ui_dir: args.swagger_ui_dir,
+        billing: false,
         fleet: Default::default(),
     };
     let (state, admin) = start(&config, "admin@nubes.local").await?;
