@@ -160,6 +160,10 @@ impl Billing {
         }
     }
 
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
     pub fn prices(&self) -> Prices {
         self.prices
     }

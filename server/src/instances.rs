@@ -20,6 +20,7 @@ use crate::billing::Billing;
 use crate::clusters::Clusters;
 use crate::db::{Db, InstanceRow};
 use crate::events::{Event, Events};
+use crate::metering::Metering;
 use crate::tenancy;
 use nubes_billing::{Credits, Limits, Size};
 
@@ -147,8 +148,8 @@ pub struct Instances {
     compute: Option<Arc<dyn Compute>>,
     events: Events,
     clusters: Clusters,
-    /// Plans and payment, when the server enforces them.
-    billing: Option<Billing>,
+    /// Plans, payment and metering, when the server bills.
+    billing: Option<(Billing, Metering)>,
 }
 
 impl Instances {
@@ -157,7 +158,7 @@ impl Instances {
         compute: Option<Arc<dyn Compute>>,
         events: Events,
         clusters: Clusters,
-        billing: Option<Billing>,
+        billing: Option<(Billing, Metering)>,
     ) -> Self {
         Self {
             db,
@@ -165,6 +166,14 @@ impl Instances {
             events,
             clusters,
             billing,
+        }
+    }
+
+    /// Charges running instances up to now (metering's tick), when the server bills.
+    pub async fn meter(&self) -> Result<()> {
+        match (&self.compute, &self.billing) {
+            (Some(compute), Some((_, metering))) => metering.tick(compute.as_ref()).await,
+            _ => Ok(()),
         }
     }
 
@@ -261,7 +270,7 @@ impl Instances {
         };
         // Within the plan, and paid for (the first hour and the disk), before it is made.
         let paid = match &self.billing {
-            Some(billing) => {
+            Some((billing, metering)) => {
                 let (plan, _) = billing.current(&p.user_id).await?;
                 let want = size_of(spec.cpus, spec.memory, spec.disk);
                 plan.admit(self.held_by(&p.user_id, None).await?, want)?;
@@ -274,6 +283,9 @@ impl Instances {
                 billing
                     .charge_upfront(&p.user_id, format!("prepay:{}", row.id), memo, price)
                     .await?;
+                // The first hour is paid: metering spends it before charging anything.
+                let hour = prices.hourly(Size::new(want.millicpus, want.memory));
+                metering.open(&row.backend_id, &p.user_id, hour).await?;
                 Some((billing, price))
             }
             None => None,
@@ -428,7 +440,7 @@ impl Instances {
     ) -> Result<TenantInstance> {
         request.validate()?;
         let row = self.authorized(p, id, Action::Operate).await?;
-        if let Some(billing) = &self.billing {
+        if let Some((billing, _)) = &self.billing {
             let now = self.compute()?.get(&row.backend_id).await?;
             let want = size_of(
                 request.cpus.or(now.cpus),

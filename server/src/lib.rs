@@ -14,6 +14,7 @@ pub mod http;
 pub mod instances;
 pub mod limits;
 pub mod mail;
+pub mod metering;
 pub mod orgs;
 pub mod tenancy;
 
@@ -46,6 +47,8 @@ pub struct Config {
     /// Whether creates and resizes are held to the creator's plan, and a create is paid for
     /// (its first hour and its disk) before it is made.
     pub billing: bool,
+    /// How often metering charges running instances (with `billing`); never when unset.
+    pub billing_tick: Option<std::time::Duration>,
     /// How the fleet schedules and watches agents (with `compute: fleet://`).
     pub fleet: nubes_agent::FleetConfig,
     /// Swagger UI's files for `/docs` (the `swagger-ui-dist` npm package's folder); none loads
@@ -125,6 +128,30 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
             .clone()
             .unwrap_or_else(|| Arc::new(billing::SystemClock)),
     );
+    // With billing, every transition of a tenant's instance is metered, and a tick charges
+    // what running instances owe.
+    let metering = match (&backends.compute, config.billing) {
+        (Some(raw), true) => {
+            let metering = metering::Metering::new(db.clone(), billing.clone(), events.clone());
+            let metered: Arc<dyn nubes::Compute> =
+                Arc::new(metering::Metered::new(raw.clone(), metering.clone()));
+            backends.compute = Some(metered.clone());
+            if let Some(every) = config.billing_tick {
+                let (m, compute) = (metering.clone(), metered);
+                tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(every);
+                    loop {
+                        tick.tick().await;
+                        if let Err(e) = m.tick(compute.as_ref()).await {
+                            tracing::error!(error = %e, "metering tick failed");
+                        }
+                    }
+                });
+            }
+            Some(metering)
+        }
+        _ => None,
+    };
     Ok(AppState::new(http::Services {
         events: events.clone(),
         accounts: Arc::new(accounts),
@@ -134,7 +161,10 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
             backends.compute.clone(),
             events,
             clusters.clone(),
-            config.billing.then(|| billing.clone()),
+            config
+                .billing
+                .then(|| billing.clone())
+                .zip(metering.clone()),
         ),
         clusters,
         buckets: buckets::Buckets::new(db.clone(), backends.storage),
@@ -142,6 +172,7 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
         functions: functions::Functions::new(db.clone(), backends.function),
         admin: admin::Admin::new(db.clone(), backends.compute),
         billing: billing.clone(),
+        metering,
         agents: agents::Agents::new(db, fleet),
         metrics: Default::default(),
         swagger_ui_dir: config.swagger_ui_dir.clone(),

@@ -370,3 +370,131 @@ async fn plans_and_payment_hold_creates_and_resizes_on_sqlite() {
 async fn plans_and_payment_hold_creates_and_resizes_on_postgres() {
     on_postgres(plans_and_payment_hold_creates_and_resizes).await;
 }
+
+async fn metered_server(
+    url: &str,
+    clock: Arc<Manual>,
+    compute: Arc<nubes::memory::MemoryCompute>,
+) -> (Api, nubes_server::AppState) {
+    let config = nubes_server::Config {
+        database_url: url.to_string(),
+        billing: true,
+        ..Default::default()
+    };
+    let backends = nubes_server::Backends {
+        compute: Some(compute),
+        clock: Some(clock),
+        ..Default::default()
+    };
+    let state = nubes_server::state_with(&config, backends).await.unwrap();
+    (
+        Api {
+            app: nubes_server::app(state.clone()),
+        },
+        state,
+    )
+}
+
+/// Running instances are charged per second of server time, exactly, after the hour paid at
+/// create; nothing twice across a restart; an empty wallet stops what it pays for.
+async fn metering_charges_running_time_exactly(url: String) {
+    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
+    let compute = Arc::new(nubes::memory::MemoryCompute::new().with_image("img"));
+    let (api, state) = metered_server(&url, clock.clone(), compute.clone()).await;
+    let admin = admin_token(&api, &state).await;
+    let dave = user(&api, "dave@example.com").await;
+    let dave_id = user_id(&api, &dave).await;
+    let size = nubes_billing::Size::new(1000, 1_000_000_000);
+    let prices = nubes_billing::Prices::default();
+    let body = json!({"name": "web", "image": "img", "cpus": 1.0, "memory": 1_000_000_000u64});
+    let (status, web) = api.post("/v1/instances", Some(&dave), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{web}");
+    let id = web["id"].as_str().unwrap().to_string();
+    let at = |secs: i64| clock.0.store(MID_NOVEMBER + secs, Ordering::SeqCst);
+    let expect = |secs: u64| {
+        // The grant, less what `secs` of running cost (the first hour paid up front).
+        Credits::whole(15)
+            .checked_sub(prices.accrued(size, secs).total().max(prices.hourly(size)))
+            .unwrap()
+            .to_string()
+    };
+
+    // Within the paid hour, nothing more is charged.
+    at(1800);
+    state.instances.meter().await.unwrap();
+    assert_eq!(balance(&api, &dave).await, "14.2");
+    // Irregular ticks over five hours: the formula, to the micro-credit.
+    let mut t = 1800;
+    let mut i = 0;
+    while t < 5 * 3600 {
+        i += 1;
+        t += 13 + (i * 7919) % 211;
+        at(t);
+        state.instances.meter().await.unwrap();
+    }
+    assert_eq!(balance(&api, &dave).await, expect(t as u64));
+    // A stop settles up to it; afterwards nothing accrues.
+    at(t + 17);
+    assert_eq!(
+        api.post(&format!("/v1/instances/{id}/stop"), Some(&dave), json!({}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let stopped_at = t + 17;
+    assert_eq!(balance(&api, &dave).await, expect(stopped_at as u64));
+    at(stopped_at + 3600);
+    state.instances.meter().await.unwrap();
+    assert_eq!(balance(&api, &dave).await, expect(stopped_at as u64));
+
+    // A restarted server ticks the same second again: nothing is charged twice.
+    let (api2, state2) = metered_server(&url, clock.clone(), compute.clone()).await;
+    state2.instances.meter().await.unwrap();
+    state2.instances.meter().await.unwrap();
+    assert_eq!(balance(&api2, &dave).await, expect(stopped_at as u64));
+
+    // Started again with a nearly empty wallet: it runs until the wallet is empty, then stops.
+    let left: Credits = balance(&api2, &dave).await.parse().unwrap();
+    let drain = json!({"user_id": dave_id, "amount": format!("-{}", left.checked_sub("0.5".parse().unwrap()).unwrap()), "memo": "test"});
+    assert_eq!(
+        api2.post("/v1/admin/billing/adjustments", Some(&admin), drain)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(balance(&api2, &dave).await, "0.5");
+    assert_eq!(
+        api2.post(&format!("/v1/instances/{id}/start"), Some(&dave), json!({}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let mut now = stopped_at + 3600;
+    for _ in 0..10 {
+        now += 600;
+        at(now);
+        state2.instances.meter().await.unwrap();
+    }
+    let (_, got) = api2.get(&format!("/v1/instances/{id}"), Some(&dave)).await;
+    assert_eq!(
+        got["state"], "stopped",
+        "an empty wallet stops its instances: {got}"
+    );
+    let b: Credits = balance(&api2, &dave).await.parse().unwrap();
+    assert!(b <= Credits::ZERO && b > "-0.2".parse().unwrap(), "{b}");
+    let (unbalanced, total) = state2.accounts.db().ledger_audit().await.unwrap();
+    assert!(
+        unbalanced.is_empty() && total == 0,
+        "{unbalanced:?} {total}"
+    );
+}
+
+#[tokio::test]
+async fn metering_charges_running_time_exactly_on_sqlite() {
+    on_sqlite(metering_charges_running_time_exactly).await;
+}
+
+#[tokio::test]
+async fn metering_charges_running_time_exactly_on_postgres() {
+    on_postgres(metering_charges_running_time_exactly).await;
+}

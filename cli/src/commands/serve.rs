@@ -27,6 +27,8 @@ pub async fn run(args: ServeArgs) -> Outcome {
         mail_from: args.mail_from,
         swagger_ui_dir: args.swagger_ui_dir,
         billing: args.billing,
+        // Running instances are charged every ten seconds of server time.
+        billing_tick: Some(std::time::Duration::from_secs(10)),
         fleet: nubes_agent::FleetConfig {
             preemption: args.preemption,
             ..Default::default()
@@ -87,6 +89,7 @@ pub async fn up(args: UpArgs) -> Outcome {
         mail_from: None,
         swagger_ui_dir: args.swagger_ui_dir,
         billing: false,
+        billing_tick: None,
         fleet: Default::default(),
     };
     let (state, admin) = start(&config, "admin@nubes.local").await?;

@@ -41,8 +41,22 @@ impl Db {
         guard: Option<&str>,
         now: i64,
     ) -> Result<Posted> {
-        tx.validate()?;
         let mut db = self.pool().begin().await.map_err(|e| map(e, "ledger"))?;
+        let posted = Self::post_in(&mut db, id, tx, guard, now).await?;
+        db.commit().await.map_err(|e| map(e, "ledger"))?;
+        Ok(posted)
+    }
+
+    /// `post` inside a database transaction the caller commits (an error leaves it to be
+    /// rolled back).
+    pub async fn post_in(
+        db: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: &str,
+        tx: &Transaction,
+        guard: Option<&str>,
+        now: i64,
+    ) -> Result<Posted> {
+        tx.validate()?;
         let inserted = sqlx::query(
             "INSERT INTO ledger_transactions (id, tx_key, kind, memo, created_at, posted_ns) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tx_key) DO NOTHING",
@@ -54,7 +68,7 @@ impl Db {
         .bind(now)
         // Orders transactions of the same second as they were posted.
         .bind(posted_ns())
-        .execute(&mut *db)
+        .execute(&mut **db)
         .await
         .map_err(|e| map(e, "ledger"))?;
         if inserted.rows_affected() == 0 {
@@ -67,7 +81,7 @@ impl Db {
                 .bind(id)
                 .bind(&account)
                 .bind(amount)
-                .execute(&mut *db)
+                .execute(&mut **db)
                 .await
                 .map_err(|e| map(e, "ledger"))?;
             let guarded = guard == Some(account.as_str()) && amount < 0;
@@ -80,14 +94,13 @@ impl Db {
             }
             .bind(amount)
             .bind(&account)
-            .execute(&mut *db)
+            .execute(&mut **db)
             .await
             .map_err(|e| map(e, "ledger"))?;
             if moved.rows_affected() == 1 {
                 continue;
             }
             if guarded {
-                // Dropping `db` rolls everything back.
                 return Err(Error::new(
                     ErrorKind::InsufficientCredits,
                     format!("the balance cannot cover {}", -e.amount),
@@ -96,11 +109,10 @@ impl Db {
             sqlx::query("INSERT INTO ledger_accounts (account, balance) VALUES ($1, $2)")
                 .bind(&account)
                 .bind(amount)
-                .execute(&mut *db)
+                .execute(&mut **db)
                 .await
                 .map_err(|e| map(e, "ledger"))?;
         }
-        db.commit().await.map_err(|e| map(e, "ledger"))?;
         Ok(Posted::Done)
     }
 

@@ -207,6 +207,30 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             )",
         ],
     ),
+    (
+        13,
+        // Metering: each instance's lifecycle events, numbered per instance (the number makes
+        // them idempotent), and its meter: who pays, what was paid ahead, and the meter's state,
+        // written in the same transaction as the charges it makes.
+        &[
+            "CREATE TABLE usage_events (
+                backend_id TEXT NOT NULL,
+                seq BIGINT NOT NULL,
+                transition TEXT NOT NULL,
+                at BIGINT NOT NULL,
+                millicpus BIGINT NOT NULL,
+                memory BIGINT NOT NULL,
+                PRIMARY KEY (backend_id, seq)
+            )",
+            "CREATE TABLE meters (
+                backend_id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                prepaid BIGINT NOT NULL,
+                state TEXT NOT NULL,
+                open INTEGER NOT NULL
+            )",
+        ],
+    ),
 ];
 
 pub async fn migrate(db: &Db) -> Result<()> {

@@ -65,6 +65,8 @@ pub struct Services {
     pub admin: Admin,
     pub agents: crate::agents::Agents,
     pub billing: crate::billing::Billing,
+    /// Metering, when the server bills.
+    pub metering: Option<crate::metering::Metering>,
     pub clusters: crate::clusters::Clusters,
     pub events: crate::events::Events,
     pub metrics: Arc<metrics::Metrics>,
