@@ -187,6 +187,44 @@ pub fn usage(
     }
 }
 
+/// A usage charge of which `prepaid` was paid ahead (and sits with the platform) and
+/// `charged` comes from the wallet now. The lessor earns their share of both; the platform keeps
+/// its fee. Without an agent, the prepaid part is simply the platform's already.
+pub fn usage_with_prepaid(
+    key: String,
+    memo: String,
+    user: &str,
+    agent: Option<&str>,
+    charged: Credits,
+    prepaid: Credits,
+    fee: Fee,
+) -> Option<Transaction> {
+    let Some(agent) = agent else {
+        return (charged != Credits::ZERO).then(|| usage(key, memo, user, None, charged, fee));
+    };
+    let total = charged.checked_add(prepaid)?;
+    if total == Credits::ZERO {
+        return None;
+    }
+    let mut tx = usage(key, memo, user, Some(agent), total, fee);
+    // The wallet pays only what was not paid ahead; the platform hands over the rest.
+    tx.entries
+        .retain(|e| !matches!(e.account, Account::Wallet(_)));
+    if charged != Credits::ZERO {
+        tx.entries.push(Entry {
+            account: Account::Wallet(user.to_string()),
+            amount: -charged,
+        });
+    }
+    if prepaid != Credits::ZERO {
+        tx.entries.push(Entry {
+            account: Account::Platform,
+            amount: -prepaid,
+        });
+    }
+    Some(tx)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +262,47 @@ mod tests {
         );
         own.validate().unwrap();
         assert_eq!(own.entries.len(), 2);
+    }
+
+    #[test]
+    fn prepaid_usage_pays_the_lessor_from_the_platform() {
+        let tx = usage_with_prepaid(
+            "k".into(),
+            "m".into(),
+            "alice",
+            Some("agent-1"),
+            Credits::whole(1),
+            Credits::whole(3),
+            Fee(2500),
+        )
+        .unwrap();
+        tx.validate().unwrap();
+        let by = |a: &Account| {
+            tx.entries
+                .iter()
+                .find(|e| &e.account == a)
+                .map(|e| e.amount)
+        };
+        assert_eq!(
+            by(&Account::Wallet("alice".into())),
+            Some(Credits::whole(-1))
+        );
+        assert_eq!(by(&Account::Platform), Some(Credits::whole(-3)));
+        assert_eq!(
+            by(&Account::Earnings("agent-1".into())),
+            Some(Credits::whole(3))
+        );
+        assert_eq!(by(&Account::Fees), Some(Credits::whole(1)));
+        assert!(usage_with_prepaid(
+            "k".into(),
+            "m".into(),
+            "a",
+            None,
+            Credits::ZERO,
+            Credits::whole(1),
+            Fee(0)
+        )
+        .is_none());
     }
 
     #[test]

@@ -1346,3 +1346,57 @@ fn vms_go_to_qemu_agents_and_containers_to_docker_agents() {
         .collect();
     assert_eq!(names, ["base"]);
 }
+
+/// With billing, the lessor earns from the first second an instance runs on their agent: the
+/// hour the tenant paid at create is metered and shared out, the platform keeping its fee.
+#[test]
+fn lessors_earn_from_what_runs_on_their_agents() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr, password) = serve_with(dir.path(), "127.0.0.1:0", &["--billing"]);
+    let admin = login(&addr, "admin@nubes.local", &password);
+    let (agent_id, token) = issue_agent(&addr, &admin, "earner");
+    let _agent = agent(&addr, &token, "1", "1G");
+    wait_for("the agent online", || is_online(&addr, &admin, &agent_id));
+    let creds = json!({"email": "payer@example.com", "password": "correct horse battery"});
+    assert_eq!(
+        http(&addr, "POST", "/v1/auth/register", None, Some(creds)).0,
+        201
+    );
+    let user = login(&addr, "payer@example.com", "correct horse battery");
+    let body = json!({"name": "paid", "image": image(), "cpus": 1.0, "memory": 64 << 20,
+        "command": ["sleep", "600"]});
+    let (status, i) = http(&addr, "POST", "/v1/instances", Some(&user), Some(body));
+    assert_eq!(status, 201, "{i}");
+    let (_, b) = http(&addr, "GET", "/v1/billing/balance", Some(&user), None);
+    let paid = 15_000_000 - b["micro_credits"].as_i64().unwrap();
+    assert!(paid > 700_000, "the first hour was paid at create: {b}");
+    let earned = || {
+        let (status, e) = http(
+            &addr,
+            "GET",
+            &format!("/v1/agents/{agent_id}/earnings"),
+            Some(&admin),
+            None,
+        );
+        assert_eq!(status, 200, "{e}");
+        e["micro_credits"].as_i64().unwrap()
+    };
+    // Metering ticks every ten seconds of server time.
+    wait_for("the lessor's first earnings", || earned() > 0);
+    let (status, _) = http(
+        &addr,
+        "GET",
+        &format!("/v1/agents/{agent_id}/earnings"),
+        Some(&user),
+        None,
+    );
+    assert_eq!(status, 403, "only admins see an agent's earnings");
+    let (_, b) = http(&addr, "GET", "/v1/billing/balance", Some(&user), None);
+    assert_eq!(
+        15_000_000 - b["micro_credits"].as_i64().unwrap(),
+        paid,
+        "still within the paid hour"
+    );
+    let path = format!("/v1/instances/{}?force=true", i["id"].as_str().unwrap());
+    assert_eq!(http(&addr, "DELETE", &path, Some(&user), None).0, 204);
+}

@@ -241,6 +241,21 @@ impl Agents {
             .ok_or_else(|| Error::not_found(format!("agent {id} not found")))
     }
 
+    /// What the agent's lessor has earned: their share of the usage it ran.
+    pub async fn earnings(&self, p: &Principal, id: &str) -> Result<crate::billing::Balance> {
+        self.admin(p).await?;
+        if self.db.agent(id).await?.is_none() {
+            return Err(Error::not_found(format!("agent {id} not found")));
+        }
+        let account = nubes_billing::Account::Earnings(id.to_string()).key();
+        let b = self.db.balance(&account).await?;
+        Ok(crate::billing::Balance {
+            credits: b.to_string(),
+            micro_credits: b.micros(),
+            usd_cents: b.usd_cents(),
+        })
+    }
+
     /// The tenants' instances the fleet placed on the agent.
     pub async fn instances(&self, p: &Principal, id: &str) -> Result<Vec<AgentInstance>> {
         let agent = self.get(p, id).await?;

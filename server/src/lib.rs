@@ -132,7 +132,8 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
     // what running instances owe.
     let metering = match (&backends.compute, config.billing) {
         (Some(raw), true) => {
-            let metering = metering::Metering::new(db.clone(), billing.clone(), events.clone());
+            let metering =
+                metering::Metering::new(db.clone(), billing.clone(), events.clone(), fleet.clone());
             let metered: Arc<dyn nubes::Compute> =
                 Arc::new(metering::Metered::new(raw.clone(), metering.clone()));
             backends.compute = Some(metered.clone());

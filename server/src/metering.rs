@@ -23,6 +23,8 @@ pub struct Metering {
     db: Db,
     billing: Billing,
     events: Events,
+    /// Where fleet instances run, so their lessors earn.
+    fleet: Option<nubes_agent::Fleet>,
 }
 
 fn transition_name(t: Transition) -> &'static str {
@@ -52,11 +54,17 @@ fn write(meter: &Meter) -> String {
 }
 
 impl Metering {
-    pub fn new(db: Db, billing: Billing, events: Events) -> Self {
+    pub fn new(
+        db: Db,
+        billing: Billing,
+        events: Events,
+        fleet: Option<nubes_agent::Fleet>,
+    ) -> Self {
         Self {
             db,
             billing,
             events,
+            fleet,
         }
     }
 
@@ -119,16 +127,19 @@ impl Metering {
         row.prepaid -= from_prepaid;
         let charged = Credits::from_micros(owed.micros() - from_prepaid);
         row.state = write(meter);
-        let tx = (charged > Credits::ZERO).then(|| {
-            nubes_billing::ledger::usage(
-                key,
-                format!("instance {}", row.backend_id),
-                &row.user_id,
-                None,
-                charged,
-                self.billing.fee(),
-            )
-        });
+        let agent = self
+            .fleet
+            .as_ref()
+            .and_then(|f| f.agent_of(&row.backend_id));
+        let tx = nubes_billing::ledger::usage_with_prepaid(
+            key,
+            format!("instance {}", row.backend_id),
+            &row.user_id,
+            agent.as_deref(),
+            charged,
+            Credits::from_micros(from_prepaid),
+            self.billing.fee(),
+        );
         let id = token::random_id();
         self.db
             .settle_meter(

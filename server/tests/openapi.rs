@@ -37,6 +37,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/instances/{id}/restart"),
     ("post", "/v1/instances/{id}/exec"),
     ("get", "/v1/instances/{id}/exec"),
+    ("get", "/v1/agents/{id}/earnings"),
     ("get", "/v1/billing/plans"),
     ("get", "/v1/billing/plan"),
     ("put", "/v1/billing/plan"),

@@ -29,6 +29,24 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(uncordon))
         .routes(routes!(drain))
         .routes(routes!(instances))
+        .routes(routes!(earnings))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/agents/{id}/earnings",
+    operation_id = "agents_earnings",
+    tag = "agents",
+    summary = "What the agent's lessor has earned from the usage it ran (platform admins)",
+    params(("id" = String, Path, description = ID)),
+    responses((status = 200, body = crate::billing::Balance), super::error::Errors)
+)]
+async fn earnings(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::billing::Balance>> {
+    Ok(Json(s.agents.earnings(&p, &id).await?))
 }
 
 const ID: &str = "The agent's id";

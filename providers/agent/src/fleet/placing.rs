@@ -279,6 +279,11 @@ impl Fleet {
         Ok(drained)
     }
 
+    /// The agent an instance is placed on, if it is.
+    pub fn agent_of(&self, name: &str) -> Option<String> {
+        lock(&self.inner.sched).placement(name).map(str::to_string)
+    }
+
     pub(super) fn placed(&self, name: &str) -> Result<String> {
         if let Some(agent) = lock(&self.inner.sched).placement(name) {
             return Ok(agent.to_string());
