@@ -306,6 +306,15 @@ pub enum BillingCmd {
     /// What moved your balance, newest first
     #[command(visible_alias = "tx")]
     Transactions,
+    /// What your instances used, by day, instance and resource
+    Usage {
+        /// First day, YYYY-MM-DD (default: the first of this month)
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day, YYYY-MM-DD (default: today)
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// Add credits a user paid for (platform admins)
     TopUp {
         /// The user's id

@@ -1146,6 +1146,20 @@ fn billing_through_a_server() {
         7,
         "billing for others",
     );
+    let usage = json(&run(&[
+        "-o",
+        "json",
+        "billing",
+        "usage",
+        "--from",
+        "2026-11-01",
+    ]));
+    assert_eq!(usage["total"]["total"], "0", "{usage}");
+    fails(
+        &run(&["billing", "usage", "--from", "yesterday"]),
+        5,
+        "not a day",
+    );
     server.kill().unwrap();
     server.wait().unwrap();
 }

@@ -127,6 +127,75 @@ pub struct Credit {
     pub memo: String,
 }
 
+/// Credits by resource.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Cost {
+    pub instance: String,
+    pub cpu: String,
+    pub memory: String,
+    pub disk: String,
+    pub total: String,
+}
+
+impl Cost {
+    fn of(b: &nubes_billing::Breakdown) -> Self {
+        Self {
+            instance: b.instance.to_string(),
+            cpu: b.cpu.to_string(),
+            memory: b.memory.to_string(),
+            disk: b.disk.to_string(),
+            total: b.total().to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UsageDay {
+    /// YYYY-MM-DD (UTC).
+    pub day: String,
+    pub instance_id: String,
+    pub name: String,
+    pub cost: Cost,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Usage {
+    pub from: String,
+    pub to: String,
+    /// Everything in the period, by resource.
+    pub total: Cost,
+    /// Per day and instance.
+    pub days: Vec<UsageDay>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    /// First day, YYYY-MM-DD (default: the first of this month).
+    pub from: Option<String>,
+    /// Last day, YYYY-MM-DD, included (default: today).
+    pub to: Option<String>,
+}
+
+fn parse_day(s: &str) -> Result<i64> {
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| Error::invalid_input(format!("`{s}` is not a day (YYYY-MM-DD)")))?;
+    Ok(d.and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+        .timestamp()
+        .div_euclid(86_400))
+}
+
+fn show_day(day: i64) -> String {
+    Utc.timestamp_opt(day * 86_400, 0)
+        .single()
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 #[derive(Debug, Clone)]
 pub struct Billing {
     db: Db,
@@ -294,6 +363,48 @@ impl Billing {
             credits: b.to_string(),
             micro_credits: b.micros(),
             usd_cents: b.usd_cents(),
+        })
+    }
+
+    /// What the caller's instances used, by day, instance and resource.
+    pub async fn usage(&self, p: &Principal, q: UsageQuery) -> Result<Usage> {
+        let now = self.clock.now();
+        let from = match &q.from {
+            Some(d) => parse_day(d)?,
+            None => month_of(now).0.div_euclid(86_400),
+        };
+        let to = match &q.to {
+            Some(d) => parse_day(d)?,
+            None => now.div_euclid(86_400),
+        };
+        if to < from {
+            return Err(Error::invalid_input("`to` is before `from`"));
+        }
+        if to - from > 366 {
+            return Err(Error::invalid_input("a usage report covers at most a year"));
+        }
+        let mut total = nubes_billing::Breakdown::default();
+        let mut days = Vec::new();
+        for r in self.db.usage(&p.user_id, from, to).await? {
+            let b = nubes_billing::Breakdown {
+                instance: Credits::from_micros(r.instance),
+                cpu: Credits::from_micros(r.cpu),
+                memory: Credits::from_micros(r.memory),
+                disk: Credits::from_micros(r.disk),
+            };
+            total = nubes_billing::Meter::sum(&[total, b]);
+            days.push(UsageDay {
+                day: show_day(r.day),
+                instance_id: r.instance_id,
+                name: r.name,
+                cost: Cost::of(&b),
+            });
+        }
+        Ok(Usage {
+            from: show_day(from),
+            to: show_day(to),
+            total: Cost::of(&total),
+            days,
         })
     }
 

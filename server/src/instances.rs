@@ -285,7 +285,9 @@ impl Instances {
                     .await?;
                 // The first hour is paid: metering spends it before charging anything.
                 let hour = prices.hourly(Size::new(want.millicpus, want.memory));
-                metering.open(&row.backend_id, &p.user_id, hour).await?;
+                metering
+                    .open(&row, hour, prices.disk_once(want.disk))
+                    .await?;
                 Some((billing, price))
             }
             None => None,

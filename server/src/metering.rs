@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use nubes::compute::*;
 use nubes::{ByteStream, Compute, ComputeCapability, Result};
 use nubes_auth::token;
-use nubes_billing::{Credits, Meter, Size, Transition, UsageEvent};
+use nubes_billing::{Breakdown, Credits, Meter, Size, Transition, UsageEvent};
 
 use crate::billing::Billing;
 use crate::db::{Db, MeterRow};
@@ -44,6 +44,11 @@ fn size_of(i: &Instance) -> Size {
     )
 }
 
+/// Days since the epoch (UTC), as usage is reported by.
+pub fn day(t: i64) -> i64 {
+    t.div_euclid(86_400)
+}
+
 fn read(row: &MeterRow) -> Result<Meter> {
     serde_json::from_str(&row.state)
         .map_err(|e| nubes::Error::unexpected(format!("a stored meter is unreadable: {e}")))
@@ -68,16 +73,29 @@ impl Metering {
         }
     }
 
-    /// Opens the meter of an instance about to be made: who pays, and what they paid ahead.
-    pub async fn open(&self, backend_id: &str, user_id: &str, prepaid: Credits) -> Result<()> {
+    /// Opens the meter of an instance about to be made: who pays, what they paid ahead (the
+    /// first hour), and its disk, used (and paid) once at creation.
+    pub async fn open(
+        &self,
+        instance: &crate::db::InstanceRow,
+        prepaid: Credits,
+        disk: Credits,
+    ) -> Result<()> {
         let row = MeterRow {
-            backend_id: backend_id.to_string(),
-            user_id: user_id.to_string(),
+            backend_id: instance.backend_id.clone(),
+            user_id: instance.owner_id.clone(),
             prepaid: prepaid.micros(),
             state: write(&Meter::default()),
+            instance_id: instance.id.clone(),
+            name: instance.name.clone(),
+        };
+        let now = self.billing.now();
+        let used = Breakdown {
+            disk,
+            ..Breakdown::default()
         };
         self.db
-            .settle_meter(&row, false, None, self.billing.now())
+            .settle_meter(&row, false, None, Some((day(now), used)), now)
             .await
     }
 
@@ -109,8 +127,7 @@ impl Metering {
             return Ok(());
         };
         let key = format!("usage:{backend_id}:e{seq}");
-        self.settle(&mut row, &meter, owed.total(), key, now)
-            .await?;
+        self.settle(&mut row, &meter, owed, key, now).await?;
         Ok(())
     }
 
@@ -119,10 +136,11 @@ impl Metering {
         &self,
         row: &mut MeterRow,
         meter: &Meter,
-        owed: Credits,
+        used: Breakdown,
         key: String,
         now: i64,
     ) -> Result<Credits> {
+        let owed = used.total();
         let from_prepaid = owed.micros().min(row.prepaid).max(0);
         row.prepaid -= from_prepaid;
         let charged = Credits::from_micros(owed.micros() - from_prepaid);
@@ -146,6 +164,7 @@ impl Metering {
                 row,
                 meter.open.is_some(),
                 tx.as_ref().map(|t| (id.as_str(), t)),
+                Some((day(now), used)),
                 now,
             )
             .await?;
@@ -165,11 +184,7 @@ impl Metering {
             let mut meter = read(&row)?;
             let owed = meter.confirm(&self.billing.prices(), now, running);
             let key = format!("usage:{}:t{now}", row.backend_id);
-            if self
-                .settle(&mut row, &meter, owed.total(), key, now)
-                .await?
-                > Credits::ZERO
-            {
+            if self.settle(&mut row, &meter, owed, key, now).await? > Credits::ZERO {
                 payers.insert(row.user_id.clone());
             }
         }

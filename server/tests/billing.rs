@@ -447,6 +447,24 @@ async fn metering_charges_running_time_exactly(url: String) {
     state.instances.meter().await.unwrap();
     assert_eq!(balance(&api, &dave).await, expect(stopped_at as u64));
 
+    // The usage report: the same, by resource, for the day it ran.
+    let (status, usage) = api
+        .get(
+            "/v1/billing/usage?from=2026-11-16&to=2026-11-16",
+            Some(&dave),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    let want = prices.accrued(size, stopped_at as u64);
+    assert_eq!(usage["total"]["total"], want.total().to_string(), "{usage}");
+    assert_eq!(usage["total"]["cpu"], want.cpu.to_string());
+    assert_eq!(usage["days"][0]["name"], "web");
+    assert_eq!(usage["days"].as_array().unwrap().len(), 1);
+    let bad = api
+        .get("/v1/billing/usage?from=2026-13-01", Some(&dave))
+        .await;
+    error(&bad, StatusCode::BAD_REQUEST, "invalid_input");
+
     // A restarted server ticks the same second again: nothing is charged twice.
     let (api2, state2) = metered_server(&url, clock.clone(), compute.clone()).await;
     state2.instances.meter().await.unwrap();

@@ -43,6 +43,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/v1/billing/plan"),
     ("get", "/v1/billing/balance"),
     ("get", "/v1/billing/transactions"),
+    ("get", "/v1/billing/usage"),
     ("post", "/v1/admin/billing/top-ups"),
     ("post", "/v1/admin/billing/adjustments"),
     ("get", "/v1/instances/{id}/logs"),

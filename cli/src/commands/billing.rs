@@ -1,7 +1,7 @@
 //! `cloudctl billing`: plans, the balance and its transactions; top-ups and adjustments for
 //! platform admins.
 
-use nubes::remote::billing::{self, Plan, Transaction};
+use nubes::remote::billing::{self, Plan, Transaction, UsageDay};
 use nubes::remote::Client;
 
 use crate::args::BillingCmd;
@@ -31,6 +31,30 @@ impl Tabular for Transaction {
             self.kind.clone(),
             self.amount.clone(),
             self.memo.clone(),
+        ]
+    }
+}
+
+impl Tabular for UsageDay {
+    const HEADERS: &'static [&'static str] = &[
+        "DAY",
+        "INSTANCE",
+        "INSTANCE-HOURS",
+        "CPU",
+        "MEMORY",
+        "DISK",
+        "TOTAL",
+    ];
+
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.day.clone(),
+            self.name.clone(),
+            self.cost.instance.clone(),
+            self.cost.cpu.clone(),
+            self.cost.memory.clone(),
+            self.cost.disk.clone(),
+            self.cost.total.clone(),
         ]
     }
 }
@@ -72,6 +96,20 @@ pub async fn run(server: &str, token: &str, cmd: BillingCmd, format: Format) -> 
             }
         }
         BillingCmd::Transactions => output::list(format, &billing::transactions(&client).await?),
+        BillingCmd::Usage { from, to } => {
+            let usage = billing::usage(&client, from.as_deref(), to.as_deref()).await?;
+            match format {
+                Format::Table => {
+                    output::list(format, &usage.days);
+                    let t = &usage.total;
+                    println!(
+                        "\n{} to {}: {} credits (instance {}, cpu {}, memory {}, disk {})",
+                        usage.from, usage.to, t.total, t.instance, t.cpu, t.memory, t.disk
+                    );
+                }
+                _ => output::structured(format, &usage),
+            }
+        }
         BillingCmd::TopUp { user, amount, memo } => output::one(
             format,
             &billing::top_up(&client, &user, &amount, &memo).await?,

@@ -61,7 +61,49 @@ pub struct Switched {
     pub prorated: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    pub instance: String,
+    pub cpu: String,
+    pub memory: String,
+    pub disk: String,
+    pub total: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageDay {
+    pub day: String,
+    pub instance_id: String,
+    pub name: String,
+    pub cost: Cost,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub from: String,
+    pub to: String,
+    pub total: Cost,
+    pub days: Vec<UsageDay>,
+}
+
 const NONE: Option<&()> = None;
+
+/// Usage by day, instance and resource; days as YYYY-MM-DD (defaults: this month so far).
+pub async fn usage(client: &Client, from: Option<&str>, to: Option<&str>) -> Result<Usage> {
+    let mut query = Vec::new();
+    if let Some(f) = from {
+        query.push(format!("from={f}"));
+    }
+    if let Some(t) = to {
+        query.push(format!("to={t}"));
+    }
+    let path = if query.is_empty() {
+        "/v1/billing/usage".to_string()
+    } else {
+        format!("/v1/billing/usage?{}", query.join("&"))
+    };
+    client.call(Method::GET, &path, NONE).await
+}
 
 pub async fn catalog(client: &Client) -> Result<Catalog> {
     client.call(Method::GET, "/v1/billing/plans", NONE).await

@@ -2,7 +2,7 @@
 //! the same database transaction as the charge it makes.
 
 use nubes::Result;
-use nubes_billing::Transaction;
+use nubes_billing::{Breakdown, Credits, Transaction};
 
 use super::{map, Db};
 
@@ -15,6 +15,36 @@ pub struct MeterRow {
     pub prepaid: i64,
     /// `nubes_billing::Meter` as JSON.
     pub state: String,
+    /// The tenant's id and name of the instance, for usage reports.
+    pub instance_id: String,
+    pub name: String,
+}
+
+/// What one instance used on one day, by resource, in micro-credits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    pub day: i64,
+    pub instance_id: String,
+    pub name: String,
+    pub instance: i64,
+    pub cpu: i64,
+    pub memory: i64,
+    pub disk: i64,
+}
+
+type MeterTuple = (String, String, i64, String, String, String);
+
+const METER_COLUMNS: &str = "backend_id, user_id, prepaid, state, instance_id, name";
+
+fn meter_row((backend_id, user_id, prepaid, state, instance_id, name): MeterTuple) -> MeterRow {
+    MeterRow {
+        backend_id,
+        user_id,
+        prepaid,
+        state,
+        instance_id,
+        name,
+    }
 }
 
 impl Db {
@@ -57,45 +87,35 @@ impl Db {
     }
 
     pub async fn meter(&self, backend_id: &str) -> Result<Option<MeterRow>> {
-        let r: Option<(String, String, i64, String)> = sqlx::query_as(
-            "SELECT backend_id, user_id, prepaid, state FROM meters WHERE backend_id = $1",
-        )
+        let r: Option<MeterTuple> = sqlx::query_as(&format!(
+            "SELECT {METER_COLUMNS} FROM meters WHERE backend_id = $1"
+        ))
         .bind(backend_id)
         .fetch_optional(self.pool())
         .await
         .map_err(|e| map(e, "meter"))?;
-        Ok(r.map(|(backend_id, user_id, prepaid, state)| MeterRow {
-            backend_id,
-            user_id,
-            prepaid,
-            state,
-        }))
+        Ok(r.map(meter_row))
     }
 
     /// Meters of instances that are running (by their last events).
     pub async fn open_meters(&self) -> Result<Vec<MeterRow>> {
-        let rows: Vec<(String, String, i64, String)> =
-            sqlx::query_as("SELECT backend_id, user_id, prepaid, state FROM meters WHERE open = 1")
-                .fetch_all(self.pool())
-                .await
-                .map_err(|e| map(e, "meter"))?;
-        Ok(rows
-            .into_iter()
-            .map(|(backend_id, user_id, prepaid, state)| MeterRow {
-                backend_id,
-                user_id,
-                prepaid,
-                state,
-            })
-            .collect())
+        let rows: Vec<MeterTuple> = sqlx::query_as(&format!(
+            "SELECT {METER_COLUMNS} FROM meters WHERE open = 1"
+        ))
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| map(e, "meter"))?;
+        Ok(rows.into_iter().map(meter_row).collect())
     }
 
-    /// Stores the meter and, when it charged something, posts the charge: one transaction.
+    /// Stores the meter, posts its charge if it made one, and adds what it metered to the day's
+    /// usage: one transaction.
     pub async fn settle_meter(
         &self,
         meter: &MeterRow,
         open: bool,
         charge: Option<(&str, &Transaction)>,
+        used: Option<(i64, Breakdown)>,
         now: i64,
     ) -> Result<()> {
         let mut db = self.pool().begin().await.map_err(|e| map(e, "meter"))?;
@@ -103,17 +123,68 @@ impl Db {
             Self::post_in(&mut db, id, tx, None, now).await?;
         }
         sqlx::query(
-            "INSERT INTO meters (backend_id, user_id, prepaid, state, open) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (backend_id) DO UPDATE SET prepaid = excluded.prepaid, state = excluded.state, open = excluded.open",
+            "INSERT INTO meters (backend_id, user_id, prepaid, state, open, instance_id, name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (backend_id) DO UPDATE \
+             SET prepaid = excluded.prepaid, state = excluded.state, open = excluded.open",
         )
         .bind(&meter.backend_id)
         .bind(&meter.user_id)
         .bind(meter.prepaid)
         .bind(&meter.state)
         .bind(i64::from(open))
+        .bind(&meter.instance_id)
+        .bind(&meter.name)
         .execute(&mut *db)
         .await
         .map_err(|e| map(e, "meter"))?;
+        if let Some((day, b)) = used.filter(|(_, b)| b.total() != Credits::ZERO) {
+            sqlx::query(
+                "INSERT INTO usage_daily (user_id, backend_id, day, instance_id, name, instance, cpu, memory, disk) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (user_id, backend_id, day) DO UPDATE SET \
+                 instance = usage_daily.instance + excluded.instance, cpu = usage_daily.cpu + excluded.cpu, \
+                 memory = usage_daily.memory + excluded.memory, disk = usage_daily.disk + excluded.disk",
+            )
+            .bind(&meter.user_id)
+            .bind(&meter.backend_id)
+            .bind(day)
+            .bind(&meter.instance_id)
+            .bind(&meter.name)
+            .bind(b.instance.micros())
+            .bind(b.cpu.micros())
+            .bind(b.memory.micros())
+            .bind(b.disk.micros())
+            .execute(&mut *db)
+            .await
+            .map_err(|e| map(e, "usage"))?;
+        }
         db.commit().await.map_err(|e| map(e, "meter"))
+    }
+
+    /// A user's usage between two days (inclusive, as day numbers since the epoch).
+    pub async fn usage(&self, user_id: &str, from: i64, to: i64) -> Result<Vec<UsageRow>> {
+        let rows: Vec<(i64, String, String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT day, instance_id, name, instance, cpu, memory, disk FROM usage_daily \
+             WHERE user_id = $1 AND day >= $2 AND day <= $3 ORDER BY day, name, instance_id",
+        )
+        .bind(user_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| map(e, "usage"))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(day, instance_id, name, instance, cpu, memory, disk)| UsageRow {
+                    day,
+                    instance_id,
+                    name,
+                    instance,
+                    cpu,
+                    memory,
+                    disk,
+                },
+            )
+            .collect())
     }
 }

@@ -120,7 +120,7 @@ pub use audit::{AuditEntry, AuditFilter};
 pub use clusters::ClusterRow;
 pub use instances::InstanceRow;
 pub use ledger::{Posted, TxRow};
-pub use meters::MeterRow;
+pub use meters::{MeterRow, UsageRow};
 pub use orgs::{InviteRow, MemberRow, OrgRow};
 pub use resources::{Kind, ResourceRow};
 pub use sessions::RefreshLookup;

@@ -231,6 +231,27 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             )",
         ],
     ),
+    (
+        14,
+        // Usage by day, instance and resource, for reports; kept after the instance is gone,
+        // with the tenant's id and name for it.
+        &[
+            "CREATE TABLE usage_daily (
+                user_id TEXT NOT NULL,
+                backend_id TEXT NOT NULL,
+                day BIGINT NOT NULL,
+                instance_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                instance BIGINT NOT NULL,
+                cpu BIGINT NOT NULL,
+                memory BIGINT NOT NULL,
+                disk BIGINT NOT NULL,
+                PRIMARY KEY (user_id, backend_id, day)
+            )",
+            "ALTER TABLE meters ADD COLUMN instance_id TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE meters ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+        ],
+    ),
 ];
 
 pub async fn migrate(db: &Db) -> Result<()> {

@@ -7,10 +7,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ApiResult;
-use super::extract::Body;
+use super::extract::{Body, Params};
 use super::AppState;
 use crate::accounts::Principal;
-use crate::billing::{Balance, Catalog, Credit, PlanView, SwitchPlan, Switched, TxView};
+use crate::billing::{
+    Balance, Catalog, Credit, PlanView, SwitchPlan, Switched, TxView, Usage, UsageQuery,
+};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -18,6 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(plan, switch))
         .routes(routes!(balance))
         .routes(routes!(transactions))
+        .routes(routes!(usage))
         .routes(routes!(top_up))
         .routes(routes!(adjust))
 }
@@ -85,6 +88,23 @@ async fn balance(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Bala
 )]
 async fn transactions(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<TxView>>> {
     Ok(Json(s.billing.transactions(&p).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/billing/usage",
+    operation_id = "billing_usage",
+    tag = "billing",
+    summary = "What the caller's instances used, by day, instance and resource",
+    params(UsageQuery),
+    responses((status = 200, body = Usage), super::error::Errors)
+)]
+async fn usage(
+    State(s): State<AppState>,
+    p: Principal,
+    Params(q): Params<UsageQuery>,
+) -> ApiResult<Json<Usage>> {
+    Ok(Json(s.billing.usage(&p, q).await?))
 }
 
 #[utoipa::path(
