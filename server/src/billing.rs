@@ -203,7 +203,13 @@ pub struct Billing {
     plans: Arc<Vec<Plan>>,
     prices: Prices,
     fee: Fee,
+    /// Balances at which a user is told their credits run low, highest first.
+    alerts: Arc<Vec<Credits>>,
+    mailer: Option<Arc<dyn crate::mail::Mailer>>,
 }
+
+/// The default low-balance alerts, in credits.
+pub const DEFAULT_ALERTS: [i64; 2] = [5, 1];
 
 fn plan_view(p: &Plan, period_start: Option<i64>) -> PlanView {
     PlanView {
@@ -226,6 +232,53 @@ impl Billing {
             plans: Arc::new(default_plans()),
             prices: Prices::default(),
             fee: Fee::default(),
+            alerts: Arc::new(DEFAULT_ALERTS.iter().map(|c| Credits::whole(*c)).collect()),
+            mailer: None,
+        }
+    }
+
+    /// Alerts go by email too, through `mailer`.
+    pub fn with_mailer(mut self, mailer: Arc<dyn crate::mail::Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+
+    /// The levels a charge from `before` to `after` crossed going down.
+    pub fn crossed(&self, before: Credits, after: Credits) -> Vec<Credits> {
+        self.alerts
+            .iter()
+            .copied()
+            .filter(|level| before > *level && after <= *level)
+            .collect()
+    }
+
+    /// Tells a user their credits ran below `level`: an event, and an email when mail is set up.
+    pub async fn alert(
+        &self,
+        events: &crate::events::Events,
+        user_id: &str,
+        level: Credits,
+        balance: Credits,
+    ) {
+        let mut e = crate::events::Event::new("billing.low_balance");
+        e.user_id = Some(user_id.to_string());
+        e.state = Some(format!("{balance} credits left (below {level})"));
+        events.publish(e);
+        let Some(mailer) = &self.mailer else {
+            return;
+        };
+        let Ok(user) = self.db.user(user_id).await else {
+            return;
+        };
+        let body = format!(
+            "Your Nubes balance is {balance} credits, below {level}. When it reaches zero your \
+             instances are stopped. Top up or switch plans to keep them running."
+        );
+        if let Err(e) = mailer
+            .send(&user.email, "Your Nubes credits are running low", &body)
+            .await
+        {
+            tracing::warn!(error = %e, "a low-balance email was not sent");
         }
     }
 

@@ -21,6 +21,9 @@ pub struct Event {
     pub name: Option<String>,
     pub state: Option<String>,
     pub agent_id: Option<String>,
+    /// For events about one user (their credits): only they (and platform admins) see it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
 }
 
 impl Event {
@@ -33,6 +36,7 @@ impl Event {
             name: None,
             state: None,
             agent_id: None,
+            user_id: None,
         }
     }
 }

@@ -109,25 +109,34 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
         _ => None,
     };
     let mut accounts = Accounts::new(db.clone(), config.jwt_secret.clone()).await?;
-    if let Some(url) = &config.smtp_url {
-        let from = config
-            .mail_from
-            .as_deref()
-            .unwrap_or("Nubes <no-reply@nubes.local>");
-        accounts = accounts.with_mailer(Arc::new(mail::SmtpMailer::new(url, from)?));
+    let mailer: Option<Arc<dyn mail::Mailer>> = match &config.smtp_url {
+        Some(url) => {
+            let from = config
+                .mail_from
+                .as_deref()
+                .unwrap_or("Nubes <no-reply@nubes.local>");
+            Some(Arc::new(mail::SmtpMailer::new(url, from)?))
+        }
+        None => None,
+    };
+    if let Some(m) = &mailer {
+        accounts = accounts.with_mailer(m.clone());
     }
     let events = events::Events::default();
     let clusters = clusters::Clusters::new(db.clone(), fleet.clone());
     if let Some(fleet) = &fleet {
         events.follow(fleet, db.clone());
     }
-    let billing = billing::Billing::new(
+    let mut billing = billing::Billing::new(
         db.clone(),
         backends
             .clock
             .clone()
             .unwrap_or_else(|| Arc::new(billing::SystemClock)),
     );
+    if let Some(m) = mailer {
+        billing = billing.with_mailer(m);
+    }
     // With billing, every transition of a tenant's instance is metered, and a tick charges
     // what running instances owe.
     let metering = match (&backends.compute, config.billing) {

@@ -5,7 +5,7 @@
 //! meter's new state, so nothing is charged twice across restarts or replays. A wallet that
 //! reaches zero has its instances stopped.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -176,7 +176,7 @@ impl Metering {
     pub async fn tick(&self, compute: &dyn Compute) -> Result<()> {
         let now = self.billing.now();
         let live = compute.list(ListOptions::default()).await?;
-        let mut payers = BTreeSet::new();
+        let mut payers: BTreeMap<String, Credits> = BTreeMap::new();
         for mut row in self.db.open_meters().await? {
             let running = live
                 .iter()
@@ -184,12 +184,19 @@ impl Metering {
             let mut meter = read(&row)?;
             let owed = meter.confirm(&self.billing.prices(), now, running);
             let key = format!("usage:{}:t{now}", row.backend_id);
-            if self.settle(&mut row, &meter, owed, key, now).await? > Credits::ZERO {
-                payers.insert(row.user_id.clone());
+            let charged = self.settle(&mut row, &meter, owed, key, now).await?;
+            if charged > Credits::ZERO {
+                let sum = payers.entry(row.user_id.clone()).or_default();
+                *sum = sum.checked_add(charged).unwrap_or(*sum);
             }
         }
-        for user in payers {
-            if self.billing.balance_of(&user).await? <= Credits::ZERO {
+        for (user, charged) in payers {
+            let after = self.billing.balance_of(&user).await?;
+            let before = after.checked_add(charged).unwrap_or(after);
+            for level in self.billing.crossed(before, after) {
+                self.billing.alert(&self.events, &user, level, after).await;
+            }
+            if after <= Credits::ZERO {
                 self.stop_all(compute, &user, &live).await;
             }
         }

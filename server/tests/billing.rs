@@ -371,6 +371,30 @@ async fn plans_and_payment_hold_creates_and_resizes_on_postgres() {
     on_postgres(plans_and_payment_hold_creates_and_resizes).await;
 }
 
+/// How many mails reached `to` with `subject` (waiting a little for the first).
+async fn mails_to(to: &str, subject: &str) -> usize {
+    let maildir = common::from_test_script("NUBES_TEST_MAILDIR");
+    let mut found = 0;
+    for _ in 0..100 {
+        found = ["new", "cur"]
+            .iter()
+            .filter_map(|d| std::fs::read_dir(std::path::Path::new(&maildir).join(d)).ok())
+            .flat_map(|entries| entries.flatten())
+            .filter(|e| {
+                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                text.lines()
+                    .any(|l| l.eq_ignore_ascii_case(&format!("to: {to}")))
+                    && text.contains(subject)
+            })
+            .count();
+        if found > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    found
+}
+
 async fn metered_server(
     url: &str,
     clock: Arc<Manual>,
@@ -379,6 +403,8 @@ async fn metered_server(
     let config = nubes_server::Config {
         database_url: url.to_string(),
         billing: true,
+        // Low-balance alerts go by email through the SMTP server the test script starts.
+        smtp_url: Some(common::from_test_script("NUBES_TEST_SMTP_URL")),
         ..Default::default()
     };
     let backends = nubes_server::Backends {
@@ -402,7 +428,9 @@ async fn metering_charges_running_time_exactly(url: String) {
     let compute = Arc::new(nubes::memory::MemoryCompute::new().with_image("img"));
     let (api, state) = metered_server(&url, clock.clone(), compute.clone()).await;
     let admin = admin_token(&api, &state).await;
-    let dave = user(&api, "dave@example.com").await;
+    // The maildir is shared between runs: an address of this run's own.
+    let email = format!("dave-{}@example.com", fastrand::u32(..));
+    let dave = user(&api, &email).await;
     let dave_id = user_id(&api, &dave).await;
     let size = nubes_billing::Size::new(1000, 1_000_000_000);
     let prices = nubes_billing::Prices::default();
@@ -473,14 +501,15 @@ async fn metering_charges_running_time_exactly(url: String) {
 
     // Started again with a nearly empty wallet: it runs until the wallet is empty, then stops.
     let left: Credits = balance(&api2, &dave).await.parse().unwrap();
-    let drain = json!({"user_id": dave_id, "amount": format!("-{}", left.checked_sub("0.5".parse().unwrap()).unwrap()), "memo": "test"});
+    let drain = json!({"user_id": dave_id, "amount": format!("-{}", left.checked_sub("5.3".parse().unwrap()).unwrap()), "memo": "test"});
     assert_eq!(
         api2.post("/v1/admin/billing/adjustments", Some(&admin), drain)
             .await
             .0,
         StatusCode::CREATED
     );
-    assert_eq!(balance(&api2, &dave).await, "0.5");
+    assert_eq!(balance(&api2, &dave).await, "5.3");
+    let mut told = state2.events.subscribe();
     assert_eq!(
         api2.post(&format!("/v1/instances/{id}/start"), Some(&dave), json!({}))
             .await
@@ -488,18 +517,37 @@ async fn metering_charges_running_time_exactly(url: String) {
         StatusCode::OK
     );
     let mut now = stopped_at + 3600;
-    for _ in 0..10 {
-        now += 600;
+    // An hour a tick, 0.8 credits each: below 5, below 1, then empty.
+    for _ in 0..8 {
+        now += 3600;
         at(now);
         state2.instances.meter().await.unwrap();
     }
+    let mut alerts = Vec::new();
+    while let Ok(e) = told.try_recv() {
+        if e.user_id.as_deref() == Some(dave_id.as_str())
+            || e.kind == "billing.insufficient_credits"
+        {
+            alerts.push(e.kind.clone());
+        }
+    }
+    assert_eq!(
+        alerts,
+        [
+            "billing.low_balance",
+            "billing.low_balance",
+            "billing.insufficient_credits"
+        ],
+        "told at 5, at 1, and stopped at 0"
+    );
+    assert_eq!(mails_to(&email, "credits are running low").await, 2);
     let (_, got) = api2.get(&format!("/v1/instances/{id}"), Some(&dave)).await;
     assert_eq!(
         got["state"], "stopped",
         "an empty wallet stops its instances: {got}"
     );
     let b: Credits = balance(&api2, &dave).await.parse().unwrap();
-    assert!(b <= Credits::ZERO && b > "-0.2".parse().unwrap(), "{b}");
+    assert!(b <= Credits::ZERO && b > "-0.8".parse().unwrap(), "{b}");
     let (unbalanced, total) = state2.accounts.db().ledger_audit().await.unwrap();
     assert!(
         unbalanced.is_empty() && total == 0,

@@ -38,9 +38,17 @@ async fn events(
 /// Whether `p` may see `e`: platform events and every organization's for platform admins, their
 /// organizations' for everyone else (checked per event, so joining or leaving applies at once).
 async fn visible(s: &AppState, p: &Principal, e: &Event) -> bool {
+    if let Some(user) = &e.user_id {
+        if user == &p.user_id {
+            return true;
+        }
+    }
     let org = e.org_id.as_deref().unwrap_or("");
     match tenancy::actor(s.accounts.db(), p, org).await {
-        Ok(actor) => actor.platform_admin || (e.org_id.is_some() && actor.org.is_some()),
+        Ok(actor) => {
+            actor.platform_admin
+                || (e.user_id.is_none() && e.org_id.is_some() && actor.org.is_some())
+        }
         Err(_) => false,
     }
 }
