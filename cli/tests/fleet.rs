@@ -1363,10 +1363,31 @@ fn lessors_earn_from_what_runs_on_their_agents() {
         201
     );
     let user = login(&addr, "payer@example.com", "correct horse battery");
+    // A dry run says where it would go, placing nothing.
+    let dry = |cpus: f64| {
+        let body = json!({"name": "paid", "image": image(), "cpus": cpus, "memory": 64 << 20});
+        let (status, d) = http(
+            &addr,
+            "POST",
+            "/v1/instances/dry-run",
+            Some(&user),
+            Some(body),
+        );
+        assert_eq!(status, 200, "{d}");
+        d
+    };
+    let d = dry(1.0);
+    assert_eq!(
+        (d["placement"].as_str(), d["agent_id"].as_str()),
+        (Some("placed"), Some(agent_id.as_str())),
+        "{d}"
+    );
+    assert_eq!(dry(4.0)["placement"], "refused");
     let body = json!({"name": "paid", "image": image(), "cpus": 1.0, "memory": 64 << 20,
         "command": ["sleep", "600"]});
     let (status, i) = http(&addr, "POST", "/v1/instances", Some(&user), Some(body));
     assert_eq!(status, 201, "{i}");
+    assert_eq!(dry(0.5)["placement"], "queued", "the only agent is full");
     let (_, b) = http(&addr, "GET", "/v1/billing/balance", Some(&user), None);
     let paid = 15_000_000 - b["micro_credits"].as_i64().unwrap();
     assert!(paid > 700_000, "the first hour was paid at create: {b}");

@@ -150,6 +150,28 @@ pub struct Instances {
     clusters: Clusters,
     /// Plans, payment and metering, when the server bills.
     billing: Option<(Billing, Metering)>,
+    /// The fleet, when instances run on lessors' agents: for previews of placement.
+    fleet: Option<nubes_agent::Fleet>,
+}
+
+/// What a create would do, without doing it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DryRun {
+    /// `placed` (on `agent_id`), `queued` (it waits for capacity), `refused` (it never could
+    /// run here), or `direct` (this server's own provider runs it).
+    pub placement: String,
+    pub agent_id: Option<String>,
+    /// Why it would wait or be refused.
+    pub placement_message: Option<String>,
+    /// Whether the creator's plan allows it (always, on a server that does not bill).
+    pub within_plan: bool,
+    pub plan_message: Option<String>,
+    /// Credits an hour while it runs.
+    pub hourly: String,
+    /// Credits paid at create (the first hour and the disk), on a server that bills.
+    pub due_now: Option<String>,
+    /// The creator's credits now, on a server that bills.
+    pub balance: Option<String>,
 }
 
 impl Instances {
@@ -159,6 +181,7 @@ impl Instances {
         events: Events,
         clusters: Clusters,
         billing: Option<(Billing, Metering)>,
+        fleet: Option<nubes_agent::Fleet>,
     ) -> Self {
         Self {
             db,
@@ -166,7 +189,74 @@ impl Instances {
             events,
             clusters,
             billing,
+            fleet,
         }
+    }
+
+    /// What creating `req` would do now: where it would run, whether the plan allows it, and
+    /// what it costs. Nothing is made, reserved or charged.
+    pub async fn dry_run(&self, p: &Principal, req: CreateInstance) -> Result<DryRun> {
+        self.compute()?;
+        let mut spec = InstanceSpec::new(req.name.clone(), req.image.clone());
+        spec.cpus = req.cpus;
+        spec.memory = req.memory;
+        spec.env = req.env.clone();
+        spec.labels = req.labels.clone();
+        spec.command = req.command.clone();
+        spec.disk = req.disk;
+        spec.vm = req.vm.clone().map(VmBody::spec);
+        spec.priority = req.priority;
+        spec.validate()?;
+        let org_id = tenancy::creating_in(&self.db, p, req.org_id.clone()).await?;
+        if let Some(cluster) = &req.cluster_id {
+            self.clusters.check_deploy(p, cluster, &org_id).await?;
+        }
+        spec.cluster = req.cluster_id.clone();
+        let want = size_of(spec.cpus, spec.memory, spec.disk);
+        let (placement, agent_id, placement_message) = match &self.fleet {
+            None => ("direct".to_string(), None, None),
+            Some(fleet) => match fleet.preview(spec) {
+                Ok(Some(agent)) => ("placed".to_string(), Some(agent), None),
+                Ok(None) => (
+                    "queued".to_string(),
+                    None,
+                    Some("no agent has room now: it would wait for capacity".to_string()),
+                ),
+                Err(e) if matches!(e.kind(), ErrorKind::QuotaExceeded | ErrorKind::Unsupported) => {
+                    ("refused".to_string(), None, Some(e.message().to_string()))
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let prices = match &self.billing {
+            Some((billing, _)) => billing.prices(),
+            None => nubes_billing::Prices::default(),
+        };
+        let hourly = prices.hourly(Size::new(want.millicpus, want.memory));
+        let (mut within_plan, mut plan_message, mut due_now, mut balance) =
+            (true, None, None, None);
+        if let Some((billing, _)) = &self.billing {
+            let (plan, _) = billing.current(&p.user_id).await?;
+            if let Err(e) = plan.admit(self.held_by(&p.user_id, None).await?, want) {
+                within_plan = false;
+                plan_message = Some(e.message().to_string());
+            }
+            let due = hourly
+                .checked_add(prices.disk_once(want.disk))
+                .unwrap_or(hourly);
+            due_now = Some(due.to_string());
+            balance = Some(billing.balance_of(&p.user_id).await?.to_string());
+        }
+        Ok(DryRun {
+            placement,
+            agent_id,
+            placement_message,
+            within_plan,
+            plan_message,
+            hourly: hourly.to_string(),
+            due_now,
+            balance,
+        })
     }
 
     /// Charges running instances up to now (metering's tick), when the server bills.

@@ -175,6 +175,7 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
                 .billing
                 .then(|| billing.clone())
                 .zip(metering.clone()),
+            fleet.clone(),
         ),
         clusters,
         buckets: buckets::Buckets::new(db.clone(), backends.storage),

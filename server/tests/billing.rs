@@ -285,10 +285,51 @@ async fn plans_and_payment_hold_creates_and_resizes(url: String) {
     let carol_id = user_id(&api, &carol).await;
     let create = |name: &str, cpus: f64, image: &str| json!({"name": name, "image": image, "cpus": cpus, "memory": 1_000_000_000u64});
 
+    // A dry run says it all and does nothing.
+    let (status, dry) = api
+        .post(
+            "/v1/instances/dry-run",
+            Some(&carol),
+            create("web", 1.0, "img"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    assert_eq!(
+        (
+            &dry["placement"],
+            &dry["within_plan"],
+            &dry["hourly"],
+            &dry["due_now"],
+            &dry["balance"]
+        ),
+        (
+            &json!("direct"),
+            &json!(true),
+            &json!("0.8"),
+            &json!("0.8"),
+            &json!("15")
+        ),
+        "{dry}"
+    );
     let (status, web) = api
         .post("/v1/instances", Some(&carol), create("web", 1.0, "img"))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{web}");
+    let (_, dry) = api
+        .post(
+            "/v1/instances/dry-run",
+            Some(&carol),
+            create("big", 1.5, "img"),
+        )
+        .await;
+    assert_eq!(dry["within_plan"], false, "{dry}");
+    assert!(
+        dry["plan_message"]
+            .as_str()
+            .unwrap()
+            .contains("free plan allows 2 of cpu"),
+        "{dry}"
+    );
     // 0.5 an instance-hour + 0.2 a core-hour + 0.1 a GB-hour, paid up front.
     assert_eq!(balance(&api, &carol).await, "14.2");
 

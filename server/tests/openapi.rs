@@ -38,6 +38,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/instances/{id}/exec"),
     ("get", "/v1/instances/{id}/exec"),
     ("get", "/v1/agents/{id}/earnings"),
+    ("post", "/v1/instances/dry-run"),
     ("get", "/v1/billing/plans"),
     ("get", "/v1/billing/plan"),
     ("put", "/v1/billing/plan"),

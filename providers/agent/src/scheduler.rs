@@ -271,11 +271,17 @@ impl Scheduler {
         self.submit_at(key, demand, true)
     }
 
-    fn submit_at(&mut self, key: &str, demand: Demand, front: bool) -> Result<Submitted> {
+    /// Where `demand` would go now, without reserving anything: an agent, `None` if it would
+    /// wait, or the error a submit would give.
+    pub fn preview(&self, demand: &Demand) -> Result<Option<String>> {
+        self.admissible(demand)?;
+        Ok(self.choose(demand))
+    }
+
+    /// Whether a request could ever be placed: valid, within its cluster, and small enough
+    /// for some agent.
+    fn admissible(&self, demand: &Demand) -> Result<()> {
         demand.validate()?;
-        if self.placements.contains_key(key) || self.queued(key).is_some() {
-            return Err(Error::already_exists(format!("{key} is already scheduled")));
-        }
         if let Some(pool) = &demand.pool {
             let p = self
                 .pools
@@ -288,12 +294,21 @@ impl Scheduler {
                 ));
             }
         }
-        if !self.agents.is_empty() && !self.agents.values().any(|a| a.accepts(&demand)) {
+        if !self.agents.is_empty() && !self.agents.values().any(|a| a.accepts(demand)) {
             return Err(Error::new(
                 ErrorKind::QuotaExceeded,
                 "no agent in the fleet could ever hold this request (capacity, provider or labels)",
             ));
         }
+        Ok(())
+    }
+
+    fn submit_at(&mut self, key: &str, demand: Demand, front: bool) -> Result<Submitted> {
+        demand.validate()?;
+        if self.placements.contains_key(key) || self.queued(key).is_some() {
+            return Err(Error::already_exists(format!("{key} is already scheduled")));
+        }
+        self.admissible(&demand)?;
         if let Some(agent) = self.choose(&demand) {
             self.reserve(key, &agent, &demand);
             return Ok(Submitted::Placed(agent));

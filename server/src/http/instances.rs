@@ -13,7 +13,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Params, Upgrade};
 use super::AppState;
 use crate::accounts::Principal;
-use crate::instances::{CreateInstance, ExecBody, ExecResult, TenantInstance};
+use crate::instances::{CreateInstance, DryRun, ExecBody, ExecResult, TenantInstance};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -67,6 +67,7 @@ struct ResizeBody {
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
+        .routes(routes!(dry_run))
         .routes(routes!(get_one, delete))
         .routes(routes!(start))
         .routes(routes!(stop))
@@ -93,6 +94,23 @@ async fn create(
 ) -> ApiResult<Created<TenantInstance>> {
     let instance = s.instances.create(&p, b).await?;
     Ok(created(instance.org_id.clone(), instance))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/instances/dry-run",
+    operation_id = "instances_dry_run",
+    tag = "instances",
+    summary = "What a create would do: where it would run, whether the plan allows it, its price",
+    request_body = CreateInstance,
+    responses((status = 200, body = DryRun), super::error::Errors)
+)]
+async fn dry_run(
+    State(s): State<AppState>,
+    p: Principal,
+    Body(b): Body<CreateInstance>,
+) -> ApiResult<Json<DryRun>> {
+    Ok(Json(s.instances.dry_run(&p, b).await?))
 }
 
 #[utoipa::path(

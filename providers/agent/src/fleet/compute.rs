@@ -10,6 +10,40 @@ pub(super) fn fleet_view(mut i: Instance) -> Instance {
     i
 }
 
+impl Fleet {
+    /// A spec as the fleet places it: checked, its priority and cluster turned into the labels
+    /// an agent's workloads carry (so the fleet can tell them again when it adopts them after a
+    /// restart), and the default size filled in.
+    fn prepare(&self, mut spec: InstanceSpec) -> Result<(InstanceSpec, i32)> {
+        spec.validate()?;
+        if spec.disk.is_some()
+            && !lock(&self.inner.known)
+                .values()
+                .any(|k| k.hello.capacity.disk > 0)
+        {
+            return Err(Error::unsupported(
+                "no agent in this fleet leases disk, so none can hold a disk limit",
+            ));
+        }
+        let priority = spec.priority.take().unwrap_or(0);
+        spec.labels
+            .insert(AGENT_PRIORITY_LABEL.to_string(), priority.to_string());
+        if let Some(c) = spec.cluster.take() {
+            spec.labels.insert(AGENT_CLUSTER_LABEL.to_string(), c);
+        }
+        spec.cpus.get_or_insert(DEFAULT_CPUS);
+        spec.memory.get_or_insert(DEFAULT_MEMORY);
+        Ok((spec, priority))
+    }
+
+    /// Where `spec` would be placed now, reserving nothing: an agent, `None` if it would wait,
+    /// or the error a create would give.
+    pub fn preview(&self, spec: InstanceSpec) -> Result<Option<String>> {
+        let (spec, priority) = self.prepare(spec)?;
+        lock(&self.inner.sched).preview(&demand(&spec, priority))
+    }
+}
+
 #[async_trait]
 impl Compute for Fleet {
     fn provider(&self) -> &str {
@@ -33,27 +67,8 @@ impl Compute for Fleet {
 
     /// Places the instance and creates it on its agent; one that does not fit now comes back
     /// `Queued` and is created when capacity frees.
-    async fn create(&self, mut spec: InstanceSpec) -> Result<Instance> {
-        spec.validate()?;
-        if spec.disk.is_some()
-            && !lock(&self.inner.known)
-                .values()
-                .any(|k| k.hello.capacity.disk > 0)
-        {
-            return Err(Error::unsupported(
-                "no agent in this fleet leases disk, so none can hold a disk limit",
-            ));
-        }
-        // The agent's workloads carry priority and cluster as labels, so the fleet can tell
-        // them again when it adopts them after a restart.
-        let priority = spec.priority.take().unwrap_or(0);
-        spec.labels
-            .insert(AGENT_PRIORITY_LABEL.to_string(), priority.to_string());
-        if let Some(c) = spec.cluster.take() {
-            spec.labels.insert(AGENT_CLUSTER_LABEL.to_string(), c);
-        }
-        spec.cpus.get_or_insert(DEFAULT_CPUS);
-        spec.memory.get_or_insert(DEFAULT_MEMORY);
+    async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
+        let (spec, priority) = self.prepare(spec)?;
         self.remember(&spec, priority).await?;
         let name = spec.name.clone();
         let placed = self.schedule(spec, priority, false).await;
