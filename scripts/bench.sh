@@ -7,6 +7,8 @@ ensure_all
 cargo bench --locked -p nubes-benches --bench docker
 cargo bench --locked -p nubes-benches --bench server
 cargo bench --locked -p nubes-benches --bench placement
+ensure_postgres
+NUBES_TEST_POSTGRES_URL=$NUBES_TEST_POSTGRES_URL cargo bench --locked -p nubes-benches --bench billing
 ensure_libvirtd
 ensure_test_guest
 NUBES_TEST_LIBVIRT_URI=$NUBES_LIBVIRT_URI NUBES_TEST_GUEST_DIR=$NUBES_GUEST_DIR \
