@@ -193,10 +193,13 @@ impl Instances {
         }
     }
 
-    /// What creating `req` would do now: where it would run, whether the plan allows it, and
-    /// what it costs. Nothing is made, reserved or charged.
-    pub async fn dry_run(&self, p: &Principal, req: CreateInstance) -> Result<DryRun> {
-        self.compute()?;
+    /// The spec a tenant's request makes, checked, and the organization it goes in.
+    async fn spec_for(
+        &self,
+        p: &Principal,
+        req: &CreateInstance,
+    ) -> Result<(InstanceSpec, String)> {
+        let compute = self.compute()?;
         let mut spec = InstanceSpec::new(req.name.clone(), req.image.clone());
         spec.cpus = req.cpus;
         spec.memory = req.memory;
@@ -205,13 +208,25 @@ impl Instances {
         spec.command = req.command.clone();
         spec.disk = req.disk;
         spec.vm = req.vm.clone().map(VmBody::spec);
-        spec.priority = req.priority;
         spec.validate()?;
+        if req.priority.is_some() && compute.provider() != nubes_agent::fleet::SCHEME {
+            return Err(Error::invalid_input(
+                "priority applies to fleet servers only; this one runs instances itself",
+            ));
+        }
+        spec.priority = req.priority;
         let org_id = tenancy::creating_in(&self.db, p, req.org_id.clone()).await?;
         if let Some(cluster) = &req.cluster_id {
             self.clusters.check_deploy(p, cluster, &org_id).await?;
         }
         spec.cluster = req.cluster_id.clone();
+        Ok((spec, org_id))
+    }
+
+    /// What creating `req` would do now: where it would run, whether the plan allows it, and
+    /// what it costs. Nothing is made, reserved or charged.
+    pub async fn dry_run(&self, p: &Principal, req: CreateInstance) -> Result<DryRun> {
+        let (spec, _) = self.spec_for(p, &req).await?;
         let want = size_of(spec.cpus, spec.memory, spec.disk);
         let (placement, agent_id, placement_message) = match &self.fleet {
             None => ("direct".to_string(), None, None),
@@ -328,26 +343,7 @@ impl Instances {
     pub async fn create(&self, p: &Principal, req: CreateInstance) -> Result<TenantInstance> {
         let compute = self.compute()?;
         let id = token::random_id();
-        let mut spec = InstanceSpec::new(req.name.clone(), req.image);
-        spec.cpus = req.cpus;
-        spec.memory = req.memory;
-        spec.env = req.env;
-        spec.labels = req.labels;
-        spec.command = req.command;
-        spec.disk = req.disk;
-        spec.vm = req.vm.map(VmBody::spec);
-        spec.validate()?;
-        if req.priority.is_some() && compute.provider() != nubes_agent::fleet::SCHEME {
-            return Err(Error::invalid_input(
-                "priority applies to fleet servers only; this one runs instances itself",
-            ));
-        }
-        spec.priority = req.priority;
-        let org_id = tenancy::creating_in(&self.db, p, req.org_id).await?;
-        if let Some(cluster) = &req.cluster_id {
-            self.clusters.check_deploy(p, cluster, &org_id).await?;
-        }
-        spec.cluster = req.cluster_id;
+        let (mut spec, org_id) = self.spec_for(p, &req).await?;
         spec.name = tenancy::backend_name(&id);
 
         let row = InstanceRow {
