@@ -147,6 +147,18 @@ fn is_online(addr: &str, admin: &str, id: &str) -> bool {
         == "online"
 }
 
+/// An instance's state as its holder of `token` sees it ("" when it cannot be read).
+fn instance_state(addr: &str, token: &str, id: &str) -> String {
+    let (_, i) = http(
+        addr,
+        "GET",
+        &format!("/v1/instances/{id}"),
+        Some(token),
+        None,
+    );
+    i["state"].as_str().unwrap_or_default().to_string()
+}
+
 /// The ids of the tenants' instances on an agent.
 fn instance_ids_on(addr: &str, admin: &str, agent: &str) -> Vec<String> {
     let (_, list) = http(
@@ -387,16 +399,7 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
         .0,
         204
     );
-    let state = |i: &Value| {
-        let (_, now) = http(
-            &addr,
-            "GET",
-            &format!("/v1/instances/{}", i["id"].as_str().unwrap()),
-            Some(&user),
-            None,
-        );
-        now["state"].as_str().unwrap_or_default().to_string()
-    };
+    let state = |i: &Value| instance_state(&addr, &user, i["id"].as_str().unwrap());
     wait_for("high admitted", || state(&high) == "running");
     assert_eq!(state(&low), "queued");
     assert_eq!(on(&big_id), ["high"]);
@@ -629,16 +632,7 @@ fn restarts_and_reconnects_are_reconciled() {
         assert_eq!(status, 201, "{i}");
         i["id"].as_str().unwrap().to_string()
     };
-    let state = |id: &str| {
-        let (_, i) = http(
-            &addr,
-            "GET",
-            &format!("/v1/instances/{id}"),
-            Some(&admin),
-            None,
-        );
-        i["state"].as_str().unwrap_or_default().to_string()
-    };
+    let state = |id: &str| instance_state(&addr, &admin, id);
     let running = create("running", 1.5);
     let waiting = create("waiting", 1.5);
     assert_eq!(
@@ -770,16 +764,7 @@ fn an_agent_killed_mid_create_leaves_nothing_half_made() {
     let (_, list) = http(&addr, "GET", "/v1/instances", Some(&admin), None);
     if status == 201 {
         let id = created["id"].as_str().unwrap();
-        let state = || {
-            let (_, i) = http(
-                &addr,
-                "GET",
-                &format!("/v1/instances/{id}"),
-                Some(&admin),
-                None,
-            );
-            i["state"].as_str().unwrap_or_default().to_string()
-        };
+        let state = || instance_state(&addr, &admin, id);
         wait_for("the instance adopted", || state() == "running");
         assert_eq!(on_engine(), 1);
         assert_eq!(
@@ -984,16 +969,7 @@ fn clusters_reserve_capacity_and_queue_inside_it() {
         http(&addr, "DELETE", &path(&inside), Some(&member), None).0,
         204
     );
-    let state = |i: &Value| {
-        let (_, now) = http(
-            &addr,
-            "GET",
-            &format!("/v1/instances/{}", i["id"].as_str().unwrap()),
-            Some(&member),
-            None,
-        );
-        now["state"].as_str().unwrap_or_default().to_string()
-    };
+    let state = |i: &Value| instance_state(&addr, &member, i["id"].as_str().unwrap());
     wait_for("the cluster's queue admitted", || state(&high) == "running");
     assert_eq!(state(&blocked), "queued");
     for i in [&high, &outside, &blocked] {
@@ -1185,19 +1161,7 @@ fn preemption_evicts_lower_priority_work_and_requeues_it() {
         assert_eq!(status, 201, "{i}");
         i["id"].as_str().unwrap().to_string()
     };
-    let state = |id: &str| {
-        http(
-            &addr,
-            "GET",
-            &format!("/v1/instances/{id}"),
-            Some(&admin),
-            None,
-        )
-        .1["state"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
+    let state = |id: &str| instance_state(&addr, &admin, id);
     let low = create("low", 0);
     assert_eq!(state(&low), "running");
     // Equal priority never preempts.
