@@ -248,12 +248,9 @@ impl Agents {
             return Err(Error::not_found(format!("agent {id} not found")));
         }
         let account = nubes_billing::Account::Earnings(id.to_string()).key();
-        let b = self.db.balance(&account).await?;
-        Ok(crate::billing::Balance {
-            credits: b.to_string(),
-            micro_credits: b.micros(),
-            usd_cents: b.usd_cents(),
-        })
+        Ok(crate::billing::Balance::of(
+            self.db.balance(&account).await?,
+        ))
     }
 
     /// The tenants' instances the fleet placed on the agent.

@@ -178,14 +178,29 @@ pub struct UsageQuery {
     pub to: Option<String>,
 }
 
+impl Balance {
+    pub fn of(b: Credits) -> Self {
+        Self {
+            credits: b.to_string(),
+            micro_credits: b.micros(),
+            usd_cents: b.usd_cents(),
+        }
+    }
+}
+
+/// Days since the epoch (UTC), as usage is counted and reported.
+pub fn day(t: i64) -> i64 {
+    t.div_euclid(86_400)
+}
+
 fn parse_day(s: &str) -> Result<i64> {
     let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| Error::invalid_input(format!("`{s}` is not a day (YYYY-MM-DD)")))?;
-    Ok(d.and_hms_opt(0, 0, 0)
+    Ok(day(d
+        .and_hms_opt(0, 0, 0)
         .expect("midnight exists")
         .and_utc()
-        .timestamp()
-        .div_euclid(86_400))
+        .timestamp()))
 }
 
 fn show_day(day: i64) -> String {
@@ -411,12 +426,7 @@ impl Billing {
     }
 
     pub async fn balance(&self, p: &Principal) -> Result<Balance> {
-        let b = self.balance_of(&p.user_id).await?;
-        Ok(Balance {
-            credits: b.to_string(),
-            micro_credits: b.micros(),
-            usd_cents: b.usd_cents(),
-        })
+        Ok(Balance::of(self.balance_of(&p.user_id).await?))
     }
 
     /// What the caller's instances used, by day, instance and resource.
@@ -424,11 +434,11 @@ impl Billing {
         let now = self.clock.now();
         let from = match &q.from {
             Some(d) => parse_day(d)?,
-            None => month_of(now).0.div_euclid(86_400),
+            None => day(month_of(now).0),
         };
         let to = match &q.to {
             Some(d) => parse_day(d)?,
-            None => now.div_euclid(86_400),
+            None => day(now),
         };
         if to < from {
             return Err(Error::invalid_input("`to` is before `from`"));

@@ -84,7 +84,7 @@ pub struct ExecBody {
 
 /// An instance's size as plans count it: cpus, memory and disk asked for (a fleet's defaults
 /// when unset).
-fn size_of(cpus: Option<f64>, memory: Option<u64>, disk: Option<u64>) -> Limits {
+pub(crate) fn size_of(cpus: Option<f64>, memory: Option<u64>, disk: Option<u64>) -> Limits {
     Limits::new(
         (cpus.unwrap_or(nubes_agent::fleet::DEFAULT_CPUS) * 1000.0).round() as u64,
         memory.unwrap_or(nubes_agent::fleet::DEFAULT_MEMORY),

@@ -14,7 +14,7 @@ use nubes::{ByteStream, Compute, ComputeCapability, Result};
 use nubes_auth::token;
 use nubes_billing::{Breakdown, Credits, Meter, Size, Transition, UsageEvent};
 
-use crate::billing::Billing;
+use crate::billing::{day, Billing};
 use crate::db::{Db, MeterRow};
 use crate::events::{Event, Events};
 
@@ -38,15 +38,8 @@ fn transition_name(t: Transition) -> &'static str {
 }
 
 fn size_of(i: &Instance) -> Size {
-    Size::new(
-        (i.cpus.unwrap_or(nubes_agent::fleet::DEFAULT_CPUS) * 1000.0).round() as u64,
-        i.memory.unwrap_or(nubes_agent::fleet::DEFAULT_MEMORY),
-    )
-}
-
-/// Days since the epoch (UTC), as usage is reported by.
-pub fn day(t: i64) -> i64 {
-    t.div_euclid(86_400)
+    let held = crate::instances::size_of(i.cpus, i.memory, None);
+    Size::new(held.millicpus, held.memory)
 }
 
 fn read(row: &MeterRow) -> Result<Meter> {
