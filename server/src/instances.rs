@@ -226,7 +226,7 @@ impl Instances {
     /// What creating `req` would do now: where it would run, whether the plan allows it, and
     /// what it costs. Nothing is made, reserved or charged.
     pub async fn dry_run(&self, p: &Principal, req: CreateInstance) -> Result<DryRun> {
-        let (spec, _) = self.spec_for(p, &req).await?;
+        let (spec, org_id) = self.spec_for(p, &req).await?;
         let want = size_of(spec.cpus, spec.memory, spec.disk);
         let (placement, agent_id, placement_message) = match &self.fleet {
             None => ("direct".to_string(), None, None),
@@ -251,8 +251,10 @@ impl Instances {
         let (mut within_plan, mut plan_message, mut due_now, mut balance) =
             (true, None, None, None);
         if let Some((billing, _)) = &self.billing {
-            let (plan, _) = billing.current(&p.user_id).await?;
-            if let Err(e) = plan.admit(self.held_by(&p.user_id, None).await?, want) {
+            if let Err(e) = self
+                .within_plans(billing, &p.user_id, &org_id, want, None)
+                .await
+            {
                 within_plan = false;
                 plan_message = Some(e.message().to_string());
             }
@@ -282,20 +284,38 @@ impl Instances {
         }
     }
 
-    /// What the user's instances hold now (running or stopped), leaving out `except`.
-    async fn held_by(&self, user_id: &str, except: Option<&str>) -> Result<Limits> {
-        let rows = self.db.instances_visible_to(user_id).await?;
+    /// Whether `want` more fits both plans that hold it: the creator's, over all their
+    /// instances, and the plan of whoever made the organization, over all of its instances
+    /// (leaving out `except`, an instance being resized). Instances count running or stopped.
+    async fn within_plans(
+        &self,
+        billing: &Billing,
+        user_id: &str,
+        org_id: &str,
+        want: Limits,
+        except: Option<&str>,
+    ) -> Result<()> {
         let live = self.compute()?.list(ListOptions::default()).await?;
-        let mut held = Limits::default();
-        for row in rows
-            .iter()
-            .filter(|r| r.owner_id == user_id && Some(r.id.as_str()) != except)
-        {
-            if let Some(i) = live.iter().find(|i| i.name == row.backend_id) {
-                held = held.saturating_add(size_of(i.cpus, i.memory, i.disk));
-            }
-        }
-        Ok(held)
+        let held = |rows: &[InstanceRow], by: Option<&str>| {
+            rows.iter()
+                .filter(|r| by.is_none_or(|u| r.owner_id == u) && Some(r.id.as_str()) != except)
+                .filter_map(|r| live.iter().find(|i| i.name == r.backend_id))
+                .fold(Limits::default(), |sum, i| {
+                    sum.saturating_add(size_of(i.cpus, i.memory, i.disk))
+                })
+        };
+        let (plan, _) = billing.current(user_id).await?;
+        let mine = self.db.instances_visible_to(user_id).await?;
+        plan.admit(held(&mine, Some(user_id)), want)?;
+        let creator = self.db.org_creator(org_id).await?;
+        let (plan, _) = billing.current(&creator).await?;
+        let together = self.db.instances_in_org(org_id).await?;
+        plan.admit(held(&together, None), want).map_err(|e| {
+            Error::new(
+                e.kind(),
+                format!("this organization's instances together: {}", e.message()),
+            )
+        })
     }
 
     /// Tells live subscribers about a change to the instance.
@@ -357,9 +377,9 @@ impl Instances {
         // Within the plan, and paid for (the first hour and the disk), before it is made.
         let paid = match &self.billing {
             Some((billing, metering)) => {
-                let (plan, _) = billing.current(&p.user_id).await?;
                 let want = size_of(spec.cpus, spec.memory, spec.disk);
-                plan.admit(self.held_by(&p.user_id, None).await?, want)?;
+                self.within_plans(billing, &p.user_id, &row.org_id, want, None)
+                    .await?;
                 let prices = billing.prices();
                 let price = prices
                     .hourly(Size::new(want.millicpus, want.memory))
@@ -535,8 +555,8 @@ impl Instances {
                 request.memory.or(now.memory),
                 now.disk,
             );
-            let (plan, _) = billing.current(&row.owner_id).await?;
-            plan.admit(self.held_by(&row.owner_id, Some(&row.id)).await?, want)?;
+            self.within_plans(billing, &row.owner_id, &row.org_id, want, Some(&row.id))
+                .await?;
         }
         let live = self.compute()?.resize(&row.backend_id, request).await?;
         Ok(view(&row, Some(&live)))

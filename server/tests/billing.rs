@@ -413,6 +413,141 @@ async fn plans_and_payment_hold_creates_and_resizes_on_postgres() {
 }
 
 /// How many mails reached `to` with `subject` (waiting a little for the first).
+/// An organization's instances together are held to the plan of whoever made it, whatever the
+/// plans of the members who create them: at create, in a dry run and at resize.
+async fn organizations_are_held_to_their_creators_plan(url: String) {
+    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
+    let config = nubes_server::Config {
+        compute: Some("memory://?images=img".into()),
+        billing: true,
+        ..Default::default()
+    };
+    let (api, _state) = server_with(&url, clock, config).await;
+    let team = common::team(&api).await;
+    let to_pro = |token: String| {
+        let api = &api;
+        async move {
+            let (status, body) = api
+                .send(
+                    "PUT",
+                    "/v1/billing/plan",
+                    Some(&token),
+                    Some(json!({"plan": "pro"}).to_string()),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    // Bob is on Pro (4 cores); Acme was made by Alice, on Free (2 cores).
+    to_pro(team.bob.clone()).await;
+    let create = |name: &str, cpus: f64, org: Option<&str>| json!({"name": name, "image": "img", "cpus": cpus, "memory": 500_000_000u64, "org_id": org});
+    let (status, first) = api
+        .post(
+            "/v1/instances",
+            Some(&team.bob),
+            create("first", 1.5, Some(&team.org)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let org_full = "this organization's instances together: the free plan allows 2 of cpu";
+    let over = api
+        .post(
+            "/v1/instances",
+            Some(&team.bob),
+            create("second", 1.0, Some(&team.org)),
+        )
+        .await;
+    error(&over, StatusCode::FORBIDDEN, "quota_exceeded");
+    assert!(
+        over.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(org_full),
+        "{}",
+        over.1
+    );
+    let (_, dry) = api
+        .post(
+            "/v1/instances/dry-run",
+            Some(&team.bob),
+            create("second", 1.0, Some(&team.org)),
+        )
+        .await;
+    assert_eq!(dry["within_plan"], false, "{dry}");
+    assert!(
+        dry["plan_message"].as_str().unwrap().contains(org_full),
+        "{dry}"
+    );
+    // Alice's own instance in Acme counts too, though she made none of Bob's.
+    let alice_in = api
+        .post(
+            "/v1/instances",
+            Some(&team.alice),
+            create("alices", 1.0, Some(&team.org)),
+        )
+        .await;
+    error(&alice_in, StatusCode::FORBIDDEN, "quota_exceeded");
+    // Bob's plan still has room outside Acme.
+    let (status, own) = api
+        .post("/v1/instances", Some(&team.bob), create("own", 1.0, None))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{own}");
+    let id = first["id"].as_str().unwrap();
+    let grow = api
+        .post(
+            &format!("/v1/instances/{id}/resize"),
+            Some(&team.bob),
+            json!({"cpus": 2.5}),
+        )
+        .await;
+    error(&grow, StatusCode::FORBIDDEN, "quota_exceeded");
+    assert!(
+        grow.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(org_full),
+        "{}",
+        grow.1
+    );
+    // Alice moves to Pro: Acme may hold 4 cores.
+    to_pro(team.alice.clone()).await;
+    let (status, second) = api
+        .post(
+            "/v1/instances",
+            Some(&team.bob),
+            create("second", 1.0, Some(&team.org)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    // Bob now holds 3.5 of his own 4 cores, in two organizations: his plan is the limit.
+    let mine = api
+        .post(
+            "/v1/instances",
+            Some(&team.bob),
+            create("third", 1.0, Some(&team.org)),
+        )
+        .await;
+    error(&mine, StatusCode::FORBIDDEN, "quota_exceeded");
+    assert!(
+        mine.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the pro plan allows 4 of cpu"),
+        "{}",
+        mine.1
+    );
+}
+
+#[tokio::test]
+async fn organizations_are_held_to_their_creators_plan_on_sqlite() {
+    on_sqlite(organizations_are_held_to_their_creators_plan).await;
+}
+
+#[tokio::test]
+async fn organizations_are_held_to_their_creators_plan_on_postgres() {
+    on_postgres(organizations_are_held_to_their_creators_plan).await;
+}
+
 async fn mails_to(to: &str, subject: &str) -> usize {
     let maildir = common::from_test_script("NUBES_TEST_MAILDIR");
     let mut found = 0;

@@ -72,6 +72,18 @@ impl Db {
         Ok(rows.into_iter().map(row).collect())
     }
 
+    /// Every instance in one organization, whoever made it.
+    pub async fn instances_in_org(&self, org_id: &str) -> Result<Vec<InstanceRow>> {
+        let rows: Vec<Tuple> = sqlx::query_as(
+            "SELECT id, org_id, owner_id, name, backend_id, created_at FROM instances WHERE org_id = $1 ORDER BY created_at, id",
+        )
+        .bind(org_id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| map(e, "instance"))?;
+        Ok(rows.into_iter().map(row).collect())
+    }
+
     /// The tenants' instances with these backend names.
     pub async fn instances_by_backend(&self, names: &[String]) -> Result<Vec<InstanceRow>> {
         let mut rows = Vec::new();

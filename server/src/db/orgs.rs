@@ -131,6 +131,16 @@ impl Db {
         }))
     }
 
+    /// Who made the organization: its instances together are held to that user's plan.
+    pub async fn org_creator(&self, id: &str) -> Result<String> {
+        sqlx::query_scalar("SELECT created_by FROM orgs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| map(e, "organization"))?
+            .ok_or_else(|| Error::not_found("organization not found"))
+    }
+
     /// The organizations `user_id` belongs to, with their role in each.
     pub async fn orgs_of(&self, user_id: &str) -> Result<Vec<(OrgRow, String)>> {
         let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
