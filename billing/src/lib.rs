@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod journal;
 pub mod ledger;
 pub mod meter;
 pub mod money;
