@@ -451,7 +451,12 @@ impl Writer {
             });
         }
         for (instance, seq) in next {
-            self.high.insert(instance.to_string(), seq);
+            match self.high.get_mut(instance) {
+                Some(high) => *high = seq,
+                None => {
+                    self.high.insert(instance.to_string(), seq);
+                }
+            }
         }
         Ok(out)
     }
