@@ -49,6 +49,9 @@ pub struct Config {
     pub billing: bool,
     /// How often metering charges running instances (with `billing`); never when unset.
     pub billing_tick: Option<std::time::Duration>,
+    /// Where metering journals usage events before applying them (with `billing`); beside the
+    /// database when it is an SQLite file and this is unset.
+    pub usage_journal: Option<std::path::PathBuf>,
     /// How the fleet schedules and watches agents (with `compute: fleet://`).
     pub fleet: nubes_agent::FleetConfig,
     /// Swagger UI's files for `/docs` (the `swagger-ui-dist` npm package's folder); none loads
@@ -141,8 +144,14 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
     // what running instances owe.
     let metering = match (&backends.compute, config.billing) {
         (Some(raw), true) => {
-            let metering =
-                metering::Metering::new(db.clone(), billing.clone(), events.clone(), fleet.clone());
+            let metering = metering::Metering::new(
+                db.clone(),
+                billing.clone(),
+                events.clone(),
+                fleet.clone(),
+                &usage_journal(config)?,
+            )
+            .await?;
             let metered: Arc<dyn nubes::Compute> =
                 Arc::new(metering::Metered::new(raw.clone(), metering.clone()));
             backends.compute = Some(metered.clone());
@@ -188,6 +197,25 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
         metrics: Default::default(),
         swagger_ui_dir: config.swagger_ui_dir.clone(),
     }))
+}
+
+/// Where metering's journal lives: as configured, or beside an SQLite database file.
+fn usage_journal(config: &Config) -> nubes::Result<std::path::PathBuf> {
+    if let Some(dir) = &config.usage_journal {
+        return Ok(dir.clone());
+    }
+    let file = config
+        .database_url
+        .strip_prefix("sqlite://")
+        .map(|rest| rest.split('?').next().unwrap_or_default())
+        .filter(|path| !path.is_empty() && !path.contains(":memory:"));
+    match file {
+        Some(path) => Ok(std::path::PathBuf::from(format!("{path}.usage-journal"))),
+        None => Err(nubes::Error::invalid_input(
+            "billing needs a directory for its usage journal: set usage_journal \
+             (cloudctl serve keeps it in --data-dir)",
+        )),
+    }
 }
 
 async fn connect(uri: &str) -> nubes::Result<nubes::Cloud> {

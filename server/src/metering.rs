@@ -1,18 +1,25 @@
 //! Metering: a layer around the compute provider that records each lifecycle transition as a
 //! usage event, and a tick on server time that charges what running instances owe while they
 //! are confirmed running (for a fleet, by its agents' reports). The rules are
-//! `nubes_billing::Meter`'s; each charge is posted in the same database transaction as the
-//! meter's new state, so nothing is charged twice across restarts or replays. A wallet that
-//! reaches zero has its instances stopped.
+//! `nubes_billing::Meter`'s.
+//!
+//! Events go to the usage journal first (durable, numbered per instance, duplicates dropped);
+//! one applier takes them from there in order and settles each in the same database
+//! transaction as the meter's new state, so nothing is charged twice across restarts or
+//! replays. A wallet that reaches zero has its instances stopped.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use nubes::compute::*;
 use nubes::{ByteStream, Compute, ComputeCapability, Result};
 use nubes_auth::token;
+use nubes_billing::journal::{self, Appended, Cursor, Entry, Journal, Record};
 use nubes_billing::{Breakdown, Credits, Meter, Size, Transition, UsageEvent};
+use tokio::sync::{watch, Mutex};
 
 use crate::billing::{day, Billing};
 use crate::db::{Db, MeterRow};
@@ -25,6 +32,12 @@ pub struct Metering {
     events: Events,
     /// Where fleet instances run, so their lessors earn.
     fleet: Option<nubes_agent::Fleet>,
+    /// Transitions are journaled first, then applied to meters in order.
+    journal: Journal,
+    /// How far the journal is applied.
+    applied: watch::Receiver<Cursor>,
+    /// Meters change only under this: the applier and the tick never settle one at once.
+    settling: Arc<Mutex<()>>,
 }
 
 fn transition_name(t: Transition) -> &'static str {
@@ -51,19 +64,55 @@ fn write(meter: &Meter) -> String {
     serde_json::to_string(meter).expect("meters serialize")
 }
 
+/// How long a transition waits to be applied before its caller goes on; it is durable in the
+/// journal already and is applied when the database answers again.
+const APPLY_WAIT: Duration = Duration::from_secs(10);
+/// Records applied in one pass of the applier.
+const APPLY_BATCH: usize = 512;
+
 impl Metering {
-    pub fn new(
+    /// Opens the usage journal in `journal_dir`, applies what an earlier run journaled and did
+    /// not apply, and goes on applying it as it grows.
+    pub async fn new(
         db: Db,
         billing: Billing,
         events: Events,
         fleet: Option<nubes_agent::Fleet>,
-    ) -> Self {
-        Self {
+        journal_dir: &Path,
+    ) -> Result<Self> {
+        let journal = Journal::open(journal_dir, journal::Options::default())?;
+        // Numbers whose segments were released live on in the meters: never reuse them.
+        let mut numbers = Vec::new();
+        for (backend_id, state) in db.meter_states().await? {
+            let meter: Meter = serde_json::from_str(&state).map_err(|e| {
+                nubes::Error::unexpected(format!("a stored meter is unreadable: {e}"))
+            })?;
+            numbers.push((backend_id, meter.seq));
+        }
+        journal.seed(numbers)?;
+        let (applied_tx, applied) = watch::channel(journal.released());
+        let metering = Self {
             db,
             billing,
             events,
             fleet,
+            journal,
+            applied,
+            settling: Arc::default(),
+        };
+        // Balances are served only once what an earlier run journaled is applied.
+        let mut at = metering.journal.released();
+        loop {
+            let next = metering.apply_from(at).await?;
+            if next == at {
+                break;
+            }
+            at = next;
         }
+        metering.journal.release(at)?;
+        applied_tx.send_replace(at);
+        tokio::spawn(metering.clone().apply_forever(applied_tx));
+        Ok(metering)
     }
 
     /// Opens the meter of an instance about to be made: who pays, what they paid ahead (the
@@ -88,39 +137,94 @@ impl Metering {
             ..Breakdown::default()
         };
         self.db
-            .settle_meter(&row, false, None, Some((day(now), used)), now)
+            .settle_meter(&row, false, None, None, Some((day(now), used)), now)
             .await
     }
 
-    /// Records a transition and settles what it closes.
+    /// Journals a transition at server time and waits (a while) for it to be applied, so what
+    /// it settles shows in the balance when the caller returns.
     pub async fn record(&self, backend_id: &str, transition: Transition, size: Size) -> Result<()> {
-        let Some(mut row) = self.db.meter(backend_id).await? else {
+        if self.db.meter(backend_id).await?.is_none() {
             // Not an instance a tenant pays for.
             return Ok(());
-        };
-        let now = self.billing.now();
-        let seq = self
-            .db
-            .record_usage_event(
-                backend_id,
-                transition_name(transition),
-                now,
-                size.millicpus as i64,
-                size.memory as i64,
-            )
-            .await?;
-        let mut meter = read(&row)?;
-        let event = UsageEvent {
-            seq: seq as u64,
+        }
+        let entry = Entry {
+            instance: backend_id.to_string(),
+            seq: None,
             transition,
-            at: now,
+            at: self.billing.now(),
             size,
         };
+        let appended = self.journal.append(vec![entry]).await?;
+        if let Some(Appended::Recorded { end, .. }) = appended.first() {
+            let mut applied = self.applied.clone();
+            let done = tokio::time::timeout(APPLY_WAIT, applied.wait_for(|at| at >= end)).await;
+            if done.is_err() {
+                tracing::warn!(instance = %backend_id, "a usage event is journaled but not applied yet");
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the journal as it grows, for as long as it is open.
+    async fn apply_forever(self, applied: watch::Sender<Cursor>) {
+        let mut durable = self.journal.durable();
+        let mut at = self.journal.released();
+        loop {
+            match self.apply_from(at).await {
+                Ok(next) => {
+                    if next > at {
+                        at = next;
+                        applied.send_replace(at);
+                        if let Err(e) = self.journal.release(at) {
+                            tracing::warn!(error = %e, "the usage journal keeps applied events");
+                        }
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "usage events wait to be applied");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+            if *durable.borrow_and_update() > at {
+                continue;
+            }
+            if durable.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Applies the next records from `at`; returns where the rest begin. A record applied
+    /// already (a retry after an error, a restart) changes nothing.
+    async fn apply_from(&self, at: Cursor) -> Result<Cursor> {
+        let journal = self.journal.clone();
+        let (records, next) = tokio::task::spawn_blocking(move || journal.read(at, APPLY_BATCH))
+            .await
+            .map_err(|e| nubes::Error::unexpected(format!("usage journal reader: {e}")))??;
+        let _settling = self.settling.lock().await;
+        for (record, _) in records {
+            self.apply(record).await?;
+        }
+        Ok(next)
+    }
+
+    /// Applies one journaled event to its meter and settles what it closes.
+    async fn apply(&self, record: Record) -> Result<()> {
+        let Some(mut row) = self.db.meter(&record.instance).await? else {
+            return Ok(());
+        };
+        let mut meter = read(&row)?;
+        let event = record.event;
         let Some(owed) = meter.apply(&self.billing.prices(), &event) else {
             return Ok(());
         };
-        let key = format!("usage:{backend_id}:e{seq}");
-        self.settle(&mut row, &meter, owed, key, now).await?;
+        let key = format!("usage:{}:e{}", record.instance, event.seq);
+        let name = transition_name(event.transition);
+        self.settle(&mut row, &meter, Some((name, &event)), owed, key, event.at)
+            .await?;
         Ok(())
     }
 
@@ -129,6 +233,7 @@ impl Metering {
         &self,
         row: &mut MeterRow,
         meter: &Meter,
+        event: Option<(&str, &UsageEvent)>,
         used: Breakdown,
         key: String,
         now: i64,
@@ -156,6 +261,7 @@ impl Metering {
             .settle_meter(
                 row,
                 meter.open.is_some(),
+                event,
                 tx.as_ref().map(|t| (id.as_str(), t)),
                 Some((day(now), used)),
                 now,
@@ -170,6 +276,8 @@ impl Metering {
         let now = self.billing.now();
         let live = compute.list(ListOptions::default()).await?;
         let mut payers: BTreeMap<String, Credits> = BTreeMap::new();
+        // Settling holds the applier off; stopping (below) must not, as a stop is applied.
+        let settling = self.settling.lock().await;
         for mut row in self.db.open_meters().await? {
             let running = live
                 .iter()
@@ -177,12 +285,13 @@ impl Metering {
             let mut meter = read(&row)?;
             let owed = meter.confirm(&self.billing.prices(), now, running);
             let key = format!("usage:{}:t{now}", row.backend_id);
-            let charged = self.settle(&mut row, &meter, owed, key, now).await?;
+            let charged = self.settle(&mut row, &meter, None, owed, key, now).await?;
             if charged > Credits::ZERO {
                 let sum = payers.entry(row.user_id.clone()).or_default();
                 *sum = sum.checked_add(charged).unwrap_or(*sum);
             }
         }
+        drop(settling);
         for (user, charged) in payers {
             let after = self.billing.balance_of(&user).await?;
             let before = after.checked_add(charged).unwrap_or(after);

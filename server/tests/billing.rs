@@ -24,6 +24,13 @@ impl nubes_server::billing::Clock for Manual {
 /// 2026-11-16T00:00:00Z: 14 of November's 30 days to go... and then some hours.
 const MID_NOVEMBER: i64 = 1_794_787_200;
 
+/// The usage journal's directory for a PostgreSQL database (an SQLite file keeps it beside
+/// itself): the same for a server restarted on the same database.
+fn journal_of(url: &str) -> Option<std::path::PathBuf> {
+    let name = url.strip_prefix("postgres://")?.rsplit_once('/')?.1;
+    Some(std::env::temp_dir().join(format!("nubes-usage-journal-{name}")))
+}
+
 async fn server(url: &str, clock: Arc<Manual>) -> (Api, nubes_server::AppState) {
     server_with(url, clock, nubes_server::Config::default()).await
 }
@@ -35,6 +42,7 @@ async fn server_with(
 ) -> (Api, nubes_server::AppState) {
     let config = nubes_server::Config {
         database_url: url.to_string(),
+        usage_journal: journal_of(url),
         ..config
     };
     let mut backends = nubes_server::Backends::connect(&config).await.unwrap();
@@ -578,6 +586,7 @@ async fn metered_server(
 ) -> (Api, nubes_server::AppState) {
     let config = nubes_server::Config {
         database_url: url.to_string(),
+        usage_journal: journal_of(url),
         billing: true,
         // Low-balance alerts go by email through the SMTP server the test script starts.
         smtp_url: Some(common::from_test_script("NUBES_TEST_SMTP_URL")),
@@ -669,8 +678,15 @@ async fn metering_charges_running_time_exactly(url: String) {
         .await;
     error(&bad, StatusCode::BAD_REQUEST, "invalid_input");
 
-    // A restarted server ticks the same second again: nothing is charged twice.
+    // A restarted server ticks the same second again, and replays its whole usage journal (as
+    // if it had never noted how far it applied it): nothing is charged twice.
+    let journal = journal_of(&url).unwrap_or_else(|| {
+        let file = url.strip_prefix("sqlite://").unwrap();
+        std::path::PathBuf::from(format!("{file}.usage-journal"))
+    });
+    std::fs::remove_file(journal.join("released")).unwrap();
     let (api2, state2) = metered_server(&url, clock.clone(), compute.clone()).await;
+    state2.instances.meter().await.unwrap();
     state2.instances.meter().await.unwrap();
     state2.instances.meter().await.unwrap();
     assert_eq!(balance(&api2, &dave).await, expect(stopped_at as u64));

@@ -29,6 +29,7 @@ pub async fn run(args: ServeArgs) -> Outcome {
         billing: args.billing,
         // Running instances are charged every ten seconds of server time.
         billing_tick: Some(std::time::Duration::from_secs(10)),
+        usage_journal: Some(args.data_dir.join("usage-journal")),
         fleet: nubes_agent::FleetConfig {
             preemption: args.preemption,
             ..Default::default()
@@ -90,6 +91,7 @@ pub async fn up(args: UpArgs) -> Outcome {
         swagger_ui_dir: args.swagger_ui_dir,
         billing: false,
         billing_tick: None,
+        usage_journal: Some(data_dir.join("usage-journal")),
         fleet: Default::default(),
     };
     let (state, admin) = start(&config, "admin@nubes.local").await?;

@@ -1,8 +1,8 @@
-//! Metering's storage: usage events numbered per instance, and meters whose state changes in
-//! the same database transaction as the charge it makes.
+//! Metering's storage: meters whose state changes in the same database transaction as the
+//! charge it makes and the usage event it applied (events are numbered by the usage journal).
 
 use nubes::Result;
-use nubes_billing::{Breakdown, Credits, Transaction};
+use nubes_billing::{Breakdown, Credits, Transaction, UsageEvent};
 
 use super::{map, Db};
 
@@ -48,42 +48,12 @@ fn meter_row((backend_id, user_id, prepaid, state, instance_id, name): MeterTupl
 }
 
 impl Db {
-    /// Records the instance's next event; returns its number.
-    pub async fn record_usage_event(
-        &self,
-        backend_id: &str,
-        transition: &str,
-        at: i64,
-        millicpus: i64,
-        memory: i64,
-    ) -> Result<i64> {
-        // Numbers come from the table itself; a clash (two events at once) is retried.
-        for _ in 0..5 {
-            let next: i64 = sqlx::query_scalar(
-                "SELECT CAST(COALESCE(MAX(seq), 0) + 1 AS BIGINT) FROM usage_events WHERE backend_id = $1",
-            )
-            .bind(backend_id)
-            .fetch_one(self.pool())
+    /// Each meter's instance and its state, to learn the last event numbers applied.
+    pub async fn meter_states(&self) -> Result<Vec<(String, String)>> {
+        sqlx::query_as("SELECT backend_id, state FROM meters")
+            .fetch_all(self.pool())
             .await
-            .map_err(|e| map(e, "usage"))?;
-            let done = sqlx::query(
-                "INSERT INTO usage_events (backend_id, seq, transition, at, millicpus, memory) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (backend_id, seq) DO NOTHING",
-            )
-            .bind(backend_id)
-            .bind(next)
-            .bind(transition)
-            .bind(at)
-            .bind(millicpus)
-            .bind(memory)
-            .execute(self.pool())
-            .await
-            .map_err(|e| map(e, "usage"))?;
-            if done.rows_affected() == 1 {
-                return Ok(next);
-            }
-        }
-        Err(nubes::Error::unexpected("usage events kept clashing"))
+            .map_err(|e| map(e, "meter"))
     }
 
     pub async fn meter(&self, backend_id: &str) -> Result<Option<MeterRow>> {
@@ -108,17 +78,33 @@ impl Db {
         Ok(rows.into_iter().map(meter_row).collect())
     }
 
-    /// Stores the meter, posts its charge if it made one, and adds what it metered to the day's
-    /// usage: one transaction.
+    /// Stores the meter, keeps the event it applied, posts its charge if it made one, and adds
+    /// what it metered to the day's usage: one transaction.
     pub async fn settle_meter(
         &self,
         meter: &MeterRow,
         open: bool,
+        event: Option<(&str, &UsageEvent)>,
         charge: Option<(&str, &Transaction)>,
         used: Option<(i64, Breakdown)>,
         now: i64,
     ) -> Result<()> {
         let mut db = self.pool().begin().await.map_err(|e| map(e, "meter"))?;
+        if let Some((transition, e)) = event {
+            sqlx::query(
+                "INSERT INTO usage_events (backend_id, seq, transition, at, millicpus, memory) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (backend_id, seq) DO NOTHING",
+            )
+            .bind(&meter.backend_id)
+            .bind(e.seq as i64)
+            .bind(transition)
+            .bind(e.at)
+            .bind(e.size.millicpus as i64)
+            .bind(e.size.memory as i64)
+            .execute(&mut *db)
+            .await
+            .map_err(|e| map(e, "usage"))?;
+        }
         if let Some((id, tx)) = charge {
             Self::post_in(&mut db, id, tx, None, now).await?;
         }
