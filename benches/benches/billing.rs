@@ -1,13 +1,21 @@
 //! Usage-event ingest: Nubes' journal (durable, idempotent, group-committed) against a batch
 //! `INSERT … ON CONFLICT DO NOTHING` of the same events into each database, in one run.
-//! Goals: 10x the batch, and 200k events/s per core of CPU the ingest used; reported, not
+//! Goals: 10x the batch, and 200k events/s per core of CPU the ingest used.
+//!
+//! Event to visible balance: tenants stop and start instances through the REST API of a
+//! billing server, each timing a transition until `GET /v1/billing/balance` shows what it
+//! settled, against the raw backend (the same memory provider's stop plus one database
+//! transaction that writes the event and the balance). Goal: p99 within 1 s. Reported, not
 //! asserted.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nubes_billing::journal::{Appended, Entry, Journal, Options};
 use nubes_billing::{Size, Transition};
 use nubes_server::Db;
+use serde_json::{json, Value};
 
 const PRODUCERS: usize = 32;
 const INSTANCES: usize = 1_000;
@@ -151,6 +159,238 @@ async fn compare(name: &str, url: &str, ours: &Run) {
     );
 }
 
+const TENANTS: usize = 16;
+const ROUNDS: usize = 40;
+
+#[derive(Debug)]
+struct Clock(AtomicI64);
+
+impl nubes_server::billing::Clock for Clock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+async fn tenant(base: &str, n: usize) -> (String, String) {
+    // Each from an address of its own, as the sign-in routes limit attempts per address.
+    let client = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 1, n as u8 + 1]))
+        .build()
+        .unwrap();
+    let creds = json!({"email": format!("t{n}@example.com"), "password": "correct horse battery"});
+    client
+        .post(format!("{base}/v1/auth/register"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap();
+    let tokens: Value = client
+        .post(format!("{base}/v1/auth/login"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap().to_string();
+    let made: Value = client
+        .post(format!("{base}/v1/instances"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "web", "image": "img", "cpus": 0.5, "memory": 256 << 20}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (token, made["id"].as_str().expect("created").to_string())
+}
+
+async fn balance(client: &reqwest::Client, base: &str, token: &str) -> String {
+    let b: Value = client
+        .get(format!("{base}/v1/billing/balance"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    b["credits"].as_str().unwrap().to_string()
+}
+
+/// Each stop's time until the balance shows it, with every tenant at it at once.
+async fn ours(url: &str, journal: &std::path::Path) -> Vec<Duration> {
+    let clock = Arc::new(Clock(AtomicI64::new(1_800_000_000)));
+    let config = nubes_server::Config {
+        database_url: url.to_string(),
+        compute: Some("memory://?images=img".into()),
+        billing: true,
+        usage_journal: Some(journal.to_path_buf()),
+        ..Default::default()
+    };
+    let mut backends = nubes_server::Backends::connect(&config).await.unwrap();
+    backends.clock = Some(clock.clone());
+    let state = nubes_server::state_with(&config, backends).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(nubes_server::serve(listener, state));
+    let client = reqwest::Client::new();
+    let mut tenants = Vec::new();
+    for n in 0..TENANTS {
+        tenants.push(tenant(&base, n).await);
+    }
+    // Past the hour paid at create, so every stop charges the wallet.
+    clock.0.fetch_add(7200, Ordering::SeqCst);
+    let tasks: Vec<_> = tenants
+        .into_iter()
+        .map(|(token, id)| {
+            let (client, base, clock) = (client.clone(), base.clone(), clock.clone());
+            tokio::spawn(async move {
+                let mut took = Vec::new();
+                for _ in 0..ROUNDS {
+                    clock.0.fetch_add(1, Ordering::SeqCst);
+                    let before = balance(&client, &base, &token).await;
+                    let started = Instant::now();
+                    let stop = client
+                        .post(format!("{base}/v1/instances/{id}/stop"))
+                        .bearer_auth(&token)
+                        .json(&json!({}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(stop.status().is_success());
+                    while balance(&client, &base, &token).await == before {
+                        assert!(started.elapsed() < Duration::from_secs(30), "never shown");
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    took.push(started.elapsed());
+                    client
+                        .post(format!("{base}/v1/instances/{id}/start"))
+                        .bearer_auth(&token)
+                        .json(&json!({}))
+                        .send()
+                        .await
+                        .unwrap();
+                }
+                took
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all
+}
+
+/// The raw backend: the same provider's stop, then one transaction writing the event and the
+/// balance, then reading the balance.
+async fn raw(url: &str) -> Vec<Duration> {
+    use nubes::compute::{InstanceSpec, StopOptions};
+    use nubes::Compute;
+    let db = Db::connect(url).await.unwrap();
+    sqlx::query("CREATE TABLE raw_balances (id BIGINT PRIMARY KEY, credits BIGINT NOT NULL)")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let compute = Arc::new(nubes::memory::MemoryCompute::new().with_image("img"));
+    let tasks: Vec<_> = (0..TENANTS)
+        .map(|n| {
+            let (db, compute) = (db.clone(), compute.clone());
+            tokio::spawn(async move {
+                let name = format!("raw-{n}");
+                compute
+                    .create(InstanceSpec::new(name.clone(), "img"))
+                    .await
+                    .unwrap();
+                compute.start(&name).await.unwrap();
+                sqlx::query("INSERT INTO raw_balances (id, credits) VALUES ($1, 15000000)")
+                    .bind(n as i64)
+                    .execute(db.pool())
+                    .await
+                    .unwrap();
+                let mut took = Vec::new();
+                for round in 0..ROUNDS {
+                    let started = Instant::now();
+                    compute.stop(&name, StopOptions::default()).await.unwrap();
+                    let mut tx = db.pool().begin().await.unwrap();
+                    sqlx::query(
+                        "INSERT INTO usage_events (backend_id, seq, transition, at, millicpus, memory) \
+                         VALUES ($1, $2, 'stopped', 0, 500, 0) ON CONFLICT (backend_id, seq) DO NOTHING",
+                    )
+                    .bind(&name)
+                    .bind(round as i64 + 1)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                    sqlx::query("UPDATE raw_balances SET credits = credits - 200 WHERE id = $1")
+                        .bind(n as i64)
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
+                    tx.commit().await.unwrap();
+                    let _: i64 = sqlx::query_scalar("SELECT credits FROM raw_balances WHERE id = $1")
+                        .bind(n as i64)
+                        .fetch_one(db.pool())
+                        .await
+                        .unwrap();
+                    took.push(started.elapsed());
+                    compute.start(&name).await.unwrap();
+                }
+                took
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+async fn latency(name: &str, ours_url: &str, raw_url: &str, journal: &std::path::Path) {
+    let mut o = ours(ours_url, journal).await;
+    let mut r = raw(raw_url).await;
+    o.sort();
+    r.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "| {name} | {:.1} ms / {:.1} ms | {:.1} ms / {:.1} ms | {:.1}x |",
+        ms(percentile(&o, 0.5)),
+        ms(percentile(&o, 0.99)),
+        ms(percentile(&r, 0.5)),
+        ms(percentile(&r, 0.99)),
+        ms(percentile(&o, 0.99)) / ms(percentile(&r, 0.99)),
+    );
+}
+
+/// A fresh PostgreSQL database for the run; dropped by the caller.
+async fn postgres_db(base: &str, suffix: &str) -> (sqlx::AnyPool, String, String) {
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(base).await.unwrap();
+    let name = format!("nubes_bench_{}_{suffix}", std::process::id());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let (root, _) = base.rsplit_once('/').unwrap();
+    let url = format!("{root}/{name}");
+    (admin, name, url)
+}
+
+async fn drop_db(admin: &sqlx::AnyPool, name: &str) {
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(admin)
+        .await
+        .unwrap();
+}
+
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -173,23 +413,44 @@ fn main() {
             &ours,
         )
         .await;
-        match std::env::var("NUBES_TEST_POSTGRES_URL") {
-            Ok(url) => {
-                sqlx::any::install_default_drivers();
-                let admin = sqlx::AnyPool::connect(&url).await.unwrap();
-                let name = format!("nubes_bench_{}", std::process::id());
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&admin)
-                    .await
-                    .unwrap();
-                let (root, _) = url.rsplit_once('/').unwrap();
-                compare("PostgreSQL", &format!("{root}/{name}"), &ours).await;
-                sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                    .execute(&admin)
-                    .await
-                    .unwrap();
+        let postgres = std::env::var("NUBES_TEST_POSTGRES_URL").ok();
+        match &postgres {
+            Some(base) => {
+                let (admin, name, url) = postgres_db(base, "ingest").await;
+                compare("PostgreSQL", &url, &ours).await;
+                drop_db(&admin, &name).await;
             }
-            Err(_) => println!("| PostgreSQL | skipped: NUBES_TEST_POSTGRES_URL is not set | | |"),
+            None => println!("| PostgreSQL | skipped: NUBES_TEST_POSTGRES_URL is not set | | |"),
+        }
+
+        println!(
+            "\nEvent to visible balance: {TENANTS} tenants at once, {ROUNDS} stops each (p50 / p99)\n"
+        );
+        println!("| database | Nubes (REST stop until GET balance shows it) | raw (stop + one transaction + read) | p99 ratio |");
+        println!("|---|---|---|---|");
+        let sqlite = |f: &str| format!("sqlite://{}", dir.path().join(f).display());
+        latency(
+            "SQLite",
+            &sqlite("latency.db"),
+            &sqlite("latency-raw.db"),
+            &dir.path().join("latency-journal"),
+        )
+        .await;
+        match &postgres {
+            Some(base) => {
+                let (admin, ours_name, ours_url) = postgres_db(base, "latency").await;
+                let (_, raw_name, raw_url) = postgres_db(base, "latency_raw").await;
+                latency(
+                    "PostgreSQL",
+                    &ours_url,
+                    &raw_url,
+                    &dir.path().join("latency-journal-pg"),
+                )
+                .await;
+                drop_db(&admin, &ours_name).await;
+                drop_db(&admin, &raw_name).await;
+            }
+            None => println!("| PostgreSQL | skipped: NUBES_TEST_POSTGRES_URL is not set | | |"),
         }
     });
 }
