@@ -6,9 +6,11 @@ pub mod meter;
 pub mod money;
 pub mod plans;
 pub mod prices;
+pub mod settings;
 
 pub use ledger::{Account, Entry, Fee, Kind, Transaction};
 pub use meter::{Meter, Transition, UsageEvent};
 pub use money::Credits;
 pub use plans::{default_plans, Limits, Plan, PlanId};
 pub use prices::{Breakdown, Prices, Segment, Size};
+pub use settings::Settings;

@@ -508,6 +508,11 @@ pub struct ServeArgs {
     /// hour and its disk) before it is made
     #[arg(long)]
     pub billing: bool,
+    /// A JSON file of plans, prices, the platform's fee and alert levels, each field over its
+    /// default: {"prices": {"core_hour": "0.2"}, "plans": {"free": {"monthly": "15", "cpus":
+    /// 2}}, "fee_bps": 2000, "alerts": ["5", "1"]}
+    #[arg(long, env = "NUBES_SERVER_BILLING_SETTINGS")]
+    pub billing_settings: Option<PathBuf>,
     /// The provider that holds tenants' buckets (default: local:// in the data directory); "none"
     /// disables buckets
     #[arg(long, env = "NUBES_SERVER_STORAGE")]

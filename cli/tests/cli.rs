@@ -707,6 +707,14 @@ fn login_with_totp_uses_contexts_and_logout_revokes() {
 
 /// Starts `cloudctl serve` on a free port with its data in `data_dir`; returns it and its address.
 fn serve_in(data_dir: &std::path::Path, compute: &str) -> (std::process::Child, String) {
+    serve_with(data_dir, compute, &[])
+}
+
+fn serve_with(
+    data_dir: &std::path::Path,
+    compute: &str,
+    extra: &[&str],
+) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     let mut server = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
         .args([
@@ -718,6 +726,7 @@ fn serve_in(data_dir: &std::path::Path, compute: &str) -> (std::process::Child, 
             "--data-dir",
         ])
         .arg(data_dir)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -1088,6 +1097,70 @@ fn vms_with_cloudctl_on_libvirt() {
     ok(&run(&["disk", "delete", &boot_disk]));
     fails(&run(&["instance", "get", &name]), 3, "not found");
     assert_eq!(json(&run(&["disk", "list"])).as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn billing_settings_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("billing.json");
+    let serve = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--compute", "none"])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--billing-settings")
+            .arg(&settings)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    fails(&serve(&[]), 3, "billing.json");
+    std::fs::write(&settings, r#"{"fee_bps": 12000}"#).unwrap();
+    fails(&serve(&[]), 5, "fee_bps is the platform's share");
+    std::fs::write(&settings, r#"{"prices": {"core_hour": "0.2.5"}}"#).unwrap();
+    fails(&serve(&[]), 5, "prices.core_hour");
+
+    std::fs::write(
+        &settings,
+        r#"{"prices": {"core_hour": "0.35"}, "plans": {"free": {"monthly": "20", "cpus": 1}}}"#,
+    )
+    .unwrap();
+    let settings_arg = settings.display().to_string();
+    let (mut server, addr) = serve_with(
+        &dir.path().join("data"),
+        "memory://?images=img",
+        &["--billing", "--billing-settings", &settings_arg],
+    );
+    let creds =
+        serde_json::json!({"email": "set@example.com", "password": "correct horse battery"});
+    http_post(&addr, "/v1/auth/register", None, creds.clone());
+    let access = http_post(&addr, "/v1/auth/login", None, creds)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+            .args(["--provider", &format!("http://{addr}"), "-o", "json"])
+            .args(args)
+            .env("NUBES_TOKEN", &access)
+            .env("NUBES_CONFIG", "/nonexistent/nubes-test/config.yaml")
+            .output()
+            .unwrap()
+    };
+    let plans: serde_json::Value = serde_json::from_str(&ok(&run(&["billing", "plans"]))).unwrap();
+    assert_eq!(plans["prices"]["core_hour"], "0.35", "{plans}");
+    let balance: serde_json::Value =
+        serde_json::from_str(&ok(&run(&["billing", "balance"]))).unwrap();
+    assert_eq!(balance["credits"], "20", "the free plan's grant as set");
+    fails(
+        &run(&[
+            "instance", "create", "--name", "big", "--image", "img", "--cpus", "1.5",
+        ]),
+        9,
+        "free plan allows 1 of cpu",
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
 }
 
 #[test]

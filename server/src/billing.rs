@@ -7,9 +7,7 @@ use std::sync::Arc;
 use chrono::{Datelike, TimeZone, Utc};
 use nubes::{Error, Result};
 use nubes_auth::{token, Action, Target};
-use nubes_billing::{
-    default_plans, Account, Credits, Fee, Kind, Plan, PlanId, Prices, Transaction,
-};
+use nubes_billing::{Account, Credits, Fee, Kind, Plan, PlanId, Prices, Transaction};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::Principal;
@@ -223,9 +221,6 @@ pub struct Billing {
     mailer: Option<Arc<dyn crate::mail::Mailer>>,
 }
 
-/// The default low-balance alerts, in credits.
-pub const DEFAULT_ALERTS: [i64; 2] = [5, 1];
-
 fn plan_view(p: &Plan, period_start: Option<i64>) -> PlanView {
     PlanView {
         plan: p.id.as_str().to_string(),
@@ -240,14 +235,14 @@ fn plan_view(p: &Plan, period_start: Option<i64>) -> PlanView {
 }
 
 impl Billing {
-    pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, settings: nubes_billing::Settings) -> Self {
         Self {
             db,
             clock,
-            plans: Arc::new(default_plans()),
-            prices: Prices::default(),
-            fee: Fee::default(),
-            alerts: Arc::new(DEFAULT_ALERTS.iter().map(|c| Credits::whole(*c)).collect()),
+            plans: Arc::new(settings.plans),
+            prices: settings.prices,
+            fee: settings.fee,
+            alerts: Arc::new(settings.alerts),
             mailer: None,
         }
     }

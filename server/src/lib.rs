@@ -21,6 +21,7 @@ pub mod tenancy;
 pub use accounts::Accounts;
 pub use db::Db;
 pub use http::{app, openapi_document, AppState};
+pub use nubes_billing::Settings as BillingSettings;
 
 use std::sync::Arc;
 
@@ -49,6 +50,8 @@ pub struct Config {
     pub billing: bool,
     /// How often metering charges running instances (with `billing`); never when unset.
     pub billing_tick: Option<std::time::Duration>,
+    /// Plans, prices, the platform's fee and alert levels (the defaults unless changed).
+    pub billing_settings: nubes_billing::Settings,
     /// Where metering journals usage events before applying them (with `billing`); beside the
     /// database when it is an SQLite file and this is unset.
     pub usage_journal: Option<std::path::PathBuf>,
@@ -136,6 +139,7 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
             .clock
             .clone()
             .unwrap_or_else(|| Arc::new(billing::SystemClock)),
+        config.billing_settings.clone(),
     );
     if let Some(m) = mailer {
         billing = billing.with_mailer(m);

@@ -64,8 +64,11 @@ pub async fn run(server: &str, token: &str, cmd: BillingCmd, format: Format) -> 
     match cmd {
         BillingCmd::Plans => {
             let catalog = billing::catalog(&client).await?;
-            output::list(format, &catalog.plans);
-            if format == Format::Table {
+            if format != Format::Table {
+                // Structured output keeps the prices beside the plans.
+                output::structured(format, &catalog);
+            } else {
+                output::list(format, &catalog.plans);
                 let p = &catalog.prices;
                 println!(
                     "\nprices (credits): {} per instance-hour, {} per core-hour, {} per GB-hour of memory, {} per GB of disk once; 1 credit = ${:.2}",

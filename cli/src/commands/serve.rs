@@ -16,6 +16,14 @@ pub async fn run(args: ServeArgs) -> Outcome {
         None => objects_in(&args.data_dir)?,
     };
     let enabled = |uri: String| (uri != "none").then_some(uri);
+    let billing_settings = match &args.billing_settings {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| super::io_error(e, &path.display().to_string()))?;
+            nubes_server::BillingSettings::from_json(&text)?
+        }
+        None => Default::default(),
+    };
     let config = nubes_server::Config {
         database_url: database_url(args.database_url, &args.data_dir)?,
         jwt_secret: jwt_secret(),
@@ -27,6 +35,7 @@ pub async fn run(args: ServeArgs) -> Outcome {
         mail_from: args.mail_from,
         swagger_ui_dir: args.swagger_ui_dir,
         billing: args.billing,
+        billing_settings,
         // Running instances are charged every ten seconds of server time.
         billing_tick: Some(std::time::Duration::from_secs(10)),
         usage_journal: Some(args.data_dir.join("usage-journal")),
@@ -90,6 +99,7 @@ pub async fn up(args: UpArgs) -> Outcome {
         mail_from: None,
         swagger_ui_dir: args.swagger_ui_dir,
         billing: false,
+        billing_settings: Default::default(),
         billing_tick: None,
         usage_journal: Some(data_dir.join("usage-journal")),
         fleet: Default::default(),
