@@ -171,6 +171,10 @@ impl nubes_server::billing::Clock for Clock {
     }
 }
 
+async fn json(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 async fn tenant(base: &str, n: usize) -> (String, String) {
     // Each from an address of its own, as the sign-in routes limit attempts per address.
     let client = reqwest::Client::builder()
@@ -184,39 +188,26 @@ async fn tenant(base: &str, n: usize) -> (String, String) {
         .send()
         .await
         .unwrap();
-    let tokens: Value = client
-        .post(format!("{base}/v1/auth/login"))
-        .json(&creds)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tokens = json(client.post(format!("{base}/v1/auth/login")).json(&creds)).await;
     let token = tokens["access_token"].as_str().unwrap().to_string();
-    let made: Value = client
-        .post(format!("{base}/v1/instances"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "web", "image": "img", "cpus": 0.5, "memory": 256 << 20}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = json!({"name": "web", "image": "img", "cpus": 0.5, "memory": 256 << 20});
+    let made = json(
+        client
+            .post(format!("{base}/v1/instances"))
+            .bearer_auth(&token)
+            .json(&body),
+    )
+    .await;
     (token, made["id"].as_str().expect("created").to_string())
 }
 
 async fn balance(client: &reqwest::Client, base: &str, token: &str) -> String {
-    let b: Value = client
-        .get(format!("{base}/v1/billing/balance"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let b = json(
+        client
+            .get(format!("{base}/v1/billing/balance"))
+            .bearer_auth(token),
+    )
+    .await;
     b["credits"].as_str().unwrap().to_string()
 }
 

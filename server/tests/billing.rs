@@ -56,6 +56,17 @@ async fn server_with(
     )
 }
 
+/// A billing server on the memory provider, at mid-November.
+async fn billing_server(url: &str) -> (Api, nubes_server::AppState) {
+    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
+    let config = nubes_server::Config {
+        compute: Some("memory://?images=img".into()),
+        billing: true,
+        ..Default::default()
+    };
+    server_with(url, clock, config).await
+}
+
 async fn admin_token(api: &Api, state: &nubes_server::AppState) -> String {
     let boot = state
         .accounts
@@ -281,13 +292,7 @@ async fn racing_charges_never_overspend_on_postgres() {
 /// disk) before it is made; a resize must fit too; a create the balance cannot cover, or the
 /// backend refuses, costs nothing and leaves nothing.
 async fn plans_and_payment_hold_creates_and_resizes(url: String) {
-    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
-    let config = nubes_server::Config {
-        compute: Some("memory://?images=img".into()),
-        billing: true,
-        ..Default::default()
-    };
-    let (api, state) = server_with(&url, clock, config).await;
+    let (api, state) = billing_server(&url).await;
     let admin = admin_token(&api, &state).await;
     let carol = user(&api, "carol@example.com").await;
     let carol_id = user_id(&api, &carol).await;
@@ -420,17 +425,10 @@ async fn plans_and_payment_hold_creates_and_resizes_on_postgres() {
     on_postgres(plans_and_payment_hold_creates_and_resizes).await;
 }
 
-/// How many mails reached `to` with `subject` (waiting a little for the first).
 /// An organization's instances together are held to the plan of whoever made it, whatever the
 /// plans of the members who create them: at create, in a dry run and at resize.
 async fn organizations_are_held_to_their_creators_plan(url: String) {
-    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
-    let config = nubes_server::Config {
-        compute: Some("memory://?images=img".into()),
-        billing: true,
-        ..Default::default()
-    };
-    let (api, _state) = server_with(&url, clock, config).await;
+    let (api, _state) = billing_server(&url).await;
     let team = common::team(&api).await;
     let to_pro = |token: String| {
         let api = &api;
@@ -556,6 +554,7 @@ async fn organizations_are_held_to_their_creators_plan_on_postgres() {
     on_postgres(organizations_are_held_to_their_creators_plan).await;
 }
 
+/// How many mails reached `to` with `subject` (waiting a little for the first).
 async fn mails_to(to: &str, subject: &str) -> usize {
     let maildir = common::from_test_script("NUBES_TEST_MAILDIR");
     let mut found = 0;
