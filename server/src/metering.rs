@@ -101,16 +101,9 @@ impl Metering {
             settling: Arc::default(),
         };
         // Balances are served only once what an earlier run journaled is applied.
-        let mut at = metering.journal.released();
-        loop {
-            let next = metering.apply_from(at).await?;
-            if next == at {
-                break;
-            }
-            at = next;
-        }
-        metering.journal.release(at)?;
-        applied_tx.send_replace(at);
+        metering
+            .catch_up(metering.journal.released(), &applied_tx)
+            .await?;
         tokio::spawn(metering.clone().apply_forever(applied_tx));
         Ok(metering)
     }
@@ -169,30 +162,37 @@ impl Metering {
     /// Applies the journal as it grows, for as long as it is open.
     async fn apply_forever(self, applied: watch::Sender<Cursor>) {
         let mut durable = self.journal.durable();
-        let mut at = self.journal.released();
         loop {
-            match self.apply_from(at).await {
-                Ok(next) => {
-                    if next > at {
-                        at = next;
-                        applied.send_replace(at);
-                        if let Err(e) = self.journal.release(at) {
-                            tracing::warn!(error = %e, "the usage journal keeps applied events");
-                        }
-                        continue;
-                    }
-                }
+            let from = *applied.borrow();
+            let at = match self.catch_up(from, &applied).await {
+                Ok(at) => at,
                 Err(e) => {
                     tracing::error!(error = %e, "usage events wait to be applied");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
-            }
+            };
             if *durable.borrow_and_update() > at {
                 continue;
             }
             if durable.changed().await.is_err() {
                 return;
+            }
+        }
+    }
+
+    /// Applies everything journaled from `at`, noting how far as it goes; returns where it
+    /// stopped.
+    async fn catch_up(&self, mut at: Cursor, applied: &watch::Sender<Cursor>) -> Result<Cursor> {
+        loop {
+            let next = self.apply_from(at).await?;
+            if next == at {
+                return Ok(at);
+            }
+            at = next;
+            applied.send_replace(at);
+            if let Err(e) = self.journal.release(at) {
+                tracing::warn!(error = %e, "the usage journal keeps applied events");
             }
         }
     }
