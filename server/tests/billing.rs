@@ -56,6 +56,13 @@ async fn server_with(
     )
 }
 
+/// The message of a create or resize refused for a plan's limits.
+#[track_caller]
+fn refused(res: &(StatusCode, Value)) -> &str {
+    error(res, StatusCode::FORBIDDEN, "quota_exceeded");
+    res.1["error"]["message"].as_str().unwrap()
+}
+
 /// A billing server on the memory provider, at mid-November.
 async fn billing_server(url: &str) -> (Api, nubes_server::AppState) {
     let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
@@ -349,12 +356,8 @@ async fn plans_and_payment_hold_creates_and_resizes(url: String) {
     let over = api
         .post("/v1/instances", Some(&carol), create("big", 1.5, "img"))
         .await;
-    error(&over, StatusCode::FORBIDDEN, "quota_exceeded");
     assert!(
-        over.1["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("free plan allows 2 of cpu"),
+        refused(&over).contains("free plan allows 2 of cpu"),
         "{}",
         over.1
     );
@@ -463,15 +466,7 @@ async fn organizations_are_held_to_their_creators_plan(url: String) {
             create("second", 1.0, Some(&team.org)),
         )
         .await;
-    error(&over, StatusCode::FORBIDDEN, "quota_exceeded");
-    assert!(
-        over.1["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains(org_full),
-        "{}",
-        over.1
-    );
+    assert!(refused(&over).contains(org_full), "{}", over.1);
     let (_, dry) = api
         .post(
             "/v1/instances/dry-run",
@@ -506,15 +501,7 @@ async fn organizations_are_held_to_their_creators_plan(url: String) {
             json!({"cpus": 2.5}),
         )
         .await;
-    error(&grow, StatusCode::FORBIDDEN, "quota_exceeded");
-    assert!(
-        grow.1["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains(org_full),
-        "{}",
-        grow.1
-    );
+    assert!(refused(&grow).contains(org_full), "{}", grow.1);
     // Alice moves to Pro: Acme may hold 4 cores.
     to_pro(team.alice.clone()).await;
     let (status, second) = api
@@ -533,12 +520,8 @@ async fn organizations_are_held_to_their_creators_plan(url: String) {
             create("third", 1.0, Some(&team.org)),
         )
         .await;
-    error(&mine, StatusCode::FORBIDDEN, "quota_exceeded");
     assert!(
-        mine.1["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("the pro plan allows 4 of cpu"),
+        refused(&mine).starts_with("the pro plan allows 4 of cpu"),
         "{}",
         mine.1
     );

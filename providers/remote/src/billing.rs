@@ -137,10 +137,7 @@ pub async fn top_up(
     amount: &str,
     memo: &str,
 ) -> Result<Transaction> {
-    let body = serde_json::json!({ "user_id": user_id, "amount": amount, "memo": memo });
-    client
-        .call(Method::POST, "/v1/admin/billing/top-ups", Some(&body))
-        .await
+    admin_posting(client, "/v1/admin/billing/top-ups", user_id, amount, memo).await
 }
 
 /// Corrects a user's balance either way (platform admins).
@@ -150,8 +147,24 @@ pub async fn adjust(
     amount: &str,
     memo: &str,
 ) -> Result<Transaction> {
+    admin_posting(
+        client,
+        "/v1/admin/billing/adjustments",
+        user_id,
+        amount,
+        memo,
+    )
+    .await
+}
+
+/// Top-ups and adjustments take the same body, at their own routes.
+async fn admin_posting(
+    client: &Client,
+    route: &str,
+    user_id: &str,
+    amount: &str,
+    memo: &str,
+) -> Result<Transaction> {
     let body = serde_json::json!({ "user_id": user_id, "amount": amount, "memo": memo });
-    client
-        .call(Method::POST, "/v1/admin/billing/adjustments", Some(&body))
-        .await
+    client.call(Method::POST, route, Some(&body)).await
 }
