@@ -106,9 +106,47 @@ ensure_test_image() {
 }
 
 ensure_rust() {
-  command -v cargo >/dev/null 2>&1 && return 0
-  log "cargo is not on PATH; install the Rust toolchain (rustup) first"
-  return 1
+  command -v cargo >/dev/null 2>&1 || {
+    log "cargo is not on PATH; install the Rust toolchain (rustup) first"
+    return 1
+  }
+  ensure_target_room
+}
+
+# Incremental state is a second copy of every build of the workspace's crates, of no use to the
+# scripts' one-shot builds; on a target dir that survives between runs it alone grew past 30 GiB.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+
+# The target dir survives between runs, so every change leaves one more stale build of each
+# workspace crate and test binary (80 MiB apiece) behind: it reached 60 GiB and filled a CI
+# machine's disk mid-link. Past its budget, or when the disk runs low, the workspace's own builds
+# are dropped; third-party builds, the slow part, stay.
+NUBES_TARGET_BUDGET_GB=${NUBES_TARGET_BUDGET_GB:-16}
+NUBES_MIN_FREE_GB=${NUBES_MIN_FREE_GB:-8}
+ensure_target_room() {
+  [ -d "$CARGO_TARGET_DIR" ] || return 0
+  local size_gb free_gb
+  size_gb=$(( $(du -sk "$CARGO_TARGET_DIR" | cut -f1) / 1048576 ))
+  free_gb=$(( $(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }') / 1048576 ))
+  if [ "$size_gb" -ge "$NUBES_TARGET_BUDGET_GB" ] || [ "$free_gb" -lt "$NUBES_MIN_FREE_GB" ]; then
+    log "target dir $size_gb GiB (budget $NUBES_TARGET_BUDGET_GB), $free_gb GiB free: dropping the workspace's stale builds"
+    rm -rf "$CARGO_TARGET_DIR"/*/incremental
+    local packages
+    packages=$(cargo metadata --no-deps --format-version 1 --offline |
+      python3 -c 'import json, sys; print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"]))')
+    # shellcheck disable=SC2086 # one word per -p and name
+    cargo clean --quiet $packages
+  fi
+  size_gb=$(( $(du -sk "$CARGO_TARGET_DIR" | cut -f1) / 1048576 ))
+  if [ "$size_gb" -ge "$NUBES_TARGET_BUDGET_GB" ]; then
+    log "target dir still $size_gb GiB: stale third-party builds; cleaning it whole"
+    cargo clean --quiet
+  fi
+  free_gb=$(( $(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }') / 1048576 ))
+  if [ "$free_gb" -lt "$NUBES_MIN_FREE_GB" ]; then
+    log "WARNING: only $free_gb GiB free on the disk of $CARGO_TARGET_DIR; a full build needs about $NUBES_MIN_FREE_GB GiB"
+  fi
+  return 0
 }
 
 # PostgreSQL from the machine's binaries, on a loopback port, trusting local connections (test

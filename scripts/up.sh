@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+ensure_rust
 ensure_docker
 ensure_test_image
 ensure_swagger_ui
