@@ -9,7 +9,7 @@ pub mod prices;
 pub mod settings;
 
 pub use ledger::{Account, Entry, Fee, Kind, Transaction};
-pub use meter::{Meter, Transition, UsageEvent};
+pub use meter::{day, Meter, Owed, Transition, UsageEvent};
 pub use money::Credits;
 pub use plans::{default_plans, Limits, Plan, PlanId};
 pub use prices::{Breakdown, Prices, Segment, Size};

@@ -499,6 +499,31 @@ fn serve_bootstraps_an_admin_once_and_keeps_it() {
         .to_string();
     assert!(login(&addr, &email, &password).starts_with("HTTP/1.1 200"));
     assert!(login(&addr, &email, "wrong password!").starts_with("HTTP/1.1 401"));
+
+    // One server per data directory: a second `serve` or `up` on it is refused, naming the
+    // first, and the first goes on serving.
+    let holder = format!("(pid {})", first.id());
+    for second in [
+        &["serve", "--listen", "127.0.0.1:0", "--compute", "none"][..],
+        &[
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--compute",
+            "none",
+            "--no-context",
+        ][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+            .args(second)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        fails(&out, 11, "is in use by another cloudctl serve or up");
+        assert!(text(&out.stderr).contains(&holder), "{}", text(&out.stderr));
+    }
+    assert!(login(&addr, &email, &password).starts_with("HTTP/1.1 200"));
     first.kill().unwrap();
     let mut stderr = String::new();
     first

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{Datelike, TimeZone, Utc};
 use nubes::{Error, Result};
 use nubes_auth::{token, Action, Target};
-use nubes_billing::{Account, Credits, Fee, Kind, Plan, PlanId, Prices, Transaction};
+use nubes_billing::{day, Account, Credits, Fee, Kind, Plan, PlanId, Prices, Transaction};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::Principal;
@@ -184,11 +184,6 @@ impl Balance {
             usd_cents: b.usd_cents(),
         }
     }
-}
-
-/// Days since the epoch (UTC), as usage is counted and reported.
-pub fn day(t: i64) -> i64 {
-    t.div_euclid(86_400)
 }
 
 fn parse_day(s: &str) -> Result<i64> {

@@ -18,10 +18,10 @@ use nubes::compute::*;
 use nubes::{ByteStream, Compute, ComputeCapability, Result};
 use nubes_auth::token;
 use nubes_billing::journal::{self, Appended, Cursor, Entry, Journal, Record};
-use nubes_billing::{Breakdown, Credits, Meter, Size, Transition, UsageEvent};
+use nubes_billing::{day, Breakdown, Credits, Meter, Owed, Size, Transition, UsageEvent};
 use tokio::sync::{watch, Mutex};
 
-use crate::billing::{day, Billing};
+use crate::billing::Billing;
 use crate::db::{Db, MeterRow};
 use crate::events::{Event, Events};
 
@@ -130,7 +130,7 @@ impl Metering {
             ..Breakdown::default()
         };
         self.db
-            .settle_meter(&row, false, None, None, Some((day(now), used)), now)
+            .settle_meter(&row, false, None, None, &[(day(now), used)], now)
             .await
     }
 
@@ -234,11 +234,11 @@ impl Metering {
         row: &mut MeterRow,
         meter: &Meter,
         event: Option<(&str, &UsageEvent)>,
-        used: Breakdown,
+        used: Owed,
         key: String,
         now: i64,
     ) -> Result<Credits> {
-        let owed = used.total();
+        let owed = used.sum().total();
         let from_prepaid = owed.micros().min(row.prepaid).max(0);
         row.prepaid -= from_prepaid;
         let charged = Credits::from_micros(owed.micros() - from_prepaid);
@@ -263,7 +263,7 @@ impl Metering {
                 meter.open.is_some(),
                 event,
                 tx.as_ref().map(|t| (id.as_str(), t)),
-                Some((day(now), used)),
+                &used.days,
                 now,
             )
             .await?;

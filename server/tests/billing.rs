@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use common::{error, on_postgres, on_sqlite, user, Api};
+use common::{error, journal_of, on_postgres, on_sqlite, user, Api};
 use nubes_billing::Credits;
 use serde_json::{json, Value};
 
@@ -23,13 +23,6 @@ impl nubes_server::billing::Clock for Manual {
 
 /// 2026-11-16T00:00:00Z: 14 of November's 30 days to go... and then some hours.
 const MID_NOVEMBER: i64 = 1_794_787_200;
-
-/// The usage journal's directory for a PostgreSQL database (an SQLite file keeps it beside
-/// itself): the same for a server restarted on the same database.
-fn journal_of(url: &str) -> Option<std::path::PathBuf> {
-    let name = url.strip_prefix("postgres://")?.rsplit_once('/')?.1;
-    Some(std::env::temp_dir().join(format!("nubes-usage-journal-{name}")))
-}
 
 async fn server(url: &str, clock: Arc<Manual>) -> (Api, nubes_server::AppState) {
     server_with(url, clock, nubes_server::Config::default()).await
@@ -737,4 +730,76 @@ async fn metering_charges_running_time_exactly_on_sqlite() {
 #[tokio::test]
 async fn metering_charges_running_time_exactly_on_postgres() {
     on_postgres(metering_charges_running_time_exactly).await;
+}
+
+/// Usage is reported on the day it ran: a tick across midnight, or after a server was down for
+/// a day, splits what it settles by UTC day, and the days add up to the whole exactly.
+async fn usage_over_midnight_is_reported_on_the_days_it_ran(url: String) {
+    let midnight = MID_NOVEMBER + 86_400;
+    let clock = Arc::new(Manual(AtomicI64::new(midnight - 1800)));
+    let compute = Arc::new(nubes::memory::MemoryCompute::new().with_image("img"));
+    let (api, state) = metered_server(&url, clock.clone(), compute).await;
+    let erin = user(&api, "erin@example.com").await;
+    let size = nubes_billing::Size::new(1000, 1_000_000_000);
+    let prices = nubes_billing::Prices::default();
+    let body = json!({"name": "night", "image": "img", "cpus": 1.0, "memory": 1_000_000_000u64});
+    let (status, night) = api.post("/v1/instances", Some(&erin), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{night}");
+    let id = night["id"].as_str().unwrap();
+    // One tick at 00:30, then the server is down until 02:00 the day after, then a stop.
+    clock.0.store(midnight + 1800, Ordering::SeqCst);
+    state.instances.meter().await.unwrap();
+    let stopped_at = midnight + 86_400 + 7200;
+    clock.0.store(stopped_at, Ordering::SeqCst);
+    let stop = api
+        .post(&format!("/v1/instances/{id}/stop"), Some(&erin), json!({}))
+        .await;
+    assert_eq!(stop.0, StatusCode::OK, "{}", stop.1);
+
+    let (status, usage) = api
+        .get(
+            "/v1/billing/usage?from=2026-11-16&to=2026-11-18",
+            Some(&erin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    let days: Vec<(&str, &str)> = usage["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["day"].as_str().unwrap(),
+                d["cost"]["cpu"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // Each day's share is priced on the running total, so the shares are cumulative cuts.
+    let cpu = |secs: i64| prices.accrued(size, secs as u64).cpu;
+    let cut = |from: i64, to: i64| cpu(to).checked_sub(cpu(from)).unwrap().to_string();
+    let (ran, day2) = (stopped_at - (midnight - 1800), 1800 + 86_400);
+    assert_eq!(
+        days,
+        [
+            ("2026-11-16", cpu(1800).to_string().as_str()),
+            ("2026-11-17", cut(1800, day2).as_str()),
+            ("2026-11-18", cut(day2, ran).as_str()),
+        ],
+        "{usage}"
+    );
+    assert_eq!(
+        usage["total"]["total"],
+        prices.accrued(size, ran as u64).total().to_string(),
+        "{usage}"
+    );
+}
+
+#[tokio::test]
+async fn usage_over_midnight_is_reported_on_the_days_it_ran_on_sqlite() {
+    on_sqlite(usage_over_midnight_is_reported_on_the_days_it_ran).await;
+}
+
+#[tokio::test]
+async fn usage_over_midnight_is_reported_on_the_days_it_ran_on_postgres() {
+    on_postgres(usage_over_midnight_is_reported_on_the_days_it_ran).await;
 }

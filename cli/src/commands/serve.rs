@@ -11,6 +11,7 @@ use crate::context::{ConfigFile, Context};
 use crate::Outcome;
 
 pub async fn run(args: ServeArgs) -> Outcome {
+    let _lock = lock_data_dir(&args.data_dir)?;
     let storage = match args.storage {
         Some(uri) => uri,
         None => objects_in(&args.data_dir)?,
@@ -71,6 +72,7 @@ pub async fn up(args: UpArgs) -> Outcome {
         Some(d) => d,
         None => default_data_dir()?,
     };
+    let _lock = lock_data_dir(&data_dir)?;
     // Instances run on the fleet, with this machine's Docker Engine leased to it by a local
     // agent; functions run on the engine directly.
     let (compute, function) = match args.compute {
@@ -263,6 +265,46 @@ fn default_data_dir() -> nubes::Result<PathBuf> {
     std::env::var_os("HOME")
         .map(|h| PathBuf::from(h).join(".local/share/nubes"))
         .ok_or_else(|| Error::invalid_input("HOME is not set: pass --data-dir"))
+}
+
+/// One server per data directory: two would write one SQLite file, one object directory and one
+/// usage journal at once. The lock is the kernel's, so it goes with the process however that
+/// ends; the file keeps the holder's pid to name it.
+fn lock_data_dir(data_dir: &Path) -> nubes::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let what = |e| super::io_error(e, &data_dir.display().to_string());
+    std::fs::create_dir_all(data_dir).map_err(what)?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(data_dir.join("lock"))
+        .map_err(what)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => String::new(),
+                pid => format!(" (pid {pid})"),
+            };
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "{} is in use by another cloudctl serve or up{holder}: stop it, or pass another --data-dir",
+                    data_dir.display()
+                ),
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(what(e)),
+    }
+    file.set_len(0)
+        .and_then(|_| file.rewind())
+        .and_then(|_| writeln!(file, "{}", std::process::id()))
+        .map_err(what)?;
+    Ok(file)
 }
 
 fn database_url(url: Option<String>, data_dir: &Path) -> nubes::Result<String> {

@@ -79,14 +79,14 @@ impl Db {
     }
 
     /// Stores the meter, keeps the event it applied, posts its charge if it made one, and adds
-    /// what it metered to the day's usage: one transaction.
+    /// what it metered to the usage of the days it ran in: one transaction.
     pub async fn settle_meter(
         &self,
         meter: &MeterRow,
         open: bool,
         event: Option<(&str, &UsageEvent)>,
         charge: Option<(&str, &Transaction)>,
-        used: Option<(i64, Breakdown)>,
+        used: &[(i64, Breakdown)],
         now: i64,
     ) -> Result<()> {
         let mut db = self.pool().begin().await.map_err(|e| map(e, "meter"))?;
@@ -123,7 +123,7 @@ impl Db {
         .execute(&mut *db)
         .await
         .map_err(|e| map(e, "meter"))?;
-        if let Some((day, b)) = used.filter(|(_, b)| b.total() != Credits::ZERO) {
+        for (day, b) in used.iter().filter(|(_, b)| b.total() != Credits::ZERO) {
             sqlx::query(
                 "INSERT INTO usage_daily (user_id, backend_id, day, instance_id, name, instance, cpu, memory, disk) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (user_id, backend_id, day) DO UPDATE SET \

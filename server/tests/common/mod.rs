@@ -160,11 +160,22 @@ where
         .await
         .unwrap();
     let (root, _) = base.rsplit_once('/').unwrap();
-    f(format!("{root}/{name}")).await;
+    let url = format!("{root}/{name}");
+    f(url.clone()).await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&admin)
         .await
         .unwrap();
+    if let Some(journal) = journal_of(&url) {
+        let _ = std::fs::remove_dir_all(journal);
+    }
+}
+
+/// The usage journal's directory for a PostgreSQL database (an SQLite file keeps it beside
+/// itself): the same for a server restarted on the same database, and gone with the database.
+pub fn journal_of(url: &str) -> Option<std::path::PathBuf> {
+    let name = url.strip_prefix("postgres://")?.rsplit_once('/')?.1;
+    Some(std::env::temp_dir().join(format!("nubes-usage-journal-{name}")))
 }
 
 /// A server on `url` with providers the test built.
