@@ -21,6 +21,8 @@ pub enum TokenKind {
     Invite,
     /// A lessor agent's credential.
     Agent,
+    /// A code worth credits, redeemed once.
+    Voucher,
 }
 
 impl TokenKind {
@@ -30,6 +32,7 @@ impl TokenKind {
             TokenKind::Api => "nba_",
             TokenKind::Invite => "nbi_",
             TokenKind::Agent => "nbg_",
+            TokenKind::Voucher => "nbv_",
         }
     }
 }

@@ -23,6 +23,8 @@ pub enum Account {
     Grants,
     /// Where paid top-ups come from.
     TopUps,
+    /// Where a payment provider's payments come from, by provider.
+    Payments(String),
     /// Admins' corrections.
     Adjustments,
 }
@@ -37,6 +39,7 @@ impl Account {
             Account::Platform => "platform".into(),
             Account::Grants => "grants".into(),
             Account::TopUps => "topups".into(),
+            Account::Payments(provider) => format!("payments:{provider}"),
             Account::Adjustments => "adjustments".into(),
         }
     }
@@ -50,6 +53,7 @@ pub enum Kind {
     TopUp,
     Adjustment,
     PlanSwitch,
+    Payment,
 }
 
 impl Kind {
@@ -60,6 +64,7 @@ impl Kind {
             Kind::TopUp => "top_up",
             Kind::Adjustment => "adjustment",
             Kind::PlanSwitch => "plan_switch",
+            Kind::Payment => "payment",
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{Datelike, TimeZone, Utc};
 use nubes::{Error, Result};
 use nubes_auth::{token, Action, Target};
-use nubes_billing::{day, Account, Credits, Fee, Kind, Plan, PlanId, Prices, Transaction};
+use nubes_billing::{day, Account, Credits, PaymentProvider, Fee, Kind, Plan, PlanId, Prices, Transaction};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::Principal;
@@ -95,7 +95,7 @@ pub struct Balance {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TxView {
     pub id: String,
-    /// usage, grant, top_up, adjustment or plan_switch.
+    /// usage, grant, top_up, adjustment, plan_switch or payment.
     pub kind: String,
     pub memo: String,
     /// What it did to the balance: negative is a charge.
@@ -123,6 +123,16 @@ pub struct Credit {
     /// Credits, like "25" or "-0.5" (top-ups must be positive).
     pub amount: String,
     pub memo: String,
+}
+
+/// Something paid, for a payment provider to settle.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pay {
+    /// Which provider: `voucher`.
+    pub provider: String,
+    /// What the provider gave the user: a voucher's code.
+    pub token: String,
 }
 
 /// Credits by resource.
@@ -214,6 +224,8 @@ pub struct Billing {
     /// Balances at which a user is told their credits run low, highest first.
     alerts: Arc<Vec<Credits>>,
     mailer: Option<Arc<dyn crate::mail::Mailer>>,
+    /// Where paid credits come from, by name.
+    payments: Arc<Vec<Arc<dyn PaymentProvider>>>,
 }
 
 fn plan_view(p: &Plan, period_start: Option<i64>) -> PlanView {
@@ -230,7 +242,10 @@ fn plan_view(p: &Plan, period_start: Option<i64>) -> PlanView {
 }
 
 impl Billing {
+    /// Billing with vouchers as its one payment provider.
     pub fn new(db: Db, clock: Arc<dyn Clock>, settings: nubes_billing::Settings) -> Self {
+        let vouchers: Arc<dyn PaymentProvider> =
+            Arc::new(crate::vouchers::Vouchers::new(db.clone(), clock.clone()));
         Self {
             db,
             clock,
@@ -239,7 +254,25 @@ impl Billing {
             fee: settings.fee,
             alerts: Arc::new(settings.alerts),
             mailer: None,
+            payments: Arc::new(vec![vouchers]),
         }
+    }
+
+    /// Takes payments through `provider` too (one of a name: a later one replaces it).
+    pub fn with_payment_provider(mut self, provider: Arc<dyn PaymentProvider>) -> Self {
+        let mut all: Vec<_> = self
+            .payments
+            .iter()
+            .filter(|p| p.name() != provider.name())
+            .cloned()
+            .collect();
+        all.push(provider);
+        self.payments = Arc::new(all);
+        self
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Alerts go by email too, through `mailer`.
@@ -306,7 +339,7 @@ impl Billing {
             .expect("every plan id has a plan")
     }
 
-    async fn admin(&self, p: &Principal) -> Result<()> {
+    pub(crate) async fn admin(&self, p: &Principal) -> Result<()> {
         let actor = tenancy::actor(&self.db, p, "").await?;
         tenancy::check(
             &actor,
@@ -551,6 +584,46 @@ impl Billing {
             kind: kind.as_str().to_string(),
             memo: memo.to_string(),
             amount: amount.to_string(),
+            created_at: self.clock.now(),
+        })
+    }
+
+    /// Credits the caller's wallet with what a payment provider settles for them, once.
+    pub async fn pay(&self, p: &Principal, req: Pay) -> Result<TxView> {
+        let Some(provider) = self.payments.iter().find(|x| x.name() == req.provider) else {
+            let names: Vec<_> = self.payments.iter().map(|x| x.name()).collect();
+            return Err(Error::invalid_input(format!(
+                "no payment provider `{}`: this server takes {}",
+                req.provider,
+                names.join(", ")
+            )));
+        };
+        if req.token.trim().is_empty() {
+            return Err(Error::invalid_input(
+                "token is empty: give what the provider gave you (a voucher's code)",
+            ));
+        }
+        self.current(&p.user_id).await?;
+        let payment = provider.settle(&p.user_id, &req.token).await?;
+        if payment.amount <= Credits::ZERO {
+            return Err(Error::unexpected(format!(
+                "payment provider {} settled {} credits",
+                provider.name(),
+                payment.amount
+            )));
+        }
+        let tx = nubes_billing::payments::credit(provider.name(), &p.user_id, &payment);
+        if self.post(&tx, None).await? == Posted::Replayed {
+            return Err(Error::new(
+                nubes::ErrorKind::Conflict,
+                "this payment was credited already: see your transactions",
+            ));
+        }
+        Ok(TxView {
+            id: tx.key,
+            kind: Kind::Payment.as_str().to_string(),
+            memo: payment.memo,
+            amount: payment.amount.to_string(),
             created_at: self.clock.now(),
         })
     }

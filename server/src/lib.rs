@@ -17,6 +17,7 @@ pub mod mail;
 pub mod metering;
 pub mod orgs;
 pub mod tenancy;
+pub mod vouchers;
 
 pub use accounts::Accounts;
 pub use db::Db;

@@ -803,3 +803,133 @@ async fn usage_over_midnight_is_reported_on_the_days_it_ran_on_sqlite() {
 async fn usage_over_midnight_is_reported_on_the_days_it_ran_on_postgres() {
     on_postgres(usage_over_midnight_is_reported_on_the_days_it_ran).await;
 }
+
+/// Vouchers, the first payment provider: admins issue them (codes shown once), a user redeems a
+/// code once, nobody else can, an expired one is refused, and two users racing for one code
+/// cannot both have it. The ledger stays balanced throughout.
+async fn vouchers_pay_once(url: String) {
+    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
+    let (api, state) = server(&url, clock.clone()).await;
+    let admin = admin_token(&api, &state).await;
+    let carol = user(&api, "carol@example.com").await;
+    let carol_id = user_id(&api, &carol).await;
+    let dan = user(&api, "dan@example.com").await;
+
+    let issue = |body: Value| api.post("/v1/admin/billing/vouchers", Some(&admin), body);
+    let (status, issued) = issue(json!({"amount": "25.5", "count": 3, "memo": "conference"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    let codes: Vec<String> = issued
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["code"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(codes.len(), 3);
+    assert!(codes.iter().all(|c| c.starts_with("nbv_")), "{codes:?}");
+    assert_eq!(issued[0]["amount"], "25.5");
+    // Only admins issue, and bad requests issue nothing.
+    let by_carol = api
+        .post(
+            "/v1/admin/billing/vouchers",
+            Some(&carol),
+            json!({"amount": "1000", "memo": "mine"}),
+        )
+        .await;
+    error(&by_carol, StatusCode::FORBIDDEN, "permission_denied");
+    for bad in [
+        json!({"amount": "0", "memo": "x"}),
+        json!({"amount": "-5", "memo": "x"}),
+        json!({"amount": "5", "memo": ""}),
+        json!({"amount": "5", "memo": "x", "count": 101}),
+        json!({"amount": "5", "memo": "x", "expires_in_days": 0}),
+        json!({"amount": "five", "memo": "x"}),
+        json!({"amount": "5", "memo": "x", "colour": "red"}),
+    ] {
+        error(&issue(bad).await, StatusCode::BAD_REQUEST, "invalid_input");
+    }
+    // The list never shows codes again.
+    let (_, listed) = api.get("/v1/admin/billing/vouchers", Some(&admin)).await;
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
+    assert!(!listed.to_string().contains("nbv_"), "{listed}");
+
+    // Carol redeems one: her balance grows by exactly its worth, as a payment.
+    async fn redeem(api: &Api, token: &str, code: &str) -> (StatusCode, Value) {
+        let body = json!({"provider": "voucher", "token": code});
+        api.post("/v1/billing/payments", Some(token), body).await
+    }
+    let pay = |token, code| redeem(&api, token, code);
+    assert_eq!(balance(&api, &carol).await, "15");
+    let (status, tx) = pay(&carol, &codes[0]).await;
+    assert_eq!(status, StatusCode::CREATED, "{tx}");
+    assert_eq!((tx["kind"].as_str(), tx["amount"].as_str()), (Some("payment"), Some("25.5")));
+    assert_eq!(tx["memo"], "voucher: conference");
+    assert_eq!(balance(&api, &carol).await, "40.5");
+    // Once: not again by her, not by anyone else; her balance stays.
+    error(&pay(&carol, &codes[0]).await, StatusCode::CONFLICT, "conflict");
+    let taken = pay(&dan, &codes[0]).await;
+    error(&taken, StatusCode::CONFLICT, "conflict");
+    assert!(!taken.1.to_string().contains(&codes[0]), "the code echoed: {}", taken.1);
+    assert_eq!(balance(&api, &carol).await, "40.5");
+    assert_eq!(balance(&api, &dan).await, "15");
+    // Bad input loses nothing.
+    let made_up = format!("nbv_{}", "a".repeat(32));
+    error(&pay(&dan, &made_up).await, StatusCode::NOT_FOUND, "not_found");
+    error(&pay(&dan, "free money").await, StatusCode::BAD_REQUEST, "invalid_input");
+    let other = api
+        .post(
+            "/v1/billing/payments",
+            Some(&dan),
+            json!({"provider": "paypal", "token": codes[1]}),
+        )
+        .await;
+    error(&other, StatusCode::BAD_REQUEST, "invalid_input");
+    assert!(other.1["error"]["message"].as_str().unwrap().contains("voucher"));
+
+    // Two users race for one code: exactly one has it.
+    let (a, b) = tokio::join!(pay(&carol, &codes[1]), pay(&dan, &codes[1]));
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT], "{a:?} {b:?}");
+    let carol_now: Credits = balance(&api, &carol).await.parse().unwrap();
+    let dan_now: Credits = balance(&api, &dan).await.parse().unwrap();
+    assert_eq!(
+        carol_now.checked_add(dan_now).unwrap(),
+        "81".parse::<Credits>().unwrap(),
+        "40.5 + 15 + one voucher of 25.5"
+    );
+
+    // An expired voucher is refused, and says when it expired.
+    let (_, soon) = issue(json!({"amount": "5", "memo": "flash sale", "expires_in_days": 1})).await;
+    let code = soon[0]["code"].as_str().unwrap().to_string();
+    clock.0.store(MID_NOVEMBER + 86_400, Ordering::SeqCst);
+    let late = pay(&dan, &code).await;
+    error(&late, StatusCode::CONFLICT, "conflict");
+    assert!(
+        late.1["error"]["message"].as_str().unwrap().contains("expired on 2026-11-17"),
+        "{}",
+        late.1
+    );
+
+    // Admins see who redeemed what; the ledger has a payments account and still balances.
+    let (_, listed) = api.get("/v1/admin/billing/vouchers", Some(&admin)).await;
+    let redeemed: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["redeemed_by"].as_str())
+        .collect();
+    assert_eq!(redeemed.len(), 2, "{listed}");
+    assert!(redeemed.contains(&carol_id.as_str()));
+    let (unbalanced, total) = state.accounts.db().ledger_audit().await.unwrap();
+    assert!(unbalanced.is_empty() && total == 0, "{unbalanced:?} {total}");
+}
+
+#[tokio::test]
+async fn vouchers_pay_once_on_sqlite() {
+    on_sqlite(vouchers_pay_once).await;
+}
+
+#[tokio::test]
+async fn vouchers_pay_once_on_postgres() {
+    on_postgres(vouchers_pay_once).await;
+}

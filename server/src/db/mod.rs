@@ -114,6 +114,7 @@ mod resources;
 mod sessions;
 mod tokens;
 mod users;
+mod vouchers;
 
 pub use agents::AgentRow;
 pub use audit::{AuditEntry, AuditFilter};
@@ -126,3 +127,4 @@ pub use resources::{Kind, ResourceRow};
 pub use sessions::RefreshLookup;
 pub use tokens::ApiTokenRow;
 pub use users::UserRow;
+pub use vouchers::{Redemption, VoucherRow};

@@ -252,6 +252,21 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             "ALTER TABLE meters ADD COLUMN name TEXT NOT NULL DEFAULT ''",
         ],
     ),
+    (
+        15,
+        // Vouchers: codes worth credits, kept as hashes (the code is shown once), redeemed once.
+        &["CREATE TABLE vouchers (
+                id TEXT PRIMARY KEY,
+                code_hash TEXT NOT NULL UNIQUE,
+                amount BIGINT NOT NULL,
+                memo TEXT NOT NULL,
+                created_by TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT,
+                redeemed_by TEXT,
+                redeemed_at BIGINT
+            )"],
+    ),
 ];
 
 pub async fn migrate(db: &Db) -> Result<()> {

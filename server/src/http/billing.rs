@@ -11,8 +11,9 @@ use super::extract::{Body, Params};
 use super::AppState;
 use crate::accounts::Principal;
 use crate::billing::{
-    Balance, Catalog, Credit, PlanView, SwitchPlan, Switched, TxView, Usage, UsageQuery,
+    Balance, Catalog, Credit, Pay, PlanView, SwitchPlan, Switched, TxView, Usage, UsageQuery,
 };
+use crate::vouchers::{IssueVouchers, VoucherView};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -23,6 +24,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(usage))
         .routes(routes!(top_up))
         .routes(routes!(adjust))
+        .routes(routes!(pay))
+        .routes(routes!(issue_vouchers, vouchers))
 }
 
 #[utoipa::path(
@@ -139,4 +142,53 @@ async fn adjust(
     Body(b): Body<Credit>,
 ) -> ApiResult<(StatusCode, Json<TxView>)> {
     Ok((StatusCode::CREATED, Json(s.billing.adjust(&p, b).await?)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/billing/payments",
+    operation_id = "billing_pay",
+    tag = "billing",
+    summary = "Add credits you paid for through a payment provider (a voucher's code), once",
+    request_body = Pay,
+    responses((status = 201, body = TxView), super::error::Errors)
+)]
+async fn pay(
+    State(s): State<AppState>,
+    p: Principal,
+    Body(b): Body<Pay>,
+) -> ApiResult<(StatusCode, Json<TxView>)> {
+    Ok((StatusCode::CREATED, Json(s.billing.pay(&p, b).await?)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/admin/billing/vouchers",
+    operation_id = "billing_issue_vouchers",
+    tag = "billing",
+    summary = "Issue vouchers worth credits; their codes are shown this once (platform admins)",
+    request_body = IssueVouchers,
+    responses((status = 201, body = Vec<VoucherView>), super::error::Errors)
+)]
+async fn issue_vouchers(
+    State(s): State<AppState>,
+    p: Principal,
+    Body(b): Body<IssueVouchers>,
+) -> ApiResult<(StatusCode, Json<Vec<VoucherView>>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.billing.issue_vouchers(&p, b).await?),
+    ))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/admin/billing/vouchers",
+    operation_id = "billing_vouchers",
+    tag = "billing",
+    summary = "The newest vouchers, without their codes, and who redeemed them (platform admins)",
+    responses((status = 200, body = Vec<VoucherView>), super::error::Errors)
+)]
+async fn vouchers(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<VoucherView>>> {
+    Ok(Json(s.billing.vouchers(&p).await?))
 }

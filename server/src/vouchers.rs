@@ -1,0 +1,197 @@
+//! Vouchers: codes worth credits that platform admins issue (to sell, or to give away) and users
+//! redeem once; the platform's first payment provider. A code is shown once, when issued, and
+//! kept only as its hash.
+
+use std::sync::Arc;
+
+use chrono::TimeZone;
+use nubes::{async_trait, Error, ErrorKind, Result};
+use nubes_auth::token::{self, TokenKind};
+use nubes_billing::{Credits, Payment, PaymentProvider};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::Principal;
+use crate::billing::{Billing, Clock};
+use crate::db::{Db, Redemption, VoucherRow};
+
+/// At most this many vouchers are issued at once.
+const MAX_BATCH: u32 = 100;
+/// And they last at most ten years.
+const MAX_DAYS: u32 = 3650;
+
+#[derive(Debug)]
+pub struct Vouchers {
+    db: Db,
+    clock: Arc<dyn Clock>,
+}
+
+impl Vouchers {
+    pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
+        Self { db, clock }
+    }
+}
+
+fn date(t: i64) -> String {
+    chrono::Utc
+        .timestamp_opt(t, 0)
+        .single()
+        .map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+}
+
+#[async_trait]
+impl PaymentProvider for Vouchers {
+    fn name(&self) -> &'static str {
+        "voucher"
+    }
+
+    async fn settle(&self, user_id: &str, code: &str) -> Result<Payment> {
+        let code = code.trim();
+        // The code itself is never echoed: an error message may end up in a log.
+        if !token::looks_like(TokenKind::Voucher, code) {
+            return Err(Error::invalid_input(
+                "that is not a voucher code: codes are nbv_ and 32 letters and digits",
+            ));
+        }
+        match self
+            .db
+            .redeem_voucher(&token::hash(code), user_id, self.clock.now())
+            .await?
+        {
+            Redemption::Theirs(v) => Ok(Payment {
+                reference: v.id,
+                amount: Credits::from_micros(v.amount),
+                memo: format!("voucher: {}", v.memo),
+            }),
+            Redemption::NoSuchCode => Err(Error::not_found("no voucher has this code")),
+            Redemption::Taken => Err(Error::new(
+                ErrorKind::Conflict,
+                "this voucher was redeemed by someone else",
+            )),
+            Redemption::Expired(at) => Err(Error::new(
+                ErrorKind::Conflict,
+                format!("this voucher expired on {}", date(at)),
+            )),
+        }
+    }
+}
+
+/// Vouchers to issue.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueVouchers {
+    /// Credits each is worth, like "25".
+    pub amount: String,
+    /// How many (default 1, at most 100).
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// What they are for; users see it in their transactions.
+    pub memo: String,
+    /// Days until they expire (default: never; at most 3650).
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// A voucher as admins see it; its code only when issued.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct VoucherView {
+    pub id: String,
+    /// Shown once, when issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub amount: String,
+    pub memo: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub redeemed_by: Option<String>,
+    pub redeemed_at: Option<i64>,
+}
+
+fn view(v: VoucherRow, code: Option<String>) -> VoucherView {
+    VoucherView {
+        id: v.id,
+        code,
+        amount: Credits::from_micros(v.amount).to_string(),
+        memo: v.memo,
+        created_by: v.created_by,
+        created_at: v.created_at,
+        expires_at: v.expires_at,
+        redeemed_by: v.redeemed_by,
+        redeemed_at: v.redeemed_at,
+    }
+}
+
+impl Billing {
+    /// Issues vouchers (platform admins); their codes are in the answer and nowhere else.
+    pub async fn issue_vouchers(
+        &self,
+        p: &Principal,
+        req: IssueVouchers,
+    ) -> Result<Vec<VoucherView>> {
+        self.admin(p).await?;
+        let amount: Credits = req.amount.parse()?;
+        if amount <= Credits::ZERO {
+            return Err(Error::invalid_input(
+                "a voucher is worth some credits: the amount must be positive",
+            ));
+        }
+        let count = req.count.unwrap_or(1);
+        if !(1..=MAX_BATCH).contains(&count) {
+            return Err(Error::invalid_input(format!(
+                "count must be 1 to {MAX_BATCH}"
+            )));
+        }
+        let memo = req.memo.trim();
+        if memo.is_empty() || memo.len() > 500 {
+            return Err(Error::invalid_input(
+                "say what they are for, in 1-500 characters (memo)",
+            ));
+        }
+        let now = self.now();
+        let expires_at = match req.expires_in_days {
+            Some(days @ 1..=MAX_DAYS) => Some(now + i64::from(days) * 86_400),
+            Some(_) => {
+                return Err(Error::invalid_input(format!(
+                    "expires_in_days must be 1 to {MAX_DAYS}"
+                )))
+            }
+            None => None,
+        };
+        let mut issued = Vec::new();
+        for _ in 0..count {
+            let code = token::issue(TokenKind::Voucher);
+            let row = VoucherRow {
+                id: token::random_id(),
+                amount: amount.micros(),
+                memo: memo.to_string(),
+                created_by: p.user_id.clone(),
+                created_at: now,
+                expires_at,
+                redeemed_by: None,
+                redeemed_at: None,
+            };
+            issued.push((row, code));
+        }
+        let stored: Vec<_> = issued
+            .iter()
+            .map(|(row, code)| (row.clone(), code.hash.clone()))
+            .collect();
+        self.db().insert_vouchers(&stored).await?;
+        Ok(issued
+            .into_iter()
+            .map(|(row, code)| view(row, Some(code.plaintext)))
+            .collect())
+    }
+
+    /// The newest vouchers, redeemed or not (platform admins).
+    pub async fn vouchers(&self, p: &Principal) -> Result<Vec<VoucherView>> {
+        self.admin(p).await?;
+        Ok(self
+            .db()
+            .vouchers(1000)
+            .await?
+            .into_iter()
+            .map(|v| view(v, None))
+            .collect())
+    }
+}
