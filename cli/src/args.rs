@@ -333,6 +333,35 @@ pub enum BillingCmd {
         #[arg(long)]
         memo: String,
     },
+    /// Add the credits a voucher is worth to your balance (once)
+    Redeem {
+        /// The voucher's code (nbv_...)
+        code: String,
+    },
+    /// Vouchers worth credits, to sell or give away (platform admins)
+    #[command(subcommand)]
+    Vouchers(VoucherCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VoucherCmd {
+    /// Issue vouchers: prints their codes, this once
+    Issue {
+        /// Credits each is worth, like 25
+        amount: String,
+        /// How many (at most 100)
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// What they are for; users see it in their transactions
+        #[arg(long)]
+        memo: String,
+        /// Days until they expire (default: never)
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// The newest vouchers and who redeemed them
+    #[command(visible_alias = "ls")]
+    List,
 }
 
 /// A fleet's agents, for platform admins (through the current context).

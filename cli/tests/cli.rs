@@ -740,6 +740,16 @@ fn serve_with(
     compute: &str,
     extra: &[&str],
 ) -> (std::process::Child, String) {
+    let (server, addr, _) = serve_showing_admin(data_dir, compute, extra);
+    (server, addr)
+}
+
+/// As `serve_with`, with the first admin's email and password as `serve` showed them.
+fn serve_showing_admin(
+    data_dir: &std::path::Path,
+    compute: &str,
+    extra: &[&str],
+) -> (std::process::Child, String, (String, String)) {
     use std::io::{BufRead, BufReader};
     let mut server = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
         .args([
@@ -757,13 +767,20 @@ fn serve_with(
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut admin = (String::new(), String::new());
     let addr = loop {
         let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(email) = line.strip_prefix("first admin: ") {
+            admin.0 = email.trim().to_string();
+        }
+        if let Some(password) = line.strip_prefix("password:") {
+            admin.1 = password.trim().to_string();
+        }
         if let Some(a) = line.strip_prefix("listening on http://") {
             break a.to_string();
         }
     };
-    (server, addr)
+    (server, addr, admin)
 }
 
 /// POSTs JSON over a plain socket (HTTP/1.1) and returns the JSON answer.
@@ -1191,25 +1208,30 @@ fn billing_settings_from_a_file() {
 #[test]
 fn billing_through_a_server() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut server, addr) = serve_in(dir.path(), "memory://?images=img");
+    let (mut server, addr, (admin_email, admin_password)) =
+        serve_showing_admin(dir.path(), "memory://?images=img", &[]);
     let creds =
         serde_json::json!({"email": "payer@example.com", "password": "correct horse battery"});
     http_post(&addr, "/v1/auth/register", None, creds.clone());
-    let access = http_post(&addr, "/v1/auth/login", None, creds)["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let login = |creds| {
+        http_post(&addr, "/v1/auth/login", None, creds)["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let access = login(creds);
+    let admin = login(serde_json::json!({"email": admin_email, "password": admin_password}));
     let provider = format!("http://{addr}");
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+    let run_as = |token: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cloudctl"))
             .args(["--provider", &provider])
             .args(args)
-            .env("NUBES_TOKEN", &access)
+            .env("NUBES_TOKEN", token)
             .env("NUBES_CONFIG", "/nonexistent/nubes-test/config.yaml")
             .output()
-            .unwrap();
-        out
+            .unwrap()
     };
+    let run = |args: &[&str]| run_as(&access, args);
     let json = |out: &Output| -> serde_json::Value { serde_json::from_str(&ok(out)).unwrap() };
     assert_eq!(
         json(&run(&["-o", "json", "billing", "balance"]))["credits"],
@@ -1257,6 +1279,67 @@ fn billing_through_a_server() {
         &run(&["billing", "usage", "--from", "yesterday"]),
         5,
         "not a day",
+    );
+
+    // Vouchers: an admin issues them (codes printed once), the user redeems one, once.
+    fails(
+        &run(&["billing", "vouchers", "issue", "10", "--memo", "mine"]),
+        7,
+        "billing for others",
+    );
+    let issued = json(&run_as(
+        &admin,
+        &[
+            "-o", "json", "billing", "vouchers", "issue", "12.5", "--count", "2", "--memo",
+            "launch",
+        ],
+    ));
+    let code = issued[0]["code"].as_str().unwrap().to_string();
+    assert_eq!(issued.as_array().unwrap().len(), 2, "{issued}");
+    let table = ok(&run_as(&admin, &["billing", "vouchers", "list"]));
+    assert!(
+        table.contains("launch") && !table.contains("nbv_"),
+        "{table}"
+    );
+    fails(
+        &run_as(
+            &admin,
+            &["billing", "vouchers", "issue", "-3", "--memo", "x"],
+        ),
+        2,
+        "unexpected argument '-3'",
+    );
+    fails(
+        &run_as(
+            &admin,
+            &[
+                "billing", "vouchers", "issue", "3", "--memo", "x", "--count", "500",
+            ],
+        ),
+        5,
+        "count must be 1 to 100",
+    );
+    let before: f64 = json(&run(&["-o", "json", "billing", "balance"]))["credits"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let paid = json(&run(&["-o", "json", "billing", "redeem", &code]));
+    assert_eq!(
+        (paid["kind"].as_str(), paid["amount"].as_str()),
+        (Some("payment"), Some("12.5"))
+    );
+    let after: f64 = json(&run(&["-o", "json", "billing", "balance"]))["credits"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(after - before, 12.5);
+    fails(&run(&["billing", "redeem", &code]), 11, "credited already");
+    fails(
+        &run(&["billing", "redeem", "nbv_nope"]),
+        5,
+        "not a voucher code",
     );
     server.kill().unwrap();
     server.wait().unwrap();

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use chrono::{Datelike, TimeZone, Utc};
 use nubes::{Error, Result};
 use nubes_auth::{token, Action, Target};
-use nubes_billing::{day, Account, Credits, PaymentProvider, Fee, Kind, Plan, PlanId, Prices, Transaction};
+use nubes_billing::{
+    day, Account, Credits, Fee, Kind, PaymentProvider, Plan, PlanId, Prices, Transaction,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::Principal;

@@ -32,10 +32,10 @@ impl Vouchers {
 }
 
 fn date(t: i64) -> String {
-    chrono::Utc
-        .timestamp_opt(t, 0)
-        .single()
-        .map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+    chrono::Utc.timestamp_opt(t, 0).single().map_or_else(
+        || t.to_string(),
+        |d| d.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
 }
 
 #[async_trait]

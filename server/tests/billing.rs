@@ -861,20 +861,39 @@ async fn vouchers_pay_once(url: String) {
     assert_eq!(balance(&api, &carol).await, "15");
     let (status, tx) = pay(&carol, &codes[0]).await;
     assert_eq!(status, StatusCode::CREATED, "{tx}");
-    assert_eq!((tx["kind"].as_str(), tx["amount"].as_str()), (Some("payment"), Some("25.5")));
+    assert_eq!(
+        (tx["kind"].as_str(), tx["amount"].as_str()),
+        (Some("payment"), Some("25.5"))
+    );
     assert_eq!(tx["memo"], "voucher: conference");
     assert_eq!(balance(&api, &carol).await, "40.5");
     // Once: not again by her, not by anyone else; her balance stays.
-    error(&pay(&carol, &codes[0]).await, StatusCode::CONFLICT, "conflict");
+    error(
+        &pay(&carol, &codes[0]).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    );
     let taken = pay(&dan, &codes[0]).await;
     error(&taken, StatusCode::CONFLICT, "conflict");
-    assert!(!taken.1.to_string().contains(&codes[0]), "the code echoed: {}", taken.1);
+    assert!(
+        !taken.1.to_string().contains(&codes[0]),
+        "the code echoed: {}",
+        taken.1
+    );
     assert_eq!(balance(&api, &carol).await, "40.5");
     assert_eq!(balance(&api, &dan).await, "15");
     // Bad input loses nothing.
     let made_up = format!("nbv_{}", "a".repeat(32));
-    error(&pay(&dan, &made_up).await, StatusCode::NOT_FOUND, "not_found");
-    error(&pay(&dan, "free money").await, StatusCode::BAD_REQUEST, "invalid_input");
+    error(
+        &pay(&dan, &made_up).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    error(
+        &pay(&dan, "free money").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
     let other = api
         .post(
             "/v1/billing/payments",
@@ -883,13 +902,20 @@ async fn vouchers_pay_once(url: String) {
         )
         .await;
     error(&other, StatusCode::BAD_REQUEST, "invalid_input");
-    assert!(other.1["error"]["message"].as_str().unwrap().contains("voucher"));
+    assert!(other.1["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("voucher"));
 
     // Two users race for one code: exactly one has it.
     let (a, b) = tokio::join!(pay(&carol, &codes[1]), pay(&dan, &codes[1]));
     let mut statuses = [a.0, b.0];
     statuses.sort();
-    assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT], "{a:?} {b:?}");
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::CONFLICT],
+        "{a:?} {b:?}"
+    );
     let carol_now: Credits = balance(&api, &carol).await.parse().unwrap();
     let dan_now: Credits = balance(&api, &dan).await.parse().unwrap();
     assert_eq!(
@@ -905,7 +931,10 @@ async fn vouchers_pay_once(url: String) {
     let late = pay(&dan, &code).await;
     error(&late, StatusCode::CONFLICT, "conflict");
     assert!(
-        late.1["error"]["message"].as_str().unwrap().contains("expired on 2026-11-17"),
+        late.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired on 2026-11-17"),
         "{}",
         late.1
     );
@@ -921,7 +950,10 @@ async fn vouchers_pay_once(url: String) {
     assert_eq!(redeemed.len(), 2, "{listed}");
     assert!(redeemed.contains(&carol_id.as_str()));
     let (unbalanced, total) = state.accounts.db().ledger_audit().await.unwrap();
-    assert!(unbalanced.is_empty() && total == 0, "{unbalanced:?} {total}");
+    assert!(
+        unbalanced.is_empty() && total == 0,
+        "{unbalanced:?} {total}"
+    );
 }
 
 #[tokio::test]

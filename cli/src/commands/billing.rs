@@ -1,10 +1,10 @@
-//! `cloudctl billing`: plans, the balance and its transactions; top-ups and adjustments for
-//! platform admins.
+//! `cloudctl billing`: plans, the balance and its transactions, redeeming vouchers; top-ups,
+//! adjustments and vouchers for platform admins.
 
-use nubes::remote::billing::{self, Plan, Transaction, UsageDay};
+use nubes::remote::billing::{self, Plan, Transaction, UsageDay, Voucher};
 use nubes::remote::Client;
 
-use crate::args::BillingCmd;
+use crate::args::{BillingCmd, VoucherCmd};
 use crate::output::{self, Format, Tabular};
 use crate::Outcome;
 
@@ -55,6 +55,24 @@ impl Tabular for UsageDay {
             self.cost.memory.clone(),
             self.cost.disk.clone(),
             self.cost.total.clone(),
+        ]
+    }
+}
+
+impl Tabular for Voucher {
+    const HEADERS: &'static [&'static str] =
+        &["ID", "CODE", "AMOUNT", "MEMO", "EXPIRES", "REDEEMED-BY"];
+
+    fn row(&self) -> Vec<String> {
+        let time =
+            |t: Option<i64>| output::time(t.and_then(|t| chrono::DateTime::from_timestamp(t, 0)));
+        vec![
+            self.id.clone(),
+            self.code.clone().unwrap_or_else(|| "-".into()),
+            self.amount.clone(),
+            self.memo.clone(),
+            time(self.expires_at),
+            self.redeemed_by.clone().unwrap_or_else(|| "-".into()),
         ]
     }
 }
@@ -121,6 +139,23 @@ pub async fn run(server: &str, token: &str, cmd: BillingCmd, format: Format) -> 
             format,
             &billing::adjust(&client, &user, &amount, &memo).await?,
         ),
+        BillingCmd::Redeem { code } => {
+            output::one(format, &billing::pay(&client, "voucher", &code).await?)
+        }
+        BillingCmd::Vouchers(VoucherCmd::Issue {
+            amount,
+            count,
+            memo,
+            expires_in_days,
+        }) => {
+            let issued =
+                billing::issue_vouchers(&client, &amount, count, &memo, expires_in_days).await?;
+            eprintln!("the codes are shown this once: store them now");
+            output::list(format, &issued)
+        }
+        BillingCmd::Vouchers(VoucherCmd::List) => {
+            output::list(format, &billing::vouchers(&client).await?)
+        }
     }
     Ok(0)
 }

@@ -1,5 +1,5 @@
-//! Billing on a Nubes server: plans, the caller's balance and transactions, and admins'
-//! top-ups and adjustments. Not an SDK trait (it is the platform's), so plain functions.
+//! Billing on a Nubes server: plans, the caller's balance and transactions, payments (a
+//! voucher's code), and admins' top-ups, adjustments and vouchers. Not an SDK trait (it is the platform's), so plain functions.
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -86,6 +86,21 @@ pub struct Usage {
     pub days: Vec<UsageDay>,
 }
 
+/// A voucher as admins see it; `code` only in the answer that issued it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Voucher {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub amount: String,
+    pub memo: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub redeemed_by: Option<String>,
+    pub redeemed_at: Option<i64>,
+}
+
 const NONE: Option<&()> = None;
 
 /// Usage by day, instance and resource; days as YYYY-MM-DD (defaults: this month so far).
@@ -167,4 +182,39 @@ async fn admin_posting(
 ) -> Result<Transaction> {
     let body = serde_json::json!({ "user_id": user_id, "amount": amount, "memo": memo });
     client.call(Method::POST, route, Some(&body)).await
+}
+
+/// Credits the caller with what `provider` settles for `token` (for `voucher`, its code).
+pub async fn pay(client: &Client, provider: &str, token: &str) -> Result<Transaction> {
+    let body = serde_json::json!({ "provider": provider, "token": token });
+    client
+        .call(Method::POST, "/v1/billing/payments", Some(&body))
+        .await
+}
+
+/// Issues `count` vouchers worth `amount` credits each (platform admins); their codes are in
+/// this answer only.
+pub async fn issue_vouchers(
+    client: &Client,
+    amount: &str,
+    count: u32,
+    memo: &str,
+    expires_in_days: Option<u32>,
+) -> Result<Vec<Voucher>> {
+    let body = serde_json::json!({
+        "amount": amount,
+        "count": count,
+        "memo": memo,
+        "expires_in_days": expires_in_days,
+    });
+    client
+        .call(Method::POST, "/v1/admin/billing/vouchers", Some(&body))
+        .await
+}
+
+/// The newest vouchers, without codes (platform admins).
+pub async fn vouchers(client: &Client) -> Result<Vec<Voucher>> {
+    client
+        .call(Method::GET, "/v1/admin/billing/vouchers", NONE)
+        .await
 }
