@@ -216,6 +216,21 @@ fn show_day(day: i64) -> String {
         .to_string()
 }
 
+/// The most an admin moves at once (top-up, adjustment, voucher) either way: $500,000. Far past
+/// any real payment, and far short of what would overflow a balance.
+const MAX_ADMIN_AMOUNT: Credits = Credits::whole(1_000_000);
+
+/// An amount an admin gives, within bounds.
+pub(crate) fn admin_amount(text: &str) -> Result<Credits> {
+    let amount: Credits = text.parse()?;
+    if amount > MAX_ADMIN_AMOUNT || amount < -MAX_ADMIN_AMOUNT {
+        return Err(Error::invalid_input(format!(
+            "{amount} credits is more than {MAX_ADMIN_AMOUNT} at once"
+        )));
+    }
+    Ok(amount)
+}
+
 #[derive(Debug, Clone)]
 pub struct Billing {
     db: Db,
@@ -549,7 +564,7 @@ impl Billing {
 
     async fn credit(&self, p: &Principal, req: Credit, kind: Kind) -> Result<TxView> {
         self.admin(p).await?;
-        let amount: Credits = req.amount.parse()?;
+        let amount = admin_amount(&req.amount)?;
         if amount == Credits::ZERO || (kind == Kind::TopUp && amount.is_negative()) {
             return Err(Error::invalid_input(
                 "a top-up adds credits: the amount must be positive (adjustments may be negative)",

@@ -129,7 +129,7 @@ impl Billing {
         req: IssueVouchers,
     ) -> Result<Vec<VoucherView>> {
         self.admin(p).await?;
-        let amount: Credits = req.amount.parse()?;
+        let amount = crate::billing::admin_amount(&req.amount)?;
         if amount <= Credits::ZERO {
             return Err(Error::invalid_input(
                 "a voucher is worth some credits: the amount must be positive",

@@ -180,6 +180,7 @@ async fn plans_grants_switches_and_top_ups(url: String) {
         json!({"user_id": alice_id, "amount": "0", "memo": "x"}),
         json!({"user_id": alice_id, "amount": "1", "memo": ""}),
         json!({"user_id": "nobody", "amount": "1", "memo": "x"}),
+        json!({"user_id": alice_id, "amount": "9000000000000", "memo": "x"}),
     ] {
         let res = api
             .post("/v1/admin/billing/top-ups", Some(&admin), bad.clone())
@@ -843,6 +844,7 @@ async fn vouchers_pay_once(url: String) {
         json!({"amount": "5", "memo": "x", "count": 101}),
         json!({"amount": "5", "memo": "x", "expires_in_days": 0}),
         json!({"amount": "five", "memo": "x"}),
+        json!({"amount": "1000000.000001", "memo": "x"}),
         json!({"amount": "5", "memo": "x", "colour": "red"}),
     ] {
         error(&issue(bad).await, StatusCode::BAD_REQUEST, "invalid_input");
