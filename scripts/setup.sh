@@ -123,11 +123,13 @@ export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 # are dropped; third-party builds, the slow part, stay.
 NUBES_TARGET_BUDGET_GB=${NUBES_TARGET_BUDGET_GB:-16}
 NUBES_MIN_FREE_GB=${NUBES_MIN_FREE_GB:-8}
+target_gb() { echo $(( $(du -sk "$CARGO_TARGET_DIR" | cut -f1) / 1048576 )); }
+free_gb() { echo $(( $(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }') / 1048576 )); }
 ensure_target_room() {
   [ -d "$CARGO_TARGET_DIR" ] || return 0
   local size_gb free_gb
-  size_gb=$(( $(du -sk "$CARGO_TARGET_DIR" | cut -f1) / 1048576 ))
-  free_gb=$(( $(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }') / 1048576 ))
+  size_gb=$(target_gb)
+  free_gb=$(free_gb)
   if [ "$size_gb" -ge "$NUBES_TARGET_BUDGET_GB" ] || [ "$free_gb" -lt "$NUBES_MIN_FREE_GB" ]; then
     log "target dir $size_gb GiB (budget $NUBES_TARGET_BUDGET_GB), $free_gb GiB free: dropping the workspace's stale builds"
     rm -rf "$CARGO_TARGET_DIR"/*/incremental
@@ -137,12 +139,12 @@ ensure_target_room() {
     # shellcheck disable=SC2086 # one word per -p and name
     cargo clean --quiet $packages
   fi
-  size_gb=$(( $(du -sk "$CARGO_TARGET_DIR" | cut -f1) / 1048576 ))
+  size_gb=$(target_gb)
   if [ "$size_gb" -ge "$NUBES_TARGET_BUDGET_GB" ]; then
     log "target dir still $size_gb GiB: stale third-party builds; cleaning it whole"
     cargo clean --quiet
   fi
-  free_gb=$(( $(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }') / 1048576 ))
+  free_gb=$(free_gb)
   if [ "$free_gb" -lt "$NUBES_MIN_FREE_GB" ]; then
     log "WARNING: only $free_gb GiB free on the disk of $CARGO_TARGET_DIR; a full build needs about $NUBES_MIN_FREE_GB GiB"
   fi

@@ -231,6 +231,17 @@ pub(crate) fn admin_amount(text: &str) -> Result<Credits> {
     Ok(amount)
 }
 
+/// An admin's memo, trimmed, of 1-500 characters; `ask` says what it should say.
+pub(crate) fn admin_memo<'a>(text: &'a str, ask: &str) -> Result<&'a str> {
+    let memo = text.trim();
+    if memo.is_empty() || memo.len() > 500 {
+        return Err(Error::invalid_input(format!(
+            "{ask}, in 1-500 characters (memo)"
+        )));
+    }
+    Ok(memo)
+}
+
 #[derive(Debug, Clone)]
 pub struct Billing {
     db: Db,
@@ -570,10 +581,7 @@ impl Billing {
                 "a top-up adds credits: the amount must be positive (adjustments may be negative)",
             ));
         }
-        let memo = req.memo.trim();
-        if memo.is_empty() || memo.len() > 500 {
-            return Err(Error::invalid_input("say why, in 1-500 characters (memo)"));
-        }
+        let memo = admin_memo(&req.memo, "say why")?;
         self.db
             .user(&req.user_id)
             .await

@@ -141,12 +141,7 @@ impl Billing {
                 "count must be 1 to {MAX_BATCH}"
             )));
         }
-        let memo = req.memo.trim();
-        if memo.is_empty() || memo.len() > 500 {
-            return Err(Error::invalid_input(
-                "say what they are for, in 1-500 characters (memo)",
-            ));
-        }
+        let memo = crate::billing::admin_memo(&req.memo, "say what they are for")?;
         let now = self.now();
         let expires_at = match req.expires_in_days {
             Some(days @ 1..=MAX_DAYS) => Some(now + i64::from(days) * 86_400),
