@@ -1,4 +1,11 @@
-//! Plans: a monthly grant and limits on what one holds at once, enforced at create and resize.
+//! Plans: a monthly price, a monthly grant and limits on what one holds at once, enforced at
+//! create and resize.
+//!
+//! A paid plan's price is paid in credits from the wallet before its grant is given: at the
+//! start of each month, and for the rest of the month when switching to it. Switching back and
+//! forth is prorated both ways for the grant, while a price once paid is not given back, so no
+//! sequence of switches yields more credits than holding the plans for the same time would,
+//! and every upgrade costs its price.
 
 use nubes_core::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -79,21 +86,27 @@ pub struct Plan {
     pub id: PlanId,
     /// Granted at the start of each month.
     pub monthly: Credits,
+    /// Paid from the wallet at the start of each month (and prorated at a switch to it), before
+    /// the grant: 1 credit is $0.50, so Pro's $9 is 18 credits.
+    #[serde(default)]
+    pub price: Credits,
     pub limits: Limits,
 }
 
 /// The default plans of the issue.
 pub fn default_plans() -> Vec<Plan> {
-    let plan = |id, monthly, cores: u64, memory_gb: u64, disk_gb: u64| Plan {
+    let plan = |id, price, monthly, cores: u64, memory_gb: u64, disk_gb: u64| Plan {
         id,
         monthly: Credits::whole(monthly),
+        price: Credits::whole(price),
         limits: Limits::new(cores * 1000, memory_gb * GB, disk_gb * GB),
     };
     vec![
-        plan(PlanId::Free, 15, 2, 2, 20),
-        plan(PlanId::Pro, 150, 4, 8, 50),
-        plan(PlanId::Unlimited, 600, 8, 16, 200),
-        plan(PlanId::PayAsYouGo, 0, 8, 16, 200),
+        plan(PlanId::Free, 0, 15, 2, 2, 20),
+        // $9 and $29 a month.
+        plan(PlanId::Pro, 18, 150, 4, 8, 50),
+        plan(PlanId::Unlimited, 58, 600, 8, 16, 200),
+        plan(PlanId::PayAsYouGo, 0, 0, 8, 16, 200),
     ]
 }
 
@@ -145,15 +158,46 @@ impl Plan {
     }
 }
 
-/// What switching plans mid-month gives or takes: the new plan's grant for the rest of the
-/// month, less the old plan's for the same part, floored to the micro-credit.
-pub fn prorate(old: &Plan, new: &Plan, seconds_left: u64, seconds_in_month: u64) -> Credits {
+/// The part of `amount` for `seconds_left` of `seconds_in_month`, to the micro-credit: floored
+/// (toward zero), or with `up`, rounded away from zero.
+fn share(amount: i128, seconds_left: u64, seconds_in_month: u64, up: bool) -> Credits {
     if seconds_in_month == 0 {
         return Credits::ZERO;
     }
-    let diff = i128::from(new.monthly.micros()) - i128::from(old.monthly.micros());
-    let part = diff * i128::from(seconds_left.min(seconds_in_month)) / i128::from(seconds_in_month);
+    let month = i128::from(seconds_in_month);
+    let scaled = amount * i128::from(seconds_left.min(seconds_in_month));
+    let mut part = scaled / month;
+    if up && scaled % month != 0 {
+        part += scaled.signum();
+    }
     Credits::from_micros(part as i64)
+}
+
+/// What switching plans mid-month gives or takes: the new plan's grant for the rest of the
+/// month, less the old plan's for the same part, each floored to the micro-credit (so that
+/// switches at one moment telescope: free → pro → unlimited gives what free → unlimited does).
+pub fn prorate(old: &Plan, new: &Plan, seconds_left: u64, seconds_in_month: u64) -> Credits {
+    let part = |p: &Plan| {
+        share(
+            i128::from(p.monthly.micros()),
+            seconds_left,
+            seconds_in_month,
+            false,
+        )
+    };
+    Credits::from_micros(part(new).micros() - part(old).micros())
+}
+
+/// What a switch to `new` costs for the rest of the month: its price for that part, paid
+/// whatever the old plan was (a price paid is not given back, so a switch away and back pays
+/// again), rounded up, so splitting a month into switches never pays less than the whole.
+pub fn switch_price(new: &Plan, seconds_left: u64, seconds_in_month: u64) -> Credits {
+    share(
+        i128::from(new.price.micros()),
+        seconds_left,
+        seconds_in_month,
+        true,
+    )
 }
 
 #[cfg(test)]
@@ -216,5 +260,24 @@ mod tests {
         );
         assert_eq!(prorate(&free, &pro, 0, month), Credits::ZERO);
         assert_eq!(prorate(&free, &pro, 2 * month, month), Credits::whole(135));
+    }
+
+    #[test]
+    fn a_switch_pays_the_new_plans_price_for_the_rest_of_the_month() {
+        let (free, pro) = (plan(PlanId::Free), plan(PlanId::Pro));
+        let month = 30 * 86_400;
+        assert_eq!(switch_price(&pro, month / 2, month), Credits::whole(9));
+        assert_eq!(switch_price(&free, month / 2, month), Credits::ZERO);
+        // Rounded up: a third of 18 credits is 6, a seventh is 2.571429 (not 2.571428).
+        assert_eq!(switch_price(&pro, month / 3, month), Credits::whole(6));
+        let february = 28 * 86_400;
+        assert_eq!(
+            switch_price(&pro, february / 7, february),
+            "2.571429".parse().unwrap()
+        );
+        // Up and down again at once: the grant comes back out, the price stays paid.
+        let up = prorate(&free, &pro, month / 2, month);
+        let down = prorate(&pro, &free, month / 2, month);
+        assert_eq!(up.checked_add(down).unwrap(), Credits::ZERO);
     }
 }

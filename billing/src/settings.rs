@@ -47,6 +47,7 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct PlanFile {
     monthly: Option<String>,
+    price: Option<String>,
     cpus: Option<f64>,
     memory_gb: Option<u64>,
     disk_gb: Option<u64>,
@@ -111,6 +112,7 @@ impl Settings {
                 &format!("plans.{name}.monthly"),
                 p.monthly,
             )?;
+            set(&mut plan.price, &format!("plans.{name}.price"), p.price)?;
             if let Some(cpus) = p.cpus {
                 if !cpus.is_finite() || cpus < 0.0 {
                     return Err(Error::invalid_input(format!(
@@ -167,7 +169,7 @@ mod tests {
         let s = Settings::from_json(
             r#"{
                 "prices": {"core_hour": "0.25"},
-                "plans": {"free": {"monthly": "20.5", "cpus": 1.5}, "pro": {"disk_gb": 80}},
+                "plans": {"free": {"monthly": "20.5", "cpus": 1.5}, "pro": {"disk_gb": 80, "price": "20"}},
                 "fee_bps": 1500,
                 "alerts": ["2", "10", "2"]
             }"#,
@@ -185,6 +187,7 @@ mod tests {
         );
         let pro = s.plans.iter().find(|p| p.id == PlanId::Pro).unwrap();
         assert_eq!(pro.limits.disk, 80 * GB);
+        assert_eq!(pro.price, Credits::whole(20));
         assert_eq!(s.fee, Fee(1500));
         assert_eq!(s.alerts, [Credits::whole(10), Credits::whole(2)]);
     }

@@ -1243,15 +1243,16 @@ fn billing_through_a_server() {
         json(&run(&["-o", "json", "billing", "plan"]))["plan"],
         "free"
     );
+    // Pay-as-you-go has no price, so a Free wallet affords it on any day of the month.
     assert_eq!(
-        json(&run(&["-o", "json", "billing", "switch", "pro"]))["plan"],
-        "pro"
+        json(&run(&["-o", "json", "billing", "switch", "pay_as_you_go"]))["plan"],
+        "pay_as_you_go"
     );
     fails(&run(&["billing", "switch", "gold"]), 5, "unknown plan");
     fails(
-        &run(&["billing", "switch", "pro"]),
+        &run(&["billing", "switch", "pay_as_you_go"]),
         11,
-        "already on the pro plan",
+        "already on the pay_as_you_go plan",
     );
     let txs = json(&run(&["-o", "json", "billing", "transactions"]));
     let kinds: Vec<&str> = txs

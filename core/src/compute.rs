@@ -112,7 +112,27 @@ impl VmSpec {
     }
 }
 
+/// The cpus an instance gets when its spec names none.
+pub const DEFAULT_CPUS: f64 = 1.0;
+/// The memory a container gets when its spec names none.
+pub const DEFAULT_MEMORY: u64 = 256 << 20;
+/// The memory a VM gets when its spec names none: a guest kernel needs more than a container.
+pub const DEFAULT_VM_MEMORY: u64 = 512 << 20;
+
 impl InstanceSpec {
+    /// Sets cpus and memory where the spec leaves them unset, to the defaults every provider
+    /// applies. A platform calls it before admission, so that what it counts against plans,
+    /// bills and asks the backend to enforce is one size.
+    pub fn apply_defaults(&mut self) {
+        self.cpus.get_or_insert(DEFAULT_CPUS);
+        let memory = if self.vm.is_some() {
+            DEFAULT_VM_MEMORY
+        } else {
+            DEFAULT_MEMORY
+        };
+        self.memory.get_or_insert(memory);
+    }
+
     pub fn new(name: impl Into<String>, image: impl Into<String>) -> Self {
         Self {
             name: name.into(),

@@ -2,7 +2,7 @@
 //! stored hashed, revocable), and the fleet's live view of each. Only platform admins manage
 //! agents; an agent authenticates with its token alone.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use nubes::{Error, ErrorKind, InstanceSpec, Result};
@@ -65,8 +65,12 @@ pub struct DbStore(pub Db);
 
 #[nubes::async_trait]
 impl Store for DbStore {
-    async fn owned(&self, names: &[String]) -> Result<HashSet<String>> {
+    async fn owned(&self, names: &[String]) -> Result<HashMap<String, Option<String>>> {
         self.0.owned_backend_ids(names).await
+    }
+
+    async fn placed(&self, name: &str, agent: &str) -> Result<()> {
+        self.0.set_instance_agent(name, agent).await
     }
 
     async fn remember(&self, spec: &InstanceSpec, priority: i32) -> Result<()> {

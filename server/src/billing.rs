@@ -8,12 +8,12 @@ use chrono::{Datelike, TimeZone, Utc};
 use nubes::{Error, Result};
 use nubes_auth::{token, Action, Target};
 use nubes_billing::{
-    day, Account, Credits, Fee, Kind, PaymentProvider, Plan, PlanId, Prices, Transaction,
+    day, Account, Credits, Fee, Kind, Limits, PaymentProvider, Plan, PlanId, Prices, Transaction,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::Principal;
-use crate::db::{Db, Posted};
+use crate::db::{user_lock, Db, Locked, Posted};
 use crate::tenancy;
 
 /// Seconds since the epoch, from wherever time comes from.
@@ -55,6 +55,8 @@ pub struct PlanView {
     pub plan: String,
     /// Credits granted at the start of each month.
     pub monthly: String,
+    /// Credits paid at the start of each month, before the grant.
+    pub price: String,
     pub limits: LimitsView,
     /// The current month's start (seconds since the epoch), for the caller's own plan.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -108,8 +110,12 @@ pub struct TxView {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Switched {
     pub plan: PlanView,
-    /// Credits added (or taken, when negative) for the rest of this month.
+    /// Grant credits added (or taken, when negative) for the rest of this month.
     pub prorated: String,
+    /// What the new plan costs for the rest of this month (a price paid is not given back).
+    pub price: String,
+    /// What the switch did to the balance: `prorated` less `price`.
+    pub net: String,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -260,6 +266,7 @@ fn plan_view(p: &Plan, period_start: Option<i64>) -> PlanView {
     PlanView {
         plan: p.id.as_str().to_string(),
         monthly: p.monthly.to_string(),
+        price: p.price.to_string(),
         limits: LimitsView {
             cpus: p.limits.millicpus as f64 / 1000.0,
             memory: p.limits.memory,
@@ -397,30 +404,61 @@ impl Billing {
             .await
     }
 
-    /// The user's plan, with this month's grant made: a user without a plan is on Free, and
-    /// each month's grant is posted once (its key is the user and the month).
+    /// `post` inside the caller's transaction.
+    pub(crate) async fn post_in(
+        &self,
+        db: &mut Locked,
+        tx: &Transaction,
+        guard: Option<&str>,
+    ) -> Result<Posted> {
+        Db::post_in(db, &token::random_id(), tx, guard, self.clock.now()).await
+    }
+
+    /// The user's plan, with this month renewed: a user without a plan is on Free; a paid plan
+    /// is paid for the month (a wallet that cannot pay falls back to Free) and then granted.
     pub async fn current(&self, user_id: &str) -> Result<(Plan, i64)> {
-        let now = self.clock.now();
-        let (month, _) = month_of(now);
-        let (id, period) = match self.db.user_plan(user_id).await? {
+        let (month, _) = month_of(self.clock.now());
+        if let Some((plan, start)) = self.db.user_plan(user_id).await? {
+            if start == month {
+                return Ok((self.plan(plan.parse()?).clone(), month));
+            }
+        }
+        let mut db = self.db.locked(&[&user_lock(user_id)]).await?;
+        let plan = self.renewed_in(&mut db, user_id, month).await?;
+        db.commit().await.map_err(|e| crate::db::map(e, "plan"))?;
+        Ok((plan, month))
+    }
+
+    /// Under the user's lock: their plan for `month`, renewed if it was last renewed before.
+    async fn renewed_in(&self, db: &mut Locked, user_id: &str, month: i64) -> Result<Plan> {
+        let (id, period) = match Db::user_plan_on(db, user_id).await? {
             Some((plan, start)) => (plan.parse::<PlanId>()?, start),
             None => (PlanId::Free, i64::MIN),
         };
-        let plan = self.plan(id).clone();
-        if period != month {
-            if plan.monthly != Credits::ZERO {
-                let key = format!("grant:{user_id}:{month}");
-                let memo = format!("{} plan, monthly grant", id.as_str());
-                let tx = Transaction::new(key, Kind::Grant, memo).transfer(
-                    Account::Grants,
-                    Account::Wallet(user_id.to_string()),
-                    plan.monthly,
-                );
-                self.post(&tx, None).await?;
-            }
-            self.db.set_user_plan(user_id, id.as_str(), month).await?;
+        let mut plan = self.plan(id).clone();
+        if period == month {
+            return Ok(plan);
         }
-        Ok((plan, month))
+        let wallet = Account::Wallet(user_id.to_string());
+        if plan.price > Credits::ZERO && Db::balance_in(db, &wallet.key()).await? < plan.price {
+            tracing::info!(user = %user_id, plan = id.as_str(), "a plan's price is not covered: back on Free");
+            plan = self.plan(PlanId::Free).clone();
+        }
+        let key = format!("grant:{user_id}:{month}");
+        let memo = format!("{} plan, this month", plan.id.as_str());
+        let mut tx = Transaction::new(key, Kind::Grant, memo);
+        if plan.price > Credits::ZERO {
+            tx = tx.transfer(wallet.clone(), Account::Platform, plan.price);
+        }
+        if plan.monthly > Credits::ZERO {
+            tx = tx.transfer(Account::Grants, wallet.clone(), plan.monthly);
+        }
+        if !tx.entries.is_empty() {
+            let guard = wallet.key();
+            self.post_in(db, &tx, Some(&guard)).await?;
+        }
+        Db::set_user_plan_in(db, user_id, plan.id.as_str(), month).await?;
+        Ok(plan)
     }
 
     pub async fn my_plan(&self, p: &Principal) -> Result<PlanView> {
@@ -428,45 +466,95 @@ impl Billing {
         Ok(plan_view(&plan, Some(start)))
     }
 
-    /// Switches plans now: the difference between the plans' grants for the rest of the month
-    /// is added (or taken back).
+    /// Switches the caller's plan: the new plan's price for the rest of the month is paid and
+    /// the difference of the grants for it given or taken, with the plan changed, in one
+    /// database transaction under the user's lock, so racing switches run one after the other
+    /// and each is posted under a key of its own.
     pub async fn switch(&self, p: &Principal, req: SwitchPlan) -> Result<Switched> {
         let to: PlanId = req.plan.parse()?;
-        let (from, month) = self.current(&p.user_id).await?;
+        let now = self.clock.now();
+        let (month, next) = month_of(now);
+        let lock = user_lock(&p.user_id);
+        let mut db = self.db.locked(&[&lock]).await?;
+        let from = self.renewed_in(&mut db, &p.user_id, month).await?;
         if from.id == to {
             return Err(Error::conflict(format!(
                 "already on the {} plan",
                 to.as_str()
             )));
         }
-        let now = self.clock.now();
-        let (_, next) = month_of(now);
         let target = self.plan(to).clone();
-        let prorated = nubes_billing::plans::prorate(
-            &from,
-            &target,
-            (next - now).max(0) as u64,
-            (next - month).max(1) as u64,
+        let (left, whole) = ((next - now).max(0) as u64, (next - month).max(1) as u64);
+        let prorated = nubes_billing::plans::prorate(&from, &target, left, whole);
+        let price = nubes_billing::plans::switch_price(&target, left, whole);
+        let wallet = Account::Wallet(p.user_id.clone());
+        // Unique to this switch: the lock's count goes up once per holder.
+        let key = format!(
+            "switch:{}:{}",
+            p.user_id,
+            Db::lock_version(&mut db, &lock).await?
         );
-        if prorated != Credits::ZERO {
-            let wallet = Account::Wallet(p.user_id.clone());
-            let key = format!("switch:{}:{now}:{}", p.user_id, to.as_str());
-            let memo = format!("{} → {}, rest of the month", from.id.as_str(), to.as_str());
-            let tx = Transaction::new(key, Kind::PlanSwitch, memo);
-            let tx = if prorated.is_negative() {
-                tx.transfer(wallet, Account::Grants, -prorated)
-            } else {
-                tx.transfer(Account::Grants, wallet, prorated)
-            };
-            self.post(&tx, None).await?;
+        let memo = format!("{} → {}, rest of the month", from.id.as_str(), to.as_str());
+        let mut tx = Transaction::new(key, Kind::PlanSwitch, memo);
+        if prorated.is_negative() {
+            tx = tx.transfer(wallet.clone(), Account::Grants, -prorated);
         }
-        self.db
-            .set_user_plan(&p.user_id, to.as_str(), month)
-            .await?;
+        if price > Credits::ZERO {
+            tx = tx.transfer(wallet.clone(), Account::Platform, price);
+        }
+        if prorated > Credits::ZERO {
+            tx = tx.transfer(Account::Grants, wallet.clone(), prorated);
+        }
+        if !tx.entries.is_empty() {
+            // A paid plan is paid before it is given; taking back a grant may leave a debt.
+            let guard = (price > Credits::ZERO).then(|| wallet.key());
+            if self.post_in(&mut db, &tx, guard.as_deref()).await? == Posted::Replayed {
+                return Err(Error::conflict("this switch was posted already"));
+            }
+        }
+        Db::set_user_plan_in(&mut db, &p.user_id, to.as_str(), month).await?;
+        db.commit().await.map_err(|e| crate::db::map(e, "plan"))?;
+        let net = prorated.checked_sub(price).unwrap_or(prorated);
         Ok(Switched {
             plan: plan_view(&target, Some(month)),
             prorated: prorated.to_string(),
+            price: price.to_string(),
+            net: net.to_string(),
         })
+    }
+
+    /// Whether `want` more fits both plans that hold it: the creator's, over all their own
+    /// instances, and the plan of the organization's `creator`, over all of its instances
+    /// (leaving out `except`, an instance being resized). Read on `conn`: a transaction holding
+    /// both tenants' locks, so the check and the row it admits commit together, or any
+    /// connection for a preview. Plans are renewed (`current`) before the lock is taken.
+    pub(crate) async fn admit(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        user_id: &str,
+        (org_id, creator): (&str, &str),
+        want: Limits,
+        except: &str,
+    ) -> Result<()> {
+        let plan = self.plan_on(conn, user_id).await?;
+        plan.admit(Db::held_by_user(conn, user_id, except).await?, want)?;
+        let plan = self.plan_on(conn, creator).await?;
+        let together = Db::held_in_org(conn, org_id, except).await?;
+        plan.admit(together, want).map_err(|e| {
+            Error::new(
+                e.kind(),
+                format!("this organization's instances together: {}", e.message()),
+            )
+        })
+    }
+
+    /// A user's plan as stored (Free for a user without one), read on `conn`.
+    async fn plan_on(&self, conn: &mut sqlx::AnyConnection, user_id: &str) -> Result<Plan> {
+        let id = match Db::user_plan_on(conn, user_id).await? {
+            Some((plan, _)) => plan.parse::<PlanId>()?,
+            None => PlanId::Free,
+        };
+        Ok(self.plan(id).clone())
     }
 
     pub async fn balance_of(&self, user_id: &str) -> Result<Credits> {
@@ -557,9 +645,27 @@ impl Billing {
         self.post(&tx, Some(&guard)).await
     }
 
-    /// Gives back what `charge_upfront` took for something that was not made.
-    pub async fn refund(
+    /// `charge_upfront` inside the caller's transaction (the user's plan renewed before).
+    pub(crate) async fn charge_upfront_in(
         &self,
+        db: &mut Locked,
+        user_id: &str,
+        key: String,
+        memo: String,
+        amount: Credits,
+    ) -> Result<Posted> {
+        let wallet = Account::Wallet(user_id.to_string());
+        let guard = wallet.key();
+        let tx =
+            Transaction::new(key, Kind::Usage, memo).transfer(wallet, Account::Platform, amount);
+        self.post_in(db, &tx, Some(&guard)).await
+    }
+
+    /// Gives back, inside the caller's transaction, what `charge_upfront` took for something
+    /// that was not made.
+    pub(crate) async fn refund_in(
+        &self,
+        db: &mut Locked,
         user_id: &str,
         key: String,
         memo: &str,
@@ -570,7 +676,7 @@ impl Billing {
             Account::Wallet(user_id.to_string()),
             amount,
         );
-        self.post(&tx, None).await
+        self.post_in(db, &tx, None).await
     }
 
     async fn credit(&self, p: &Principal, req: Credit, kind: Kind) -> Result<TxView> {

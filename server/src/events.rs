@@ -83,6 +83,14 @@ impl Events {
                         ("instance.admitted", Some(instance), Some(agent))
                     }
                     FleetEvent::Lost { instance } => ("instance.lost", Some(instance), None),
+                    FleetEvent::ClaimRefused { agent, instance } => {
+                        // For platform admins only: the instance's tenant did nothing.
+                        let mut e = Event::new("agent.claim_refused");
+                        e.agent_id = Some(agent);
+                        e.name = Some(instance);
+                        hub.publish(e);
+                        continue;
+                    }
                 };
                 let mut e = Event::new(kind);
                 e.agent_id = agent;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use nubes::{
     ByteStream, Compute, ComputeCapability, DeleteOptions, Error, ErrorKind, ExecRequest,
-    ExecStream, Instance, InstanceSpec, InstanceState, InstanceStats, ListOptions, LogOptions,
-    LogStream, ResizeRequest, Result, StopOptions, VmSpec,
+    ExecStream, Instance, InstanceSpec, InstanceState, InstanceStats, LogOptions, LogStream,
+    ResizeRequest, Result, StopOptions, VmSpec,
 };
 use nubes_auth::token;
 use nubes_auth::{Action, Target};
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::{now, Principal};
 use crate::billing::Billing;
 use crate::clusters::Clusters;
-use crate::db::{Db, InstanceRow};
+use crate::db::{org_lock, user_lock, Db, InstanceRow};
 use crate::events::{Event, Events};
 use crate::metering::Metering;
 use crate::tenancy;
@@ -82,8 +82,8 @@ pub struct ExecBody {
     pub timeout_secs: Option<u64>,
 }
 
-/// An instance's size as plans count it: cpus, memory and disk asked for (a fleet's defaults
-/// when unset).
+/// An instance's size as plans count it: cpus, memory and disk asked for (the defaults every
+/// provider applies when unset).
 pub(crate) fn size_of(cpus: Option<f64>, memory: Option<u64>, disk: Option<u64>) -> Limits {
     Limits::new(
         (cpus.unwrap_or(nubes_agent::fleet::DEFAULT_CPUS) * 1000.0).round() as u64,
@@ -209,6 +209,8 @@ impl Instances {
         spec.disk = req.disk;
         spec.vm = req.vm.clone().map(VmBody::spec);
         spec.validate()?;
+        // What plans count and metering bills is what the backend is told to enforce.
+        spec.apply_defaults();
         if req.priority.is_some() && compute.provider() != nubes_agent::fleet::SCHEME {
             return Err(Error::invalid_input(
                 "priority applies to fleet servers only; this one runs instances itself",
@@ -251,8 +253,17 @@ impl Instances {
         let (mut within_plan, mut plan_message, mut due_now, mut balance) =
             (true, None, None, None);
         if let Some((billing, _)) = &self.billing {
-            if let Err(e) = self
-                .within_plans(billing, &p.user_id, &org_id, want, None)
+            let creator = self.db.org_creator(&org_id).await?;
+            billing.current(&p.user_id).await?;
+            billing.current(&creator).await?;
+            let mut conn = self
+                .db
+                .pool()
+                .acquire()
+                .await
+                .map_err(|e| crate::db::map(e, "instance"))?;
+            if let Err(e) = billing
+                .admit(&mut conn, &p.user_id, (&org_id, &creator), want, "")
                 .await
             {
                 within_plan = false;
@@ -282,40 +293,6 @@ impl Instances {
             (Some(compute), Some((_, metering))) => metering.tick(compute.as_ref()).await,
             _ => Ok(()),
         }
-    }
-
-    /// Whether `want` more fits both plans that hold it: the creator's, over all their
-    /// instances, and the plan of whoever made the organization, over all of its instances
-    /// (leaving out `except`, an instance being resized). Instances count running or stopped.
-    async fn within_plans(
-        &self,
-        billing: &Billing,
-        user_id: &str,
-        org_id: &str,
-        want: Limits,
-        except: Option<&str>,
-    ) -> Result<()> {
-        let live = self.compute()?.list(ListOptions::default()).await?;
-        let held = |rows: &[InstanceRow], by: Option<&str>| {
-            rows.iter()
-                .filter(|r| by.is_none_or(|u| r.owner_id == u) && Some(r.id.as_str()) != except)
-                .filter_map(|r| live.iter().find(|i| i.name == r.backend_id))
-                .fold(Limits::default(), |sum, i| {
-                    sum.saturating_add(size_of(i.cpus, i.memory, i.disk))
-                })
-        };
-        let (plan, _) = billing.current(user_id).await?;
-        let mine = self.db.instances_visible_to(user_id).await?;
-        plan.admit(held(&mine, Some(user_id)), want)?;
-        let creator = self.db.org_creator(org_id).await?;
-        let (plan, _) = billing.current(&creator).await?;
-        let together = self.db.instances_in_org(org_id).await?;
-        plan.admit(held(&together, None), want).map_err(|e| {
-            Error::new(
-                e.kind(),
-                format!("this organization's instances together: {}", e.message()),
-            )
-        })
     }
 
     /// Tells live subscribers about a change to the instance.
@@ -365,7 +342,6 @@ impl Instances {
         let id = token::random_id();
         let (mut spec, org_id) = self.spec_for(p, &req).await?;
         spec.name = tenancy::backend_name(&id);
-
         let row = InstanceRow {
             id,
             org_id,
@@ -373,52 +349,92 @@ impl Instances {
             name: req.name,
             backend_id: spec.name.clone(),
             created_at: now(),
+            size: size_of(spec.cpus, spec.memory, spec.disk),
         };
-        // Within the plan, and paid for (the first hour and the disk), before it is made.
-        let paid = match &self.billing {
-            Some((billing, metering)) => {
-                let want = size_of(spec.cpus, spec.memory, spec.disk);
-                self.within_plans(billing, &p.user_id, &row.org_id, want, None)
-                    .await?;
-                let prices = billing.prices();
-                let price = prices
-                    .hourly(Size::new(want.millicpus, want.memory))
-                    .checked_add(prices.disk_once(want.disk))
-                    .unwrap_or(Credits::ZERO);
-                let memo = format!("instance {}: first hour and disk", row.name);
-                billing
-                    .charge_upfront(&p.user_id, format!("prepay:{}", row.id), memo, price)
-                    .await?;
-                // The first hour is paid: metering spends it before charging anything.
-                let hour = prices.hourly(Size::new(want.millicpus, want.memory));
-                metering
-                    .open(&row, hour, prices.disk_once(want.disk))
-                    .await?;
-                Some((billing, price))
-            }
-            None => None,
-        };
-        self.db.insert_instance(&row).await?;
+        let paid = self.admit(&row).await?;
         match compute.create(spec).await {
             Ok(live) => {
                 self.announce("instance.created", &row, Some(live.state));
                 Ok(view(&row, Some(&live)))
             }
             Err(e) => {
-                self.db.delete_instance(&row.id).await?;
-                if let Some((billing, price)) = paid {
-                    billing
-                        .refund(
-                            &p.user_id,
-                            format!("refund:{}", row.id),
-                            "instance not made",
-                            price,
-                        )
-                        .await?;
-                }
+                self.unmake(&row, paid).await?;
                 Err(e)
             }
         }
+    }
+
+    /// Admits a new instance before it is made: under the locks of its creator and of its
+    /// organization, both plans are checked against the rows they hold, the row is inserted
+    /// (a taken name refuses it here), the first hour and the disk are paid and the meter
+    /// opened, all in one database transaction, so racing creates are admitted one at a time
+    /// and a refused one costs nothing. Returns what was paid.
+    async fn admit(&self, row: &InstanceRow) -> Result<Option<Credits>> {
+        let Some((billing, metering)) = &self.billing else {
+            self.db.insert_instance(row).await?;
+            return Ok(None);
+        };
+        let creator = self.db.org_creator(&row.org_id).await?;
+        billing.current(&row.owner_id).await?;
+        billing.current(&creator).await?;
+        let prices = billing.prices();
+        let hour = prices.hourly(Size::new(row.size.millicpus, row.size.memory));
+        let disk = prices.disk_once(row.size.disk);
+        let price = hour
+            .checked_add(disk)
+            .ok_or_else(|| Error::invalid_input("this instance is too large to price"))?;
+        let (user, org) = (user_lock(&row.owner_id), org_lock(&row.org_id));
+        let mut db = self.db.locked(&[&user, &org]).await?;
+        billing
+            .admit(
+                &mut db,
+                &row.owner_id,
+                (&row.org_id, &creator),
+                row.size,
+                "",
+            )
+            .await?;
+        Db::insert_instance_in(&mut db, row).await?;
+        let memo = format!("instance {}: first hour and disk", row.name);
+        billing
+            .charge_upfront_in(
+                &mut db,
+                &row.owner_id,
+                format!("prepay:{}", row.id),
+                memo,
+                price,
+            )
+            .await?;
+        // The first hour is paid: metering spends it before charging anything.
+        metering.open_in(&mut db, row, hour, disk).await?;
+        db.commit()
+            .await
+            .map_err(|e| crate::db::map(e, "instance"))?;
+        Ok(Some(price))
+    }
+
+    /// Undoes `admit` for an instance the backend did not make: the row, its meter and its
+    /// payment go together.
+    async fn unmake(&self, row: &InstanceRow, paid: Option<Credits>) -> Result<()> {
+        let mut db = self.db.locked(&[]).await?;
+        Db::delete_instance_in(&mut db, &row.id).await?;
+        if let (Some((billing, _)), Some(price)) = (&self.billing, paid) {
+            Db::delete_meter_in(&mut db, &row.backend_id).await?;
+            billing
+                .refund_in(
+                    &mut db,
+                    &row.owner_id,
+                    format!("refund:{}", row.id),
+                    "instance not made",
+                    price,
+                )
+                .await?;
+        }
+        db.commit()
+            .await
+            .map_err(|e| crate::db::map(e, "instance"))?;
+        self.db.forget_instance(&row.id);
+        Ok(())
     }
 
     /// The instance with its live state; one its backend cannot find now (an agent not back yet
@@ -548,18 +564,47 @@ impl Instances {
     ) -> Result<TenantInstance> {
         request.validate()?;
         let row = self.authorized(p, id, Action::Operate).await?;
+        let compute = self.compute()?;
         if let Some((billing, _)) = &self.billing {
-            let now = self.compute()?.get(&row.backend_id).await?;
+            let now = compute.get(&row.backend_id).await?;
             let want = size_of(
                 request.cpus.or(now.cpus),
                 request.memory.or(now.memory),
-                now.disk,
+                now.disk.or(Some(row.size.disk)),
             );
-            self.within_plans(billing, &row.owner_id, &row.org_id, want, Some(&row.id))
+            let creator = self.db.org_creator(&row.org_id).await?;
+            billing.current(&row.owner_id).await?;
+            billing.current(&creator).await?;
+            let (user, org) = (user_lock(&row.owner_id), org_lock(&row.org_id));
+            let mut db = self.db.locked(&[&user, &org]).await?;
+            billing
+                .admit(
+                    &mut db,
+                    &row.owner_id,
+                    (&row.org_id, &creator),
+                    want,
+                    &row.id,
+                )
                 .await?;
+            // Held at the larger of both sizes until the backend says which it runs at.
+            let reserved = Limits::new(
+                want.millicpus.max(row.size.millicpus),
+                want.memory.max(row.size.memory),
+                want.disk.max(row.size.disk),
+            );
+            Db::resize_instance_in(&mut db, &row.id, reserved).await?;
+            db.commit()
+                .await
+                .map_err(|e| crate::db::map(e, "instance"))?;
+            self.db.forget_instance(&row.id);
         }
-        let live = self.compute()?.resize(&row.backend_id, request).await?;
-        Ok(view(&row, Some(&live)))
+        let result = compute.resize(&row.backend_id, request).await;
+        let held = match &result {
+            Ok(live) => size_of(live.cpus, live.memory, live.disk.or(Some(row.size.disk))),
+            Err(_) => row.size,
+        };
+        self.db.resize_instance(&row.id, held).await?;
+        Ok(view(&row, Some(&result?)))
     }
 
     /// What this server's API offers of its compute provider's capabilities: published ports,

@@ -22,7 +22,7 @@ use nubes_billing::{day, Breakdown, Credits, Meter, Owed, Size, Transition, Usag
 use tokio::sync::{watch, Mutex};
 
 use crate::billing::Billing;
-use crate::db::{Db, MeterRow};
+use crate::db::{Db, Locked, MeterRow};
 use crate::events::{Event, Events};
 
 #[derive(Debug, Clone)]
@@ -110,8 +110,9 @@ impl Metering {
 
     /// Opens the meter of an instance about to be made: who pays, what they paid ahead (the
     /// first hour), and its disk, used (and paid) once at creation.
-    pub async fn open(
+    pub async fn open_in(
         &self,
+        db: &mut Locked,
         instance: &crate::db::InstanceRow,
         prepaid: Credits,
         disk: Credits,
@@ -129,9 +130,7 @@ impl Metering {
             disk,
             ..Breakdown::default()
         };
-        self.db
-            .settle_meter(&row, false, None, None, &[(day(now), used)], now)
-            .await
+        Db::settle_meter_in(db, &row, false, None, None, &[(day(now), used)], now).await
     }
 
     /// Journals a transition at server time and waits (a while) for it to be applied, so what
@@ -292,6 +291,7 @@ impl Metering {
             }
         }
         drop(settling);
+        self.open_running(&live).await?;
         for (user, charged) in payers {
             let after = self.billing.balance_of(&user).await?;
             let before = after.checked_add(charged).unwrap_or(after);
@@ -301,6 +301,28 @@ impl Metering {
             if after <= Credits::ZERO {
                 self.stop_all(compute, &user, &live).await;
             }
+        }
+        Ok(())
+    }
+
+    /// Opens the meter of every instance the backend runs while its meter is closed: whatever
+    /// made it run without a transition passing through this layer (an agent that adopted it
+    /// after a reconnect, a move to another agent, a restart policy, a server that crashed
+    /// between the engine's answer and the journal) is metered from this tick on.
+    async fn open_running(&self, live: &[Instance]) -> Result<()> {
+        for row in self.db.closed_meters().await? {
+            let Some(i) = live
+                .iter()
+                .find(|i| i.name == row.backend_id && i.state == InstanceState::Running)
+            else {
+                continue;
+            };
+            if read(&row)?.deleted {
+                continue;
+            }
+            tracing::info!(instance = %row.backend_id, "running with its meter closed: metered from now");
+            self.record(&row.backend_id, Transition::Started, size_of(i))
+                .await?;
         }
         Ok(())
     }
@@ -392,7 +414,10 @@ impl Compute for Metered {
     }
 
     async fn restart(&self, id: &str, options: StopOptions) -> Result<Instance> {
-        self.inner.restart(id, options).await
+        let i = self.inner.restart(id, options).await?;
+        // A restart of a stopped instance starts it; of a running one, changes nothing here.
+        self.note(id, Transition::Started, size_of(&i)).await;
+        Ok(i)
     }
 
     async fn delete(&self, id: &str, options: DeleteOptions) -> Result<()> {

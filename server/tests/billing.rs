@@ -116,19 +116,22 @@ async fn plans_grants_switches_and_top_ups(url: String) {
     assert_eq!(catalog["plans"].as_array().unwrap().len(), 4, "{catalog}");
     assert_eq!(catalog["prices"]["core_hour"], "0.2");
 
-    // Half of November left (15 of 30 days): Pro's 150 less Free's 15, halved.
-    assert_eq!(
-        api.send(
+    // Half of November left (15 of 30 days): Pro's 150 less Free's 15, halved, for half of
+    // Pro's 18-credit price.
+    let (status, switched) = api
+        .send(
             "PUT",
             "/v1/billing/plan",
             Some(&alice),
-            Some(json!({"plan": "pro"}).to_string())
+            Some(json!({"plan": "pro"}).to_string()),
         )
-        .await
-        .1["prorated"],
-        "67.5"
+        .await;
+    assert_eq!(status, StatusCode::OK, "{switched}");
+    assert_eq!(
+        (&switched["prorated"], &switched["price"], &switched["net"]),
+        (&json!("67.5"), &json!("9"), &json!("58.5"))
     );
-    assert_eq!(balance(&api, &alice).await, "82.5");
+    assert_eq!(balance(&api, &alice).await, "73.5");
     let again = api
         .send(
             "PUT",
@@ -148,10 +151,10 @@ async fn plans_grants_switches_and_top_ups(url: String) {
         .await;
     error(&bad, StatusCode::BAD_REQUEST, "invalid_input");
 
-    // A new month: Pro's grant, once.
+    // A new month: Pro's price paid and its grant given, once.
     clock.0.store(MID_NOVEMBER + 20 * 86_400, Ordering::SeqCst);
-    assert_eq!(balance(&api, &alice).await, "232.5");
-    assert_eq!(balance(&api, &alice).await, "232.5");
+    assert_eq!(balance(&api, &alice).await, "205.5");
+    assert_eq!(balance(&api, &alice).await, "205.5");
 
     // Admins top up and adjust; others may not; bad amounts lose nothing.
     let top = json!({"user_id": alice_id, "amount": "10.000001", "memo": "invoice 7"});
@@ -187,7 +190,7 @@ async fn plans_grants_switches_and_top_ups(url: String) {
             .await;
         assert!(res.0.is_client_error(), "{bad}: {:?}", res);
     }
-    assert_eq!(balance(&api, &alice).await, "240.000001");
+    assert_eq!(balance(&api, &alice).await, "213.000001");
 
     let (_, txs) = api.get("/v1/billing/transactions", Some(&alice)).await;
     let kinds: Vec<&str> = txs
@@ -209,7 +212,7 @@ async fn plans_grants_switches_and_top_ups(url: String) {
         .sum();
     assert_eq!(
         sum.to_string(),
-        "240.000001",
+        "213.000001",
         "the balance is its transactions"
     );
 
@@ -227,6 +230,144 @@ async fn plans_grants_switches_and_top_ups_on_sqlite() {
 #[tokio::test]
 async fn plans_grants_switches_and_top_ups_on_postgres() {
     on_postgres(plans_grants_switches_and_top_ups).await;
+}
+
+async fn switch(api: &Api, token: &str, plan: &str) -> (StatusCode, Value) {
+    api.send(
+        "PUT",
+        "/v1/billing/plan",
+        Some(token),
+        Some(json!({ "plan": plan }).to_string()),
+    )
+    .await
+}
+
+/// Plan switches never mint credits: four switches within one second each post their own
+/// transaction (none is dropped as a replay while the plan changes anyway), every upgrade pays
+/// its price, and twenty racing switches are applied one at a time, each a whole.
+async fn plan_switches_never_mint_credits(url: String) {
+    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
+    let (api, state) = server(&url, clock.clone()).await;
+    let admin = admin_token(&api, &state).await;
+    let eve = user(&api, "eve@example.com").await;
+    let eve_id = user_id(&api, &eve).await;
+    let top = json!({"user_id": eve_id, "amount": "85", "memo": "test"});
+    assert_eq!(
+        api.post("/v1/admin/billing/top-ups", Some(&admin), top)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(balance(&api, &eve).await, "100");
+
+    // Within one second: free -> pro -> free -> unlimited -> free. The grants come and go;
+    // the prices of Pro and Unlimited for half a month (9 and 29) stay paid.
+    for plan in ["pro", "free", "unlimited", "free"] {
+        let res = switch(&api, &eve, plan).await;
+        assert_eq!(res.0, StatusCode::OK, "{plan}: {}", res.1);
+    }
+    assert_eq!(balance(&api, &eve).await, "62");
+    let (_, txs) = api.get("/v1/billing/transactions", Some(&eve)).await;
+    let switches = txs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "plan_switch")
+        .count();
+    assert_eq!(switches, 4, "one transaction per switch: {txs}");
+
+    // An upgrade the wallet cannot pay for is refused whole: plan and balance unchanged.
+    let drain = json!({"user_id": eve_id, "amount": "-60", "memo": "test"});
+    assert_eq!(
+        api.post("/v1/admin/billing/adjustments", Some(&admin), drain)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    let poor = switch(&api, &eve, "unlimited").await;
+    error(&poor, StatusCode::PAYMENT_REQUIRED, "insufficient_credits");
+    let (_, plan) = api.get("/v1/billing/plan", Some(&eve)).await;
+    assert_eq!(plan["plan"], "free");
+    assert_eq!(balance(&api, &eve).await, "2");
+
+    // Twenty switches race (a second later). However they interleave, each that succeeds is
+    // one whole transaction: the balance moves by exactly the sum of what they said they did,
+    // and once back on Free, the grants have come and gone and only the prices stay paid.
+    let top = json!({"user_id": eve_id, "amount": "998", "memo": "test"});
+    assert_eq!(
+        api.post("/v1/admin/billing/top-ups", Some(&admin), top)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    clock.0.store(MID_NOVEMBER + 1, Ordering::SeqCst);
+    let mut racers = Vec::new();
+    for i in 0..20 {
+        let (api, eve) = (api.clone(), eve.clone());
+        let plan = ["pro", "free", "unlimited"][i % 3];
+        racers.push(tokio::spawn(async move { switch(&api, &eve, plan).await }));
+    }
+    let mut done = Vec::new();
+    for r in racers {
+        let (status, body) = r.await.unwrap();
+        match status {
+            StatusCode::OK => done.push(body),
+            StatusCode::CONFLICT => assert_eq!(body["error"]["kind"], "conflict", "{body}"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert!(done.len() >= 2, "some switches went through");
+    if api.get("/v1/billing/plan", Some(&eve)).await.1["plan"] != "free" {
+        let back = switch(&api, &eve, "free").await;
+        assert_eq!(back.0, StatusCode::OK, "{}", back.1);
+        done.push(back.1);
+    }
+    let sum = |field: &str| -> Credits {
+        done.iter()
+            .map(|d| d[field].as_str().unwrap().parse::<Credits>().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        sum("prorated"),
+        Credits::ZERO,
+        "grants came and went: {done:?}"
+    );
+    assert!(sum("price") > Credits::ZERO, "upgrades were paid: {done:?}");
+    assert_eq!(
+        balance(&api, &eve).await,
+        Credits::whole(1000)
+            .checked_add(sum("net"))
+            .unwrap()
+            .to_string(),
+        "the balance moved by what the switches said, no more: {done:?}"
+    );
+    let (_, txs) = api.get("/v1/billing/transactions", Some(&eve)).await;
+    let switches = txs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "plan_switch")
+        .count();
+    assert_eq!(
+        switches,
+        4 + done.len(),
+        "one transaction per switch: {txs}"
+    );
+    let (unbalanced, total) = state.accounts.db().ledger_audit().await.unwrap();
+    assert!(
+        unbalanced.is_empty() && total == 0,
+        "{unbalanced:?} {total}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_switches_never_mint_credits_on_sqlite() {
+    on_sqlite(plan_switches_never_mint_credits).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_switches_never_mint_credits_on_postgres() {
+    on_postgres(plan_switches_never_mint_credits).await;
 }
 
 /// Forty charges of one credit race for a balance of fifteen: exactly fifteen get through, the
@@ -731,6 +872,174 @@ async fn metering_charges_running_time_exactly_on_sqlite() {
 #[tokio::test]
 async fn metering_charges_running_time_exactly_on_postgres() {
     on_postgres(metering_charges_running_time_exactly).await;
+}
+
+/// Every lifecycle path that makes an instance run keeps its meter open: create, start,
+/// restart of a stopped instance, a resize while running, and an instance the backend runs
+/// without a transition passing through the server (an agent adopting it after a reconnect,
+/// a move, a restart policy, a crash between the engine's answer and the journal). Each path
+/// is followed by an hour of ticks, and each hour is charged exactly once.
+async fn every_path_that_runs_an_instance_is_metered(url: String) {
+    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
+    let compute = Arc::new(nubes::memory::MemoryCompute::new().with_image("img"));
+    let (api, state) = metered_server(&url, clock.clone(), compute.clone()).await;
+    let fay = user(&api, &format!("fay-{}@example.com", fastrand::u32(..))).await;
+    let body = json!({"name": "web", "image": "img", "cpus": 1.0, "memory": 1_000_000_000u64});
+    let (status, web) = api.post("/v1/instances", Some(&fay), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{web}");
+    let id = web["id"].as_str().unwrap().to_string();
+    let backend = nubes::Compute::list(compute.as_ref(), Default::default())
+        .await
+        .unwrap()[0]
+        .name
+        .clone();
+    let mut now = 0;
+    let mut hour = |state: &nubes_server::AppState| {
+        now += 3600;
+        clock.0.store(MID_NOVEMBER + now, Ordering::SeqCst);
+        let instances = state.instances.clone();
+        async move {
+            // Two ticks in the hour: the first notices, the second charges.
+            instances.meter().await.unwrap();
+        }
+    };
+    let op = |verb: &str| {
+        let (api, fay, path) = (
+            api.clone(),
+            fay.clone(),
+            format!("/v1/instances/{id}/{verb}"),
+        );
+        async move {
+            let (status, body) = api.post(&path, Some(&fay), json!({})).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        }
+    };
+    // 0.5 an instance-hour, 0.2 a core-hour, 0.1 a GB-hour; the first hour paid at create.
+    let mut expected: Credits = "14.2".parse().unwrap();
+    let one_core: Credits = "0.8".parse().unwrap();
+    hour(&state).await;
+    assert_eq!(balance(&api, &fay).await, expected.to_string(), "created");
+
+    op("stop").await;
+    op("start").await;
+    hour(&state).await;
+    expected = expected.checked_sub(one_core).unwrap();
+    assert_eq!(balance(&api, &fay).await, expected.to_string(), "started");
+
+    op("stop").await;
+    op("restart").await;
+    hour(&state).await;
+    expected = expected.checked_sub(one_core).unwrap();
+    assert_eq!(balance(&api, &fay).await, expected.to_string(), "restarted");
+
+    op("stop").await;
+    // The backend runs it again by itself; the next tick sees it running and meters it.
+    nubes::Compute::start(compute.as_ref(), &backend)
+        .await
+        .unwrap();
+    state.instances.meter().await.unwrap();
+    hour(&state).await;
+    expected = expected.checked_sub(one_core).unwrap();
+    assert_eq!(
+        balance(&api, &fay).await,
+        expected.to_string(),
+        "run behind the server's back"
+    );
+
+    let (status, body) = api
+        .post(
+            &format!("/v1/instances/{id}/resize"),
+            Some(&fay),
+            json!({"cpus": 2.0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    hour(&state).await;
+    expected = expected.checked_sub("1".parse().unwrap()).unwrap();
+    assert_eq!(balance(&api, &fay).await, expected.to_string(), "resized");
+
+    // Stopped, nothing accrues.
+    op("stop").await;
+    hour(&state).await;
+    assert_eq!(balance(&api, &fay).await, expected.to_string(), "stopped");
+}
+
+#[tokio::test]
+async fn every_path_that_runs_an_instance_is_metered_on_sqlite() {
+    on_sqlite(every_path_that_runs_an_instance_is_metered).await;
+}
+
+#[tokio::test]
+async fn every_path_that_runs_an_instance_is_metered_on_postgres() {
+    on_postgres(every_path_that_runs_an_instance_is_metered).await;
+}
+
+/// Admission is atomic per user and per organization: eight one-cpu creates racing on a
+/// two-cpu plan admit exactly two; a create refused because its name is taken is charged
+/// nothing, however often it is retried.
+async fn creates_are_admitted_one_at_a_time(url: String) {
+    let (api, state) = billing_server(&url).await;
+    let gil = user(&api, "gil@example.com").await;
+    let mut racers = Vec::new();
+    for i in 0..8 {
+        let (api, gil) = (api.clone(), gil.clone());
+        racers.push(tokio::spawn(async move {
+            let body = json!({"name": format!("w{i}"), "image": "img", "cpus": 1.0, "memory": 100_000_000u64});
+            api.post("/v1/instances", Some(&gil), body).await
+        }));
+    }
+    let mut made = 0;
+    for r in racers {
+        let res = r.await.unwrap();
+        match res.0 {
+            StatusCode::CREATED => made += 1,
+            _ => assert!(
+                refused(&res).contains("free plan allows 2 of cpu"),
+                "{}",
+                res.1
+            ),
+        }
+    }
+    assert_eq!(made, 2, "a two-cpu plan holds two one-cpu instances");
+    let (_, list) = api.get("/v1/instances", Some(&gil)).await;
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    // Each made one paid its first hour: 0.5 + 0.2 + 0.01 (0.1 GB).
+    assert_eq!(balance(&api, &gil).await, "13.58");
+
+    // With room again, a name that is taken: refused, and free, every time.
+    let (_, list) = api.get("/v1/instances", Some(&gil)).await;
+    let taken = list[0]["name"].as_str().unwrap().to_string();
+    let other = list[1]["id"].as_str().unwrap();
+    let gone = api
+        .send(
+            "DELETE",
+            &format!("/v1/instances/{other}?force=true"),
+            Some(&gil),
+            None,
+        )
+        .await;
+    assert_eq!(gone.0, StatusCode::NO_CONTENT, "{}", gone.1);
+    for _ in 0..3 {
+        let body = json!({"name": taken, "image": "img", "cpus": 0.1, "memory": 10_000_000u64});
+        let res = api.post("/v1/instances", Some(&gil), body).await;
+        error(&res, StatusCode::CONFLICT, "already_exists");
+    }
+    assert_eq!(balance(&api, &gil).await, "13.58");
+    let (unbalanced, total) = state.accounts.db().ledger_audit().await.unwrap();
+    assert!(
+        unbalanced.is_empty() && total == 0,
+        "{unbalanced:?} {total}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn creates_are_admitted_one_at_a_time_on_sqlite() {
+    on_sqlite(creates_are_admitted_one_at_a_time).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn creates_are_admitted_one_at_a_time_on_postgres() {
+    on_postgres(creates_are_admitted_one_at_a_time).await;
 }
 
 /// Usage is reported on the day it ran: a tick across midnight, or after a server was down for

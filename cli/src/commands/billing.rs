@@ -9,11 +9,13 @@ use crate::output::{self, Format, Tabular};
 use crate::Outcome;
 
 impl Tabular for Plan {
-    const HEADERS: &'static [&'static str] = &["PLAN", "MONTHLY", "CPUS", "MEMORY", "DISK"];
+    const HEADERS: &'static [&'static str] =
+        &["PLAN", "PRICE", "MONTHLY", "CPUS", "MEMORY", "DISK"];
 
     fn row(&self) -> Vec<String> {
         vec![
             self.plan.clone(),
+            self.price.clone(),
             self.monthly.clone(),
             self.limits.cpus.to_string(),
             output::bytes(Some(self.limits.memory)),
@@ -102,8 +104,8 @@ pub async fn run(server: &str, token: &str, cmd: BillingCmd, format: Format) -> 
         BillingCmd::Switch { plan } => {
             let switched = billing::switch(&client, &plan).await?;
             eprintln!(
-                "switched to {}; {} credits for the rest of the month",
-                switched.plan.plan, switched.prorated
+                "switched to {}: {} credits of grant and {} of price for the rest of the month ({} in all)",
+                switched.plan.plan, switched.prorated, switched.price, switched.net
             );
             output::one(format, &switched.plan)
         }

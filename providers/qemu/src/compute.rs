@@ -21,7 +21,7 @@ use crate::SCHEME;
 
 /// The image name that asks for an empty boot disk (for an installation from an ISO).
 pub const BLANK: &str = "blank";
-const DEFAULT_MEMORY: u64 = 512 << 20;
+const DEFAULT_MEMORY: u64 = nubes_core::compute::DEFAULT_VM_MEMORY;
 const DEFAULT_BLANK_DISK: u64 = 10 << 30;
 
 /// How this provider makes its VMs.
@@ -287,7 +287,7 @@ impl QemuCompute {
             accel: self.settings.accel.accel,
             machine: self.settings.machine.clone(),
             emulator: self.settings.emulator.clone(),
-            cpus: spec.cpus.unwrap_or(1.0),
+            cpus: spec.cpus.unwrap_or(nubes_core::compute::DEFAULT_CPUS),
             memory: spec.memory.unwrap_or(DEFAULT_MEMORY),
             disks: vec![DiskDevice {
                 file: boot_file,
@@ -301,7 +301,7 @@ impl QemuCompute {
             meta: Meta {
                 image: spec.image.clone(),
                 labels: spec.labels.clone(),
-                cpus: spec.cpus.unwrap_or(1.0),
+                cpus: spec.cpus.unwrap_or(nubes_core::compute::DEFAULT_CPUS),
                 created_at: Utc::now().timestamp(),
                 disks: vec![disk_name],
                 disk_size: Some(size),
@@ -401,7 +401,7 @@ impl Compute for QemuCompute {
                     .with_provider(SCHEME),
             );
         }
-        domain::vcpus(spec.cpus.unwrap_or(1.0))?;
+        domain::vcpus(spec.cpus.unwrap_or(nubes_core::compute::DEFAULT_CPUS))?;
         let name = spec.name.clone();
         let taken = self
             .blocking(move |c| Ok(c.lookup_domain_by_name(&name).is_ok()))

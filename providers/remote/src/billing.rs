@@ -19,6 +19,8 @@ pub struct Plan {
     pub plan: String,
     /// Credits granted each month.
     pub monthly: String,
+    /// Credits paid each month, before the grant.
+    pub price: String,
     pub limits: Limits,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period_start: Option<i64>,
@@ -59,6 +61,8 @@ pub struct Transaction {
 pub struct Switched {
     pub plan: Plan,
     pub prorated: String,
+    pub price: String,
+    pub net: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! Agents the platform admits: each has a token (stored hashed) an admin issued, and may be
 //! revoked or cordoned. Their live state is the fleet's, in memory.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use nubes::Result;
 
@@ -183,12 +183,35 @@ impl Db {
     }
 
     /// Which of these backend names belong to a tenant's instance.
-    pub async fn owned_backend_ids(&self, names: &[String]) -> Result<HashSet<String>> {
-        Ok(self
-            .instances_by_backend(names)
-            .await?
-            .into_iter()
-            .map(|r| r.backend_id)
-            .collect())
+    /// Which of `names` are tenants' instances, each with the agent it was placed on.
+    pub async fn owned_backend_ids(
+        &self,
+        names: &[String],
+    ) -> Result<HashMap<String, Option<String>>> {
+        let mut owned = HashMap::new();
+        // One query per name keeps the SQL portable; agents report tens, not thousands.
+        for name in names {
+            let found: Option<Option<String>> =
+                sqlx::query_scalar("SELECT agent_id FROM instances WHERE backend_id = $1")
+                    .bind(name)
+                    .fetch_optional(self.pool())
+                    .await
+                    .map_err(|e| map(e, "instance"))?;
+            if let Some(agent) = found {
+                owned.insert(name.clone(), agent);
+            }
+        }
+        Ok(owned)
+    }
+
+    /// Records the agent an instance is placed on.
+    pub async fn set_instance_agent(&self, backend_id: &str, agent_id: &str) -> Result<()> {
+        sqlx::query("UPDATE instances SET agent_id = $1 WHERE backend_id = $2")
+            .bind(agent_id)
+            .bind(backend_id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| map(e, "instance"))?;
+        Ok(())
     }
 }

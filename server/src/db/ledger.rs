@@ -4,7 +4,7 @@
 use nubes::{Error, ErrorKind, Result};
 use nubes_billing::{Credits, Transaction};
 
-use super::{map, Db};
+use super::{map, Db, Locked};
 
 /// How a post ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,11 +126,12 @@ impl Db {
         Ok(Credits::from_micros(b.unwrap_or(0)))
     }
 
-    /// An account's transactions, newest first.
+    /// An account's transactions, newest first, each with what it did to the account in all.
     pub async fn account_transactions(&self, account: &str, limit: i64) -> Result<Vec<TxRow>> {
         let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
-            "SELECT t.id, t.kind, t.memo, e.amount, t.created_at FROM ledger_entries e \
+            "SELECT t.id, t.kind, t.memo, CAST(SUM(e.amount) AS BIGINT), t.created_at FROM ledger_entries e \
              JOIN ledger_transactions t ON t.id = e.tx_id WHERE e.account = $1 \
+             GROUP BY t.id, t.kind, t.memo, t.created_at, t.posted_ns \
              ORDER BY t.created_at DESC, t.posted_ns DESC LIMIT $2",
         )
         .bind(account)
@@ -177,7 +178,35 @@ impl Db {
             .map_err(|e| map(e, "plan"))
     }
 
-    pub async fn set_user_plan(&self, user_id: &str, plan: &str, period_start: i64) -> Result<()> {
+    /// `user_plan`, on `conn` (the transaction holding the user's lock, say).
+    pub async fn user_plan_on(
+        conn: &mut sqlx::AnyConnection,
+        user_id: &str,
+    ) -> Result<Option<(String, i64)>> {
+        sqlx::query_as("SELECT plan, period_start FROM billing_plans WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(conn)
+            .await
+            .map_err(|e| map(e, "plan"))
+    }
+
+    /// A balance, inside the caller's transaction.
+    pub async fn balance_in(db: &mut Locked, account: &str) -> Result<Credits> {
+        let b: Option<i64> =
+            sqlx::query_scalar("SELECT balance FROM ledger_accounts WHERE account = $1")
+                .bind(account)
+                .fetch_optional(&mut **db)
+                .await
+                .map_err(|e| map(e, "ledger"))?;
+        Ok(Credits::from_micros(b.unwrap_or(0)))
+    }
+
+    pub async fn set_user_plan_in(
+        db: &mut Locked,
+        user_id: &str,
+        plan: &str,
+        period_start: i64,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO billing_plans (user_id, plan, period_start) VALUES ($1, $2, $3) \
              ON CONFLICT (user_id) DO UPDATE SET plan = excluded.plan, period_start = excluded.period_start",
@@ -185,7 +214,7 @@ impl Db {
         .bind(user_id)
         .bind(plan)
         .bind(period_start)
-        .execute(self.pool())
+        .execute(&mut **db)
         .await
         .map_err(|e| map(e, "plan"))?;
         Ok(())

@@ -4,7 +4,7 @@
 use nubes::Result;
 use nubes_billing::{Breakdown, Credits, Transaction, UsageEvent};
 
-use super::{map, Db};
+use super::{map, Db, Locked};
 
 /// A meter as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +90,20 @@ impl Db {
         now: i64,
     ) -> Result<()> {
         let mut db = self.pool().begin().await.map_err(|e| map(e, "meter"))?;
+        Self::settle_meter_in(&mut db, meter, open, event, charge, used, now).await?;
+        db.commit().await.map_err(|e| map(e, "meter"))
+    }
+
+    /// `settle_meter` inside the caller's transaction.
+    pub async fn settle_meter_in(
+        db: &mut Locked,
+        meter: &MeterRow,
+        open: bool,
+        event: Option<(&str, &UsageEvent)>,
+        charge: Option<(&str, &Transaction)>,
+        used: &[(i64, Breakdown)],
+        now: i64,
+    ) -> Result<()> {
         if let Some((transition, e)) = event {
             sqlx::query(
                 "INSERT INTO usage_events (backend_id, seq, transition, at, millicpus, memory) \
@@ -101,12 +115,12 @@ impl Db {
             .bind(e.at)
             .bind(e.size.millicpus as i64)
             .bind(e.size.memory as i64)
-            .execute(&mut *db)
+            .execute(&mut **db)
             .await
             .map_err(|e| map(e, "usage"))?;
         }
         if let Some((id, tx)) = charge {
-            Self::post_in(&mut db, id, tx, None, now).await?;
+            Self::post_in(db, id, tx, None, now).await?;
         }
         sqlx::query(
             "INSERT INTO meters (backend_id, user_id, prepaid, state, open, instance_id, name) \
@@ -120,7 +134,7 @@ impl Db {
         .bind(i64::from(open))
         .bind(&meter.instance_id)
         .bind(&meter.name)
-        .execute(&mut *db)
+        .execute(&mut **db)
         .await
         .map_err(|e| map(e, "meter"))?;
         for (day, b) in used.iter().filter(|(_, b)| b.total() != Credits::ZERO) {
@@ -139,11 +153,37 @@ impl Db {
             .bind(b.cpu.micros())
             .bind(b.memory.micros())
             .bind(b.disk.micros())
-            .execute(&mut *db)
+            .execute(&mut **db)
             .await
             .map_err(|e| map(e, "usage"))?;
         }
-        db.commit().await.map_err(|e| map(e, "meter"))
+        Ok(())
+    }
+
+    /// Forgets the meter of an instance that was never made, inside the caller's transaction.
+    pub async fn delete_meter_in(db: &mut Locked, backend_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM meters WHERE backend_id = $1")
+            .bind(backend_id)
+            .execute(&mut **db)
+            .await
+            .map_err(|e| map(e, "meter"))?;
+        sqlx::query("DELETE FROM usage_daily WHERE backend_id = $1")
+            .bind(backend_id)
+            .execute(&mut **db)
+            .await
+            .map_err(|e| map(e, "usage"))?;
+        Ok(())
+    }
+
+    /// Meters not running by their last events (deleted ones included; their state says so).
+    pub async fn closed_meters(&self) -> Result<Vec<MeterRow>> {
+        let rows: Vec<MeterTuple> = sqlx::query_as(&format!(
+            "SELECT {METER_COLUMNS} FROM meters WHERE open = 0"
+        ))
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| map(e, "meter"))?;
+        Ok(rows.into_iter().map(meter_row).collect())
     }
 
     /// A user's usage between two days (inclusive, as day numbers since the epoch).

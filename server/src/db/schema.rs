@@ -267,6 +267,20 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
                 redeemed_at BIGINT
             )"],
     ),
+    (
+        16,
+        // Per-tenant locks (see db/locks.rs), and each instance's size as admitted, so plan
+        // limits are checked against the rows in the same transaction that adds one. Rows from
+        // before count at the defaults every provider is given (1 cpu, 256 MiB).
+        &[
+            "CREATE TABLE tenant_locks (key TEXT PRIMARY KEY, version BIGINT NOT NULL)",
+            "ALTER TABLE instances ADD COLUMN millicpus BIGINT NOT NULL DEFAULT 1000",
+            "ALTER TABLE instances ADD COLUMN memory BIGINT NOT NULL DEFAULT 268435456",
+            "ALTER TABLE instances ADD COLUMN disk BIGINT NOT NULL DEFAULT 0",
+            // The agent a fleet instance was placed on: only it may claim the instance.
+            "ALTER TABLE instances ADD COLUMN agent_id TEXT",
+        ],
+    ),
 ];
 
 pub async fn migrate(db: &Db) -> Result<()> {

@@ -51,6 +51,10 @@ async fn earnings(
 
 const ID: &str = "The agent's id";
 
+/// The largest message an agent may send: a hello or heartbeat naming thousands of instances
+/// fits, as does an output piece (64 KiB, base64). Larger closes the connection.
+const AGENT_MESSAGE_MAX: usize = 4 << 20;
+
 #[utoipa::path(
     get,
     path = "/v1/agents/connect",
@@ -68,6 +72,9 @@ async fn connect(
     let token = bearer(&headers).map_err(ApiError)?;
     let (agent_id, cordoned) = s.agents.authenticate(token).await?;
     let fleet = s.agents.fleet()?.clone();
+    let upgrade = upgrade
+        .max_message_size(AGENT_MESSAGE_MAX)
+        .max_frame_size(AGENT_MESSAGE_MAX);
     Ok(upgrade.on_upgrade(move |socket| async move {
         if let Err(e) = serve_agent(fleet, agent_id.clone(), cordoned, socket).await {
             tracing::warn!(agent = %agent_id, error = %e, "agent session ended");

@@ -9,6 +9,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+#[derive(Clone)]
 pub struct Api {
     pub app: Router,
 }

@@ -31,8 +31,7 @@ impl Fleet {
         if let Some(c) = spec.cluster.take() {
             spec.labels.insert(AGENT_CLUSTER_LABEL.to_string(), c);
         }
-        spec.cpus.get_or_insert(DEFAULT_CPUS);
-        spec.memory.get_or_insert(DEFAULT_MEMORY);
+        spec.apply_defaults();
         Ok((spec, priority))
     }
 

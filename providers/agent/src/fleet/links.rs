@@ -86,8 +86,10 @@ impl Fleet {
     }
 
     /// What an agent reports it runs, against what the fleet placed there: placements it no
-    /// longer has are lost; workloads nobody owns are stopped and removed; owned ones the fleet
-    /// did not know of (after a server restart) are adopted.
+    /// longer has are lost; workloads nobody owns are stopped and removed; owned ones are
+    /// adopted only from the agent they were placed on (after a server restart, the one the
+    /// store recorded). A claim on an instance placed on another agent is refused and logged:
+    /// an agent's word is not proof that it holds anything.
     pub(super) async fn reconcile(&self, agent_id: &str, reported: &[Instance]) {
         let names: Vec<String> = reported.iter().map(|i| i.name.clone()).collect();
         let owned = match self.inner.store.owned(&names).await {
@@ -105,16 +107,7 @@ impl Fleet {
             }
         }
         for i in reported {
-            if owned.contains(&i.name) {
-                let priority = i
-                    .labels
-                    .get(AGENT_PRIORITY_LABEL)
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(0);
-                let pool = i.labels.get(AGENT_CLUSTER_LABEL).map(String::as_str);
-                lock(&self.inner.sched).adopt(&i.name, agent_id, held(i), priority, pool);
-                lock(&self.inner.lost).remove(&i.name);
-            } else {
+            let Some(recorded) = owned.get(&i.name) else {
                 tracing::warn!(agent = %agent_id, instance = %i.name, "removing a workload nobody owns");
                 let fleet = self.clone();
                 let (agent, name) = (agent_id.to_string(), i.name.clone());
@@ -128,7 +121,39 @@ impl Fleet {
                         tracing::warn!(error = %e, "could not remove a stray workload");
                     }
                 });
+                continue;
+            };
+            let holder = lock(&self.inner.sched)
+                .placement(&i.name)
+                .map(str::to_string)
+                .or_else(|| recorded.clone());
+            if holder.as_deref().is_some_and(|h| h != agent_id) {
+                tracing::warn!(
+                    agent = %agent_id,
+                    instance = %i.name,
+                    holder = holder.as_deref().unwrap_or_default(),
+                    "refused an agent's claim on an instance placed on another agent"
+                );
+                self.emit(FleetEvent::ClaimRefused {
+                    agent: agent_id.to_string(),
+                    instance: i.name.clone(),
+                });
+                continue;
             }
+            if recorded.is_none() {
+                // Placed before placements were recorded: the first claim is taken, and kept.
+                if let Err(e) = self.inner.store.placed(&i.name, agent_id).await {
+                    tracing::error!(instance = %i.name, error = %e, "cannot record where an adopted instance runs");
+                }
+            }
+            let priority = i
+                .labels
+                .get(AGENT_PRIORITY_LABEL)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            let pool = i.labels.get(AGENT_CLUSTER_LABEL).map(String::as_str);
+            lock(&self.inner.sched).adopt(&i.name, agent_id, held(i), priority, pool);
+            lock(&self.inner.lost).remove(&i.name);
         }
     }
 
@@ -162,7 +187,7 @@ impl Fleet {
                 }
             }
             AgentMessage::Reply { id, outcome } => {
-                let Some(p) = lock(&self.inner.pending).remove(&id) else {
+                let Some(p) = self.answered(agent_id, id) else {
                     return;
                 };
                 match (p.reply, outcome) {
@@ -197,6 +222,20 @@ impl Fleet {
                 self.send_error(agent_id, None, "hello was already received");
             }
         }
+    }
+
+    /// Takes the request `id` off the pending ones if it went to `agent_id`. An agent answering
+    /// a request it was not sent (another agent's, or one that ended) is told so and logged;
+    /// the request stays for the agent it went to.
+    pub(super) fn answered(&self, agent_id: &str, id: u64) -> Option<Pending> {
+        let mut pending = lock(&self.inner.pending);
+        if pending.get(&id).is_some_and(|p| p.agent == agent_id) {
+            return pending.remove(&id);
+        }
+        drop(pending);
+        tracing::warn!(agent = %agent_id, request = id, "an agent answered a request it was not sent");
+        self.send_error(agent_id, Some(id), "no such request");
+        None
     }
 
     /// Answers a frame the server could not read.

@@ -43,11 +43,17 @@ impl Fleet {
         let mut pending = lock(&self.inner.pending);
         let Some(Pending {
             reply: Reply::Live(tx),
-            ..
+            agent: to,
         }) = pending.get(&id)
         else {
             return;
         };
+        if to != agent {
+            drop(pending);
+            tracing::warn!(%agent, request = id, "an agent sent output for a request it was not sent");
+            self.send_error(agent, Some(id), "no such request");
+            return;
+        }
         if tx.capacity() > 1 {
             let _ = tx.try_send(Ok(ExecEvent::Output(chunk)));
             return;

@@ -37,15 +37,17 @@ pub const SCHEME: &str = "fleet";
 pub const AGENT_PRIORITY_LABEL: &str = "nubes-priority";
 pub const AGENT_CLUSTER_LABEL: &str = "nubes-cluster";
 /// Resources assumed for a request that names none, so every instance has limits.
-pub const DEFAULT_CPUS: f64 = 1.0;
-pub const DEFAULT_MEMORY: u64 = 256 << 20;
+pub use nubes_core::compute::{DEFAULT_CPUS, DEFAULT_MEMORY};
 
 /// What the fleet keeps beyond its own memory, in the server's database: which instances
 /// tenants own (so after a restart the fleet tells its workloads from strays), and the queue
 /// (so a restart loses no waiting request).
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    async fn owned(&self, names: &[String]) -> Result<HashSet<String>>;
+    /// Which of `names` tenants own, each with the agent it was last placed on, where known.
+    async fn owned(&self, names: &[String]) -> Result<HashMap<String, Option<String>>>;
+    /// `name` is being placed on `agent`: from now on only that agent may claim it.
+    async fn placed(&self, name: &str, agent: &str) -> Result<()>;
     async fn enqueue(&self, spec: &InstanceSpec, priority: i32) -> Result<()>;
     async fn dequeue(&self, name: &str) -> Result<()>;
     /// How an instance was asked for, kept while it exists so a drain or a preemption can place
@@ -106,6 +108,11 @@ pub enum FleetEvent {
     },
     /// Its agent came back without it, or its admitted create failed.
     Lost {
+        instance: String,
+    },
+    /// An agent claimed an instance placed on another agent; the claim was refused.
+    ClaimRefused {
+        agent: String,
         instance: String,
     },
 }

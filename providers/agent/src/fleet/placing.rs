@@ -23,20 +23,36 @@ impl Fleet {
 
     /// Sends `op` to `agent`, its answer to go to `reply`; returns the request's id.
     pub(super) async fn send(&self, agent: &str, op: Op, reply: Reply) -> Result<u64> {
-        let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
         let tx = self.link(agent)?;
-        lock(&self.inner.pending).insert(
-            id,
-            Pending {
-                agent: agent.to_string(),
-                reply,
-            },
-        );
+        // Random, so that no agent can guess the ids of requests sent to others.
+        let id = {
+            let mut pending = lock(&self.inner.pending);
+            let mut id = rand::random::<u64>();
+            while pending.contains_key(&id) {
+                id = rand::random();
+            }
+            pending.insert(
+                id,
+                Pending {
+                    agent: agent.to_string(),
+                    reply,
+                },
+            );
+            id
+        };
         if tx.send(ServerMessage::Request { id, op }).await.is_err() {
             lock(&self.inner.pending).remove(&id);
             return Err(unavailable(format!("agent {agent} is offline")));
         }
         Ok(id)
+    }
+
+    /// Records that `name` goes to `agent`, so that after a restart no other agent can claim
+    /// it. Not recorded (the database down), the first agent to claim it after a restart gets it.
+    async fn record_placement(&self, name: &str, agent: &str) {
+        if let Err(e) = self.inner.store.placed(name, agent).await {
+            tracing::error!(instance = %name, %agent, error = %e, "cannot record where an instance is placed");
+        }
     }
 
     /// The channel to an agent's connection.
@@ -65,6 +81,7 @@ impl Fleet {
                 if let Err(e) = fleet.inner.store.dequeue(&name).await {
                     tracing::error!(instance = %name, error = %e, "cannot take an admitted request off the stored queue");
                 }
+                fleet.record_placement(&name, &agent).await;
                 match fleet
                     .call(
                         &agent,
@@ -160,6 +177,7 @@ impl Fleet {
                 }
             }
             Submitted::Placed(agent) => {
+                self.record_placement(&name, &agent).await;
                 let result = self
                     .call(
                         &agent,
