@@ -440,6 +440,11 @@ pub struct ExecRequest {
     pub stdin: Option<Bytes>,
     /// Fails with `ErrorKind::Timeout` if the command has not finished by then.
     pub timeout: Option<Duration>,
+    /// When the output is collected ([`Compute::exec`]), keep at most this many bytes of each
+    /// of stdout and stderr; the rest is read and dropped, and [`ExecOutput::truncated`] says
+    /// so. Streams ([`Compute::exec_stream`]) are not cut.
+    #[serde(default)]
+    pub max_output: Option<u64>,
 }
 
 impl ExecRequest {
@@ -470,6 +475,11 @@ impl ExecRequest {
         self
     }
 
+    pub fn max_output(mut self, bytes: u64) -> Self {
+        self.max_output = Some(bytes);
+        self
+    }
+
     pub fn validate(&self) -> Result<()> {
         match self.command.first() {
             None => Err(Error::invalid_input("exec command must not be empty")),
@@ -488,6 +498,9 @@ pub struct ExecOutput {
     pub exit_code: i64,
     pub stdout: Bytes,
     pub stderr: Bytes,
+    /// Output past [`ExecRequest::max_output`] was dropped.
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 impl ExecOutput {
@@ -496,11 +509,25 @@ impl ExecOutput {
             exit_code,
             stdout: stdout.into(),
             stderr: stderr.into(),
+            truncated: false,
         }
     }
 
     pub fn success(&self) -> bool {
         self.exit_code == 0
+    }
+
+    /// Keeps at most `max` bytes of each of stdout and stderr, for backends that hand over a
+    /// command's output whole.
+    pub fn truncate(mut self, max: Option<u64>) -> Self {
+        let limit = max.map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
+        for out in [&mut self.stdout, &mut self.stderr] {
+            if out.len() > limit {
+                out.truncate(limit);
+                self.truncated = true;
+            }
+        }
+        self
     }
 }
 
@@ -517,17 +544,29 @@ pub enum ExecEvent {
 /// A command's output as it is written, ending with its [`ExecEvent::Exit`].
 pub type ExecStream = BoxStream<'static, Result<ExecEvent>>;
 
-/// Reads an exec stream to its end.
-pub async fn collect_exec(mut stream: ExecStream) -> Result<ExecOutput> {
+/// Reads an exec stream to its end, keeping at most `max_output` bytes of each of stdout and
+/// stderr (all of it with `None`): memory stays bounded however much the command writes.
+pub async fn collect_exec(mut stream: ExecStream, max_output: Option<u64>) -> Result<ExecOutput> {
     use futures::StreamExt;
+    let limit = max_output.map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut truncated = false;
     while let Some(event) = stream.next().await {
         match event? {
-            ExecEvent::Output(chunk) => match chunk.stream {
-                LogStreamKind::Stdout => stdout.extend_from_slice(&chunk.data),
-                LogStreamKind::Stderr => stderr.extend_from_slice(&chunk.data),
-            },
-            ExecEvent::Exit { exit_code } => return Ok(ExecOutput::new(exit_code, stdout, stderr)),
+            ExecEvent::Output(chunk) => {
+                let kept = match chunk.stream {
+                    LogStreamKind::Stdout => &mut stdout,
+                    LogStreamKind::Stderr => &mut stderr,
+                };
+                let room = limit.saturating_sub(kept.len());
+                truncated |= chunk.data.len() > room;
+                kept.extend_from_slice(&chunk.data[..chunk.data.len().min(room)]);
+            }
+            ExecEvent::Exit { exit_code } => {
+                let mut out = ExecOutput::new(exit_code, stdout, stderr);
+                out.truncated = truncated;
+                return Ok(out);
+            }
         }
     }
     Err(Error::unexpected(

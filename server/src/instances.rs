@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use nubes::{
     ByteStream, Compute, ComputeCapability, DeleteOptions, Error, ErrorKind, ExecRequest,
     ExecStream, Instance, InstanceSpec, InstanceState, InstanceStats, LogOptions, LogStream,
@@ -20,6 +21,7 @@ use crate::billing::Billing;
 use crate::clusters::Clusters;
 use crate::db::{org_lock, user_lock, Db, InstanceRow};
 use crate::events::{Event, Events};
+use crate::gates::Gate;
 use crate::metering::Metering;
 use crate::tenancy;
 use nubes_billing::{Credits, Limits, Size};
@@ -79,8 +81,20 @@ pub struct ExecBody {
     pub env: BTreeMap<String, String>,
     pub workdir: Option<String>,
     pub stdin: Option<String>,
+    /// Seconds; 300 when unset, at most 3600.
     pub timeout_secs: Option<u64>,
+    /// Bytes of each of stdout and stderr to keep (at most, and by default, 1 MiB); past it
+    /// the rest is dropped and `truncated` says so.
+    pub max_output: Option<u64>,
 }
+
+/// How long a command may run when the caller does not say, and at most.
+pub const EXEC_TIMEOUT: Duration = Duration::from_secs(300);
+pub const EXEC_TIMEOUT_MAX: Duration = Duration::from_secs(3600);
+/// The most of each of stdout and stderr an exec's answer holds.
+pub const EXEC_OUTPUT_MAX: u64 = 1 << 20;
+/// Commands one user may run at once (answered and interactive together).
+pub const EXECS_PER_USER: usize = 8;
 
 /// An instance's size as plans count it: cpus, memory and disk asked for (the defaults every
 /// provider applies when unset).
@@ -93,13 +107,27 @@ pub(crate) fn size_of(cpus: Option<f64>, memory: Option<u64>, disk: Option<u64>)
 }
 
 impl ExecBody {
-    pub fn request(self) -> ExecRequest {
+    /// The request, within the server's bounds: a timeout always (the default when unset),
+    /// and collected output capped.
+    pub fn request(self) -> Result<ExecRequest> {
+        let timeout = self.timeout_secs.map_or(EXEC_TIMEOUT, Duration::from_secs);
+        if timeout > EXEC_TIMEOUT_MAX || timeout.is_zero() {
+            return Err(Error::invalid_input(format!(
+                "timeout_secs must be 1 to {}",
+                EXEC_TIMEOUT_MAX.as_secs()
+            )));
+        }
         let mut req = ExecRequest::new(self.command);
         req.env = self.env;
         req.workdir = self.workdir;
         req.stdin = self.stdin.map(Into::into);
-        req.timeout = self.timeout_secs.map(Duration::from_secs);
-        req
+        req.timeout = Some(timeout);
+        req.max_output = Some(
+            self.max_output
+                .unwrap_or(EXEC_OUTPUT_MAX)
+                .min(EXEC_OUTPUT_MAX),
+        );
+        Ok(req)
     }
 }
 
@@ -124,6 +152,8 @@ pub struct ExecResult {
     pub exit_code: i64,
     pub stdout: String,
     pub stderr: String,
+    /// Output past `max_output` was dropped.
+    pub truncated: bool,
 }
 
 fn view(row: &InstanceRow, live: Option<&Instance>) -> TenantInstance {
@@ -152,6 +182,8 @@ pub struct Instances {
     billing: Option<(Billing, Metering)>,
     /// The fleet, when instances run on lessors' agents: for previews of placement.
     fleet: Option<nubes_agent::Fleet>,
+    /// Commands running per user.
+    execs: Arc<Gate>,
 }
 
 /// What a create would do, without doing it.
@@ -190,6 +222,7 @@ impl Instances {
             clusters,
             billing,
             fleet,
+            execs: Arc::new(Gate::new("running commands", EXECS_PER_USER)),
         }
     }
 
@@ -516,14 +549,14 @@ impl Instances {
 
     pub async fn exec(&self, p: &Principal, id: &str, body: ExecBody) -> Result<ExecResult> {
         let row = self.authorized(p, id, Action::Operate).await?;
-        let out = self
-            .compute()?
-            .exec(&row.backend_id, body.request())
-            .await?;
+        let request = body.request()?;
+        let _pass = self.execs.enter(&p.user_id)?;
+        let out = self.compute()?.exec(&row.backend_id, request).await?;
         Ok(ExecResult {
             exit_code: out.exit_code,
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            truncated: out.truncated,
         })
     }
 
@@ -543,9 +576,17 @@ impl Instances {
         stdin: Option<ByteStream>,
     ) -> Result<ExecStream> {
         let row = self.authorized(p, id, Action::Operate).await?;
-        self.compute()?
-            .exec_stream(&row.backend_id, body.request(), stdin)
-            .await
+        let request = body.request()?;
+        let pass = self.execs.enter(&p.user_id)?;
+        let stream = self
+            .compute()?
+            .exec_stream(&row.backend_id, request, stdin)
+            .await?;
+        // The pass is held for as long as the command's output is read.
+        Ok(Box::pin(stream.map(move |event| {
+            let _held = &pass;
+            event
+        })))
     }
 
     /// The instance's output (stdout and stderr interleaved): at most `tail` lines of what is

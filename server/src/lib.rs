@@ -10,6 +10,7 @@ pub mod db;
 pub mod disks;
 pub mod events;
 pub mod functions;
+pub mod gates;
 pub mod http;
 pub mod instances;
 pub mod limits;
@@ -200,6 +201,7 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
         metering,
         agents: agents::Agents::new(db, fleet),
         metrics: Default::default(),
+        sockets: gates::Gate::new("open WebSockets", SOCKETS_PER_USER),
         swagger_ui_dir: config.swagger_ui_dir.clone(),
     }))
 }
@@ -229,6 +231,9 @@ async fn connect(uri: &str) -> nubes::Result<nubes::Cloud> {
 }
 
 /// Serves the API on `listener`, recording each client's address for the audit log.
+/// WebSockets (event streams and interactive execs) one user may hold open at once.
+pub const SOCKETS_PER_USER: usize = 16;
+
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).await

@@ -380,3 +380,103 @@ async fn isolation_matrix_on_sqlite() {
 async fn isolation_matrix_on_postgres() {
     on_postgres(|url| async move { matrix(&url).await }).await;
 }
+
+/// On a direct Docker server: an instance created without cpus or memory is limited to what
+/// plans count and metering bills (1 cpu, 256 MiB), and exec takes bounded resources: output
+/// past 1 MiB a stream is dropped and flagged, timeouts are bounded, and one user runs at most
+/// eight commands at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn defaults_are_enforced_and_exec_is_bounded_on_docker() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = api_with(
+        &format!("sqlite://{}", dir.path().join("nubes.db").display()),
+        Some("docker://"),
+    )
+    .await;
+    let ann = user(&api, "ann@example.com").await;
+    let spec = json!({"name": "plain", "image": image(), "command": ["sleep", "600"]});
+    let (status, plain) = api.post("/v1/instances", Some(&ann), spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{plain}");
+    assert_eq!(
+        (&plain["cpus"], &plain["memory"]),
+        (&json!(1.0), &json!(256 << 20))
+    );
+    let id = plain["id"].as_str().unwrap().to_string();
+    let (_, stats) = api
+        .get(&format!("/v1/instances/{id}/stats"), Some(&ann))
+        .await;
+    assert_eq!(stats["memory_limit_bytes"], 256 << 20, "enforced: {stats}");
+
+    let exec = format!("/v1/instances/{id}/exec");
+    let (status, out) = api
+        .post(
+            &exec,
+            Some(&ann),
+            json!({"command": ["sh", "-c", "yes aaaaaaaaaaaaaaa | head -c 5000000; echo done >&2"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}", out["error"]);
+    assert_eq!(out["stdout"].as_str().unwrap().len(), 1 << 20);
+    assert_eq!(
+        (&out["truncated"], &out["stderr"]),
+        (&json!(true), &json!("done\n"))
+    );
+    let (_, small) = api
+        .post(
+            &exec,
+            Some(&ann),
+            json!({"command": ["echo", "hello"], "max_output": 3}),
+        )
+        .await;
+    assert_eq!(
+        (&small["stdout"], &small["truncated"]),
+        (&json!("hel"), &json!(true))
+    );
+    for bad in [0, 3601] {
+        error(
+            &api.post(
+                &exec,
+                Some(&ann),
+                json!({"command": ["true"], "timeout_secs": bad}),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        );
+    }
+
+    // Nine commands at once: eight run, the ninth is told to wait.
+    let mut racers = Vec::new();
+    for _ in 0..9 {
+        let (api, ann, exec) = (api.clone(), ann.clone(), exec.clone());
+        racers.push(tokio::spawn(async move {
+            api.post(&exec, Some(&ann), json!({"command": ["sleep", "3"]}))
+                .await
+        }));
+    }
+    let mut statuses = Vec::new();
+    for r in racers {
+        statuses.push(r.await.unwrap().0);
+    }
+    statuses.sort();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        8,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[8], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    let (status, _) = api
+        .post(&exec, Some(&ann), json!({"command": ["true"]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "the passes were given back");
+
+    let gone = api
+        .send(
+            "DELETE",
+            &format!("/v1/instances/{id}?force=true"),
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(gone.0, StatusCode::NO_CONTENT);
+}

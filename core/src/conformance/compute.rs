@@ -486,6 +486,7 @@ async fn exec_stream(c: &dyn Compute, fx: &Fixture) -> CaseResult {
             None,
         )
         .await?,
+        None,
     )
     .await?;
     ensure!(

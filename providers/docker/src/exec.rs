@@ -17,7 +17,8 @@ use crate::{error, SCHEME};
 
 /// Runs a command to its end and collects what it wrote.
 pub async fn run(docker: &Docker, container: &str, request: ExecRequest) -> Result<ExecOutput> {
-    collect_exec(stream(docker, container, request, None).await?).await
+    let max = request.max_output;
+    collect_exec(stream(docker, container, request, None).await?, max).await
 }
 
 /// Starts a command and yields its output as the engine passes it on, then its exit code.

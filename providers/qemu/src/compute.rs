@@ -540,6 +540,7 @@ impl Compute for QemuCompute {
             );
         }
         let id = id.to_string();
+        let max = request.max_output;
         self.blocking(move |c| {
             let (dom, _) = find(c, &id)?;
             if !active(&dom)? {
@@ -547,7 +548,7 @@ impl Compute for QemuCompute {
                     Error::conflict(format!("instance {id} is not running")).with_provider(SCHEME)
                 );
             }
-            crate::agent::exec(&dom, &request)
+            crate::agent::exec(&dom, &request).map(|out| out.truncate(max))
         })
         .await
     }

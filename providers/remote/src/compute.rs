@@ -68,6 +68,8 @@ struct ExecBody<'a> {
     workdir: &'a Option<String>,
     stdin: Option<&'a str>,
     timeout_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_output: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -75,6 +77,8 @@ struct ExecAnswer {
     exit_code: i64,
     stdout: String,
     stderr: String,
+    #[serde(default)]
+    truncated: bool,
 }
 
 const NONE: Option<&()> = None;
@@ -238,7 +242,8 @@ impl Compute for RemoteCompute {
         request.validate()?;
         // The socket carries any bytes; the JSON route only text.
         if self.capability.exec_stream {
-            return collect_exec(self.exec_stream(id, request, None).await?).await;
+            let max = request.max_output;
+            return collect_exec(self.exec_stream(id, request, None).await?, max).await;
         }
         let stdin = match &request.stdin {
             Some(b) => Some(
@@ -254,6 +259,7 @@ impl Compute for RemoteCompute {
             workdir: &request.workdir,
             stdin,
             timeout_secs: request.timeout.map(|t| t.as_secs_f64().ceil() as u64),
+            max_output: request.max_output,
         };
         let out: ExecAnswer = self
             .client
@@ -263,7 +269,9 @@ impl Compute for RemoteCompute {
                 Some(&body),
             )
             .await?;
-        Ok(ExecOutput::new(out.exit_code, out.stdout, out.stderr))
+        let mut output = ExecOutput::new(out.exit_code, out.stdout, out.stderr);
+        output.truncated = out.truncated;
+        Ok(output)
     }
 
     async fn exec_stream(

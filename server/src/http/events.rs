@@ -32,7 +32,11 @@ async fn events(
     p: Principal,
     Upgrade(upgrade): Upgrade,
 ) -> ApiResult<Response> {
-    Ok(upgrade.on_upgrade(move |socket| stream(s, p, socket)))
+    let pass = s.sockets.enter(&p.user_id)?;
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        stream(s, p, socket).await;
+        drop(pass);
+    }))
 }
 
 /// Whether `p` may see `e`: platform events and every organization's for platform admins, their

@@ -65,6 +65,7 @@ pub async fn serve(s: AppState, p: Principal, id: String, socket: WebSocket) {
         workdir: start.workdir,
         stdin: start.stdin,
         timeout_secs: start.timeout_secs,
+        max_output: None,
     };
     let mut events = match s.instances.exec_stream(&p, &id, body, stdin).await {
         Ok(events) => events,

@@ -260,7 +260,11 @@ async fn exec_stream(
     Upgrade(upgrade): Upgrade,
 ) -> ApiResult<Response> {
     s.instances.may_exec(&p, &id).await?;
-    Ok(upgrade.on_upgrade(move |socket| super::exec_socket::serve(s, p, id, socket)))
+    let pass = s.sockets.enter(&p.user_id)?;
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        super::exec_socket::serve(s, p, id, socket).await;
+        drop(pass);
+    }))
 }
 
 #[utoipa::path(

@@ -70,6 +70,8 @@ pub struct Services {
     pub clusters: crate::clusters::Clusters,
     pub events: crate::events::Events,
     pub metrics: Arc<metrics::Metrics>,
+    /// WebSockets (events, interactive execs) open per user.
+    pub sockets: crate::gates::Gate,
     /// Swagger UI's files (the `swagger-ui-dist` npm package's folder); none loads them from a CDN.
     pub swagger_ui_dir: Option<std::path::PathBuf>,
 }

@@ -171,7 +171,8 @@ impl Compute for Fleet {
     }
 
     async fn exec(&self, name: &str, request: ExecRequest) -> Result<ExecOutput> {
-        collect_exec(self.exec_stream(name, request, None).await?).await
+        let max = request.max_output;
+        collect_exec(self.exec_stream(name, request, None).await?, max).await
     }
 
     async fn exec_stream(
