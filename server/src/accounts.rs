@@ -258,9 +258,10 @@ impl Accounts {
         source: Option<&str>,
     ) -> Result<LoginOutcome> {
         self.limits.attempt_from(source)?;
-        // Keyed by what was typed, so unknown emails lock the same way and reveal nothing.
+        // Keyed by what was typed, so unknown emails are throttled the same way and reveal
+        // nothing; the place is taken before the hash, so concurrent guesses count at once.
         let account = email.trim().to_ascii_lowercase();
-        self.limits.check_account(&account)?;
+        let attempt = self.limits.begin(&account, source)?;
         let user = match normalize_email(email) {
             Ok(email) => self.db.user_by_email(&email).await?,
             Err(_) => None,
@@ -269,10 +270,10 @@ impl Accounts {
         if let Err(e) =
             password::verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await
         {
-            self.limits.failed(&account);
+            attempt.failed();
             return Err(auth_error(e));
         }
-        self.limits.succeeded(&account);
+        attempt.succeeded();
         let user = user.ok_or_else(|| unauthenticated("invalid credentials"))?;
         if user.totp_secret.is_none() && user.email_otp {
             let mailer = self.mailer.as_ref().ok_or_else(|| {
@@ -335,11 +336,11 @@ impl Accounts {
             .map_err(auth_error)?;
         // Codes are six digits: without a lock, one challenge could be brute-forced in time.
         let account = format!("otp:{}", claims.sub);
-        self.limits.check_account(&account)?;
+        let attempt = self.limits.begin(&account, source)?;
         let result = self.check_code(&claims.sub, &claims.sid, code).await;
         match &result {
-            Ok(_) => self.limits.succeeded(&account),
-            Err(e) if e.kind() == ErrorKind::Unauthenticated => self.limits.failed(&account),
+            Ok(_) => attempt.succeeded(),
+            Err(e) if e.kind() == ErrorKind::Unauthenticated => attempt.failed(),
             Err(_) => {}
         }
         result

@@ -327,6 +327,44 @@ async fn failed_logins_lock_accounts_and_addresses_are_limited() {
             "other accounts are unaffected"
         );
 
+        // Twenty guesses at once from one address: five are evaluated, the rest wait, and
+        // the owner signing in from elsewhere is not locked out by them.
+        user(&api, "dora@example.com").await;
+        let mut racers = Vec::new();
+        for _ in 0..20 {
+            let api = api.clone();
+            racers.push(tokio::spawn(async move {
+                let guess = json!({"email": "dora@example.com", "password": "wrong horse battery"});
+                api.send_from("198.51.100.9", "POST", "/v1/auth/login", guess)
+                    .await
+                    .0
+            }));
+        }
+        let mut statuses = Vec::new();
+        for r in racers {
+            statuses.push(r.await.unwrap());
+        }
+        let evaluated = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNAUTHORIZED)
+            .count();
+        assert_eq!(evaluated, 5, "{statuses:?}");
+        assert_eq!(
+            statuses
+                .iter()
+                .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+                .count(),
+            15
+        );
+        let dora = json!({"email": "dora@example.com", "password": "correct horse battery"});
+        assert_eq!(
+            api.send_from("198.51.100.10", "POST", "/v1/auth/login", dora)
+                .await
+                .0,
+            StatusCode::OK,
+            "the owner, elsewhere, signs in"
+        );
+
         // One address may only try so often, whatever the outcome.
         for i in 0..30 {
             let body =
