@@ -14,6 +14,7 @@ pub mod gates;
 pub mod http;
 pub mod instances;
 pub mod limits;
+pub mod listen;
 pub mod mail;
 pub mod metering;
 pub mod orgs;
@@ -230,11 +231,11 @@ async fn connect(uri: &str) -> nubes::Result<nubes::Cloud> {
     nubes::Cloud::connect(uri).await
 }
 
-/// Serves the API on `listener`, recording each client's address for the audit log.
 /// WebSockets (event streams and interactive execs) one user may hold open at once.
 pub const SOCKETS_PER_USER: usize = 16;
 
+/// Serves the API on `listener`, recording each client's address for the audit log; slow or
+/// idle clients are cut off, and one address holds a bounded number of connections (`listen`).
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).await
+    listen::serve_router(listener, app(state)).await
 }

@@ -250,3 +250,45 @@ async fn audit_records_the_source_address() {
     assert_eq!(entries[0].source.as_deref(), Some("127.0.0.1"));
     assert_eq!(entries[0].action, "POST /v1/auth/register");
 }
+
+/// Anonymous clients cannot fill the audit log: requests that are not sign-ins leave no row,
+/// however long their path; an authenticated request's row keeps a bounded part of its path.
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_holds_what_was_authenticated() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = nubes_server::Config {
+        database_url: format!("sqlite://{}", dir.path().join("nubes.db").display()),
+        compute: Some("memory://?images=img".into()),
+        ..Default::default()
+    };
+    let state = nubes_server::state(&config).await.unwrap();
+    let api = Api {
+        app: nubes_server::app(state.clone()),
+    };
+    let db = state.accounts.db().clone();
+    let rows = || async {
+        db.audit(&nubes_server::db::AuditFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+    };
+    let long = format!("/v1/instances/{}", "x".repeat(60_000));
+    for _ in 0..50 {
+        let (status, _) = api.post(&long, None, json!({})).await;
+        assert!(status.is_client_error(), "{status}");
+        let (status, _) = api.post("/v1/instances", None, json!({})).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(rows().await.len(), 0, "anonymous requests leave no rows");
+
+    // Sign-ins are recorded (by route), and so is what a signed-in user does.
+    let alice = user(&api, "alice@example.com").await;
+    let n = rows().await.len();
+    assert!(n >= 2, "register and login are recorded: {n}");
+    api.post(&long, Some(&alice), json!({})).await;
+    let all = rows().await;
+    assert_eq!(all.len(), n + 1);
+    assert!(all.iter().all(|r| r.resource.len() <= 512), "bounded paths");
+}

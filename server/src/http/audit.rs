@@ -1,5 +1,8 @@
-//! Records every mutating request in the audit log: who, in which organization, what, on which
-//! path, how it ended, when, and from where. A failed write of the log is reported, not hidden.
+//! Records every authenticated mutating request in the audit log: who, in which organization,
+//! what, on which path, how it ended, when, and from where; and, of anonymous requests, only
+//! sign-ins and registrations (rate-limited per address), by route. Anything else an anonymous
+//! client sends is refused without a row, so nobody can fill the table without an account. A
+//! failed write of the log is reported, not hidden.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, StatusCode};
@@ -31,6 +34,21 @@ pub fn created<T>(org_id: String, body: T) -> Created<T> {
 /// can change anything inside its instance.
 const ALWAYS: &[&str] = &["/v1/instances/{id}/exec"];
 
+/// Anonymous requests worth a row: attempts to get in.
+const SIGN_INS: &[&str] = &["/v1/auth/register", "/v1/auth/login", "/v1/auth/verify-otp"];
+
+/// The most of a request's path a row keeps.
+const MAX_RESOURCE: usize = 512;
+
+/// `path`, cut to at most `MAX_RESOURCE` bytes on a character boundary.
+fn bounded(path: &str) -> String {
+    let mut end = path.len().min(MAX_RESOURCE);
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    path[..end].to_string()
+}
+
 pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
@@ -45,12 +63,16 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         req.method(),
         route.as_deref().unwrap_or("(no route)")
     );
-    let resource = req.uri().path().to_string();
     let source = client_ip(req.extensions());
     let bearer = bearer(req.headers()).ok().map(str::to_string);
     let user_id = match bearer {
         Some(t) => state.accounts.identify(&t).await,
         None => None,
+    };
+    let resource = match (&user_id, route.as_deref()) {
+        (Some(_), _) => bounded(req.uri().path()),
+        (None, Some(r)) if SIGN_INS.contains(&r) => r.to_string(),
+        (None, _) => return next.run(req).await,
     };
     // Look the organization up before the handler runs: a delete removes the row it names.
     let org_id = org_of(&state, &resource, user_id.as_deref()).await;

@@ -1,0 +1,68 @@
+//! The listener against slow and greedy clients, over real sockets: half-sent requests are cut
+//! off after the header timeout, one address holds a bounded number of connections, and the
+//! server answers others throughout.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out).await;
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_and_greedy_clients_do_not_lock_others_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = nubes_server::Config {
+        database_url: format!("sqlite://{}", dir.path().join("nubes.db").display()),
+        ..Default::default()
+    };
+    let state = nubes_server::state(&config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(nubes_server::serve(listener, state));
+
+    // Half-sent requests, as many as one address may hold.
+    let mut slow = Vec::new();
+    for _ in 0..nubes_server::listen::CONNECTIONS_PER_ADDRESS {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    // One more from the same address is closed at once, unanswered.
+    let mut extra = TcpStream::connect(addr).await.unwrap();
+    let _ = extra.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").await;
+    let mut buf = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(5), extra.read_to_end(&mut buf))
+        .await
+        .expect("an address over its bound is refused at once");
+    assert!(
+        n.is_err() || buf.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
+
+    // Each half-sent request is cut off after the header timeout.
+    let started = Instant::now();
+    let deadline = nubes_server::listen::HEADER_READ_TIMEOUT + Duration::from_secs(10);
+    for s in &mut slow {
+        let mut rest = Vec::new();
+        tokio::time::timeout(deadline, s.read_to_end(&mut rest))
+            .await
+            .expect("a half-sent request is cut off")
+            .ok();
+    }
+    assert!(started.elapsed() < deadline);
+
+    // And the address is served again.
+    let ok = get(addr, "/healthz").await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+}
