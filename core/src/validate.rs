@@ -141,6 +141,27 @@ pub fn labels(labels: &BTreeMap<String, String>) -> Result<()> {
     Ok(())
 }
 
+/// Whether `key` is in the platform's label namespace: `io.nubes.` (providers' own) and every
+/// `nubes`-prefixed key (`nubes-cluster`, `nubes-priority`, `nubes-fleet`, ...), in any case.
+pub fn platform_label(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.starts_with(RESERVED_LABEL_PREFIX)
+        || k.strip_prefix("nubes")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '.', '/', '_', ':']))
+}
+
+/// Labels a tenant gives: valid as [`labels`], and none in the platform's namespace, whose keys
+/// the platform reads back (which cluster an instance counts against, its priority, its agent).
+pub fn tenant_labels(labels: &BTreeMap<String, String>) -> Result<()> {
+    self::labels(labels)?;
+    match labels.keys().find(|k| platform_label(k)) {
+        Some(k) => Err(Error::invalid_input(format!(
+            "label `{k}` is in the platform's reserved namespace (`nubes*`, `io.nubes.*`)"
+        ))),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +245,13 @@ mod tests {
         let mut l = BTreeMap::new();
         l.insert("io.nubes.managed".to_string(), "x".to_string());
         assert!(labels(&l).is_err());
+        for k in ["nubes-cluster", "Nubes-Priority", "nubes.anything", "NUBES", "io.Nubes.kind"] {
+            let l = BTreeMap::from([(k.to_string(), "x".to_string())]);
+            assert!(tenant_labels(&l).is_err(), "{k}");
+        }
+        for k in ["nubesque", "app", "my.nubes-cluster"] {
+            let l = BTreeMap::from([(k.to_string(), "x".to_string())]);
+            assert!(tenant_labels(&l).is_ok(), "{k}");
+        }
     }
 }

@@ -242,6 +242,7 @@ impl Instances {
         spec.disk = req.disk;
         spec.vm = req.vm.clone().map(VmBody::spec);
         spec.validate()?;
+        nubes::validate::tenant_labels(&spec.labels)?;
         // What plans count and metering bills is what the backend is told to enforce.
         spec.apply_defaults();
         if req.priority.is_some() && compute.provider() != nubes_agent::fleet::SCHEME {

@@ -480,3 +480,31 @@ async fn defaults_are_enforced_and_exec_is_bounded_on_docker() {
         .await;
     assert_eq!(gone.0, StatusCode::NO_CONTENT);
 }
+
+/// Tenants cannot set labels the platform reads back (which cluster an instance counts
+/// against, its priority, its agent): the whole `nubes` namespace is refused, in any case.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_platforms_labels_are_reserved() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = api_with(
+        &format!("sqlite://{}", dir.path().join("nubes.db").display()),
+        Some(&format!("memory://?images={IMAGE}")),
+    )
+    .await;
+    let mallory = user(&api, "mallory@example.com").await;
+    for key in ["nubes-cluster", "Nubes-Priority", "nubes-fleet", "io.nubes.kind"] {
+        let spec = json!({"name": "x", "image": IMAGE, "labels": {key: "c1"}});
+        let res = api.post("/v1/instances", Some(&mallory), spec).await;
+        error(&res, StatusCode::BAD_REQUEST, "invalid_input");
+        assert!(
+            res.1["error"]["message"].as_str().unwrap().contains("reserved"),
+            "{key}: {}",
+            res.1
+        );
+    }
+    let spec = json!({"name": "x", "image": IMAGE, "labels": {"app": "web"}});
+    assert_eq!(
+        api.post("/v1/instances", Some(&mallory), spec).await.0,
+        StatusCode::CREATED
+    );
+}
