@@ -245,7 +245,13 @@ mod tests {
         let mut l = BTreeMap::new();
         l.insert("io.nubes.managed".to_string(), "x".to_string());
         assert!(labels(&l).is_err());
-        for k in ["nubes-cluster", "Nubes-Priority", "nubes.anything", "NUBES", "io.Nubes.kind"] {
+        for k in [
+            "nubes-cluster",
+            "Nubes-Priority",
+            "nubes.anything",
+            "NUBES",
+            "io.Nubes.kind",
+        ] {
             let l = BTreeMap::from([(k.to_string(), "x".to_string())]);
             assert!(tenant_labels(&l).is_err(), "{k}");
         }

@@ -67,6 +67,9 @@ pub struct Principal {
     pub user_id: String,
     /// The login session, or `token:<id>` for an API token.
     pub session_id: String,
+    /// When the credential presented stops being valid (seconds since the epoch; API tokens
+    /// do not expire, until revoked).
+    pub expires_at: Option<i64>,
 }
 
 const API_TOKEN_SESSION: &str = "token:";
@@ -511,6 +514,7 @@ impl Accounts {
             return Ok(Principal {
                 user_id,
                 session_id: format!("{API_TOKEN_SESSION}{id}"),
+                expires_at: None,
             });
         }
         let claims = self
@@ -523,7 +527,22 @@ impl Accounts {
         Ok(Principal {
             user_id: claims.sub,
             session_id: claims.sid,
+            expires_at: i64::try_from(claims.exp).ok(),
         })
+    }
+
+    /// Whether what `p` signed in with still holds: not expired, its session not ended (a
+    /// logout) and its API token not revoked. Long-lived connections ask it as they go.
+    pub async fn still_valid(&self, p: &Principal) -> bool {
+        if p.expires_at.is_some_and(|at| at <= now()) {
+            return false;
+        }
+        let live = match p.session_id.strip_prefix(API_TOKEN_SESSION) {
+            Some(id) => self.db.api_token_live(id).await,
+            None => self.db.session_active(&p.session_id, now()).await,
+        };
+        // A database that does not answer ends nothing by itself.
+        live.unwrap_or(true)
     }
 
     pub async fn me(&self, principal: &Principal) -> Result<User> {

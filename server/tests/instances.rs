@@ -492,12 +492,20 @@ async fn the_platforms_labels_are_reserved() {
     )
     .await;
     let mallory = user(&api, "mallory@example.com").await;
-    for key in ["nubes-cluster", "Nubes-Priority", "nubes-fleet", "io.nubes.kind"] {
+    for key in [
+        "nubes-cluster",
+        "Nubes-Priority",
+        "nubes-fleet",
+        "io.nubes.kind",
+    ] {
         let spec = json!({"name": "x", "image": IMAGE, "labels": {key: "c1"}});
         let res = api.post("/v1/instances", Some(&mallory), spec).await;
         error(&res, StatusCode::BAD_REQUEST, "invalid_input");
         assert!(
-            res.1["error"]["message"].as_str().unwrap().contains("reserved"),
+            res.1["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("reserved"),
             "{key}: {}",
             res.1
         );

@@ -2,7 +2,14 @@
 //! off after the header timeout, one address holds a bounded number of connections, and the
 //! server answers others throughout.
 
+mod common;
+
 use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use futures::StreamExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -65,4 +72,77 @@ async fn slow_and_greedy_clients_do_not_lock_others_out() {
     // And the address is served again.
     let ok = get(addr, "/healthz").await;
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+}
+
+/// Opens `/v1/events` with `token`; returns once the server ends the stream.
+async fn events_until_closed(addr: std::net::SocketAddr, token: &str) -> Duration {
+    let mut req = format!("ws://{addr}/v1/events")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(Ok(msg)) = ws.next().await {
+            if msg.is_close() {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the stream ends with its session");
+    started.elapsed()
+}
+
+/// An event stream lasts no longer than the credential it was opened with: a logout ends it,
+/// and so does revoking the API token it used.
+#[tokio::test(flavor = "multi_thread")]
+async fn websockets_end_with_their_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = nubes_server::Config {
+        database_url: format!("sqlite://{}", dir.path().join("nubes.db").display()),
+        ..Default::default()
+    };
+    let state = nubes_server::state(&config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(nubes_server::serve(listener, state.clone()));
+    let api = common::Api {
+        app: nubes_server::app(state),
+    };
+
+    let access = common::user(&api, "sam@example.com").await;
+    let watching = tokio::spawn({
+        let access = access.clone();
+        async move { events_until_closed(addr, &access).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, _) = api.post("/v1/auth/logout", Some(&access), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    watching.await.unwrap();
+
+    let creds = json!({"email": "sam@example.com", "password": "correct horse battery"});
+    let access = api.post("/v1/auth/login", None, creds).await.1["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, made) = api
+        .post("/v1/auth/tokens", Some(&access), json!({"name": "ci"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let secret = made["token"].as_str().unwrap().to_string();
+    let watching = tokio::spawn(async move { events_until_closed(addr, &secret).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let id = made["id"].as_str().unwrap();
+    let (status, _) = api
+        .send(
+            "DELETE",
+            &format!("/v1/auth/tokens/{id}"),
+            Some(&access),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    watching.await.unwrap();
 }

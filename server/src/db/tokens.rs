@@ -95,4 +95,15 @@ impl Db {
         }
         Ok(())
     }
+
+    /// Whether the API token `id` exists and is not revoked.
+    pub async fn api_token_live(&self, id: &str) -> Result<bool> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM api_tokens WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(|e| map(e, "api token"))?;
+        Ok(found.is_some())
+    }
 }

@@ -1,7 +1,7 @@
 //! `GET /v1/events`: a WebSocket of live events (JSON text frames). A user sees their own
 //! organizations' events, a platform admin all of them.
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
 use axum::extract::State;
 use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
@@ -59,8 +59,17 @@ async fn visible(s: &AppState, p: &Principal, e: &Event) -> bool {
 
 async fn stream(s: AppState, p: Principal, mut socket: WebSocket) {
     let mut rx = s.events.subscribe();
+    let ended = super::session_ends(&s, &p);
+    tokio::pin!(ended);
     loop {
         tokio::select! {
+            () = &mut ended => {
+                let _ = socket.send(Message::Close(Some(CloseFrame {
+                    code: close_code::POLICY,
+                    reason: "the session ended".into(),
+                }))).await;
+                break;
+            }
             event = rx.recv() => {
                 let event = match event {
                     Ok(e) => e,

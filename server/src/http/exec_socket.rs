@@ -117,6 +117,8 @@ pub async fn serve(s: AppState, p: Principal, id: String, socket: WebSocket) {
     tokio::select! {
         // The client closed: dropping the command's stream ends it.
         _ = pump_in => {}
+        // Signed out or revoked: the command's stream is dropped, which ends it.
+        () = super::session_ends(&s, &p) => {}
         ended = pump_out => {
             drop(events);
             finish(&mut sink, ended).await;

@@ -53,6 +53,20 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// How often a long-lived connection (an event stream, an interactive exec) checks that the
+/// credential it was opened with still holds.
+pub const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Returns once `p`'s credential no longer holds (a logout, a revoked token, its expiry).
+pub async fn session_ends(s: &AppState, p: &crate::accounts::Principal) {
+    loop {
+        tokio::time::sleep(SESSION_CHECK).await;
+        if !s.accounts.still_valid(p).await {
+            return;
+        }
+    }
+}
+
 /// The services behind the API.
 #[derive(Debug)]
 pub struct Services {
