@@ -15,6 +15,10 @@ pub struct Engine {
     pub(crate) docker: Docker,
     /// Whether the storage driver enforces `--storage-opt size=` (overlay2 over ext4 does not).
     pub(crate) disk_limit: bool,
+    /// How instances are networked.
+    pub(crate) network: crate::NetworkMode,
+    /// Where per-instance networks take their subnets from.
+    pub(crate) subnets: crate::Subnets,
 }
 
 impl Engine {
@@ -22,6 +26,19 @@ impl Engine {
     /// or `docker+tcp://host:port`, and agrees on an API version with the engine.
     pub async fn connect(uri: &str) -> Result<Arc<Self>> {
         let rest = uri.split_once("://").map(|(_, r)| r).unwrap_or("");
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (mut network, mut subnets) = (crate::NetworkMode::default(), crate::Subnets::default());
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("network", v)) => network = v.parse()?,
+                Some(("subnets", v)) => subnets = v.parse()?,
+                _ => {
+                    return Err(Error::invalid_input(format!(
+                        "unknown Docker URI option `{pair}`: expected network= or subnets="
+                    )))
+                }
+            }
+        }
         let docker = if uri.starts_with("docker+tcp://") {
             Docker::connect_with_http(&format!("tcp://{rest}"), 120, bollard::API_DEFAULT_VERSION)
         } else if rest.is_empty() {
@@ -49,7 +66,12 @@ impl Engine {
             driver.as_str(),
             "btrfs" | "zfs" | "devicemapper" | "windowsfilter"
         ) || (driver == "overlay2" && backing == "xfs");
-        Ok(Arc::new(Self { docker, disk_limit }))
+        Ok(Arc::new(Self {
+            docker,
+            disk_limit,
+            network,
+            subnets,
+        }))
     }
 
     /// Inspects a container and checks it is a Nubes container of `kind`; `None` when there is no

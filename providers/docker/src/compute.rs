@@ -89,17 +89,42 @@ impl Compute for DockerCompute {
             name: Some(spec.name.clone()),
             ..Default::default()
         };
-        let created = match docker
-            .create_container(Some(options), convert::create_body(&spec))
-            .await
+        // Refused names leave no network behind: an existing instance keeps its own.
+        if self
+            .engine
+            .inspect_managed(&spec.name, labels::KIND_INSTANCE)
+            .await?
+            .is_some()
         {
+            return Err(
+                Error::already_exists(format!("instance {} already exists", spec.name))
+                    .with_provider(SCHEME),
+            );
+        }
+        let network = self
+            .engine
+            .make_network(&spec.name, !spec.ports.is_empty())
+            .await?;
+        let mut body = convert::create_body(&spec);
+        if let (Some(net), Some(host)) = (&network, body.host_config.as_mut()) {
+            host.network_mode = Some(net.clone());
+        }
+        let created = match docker.create_container(Some(options), body).await {
             Ok(c) => c,
-            Err(e) => return Err(error::create(e, "instance", &spec.name, &spec.image)),
+            Err(e) => {
+                if network.is_some() {
+                    self.engine.remove_network(&spec.name).await;
+                }
+                return Err(error::create(e, "instance", &spec.name, &spec.image));
+            }
         };
         if let Err(e) = docker.start_container(&created.id, None).await {
             // Leave nothing half-created: the container exists but never ran.
             if let Err(cleanup) = self.engine.remove(&created.id, true).await {
                 tracing::warn!(id = %created.id, error = %cleanup, "could not remove a container that failed to start");
+            }
+            if network.is_some() {
+                self.engine.remove_network(&spec.name).await;
             }
             let message = e.to_string();
             return Err(error::start_failure(&message).unwrap_or_else(|| error::map(e)));
@@ -195,9 +220,19 @@ impl Compute for DockerCompute {
     }
 
     async fn delete(&self, id: &str, options: DeleteOptions) -> Result<()> {
-        let cid = self.container_id(id).await?;
+        let c = self.inspect(id).await?;
+        let cid = c.id.clone().unwrap_or_else(|| id.to_string());
+        let name = c
+            .name
+            .as_deref()
+            .unwrap_or(id)
+            .trim_start_matches('/')
+            .to_string();
         match self.engine.remove(&cid, options.force).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.engine.remove_network(&name).await;
+                Ok(())
+            }
             Err(e) if error::status(&e) == Some(404) => Err(error::not_found("instance", id)),
             Err(e) if error::status(&e) == Some(409) => Err(Error::conflict(format!(
                 "instance {id} is running: stop it first or delete with force"

@@ -5,6 +5,7 @@ pub const MANAGED: &str = "io.nubes.managed";
 pub const KIND: &str = "io.nubes.kind";
 pub const KIND_INSTANCE: &str = "instance";
 pub const KIND_FUNCTION: &str = "function";
+pub const KIND_NETWORK: &str = "network";
 pub const FUNCTION_NAME: &str = "io.nubes.function.name";
 pub const FUNCTION_TIMEOUT_MS: &str = "io.nubes.function.timeout-ms";
 

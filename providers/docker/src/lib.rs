@@ -8,6 +8,7 @@ mod exec;
 mod function;
 mod image;
 mod labels;
+mod network;
 
 use std::sync::Arc;
 
@@ -15,9 +16,11 @@ pub use client::Engine;
 pub use compute::DockerCompute;
 pub use function::DockerFunction;
 pub use image::{ImageInfo, PullProgress};
+pub use network::{NetworkMode, Subnets};
 use nubes_core::{Cloud, Registry, Result};
 
-/// `docker://`, `docker:///path/to/docker.sock`, `docker+tcp://host:port`.
+/// `docker://`, `docker:///path/to/docker.sock`, `docker+tcp://host:port`; each may end in
+/// `?network=isolated|private|bridge` and `&subnets=10.213.0.0/16` (see [`NetworkMode`]).
 pub const SCHEME: &str = "docker";
 
 /// Connects to an engine and offers Compute and Function on it.
