@@ -98,7 +98,14 @@ async fn instances_reach_neither_each_other_nor_the_host() {
         "a serves"
     );
     assert!(
-        !reaches(c.as_ref(), &b.id, std::slice::from_ref(&a_ip), 8080, "tenant-secret").await,
+        !reaches(
+            c.as_ref(),
+            &b.id,
+            std::slice::from_ref(&a_ip),
+            8080,
+            "tenant-secret"
+        )
+        .await,
         "b reached a's service at {a_ip}"
     );
     let mut everywhere = hosts.clone();
