@@ -186,6 +186,15 @@ pub struct Instances {
     execs: Arc<Gate>,
 }
 
+/// What `recover` did at startup, by instance id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Rows whose instance was never made: removed, their payment refunded.
+    pub undone: Vec<String>,
+    /// Instances made but never started: started.
+    pub started: Vec<String>,
+}
+
 /// What a create would do, without doing it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DryRun {
@@ -445,6 +454,56 @@ impl Instances {
             .await
             .map_err(|e| crate::db::map(e, "instance"))?;
         Ok(Some(price))
+    }
+
+    /// Brings rows and the backend back in line after the server stopped without warning (a
+    /// crash, a kill) in the middle of creates: a row whose instance the backend never made is
+    /// undone, its payment refunded; an instance made but never started is started. Running
+    /// instances whose meters are closed are metered from the first tick on (`Metering`). The
+    /// fleet's instances are left to the fleet, which learns them as agents come back.
+    ///
+    /// Only rows made at or before `made_by` (seconds since the epoch) are looked at: with
+    /// several servers sharing a database, a younger row may be another server's create in
+    /// flight.
+    pub async fn recover(&self, made_by: Option<i64>) -> Result<Recovered> {
+        let mut done = Recovered::default();
+        let Some(compute) = &self.compute else {
+            return Ok(done);
+        };
+        if self.fleet.is_some() {
+            return Ok(done);
+        }
+        let rows = self.db.all_instances().await?;
+        for row in rows
+            .into_iter()
+            .filter(|r| made_by.is_none_or(|t| r.created_at <= t))
+        {
+            match compute.get(&row.backend_id).await {
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    let paid = self
+                        .db
+                        .posted_to(&format!("prepay:{}", row.id), &row.owner_id)
+                        .await?;
+                    tracing::warn!(instance = %row.id, "a create cut short: undone and refunded");
+                    self.unmake(&row, paid).await?;
+                    done.undone.push(row.id);
+                }
+                Ok(live) if live.state == InstanceState::Creating => {
+                    tracing::warn!(instance = %row.id, "made but never started: starting it");
+                    match compute.start(&row.backend_id).await {
+                        Ok(_) => done.started.push(row.id),
+                        Err(e) => {
+                            tracing::warn!(instance = %row.id, error = %e, "cannot start it")
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(instance = %row.id, error = %e, "cannot check an instance at startup");
+                }
+            }
+        }
+        Ok(done)
     }
 
     /// Undoes `admit` for an instance the backend did not make: the row, its meter and its

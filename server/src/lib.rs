@@ -178,7 +178,7 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
         }
         _ => None,
     };
-    Ok(AppState::new(http::Services {
+    let state = AppState::new(http::Services {
         events: events.clone(),
         accounts: Arc::new(accounts),
         orgs: orgs::Orgs::new(db.clone()),
@@ -204,7 +204,29 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
         metrics: Default::default(),
         sockets: gates::Gate::new("open WebSockets", SOCKETS_PER_USER),
         swagger_ui_dir: config.swagger_ui_dir.clone(),
-    }))
+    });
+    // Creates a crash cut short are settled before anyone is served. On SQLite this server is
+    // the only one; on PostgreSQL, younger rows may be another server's creates in flight, so
+    // they wait for a second pass.
+    let instances = state.instances.clone();
+    if state.accounts.db().is_sqlite() {
+        report(instances.recover(None).await?);
+    } else {
+        let started = accounts::now();
+        report(
+            instances
+                .recover(Some(started - CREATE_GRACE.as_secs() as i64))
+                .await?,
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(CREATE_GRACE).await;
+            match instances.recover(Some(started)).await {
+                Ok(r) => report(r),
+                Err(e) => tracing::error!(error = %e, "recovering instances failed"),
+            }
+        });
+    }
+    Ok(state)
 }
 
 /// Where metering's journal lives: as configured, or beside an SQLite database file.
@@ -229,6 +251,20 @@ fn usage_journal(config: &Config) -> nubes::Result<std::path::PathBuf> {
 async fn connect(uri: &str) -> nubes::Result<nubes::Cloud> {
     use nubes::prelude::Connect;
     nubes::Cloud::connect(uri).await
+}
+
+/// The longest a create may take between its row and the backend's answer, as far as another
+/// server recovering after a crash is concerned.
+const CREATE_GRACE: std::time::Duration = std::time::Duration::from_secs(300);
+
+fn report(r: instances::Recovered) {
+    if r != instances::Recovered::default() {
+        tracing::warn!(
+            undone = r.undone.len(),
+            started = r.started.len(),
+            "instances recovered at startup"
+        );
+    }
 }
 
 /// WebSockets (event streams and interactive execs) one user may hold open at once.

@@ -36,7 +36,7 @@ pub use storage::storage;
 use crate::{Error, ErrorKind, FunctionSpec, Result};
 
 /// Label every kit instance carries, valued with the run prefix.
-pub const KIT_LABEL: &str = "nubes-conformance";
+pub const KIT_LABEL: &str = "conformance-kit";
 /// The line the default instance command prints first.
 pub const READY_LINE: &str = "nubes-ready";
 

@@ -35,8 +35,11 @@ pub fn map(e: DockerError) -> Error {
             true,
             format!("no Docker engine socket at {path}: is dockerd running?"),
         ),
+        // A refused or reset socket (dockerd stopped or restarting) arrives as the legacy
+        // client's error.
         DockerError::HyperResponseError { .. }
         | DockerError::HttpClientError { .. }
+        | DockerError::HyperLegacyError { .. }
         | DockerError::IOError { .. } => (
             ErrorKind::Unavailable,
             true,

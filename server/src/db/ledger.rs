@@ -151,6 +151,20 @@ impl Db {
             .collect())
     }
 
+    /// What the transaction keyed `key` took from `user_id`'s wallet, if it was posted.
+    pub async fn posted_to(&self, key: &str, user_id: &str) -> Result<Option<Credits>> {
+        let taken: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(-SUM(e.amount) AS BIGINT) FROM ledger_entries e \
+             JOIN ledger_transactions t ON t.id = e.tx_id WHERE t.tx_key = $1 AND e.account = $2",
+        )
+        .bind(key)
+        .bind(nubes_billing::Account::Wallet(user_id.to_string()).key())
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| map(e, "ledger"))?;
+        Ok(taken.filter(|t| *t > 0).map(Credits::from_micros))
+    }
+
     /// Sums that must be zero for a sound ledger: every transaction's entries, and all
     /// balances together. Returns the transactions that do not balance and the balances' sum.
     pub async fn ledger_audit(&self) -> Result<(Vec<String>, i64)> {

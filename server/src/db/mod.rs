@@ -16,6 +16,7 @@ use sqlx::AnyPool;
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
+    sqlite: bool,
     cache: Arc<cache::Caches>,
 }
 
@@ -54,10 +55,17 @@ impl Db {
         })?;
         let db = Self {
             pool,
+            sqlite,
             cache: Arc::default(),
         };
         schema::migrate(&db).await?;
         Ok(db)
+    }
+
+    /// Whether the database is SQLite, which one server holds at a time (the data directory's
+    /// lock), as against PostgreSQL, which several may share.
+    pub fn is_sqlite(&self) -> bool {
+        self.sqlite
     }
 
     pub fn pool(&self) -> &AnyPool {

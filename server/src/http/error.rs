@@ -39,6 +39,16 @@ impl From<Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let kind = self.0.kind();
+        // What the client is not told in full, the operator is.
+        match kind {
+            ErrorKind::Unexpected => {
+                tracing::error!(error = %self.0, source = ?std::error::Error::source(&self.0), "request failed")
+            }
+            ErrorKind::Unavailable | ErrorKind::Timeout => {
+                tracing::warn!(error = %self.0, "a backend did not answer")
+            }
+            _ => {}
+        }
         // The kind is in a header too, for answers without a body (HEAD).
         (
             status(kind),
