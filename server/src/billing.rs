@@ -661,6 +661,20 @@ impl Billing {
         self.post_in(db, &tx, Some(&guard)).await
     }
 
+    /// Gives back what `charge_upfront` took and was not used. `key` makes it idempotent.
+    pub async fn refund(
+        &self,
+        user_id: &str,
+        key: String,
+        memo: &str,
+        amount: Credits,
+    ) -> Result<Posted> {
+        let mut db = self.db.locked(&[]).await?;
+        let posted = self.refund_in(&mut db, user_id, key, memo, amount).await?;
+        db.commit().await.map_err(|e| crate::db::map(e, "ledger"))?;
+        Ok(posted)
+    }
+
     /// Gives back, inside the caller's transaction, what `charge_upfront` took for something
     /// that was not made.
     pub(crate) async fn refund_in(

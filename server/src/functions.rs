@@ -10,11 +10,18 @@ use nubes_auth::{token, Action};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{now, Principal};
+use crate::billing::Billing;
 use crate::db::{Db, Kind, ResourceRow};
+use crate::gates::Gate;
 use crate::tenancy::{self, Ref};
+use nubes_billing::{Credits, Limits, Size};
 
 /// The longest a tenant may let one invocation run.
 pub const MAX_TIMEOUT_SECS: u64 = 900;
+/// How long an invocation may run when the function does not say.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+/// Invocations one user may have running at once.
+pub const INVOCATIONS_PER_USER: usize = 8;
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -76,11 +83,25 @@ pub struct Invocation {
 pub struct Functions {
     db: Db,
     function: Option<Arc<dyn Function>>,
+    /// Plans and payment, when the server bills.
+    billing: Option<Billing>,
+    invocations: Arc<Gate>,
+}
+
+/// A function's size as plans and prices count it.
+fn size_of(cpus: Option<f64>, memory: Option<u64>) -> Size {
+    let held = crate::instances::size_of(cpus, memory, None);
+    Size::new(held.millicpus, held.memory)
 }
 
 impl Functions {
-    pub fn new(db: Db, function: Option<Arc<dyn Function>>) -> Self {
-        Self { db, function }
+    pub fn new(db: Db, function: Option<Arc<dyn Function>>, billing: Option<Billing>) -> Self {
+        Self {
+            db,
+            function,
+            billing,
+            invocations: Arc::new(Gate::new("running invocations", INVOCATIONS_PER_USER)),
+        }
     }
 
     fn function(&self) -> Result<&Arc<dyn Function>> {
@@ -103,18 +124,33 @@ impl Functions {
         let function = self.function()?;
         let mut spec = FunctionSpec::new(req.name.clone(), req.image, req.handler);
         spec.env = req.env;
-        spec.cpus = req.cpus;
-        spec.memory = req.memory;
-        spec.timeout = match req.timeout_secs {
-            Some(s @ 1..=MAX_TIMEOUT_SECS) => Some(Duration::from_secs(s)),
-            Some(_) => {
+        // What is enforced is what is billed: the defaults instances get, and always a timeout.
+        spec.cpus = Some(req.cpus.unwrap_or(nubes::compute::DEFAULT_CPUS));
+        spec.memory = Some(req.memory.unwrap_or(nubes::compute::DEFAULT_MEMORY));
+        spec.timeout = match req.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS) {
+            s @ 1..=MAX_TIMEOUT_SECS => Some(Duration::from_secs(s)),
+            _ => {
                 return Err(Error::invalid_input(format!(
                     "timeout_secs must be between 1 and {MAX_TIMEOUT_SECS}"
                 )))
             }
-            None => None,
         };
         spec.validate()?;
+        if let Some(billing) = &self.billing {
+            // One invocation at a time must fit the deployer's plan.
+            let (plan, _) = billing.current(&p.user_id).await?;
+            let size = size_of(spec.cpus, spec.memory);
+            plan.admit(
+                Limits::default(),
+                Limits::new(size.millicpus, size.memory, 0),
+            )
+            .map_err(|e| {
+                Error::new(
+                    e.kind(),
+                    format!("one invocation must fit the plan: {}", e.message()),
+                )
+            })?;
+        }
         let org_id = tenancy::creating_in(&self.db, p, req.org_id).await?;
         let id = token::random_id();
         let row = ResourceRow {
@@ -160,14 +196,52 @@ impl Functions {
             .collect())
     }
 
-    /// Runs the function once; a failure inside it is in the answer, not an error.
+    /// Runs the function once; a failure inside it is in the answer, not an error. With
+    /// billing, the invoker pays for its size over the time it ran (measured here, in whole
+    /// seconds, at least one), at the instance prices: the most it could cost (its timeout) is
+    /// held before it runs, and what it did not use is given back.
     pub async fn invoke(&self, p: &Principal, r: Ref<'_>, payload: Bytes) -> Result<Invocation> {
         let row = self.authorized(p, r, Action::Operate).await?;
-        let out = self
-            .function()?
-            .invoke(&row.backend_id, payload)
-            .await
-            .map_err(|e| row.explain(e))?;
+        let _pass = self.invocations.enter(&p.user_id)?;
+        let function = self.function()?;
+        let held = match &self.billing {
+            Some(billing) => {
+                let info = function
+                    .get(&row.backend_id)
+                    .await
+                    .map_err(|e| row.explain(e))?;
+                let size = size_of(info.cpus, info.memory);
+                let limit = info
+                    .timeout
+                    .map_or(DEFAULT_TIMEOUT_SECS, |t| t.as_secs().max(1));
+                let most = billing.prices().accrued(size, limit).total();
+                let key = format!("invoke:{}:{}", row.id, token::random_id());
+                let memo = format!("function {}: one invocation", row.name);
+                billing
+                    .charge_upfront(&p.user_id, key.clone(), memo, most)
+                    .await?;
+                Some((billing, size, most, key))
+            }
+            None => None,
+        };
+        let started = std::time::Instant::now();
+        let result = function.invoke(&row.backend_id, payload).await;
+        if let Some((billing, size, most, key)) = held {
+            let seconds = started.elapsed().as_secs_f64().ceil().max(1.0) as u64;
+            let used = billing.prices().accrued(size, seconds).total();
+            let back = most.checked_sub(used).unwrap_or(Credits::ZERO);
+            if back > Credits::ZERO {
+                billing
+                    .refund(
+                        &p.user_id,
+                        format!("{key}:unused"),
+                        "unused invocation time",
+                        back,
+                    )
+                    .await?;
+            }
+        }
+        let out = result.map_err(|e| row.explain(e))?;
         let b64 = data_encoding::BASE64;
         Ok(Invocation {
             payload: b64.encode(&out.payload),

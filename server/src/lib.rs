@@ -196,7 +196,11 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
         clusters,
         buckets: buckets::Buckets::new(db.clone(), backends.storage),
         disks: disks::Disks::new(db.clone(), backends.disk),
-        functions: functions::Functions::new(db.clone(), backends.function),
+        functions: functions::Functions::new(
+            db.clone(),
+            backends.function,
+            config.billing.then(|| billing.clone()),
+        ),
         admin: admin::Admin::new(db.clone(), backends.compute),
         billing: billing.clone(),
         metering,

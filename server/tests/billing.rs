@@ -1042,6 +1042,99 @@ async fn creates_are_admitted_one_at_a_time_on_postgres() {
     on_postgres(creates_are_admitted_one_at_a_time).await;
 }
 
+/// Functions are inside billing: each invocation is paid by its invoker for its size over the
+/// seconds it ran (at the instance prices, at least one second), the most it could cost held
+/// first; one that size does not fit the deployer's plan is refused, as is an invocation the
+/// wallet cannot cover (before it runs); an unset timeout is the default.
+async fn functions_are_metered_per_invocation(url: String) {
+    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    let function = nubes::memory::MemoryFunction::new().with_handler("upper", move |b| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok(nubes::Bytes::from(
+            String::from_utf8_lossy(&b).to_uppercase(),
+        ))
+    });
+    let config = nubes_server::Config {
+        database_url: url.to_string(),
+        usage_journal: journal_of(&url),
+        billing: true,
+        ..Default::default()
+    };
+    let backends = nubes_server::Backends {
+        function: Some(Arc::new(function)),
+        clock: Some(clock),
+        ..Default::default()
+    };
+    let state = nubes_server::state_with(&config, backends).await.unwrap();
+    let api = Api {
+        app: nubes_server::app(state.clone()),
+    };
+    let admin = admin_token(&api, &state).await;
+    let hal = user(&api, "hal@example.com").await;
+    let hal_id = user_id(&api, &hal).await;
+
+    let huge = json!({"name": "big", "image": "img", "handler": ["upper"], "memory": 32u64 << 30});
+    let res = api.post("/v1/functions", Some(&hal), huge).await;
+    assert!(
+        refused(&res).contains("free plan allows 2 GB of memory"),
+        "{}",
+        res.1
+    );
+    let spec = json!({"name": "up", "image": "img", "handler": ["upper"], "cpus": 1.0, "memory": 1_000_000_000u64});
+    let (status, f) = api.post("/v1/functions", Some(&hal), spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{f}");
+    assert_eq!(f["timeout_secs"], 60, "the default timeout: {f}");
+
+    let (status, out) = api
+        .send_raw("POST", "/v1/functions/up/invoke", Some(&hal), &[], "hi")
+        .await
+        .json();
+    assert_eq!(status, StatusCode::OK, "{out}");
+    // One second of 1 cpu and 1 GB: (0.5 + 0.2 + 0.1) / 3600, rounded up, per resource.
+    let prices = nubes_billing::Prices::default();
+    let one = prices
+        .accrued(nubes_billing::Size::new(1000, 1_000_000_000), 1)
+        .total();
+    assert_eq!(
+        balance(&api, &hal).await,
+        Credits::whole(15).checked_sub(one).unwrap().to_string()
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+
+    // A wallet that cannot cover the timeout's worth is refused before the function runs.
+    let left: Credits = balance(&api, &hal).await.parse().unwrap();
+    let drain = json!({"user_id": hal_id, "amount": format!("-{left}"), "memo": "test"});
+    assert_eq!(
+        api.post("/v1/admin/billing/adjustments", Some(&admin), drain)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    let poor = api
+        .send_raw("POST", "/v1/functions/up/invoke", Some(&hal), &[], "hi")
+        .await
+        .json();
+    error(&poor, StatusCode::PAYMENT_REQUIRED, "insufficient_credits");
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "it did not run");
+    let (unbalanced, total) = state.accounts.db().ledger_audit().await.unwrap();
+    assert!(
+        unbalanced.is_empty() && total == 0,
+        "{unbalanced:?} {total}"
+    );
+}
+
+#[tokio::test]
+async fn functions_are_metered_per_invocation_on_sqlite() {
+    on_sqlite(functions_are_metered_per_invocation).await;
+}
+
+#[tokio::test]
+async fn functions_are_metered_per_invocation_on_postgres() {
+    on_postgres(functions_are_metered_per_invocation).await;
+}
+
 /// Usage is reported on the day it ran: a tick across midnight, or after a server was down for
 /// a day, splits what it settles by UTC day, and the days add up to the whole exactly.
 async fn usage_over_midnight_is_reported_on_the_days_it_ran(url: String) {
