@@ -786,7 +786,7 @@ fn an_agent_killed_mid_create_leaves_nothing_half_made() {
 
 /// Clusters (seed 004): an organization reserves fleet capacity; its deployments count against
 /// the reservation and wait inside it, by priority, while others cannot take what it holds back.
-/// Only the organization's admins reserve; nobody deploys into another organization's cluster.
+/// Only platform admins reserve; nobody deploys into another organization's cluster.
 #[test]
 fn clusters_reserve_capacity_and_queue_inside_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -836,25 +836,32 @@ fn clusters_reserve_capacity_and_queue_inside_it() {
         200
     );
 
-    // Members may not reserve; the admin reserves one of the fleet's two cpus.
+    // A reservation takes capacity from everyone: neither members nor the organization's own
+    // admin may make one; a platform admin reserves one of the fleet's two cpus for it.
     let reserve = json!({"org_id": org, "name": "gpu-lab", "cpus": 1.0, "memory": 512 << 20});
-    assert_eq!(
-        http(
+    for who in [&member, &owner] {
+        let (status, refused) = http(
             &addr,
             "POST",
             "/v1/clusters",
-            Some(&member),
-            Some(reserve.clone())
-        )
-        .0,
-        403
-    );
-    let (status, cluster) = http(&addr, "POST", "/v1/clusters", Some(&owner), Some(reserve));
+            Some(who),
+            Some(reserve.clone()),
+        );
+        assert_eq!(status, 403, "{refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("platform admin"),
+            "{refused}"
+        );
+    }
+    let (status, cluster) = http(&addr, "POST", "/v1/clusters", Some(&admin), Some(reserve));
     assert_eq!(status, 201, "{cluster}");
     let cluster_id = cluster["id"].as_str().unwrap().to_string();
     let too_much = json!({"org_id": org, "name": "more", "cpus": 1.5, "memory": 1 << 20});
     assert_eq!(
-        http(&addr, "POST", "/v1/clusters", Some(&owner), Some(too_much)).0,
+        http(&addr, "POST", "/v1/clusters", Some(&admin), Some(too_much)).0,
         403,
         "the fleet has only one cpu left to reserve"
     );

@@ -1,8 +1,9 @@
-//! Clusters (seed 004): an organization reserves a pool of fleet capacity with fixed cpu, memory
-//! and GPUs; instances deployed into it count against the pool and wait, by priority, inside it
-//! when it is full, however much else the fleet has free. Reserving and ending a cluster is for
-//! the organization's admins; deploying into one is for its members, and only from the same
-//! organization.
+//! Clusters (seed 004): a pool of fleet capacity with fixed cpu, memory and GPUs reserved for an
+//! organization; instances deployed into it count against the pool and wait, by priority, inside
+//! it when it is full, however much else the fleet has free. A reservation takes capacity from
+//! everyone else, so only platform admins make one (the organization asks; the admin's reserving
+//! is the approval); the organization's admins may end it, its members deploy into it, and only
+//! from the same organization.
 
 use nubes::{Error, ErrorKind, Result};
 use nubes_agent::{Fleet, Resources};
@@ -126,7 +127,8 @@ impl Clusters {
         Ok(c)
     }
 
-    /// Reserves the capacity out of the fleet; refused when the fleet has not that much free.
+    /// Reserves the capacity out of the fleet for an organization (platform admins only);
+    /// refused when the fleet has not that much free.
     pub async fn create(&self, p: &Principal, req: CreateCluster) -> Result<ClusterView> {
         let fleet = self.fleet()?;
         nubes::validate::name("cluster", &req.name)?;
@@ -145,10 +147,13 @@ impl Clusters {
         let actor = tenancy::actor(&self.db, p, &org_id).await?;
         tenancy::check(
             &actor,
-            Action::Operate,
-            &Target::Org { org_id: &org_id },
-            &format!("organization {org_id}"),
+            Action::PlatformAdmin,
+            &Target::Platform,
+            "reserving fleet capacity (a platform admin reserves a cluster for an organization)",
         )?;
+        if self.db.org(&org_id).await?.is_none() {
+            return Err(Error::not_found(format!("organization {org_id} not found")));
+        }
         let row = ClusterRow {
             id: token::random_id(),
             org_id,
