@@ -11,6 +11,7 @@ use nubes_auth::{token, Action};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{now, Principal};
+use crate::bounds::Bounds;
 use crate::db::{Db, Kind, ResourceRow};
 use crate::tenancy::{self, Ref};
 
@@ -48,11 +49,16 @@ impl From<ResourceRow> for TenantBucket {
 pub struct Buckets {
     db: Db,
     storage: Option<Arc<dyn Storage>>,
+    bounds: Bounds,
 }
 
 impl Buckets {
-    pub fn new(db: Db, storage: Option<Arc<dyn Storage>>) -> Self {
-        Self { db, storage }
+    pub fn new(db: Db, storage: Option<Arc<dyn Storage>>, bounds: Bounds) -> Self {
+        Self {
+            db,
+            storage,
+            bounds,
+        }
     }
 
     fn storage(&self) -> Result<&Arc<dyn Storage>> {
@@ -85,7 +91,9 @@ impl Buckets {
             name: req.name,
             created_at: now(),
         };
-        self.db.insert_resource(&row).await?;
+        self.db
+            .insert_resource_within(&row, self.bounds.per_org(row.kind))
+            .await?;
         if let Err(e) = storage.create_bucket(&row.backend_id).await {
             self.db.delete_resource(&row.id).await?;
             return Err(e);
@@ -119,15 +127,18 @@ impl Buckets {
         self.db.delete_resource(&row.id).await
     }
 
+    /// Writes an object from `body`; `declared` is its length, when the client said.
     pub async fn put(
         &self,
         p: &Principal,
         r: Ref<'_>,
         key: &str,
+        declared: Option<u64>,
         body: ByteStream,
     ) -> Result<ObjectMeta> {
         nubes::validate::object_key(key)?;
         let row = self.authorized(p, r, Action::Operate).await?;
+        let body = self.bounds.object(declared, body)?;
         let storage = self.storage()?;
         storage
             .put(&row.backend_id, key, body)
@@ -161,8 +172,9 @@ impl Buckets {
         &self,
         p: &Principal,
         r: Ref<'_>,
-        options: ListObjectsOptions,
+        mut options: ListObjectsOptions,
     ) -> Result<ObjectPage> {
+        options.limit = self.bounds.page(options.limit)?;
         let row = self.authorized(p, r, Action::Read).await?;
         self.storage()?
             .list(&row.backend_id, options)

@@ -8,6 +8,7 @@ use nubes_auth::{token, Action};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{now, Principal};
+use crate::bounds::Bounds;
 use crate::db::{Db, Kind, ResourceRow};
 use crate::tenancy::{self, Ref};
 
@@ -81,11 +82,12 @@ fn view(row: &ResourceRow, live: Option<&DiskImage>) -> TenantDisk {
 pub struct Disks {
     db: Db,
     disk: Option<Arc<dyn Disk>>,
+    bounds: Bounds,
 }
 
 impl Disks {
-    pub fn new(db: Db, disk: Option<Arc<dyn Disk>>) -> Self {
-        Self { db, disk }
+    pub fn new(db: Db, disk: Option<Arc<dyn Disk>>, bounds: Bounds) -> Self {
+        Self { db, disk, bounds }
     }
 
     /// The tenant's view, with the disk it is an overlay on by the tenant's id.
@@ -136,7 +138,9 @@ impl Disks {
             name,
             created_at: now(),
         };
-        self.db.insert_resource(&row).await?;
+        self.db
+            .insert_resource_within(&row, self.bounds.per_org(row.kind))
+            .await?;
         match backend(&row.backend_id).await {
             Ok(live) => self.show(&row, Some(&live)).await,
             Err(e) => {
@@ -151,6 +155,7 @@ impl Disks {
         let mut spec = DiskSpec::new(req.name.clone(), req.format, req.size);
         spec.backing = req.backing.clone();
         spec.validate()?;
+        self.bounds.disk(req.size)?;
         let org_id = tenancy::creating_in(&self.db, p, req.org_id).await?;
         // The base must be one the caller may read, in the new disk's organization.
         let base = match &req.backing {
@@ -208,6 +213,7 @@ impl Disks {
     }
 
     pub async fn resize(&self, p: &Principal, r: Ref<'_>, req: ResizeDisk) -> Result<TenantDisk> {
+        self.bounds.disk(req.size)?;
         let row = self.authorized(p, r, Action::Operate).await?;
         let mut request = DiskResizeRequest::new(req.size);
         if req.allow_shrink {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::{now, Principal};
 use crate::billing::Billing;
+use crate::bounds::Bounds;
 use crate::db::{Db, Kind, ResourceRow};
 use crate::gates::Gate;
 use crate::tenancy::{self, Ref};
@@ -86,6 +87,7 @@ pub struct Functions {
     /// Plans and payment, when the server bills.
     billing: Option<Billing>,
     invocations: Arc<Gate>,
+    bounds: Bounds,
 }
 
 /// A function's size as plans and prices count it.
@@ -95,11 +97,17 @@ fn size_of(cpus: Option<f64>, memory: Option<u64>) -> Size {
 }
 
 impl Functions {
-    pub fn new(db: Db, function: Option<Arc<dyn Function>>, billing: Option<Billing>) -> Self {
+    pub fn new(
+        db: Db,
+        function: Option<Arc<dyn Function>>,
+        billing: Option<Billing>,
+        bounds: Bounds,
+    ) -> Self {
         Self {
             db,
             function,
             billing,
+            bounds,
             invocations: Arc::new(Gate::new("running invocations", INVOCATIONS_PER_USER)),
         }
     }
@@ -163,7 +171,9 @@ impl Functions {
             created_at: now(),
         };
         spec.name = row.backend_id.clone();
-        self.db.insert_resource(&row).await?;
+        self.db
+            .insert_resource_within(&row, self.bounds.per_org(row.kind))
+            .await?;
         match function.deploy(spec).await {
             Ok(live) => Ok(view(&row, Some(&live))),
             Err(e) => {

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod agents;
 pub mod billing;
+pub mod bounds;
 pub mod buckets;
 pub mod clusters;
 pub mod db;
@@ -63,6 +64,8 @@ pub struct Config {
     /// Swagger UI's files for `/docs` (the `swagger-ui-dist` npm package's folder); none loads
     /// them from a CDN.
     pub swagger_ui_dir: Option<std::path::PathBuf>,
+    /// What one request or organization may take of objects, pages, disks and resources.
+    pub bounds: bounds::Bounds,
 }
 
 /// The providers behind the API, one per service; a missing one turns its routes off.
@@ -194,12 +197,13 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
             fleet.clone(),
         ),
         clusters,
-        buckets: buckets::Buckets::new(db.clone(), backends.storage),
-        disks: disks::Disks::new(db.clone(), backends.disk),
+        buckets: buckets::Buckets::new(db.clone(), backends.storage, config.bounds),
+        disks: disks::Disks::new(db.clone(), backends.disk, config.bounds),
         functions: functions::Functions::new(
             db.clone(),
             backends.function,
             config.billing.then(|| billing.clone()),
+            config.bounds,
         ),
         admin: admin::Admin::new(db.clone(), backends.compute),
         billing: billing.clone(),

@@ -44,6 +44,7 @@ pub async fn run(args: ServeArgs) -> Outcome {
             preemption: args.preemption,
             ..Default::default()
         },
+        bounds: Default::default(),
     };
     let (state, _) = start(&config, &args.admin_email).await?;
     let listener = bind(args.listen).await?;
@@ -105,6 +106,7 @@ pub async fn up(args: UpArgs) -> Outcome {
         billing_tick: None,
         usage_journal: Some(data_dir.join("usage-journal")),
         fleet: Default::default(),
+        bounds: Default::default(),
     };
     let (state, admin) = start(&config, "admin@nubes.local").await?;
     let agent_token = if fleet {

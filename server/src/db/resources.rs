@@ -51,7 +51,25 @@ fn row(kind: Kind, (id, org_id, owner_id, name, backend_id, created_at): Tuple) 
 const COLUMNS: &str = "r.id, r.org_id, r.owner_id, r.name, r.backend_id, r.created_at";
 
 impl Db {
-    pub async fn insert_resource(&self, r: &ResourceRow) -> Result<()> {
+    /// Inserts the row unless its organization holds `max` of its kind already: counted and
+    /// inserted under the organization's lock, so racing creates cannot pass the bound.
+    pub async fn insert_resource_within(&self, r: &ResourceRow, max: u64) -> Result<()> {
+        let mut db = self.locked(&[&super::org_lock(&r.org_id)]).await?;
+        let held: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE org_id = $1 AND kind = $2")
+                .bind(&r.org_id)
+                .bind(r.kind.as_str())
+                .fetch_one(&mut *db)
+                .await
+                .map_err(|e| map(e, r.kind.as_str()))?;
+        if u64::try_from(held).unwrap_or(0) >= max {
+            return Err(crate::bounds::full(r.kind, max));
+        }
+        Self::insert_resource_on(&mut db, r).await?;
+        db.commit().await.map_err(|e| map(e, r.kind.as_str()))
+    }
+
+    async fn insert_resource_on(conn: &mut sqlx::AnyConnection, r: &ResourceRow) -> Result<()> {
         sqlx::query("INSERT INTO resources (id, kind, org_id, owner_id, name, backend_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&r.id)
             .bind(r.kind.as_str())
@@ -60,7 +78,7 @@ impl Db {
             .bind(&r.name)
             .bind(&r.backend_id)
             .bind(r.created_at)
-            .execute(self.pool())
+            .execute(conn)
             .await
             .map_err(|e| map(e, &format!("a {} named {} in this organization", r.kind.as_str(), r.name)))?;
         Ok(())

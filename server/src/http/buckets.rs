@@ -156,13 +156,18 @@ pub(super) async fn put_object(
     Params(q): Params<OrgQuery>,
     req: Request,
 ) -> ApiResult<(StatusCode, Json<ObjectMeta>)> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
     let body = req
         .into_body()
         .into_data_stream()
         .map_err(|e| Error::invalid_input(format!("the upload was cut short: {e}")));
     let meta = s
         .buckets
-        .put(&p, q.named(&bucket), &key, Box::pin(body))
+        .put(&p, q.named(&bucket), &key, declared, Box::pin(body))
         .await?;
     Ok((StatusCode::CREATED, Json(meta)))
 }
