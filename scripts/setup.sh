@@ -51,6 +51,8 @@ btrfs_progs() {
     (cd "$apt" && apt-get "${opts[@]}" download -qq btrfs-progs/bookworm-backports >/dev/null 2>&1) || return 1
     dpkg -x "$apt"/btrfs-progs_*.deb "$dir" || return 1
   fi
+  # The unpacked tools link against the system's libraries; liblzo2 is not on a fresh machine.
+  apt_install liblzo2-2 >&2 || return 1
   echo "$dir"
 }
 

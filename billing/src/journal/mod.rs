@@ -355,7 +355,8 @@ struct Writer {
     high: HashMap<String, u64>,
     options: Options,
     durable: watch::Sender<Cursor>,
-    /// After a failed write nothing more is accepted: what is on disk is no longer known.
+    /// After a write failed and the file could not be brought back to its last durable end,
+    /// nothing more is accepted: what is on disk is no longer known.
     failed: Option<String>,
 }
 
@@ -372,6 +373,7 @@ impl Writer {
             }
             buf.clear();
             let mut replies = Vec::new();
+            let mut undo = Vec::new();
             for request in batch {
                 match request {
                     Request::Seed(numbers) => {
@@ -381,20 +383,37 @@ impl Writer {
                         }
                     }
                     Request::Append(entries, reply) => {
-                        let result = self.admit(entries, &mut buf);
+                        let result = self.admit(entries, &mut buf, &mut undo);
                         replies.push((reply, result));
                     }
                 }
             }
-            if let Err(e) = self.write(&buf) {
-                self.failed = Some(e.message().to_string());
+            let written = self.write(&buf);
+            if written.is_err() && self.failed.is_none() {
+                // Nothing of this batch counts (a full disk, say): its numbers are given back
+                // and the file cut back to its last durable end, so the next batch, once there
+                // is room, goes on as if this one had never been.
+                for (instance, old) in undo.drain(..).rev() {
+                    match old {
+                        Some(seq) => self.high.insert(instance, seq),
+                        None => self.high.remove(&instance),
+                    };
+                }
+                if let Err(e) = self.rewind() {
+                    self.failed = Some(e.message().to_string());
+                }
             }
             for (reply, result) in replies {
-                let result = match &self.failed {
-                    Some(why) => Err(Error::unexpected(format!(
-                        "usage journal: a write failed: {why}"
+                let result = match (&written, &self.failed) {
+                    (_, Some(why)) => Err(Error::unexpected(format!(
+                        "usage journal: a write failed and the file cannot be repaired: {why}"
                     ))),
-                    None => result,
+                    (Err(e), None) => Err(Error::new(
+                        nubes_core::ErrorKind::Unavailable,
+                        format!("{} (nothing was recorded; try again)", e.message()),
+                    )
+                    .set_temporary()),
+                    (Ok(()), None) => result,
                 };
                 let _ = reply.send(result);
             }
@@ -402,7 +421,13 @@ impl Writer {
     }
 
     /// Numbers and encodes one request's entries into `buf`, or refuses them all.
-    fn admit(&mut self, entries: Vec<Entry>, buf: &mut Vec<u8>) -> Result<Vec<Appended>> {
+    /// `undo` gets each instance's number as it was before, for a batch that is not written.
+    fn admit(
+        &mut self,
+        entries: Vec<Entry>,
+        buf: &mut Vec<u8>,
+        undo: &mut Vec<(String, Option<u64>)>,
+    ) -> Result<Vec<Appended>> {
         let mut next: HashMap<&str, u64> = HashMap::new();
         let mut plan = Vec::with_capacity(entries.len());
         for e in &entries {
@@ -451,6 +476,7 @@ impl Writer {
             });
         }
         for (instance, seq) in next {
+            undo.push((instance.to_string(), self.high.get(instance).copied()));
             match self.high.get_mut(instance) {
                 Some(high) => *high = seq,
                 None => {
@@ -459,6 +485,15 @@ impl Writer {
             }
         }
         Ok(out)
+    }
+
+    /// Cuts the current segment back to its last durable end, dropping a partial write.
+    fn rewind(&mut self) -> Result<()> {
+        self.file
+            .set_len(self.at.offset)
+            .and_then(|_| self.file.seek(SeekFrom::Start(self.at.offset)).map(|_| ()))
+            .and_then(|_| self.file.sync_data())
+            .map_err(|e| io("cannot cut a failed write off", e))
     }
 
     fn write(&mut self, buf: &[u8]) -> Result<()> {

