@@ -12,7 +12,7 @@ use crate::db::Db;
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Event {
     /// instance.created, instance.state, instance.deleted, instance.queued, instance.admitted,
-    /// instance.lost, agent.online, agent.offline
+    /// instance.lost, agent.online, agent.offline, agent.backend_down, agent.claim_refused
     pub kind: String,
     pub at: i64,
     /// The organization it concerns; none for platform events (agents).
@@ -83,6 +83,29 @@ impl Events {
                         ("instance.admitted", Some(instance), Some(agent))
                     }
                     FleetEvent::Lost { instance } => ("instance.lost", Some(instance), None),
+                    FleetEvent::BackendDown { agent, reason } => {
+                        let mut e = Event::new("agent.backend_down");
+                        e.agent_id = Some(agent);
+                        e.state = Some(reason);
+                        hub.publish(e);
+                        continue;
+                    }
+                    FleetEvent::InstanceState { instance, state } => {
+                        // As a tenant's instance event, named as the tenant knows it.
+                        let Ok(rows) = db.instances_by_backend(&[instance]).await else {
+                            continue;
+                        };
+                        let Some(row) = rows.into_iter().next() else {
+                            continue;
+                        };
+                        let mut e = Event::new("instance.state");
+                        e.org_id = Some(row.org_id);
+                        e.instance_id = Some(row.id);
+                        e.name = Some(row.name);
+                        e.state = Some(state.as_str().to_string());
+                        hub.publish(e);
+                        continue;
+                    }
                     FleetEvent::ClaimRefused { agent, instance } => {
                         // For platform admins only: the instance's tenant did nothing.
                         let mut e = Event::new("agent.claim_refused");

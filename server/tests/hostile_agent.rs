@@ -190,6 +190,7 @@ async fn a_hostile_agent_cannot_reach_tenants() {
             let beat = AgentMessage::Heartbeat {
                 free: Resources::new(64_000, 256 << 30, 0, 0),
                 instances: vec![running(&forged_backend), running("nb-0000000000000000")],
+                backend_error: None,
             };
             let _ = sink.send(Message::text(protocol::encode(&beat))).await;
             if stop_rx.try_recv().is_ok() {

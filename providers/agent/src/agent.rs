@@ -187,12 +187,21 @@ async fn session(config: &AgentConfig, compute: Arc<dyn Compute>) -> Result<()> 
             let mut tick = tokio::time::interval(heartbeat);
             loop {
                 tick.tick().await;
-                let Ok(instances) = running(compute.as_ref(), &tag).await else {
-                    continue;
-                };
-                let msg = AgentMessage::Heartbeat {
-                    free: free(&capacity, &instances),
-                    instances,
+                let msg = match running(compute.as_ref(), &tag).await {
+                    Ok(instances) => AgentMessage::Heartbeat {
+                        free: free(&capacity, &instances),
+                        instances,
+                        backend_error: None,
+                    },
+                    // Silence would look like a live agent with nothing on it: say what is wrong.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the local provider does not answer");
+                        AgentMessage::Heartbeat {
+                            free: Resources::default(),
+                            instances: Vec::new(),
+                            backend_error: Some(e.message().to_string()),
+                        }
+                    }
                 };
                 if tx.send(msg).await.is_err() {
                     break;

@@ -45,6 +45,10 @@ pub enum AgentMessage {
     Heartbeat {
         free: Resources,
         instances: Vec<Instance>,
+        /// Why the agent's own provider does not answer (its engine is down), when it does
+        /// not: `instances` then means nothing, and the agent takes no new work.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend_error: Option<String>,
     },
     Reply {
         id: u64,

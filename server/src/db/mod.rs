@@ -37,7 +37,10 @@ impl Db {
             // closed, not reused: reused, it would hold the write lock for ever, or take later
             // writes into a transaction nobody commits.
             .after_release(|conn, _| {
-                Box::pin(async move { let _ = conn; Ok(true) })
+                Box::pin(async move {
+                    let _ = conn;
+                    Ok(true)
+                })
             });
         if sqlite {
             // WAL lets readers run beside the writer; the busy timeout makes writers wait their

@@ -87,7 +87,7 @@ impl Compute for Fleet {
         let agent = self.placed(name)?;
         let online = lock(&self.inner.known)
             .get(&agent)
-            .is_some_and(|k| k.online);
+            .is_some_and(Known::usable);
         if !online {
             // Its agent is silent: it may run or not; say so rather than guess.
             return Ok(bare(name, InstanceState::Unknown));
@@ -104,7 +104,7 @@ impl Compute for Fleet {
                 for i in &k.reported {
                     if sched.placement(&i.name) == Some(id.as_str()) {
                         let mut i = fleet_view(i.clone());
-                        if !k.online {
+                        if !k.usable() {
                             i.state = InstanceState::Unknown;
                         }
                         out.push(i);

@@ -65,6 +65,7 @@ impl Fleet {
             agent_id.to_string(),
             Known {
                 reported: hello.instances.clone(),
+                backend_error: None,
                 last_seen: Instant::now(),
                 online: true,
                 cordoned,
@@ -166,18 +167,69 @@ impl Fleet {
             return; // an old connection's last words
         }
         match msg {
-            AgentMessage::Heartbeat { instances, .. } => {
-                let came_back = {
+            AgentMessage::Heartbeat {
+                instances,
+                backend_error,
+                ..
+            } => {
+                let (came_back, went_down, changed) = {
                     let mut known = lock(&self.inner.known);
                     match known.get_mut(agent_id) {
                         Some(k) => {
                             k.last_seen = Instant::now();
-                            k.reported = instances;
-                            !std::mem::replace(&mut k.online, true)
+                            let was_usable = k.usable();
+                            k.online = true;
+                            match backend_error {
+                                Some(why) => {
+                                    let first = k.backend_error.is_none();
+                                    k.backend_error = Some(why.clone());
+                                    (false, first.then_some(why), Vec::new())
+                                }
+                                None => {
+                                    k.backend_error = None;
+                                    let changed: Vec<(String, InstanceState)> = instances
+                                        .iter()
+                                        .filter(|i| {
+                                            k.reported
+                                                .iter()
+                                                .find(|r| r.name == i.name)
+                                                .is_some_and(|r| r.state != i.state)
+                                        })
+                                        .map(|i| (i.name.clone(), i.state))
+                                        .collect();
+                                    eprintln!(
+                                        "DIFF old={:?} new={:?} changed={changed:?}",
+                                        k.reported
+                                            .iter()
+                                            .map(|r| (&r.name, r.state))
+                                            .collect::<Vec<_>>(),
+                                        instances
+                                            .iter()
+                                            .map(|r| (&r.name, r.state))
+                                            .collect::<Vec<_>>()
+                                    );
+                                    k.reported = instances;
+                                    (!was_usable, None, changed)
+                                }
+                            }
                         }
-                        None => false,
+                        None => (false, None, Vec::new()),
                     }
                 };
+                if let Some(reason) = went_down {
+                    tracing::warn!(agent = %agent_id, %reason, "an agent's provider is down: it takes no new work");
+                    lock(&self.inner.sched).set_online(agent_id, false);
+                    self.emit(FleetEvent::BackendDown {
+                        agent: agent_id.to_string(),
+                        reason,
+                    });
+                }
+                for (instance, state) in changed {
+                    // Only what the fleet placed there: an agent's word on others' is nothing.
+                    if self.agent_of(&instance).as_deref() == Some(agent_id) {
+                        self.emit(FleetEvent::InstanceState { instance, state });
+                    }
+                }
                 if came_back {
                     self.emit(FleetEvent::AgentOnline {
                         agent: agent_id.to_string(),

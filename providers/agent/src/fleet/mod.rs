@@ -115,6 +115,16 @@ pub enum FleetEvent {
         agent: String,
         instance: String,
     },
+    /// An agent's provider stopped answering (its engine is down); it takes no new work.
+    BackendDown {
+        agent: String,
+        reason: String,
+    },
+    /// An instance's state as its agent reports it changed.
+    InstanceState {
+        instance: String,
+        state: InstanceState,
+    },
 }
 
 /// What a drain did: instances placed elsewhere (or queued), and those it could not move.
@@ -140,6 +150,8 @@ pub struct AgentStatus {
     /// Seconds since the last heartbeat.
     pub last_heartbeat_secs: Option<u64>,
     pub instances: Vec<String>,
+    /// Why its provider does not answer, while it does not (it then takes no new work).
+    pub backend_error: Option<String>,
 }
 
 struct Link {
@@ -154,6 +166,15 @@ struct Known {
     cordoned: bool,
     /// What the agent last reported running.
     reported: Vec<Instance>,
+    /// Set while the agent reports its provider down.
+    backend_error: Option<String>,
+}
+
+impl Known {
+    /// Whether what it reports can be believed now, and it can take work.
+    fn usable(&self) -> bool {
+        self.online && self.backend_error.is_none()
+    }
 }
 
 struct Pending {
@@ -400,6 +421,7 @@ impl Fleet {
                     id: id.clone(),
                     name: k.hello.name.clone(),
                     online: k.online,
+                    backend_error: k.backend_error.clone(),
                     cordoned: k.cordoned,
                     capacity,
                     free,
