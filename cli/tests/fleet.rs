@@ -874,6 +874,16 @@ fn clusters_reserve_capacity_and_queue_inside_it() {
         }
         http(&addr, "POST", "/v1/instances", Some(token), Some(body))
     };
+    // Priority evicts others' work where preemption is on: tenants choose within -10..=10.
+    let (status, greedy) = deploy(&member, "greedy", 0.1, None, 11);
+    assert_eq!(status, 400, "{greedy}");
+    assert!(
+        greedy["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("-10 to 10"),
+        "{greedy}"
+    );
     // Inside the cluster: 0.75 runs; 0.5 more does not fit the cluster, so both of these wait,
     // the higher priority first, though the fleet has a free cpu outside the cluster.
     let (status, inside) = deploy(&member, "inside", 0.75, Some(&cluster_id), 0);

@@ -39,7 +39,8 @@ impl Admin {
         Self { db, compute }
     }
 
-    async fn check(&self, p: &Principal) -> Result<()> {
+    /// Whether `p` is a platform admin (the admin API, and the server's metrics).
+    pub async fn check(&self, p: &Principal) -> Result<()> {
         // Platform admin is not about any one organization.
         let actor = tenancy::actor(&self.db, p, "").await?;
         tenancy::check(

@@ -93,6 +93,8 @@ pub const EXEC_TIMEOUT: Duration = Duration::from_secs(300);
 pub const EXEC_TIMEOUT_MAX: Duration = Duration::from_secs(3600);
 /// The most of each of stdout and stderr an exec's answer holds.
 pub const EXEC_OUTPUT_MAX: u64 = 1 << 20;
+/// The highest (and, negated, lowest) priority a tenant may give an instance.
+pub const MAX_TENANT_PRIORITY: i32 = 10;
 /// Commands one user may run at once (answered and interactive together).
 pub const EXECS_PER_USER: usize = 8;
 
@@ -258,6 +260,17 @@ impl Instances {
             return Err(Error::invalid_input(
                 "priority applies to fleet servers only; this one runs instances itself",
             ));
+        }
+        if let Some(priority) = req.priority {
+            // With preemption on, priority evicts others' work: tenants choose within a band,
+            // platform admins beyond it.
+            if priority.unsigned_abs() > MAX_TENANT_PRIORITY.unsigned_abs()
+                && !tenancy::actor(&self.db, p, "").await?.platform_admin
+            {
+                return Err(Error::invalid_input(format!(
+                    "priority is -{MAX_TENANT_PRIORITY} to {MAX_TENANT_PRIORITY} (beyond that, for platform admins)"
+                )));
+            }
         }
         spec.priority = req.priority;
         let org_id = tenancy::creating_in(&self.db, p, req.org_id.clone()).await?;

@@ -169,8 +169,17 @@ async fn flows(url: &str) {
         "invalid_input",
     );
 
-    // Prometheus sees the same traffic, by route template rather than by id.
-    let (status, text) = api.send("GET", "/metrics", None, None).await;
+    // Prometheus sees the same traffic, by route template rather than by id; only with a
+    // platform admin's token.
+    assert_eq!(
+        api.send("GET", "/metrics", None, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.send("GET", "/metrics", Some(&alice), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, text) = api.send("GET", "/metrics", Some(&admin), None).await;
     assert_eq!(status, StatusCode::OK);
     let text = text.as_str().unwrap();
     assert!(text.contains(r#"nubes_http_requests_total{method="POST",route="/v1/instances/{id}/stop",status="404"} 1"#), "{text}");

@@ -121,7 +121,14 @@ pub async fn measure(State(state): State<AppState>, req: Request, next: Next) ->
     response
 }
 
-pub async fn scrape(State(state): State<AppState>) -> ApiResult<Response> {
+/// Prometheus's text format, for platform admins only (a scraper uses an admin's API token as
+/// its bearer token): the metrics say how many users and instances the platform has and how
+/// busy each route is, which no anonymous client should learn.
+pub async fn scrape(
+    State(state): State<AppState>,
+    p: crate::accounts::Principal,
+) -> ApiResult<Response> {
+    state.admin.check(&p).await?;
     let mut out = String::new();
     state.metrics.render(&mut out);
     let (users, instances) = state.accounts.db().counts().await?;
