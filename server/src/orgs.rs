@@ -34,12 +34,17 @@ pub struct Invite {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked: bool,
+    /// How many joins it is good for, and how many it has had.
+    pub max_uses: i64,
+    pub uses: i64,
     /// Only in the response that creates it: the code is stored hashed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
 }
 
 const MAX_INVITE_HOURS: u64 = 30 * 24;
+/// The most joins one invite may be good for.
+const MAX_INVITE_USES: u64 = 1000;
 
 fn role(s: &str) -> Result<Role> {
     s.parse().map_err(|_| Error::unexpected("internal error"))
@@ -52,6 +57,8 @@ fn invite(row: InviteRow, code: Option<String>) -> Result<Invite> {
         created_at: row.created_at,
         expires_at: row.expires_at,
         revoked: row.revoked_at.is_some(),
+        max_uses: row.max_uses,
+        uses: row.uses,
         code,
     })
 }
@@ -145,11 +152,17 @@ impl Orgs {
         org_id: &str,
         invite_role: Role,
         hours: u64,
+        uses: u64,
     ) -> Result<Invite> {
         self.authorize(p, org_id, Action::ManageInvites).await?;
         if hours == 0 || hours > MAX_INVITE_HOURS {
             return Err(Error::invalid_input(format!(
                 "an invite lasts 1 to {MAX_INVITE_HOURS} hours"
+            )));
+        }
+        if uses == 0 || uses > MAX_INVITE_USES {
+            return Err(Error::invalid_input(format!(
+                "an invite is good for 1 to {MAX_INVITE_USES} joins (uses)"
             )));
         }
         let code = token::issue(TokenKind::Invite);
@@ -161,6 +174,8 @@ impl Orgs {
             created_at,
             expires_at: created_at + (hours * 3600) as i64,
             revoked_at: None,
+            max_uses: uses as i64,
+            uses: 0,
         };
         self.db.insert_invite(&row, &code.hash, &p.user_id).await?;
         invite(row, Some(code.plaintext))
@@ -181,25 +196,18 @@ impl Orgs {
         self.db.revoke_invite(org_id, invite_id, now()).await
     }
 
-    /// Joins the organization an invite code belongs to, with the invite's role.
+    /// Joins the organization an invite code belongs to, with the invite's role, spending one
+    /// of its uses.
     pub async fn join(&self, p: &Principal, code: &str) -> Result<Org> {
-        let invalid = || Error::not_found("invalid or expired invite code");
+        let invalid = || Error::not_found("invalid, expired or used up invite code");
         if !token::looks_like(TokenKind::Invite, code.trim()) {
             return Err(invalid());
         }
         let invite = self
             .db
-            .live_invite(&token::hash(code.trim()), now())
+            .join_by_invite(&token::hash(code.trim()), &p.user_id, now())
             .await?
             .ok_or_else(invalid)?;
-        if self.db.role(&invite.org_id, &p.user_id).await?.is_some() {
-            return Err(Error::conflict(
-                "you are already a member of this organization",
-            ));
-        }
-        self.db
-            .add_member(&invite.org_id, &p.user_id, &invite.role, now())
-            .await?;
         let org = self.db.org(&invite.org_id).await?.ok_or_else(invalid)?;
         Ok(Org {
             id: org.id,

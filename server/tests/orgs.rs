@@ -118,6 +118,52 @@ async fn flows(url: &str) {
         StatusCode::NOT_FOUND,
         "not_found",
     );
+    // An invite is good for one join unless its maker says more: a third user cannot reuse
+    // carol's; a two-use invite raced by five users admits exactly two.
+    let used_up = api
+        .post("/v1/orgs/join", Some(&eve), json!({"code": viewer_code}))
+        .await;
+    error(&used_up, StatusCode::NOT_FOUND, "not_found");
+    assert!(used_up.1["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("used up"));
+    error(
+        &api.post(&invites, Some(&alice), json!({"uses": 0})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+    // (In an organization of its own, so the members below stay as they are.)
+    let (_, race) = api
+        .post("/v1/orgs", Some(&alice), json!({"name": "Race"}))
+        .await;
+    let race_invites = format!("/v1/orgs/{}/invites", race["id"].as_str().unwrap());
+    let (_, two) = api
+        .post(
+            &race_invites,
+            Some(&alice),
+            json!({"role": "viewer", "uses": 2}),
+        )
+        .await;
+    assert_eq!((&two["max_uses"], &two["uses"]), (&json!(2), &json!(0)));
+    let mut racers = Vec::new();
+    for i in 0..5 {
+        let (api, code) = (api.clone(), two["code"].clone());
+        racers.push(tokio::spawn(async move {
+            let who = user(&api, &format!("racer{i}@example.com")).await;
+            api.post("/v1/orgs/join", Some(&who), json!({"code": code}))
+                .await
+                .0
+        }));
+    }
+    let mut joined = 0;
+    for r in racers {
+        match r.await.unwrap() {
+            StatusCode::OK => joined += 1,
+            other => assert_eq!(other, StatusCode::NOT_FOUND),
+        }
+    }
+    assert_eq!(joined, 2, "a two-use invite admits two");
 
     // Members see the organization; only admins manage it.
     let (status, list) = api.get(&members, Some(&carol)).await;

@@ -27,11 +27,18 @@ pub struct InviteRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// How many joins it is good for, and how many it has had.
+    pub max_uses: i64,
+    pub uses: i64,
 }
 
-type InviteTuple = (String, String, String, i64, i64, Option<i64>);
+type InviteTuple = (String, String, String, i64, i64, Option<i64>, i64, i64);
 
-fn invite_row((id, org_id, role, created_at, expires_at, revoked_at): InviteTuple) -> InviteRow {
+const INVITE_COLUMNS: &str = "id, org_id, role, created_at, expires_at, revoked_at, max_uses, uses";
+
+fn invite_row(
+    (id, org_id, role, created_at, expires_at, revoked_at, max_uses, uses): InviteTuple,
+) -> InviteRow {
     InviteRow {
         id,
         org_id,
@@ -39,6 +46,8 @@ fn invite_row((id, org_id, role, created_at, expires_at, revoked_at): InviteTupl
         created_at,
         expires_at,
         revoked_at,
+        max_uses,
+        uses,
     }
 }
 
@@ -205,7 +214,7 @@ impl Db {
         code_hash: &str,
         created_by: &str,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO invites (id, org_id, code_hash, role, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        sqlx::query("INSERT INTO invites (id, org_id, code_hash, role, created_by, created_at, expires_at, max_uses) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&invite.id)
             .bind(&invite.org_id)
             .bind(code_hash)
@@ -213,6 +222,7 @@ impl Db {
             .bind(created_by)
             .bind(invite.created_at)
             .bind(invite.expires_at)
+            .bind(invite.max_uses)
             .execute(self.pool())
             .await
             .map_err(|e| map(e, "invite"))?;
@@ -220,9 +230,9 @@ impl Db {
     }
 
     pub async fn invites(&self, org_id: &str) -> Result<Vec<InviteRow>> {
-        let rows: Vec<InviteTuple> = sqlx::query_as(
-            "SELECT id, org_id, role, created_at, expires_at, revoked_at FROM invites WHERE org_id = $1 ORDER BY created_at, id",
-        )
+        let rows: Vec<InviteTuple> = sqlx::query_as(&format!(
+            "SELECT {INVITE_COLUMNS} FROM invites WHERE org_id = $1 ORDER BY created_at, id"
+        ))
         .bind(org_id)
         .fetch_all(self.pool())
         .await
@@ -244,38 +254,63 @@ impl Db {
         Ok(())
     }
 
-    /// The live invite with this code hash: not revoked, not expired.
-    pub async fn live_invite(&self, code_hash: &str, now: i64) -> Result<Option<InviteRow>> {
-        let row: Option<InviteTuple> = sqlx::query_as(
-            "SELECT id, org_id, role, created_at, expires_at, revoked_at FROM invites WHERE code_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
-        )
+    /// Spends one use of the live invite with this code hash (not revoked, not expired, not used
+    /// up) on `user_id` joining its organization: the use and the membership are one
+    /// transaction, so racing joins never exceed the uses and a refused join spends none.
+    /// `None` when there is no such invite; `Conflict` when the user is a member already.
+    pub async fn join_by_invite(
+        &self,
+        code_hash: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Option<InviteRow>> {
+        let mut db = self.pool().begin().await.map_err(|e| map(e, "invite"))?;
+        let org: Option<String> =
+            sqlx::query_scalar("SELECT org_id FROM invites WHERE code_hash = $1")
+                .bind(code_hash)
+                .fetch_optional(&mut *db)
+                .await
+                .map_err(|e| map(e, "invite"))?;
+        let Some(org) = org else {
+            return Ok(None);
+        };
+        let member: Option<String> =
+            sqlx::query_scalar("SELECT role FROM members WHERE org_id = $1 AND user_id = $2")
+                .bind(&org)
+                .bind(user_id)
+                .fetch_optional(&mut *db)
+                .await
+                .map_err(|e| map(e, "membership"))?;
+        if member.is_some() {
+            return Err(Error::conflict(
+                "you are already a member of this organization",
+            ));
+        }
+        let row: Option<InviteTuple> = sqlx::query_as(&format!(
+            "UPDATE invites SET uses = uses + 1 WHERE code_hash = $1 AND revoked_at IS NULL \
+             AND expires_at > $2 AND uses < max_uses RETURNING {INVITE_COLUMNS}"
+        ))
         .bind(code_hash)
         .bind(now)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *db)
         .await
         .map_err(|e| map(e, "invite"))?;
-        Ok(row.map(invite_row))
-    }
-
-    pub async fn add_member(
-        &self,
-        org_id: &str,
-        user_id: &str,
-        role: &str,
-        now: i64,
-    ) -> Result<()> {
+        let Some(invite) = row.map(invite_row) else {
+            return Ok(None);
+        };
         sqlx::query(
             "INSERT INTO members (org_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)",
         )
-        .bind(org_id)
+        .bind(&invite.org_id)
         .bind(user_id)
-        .bind(role)
+        .bind(&invite.role)
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut *db)
         .await
         .map_err(|e| map(e, "membership"))?;
-        self.forget_standing(user_id, org_id);
-        Ok(())
+        db.commit().await.map_err(|e| map(e, "invite"))?;
+        self.forget_standing(user_id, &invite.org_id);
+        Ok(Some(invite))
     }
 }
 

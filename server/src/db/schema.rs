@@ -279,6 +279,9 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             "ALTER TABLE instances ADD COLUMN disk BIGINT NOT NULL DEFAULT 0",
             // The agent a fleet instance was placed on: only it may claim the instance.
             "ALTER TABLE instances ADD COLUMN agent_id TEXT",
+            // An invite is good for `max_uses` joins (one unless its maker says more).
+            "ALTER TABLE invites ADD COLUMN max_uses BIGINT NOT NULL DEFAULT 1",
+            "ALTER TABLE invites ADD COLUMN uses BIGINT NOT NULL DEFAULT 0",
         ],
     ),
 ];

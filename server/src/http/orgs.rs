@@ -36,6 +36,13 @@ struct NewInvite {
     role: Role,
     #[serde(default = "default_hours")]
     expires_in_hours: u64,
+    /// How many joins it is good for (1 unless said).
+    #[serde(default = "one")]
+    uses: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -163,7 +170,7 @@ async fn create_invite(
         StatusCode::CREATED,
         Json(
             s.orgs
-                .create_invite(&p, &org, b.role, b.expires_in_hours)
+                .create_invite(&p, &org, b.role, b.expires_in_hours, b.uses)
                 .await?,
         ),
     ))
