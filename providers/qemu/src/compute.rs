@@ -36,6 +36,8 @@ pub struct Settings {
     pub boot_dir: PathBuf,
     /// Console logs.
     pub state_dir: PathBuf,
+    /// Host bridges VMs may join; others are refused.
+    pub bridges: Vec<String>,
 }
 
 /// VMs on one libvirt connection, their boot disks in a Disk pool.
@@ -280,7 +282,19 @@ impl QemuCompute {
         let network = match vm.network.as_deref() {
             None | Some("user") => Network::User,
             Some("none") => Network::None,
-            Some(n) => Network::Bridge(n.trim_start_matches("bridge:").to_string()),
+            Some(n) => {
+                let bridge = n.trim_start_matches("bridge:");
+                if !self.settings.bridges.iter().any(|b| b == bridge) {
+                    return Err(Error::new(
+                        ErrorKind::PermissionDenied,
+                        format!(
+                            "bridge {bridge} is not one this server lets VMs join (its operator lists them: qemu://?bridges=...)"
+                        ),
+                    )
+                    .with_provider(SCHEME));
+                }
+                Network::Bridge(bridge.to_string())
+            }
         };
         Ok(DomainSpec {
             name: spec.name.clone(),

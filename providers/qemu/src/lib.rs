@@ -45,10 +45,13 @@ pub struct Target {
     pub state: Option<PathBuf>,
     pub machine: Option<String>,
     pub emulator: Option<PathBuf>,
+    /// Host bridges VMs may join (`bridge:NAME`); none unless the operator lists them, since a
+    /// bridge puts a VM on whatever network the host has there.
+    pub bridges: Vec<String>,
 }
 
-/// Reads `qemu://?pool=DIR&libvirt=URI&boot=DIR&state=DIR&machine=TYPE&emulator=PATH`; every
-/// setting is optional.
+/// Reads `qemu://?pool=DIR&libvirt=URI&boot=DIR&state=DIR&machine=TYPE&emulator=PATH&bridges=BR,BR`;
+/// every setting is optional.
 pub fn parse_uri(uri: &str) -> Result<Target> {
     let rest = uri.strip_prefix("qemu://").ok_or_else(|| {
         Error::invalid_input(format!("a QEMU URI starts with qemu://, got `{uri}`"))
@@ -66,6 +69,7 @@ pub fn parse_uri(uri: &str) -> Result<Target> {
         state: None,
         machine: None,
         emulator: None,
+        bridges: Vec::new(),
     };
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
@@ -94,11 +98,15 @@ pub fn parse_uri(uri: &str) -> Result<Target> {
                 target.emulator = Some(PathBuf::from(v));
                 continue;
             }
+            Some(("bridges", v)) => {
+                target.bridges = v.split(',').map(str::to_string).collect();
+                continue;
+            }
             Some(_) => {}
         }
         return Err(Error::invalid_input(format!(
             "unknown or empty qemu:// setting `{pair}`: expected pool, libvirt, boot, state, \
-             machine or emulator, each with a value"
+             machine, emulator or bridges, each with a value"
         )));
     }
     Ok(target)
@@ -130,6 +138,7 @@ pub async fn connect(uri: &str) -> Result<Cloud> {
             emulator: target.emulator,
             boot_dir: boot,
             state_dir: state,
+            bridges: target.bridges,
         };
         let compute = tokio::task::spawn_blocking(move || {
             compute::QemuCompute::open(&libvirt, disk, settings)
@@ -164,6 +173,14 @@ mod tests {
             PathBuf::from("/srv/img")
         );
         assert_eq!(parse_uri("qemu://").unwrap().pool, default_pool());
+        assert!(
+            parse_uri("qemu://").unwrap().bridges.is_empty(),
+            "no bridge unless allowed"
+        );
+        assert_eq!(
+            parse_uri("qemu://?bridges=br0,lab").unwrap().bridges,
+            ["br0", "lab"]
+        );
         for bad in [
             "qemu:///srv",
             "qemu://?pool=",

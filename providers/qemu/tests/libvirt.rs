@@ -126,6 +126,11 @@ async fn boot_disks_bad_input_and_attached_disks() {
             "an unknown network",
         ),
         (
+            InstanceSpec::new("g", "debian").vm(VmSpec::default().network("bridge:br0")),
+            ErrorKind::PermissionDenied,
+            "a host bridge the operator did not allow",
+        ),
+        (
             InstanceSpec::new("e", "no-such-image"),
             ErrorKind::NotFound,
             "a missing image",
