@@ -533,6 +533,14 @@ pub struct ServeArgs {
     /// (queued again), only when that admits it
     #[arg(long)]
     pub preemption: bool,
+    /// A reverse proxy (address or range, e.g. 10.0.0.0/8) whose X-Forwarded-For names the
+    /// client, for per-address limits and the audit log; repeat for more
+    #[arg(
+        long = "trusted-proxy",
+        env = "NUBES_SERVER_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<nubes_server::listen::Cidr>,
     /// Hold creates and resizes to the creator's plan, and have each create paid for (its first
     /// hour and its disk) before it is made
     #[arg(long)]

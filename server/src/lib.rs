@@ -66,6 +66,9 @@ pub struct Config {
     pub swagger_ui_dir: Option<std::path::PathBuf>,
     /// What one request or organization may take of objects, pages, disks and resources.
     pub bounds: bounds::Bounds,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for per-address limits and the
+    /// audit log); none by default, so no client can claim another's address.
+    pub trusted_proxies: Vec<listen::Cidr>,
 }
 
 /// The providers behind the API, one per service; a missing one turns its routes off.
@@ -211,6 +214,7 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
         agents: agents::Agents::new(db, fleet),
         metrics: Default::default(),
         sockets: gates::Gate::new("open WebSockets", SOCKETS_PER_USER),
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         swagger_ui_dir: config.swagger_ui_dir.clone(),
     });
     // Creates a crash cut short are settled before anyone is served. On SQLite this server is
@@ -281,5 +285,6 @@ pub const SOCKETS_PER_USER: usize = 16;
 /// Serves the API on `listener`, recording each client's address for the audit log; slow or
 /// idle clients are cut off, and one address holds a bounded number of connections (`listen`).
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    listen::serve_router(listener, app(state)).await
+    let trusted = state.trusted_proxies.clone();
+    listen::serve_router(listener, app(state), trusted).await
 }

@@ -146,3 +146,49 @@ async fn websockets_end_with_their_session() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     watching.await.unwrap();
 }
+
+/// Behind a trusted proxy the audit log (and the per-address limits) see the client the proxy
+/// names; a client that writes the header itself, not through a trusted proxy, is not believed.
+#[tokio::test(flavor = "multi_thread")]
+async fn forwarded_addresses_count_only_through_trusted_proxies() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for (trusted, expected) in [(true, "203.0.113.5"), (false, "127.0.0.1")] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = nubes_server::Config {
+            database_url: format!("sqlite://{}", dir.path().join("nubes.db").display()),
+            trusted_proxies: if trusted {
+                vec!["127.0.0.0/8".parse().unwrap()]
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        };
+        let state = nubes_server::state(&config).await.unwrap();
+        let db = state.accounts.db().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(nubes_server::serve(listener, state));
+        let body = r#"{"email":"fwd@example.com","password":"correct horse battery"}"#;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "POST /v1/auth/register HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.5\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        assert!(out.starts_with("HTTP/1.1 201"), "{out}");
+        let rows = db
+            .audit(&nubes_server::db::AuditFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            rows[0].source.as_deref(),
+            Some(expected),
+            "trusted: {trusted}"
+        );
+    }
+}

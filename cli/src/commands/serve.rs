@@ -45,6 +45,7 @@ pub async fn run(args: ServeArgs) -> Outcome {
             ..Default::default()
         },
         bounds: Default::default(),
+        trusted_proxies: args.trusted_proxies,
     };
     let (state, _) = start(&config, &args.admin_email).await?;
     let listener = bind(args.listen).await?;
@@ -107,6 +108,7 @@ pub async fn up(args: UpArgs) -> Outcome {
         usage_journal: Some(data_dir.join("usage-journal")),
         fleet: Default::default(),
         bounds: Default::default(),
+        trusted_proxies: Vec::new(),
     };
     let (state, admin) = start(&config, "admin@nubes.local").await?;
     let agent_token = if fleet {

@@ -86,6 +86,8 @@ pub struct Services {
     pub metrics: Arc<metrics::Metrics>,
     /// WebSockets (events, interactive execs) open per user.
     pub sockets: crate::gates::Gate,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<crate::listen::Cidr>>,
     /// Swagger UI's files (the `swagger-ui-dist` npm package's folder); none loads them from a CDN.
     pub swagger_ui_dir: Option<std::path::PathBuf>,
 }
