@@ -577,6 +577,10 @@ pub struct ServeArgs {
         default_value = "admin@nubes.local"
     )]
     pub admin_email: String,
+    /// Write the first admin's generated password to this file (created with mode 0600)
+    /// instead of showing it on stdout, where a service manager would keep it in its logs
+    #[arg(long, env = "NUBES_SERVER_ADMIN_PASSWORD_FILE")]
+    pub admin_password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

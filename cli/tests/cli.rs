@@ -1345,3 +1345,33 @@ fn billing_through_a_server() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// `serve --admin-password-file`: the first admin's password goes to a new file only the
+/// server's user can read, and nowhere on stdout; it signs in.
+#[test]
+fn serve_writes_the_first_admins_password_to_a_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("admin-password");
+    let (mut server, addr, shown) = serve_showing_admin(
+        &dir.path().join("data"),
+        "none",
+        &["--admin-password-file", file.to_str().unwrap()],
+    );
+    assert!(
+        shown.1.starts_with("in "),
+        "the password was shown: {shown:?}"
+    );
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let password = std::fs::read_to_string(&file).unwrap();
+    let tokens = http_post(
+        &addr,
+        "/v1/auth/login",
+        None,
+        serde_json::json!({"email": shown.0, "password": password.trim()}),
+    );
+    assert!(tokens["access_token"].is_string(), "{tokens}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -47,7 +47,12 @@ pub async fn run(args: ServeArgs) -> Outcome {
         bounds: Default::default(),
         trusted_proxies: args.trusted_proxies,
     };
-    let (state, _) = start(&config, &args.admin_email).await?;
+    let (state, _) = start(
+        &config,
+        &args.admin_email,
+        args.admin_password_file.as_deref(),
+    )
+    .await?;
     let listener = bind(args.listen).await?;
     serve(listener, state).await
 }
@@ -110,7 +115,7 @@ pub async fn up(args: UpArgs) -> Outcome {
         bounds: Default::default(),
         trusted_proxies: Vec::new(),
     };
-    let (state, admin) = start(&config, "admin@nubes.local").await?;
+    let (state, admin) = start(&config, "admin@nubes.local", None).await?;
     let agent_token = if fleet {
         Some(local_agent_token(&state, &data_dir).await?)
     } else {
@@ -333,21 +338,40 @@ fn jwt_secret() -> Option<Vec<u8>> {
         .map(String::into_bytes)
 }
 
-/// Opens the server's state; on first start, makes the first admin and shows its password once.
+/// Opens the server's state; on first start, makes the first admin and shows its password once
+/// (or, with `password_file`, writes it there, readable by the server's user only).
 async fn start(
     config: &nubes_server::Config,
     admin_email: &str,
+    password_file: Option<&std::path::Path>,
 ) -> nubes::Result<(
     nubes_server::AppState,
     Option<nubes_server::accounts::Bootstrap>,
 )> {
+    if let Some(file) = password_file {
+        // Refused before anything is made: a password nobody can read would lock the admin out.
+        if file.exists() {
+            return Err(Error::conflict(format!(
+                "{} exists: remove it, or name a new file for the first admin's password",
+                file.display()
+            )));
+        }
+    }
     let state = nubes_server::state(config).await?;
     let admin = state.accounts.bootstrap_admin(admin_email).await?;
     if let Some(admin) = &admin {
-        // Shown this once, on stdout only: it is in no log and cannot be shown again.
         println!("first admin: {}", admin.email);
-        println!("password:    {}", admin.password);
-        println!("(shown once; store it now)");
+        match password_file {
+            Some(file) => {
+                write_secret(file, &admin.password)?;
+                println!("password:    in {} (mode 0600)", file.display());
+            }
+            None => {
+                // Shown this once, on stdout only: it is in no log and cannot be shown again.
+                println!("password:    {}", admin.password);
+                println!("(shown once; store it now)");
+            }
+        }
     }
     Ok((state, admin))
 }
