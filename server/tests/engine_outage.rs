@@ -57,7 +57,6 @@ async fn until(
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, rx.recv()).await {
             Ok(Ok(e)) if want(&e) => return,
-            Ok(Ok(e)) => eprintln!("EVENT {} {:?} {:?}", e.kind, e.instance_id, e.state),
             Ok(_) => {}
             Err(_) => panic!("{what}: no such event within 30 s"),
         }

@@ -37,10 +37,7 @@ impl Db {
             // closed, not reused: reused, it would hold the write lock for ever, or take later
             // writes into a transaction nobody commits.
             .after_release(|conn, _| {
-                Box::pin(async move {
-                    let _ = conn;
-                    Ok(true)
-                })
+                Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
             });
         if sqlite {
             // WAL lets readers run beside the writer; the busy timeout makes writers wait their
@@ -95,18 +92,42 @@ pub fn map(e: sqlx::Error, what: &str) -> Error {
         if db.is_unique_violation() {
             return Error::already_exists(format!("{what} already exists"));
         }
-        // SQLITE_FULL (13), and PostgreSQL's disk_full (53100): nothing was written; reads go on.
-        if false {
-            tracing::error!(error = %e, "the database's disk is full");
+        if let Some(what) = db.code().as_deref().and_then(storage_failure) {
+            tracing::error!(error = %e, "the database cannot write: {what}");
             return Error::new(
                 ErrorKind::Unavailable,
-                "the server is out of disk space: nothing was changed; try again later",
+                format!("the server is {what}: nothing was changed; try again later"),
             )
             .set_temporary();
         }
     }
+    if let sqlx::Error::Io(io) = &e {
+        tracing::error!(error = %io, "the database's storage failed");
+        return Error::new(
+            ErrorKind::Unavailable,
+            "the server's storage failed: nothing was changed; try again later",
+        )
+        .set_temporary();
+    }
     tracing::error!(error = %e, "database error");
     Error::unexpected("internal error")
+}
+
+/// What a database error code says about the server's storage, when it is about that: SQLite's
+/// (numeric, extended) codes whose primary code is SQLITE_FULL (13) or SQLITE_IOERR (10), and
+/// PostgreSQL's five-character disk_full (53100). Nothing the client did causes these.
+fn storage_failure(code: &str) -> Option<&'static str> {
+    if code == "53100" {
+        return Some("out of disk space");
+    }
+    if code.len() == 5 {
+        return None;
+    }
+    match code.parse::<u32>().ok()? & 0xff {
+        13 => Some("out of disk space"),
+        10 => Some("unable to write to its disk"),
+        _ => None,
+    }
 }
 
 fn redact(e: &sqlx::Error) -> String {

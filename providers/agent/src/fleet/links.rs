@@ -197,17 +197,6 @@ impl Fleet {
                                         })
                                         .map(|i| (i.name.clone(), i.state))
                                         .collect();
-                                    eprintln!(
-                                        "DIFF old={:?} new={:?} changed={changed:?}",
-                                        k.reported
-                                            .iter()
-                                            .map(|r| (&r.name, r.state))
-                                            .collect::<Vec<_>>(),
-                                        instances
-                                            .iter()
-                                            .map(|r| (&r.name, r.state))
-                                            .collect::<Vec<_>>()
-                                    );
                                     k.reported = instances;
                                     (!was_usable, None, changed)
                                 }
