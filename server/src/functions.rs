@@ -212,8 +212,8 @@ impl Functions {
     /// held before it runs, and what it did not use is given back.
     pub async fn invoke(&self, p: &Principal, r: Ref<'_>, payload: Bytes) -> Result<Invocation> {
         let row = self.authorized(p, r, Action::Operate).await?;
-        let _pass = self.invocations.enter(&p.user_id)?;
-        let function = self.function()?;
+        let pass = self.invocations.enter(&p.user_id)?;
+        let function = self.function()?.clone();
         let held = match &self.billing {
             Some(billing) => {
                 let info = function
@@ -230,27 +230,36 @@ impl Functions {
                 billing
                     .charge_upfront(&p.user_id, key.clone(), memo, most)
                     .await?;
-                Some((billing, size, most, key))
+                Some((billing.clone(), size, most, key))
             }
             None => None,
         };
-        let started = std::time::Instant::now();
-        let result = function.invoke(&row.backend_id, payload).await;
-        if let Some((billing, size, most, key)) = held {
-            let seconds = started.elapsed().as_secs_f64().ceil().max(1.0) as u64;
-            let used = billing.prices().accrued(size, seconds).total();
-            let back = most.checked_sub(used).unwrap_or(Credits::ZERO);
-            if back > Credits::ZERO {
-                billing
-                    .refund(
-                        &p.user_id,
-                        format!("{key}:unused"),
-                        "unused invocation time",
-                        back,
-                    )
-                    .await?;
+        // Run and settled in a task of its own: a client that goes away mid-invocation drops
+        // this future, never the invocation's timeout, cleanup, pass or bill.
+        let (backend, user) = (row.backend_id.clone(), p.user_id.clone());
+        let task = tokio::spawn(async move {
+            let _pass = pass;
+            let started = std::time::Instant::now();
+            let result = function.invoke(&backend, payload).await;
+            if let Some((billing, size, most, key)) = held {
+                let seconds = started.elapsed().as_secs_f64().ceil().max(1.0) as u64;
+                let used = billing.prices().accrued(size, seconds).total();
+                let back = most.checked_sub(used).unwrap_or(Credits::ZERO);
+                if back > Credits::ZERO {
+                    let memo = "unused invocation time";
+                    if let Err(e) = billing
+                        .refund(&user, format!("{key}:unused"), memo, back)
+                        .await
+                    {
+                        tracing::error!(error = %e, %key, "an invocation's unused time was not given back");
+                    }
+                }
             }
-        }
+            result
+        });
+        let result = task
+            .await
+            .map_err(|e| Error::unexpected(format!("an invocation's task failed: {e}")))?;
         let out = result.map_err(|e| row.explain(e))?;
         let b64 = data_encoding::BASE64;
         Ok(Invocation {

@@ -195,6 +195,8 @@ pub struct Recovered {
     pub undone: Vec<String>,
     /// Instances made but never started: started.
     pub started: Vec<String>,
+    /// Rows of instances deleted from the backend by a delete cut short: removed.
+    pub gone: Vec<String>,
 }
 
 /// What a create would do, without doing it.
@@ -493,6 +495,14 @@ impl Instances {
         {
             match compute.get(&row.backend_id).await {
                 Err(e) if e.kind() == ErrorKind::NotFound => {
+                    if self.ever_ran(&row).await? {
+                        // A delete cut short after the backend's part: it ran and was paid for
+                        // what it used, so only its row goes.
+                        tracing::warn!(instance = %row.id, "a delete cut short: its row removed");
+                        self.db.delete_instance(&row.id).await?;
+                        done.gone.push(row.id);
+                        continue;
+                    }
                     let paid = self
                         .db
                         .posted_to(&format!("prepay:{}", row.id), &row.owner_id)
@@ -517,6 +527,20 @@ impl Instances {
             }
         }
         Ok(done)
+    }
+
+    /// Whether the instance was ever made, as far as metering knows: a meter that applied any
+    /// event. Without billing nothing was paid, so there is nothing to tell apart.
+    async fn ever_ran(&self, row: &InstanceRow) -> Result<bool> {
+        if self.billing.is_none() {
+            return Ok(false);
+        }
+        Ok(match self.db.meter(&row.backend_id).await? {
+            Some(m) => {
+                serde_json::from_str::<nubes_billing::Meter>(&m.state).map_or(true, |m| m.seq > 0)
+            }
+            None => false,
+        })
     }
 
     /// Undoes `admit` for an instance the backend did not make: the row, its meter and its
@@ -713,11 +737,19 @@ impl Instances {
             self.db.forget_instance(&row.id);
         }
         let result = compute.resize(&row.backend_id, request).await;
-        let held = match &result {
-            Ok(live) => size_of(live.cpus, live.memory, live.disk.or(Some(row.size.disk))),
-            Err(_) => row.size,
-        };
-        self.db.resize_instance(&row.id, held).await?;
+        // What it holds from now on is what the backend runs it at, read after this resize
+        // (and any racing one) is done, and written under the tenants' locks; a backend that
+        // cannot say leaves the larger size reserved.
+        if let Ok(live) = compute.get(&row.backend_id).await {
+            let held = size_of(live.cpus, live.memory, live.disk.or(Some(row.size.disk)));
+            let (user, org) = (user_lock(&row.owner_id), org_lock(&row.org_id));
+            let mut db = self.db.locked(&[&user, &org]).await?;
+            Db::resize_instance_in(&mut db, &row.id, held).await?;
+            db.commit()
+                .await
+                .map_err(|e| crate::db::map(e, "instance"))?;
+            self.db.forget_instance(&row.id);
+        }
         Ok(view(&row, Some(&result?)))
     }
 

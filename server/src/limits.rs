@@ -219,6 +219,12 @@ impl Limits {
         let Some(address) = address else {
             return Ok(());
         };
+        // Counted per party: an IPv6 client is its /64.
+        let party = address
+            .parse()
+            .map(|ip| crate::listen::party(ip).to_string())
+            .unwrap_or_else(|_| address.to_string());
+        let address = party.as_str();
         let now = Instant::now();
         let mut map = self.addresses.lock().expect("limits lock");
         if map.len() >= MAX_KEYS {
@@ -246,6 +252,12 @@ impl Limits {
     /// while either is throttled or has as many guesses in flight as it has failures left.
     pub fn begin(&self, account: &str, address: Option<&str>) -> Result<Attempt<'_>> {
         let now = Instant::now();
+        let party = address.map(|a| {
+            a.parse()
+                .map(|ip| crate::listen::party(ip).to_string())
+                .unwrap_or_else(|_| a.to_string())
+        });
+        let address = party.as_deref();
         let (account, pair) = (key(&[account]), key(&[account, address.unwrap_or("")]));
         let mut pairs = self.pairs.lock().expect("limits lock");
         pairs

@@ -88,6 +88,17 @@ pub fn client_of(peer: IpAddr, forwarded: Option<&str>, trusted: &[Cidr]) -> IpA
     client
 }
 
+/// What one party is, as limits count it: an IPv4 address, or an IPv6 /64 (one host is given
+/// a whole /64, so counting its addresses one by one would count nothing).
+pub fn party(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(
+            u128::from(v6) & !((1u128 << 64) - 1),
+        )),
+    }
+}
+
 /// How long a client may take to send a request's headers, and to start the next request on a
 /// kept-alive connection.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -153,7 +164,7 @@ pub async fn serve_router(
         } else {
             CONNECTIONS_PER_ADDRESS
         };
-        let Some(slot) = Slot::take(&open, addr.ip(), limit) else {
+        let Some(slot) = Slot::take(&open, party(addr.ip()), limit) else {
             tracing::warn!(address = %addr.ip(), "too many connections from one address: refused");
             continue;
         };
@@ -161,11 +172,16 @@ pub async fn serve_router(
         tokio::spawn(async move {
             let _slot = slot;
             let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                let forwarded = req
+                // Every X-Forwarded-For line, in order: a proxy may add its own line rather
+                // than append to the client's.
+                let forwarded: Vec<&str> = req
                     .headers()
-                    .get("x-forwarded-for")
-                    .and_then(|v| v.to_str().ok());
-                let client = client_of(addr.ip(), forwarded, &trusted);
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect();
+                let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+                let client = client_of(addr.ip(), forwarded.as_deref(), &trusted);
                 req.extensions_mut()
                     .insert(ConnectInfo(SocketAddr::new(client, addr.port())));
                 app.clone().oneshot(req)
@@ -216,5 +232,7 @@ mod tests {
         assert!("10.0.0.0/33".parse::<Cidr>().is_err());
         assert!("nonsense".parse::<Cidr>().is_err());
         assert!("0.0.0.0/0".parse::<Cidr>().unwrap().contains(ip("8.8.8.8")));
+        assert_eq!(party(ip("2001:db8::1:2:3:4")), ip("2001:db8::"));
+        assert_eq!(party(ip("192.0.2.7")), ip("192.0.2.7"));
     }
 }

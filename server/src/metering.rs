@@ -291,7 +291,10 @@ impl Metering {
             }
         }
         drop(settling);
-        self.open_running(&live).await?;
+        if let Err(e) = self.open_running(compute, &live).await {
+            // The rest of the tick (empty wallets stopped) must not wait on this.
+            tracing::error!(error = %e, "meters of running instances were not all opened");
+        }
         for (user, charged) in payers {
             let after = self.billing.balance_of(&user).await?;
             let before = after.checked_add(charged).unwrap_or(after);
@@ -309,19 +312,24 @@ impl Metering {
     /// made it run without a transition passing through this layer (an agent that adopted it
     /// after a reconnect, a move to another agent, a restart policy, a server that crashed
     /// between the engine's answer and the journal) is metered from this tick on.
-    async fn open_running(&self, live: &[Instance]) -> Result<()> {
+    async fn open_running(&self, compute: &dyn Compute, live: &[Instance]) -> Result<()> {
         for row in self.db.closed_meters().await? {
-            let Some(i) = live
+            if !live
                 .iter()
-                .find(|i| i.name == row.backend_id && i.state == InstanceState::Running)
-            else {
+                .any(|i| i.name == row.backend_id && i.state == InstanceState::Running)
+            {
                 continue;
-            };
+            }
             if read(&row)?.deleted {
                 continue;
             }
+            // The listing is from the start of the tick: a stop since then must not reopen it.
+            let i = match compute.get(&row.backend_id).await {
+                Ok(i) if i.state == InstanceState::Running => i,
+                _ => continue,
+            };
             tracing::info!(instance = %row.backend_id, "running with its meter closed: metered from now");
-            self.record(&row.backend_id, Transition::Started, size_of(i))
+            self.record(&row.backend_id, Transition::Started, size_of(&i))
                 .await?;
         }
         Ok(())

@@ -95,15 +95,6 @@ impl Db {
         Ok(())
     }
 
-    /// Sets the size an instance holds.
-    pub async fn resize_instance(&self, id: &str, size: Limits) -> Result<()> {
-        let mut db = self.pool().begin().await.map_err(|e| map(e, "instance"))?;
-        Self::resize_instance_in(&mut db, id, size).await?;
-        db.commit().await.map_err(|e| map(e, "instance"))?;
-        self.cache().instances.remove(id);
-        Ok(())
-    }
-
     /// What a user's own instances hold together (leaving out `except`), read on `conn`: the
     /// transaction that holds the user's lock, or any connection for a preview.
     pub async fn held_by_user(

@@ -264,7 +264,9 @@ impl Db {
         user_id: &str,
         now: i64,
     ) -> Result<Option<InviteRow>> {
-        let mut db = self.pool().begin().await.map_err(|e| map(e, "invite"))?;
+        // A write first (the code's lock): on SQLite a transaction that read first could be
+        // refused at its first write, when another commit came in between.
+        let mut db = self.locked(&[&format!("invite:{code_hash}")]).await?;
         let org: Option<String> =
             sqlx::query_scalar("SELECT org_id FROM invites WHERE code_hash = $1")
                 .bind(code_hash)

@@ -78,6 +78,11 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let org_id = org_of(&state, &resource, user_id.as_deref()).await;
 
     let response = next.run(req).await;
+    // An anonymous attempt refused by the per-address limit leaves no row: otherwise anyone
+    // could write rows as fast as they can send.
+    if user_id.is_none() && response.status() == StatusCode::TOO_MANY_REQUESTS {
+        return response;
+    }
     // A create names its organization only in the body or the answer; the handler says it.
     let org_id = org_id.or_else(|| response.extensions().get::<AuditOrg>().map(|o| o.0.clone()));
     let entry = AuditEntry {

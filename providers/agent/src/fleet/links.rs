@@ -2,6 +2,10 @@
 
 use super::*;
 
+/// The most instances one agent may report at once: far more than one machine runs, and a
+/// bound on the work a report costs the fleet.
+const MAX_REPORTED: usize = 10_000;
+
 impl Fleet {
     pub(super) fn offline(&self, agent: &str) {
         let was_online = match lock(&self.inner.known).get_mut(agent) {
@@ -37,6 +41,11 @@ impl Fleet {
         agent_id: &str,
         hello: Hello,
     ) -> Result<(u64, mpsc::Receiver<ServerMessage>)> {
+        if hello.instances.len() > MAX_REPORTED {
+            return Err(Error::invalid_input(format!(
+                "a hello names at most {MAX_REPORTED} instances"
+            )));
+        }
         if hello.version != protocol::VERSION {
             return Err(Error::invalid_input(format!(
                 "protocol version {} is not supported (this server speaks {})",
@@ -128,7 +137,9 @@ impl Fleet {
                 .placement(&i.name)
                 .map(str::to_string)
                 .or_else(|| recorded.clone());
-            if holder.as_deref().is_some_and(|h| h != agent_id) {
+            // Waiting in the queue, it runs nowhere: nobody may claim it.
+            let waiting = lock(&self.inner.queued).contains_key(&i.name);
+            if waiting || holder.as_deref().is_some_and(|h| h != agent_id) {
                 tracing::warn!(
                     agent = %agent_id,
                     instance = %i.name,
@@ -172,6 +183,10 @@ impl Fleet {
                 backend_error,
                 ..
             } => {
+                if instances.len() > MAX_REPORTED {
+                    self.send_error(agent_id, None, "a heartbeat names too many instances");
+                    return;
+                }
                 let (came_back, went_down, changed) = {
                     let mut known = lock(&self.inner.known);
                     match known.get_mut(agent_id) {
@@ -187,13 +202,17 @@ impl Fleet {
                                 }
                                 None => {
                                     k.backend_error = None;
+                                    let before: HashMap<&str, InstanceState> = k
+                                        .reported
+                                        .iter()
+                                        .map(|r| (r.name.as_str(), r.state))
+                                        .collect();
                                     let changed: Vec<(String, InstanceState)> = instances
                                         .iter()
                                         .filter(|i| {
-                                            k.reported
-                                                .iter()
-                                                .find(|r| r.name == i.name)
-                                                .is_some_and(|r| r.state != i.state)
+                                            before
+                                                .get(i.name.as_str())
+                                                .is_some_and(|s| *s != i.state)
                                         })
                                         .map(|i| (i.name.clone(), i.state))
                                         .collect();
