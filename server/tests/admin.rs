@@ -262,11 +262,9 @@ async fn audit_records_the_source_address() {
 
 /// Anonymous clients cannot fill the audit log: requests that are not sign-ins leave no row,
 /// however long their path; an authenticated request's row keeps a bounded part of its path.
-#[tokio::test(flavor = "multi_thread")]
-async fn audit_holds_what_was_authenticated() {
-    let dir = tempfile::tempdir().unwrap();
+async fn audit_holds_what_was_authenticated(url: String) {
     let config = nubes_server::Config {
-        database_url: format!("sqlite://{}", dir.path().join("nubes.db").display()),
+        database_url: url,
         compute: Some("memory://?images=img".into()),
         ..Default::default()
     };
@@ -300,4 +298,14 @@ async fn audit_holds_what_was_authenticated() {
     let all = rows().await;
     assert_eq!(all.len(), n + 1);
     assert!(all.iter().all(|r| r.resource.len() <= 512), "bounded paths");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_holds_what_was_authenticated_on_sqlite() {
+    on_sqlite(audit_holds_what_was_authenticated).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_holds_what_was_authenticated_on_postgres() {
+    on_postgres(audit_holds_what_was_authenticated).await;
 }

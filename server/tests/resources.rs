@@ -696,102 +696,108 @@ async fn role_and_membership_changes_apply_at_once() {
 /// What plans do not price is bounded by settings, each with a clear 4xx: an object's size
 /// (declared or streamed: nothing is kept past it), a listing's page, a disk's size, and how
 /// many buckets an organization holds, also when creates race for the last place.
-#[tokio::test(flavor = "multi_thread")]
-async fn uploads_pages_disks_and_counts_are_bounded() {
-    on_sqlite(|url| async move {
-        let config = nubes_server::Config {
-            database_url: url.to_string(),
-            bounds: nubes_server::bounds::Bounds {
-                object_bytes: 1000,
-                page: 10,
-                disk_bytes: 1 << 30,
-                buckets_per_org: 3,
-                ..Default::default()
-            },
+async fn bounded(url: String) {
+    let config = nubes_server::Config {
+        database_url: url.to_string(),
+        bounds: nubes_server::bounds::Bounds {
+            object_bytes: 1000,
+            page: 10,
+            disk_bytes: 1 << 30,
+            buckets_per_org: 3,
             ..Default::default()
-        };
-        let api = Api {
-            app: nubes_server::app(nubes_server::state_with(&config, backends()).await.unwrap()),
-        };
-        let ivy = user(&api, "ivy@example.com").await;
-        created(
-            &api.post("/v1/buckets", Some(&ivy), json!({"name": "bkt0"}))
-                .await,
-        );
-        let mut racers = Vec::new();
-        for i in 1..=4 {
-            let (api, ivy) = (api.clone(), ivy.clone());
-            racers.push(tokio::spawn(async move {
-                api.post(
-                    "/v1/buckets",
-                    Some(&ivy),
-                    json!({"name": format!("bkt{i}")}),
-                )
-                .await
-            }));
+        },
+        ..Default::default()
+    };
+    let api = Api {
+        app: nubes_server::app(nubes_server::state_with(&config, backends()).await.unwrap()),
+    };
+    let ivy = user(&api, "ivy@example.com").await;
+    created(
+        &api.post("/v1/buckets", Some(&ivy), json!({"name": "bkt0"}))
+            .await,
+    );
+    let mut racers = Vec::new();
+    for i in 1..=4 {
+        let (api, ivy) = (api.clone(), ivy.clone());
+        racers.push(tokio::spawn(async move {
+            api.post(
+                "/v1/buckets",
+                Some(&ivy),
+                json!({"name": format!("bkt{i}")}),
+            )
+            .await
+        }));
+    }
+    let mut made = 0;
+    for r in racers {
+        let res = r.await.unwrap();
+        match res.0 {
+            StatusCode::CREATED => made += 1,
+            _ => error(&res, StatusCode::FORBIDDEN, "quota_exceeded"),
         }
-        let mut made = 0;
-        for r in racers {
-            let res = r.await.unwrap();
-            match res.0 {
-                StatusCode::CREATED => made += 1,
-                _ => error(&res, StatusCode::FORBIDDEN, "quota_exceeded"),
-            }
-        }
-        assert_eq!(made, 2, "three buckets at most");
+    }
+    assert_eq!(made, 2, "three buckets at most");
 
-        let obj = "/v1/buckets/bkt0/objects/k";
-        let small = api
-            .send_raw("PUT", obj, Some(&ivy), &[], vec![1u8; 1000])
+    let obj = "/v1/buckets/bkt0/objects/k";
+    let small = api
+        .send_raw("PUT", obj, Some(&ivy), &[], vec![1u8; 1000])
+        .await;
+    assert_eq!(small.status, StatusCode::CREATED);
+    let declared = api
+        .send_raw(
+            "PUT",
+            "/v1/buckets/bkt0/objects/big",
+            Some(&ivy),
+            &[("content-length", "5000")],
+            vec![1u8; 5000],
+        )
+        .await
+        .json();
+    error(&declared, StatusCode::BAD_REQUEST, "invalid_input");
+    let streamed = api
+        .send_raw(
+            "PUT",
+            "/v1/buckets/bkt0/objects/big",
+            Some(&ivy),
+            &[],
+            vec![1u8; 5000],
+        )
+        .await
+        .json();
+    error(&streamed, StatusCode::BAD_REQUEST, "invalid_input");
+    assert_eq!(
+        api.send_raw("GET", "/v1/buckets/bkt0/objects/big", Some(&ivy), &[], "")
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "nothing of a refused upload is kept"
+    );
+    for bad in ["0", "11"] {
+        let res = api
+            .get(&format!("/v1/buckets/bkt0/objects?limit={bad}"), Some(&ivy))
             .await;
-        assert_eq!(small.status, StatusCode::CREATED);
-        let declared = api
-            .send_raw(
-                "PUT",
-                "/v1/buckets/bkt0/objects/big",
-                Some(&ivy),
-                &[("content-length", "5000")],
-                vec![1u8; 5000],
-            )
+        error(&res, StatusCode::BAD_REQUEST, "invalid_input");
+    }
+    assert_eq!(
+        api.get("/v1/buckets/bkt0/objects?limit=10", Some(&ivy))
             .await
-            .json();
-        error(&declared, StatusCode::BAD_REQUEST, "invalid_input");
-        let streamed = api
-            .send_raw(
-                "PUT",
-                "/v1/buckets/bkt0/objects/big",
-                Some(&ivy),
-                &[],
-                vec![1u8; 5000],
-            )
-            .await
-            .json();
-        error(&streamed, StatusCode::BAD_REQUEST, "invalid_input");
-        assert_eq!(
-            api.send_raw("GET", "/v1/buckets/bkt0/objects/big", Some(&ivy), &[], "")
-                .await
-                .status,
-            StatusCode::NOT_FOUND,
-            "nothing of a refused upload is kept"
-        );
-        for bad in ["0", "11"] {
-            let res = api
-                .get(&format!("/v1/buckets/bkt0/objects?limit={bad}"), Some(&ivy))
-                .await;
-            error(&res, StatusCode::BAD_REQUEST, "invalid_input");
-        }
-        assert_eq!(
-            api.get("/v1/buckets/bkt0/objects?limit=10", Some(&ivy))
-                .await
-                .0,
-            StatusCode::OK
-        );
-        let disk = json!({"name": "d", "format": "qcow2", "size": 2u64 << 30});
-        error(
-            &api.post("/v1/disks", Some(&ivy), disk).await,
-            StatusCode::BAD_REQUEST,
-            "invalid_input",
-        );
-    })
-    .await;
+            .0,
+        StatusCode::OK
+    );
+    let disk = json!({"name": "d", "format": "qcow2", "size": 2u64 << 30});
+    error(
+        &api.post("/v1/disks", Some(&ivy), disk).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_pages_disks_and_counts_are_bounded_on_sqlite() {
+    on_sqlite(bounded).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_pages_disks_and_counts_are_bounded_on_postgres() {
+    on_postgres(bounded).await;
 }
