@@ -638,11 +638,12 @@ impl Billing {
         amount: Credits,
     ) -> Result<Posted> {
         self.current(user_id).await?;
-        let wallet = Account::Wallet(user_id.to_string());
-        let guard = wallet.key();
-        let tx =
-            Transaction::new(key, Kind::Usage, memo).transfer(wallet, Account::Platform, amount);
-        self.post(&tx, Some(&guard)).await
+        let mut db = self.db.locked(&[]).await?;
+        let posted = self
+            .charge_upfront_in(&mut db, user_id, key, memo, amount)
+            .await?;
+        db.commit().await.map_err(|e| crate::db::map(e, "ledger"))?;
+        Ok(posted)
     }
 
     /// `charge_upfront` inside the caller's transaction (the user's plan renewed before).

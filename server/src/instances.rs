@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::{now, Principal};
 use crate::billing::Billing;
 use crate::clusters::Clusters;
-use crate::db::{org_lock, user_lock, Db, InstanceRow};
+use crate::db::{org_lock, user_lock, Db, InstanceRow, Locked};
 use crate::events::{Event, Events};
 use crate::gates::Gate;
 use crate::metering::Metering;
@@ -432,26 +432,13 @@ impl Instances {
             self.db.insert_instance(row).await?;
             return Ok(None);
         };
-        let creator = self.db.org_creator(&row.org_id).await?;
-        billing.current(&row.owner_id).await?;
-        billing.current(&creator).await?;
         let prices = billing.prices();
         let hour = prices.hourly(Size::new(row.size.millicpus, row.size.memory));
         let disk = prices.disk_once(row.size.disk);
         let price = hour
             .checked_add(disk)
             .ok_or_else(|| Error::invalid_input("this instance is too large to price"))?;
-        let (user, org) = (user_lock(&row.owner_id), org_lock(&row.org_id));
-        let mut db = self.db.locked(&[&user, &org]).await?;
-        billing
-            .admit(
-                &mut db,
-                &row.owner_id,
-                (&row.org_id, &creator),
-                row.size,
-                "",
-            )
-            .await?;
+        let mut db = self.within_plans(billing, row, row.size, "").await?;
         Db::insert_instance_in(&mut db, row).await?;
         let memo = format!("instance {}: first hour and disk", row.name);
         billing
@@ -541,6 +528,38 @@ impl Instances {
             }
             None => false,
         })
+    }
+
+    /// A transaction holding the locks of the instance's creator and organization.
+    async fn tenants_locked(&self, row: &InstanceRow) -> Result<Locked> {
+        let (user, org) = (user_lock(&row.owner_id), org_lock(&row.org_id));
+        self.db.locked(&[&user, &org]).await
+    }
+
+    /// The plans renewed, then a transaction holding both tenants' locks in which `want` more
+    /// (than what `row`'s creator and organization hold, leaving out `except`) was found to fit
+    /// both plans: what follows in it is admitted.
+    async fn within_plans(
+        &self,
+        billing: &Billing,
+        row: &InstanceRow,
+        want: Limits,
+        except: &str,
+    ) -> Result<Locked> {
+        let creator = self.db.org_creator(&row.org_id).await?;
+        billing.current(&row.owner_id).await?;
+        billing.current(&creator).await?;
+        let mut db = self.tenants_locked(row).await?;
+        billing
+            .admit(
+                &mut db,
+                &row.owner_id,
+                (&row.org_id, &creator),
+                want,
+                except,
+            )
+            .await?;
+        Ok(db)
     }
 
     /// Undoes `admit` for an instance the backend did not make: the row, its meter and its
@@ -710,20 +729,7 @@ impl Instances {
                 request.memory.or(now.memory),
                 now.disk.or(Some(row.size.disk)),
             );
-            let creator = self.db.org_creator(&row.org_id).await?;
-            billing.current(&row.owner_id).await?;
-            billing.current(&creator).await?;
-            let (user, org) = (user_lock(&row.owner_id), org_lock(&row.org_id));
-            let mut db = self.db.locked(&[&user, &org]).await?;
-            billing
-                .admit(
-                    &mut db,
-                    &row.owner_id,
-                    (&row.org_id, &creator),
-                    want,
-                    &row.id,
-                )
-                .await?;
+            let mut db = self.within_plans(billing, &row, want, &row.id).await?;
             // Held at the larger of both sizes until the backend says which it runs at.
             let reserved = Limits::new(
                 want.millicpus.max(row.size.millicpus),
@@ -742,8 +748,7 @@ impl Instances {
         // cannot say leaves the larger size reserved.
         if let Ok(live) = compute.get(&row.backend_id).await {
             let held = size_of(live.cpus, live.memory, live.disk.or(Some(row.size.disk)));
-            let (user, org) = (user_lock(&row.owner_id), org_lock(&row.org_id));
-            let mut db = self.db.locked(&[&user, &org]).await?;
+            let mut db = self.tenants_locked(&row).await?;
             Db::resize_instance_in(&mut db, &row.id, held).await?;
             db.commit()
                 .await

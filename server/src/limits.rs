@@ -52,6 +52,14 @@ fn limited(what: &str, wait: Duration) -> Error {
     )
 }
 
+/// The party an address stands for, as limits count it: an IPv6 client is its /64.
+fn party_of(address: &str) -> String {
+    address
+        .parse()
+        .map(|ip| crate::listen::party(ip).to_string())
+        .unwrap_or_else(|_| address.to_string())
+}
+
 /// A fixed-size key for whatever was typed (an email may be megabytes long).
 fn key(parts: &[&str]) -> [u8; 16] {
     let mut h = Sha256::new();
@@ -219,11 +227,7 @@ impl Limits {
         let Some(address) = address else {
             return Ok(());
         };
-        // Counted per party: an IPv6 client is its /64.
-        let party = address
-            .parse()
-            .map(|ip| crate::listen::party(ip).to_string())
-            .unwrap_or_else(|_| address.to_string());
+        let party = party_of(address);
         let address = party.as_str();
         let now = Instant::now();
         let mut map = self.addresses.lock().expect("limits lock");
@@ -252,11 +256,7 @@ impl Limits {
     /// while either is throttled or has as many guesses in flight as it has failures left.
     pub fn begin(&self, account: &str, address: Option<&str>) -> Result<Attempt<'_>> {
         let now = Instant::now();
-        let party = address.map(|a| {
-            a.parse()
-                .map(|ip| crate::listen::party(ip).to_string())
-                .unwrap_or_else(|_| a.to_string())
-        });
+        let party = address.map(party_of);
         let address = party.as_deref();
         let (account, pair) = (key(&[account]), key(&[account, address.unwrap_or("")]));
         let mut pairs = self.pairs.lock().expect("limits lock");

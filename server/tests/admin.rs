@@ -5,7 +5,6 @@ mod common;
 use axum::http::StatusCode;
 use common::*;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn flows(url: &str) {
     let config = nubes_server::Config {
@@ -231,21 +230,10 @@ async fn audit_records_the_source_address() {
         database_url: format!("sqlite://{}", dir.path().join("nubes.db").display()),
         ..Default::default()
     };
-    let state = nubes_server::state(&config).await.unwrap();
+    let (state, addr) = live(&config).await;
     let db = state.accounts.db().clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(nubes_server::serve(listener, state));
 
-    let body = r#"{"email":"tcp@example.com","password":"correct horse battery"}"#;
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "POST /v1/auth/register HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
+    let response = register_over_tcp(addr, "tcp@example.com", "").await;
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
 
     let entries = db

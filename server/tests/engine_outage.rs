@@ -75,10 +75,8 @@ async fn an_engine_outage_is_reported_and_its_changes_announced() {
         },
         ..Default::default()
     };
-    let state = nubes_server::state(&config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(nubes_server::serve(listener, state.clone()));
+    let (state, addr) = common::live(&config).await;
+    let url = format!("http://{addr}");
     let api = Api {
         app: nubes_server::app(state.clone()),
     };

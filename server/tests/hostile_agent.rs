@@ -68,10 +68,8 @@ async fn a_hostile_agent_cannot_reach_tenants() {
         compute: Some("fleet://".into()),
         ..Default::default()
     };
-    let state = nubes_server::state(&config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(nubes_server::serve(listener, state.clone()));
+    let (state, addr) = common::live(&config).await;
+    let url = format!("http://{addr}");
     let api = Api {
         app: nubes_server::app(state.clone()),
     };

@@ -30,10 +30,7 @@ async fn slow_and_greedy_clients_do_not_lock_others_out() {
         database_url: format!("sqlite://{}", dir.path().join("nubes.db").display()),
         ..Default::default()
     };
-    let state = nubes_server::state(&config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(nubes_server::serve(listener, state));
+    let (_state, addr) = common::live(&config).await;
 
     // Half-sent requests, as many as one address may hold.
     let mut slow = Vec::new();
@@ -104,10 +101,7 @@ async fn websockets_end_with_their_session() {
         database_url: format!("sqlite://{}", dir.path().join("nubes.db").display()),
         ..Default::default()
     };
-    let state = nubes_server::state(&config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(nubes_server::serve(listener, state.clone()));
+    let (state, addr) = common::live(&config).await;
     let api = common::Api {
         app: nubes_server::app(state),
     };
@@ -151,7 +145,6 @@ async fn websockets_end_with_their_session() {
 /// names; a client that writes the header itself, not through a trusted proxy, is not believed.
 #[tokio::test(flavor = "multi_thread")]
 async fn forwarded_addresses_count_only_through_trusted_proxies() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     for (trusted, expected) in [(true, "203.0.113.5"), (false, "127.0.0.1")] {
         let dir = tempfile::tempdir().unwrap();
         let config = nubes_server::Config {
@@ -163,20 +156,11 @@ async fn forwarded_addresses_count_only_through_trusted_proxies() {
             },
             ..Default::default()
         };
-        let state = nubes_server::state(&config).await.unwrap();
+        let (state, addr) = common::live(&config).await;
         let db = state.accounts.db().clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(nubes_server::serve(listener, state));
-        let body = r#"{"email":"fwd@example.com","password":"correct horse battery"}"#;
-        let mut s = TcpStream::connect(addr).await.unwrap();
-        let req = format!(
-            "POST /v1/auth/register HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.5\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).await.unwrap();
+        let out =
+            common::register_over_tcp(addr, "fwd@example.com", "X-Forwarded-For: 203.0.113.5\r\n")
+                .await;
         assert!(out.starts_with("HTTP/1.1 201"), "{out}");
         let rows = db
             .audit(&nubes_server::db::AuditFilter {

@@ -102,16 +102,7 @@ impl Db {
         user_id: &str,
         except: &str,
     ) -> Result<Limits> {
-        sqlx::query_as(
-            "SELECT CAST(COALESCE(SUM(millicpus), 0) AS BIGINT), CAST(COALESCE(SUM(memory), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(disk), 0) AS BIGINT) FROM instances WHERE owner_id = $1 AND id <> $2",
-        )
-        .bind(user_id)
-        .bind(except)
-        .fetch_one(conn)
-        .await
-        .map(sum)
-        .map_err(|e| map(e, "instance"))
+        Self::held(conn, "owner_id", user_id, except).await
     }
 
     /// What an organization's instances hold together (leaving out `except`), read on `conn`.
@@ -120,11 +111,22 @@ impl Db {
         org_id: &str,
         except: &str,
     ) -> Result<Limits> {
-        sqlx::query_as(
+        Self::held(conn, "org_id", org_id, except).await
+    }
+
+    /// The sum of the sizes of the instances whose `column` (a fixed name, never input) is
+    /// `value`, leaving out `except`.
+    async fn held(
+        conn: &mut sqlx::AnyConnection,
+        column: &'static str,
+        value: &str,
+        except: &str,
+    ) -> Result<Limits> {
+        sqlx::query_as(&format!(
             "SELECT CAST(COALESCE(SUM(millicpus), 0) AS BIGINT), CAST(COALESCE(SUM(memory), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(disk), 0) AS BIGINT) FROM instances WHERE org_id = $1 AND id <> $2",
-        )
-        .bind(org_id)
+             CAST(COALESCE(SUM(disk), 0) AS BIGINT) FROM instances WHERE {column} = $1 AND id <> $2"
+        ))
+        .bind(value)
         .bind(except)
         .fetch_one(conn)
         .await

@@ -185,11 +185,8 @@ impl Db {
 
     /// A user's plan and the start of its current month.
     pub async fn user_plan(&self, user_id: &str) -> Result<Option<(String, i64)>> {
-        sqlx::query_as("SELECT plan, period_start FROM billing_plans WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(self.pool())
-            .await
-            .map_err(|e| map(e, "plan"))
+        let mut conn = self.pool().acquire().await.map_err(|e| map(e, "plan"))?;
+        Self::user_plan_on(&mut conn, user_id).await
     }
 
     /// `user_plan`, on `conn` (the transaction holding the user's lock, say).

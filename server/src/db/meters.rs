@@ -69,9 +69,19 @@ impl Db {
 
     /// Meters of instances that are running (by their last events).
     pub async fn open_meters(&self) -> Result<Vec<MeterRow>> {
+        self.meters_open(true).await
+    }
+
+    /// Meters not running by their last events (deleted ones included; their state says so).
+    pub async fn closed_meters(&self) -> Result<Vec<MeterRow>> {
+        self.meters_open(false).await
+    }
+
+    async fn meters_open(&self, open: bool) -> Result<Vec<MeterRow>> {
         let rows: Vec<MeterTuple> = sqlx::query_as(&format!(
-            "SELECT {METER_COLUMNS} FROM meters WHERE open = 1"
+            "SELECT {METER_COLUMNS} FROM meters WHERE open = $1"
         ))
+        .bind(i64::from(open))
         .fetch_all(self.pool())
         .await
         .map_err(|e| map(e, "meter"))?;
@@ -173,17 +183,6 @@ impl Db {
             .await
             .map_err(|e| map(e, "usage"))?;
         Ok(())
-    }
-
-    /// Meters not running by their last events (deleted ones included; their state says so).
-    pub async fn closed_meters(&self) -> Result<Vec<MeterRow>> {
-        let rows: Vec<MeterTuple> = sqlx::query_as(&format!(
-            "SELECT {METER_COLUMNS} FROM meters WHERE open = 0"
-        ))
-        .fetch_all(self.pool())
-        .await
-        .map_err(|e| map(e, "meter"))?;
-        Ok(rows.into_iter().map(meter_row).collect())
     }
 
     /// A user's usage between two days (inclusive, as day numbers since the epoch).

@@ -287,3 +287,28 @@ pub fn from_test_script(var: &str) -> String {
     std::env::var(var)
         .unwrap_or_else(|_| panic!("{var} is not set: scripts/test.sh installs it and sets it"))
 }
+
+/// A server with `config` on a real socket (what a client's address and slow clients need).
+pub async fn live(config: &nubes_server::Config) -> (nubes_server::AppState, std::net::SocketAddr) {
+    let state = nubes_server::state(config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(nubes_server::serve(listener, state.clone()));
+    (state, addr)
+}
+
+/// Registers `email` with one HTTP/1.1 request over a plain socket, with `headers` (each a
+/// whole `Name: value` line); returns the raw answer.
+pub async fn register_over_tcp(addr: std::net::SocketAddr, email: &str, headers: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = format!(r#"{{"email":"{email}","password":"correct horse battery"}}"#);
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /v1/auth/register HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
