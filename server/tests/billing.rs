@@ -49,6 +49,15 @@ async fn server_with(
     )
 }
 
+/// The ledger balances: every transaction, and all accounts together.
+async fn balanced(state: &nubes_server::AppState) {
+    let (unbalanced, total) = state.accounts.db().ledger_audit().await.unwrap();
+    assert!(
+        unbalanced.is_empty() && total == 0,
+        "{unbalanced:?} {total}"
+    );
+}
+
 /// The message of a create or resize refused for a plan's limits.
 #[track_caller]
 fn refused(res: &(StatusCode, Value)) -> &str {
@@ -216,10 +225,7 @@ async fn plans_grants_switches_and_top_ups(url: String) {
         "the balance is its transactions"
     );
 
-    // The ledger balances: every transaction, and all accounts together.
-    let (unbalanced, total) = state.accounts.db().ledger_audit().await.unwrap();
-    assert!(unbalanced.is_empty(), "{unbalanced:?}");
-    assert_eq!(total, 0);
+    balanced(&state).await;
 }
 
 #[tokio::test]
@@ -353,11 +359,7 @@ async fn plan_switches_never_mint_credits(url: String) {
         4 + done.len(),
         "one transaction per switch: {txs}"
     );
-    let (unbalanced, total) = state.accounts.db().ledger_audit().await.unwrap();
-    assert!(
-        unbalanced.is_empty() && total == 0,
-        "{unbalanced:?} {total}"
-    );
+    balanced(&state).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -412,11 +414,7 @@ async fn racing_charges_never_overspend(url: String) {
         .await
         .unwrap();
     assert_eq!(replay, nubes_server::db::Posted::Replayed);
-    let (unbalanced, total) = state.accounts.db().ledger_audit().await.unwrap();
-    assert!(
-        unbalanced.is_empty() && total == 0,
-        "{unbalanced:?} {total}"
-    );
+    balanced(&state).await;
     let _: Value = api.get("/v1/billing/transactions", Some(&bob)).await.1;
 }
 
@@ -546,11 +544,7 @@ async fn plans_and_payment_hold_creates_and_resizes(url: String) {
         .collect();
     assert_eq!(names, ["web"]);
     assert_eq!(balance(&api, &carol).await, "0.2");
-    let (unbalanced, total) = state.accounts.db().ledger_audit().await.unwrap();
-    assert!(
-        unbalanced.is_empty() && total == 0,
-        "{unbalanced:?} {total}"
-    );
+    balanced(&state).await;
 }
 
 #[tokio::test]
@@ -857,11 +851,7 @@ async fn metering_charges_running_time_exactly(url: String) {
     );
     let b: Credits = balance(&api2, &dave).await.parse().unwrap();
     assert!(b <= Credits::ZERO && b > "-0.8".parse().unwrap(), "{b}");
-    let (unbalanced, total) = state2.accounts.db().ledger_audit().await.unwrap();
-    assert!(
-        unbalanced.is_empty() && total == 0,
-        "{unbalanced:?} {total}"
-    );
+    balanced(&state2).await;
 }
 
 #[tokio::test]
@@ -1025,11 +1015,7 @@ async fn creates_are_admitted_one_at_a_time(url: String) {
         error(&res, StatusCode::CONFLICT, "already_exists");
     }
     assert_eq!(balance(&api, &gil).await, "13.58");
-    let (unbalanced, total) = state.accounts.db().ledger_audit().await.unwrap();
-    assert!(
-        unbalanced.is_empty() && total == 0,
-        "{unbalanced:?} {total}"
-    );
+    balanced(&state).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1118,11 +1104,7 @@ async fn functions_are_metered_per_invocation(url: String) {
         .json();
     error(&poor, StatusCode::PAYMENT_REQUIRED, "insufficient_credits");
     assert_eq!(runs.load(Ordering::SeqCst), 1, "it did not run");
-    let (unbalanced, total) = state.accounts.db().ledger_audit().await.unwrap();
-    assert!(
-        unbalanced.is_empty() && total == 0,
-        "{unbalanced:?} {total}"
-    );
+    balanced(&state).await;
 }
 
 #[tokio::test]
@@ -1353,11 +1335,7 @@ async fn vouchers_pay_once(url: String) {
         .collect();
     assert_eq!(redeemed.len(), 2, "{listed}");
     assert!(redeemed.contains(&carol_id.as_str()));
-    let (unbalanced, total) = state.accounts.db().ledger_audit().await.unwrap();
-    assert!(
-        unbalanced.is_empty() && total == 0,
-        "{unbalanced:?} {total}"
-    );
+    balanced(&state).await;
 }
 
 #[tokio::test]
