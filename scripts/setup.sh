@@ -38,13 +38,35 @@ ensure_docker() {
   return 1
 }
 
+# The Debian archive this machine's apt already uses (a deb822 `URIs:` line or a one-line `deb`
+# entry for a bookworm suite), so a machine behind its own mirror fetches backports from it too.
+debian_mirror() {
+  local f uri
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    uri=$(awk 'BEGIN{RS="";FS="\n"}
+      /(^|\n)Suites:[^\n]*bookworm([ \t]|-updates|$)/ && !/debian-security/ {
+        for (i=1;i<=NF;i++) if ($i ~ /^URIs:/) { sub(/^URIs:[ \t]*/,"",$i); split($i,u," "); print u[1]; exit } }' "$f")
+    [ -n "$uri" ] && { echo "${uri%/}"; return 0; }
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    uri=$(awk '$1=="deb" { i=2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+      if ($(i+1) ~ /^bookworm(-updates)?$/ && $i !~ /security/) { print $i; exit } }' "$f")
+    [ -n "$uri" ] && { echo "${uri%/}"; return 0; }
+  done
+  echo "no bookworm archive in /etc/apt/sources.list or /etc/apt/sources.list.d" >&2
+  return 1
+}
+
 # btrfs-progs new enough for simple quotas (6.7+), from bookworm-backports, unpacked under the
 # state dir so the system's packages stay as they are.
 btrfs_progs() {
   local dir="$NUBES_STATE_DIR/btrfs-progs" apt="$NUBES_STATE_DIR/apt-backports"
   if [ ! -x "$dir/sbin/mkfs.btrfs" ]; then
     mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$dir"
-    echo "deb http://deb.debian.org/debian bookworm-backports main" >"$apt/sources.list"
+    local mirror; mirror=$(debian_mirror) || return 1
+    echo "deb $mirror bookworm-backports main" >"$apt/sources.list"
     local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
                 -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
     apt-get "${opts[@]}" update -qq >/dev/null 2>&1 || return 1
@@ -53,6 +75,7 @@ btrfs_progs() {
   fi
   # The unpacked tools link against the system's libraries; liblzo2 is not on a fresh machine.
   apt_install liblzo2-2 >&2 || return 1
+  "$dir/sbin/mkfs.btrfs" --version >/dev/null 2>&1 || return 1
   echo "$dir"
 }
 
@@ -61,19 +84,21 @@ btrfs_progs() {
 # filesystem uses simple quotas: with classic qgroups, deleting a container marks the qgroups
 # inconsistent and limits silently stop being enforced until a rescan. The engine gets its own
 # bridge so the two engines never hand out the same addresses, and leaves iptables alone.
+# Returns 2 where this machine cannot run it (no btrfs, a kernel too old, no loop devices) and 1
+# where it could but something failed, which the test command counts as a failure.
 NUBES_BTRFS_SOCK=/var/run/nubes-btrfs.sock
 ensure_btrfs_docker() {
   local dir="$NUBES_STATE_DIR/btrfs" img="$NUBES_STATE_DIR/btrfs-squota.img" progs
   if DOCKER_HOST=unix://$NUBES_BTRFS_SOCK docker info >/dev/null 2>&1; then return 0; fi
-  grep -qw btrfs /proc/filesystems || { echo "the kernel has no btrfs"; return 1; }
+  grep -qw btrfs /proc/filesystems || { echo "the kernel has no btrfs"; return 2; }
   progs=$(btrfs_progs) || { echo "cannot fetch btrfs-progs with simple-quota support"; return 1; }
   mkdir -p "$dir"
   if ! mountpoint -q "$dir"; then
     if [ ! -f "$img" ]; then
       truncate -s 4G "$img" && "$progs/sbin/mkfs.btrfs" -q -f -O squota "$img" >/dev/null \
-        || { echo "mkfs.btrfs -O squota failed (the kernel needs 6.7+)"; rm -f "$img"; return 1; }
+        || { echo "mkfs.btrfs -O squota failed (the kernel needs 6.7+)"; rm -f "$img"; return 2; }
     fi
-    mount -o loop "$img" "$dir" || { echo "cannot loop-mount a btrfs image here"; return 1; }
+    mount -o loop "$img" "$dir" || { echo "cannot loop-mount a btrfs image here"; return 2; }
   fi
   if ! ip link show nubes-br0 >/dev/null 2>&1; then
     ip link add nubes-br0 type bridge && ip addr add 172.31.254.1/24 dev nubes-br0 && ip link set nubes-br0 up \
@@ -254,7 +279,8 @@ ensure_libvirtd() {
   if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
     local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d; then
-      echo "deb http://deb.debian.org/debian bookworm-backports main" | $sudo tee /etc/apt/sources.list.d/nubes-backports.list >/dev/null
+      local mirror; mirror=$(debian_mirror)
+      echo "deb $mirror bookworm-backports main" | $sudo tee /etc/apt/sources.list.d/nubes-backports.list >/dev/null
     fi
     log "installing qemu-system-x86 from bookworm-backports"
     $sudo apt-get update -qq
@@ -364,6 +390,18 @@ INIT
 }
 
 # Everything the demo, the tests and the benchmarks need on this machine.
+# Leaves `cloudctl` on PATH as a link to the build, so the README's next line works as written:
+# in /usr/local/bin where this user may write, else in ~/.local/bin.
+link_cloudctl() {
+  local bin=/usr/local/bin
+  [ -w "$bin" ] || { bin=$HOME/.local/bin; mkdir -p "$bin"; }
+  ln -sfn "$1" "$bin/cloudctl"
+  case ":$PATH:" in
+    *":$bin:"*) log "cloudctl is on PATH ($bin/cloudctl -> $1)" ;;
+    *) log "cloudctl is at $bin/cloudctl; add it to PATH: export PATH=\"$bin:\$PATH\"" ;;
+  esac
+}
+
 ensure_all() {
   ensure_rust
   ensure_docker

@@ -5,13 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-ensure_rust
-ensure_docker
-ensure_test_image
+ensure_all
 ensure_swagger_ui
 export NUBES_SWAGGER_UI_DIR
 
 log "building cloudctl"
 cargo build --locked -q -p nubes-cli
-log "cloudctl is at $CARGO_TARGET_DIR/debug/cloudctl"
+link_cloudctl "$CARGO_TARGET_DIR/debug/cloudctl"
 exec "$CARGO_TARGET_DIR/debug/cloudctl" up "$@"
