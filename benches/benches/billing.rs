@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nubes_billing::journal::{Appended, Entry, Journal, Options};
-use nubes_billing::{Size, Transition};
+use nubes_billing::{Resources, Transition};
 use nubes_server::Db;
 use serde_json::{json, Value};
 
@@ -90,7 +90,7 @@ async fn journal(dir: &std::path::Path) -> Run {
                             seq: Some(seq),
                             transition: Transition::Started,
                             at: 1_800_000_000 + seq as i64,
-                            size: Size::new(1000, 1 << 30),
+                            size: Resources::new(1000, 1 << 30, 0, 0),
                         })
                         .collect();
                     let got = journal.append(entries).await.unwrap();

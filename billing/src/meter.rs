@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::prices::{Breakdown, Prices, Segment, Size};
+use crate::prices::{Breakdown, Prices, Segment};
+use nubes_core::Resources;
 
 /// A lifecycle transition worth metering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +27,7 @@ pub struct UsageEvent {
     /// Server time, seconds since the epoch.
     pub at: i64,
     /// The size from this event on.
-    pub size: Size,
+    pub size: Resources,
 }
 
 /// A running stretch and when it was last confirmed running.
@@ -159,7 +160,7 @@ mod tests {
 
     const T0: i64 = 1_800_000_000;
 
-    fn event(seq: u64, transition: Transition, at: i64, size: Size) -> UsageEvent {
+    fn event(seq: u64, transition: Transition, at: i64, size: Resources) -> UsageEvent {
         UsageEvent {
             seq,
             transition,
@@ -171,7 +172,7 @@ mod tests {
     #[test]
     fn hours_of_ticks_charge_the_formula_exactly() {
         let p = Prices::default();
-        let size = Size::new(1500, 3_000_000_000);
+        let size = Resources::new(1500, 3_000_000_000, 0, 0);
         let mut m = Meter::default();
         let mut charges = vec![m
             .apply(&p, &event(1, Transition::Created, T0, size))
@@ -198,7 +199,7 @@ mod tests {
     #[test]
     fn replayed_and_stale_events_change_nothing() {
         let p = Prices::default();
-        let size = Size::new(1000, 1_000_000_000);
+        let size = Resources::new(1000, 1_000_000_000, 0, 0);
         let mut m = Meter::default();
         let created = event(1, Transition::Created, T0, size);
         m.apply(&p, &created).unwrap();
@@ -218,8 +219,8 @@ mod tests {
     #[test]
     fn unconfirmed_time_is_not_charged_and_resizes_split_the_price() {
         let p = Prices::default();
-        let small = Size::new(1000, 1_000_000_000);
-        let big = Size::new(4000, 8_000_000_000);
+        let small = Resources::new(1000, 1_000_000_000, 0, 0);
+        let big = Resources::new(4000, 8_000_000_000, 0, 0);
         let mut m = Meter::default();
         let mut charges = vec![m
             .apply(&p, &event(1, Transition::Started, T0, small))
@@ -247,7 +248,7 @@ mod tests {
     #[test]
     fn a_restart_resumes_from_the_stored_state_without_charging_twice() {
         let p = Prices::default();
-        let size = Size::new(2000, 2_000_000_000);
+        let size = Resources::new(2000, 2_000_000_000, 0, 0);
         let mut m = Meter::default();
         let mut charges = vec![m
             .apply(&p, &event(1, Transition::Created, T0, size))
@@ -275,7 +276,7 @@ mod tests {
     #[test]
     fn running_over_midnight_is_owed_by_the_days_it_ran() {
         let p = Prices::default();
-        let size = Size::new(1000, 1_000_000_000);
+        let size = Resources::new(1000, 1_000_000_000, 0, 0);
         let midnight = (day(T0) + 1) * DAY;
         let mut m = Meter::default();
         m.apply(&p, &event(1, Transition::Started, midnight - 10, size))

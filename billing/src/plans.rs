@@ -7,7 +7,7 @@
 //! sequence of switches yields more credits than holding the plans for the same time would,
 //! and every upgrade costs its price.
 
-use nubes_core::{Error, Result};
+use nubes_core::{Error, Resources, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::money::Credits;
@@ -53,34 +53,6 @@ impl std::str::FromStr for PlanId {
     }
 }
 
-/// What may be held at once: the sum over running and stopped instances.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Limits {
-    pub millicpus: u64,
-    /// Bytes.
-    pub memory: u64,
-    /// Bytes.
-    pub disk: u64,
-}
-
-impl Limits {
-    pub fn new(millicpus: u64, memory: u64, disk: u64) -> Self {
-        Self {
-            millicpus,
-            memory,
-            disk,
-        }
-    }
-
-    pub fn saturating_add(self, other: Limits) -> Limits {
-        Limits {
-            millicpus: self.millicpus.saturating_add(other.millicpus),
-            memory: self.memory.saturating_add(other.memory),
-            disk: self.disk.saturating_add(other.disk),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub id: PlanId,
@@ -90,7 +62,8 @@ pub struct Plan {
     /// the grant: 1 credit is $0.50, so Pro's $9 is 18 credits.
     #[serde(default)]
     pub price: Credits,
-    pub limits: Limits,
+    /// What may be held at once: the sum over running and stopped instances.
+    pub limits: Resources,
 }
 
 /// The default plans of the issue.
@@ -99,7 +72,7 @@ pub fn default_plans() -> Vec<Plan> {
         id,
         monthly: Credits::whole(monthly),
         price: Credits::whole(price),
-        limits: Limits::new(cores * 1000, memory_gb * GB, disk_gb * GB),
+        limits: Resources::new(cores * 1000, memory_gb * GB, disk_gb * GB, 0),
     };
     vec![
         plan(PlanId::Free, 0, 15, 2, 2, 20),
@@ -128,8 +101,8 @@ fn gb(bytes: u64) -> String {
 
 impl Plan {
     /// Whether `held` plus `more` stays within the plan; `QuotaExceeded` says what would not.
-    pub fn admit(&self, held: Limits, more: Limits) -> Result<()> {
-        let after = held.saturating_add(more);
+    pub fn admit(&self, held: Resources, more: Resources) -> Result<()> {
+        let after = held.saturating_add(&more);
         let l = &self.limits;
         let refuse = |what: &str, limit: String, used: String, asked: String| {
             Err(Error::new(
@@ -212,10 +185,16 @@ mod tests {
     fn limits_per_plan() {
         let free = plan(PlanId::Free);
         assert!(free
-            .admit(Limits::default(), Limits::new(2000, 2 * GB, 20 * GB))
+            .admit(
+                Resources::default(),
+                Resources::new(2000, 2 * GB, 20 * GB, 0)
+            )
             .is_ok());
         let e = free
-            .admit(Limits::new(1500, GB, 0), Limits::new(1000, 0, 0))
+            .admit(
+                Resources::new(1500, GB, 0, 0),
+                Resources::new(1000, 0, 0, 0),
+            )
             .unwrap_err();
         assert_eq!(e.kind(), nubes_core::ErrorKind::QuotaExceeded);
         assert!(
@@ -224,22 +203,28 @@ mod tests {
             "{e}"
         );
         assert!(free
-            .admit(Limits::default(), Limits::new(0, 3 * GB, 0))
+            .admit(Resources::default(), Resources::new(0, 3 * GB, 0, 0))
             .is_err());
         assert!(free
-            .admit(Limits::default(), Limits::new(0, 0, 21 * GB))
+            .admit(Resources::default(), Resources::new(0, 0, 21 * GB, 0))
             .is_err());
         let pro = plan(PlanId::Pro);
         assert!(pro
-            .admit(Limits::default(), Limits::new(4000, 8 * GB, 50 * GB))
+            .admit(
+                Resources::default(),
+                Resources::new(4000, 8 * GB, 50 * GB, 0)
+            )
             .is_ok());
         assert!(pro
-            .admit(Limits::default(), Limits::new(4001, 0, 0))
+            .admit(Resources::default(), Resources::new(4001, 0, 0, 0))
             .is_err());
         let payg = plan(PlanId::PayAsYouGo);
         assert_eq!(payg.monthly, Credits::ZERO);
         assert!(payg
-            .admit(Limits::default(), Limits::new(8000, 16 * GB, 200 * GB))
+            .admit(
+                Resources::default(),
+                Resources::new(8000, 16 * GB, 200 * GB, 0)
+            )
             .is_ok());
         assert_eq!("pro".parse::<PlanId>().unwrap(), PlanId::Pro);
         assert!("gold".parse::<PlanId>().is_err());

@@ -2,6 +2,7 @@
 //! exactly, as one rational formula floored once, so any number of ticks adds up to the
 //! formula to the micro-credit.
 
+use nubes_core::Resources;
 use serde::{Deserialize, Serialize};
 
 use crate::money::Credits;
@@ -34,20 +35,6 @@ impl Default for Prices {
     }
 }
 
-/// What an instance holds while it runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Size {
-    pub millicpus: u64,
-    /// Bytes.
-    pub memory: u64,
-}
-
-impl Size {
-    pub fn new(millicpus: u64, memory: u64) -> Self {
-        Self { millicpus, memory }
-    }
-}
-
 /// What an amount of use costs, broken down by resource.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Breakdown {
@@ -73,7 +60,7 @@ fn over(numerator: i128, seconds: u64, denominator: i128) -> Credits {
 impl Prices {
     /// What `size` accrues in `seconds` of running, by resource. Each part is its own exact
     /// formula floored once; the total is their sum.
-    pub fn accrued(&self, size: Size, seconds: u64) -> Breakdown {
+    pub fn accrued(&self, size: Resources, seconds: u64) -> Breakdown {
         Breakdown {
             instance: over(
                 i128::from(self.instance_hour.micros()),
@@ -95,7 +82,7 @@ impl Prices {
     }
 
     /// What `size` costs for one hour of running.
-    pub fn hourly(&self, size: Size) -> Credits {
+    pub fn hourly(&self, size: Resources) -> Credits {
         self.accrued(size, 3600).total()
     }
 
@@ -111,14 +98,14 @@ impl Prices {
 /// tick charges only the difference between the formula now and then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
-    pub size: Size,
+    pub size: Resources,
     /// Seconds of running covered so far.
     pub seconds: u64,
     pub charged: Breakdown,
 }
 
 impl Segment {
-    pub fn new(size: Size) -> Self {
+    pub fn new(size: Resources) -> Self {
         Self {
             size,
             seconds: 0,
@@ -158,7 +145,10 @@ mod tests {
     fn the_issue_prices() {
         let p = Prices::default();
         // 2 cores, 4 GB: 0.5 + 2 * 0.2 + 4 * 0.1 = 1.3 credits an hour.
-        assert_eq!(p.hourly(Size::new(2000, 4 * GB)), "1.3".parse().unwrap());
+        assert_eq!(
+            p.hourly(Resources::new(2000, 4 * GB, 0, 0)),
+            "1.3".parse().unwrap()
+        );
         assert_eq!(p.disk_once(20 * GB), Credits::whole(1));
         assert_eq!(p.disk_once(1), Credits::from_micros(1), "rounded up");
     }
@@ -167,7 +157,7 @@ mod tests {
     fn ticks_add_up_to_the_formula_to_the_micro_credit() {
         let p = Prices::default();
         // Awkward sizes, so every part has a remainder to carry.
-        let size = Size::new(1333, 777_777_777);
+        let size = Resources::new(1333, 777_777_777, 0, 0);
         let mut seg = Segment::new(size);
         let mut total = Credits::ZERO;
         let mut t = 0;

@@ -119,7 +119,7 @@ impl Settings {
                         "plans.{name}.cpus must be a number of cores, at least 0"
                     )));
                 }
-                plan.limits.millicpus = (cpus * 1000.0).round() as u64;
+                plan.limits.millicpus = nubes_core::resources::millicpus(cpus);
             }
             if let Some(gb) = p.memory_gb {
                 plan.limits.memory = gb.saturating_mul(GB);

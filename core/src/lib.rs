@@ -11,6 +11,7 @@ pub mod function;
 pub mod layer;
 pub mod memory;
 mod operation;
+pub mod resources;
 pub mod storage;
 pub mod units;
 pub mod validate;
@@ -27,6 +28,7 @@ pub use disk::{Disk, DiskFormat, DiskImage, DiskResizeRequest, DiskSpec, Progres
 pub use error::{Error, ErrorKind, Result};
 pub use function::{Function, FunctionError, FunctionInfo, FunctionSpec, InvokeResponse};
 pub use operation::Operation;
+pub use resources::Resources;
 pub use storage::{
     byte_stream, collect_bytes, Bucket, ByteRange, ByteStream, GetOptions, GetResult,
     ListObjectsOptions, ObjectMeta, ObjectPage, Storage,

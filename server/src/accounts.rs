@@ -10,8 +10,8 @@ use nubes_auth::{password, AuthError, AuthErrorKind, TokenSigner, TokenType, Tot
 use serde::Serialize;
 
 use crate::db::{Db, OrgRow, RefreshLookup, UserRow};
-use crate::limits::Limits;
 use crate::mail::Mailer;
+use crate::throttles::Attempts;
 
 const ISSUER: &str = "nubes";
 const JWT_SECRET_SETTING: &str = "jwt_secret";
@@ -150,7 +150,7 @@ pub struct Accounts {
     db: Db,
     signer: TokenSigner,
     refresh_ttl: Duration,
-    limits: Limits,
+    attempts: Attempts,
     mailer: Option<Arc<dyn Mailer>>,
 }
 
@@ -172,7 +172,7 @@ impl Accounts {
             db,
             signer,
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
-            limits: Limits::new(),
+            attempts: Attempts::new(),
             mailer: None,
         })
     }
@@ -211,7 +211,7 @@ impl Accounts {
         password: &str,
         source: Option<&str>,
     ) -> Result<User> {
-        self.limits.attempt_from(source)?;
+        self.attempts.attempt_from(source)?;
         self.create_user(email, password, false).await
     }
 
@@ -260,11 +260,11 @@ impl Accounts {
         password: &str,
         source: Option<&str>,
     ) -> Result<LoginOutcome> {
-        self.limits.attempt_from(source)?;
+        self.attempts.attempt_from(source)?;
         // Keyed by what was typed, so unknown emails are throttled the same way and reveal
         // nothing; the place is taken before the hash, so concurrent guesses count at once.
         let account = email.trim().to_ascii_lowercase();
-        let attempt = self.limits.begin(&account, source)?;
+        let attempt = self.attempts.begin(&account, source)?;
         let user = match normalize_email(email) {
             Ok(email) => self.db.user_by_email(&email).await?,
             Err(_) => None,
@@ -332,14 +332,14 @@ impl Accounts {
         code: &str,
         source: Option<&str>,
     ) -> Result<Tokens> {
-        self.limits.attempt_from(source)?;
+        self.attempts.attempt_from(source)?;
         let claims = self
             .signer
             .verify(challenge_token, TokenType::Challenge)
             .map_err(auth_error)?;
         // Codes are six digits: without a lock, one challenge could be brute-forced in time.
         let account = format!("otp:{}", claims.sub);
-        let attempt = self.limits.begin(&account, source)?;
+        let attempt = self.attempts.begin(&account, source)?;
         let result = self.check_code(&claims.sub, &claims.sid, code).await;
         match &result {
             Ok(_) => attempt.succeeded(),

@@ -8,7 +8,7 @@ use chrono::{Datelike, TimeZone, Utc};
 use nubes::{Error, Result};
 use nubes_auth::{token, Action, Target};
 use nubes_billing::{
-    day, Account, Credits, Fee, Kind, Limits, PaymentProvider, Plan, PlanId, Prices, Transaction,
+    day, Account, Credits, Fee, Kind, PaymentProvider, Plan, PlanId, Prices, Resources, Transaction,
 };
 use serde::{Deserialize, Serialize};
 
@@ -268,7 +268,7 @@ fn plan_view(p: &Plan, period_start: Option<i64>) -> PlanView {
         monthly: p.monthly.to_string(),
         price: p.price.to_string(),
         limits: LimitsView {
-            cpus: p.limits.millicpus as f64 / 1000.0,
+            cpus: p.limits.cpus(),
             memory: p.limits.memory,
             disk: p.limits.disk,
         },
@@ -533,7 +533,7 @@ impl Billing {
         conn: &mut sqlx::AnyConnection,
         user_id: &str,
         (org_id, creator): (&str, &str),
-        want: Limits,
+        want: Resources,
         except: &str,
     ) -> Result<()> {
         let plan = self.plan_on(conn, user_id).await?;

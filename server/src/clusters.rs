@@ -92,10 +92,10 @@ impl Clusters {
             .collect();
         let cap = capacity(&c);
         Ok(ClusterView {
-            cpus: cap.millicpus as f64 / 1000.0,
+            cpus: cap.cpus(),
             memory: cap.memory,
             gpus: cap.gpus,
-            used_cpus: used.millicpus as f64 / 1000.0,
+            used_cpus: used.cpus(),
             used_memory: used.memory,
             queued,
             id: c.id,
@@ -158,7 +158,7 @@ impl Clusters {
             id: token::random_id(),
             org_id,
             name: req.name,
-            millicpus: (req.cpus * 1000.0).round() as i64,
+            millicpus: nubes::resources::millicpus(req.cpus) as i64,
             memory: req.memory as i64,
             gpus: i64::from(req.gpus),
             created_by: p.user_id.clone(),

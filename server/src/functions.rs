@@ -15,7 +15,7 @@ use crate::bounds::Bounds;
 use crate::db::{Db, Kind, ResourceRow};
 use crate::gates::Gate;
 use crate::tenancy::{self, Ref};
-use nubes_billing::{Credits, Limits, Size};
+use nubes_billing::{Credits, Resources};
 
 /// The longest a tenant may let one invocation run.
 pub const MAX_TIMEOUT_SECS: u64 = 900;
@@ -90,12 +90,6 @@ pub struct Functions {
     bounds: Bounds,
 }
 
-/// A function's size as plans and prices count it.
-fn size_of(cpus: Option<f64>, memory: Option<u64>) -> Size {
-    let held = crate::instances::size_of(cpus, memory, None);
-    Size::new(held.millicpus, held.memory)
-}
-
 impl Functions {
     pub fn new(
         db: Db,
@@ -147,12 +141,8 @@ impl Functions {
         if let Some(billing) = &self.billing {
             // One invocation at a time must fit the deployer's plan.
             let (plan, _) = billing.current(&p.user_id).await?;
-            let size = size_of(spec.cpus, spec.memory);
-            plan.admit(
-                Limits::default(),
-                Limits::new(size.millicpus, size.memory, 0),
-            )
-            .map_err(|e| {
+            let size = Resources::sized(spec.cpus, spec.memory, None);
+            plan.admit(Resources::default(), size).map_err(|e| {
                 Error::new(
                     e.kind(),
                     format!("one invocation must fit the plan: {}", e.message()),
@@ -220,7 +210,7 @@ impl Functions {
                     .get(&row.backend_id)
                     .await
                     .map_err(|e| row.explain(e))?;
-                let size = size_of(info.cpus, info.memory);
+                let size = Resources::sized(info.cpus, info.memory, None);
                 let limit = info
                     .timeout
                     .map_or(DEFAULT_TIMEOUT_SECS, |t| t.as_secs().max(1));

@@ -24,7 +24,7 @@ use crate::events::{Event, Events};
 use crate::gates::Gate;
 use crate::metering::Metering;
 use crate::tenancy;
-use nubes_billing::{Credits, Limits, Size};
+use nubes_billing::{Credits, Resources};
 
 /// What a tenant asks for.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -97,16 +97,6 @@ pub const EXEC_OUTPUT_MAX: u64 = 1 << 20;
 pub const MAX_TENANT_PRIORITY: i32 = 10;
 /// Commands one user may run at once (answered and interactive together).
 pub const EXECS_PER_USER: usize = 8;
-
-/// An instance's size as plans count it: cpus, memory and disk asked for (the defaults every
-/// provider applies when unset).
-pub(crate) fn size_of(cpus: Option<f64>, memory: Option<u64>, disk: Option<u64>) -> Limits {
-    Limits::new(
-        (cpus.unwrap_or(nubes_agent::fleet::DEFAULT_CPUS) * 1000.0).round() as u64,
-        memory.unwrap_or(nubes_agent::fleet::DEFAULT_MEMORY),
-        disk.unwrap_or(0),
-    )
-}
 
 impl ExecBody {
     /// The request, within the server's bounds: a timeout always (the default when unset),
@@ -287,7 +277,7 @@ impl Instances {
     /// what it costs. Nothing is made, reserved or charged.
     pub async fn dry_run(&self, p: &Principal, req: CreateInstance) -> Result<DryRun> {
         let (spec, org_id) = self.spec_for(p, &req).await?;
-        let want = size_of(spec.cpus, spec.memory, spec.disk);
+        let want = Resources::of(&spec);
         let (placement, agent_id, placement_message) = match &self.fleet {
             None => ("direct".to_string(), None, None),
             Some(fleet) => match fleet.preview(spec) {
@@ -307,7 +297,7 @@ impl Instances {
             Some((billing, _)) => billing.prices(),
             None => nubes_billing::Prices::default(),
         };
-        let hourly = prices.hourly(Size::new(want.millicpus, want.memory));
+        let hourly = prices.hourly(Resources::new(want.millicpus, want.memory, 0, 0));
         let (mut within_plan, mut plan_message, mut due_now, mut balance) =
             (true, None, None, None);
         if let Some((billing, _)) = &self.billing {
@@ -407,7 +397,7 @@ impl Instances {
             name: req.name,
             backend_id: spec.name.clone(),
             created_at: now(),
-            size: size_of(spec.cpus, spec.memory, spec.disk),
+            size: Resources::of(&spec),
         };
         let paid = self.admit(&row).await?;
         match compute.create(spec).await {
@@ -433,7 +423,7 @@ impl Instances {
             return Ok(None);
         };
         let prices = billing.prices();
-        let hour = prices.hourly(Size::new(row.size.millicpus, row.size.memory));
+        let hour = prices.hourly(Resources::new(row.size.millicpus, row.size.memory, 0, 0));
         let disk = prices.disk_once(row.size.disk);
         let price = hour
             .checked_add(disk)
@@ -543,7 +533,7 @@ impl Instances {
         &self,
         billing: &Billing,
         row: &InstanceRow,
-        want: Limits,
+        want: Resources,
         except: &str,
     ) -> Result<Locked> {
         let creator = self.db.org_creator(&row.org_id).await?;
@@ -724,17 +714,18 @@ impl Instances {
         let compute = self.compute()?;
         if let Some((billing, _)) = &self.billing {
             let now = compute.get(&row.backend_id).await?;
-            let want = size_of(
+            let want = Resources::sized(
                 request.cpus.or(now.cpus),
                 request.memory.or(now.memory),
                 now.disk.or(Some(row.size.disk)),
             );
             let mut db = self.within_plans(billing, &row, want, &row.id).await?;
             // Held at the larger of both sizes until the backend says which it runs at.
-            let reserved = Limits::new(
+            let reserved = Resources::new(
                 want.millicpus.max(row.size.millicpus),
                 want.memory.max(row.size.memory),
                 want.disk.max(row.size.disk),
+                0,
             );
             Db::resize_instance_in(&mut db, &row.id, reserved).await?;
             db.commit()
@@ -747,7 +738,7 @@ impl Instances {
         // (and any racing one) is done, and written under the tenants' locks; a backend that
         // cannot say leaves the larger size reserved.
         if let Ok(live) = compute.get(&row.backend_id).await {
-            let held = size_of(live.cpus, live.memory, live.disk.or(Some(row.size.disk)));
+            let held = Resources::sized(live.cpus, live.memory, live.disk.or(Some(row.size.disk)));
             let mut db = self.tenants_locked(&row).await?;
             Db::resize_instance_in(&mut db, &row.id, held).await?;
             db.commit()

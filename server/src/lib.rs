@@ -14,12 +14,12 @@ pub mod functions;
 pub mod gates;
 pub mod http;
 pub mod instances;
-pub mod limits;
 pub mod listen;
 pub mod mail;
 pub mod metering;
 pub mod orgs;
 pub mod tenancy;
+pub mod throttles;
 pub mod vouchers;
 
 pub use accounts::Accounts;

@@ -18,7 +18,7 @@ use nubes::compute::*;
 use nubes::{ByteStream, Compute, ComputeCapability, Result};
 use nubes_auth::token;
 use nubes_billing::journal::{self, Appended, Cursor, Entry, Journal, Record};
-use nubes_billing::{day, Breakdown, Credits, Meter, Owed, Size, Transition, UsageEvent};
+use nubes_billing::{day, Breakdown, Credits, Meter, Owed, Resources, Transition, UsageEvent};
 use tokio::sync::{watch, Mutex};
 
 use crate::billing::Billing;
@@ -50,9 +50,8 @@ fn transition_name(t: Transition) -> &'static str {
     }
 }
 
-fn size_of(i: &Instance) -> Size {
-    let held = crate::instances::size_of(i.cpus, i.memory, None);
-    Size::new(held.millicpus, held.memory)
+fn size_of(i: &Instance) -> Resources {
+    Resources::held(i).compute_only()
 }
 
 fn read(row: &MeterRow) -> Result<Meter> {
@@ -135,7 +134,12 @@ impl Metering {
 
     /// Journals a transition at server time and waits (a while) for it to be applied, so what
     /// it settles shows in the balance when the caller returns.
-    pub async fn record(&self, backend_id: &str, transition: Transition, size: Size) -> Result<()> {
+    pub async fn record(
+        &self,
+        backend_id: &str,
+        transition: Transition,
+        size: Resources,
+    ) -> Result<()> {
         if self.db.meter(backend_id).await?.is_none() {
             // Not an instance a tenant pays for.
             return Ok(());
@@ -377,7 +381,7 @@ impl Metered {
     }
 
     /// The transition happened; failing to record it must not undo it, so it is logged.
-    async fn note(&self, name: &str, transition: Transition, size: Size) {
+    async fn note(&self, name: &str, transition: Transition, size: Resources) {
         if let Err(e) = self.metering.record(name, transition, size).await {
             tracing::error!(instance = %name, error = %e, "a usage event was not recorded");
         }
@@ -430,7 +434,8 @@ impl Compute for Metered {
 
     async fn delete(&self, id: &str, options: DeleteOptions) -> Result<()> {
         self.inner.delete(id, options).await?;
-        self.note(id, Transition::Deleted, Size::default()).await;
+        self.note(id, Transition::Deleted, Resources::default())
+            .await;
         Ok(())
     }
 

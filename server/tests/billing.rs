@@ -728,7 +728,7 @@ async fn metering_charges_running_time_exactly(url: String) {
     let email = format!("dave-{}@example.com", fastrand::u32(..));
     let dave = user(&api, &email).await;
     let dave_id = user_id(&api, &dave).await;
-    let size = nubes_billing::Size::new(1000, 1_000_000_000);
+    let size = nubes_billing::Resources::new(1000, 1_000_000_000, 0, 0);
     let prices = nubes_billing::Prices::default();
     let body = json!({"name": "web", "image": "img", "cpus": 1.0, "memory": 1_000_000_000u64});
     let (status, web) = api.post("/v1/instances", Some(&dave), body).await;
@@ -1081,7 +1081,7 @@ async fn functions_are_metered_per_invocation(url: String) {
     // One second of 1 cpu and 1 GB: (0.5 + 0.2 + 0.1) / 3600, rounded up, per resource.
     let prices = nubes_billing::Prices::default();
     let one = prices
-        .accrued(nubes_billing::Size::new(1000, 1_000_000_000), 1)
+        .accrued(nubes_billing::Resources::new(1000, 1_000_000_000, 0, 0), 1)
         .total();
     assert_eq!(
         balance(&api, &hal).await,
@@ -1125,7 +1125,7 @@ async fn usage_over_midnight_is_reported_on_the_days_it_ran(url: String) {
     let compute = Arc::new(nubes::memory::MemoryCompute::new().with_image("img"));
     let (api, state) = metered_server(&url, clock.clone(), compute).await;
     let erin = user(&api, "erin@example.com").await;
-    let size = nubes_billing::Size::new(1000, 1_000_000_000);
+    let size = nubes_billing::Resources::new(1000, 1_000_000_000, 0, 0);
     let prices = nubes_billing::Prices::default();
     let body = json!({"name": "night", "image": "img", "cpus": 1.0, "memory": 1_000_000_000u64});
     let (status, night) = api.post("/v1/instances", Some(&erin), body).await;

@@ -149,7 +149,7 @@ async fn the_usage_journal_recovers_from_a_full_disk() {
         seq: None,
         transition: nubes_billing::Transition::Started,
         at,
-        size: nubes_billing::Size::new(1000, 1 << 30),
+        size: nubes_billing::Resources::new(1000, 1 << 30, 0, 0),
     };
     let filler = fill(&small.0);
     let mut recorded = 0;

@@ -24,7 +24,7 @@ use record::{decode, encode, Decoded};
 pub use record::{Record, MAX_KEY};
 
 use crate::meter::{Transition, UsageEvent};
-use crate::prices::Size;
+use nubes_core::Resources;
 
 /// A position in the journal: everything before it was written earlier.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -57,7 +57,7 @@ pub struct Entry {
     pub seq: Option<u64>,
     pub transition: Transition,
     pub at: i64,
-    pub size: Size,
+    pub size: Resources,
 }
 
 /// What became of one appended entry.

@@ -4,7 +4,7 @@
 use crc::{Crc, Table, CRC_32_ISCSI};
 
 use crate::meter::{Transition, UsageEvent};
-use crate::prices::Size;
+use nubes_core::Resources;
 
 const CASTAGNOLI: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
 const VERSION: u8 = 1;
@@ -108,7 +108,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Decoded {
         seq: u64_at(payload, rest),
         transition,
         at: u64_at(payload, rest + 8) as i64,
-        size: Size::new(u64_at(payload, rest + 16), u64_at(payload, rest + 24)),
+        size: Resources::new(u64_at(payload, rest + 16), u64_at(payload, rest + 24), 0, 0),
     };
     Decoded::Record(
         Record {
@@ -128,7 +128,7 @@ mod tests {
             seq,
             transition: Transition::Resized,
             at: -5,
-            size: Size::new(1500, 1 << 33),
+            size: Resources::new(1500, 1 << 33, 0, 0),
         }
     }
 

@@ -6,7 +6,7 @@ fn entry(instance: &str, seq: Option<u64>, at: i64) -> Entry {
         seq,
         transition: Transition::Started,
         at,
-        size: Size::new(1000, 1 << 30),
+        size: Resources::new(1000, 1 << 30, 0, 0),
     }
 }
 
@@ -170,7 +170,7 @@ async fn a_reopened_journal_keeps_its_numbers_and_cuts_a_torn_tail() {
             seq: 3,
             transition: Transition::Stopped,
             at: 3,
-            size: Size::default(),
+            size: Resources::default(),
         },
         &mut half,
     );

@@ -30,7 +30,7 @@ impl Tabular for Agent {
 
     fn row(&self) -> Vec<String> {
         let live = self.live.as_ref();
-        let cpus = |m: u64| format!("{}", m as f64 / 1000.0);
+        let cpus = |r: &Resources| format!("{}", r.cpus());
         vec![
             self.id.clone(),
             self.name.clone(),
@@ -40,8 +40,8 @@ impl Tabular for Agent {
                 self.state.clone()
             },
             self.cordoned.to_string(),
-            live.map_or("-".into(), |l| cpus(l.capacity.millicpus)),
-            live.map_or("-".into(), |l| cpus(l.free.millicpus)),
+            live.map_or("-".into(), |l| cpus(&l.capacity)),
+            live.map_or("-".into(), |l| cpus(&l.free)),
             output::bytes(live.map(|l| l.capacity.memory)),
             output::bytes(live.map(|l| l.free.memory)),
             live.map_or("-".into(), |l| l.instances.len().to_string()),
@@ -134,12 +134,7 @@ pub async fn run(args: AgentArgs) -> Outcome {
         server: server.trim_end_matches('/').to_string(),
         token,
         name,
-        capacity: Resources::new(
-            (cpus * 1000.0).round() as u64,
-            memory,
-            args.disk.unwrap_or(0),
-            0,
-        ),
+        capacity: Resources::from_cpus(cpus, memory, args.disk.unwrap_or(0)),
         labels: args.labels.into_iter().collect::<BTreeMap<_, _>>(),
     };
     eprintln!(

@@ -205,13 +205,13 @@ fn write_secret(file: &Path, secret: &str) -> nubes::Result<()> {
 /// Leases this machine's Docker Engine to the server at `url`: all its cpus and memory.
 async fn local_agent(url: &str, token: String) -> nubes::Result<tokio::task::JoinHandle<()>> {
     let compute = Cloud::connect("docker://").await?.compute()?;
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let memory = super::agent::host_memory()?;
     let config = nubes_agent::AgentConfig {
         server: url.to_string(),
         token,
         name: "local".into(),
-        capacity: nubes_agent::Resources::new(cpus * 1000, memory, 0, 0),
+        capacity: nubes::Resources::from_cpus(cpus, memory, 0),
         labels: Default::default(),
     };
     println!(

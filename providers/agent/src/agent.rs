@@ -91,11 +91,10 @@ fn free(capacity: &Resources, instances: &[Instance]) -> Resources {
         .iter()
         .filter(|i| i.state == InstanceState::Running)
         .fold(Resources::default(), |acc, i| {
-            acc.saturating_add(&Resources::new(
-                (i.cpus.unwrap_or(0.0) * 1000.0).round() as u64,
+            acc.saturating_add(&Resources::from_cpus(
+                i.cpus.unwrap_or(0.0),
                 i.memory.unwrap_or(0),
                 i.disk.unwrap_or(0),
-                0,
             ))
         });
     capacity.saturating_sub(&held)

@@ -18,53 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use nubes_core::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 
-/// An amount of each resource. CPUs are counted in thousandths so arithmetic stays exact.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Resources {
-    pub millicpus: u64,
-    /// Bytes.
-    pub memory: u64,
-    /// Bytes.
-    pub disk: u64,
-    pub gpus: u32,
-}
-
-impl Resources {
-    pub fn new(millicpus: u64, memory: u64, disk: u64, gpus: u32) -> Self {
-        Self {
-            millicpus,
-            memory,
-            disk,
-            gpus,
-        }
-    }
-
-    /// Whether `self` fits within `room`.
-    pub fn fits(&self, room: &Resources) -> bool {
-        self.millicpus <= room.millicpus
-            && self.memory <= room.memory
-            && self.disk <= room.disk
-            && self.gpus <= room.gpus
-    }
-
-    pub fn saturating_sub(&self, other: &Resources) -> Resources {
-        Resources {
-            millicpus: self.millicpus.saturating_sub(other.millicpus),
-            memory: self.memory.saturating_sub(other.memory),
-            disk: self.disk.saturating_sub(other.disk),
-            gpus: self.gpus.saturating_sub(other.gpus),
-        }
-    }
-
-    pub fn saturating_add(&self, other: &Resources) -> Resources {
-        Resources {
-            millicpus: self.millicpus.saturating_add(other.millicpus),
-            memory: self.memory.saturating_add(other.memory),
-            disk: self.disk.saturating_add(other.disk),
-            gpus: self.gpus.saturating_add(other.gpus),
-        }
-    }
-}
+pub use nubes_core::Resources;
 
 /// What an agent offers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{path, Client};
-use nubes_core::Result;
+use nubes_core::{Resources, Result};
 
 /// An agent's record and, once it has connected, what the fleet knows of it now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,8 +26,8 @@ pub struct Agent {
 /// An agent as it last reported itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentLive {
-    pub capacity: Capacity,
-    pub free: Capacity,
+    pub capacity: Resources,
+    pub free: Resources,
     #[serde(default)]
     pub providers: Vec<String>,
     pub os: String,
@@ -35,14 +35,6 @@ pub struct AgentLive {
     pub last_heartbeat_secs: Option<u64>,
     #[serde(default)]
     pub instances: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Capacity {
-    pub millicpus: u64,
-    pub memory: u64,
-    pub disk: u64,
-    pub gpus: u32,
 }
 
 /// A tenant's instance on an agent.

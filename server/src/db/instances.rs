@@ -3,7 +3,7 @@
 //! read and write can be scoped, and every admission checked, before the backend is asked.
 
 use nubes::Result;
-use nubes_billing::Limits;
+use nubes_billing::Resources;
 
 use super::{map, Db, Locked};
 
@@ -16,7 +16,7 @@ pub struct InstanceRow {
     pub backend_id: String,
     pub created_at: i64,
     /// What it holds against plans (cpus, memory and disk as admitted or last resized).
-    pub size: Limits,
+    pub size: Resources,
 }
 
 type Tuple = (String, String, String, String, String, i64, i64, i64, i64);
@@ -33,12 +33,12 @@ fn row(
         name,
         backend_id,
         created_at,
-        size: Limits::new(millicpus as u64, memory as u64, disk as u64),
+        size: Resources::new(millicpus as u64, memory as u64, disk as u64, 0),
     }
 }
 
-fn sum((millicpus, memory, disk): (i64, i64, i64)) -> Limits {
-    Limits::new(millicpus as u64, memory as u64, disk as u64)
+fn sum((millicpus, memory, disk): (i64, i64, i64)) -> Resources {
+    Resources::new(millicpus as u64, memory as u64, disk as u64, 0)
 }
 
 /// The `i`-prefixed columns, for queries that join.
@@ -83,7 +83,7 @@ impl Db {
     }
 
     /// Sets the size an instance holds, inside the caller's transaction.
-    pub async fn resize_instance_in(db: &mut Locked, id: &str, size: Limits) -> Result<()> {
+    pub async fn resize_instance_in(db: &mut Locked, id: &str, size: Resources) -> Result<()> {
         sqlx::query("UPDATE instances SET millicpus = $1, memory = $2, disk = $3 WHERE id = $4")
             .bind(size.millicpus as i64)
             .bind(size.memory as i64)
@@ -101,7 +101,7 @@ impl Db {
         conn: &mut sqlx::AnyConnection,
         user_id: &str,
         except: &str,
-    ) -> Result<Limits> {
+    ) -> Result<Resources> {
         Self::held(conn, "owner_id", user_id, except).await
     }
 
@@ -110,7 +110,7 @@ impl Db {
         conn: &mut sqlx::AnyConnection,
         org_id: &str,
         except: &str,
-    ) -> Result<Limits> {
+    ) -> Result<Resources> {
         Self::held(conn, "org_id", org_id, except).await
     }
 
@@ -121,7 +121,7 @@ impl Db {
         column: &'static str,
         value: &str,
         except: &str,
-    ) -> Result<Limits> {
+    ) -> Result<Resources> {
         sqlx::query_as(&format!(
             "SELECT CAST(COALESCE(SUM(millicpus), 0) AS BIGINT), CAST(COALESCE(SUM(memory), 0) AS BIGINT), \
              CAST(COALESCE(SUM(disk), 0) AS BIGINT) FROM instances WHERE {column} = $1 AND id <> $2"

@@ -232,7 +232,7 @@ impl Compute for Fleet {
         let new = Resources {
             millicpus: request
                 .cpus
-                .map_or(old.millicpus, |c| (c * 1000.0).round() as u64),
+                .map_or(old.millicpus, nubes_core::resources::millicpus),
             memory: request.memory.unwrap_or(old.memory),
             ..old
         };

@@ -164,7 +164,7 @@ impl Fleet {
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(0);
             let pool = i.labels.get(AGENT_CLUSTER_LABEL).map(String::as_str);
-            lock(&self.inner.sched).adopt(&i.name, agent_id, held(i), priority, pool);
+            lock(&self.inner.sched).adopt(&i.name, agent_id, Resources::held(i), priority, pool);
             lock(&self.inner.lost).remove(&i.name);
         }
     }

@@ -242,12 +242,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn demand(spec: &InstanceSpec, priority: i32) -> Demand {
     Demand {
         pool: spec.labels.get(AGENT_CLUSTER_LABEL).cloned(),
-        resources: Resources::new(
-            (spec.cpus.unwrap_or(DEFAULT_CPUS) * 1000.0).round() as u64,
-            spec.memory.unwrap_or(DEFAULT_MEMORY),
-            spec.disk.unwrap_or(0),
-            0,
-        ),
+        resources: Resources::of(spec),
         provider: Some(runtime_for(spec).to_string()),
         labels: BTreeMap::new(),
         priority,
@@ -261,15 +256,6 @@ pub fn runtime_for(spec: &InstanceSpec) -> &'static str {
     } else {
         "docker"
     }
-}
-
-fn held(i: &Instance) -> Resources {
-    Resources::new(
-        (i.cpus.unwrap_or(DEFAULT_CPUS) * 1000.0).round() as u64,
-        i.memory.unwrap_or(DEFAULT_MEMORY),
-        i.disk.unwrap_or(0),
-        0,
-    )
 }
 
 fn offer(hello: &Hello) -> AgentOffer {

@@ -175,7 +175,7 @@ struct Window {
 }
 
 #[derive(Debug, Default)]
-pub struct Limits {
+pub struct Attempts {
     accounts: Mutex<Throttles>,
     pairs: Mutex<Throttles>,
     addresses: Mutex<HashMap<String, Window>>,
@@ -184,7 +184,7 @@ pub struct Limits {
 /// A guess in progress: say how it ended; dropped unsaid, it counts as neither.
 #[derive(Debug)]
 pub struct Attempt<'a> {
-    limits: &'a Limits,
+    limits: &'a Attempts,
     account: [u8; 16],
     pair: [u8; 16],
     outcome: Option<bool>,
@@ -217,7 +217,7 @@ impl Drop for Attempt<'_> {
     }
 }
 
-impl Limits {
+impl Attempts {
     pub fn new() -> Self {
         Self::default()
     }
@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn guesses_are_throttled_per_address_not_locked_for_everyone() {
-        let l = Limits::new();
+        let l = Attempts::new();
         for _ in 0..PER_PAIR.free {
             l.begin("a", Some("10.0.0.1")).unwrap().failed();
         }
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn concurrent_guesses_hold_their_places() {
-        let l = Limits::new();
+        let l = Attempts::new();
         let held: Vec<_> = (0..PER_PAIR.free)
             .map(|_| l.begin("a", Some("10.0.0.1")).unwrap())
             .collect();
@@ -318,7 +318,7 @@ mod tests {
 
     #[test]
     fn guesses_from_many_addresses_slow_down_per_account() {
-        let l = Limits::new();
+        let l = Attempts::new();
         for i in 0..PER_ACCOUNT.free {
             l.begin("a", Some(&format!("10.1.{}.{}", i / 250, i % 250)))
                 .unwrap()
@@ -330,7 +330,7 @@ mod tests {
 
     #[test]
     fn keys_are_bounded_in_size_and_number() {
-        let l = Limits::new();
+        let l = Attempts::new();
         let long = "x".repeat(2 << 20);
         l.begin(&long, None).unwrap().failed();
         for i in 0..MAX_KEYS + 10 {
@@ -342,7 +342,7 @@ mod tests {
 
     #[test]
     fn addresses_are_limited_per_window() {
-        let l = Limits::new();
+        let l = Attempts::new();
         for _ in 0..PER_ADDRESS {
             l.attempt_from(Some("10.0.0.1")).unwrap();
         }
