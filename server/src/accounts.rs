@@ -7,46 +7,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use nubes::{Error, ErrorKind, Result};
 use nubes_auth::token::{self, TokenKind};
 use nubes_auth::{password, AuthError, AuthErrorKind, TokenSigner, TokenType, TotpSecret};
-use serde::Serialize;
 
 use crate::db::{Db, OrgRow, RefreshLookup, UserRow};
 use crate::mail::Mailer;
 use crate::throttles::Attempts;
+pub use nubes_api::accounts::{ApiToken, LoginOutcome, Tokens, TotpEnrolment, User};
 
 const ISSUER: &str = "nubes";
 const JWT_SECRET_SETTING: &str = "jwt_secret";
 const EMAIL_CODE_TTL: Duration = Duration::from_secs(10 * 60);
-
-/// What a client holds after logging in.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Tokens {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub token_type: &'static str,
-    pub expires_in: u64,
-}
-
-/// A login either completes, or owes a second factor.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum LoginOutcome {
-    Tokens(Tokens),
-    Challenge {
-        challenge_token: String,
-        methods: Vec<&'static str>,
-    },
-}
-
-/// A user as the API shows them: never a hash or a secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct User {
-    pub id: String,
-    pub email: String,
-    pub platform_admin: bool,
-    pub totp_enabled: bool,
-    pub email_otp: bool,
-    pub created_at: i64,
-}
 
 impl From<UserRow> for User {
     fn from(u: UserRow) -> Self {
@@ -74,17 +43,6 @@ pub struct Principal {
 
 const API_TOKEN_SESSION: &str = "token:";
 
-/// An API token as listed; the secret itself only in the response that creates it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ApiToken {
-    pub id: String,
-    pub name: String,
-    pub created_at: i64,
-    pub last_used_at: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-}
-
 /// The first admin's credentials, generated on first start.
 #[derive(Clone)]
 pub struct Bootstrap {
@@ -98,12 +56,6 @@ impl std::fmt::Debug for Bootstrap {
             .field("email", &self.email)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct TotpEnrolment {
-    pub secret: String,
-    pub otpauth_uri: String,
 }
 
 pub(crate) fn now() -> i64 {
@@ -309,7 +261,7 @@ impl Accounts {
                 .map_err(auth_error)?;
             return Ok(LoginOutcome::Challenge {
                 challenge_token,
-                methods: vec!["email"],
+                methods: vec!["email".into()],
             });
         }
         if user.totp_secret.is_some() {
@@ -319,7 +271,7 @@ impl Accounts {
                 .map_err(auth_error)?;
             return Ok(LoginOutcome::Challenge {
                 challenge_token,
-                methods: vec!["totp"],
+                methods: vec!["totp".into()],
             });
         }
         Ok(LoginOutcome::Tokens(self.start_session(&user.id).await?))
@@ -406,7 +358,7 @@ impl Accounts {
                 .issue(TokenType::Access, user_id, session_id)
                 .map_err(auth_error)?,
             refresh_token,
-            token_type: "Bearer",
+            token_type: "Bearer".into(),
             expires_in: self.signer.access_ttl.as_secs(),
         })
     }

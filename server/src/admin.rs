@@ -4,29 +4,11 @@ use std::sync::Arc;
 
 use nubes::{Compute, ErrorKind, Result};
 use nubes_auth::{Action, Target};
-use serde::Serialize;
 
 use crate::accounts::Principal;
 use crate::db::{AuditEntry, AuditFilter, Db};
 use crate::tenancy;
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AdminUser {
-    pub id: String,
-    pub email: String,
-    pub platform_admin: bool,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AdminInstance {
-    pub id: String,
-    pub name: String,
-    pub org_id: String,
-    pub owner_id: String,
-    pub state: nubes::InstanceState,
-    pub created_at: i64,
-}
+pub use nubes_api::admin::{AdminInstance, AdminUser};
 
 #[derive(Debug, Clone)]
 pub struct Admin {

@@ -6,58 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use nubes::{Error, ErrorKind, InstanceSpec, Result};
-use nubes_agent::{AgentStatus, Fleet, Resources, Store};
+use nubes_agent::{Fleet, Resources, Store};
 use nubes_auth::token::{self, TokenKind};
 use nubes_auth::{Action, Target};
-use serde::{Deserialize, Serialize};
 
 use crate::accounts::{now, Principal};
 use crate::db::Db;
 use crate::tenancy;
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewAgent {
-    /// A name for people: the machine, its owner.
-    pub name: String,
-}
-
-/// An agent as admins see it: its record, and what the fleet knows of it now.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AgentView {
-    pub id: String,
-    pub name: String,
-    pub created_at: i64,
-    pub revoked: bool,
-    pub cordoned: bool,
-    /// online, offline (connected once since the server started, now silent), or never_seen.
-    pub state: String,
-    #[schema(value_type = Option<Object>)]
-    pub live: Option<AgentStatus>,
-    /// The token, in the answer that creates the agent only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-}
-
-/// What a drain did, by instance id.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct DrainReport {
-    /// Placed on other agents (or waiting for room), restarted.
-    pub moved: Vec<String>,
-    /// Left where they were: their spec is unknown (adopted after a restart) or the agent failed.
-    pub stuck: Vec<String>,
-}
-
-/// A tenant's instance on an agent.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AgentInstance {
-    pub id: String,
-    pub name: String,
-    pub org_id: String,
-    pub owner_id: String,
-    /// Its name on the agent.
-    pub backend_id: String,
-}
+pub use nubes_api::agents::{AgentInstance, AgentView, DrainReport, NewAgent};
 
 /// The fleet's memory beyond the process: ownership from the instances table, and its queue.
 #[derive(Debug, Clone)]
@@ -252,9 +208,7 @@ impl Agents {
             return Err(Error::not_found(format!("agent {id} not found")));
         }
         let account = nubes_billing::Account::Earnings(id.to_string()).key();
-        Ok(crate::billing::Balance::of(
-            self.db.balance(&account).await?,
-        ))
+        Ok(crate::billing::balance(self.db.balance(&account).await?))
     }
 
     /// The tenants' instances the fleet placed on the agent.

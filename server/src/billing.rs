@@ -10,11 +10,14 @@ use nubes_auth::{token, Action, Target};
 use nubes_billing::{
     day, Account, Credits, Fee, Kind, PaymentProvider, Plan, PlanId, Prices, Resources, Transaction,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::accounts::Principal;
 use crate::db::{user_lock, Db, Locked, Posted};
 use crate::tenancy;
+pub use nubes_api::billing::{
+    Balance, Catalog, Cost, Credit, LimitsView, Pay, PlanView, PricesView, SwitchPlan, Switched,
+    TxView, Usage, UsageDay, UsageQuery,
+};
 
 /// Seconds since the epoch, from wherever time comes from.
 pub trait Clock: std::fmt::Debug + Send + Sync + 'static {
@@ -49,158 +52,22 @@ pub fn month_of(t: i64) -> (i64, i64) {
     (start.timestamp(), next.timestamp())
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct PlanView {
-    /// free, pro, unlimited or pay_as_you_go.
-    pub plan: String,
-    /// Credits granted at the start of each month.
-    pub monthly: String,
-    /// Credits paid at the start of each month, before the grant.
-    pub price: String,
-    pub limits: LimitsView,
-    /// The current month's start (seconds since the epoch), for the caller's own plan.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub period_start: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct LimitsView {
-    pub cpus: f64,
-    /// Bytes.
-    pub memory: u64,
-    /// Bytes.
-    pub disk: u64,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct PricesView {
-    pub instance_hour: String,
-    pub core_hour: String,
-    pub memory_gb_hour: String,
-    pub disk_gb: String,
-    /// What one credit costs, in US cents.
-    pub credit_usd_cents: i64,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Catalog {
-    pub plans: Vec<PlanView>,
-    pub prices: PricesView,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Balance {
-    /// Credits, exact (up to six decimals).
-    pub credits: String,
-    pub micro_credits: i64,
-    pub usd_cents: i64,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct TxView {
-    pub id: String,
-    /// usage, grant, top_up, adjustment, plan_switch or payment.
-    pub kind: String,
-    pub memo: String,
-    /// What it did to the balance: negative is a charge.
-    pub amount: String,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Switched {
-    pub plan: PlanView,
-    /// Grant credits added (or taken, when negative) for the rest of this month.
-    pub prorated: String,
-    /// What the new plan costs for the rest of this month (a price paid is not given back).
-    pub price: String,
-    /// What the switch did to the balance: `prorated` less `price`.
-    pub net: String,
-}
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SwitchPlan {
-    pub plan: String,
-}
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Credit {
-    pub user_id: String,
-    /// Credits, like "25" or "-0.5" (top-ups must be positive).
-    pub amount: String,
-    pub memo: String,
-}
-
-/// Something paid, for a payment provider to settle.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Pay {
-    /// Which provider: `voucher`.
-    pub provider: String,
-    /// What the provider gave the user: a voucher's code.
-    pub token: String,
-}
-
-/// Credits by resource.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Cost {
-    pub instance: String,
-    pub cpu: String,
-    pub memory: String,
-    pub disk: String,
-    pub total: String,
-}
-
-impl Cost {
-    fn of(b: &nubes_billing::Breakdown) -> Self {
-        Self {
-            instance: b.instance.to_string(),
-            cpu: b.cpu.to_string(),
-            memory: b.memory.to_string(),
-            disk: b.disk.to_string(),
-            total: b.total().to_string(),
-        }
+fn cost(b: &nubes_billing::Breakdown) -> Cost {
+    Cost {
+        instance: b.instance.to_string(),
+        cpu: b.cpu.to_string(),
+        memory: b.memory.to_string(),
+        disk: b.disk.to_string(),
+        total: b.total().to_string(),
     }
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct UsageDay {
-    /// YYYY-MM-DD (UTC).
-    pub day: String,
-    pub instance_id: String,
-    pub name: String,
-    pub cost: Cost,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Usage {
-    pub from: String,
-    pub to: String,
-    /// Everything in the period, by resource.
-    pub total: Cost,
-    /// Per day and instance.
-    pub days: Vec<UsageDay>,
-}
-
-#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct UsageQuery {
-    /// First day, YYYY-MM-DD (default: the first of this month).
-    pub from: Option<String>,
-    /// Last day, YYYY-MM-DD, included (default: today).
-    pub to: Option<String>,
-}
-
-impl Balance {
-    pub fn of(b: Credits) -> Self {
-        Self {
-            credits: b.to_string(),
-            micro_credits: b.micros(),
-            usd_cents: b.usd_cents(),
-        }
+/// A balance as the API shows it.
+pub fn balance(b: Credits) -> Balance {
+    Balance {
+        credits: b.to_string(),
+        micro_credits: b.micros(),
+        usd_cents: b.usd_cents(),
     }
 }
 
@@ -333,7 +200,7 @@ impl Billing {
         level: Credits,
         balance: Credits,
     ) {
-        let mut e = crate::events::Event::new("billing.low_balance");
+        let mut e = crate::events::event("billing.low_balance");
         e.user_id = Some(user_id.to_string());
         e.state = Some(format!("{balance} credits left (below {level})"));
         events.publish(e);
@@ -565,7 +432,7 @@ impl Billing {
     }
 
     pub async fn balance(&self, p: &Principal) -> Result<Balance> {
-        Ok(Balance::of(self.balance_of(&p.user_id).await?))
+        Ok(balance(self.balance_of(&p.user_id).await?))
     }
 
     /// What the caller's instances used, by day, instance and resource.
@@ -599,13 +466,13 @@ impl Billing {
                 day: show_day(r.day),
                 instance_id: r.instance_id,
                 name: r.name,
-                cost: Cost::of(&b),
+                cost: cost(&b),
             });
         }
         Ok(Usage {
             from: show_day(from),
             to: show_day(to),
-            total: Cost::of(&total),
+            total: cost(&total),
             days,
         })
     }

@@ -8,30 +8,12 @@ use nubes::{
     ObjectPage, Result, Storage,
 };
 use nubes_auth::{token, Action};
-use serde::{Deserialize, Serialize};
 
 use crate::accounts::{now, Principal};
 use crate::bounds::Bounds;
 use crate::db::{Db, Kind, ResourceRow};
 use crate::tenancy::{self, Ref};
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateBucket {
-    /// Defaults to the caller's personal organization.
-    pub org_id: Option<String>,
-    pub name: String,
-}
-
-/// A bucket as its tenant sees it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct TenantBucket {
-    pub id: String,
-    pub name: String,
-    pub org_id: String,
-    pub owner_id: String,
-    pub created_at: i64,
-}
+pub use nubes_api::buckets::{CreateBucket, TenantBucket};
 
 impl From<ResourceRow> for TenantBucket {
     fn from(r: ResourceRow) -> Self {

@@ -8,44 +8,14 @@
 use nubes::{Error, ErrorKind, Result};
 use nubes_agent::{Fleet, Resources};
 use nubes_auth::{token, Action, Target};
-use serde::{Deserialize, Serialize};
 
 use crate::accounts::{now, Principal};
 use crate::db::{ClusterRow, Db};
 use crate::tenancy;
+pub use nubes_api::clusters::{ClusterView, CreateCluster};
 
 /// The most one cluster may reserve, to keep arithmetic far from overflow.
 const MAX_CPUS: f64 = 1_000_000.0;
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateCluster {
-    /// Defaults to the caller's personal organization.
-    pub org_id: Option<String>,
-    pub name: String,
-    pub cpus: f64,
-    /// Bytes.
-    pub memory: u64,
-    #[serde(default)]
-    pub gpus: u32,
-}
-
-/// A cluster and what of it is in use now.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ClusterView {
-    pub id: String,
-    pub name: String,
-    pub org_id: String,
-    pub created_by: String,
-    pub created_at: i64,
-    pub cpus: f64,
-    pub memory: u64,
-    pub gpus: u32,
-    pub used_cpus: f64,
-    pub used_memory: u64,
-    /// Instances waiting in it, in the order they will start.
-    pub queued: Vec<String>,
-}
 
 /// A cluster's reservation, as the scheduler counts it.
 pub fn capacity(c: &ClusterRow) -> Resources {

@@ -3,66 +3,14 @@
 
 use std::sync::Arc;
 
-use nubes::{Disk, DiskFormat, DiskImage, DiskResizeRequest, DiskSpec, Error, ErrorKind, Result};
+use nubes::{Disk, DiskImage, DiskResizeRequest, DiskSpec, Error, ErrorKind, Result};
 use nubes_auth::{token, Action};
-use serde::{Deserialize, Serialize};
 
 use crate::accounts::{now, Principal};
 use crate::bounds::Bounds;
 use crate::db::{Db, Kind, ResourceRow};
 use crate::tenancy::{self, Ref};
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateDisk {
-    /// Defaults to the caller's personal organization.
-    pub org_id: Option<String>,
-    pub name: String,
-    pub format: DiskFormat,
-    /// Virtual size in bytes.
-    pub size: u64,
-    /// A disk of the same organization (id or name) to start from: the new one is a qcow2
-    /// copy-on-write overlay on it.
-    pub backing: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ResizeDisk {
-    /// New virtual size in bytes.
-    pub size: u64,
-    #[serde(default)]
-    pub allow_shrink: bool,
-}
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConvertDisk {
-    pub format: DiskFormat,
-    /// The new disk's name, in the source's organization.
-    pub target: String,
-}
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RenameDisk {
-    pub name: String,
-}
-
-/// A disk as its tenant sees it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct TenantDisk {
-    pub id: String,
-    pub name: String,
-    pub org_id: String,
-    pub owner_id: String,
-    pub format: Option<DiskFormat>,
-    pub virtual_size: Option<u64>,
-    pub actual_size: Option<u64>,
-    /// The id of the disk this one is an overlay on.
-    pub backing_id: Option<String>,
-    pub created_at: i64,
-}
+pub use nubes_api::disks::{ConvertDisk, CreateDisk, RenameDisk, ResizeDisk, TenantDisk};
 
 fn view(row: &ResourceRow, live: Option<&DiskImage>) -> TenantDisk {
     TenantDisk {

@@ -2,42 +2,23 @@
 //! server; each subscriber sees its own organizations' events, platform admins see all.
 
 use nubes_agent::{Fleet, FleetEvent};
-use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::accounts::now;
 use crate::db::Db;
+pub use nubes_api::events::Event;
 
-/// One event, as `/v1/events` sends it.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Event {
-    /// instance.created, instance.state, instance.deleted, instance.queued, instance.admitted,
-    /// instance.lost, agent.online, agent.offline, agent.backend_down, agent.claim_refused
-    pub kind: String,
-    pub at: i64,
-    /// The organization it concerns; none for platform events (agents).
-    pub org_id: Option<String>,
-    pub instance_id: Option<String>,
-    pub name: Option<String>,
-    pub state: Option<String>,
-    pub agent_id: Option<String>,
-    /// For events about one user (their credits): only they (and platform admins) see it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-}
-
-impl Event {
-    pub fn new(kind: &str) -> Self {
-        Self {
-            kind: kind.to_string(),
-            at: now(),
-            org_id: None,
-            instance_id: None,
-            name: None,
-            state: None,
-            agent_id: None,
-            user_id: None,
-        }
+/// An event of `kind`, now; the caller fills in what it is about.
+pub fn event(kind: &str) -> Event {
+    Event {
+        kind: kind.to_string(),
+        at: now(),
+        org_id: None,
+        instance_id: None,
+        name: None,
+        state: None,
+        agent_id: None,
+        user_id: None,
     }
 }
 
@@ -84,7 +65,7 @@ impl Events {
                     }
                     FleetEvent::Lost { instance } => ("instance.lost", Some(instance), None),
                     FleetEvent::BackendDown { agent, reason } => {
-                        let mut e = Event::new("agent.backend_down");
+                        let mut e = crate::events::event("agent.backend_down");
                         e.agent_id = Some(agent);
                         e.state = Some(reason);
                         hub.publish(e);
@@ -98,7 +79,7 @@ impl Events {
                         let Some(row) = rows.into_iter().next() else {
                             continue;
                         };
-                        let mut e = Event::new("instance.state");
+                        let mut e = crate::events::event("instance.state");
                         e.org_id = Some(row.org_id);
                         e.instance_id = Some(row.id);
                         e.name = Some(row.name);
@@ -108,14 +89,14 @@ impl Events {
                     }
                     FleetEvent::ClaimRefused { agent, instance } => {
                         // For platform admins only: the instance's tenant did nothing.
-                        let mut e = Event::new("agent.claim_refused");
+                        let mut e = crate::events::event("agent.claim_refused");
                         e.agent_id = Some(agent);
                         e.name = Some(instance);
                         hub.publish(e);
                         continue;
                     }
                 };
-                let mut e = Event::new(kind);
+                let mut e = crate::events::event(kind);
                 e.agent_id = agent;
                 if let Some(backend) = backend {
                     let Ok(rows) = db.instances_by_backend(&[backend]).await else {

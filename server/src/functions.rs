@@ -1,13 +1,11 @@
 //! Functions for tenants: rows record who owns which function, the function provider behind the
 //! server deploys and runs it under a name of ours.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nubes::{Bytes, Error, ErrorKind, Function, FunctionError, FunctionInfo, FunctionSpec, Result};
+use nubes::{Bytes, Error, ErrorKind, Function, FunctionInfo, FunctionSpec, Result};
 use nubes_auth::{token, Action};
-use serde::{Deserialize, Serialize};
 
 use crate::accounts::{now, Principal};
 use crate::billing::Billing;
@@ -15,6 +13,7 @@ use crate::bounds::Bounds;
 use crate::db::{Db, Kind, ResourceRow};
 use crate::gates::Gate;
 use crate::tenancy::{self, Ref};
+pub use nubes_api::functions::{DeployFunction, Invocation, TenantFunction};
 use nubes_billing::{Credits, Resources};
 
 /// The longest a tenant may let one invocation run.
@@ -23,38 +22,6 @@ pub const MAX_TIMEOUT_SECS: u64 = 900;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
 /// Invocations one user may have running at once.
 pub const INVOCATIONS_PER_USER: usize = 8;
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeployFunction {
-    /// Defaults to the caller's personal organization.
-    pub org_id: Option<String>,
-    pub name: String,
-    pub image: String,
-    /// Reads the payload on stdin, writes the result to stdout.
-    pub handler: Vec<String>,
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    pub cpus: Option<f64>,
-    /// Bytes.
-    pub memory: Option<u64>,
-    pub timeout_secs: Option<u64>,
-}
-
-/// A function as its tenant sees it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct TenantFunction {
-    pub id: String,
-    pub name: String,
-    pub org_id: String,
-    pub owner_id: String,
-    pub image: Option<String>,
-    pub handler: Vec<String>,
-    pub cpus: Option<f64>,
-    pub memory: Option<u64>,
-    pub timeout_secs: Option<u64>,
-    pub created_at: i64,
-}
 
 fn view(row: &ResourceRow, live: Option<&FunctionInfo>) -> TenantFunction {
     TenantFunction {
@@ -69,15 +36,6 @@ fn view(row: &ResourceRow, live: Option<&FunctionInfo>) -> TenantFunction {
         timeout_secs: live.and_then(|f| f.timeout).map(|t| t.as_secs()),
         created_at: row.created_at,
     }
-}
-
-/// One invocation's outcome; the payload and logs are base64, since functions may write bytes.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Invocation {
-    pub payload: String,
-    pub logs: String,
-    pub error: Option<FunctionError>,
-    pub duration_ms: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -251,13 +209,7 @@ impl Functions {
             .await
             .map_err(|e| Error::unexpected(format!("an invocation's task failed: {e}")))?;
         let out = result.map_err(|e| row.explain(e))?;
-        let b64 = data_encoding::BASE64;
-        Ok(Invocation {
-            payload: b64.encode(&out.payload),
-            logs: b64.encode(&out.logs),
-            error: out.error,
-            duration_ms: u64::try_from(out.duration.as_millis()).unwrap_or(u64::MAX),
-        })
+        Ok(Invocation::of(&out))
     }
 
     pub async fn delete(&self, p: &Principal, r: Ref<'_>) -> Result<()> {

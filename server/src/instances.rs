@@ -2,7 +2,6 @@
 //! runs them. Every call is scoped through `tenancy` before the backend is touched, and backend
 //! names never collide between tenants (two organizations may each have a "web").
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,83 +9,23 @@ use futures::StreamExt;
 use nubes::{
     ByteStream, Compute, ComputeCapability, DeleteOptions, Error, ErrorKind, ExecRequest,
     ExecStream, Instance, InstanceSpec, InstanceState, InstanceStats, LogOptions, LogStream,
-    ResizeRequest, Result, StopOptions, VmSpec,
+    ResizeRequest, Result, StopOptions,
 };
 use nubes_auth::token;
 use nubes_auth::{Action, Target};
-use serde::{Deserialize, Serialize};
 
 use crate::accounts::{now, Principal};
 use crate::billing::Billing;
 use crate::clusters::Clusters;
 use crate::db::{org_lock, user_lock, Db, InstanceRow, Locked};
-use crate::events::{Event, Events};
+use crate::events::Events;
 use crate::gates::Gate;
 use crate::metering::Metering;
 use crate::tenancy;
+pub use nubes_api::instances::{
+    CreateInstance, DryRun, ExecBody, ExecResult, TenantInstance, VmBody,
+};
 use nubes_billing::{Credits, Resources};
-
-/// What a tenant asks for.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateInstance {
-    /// Defaults to the caller's personal organization.
-    pub org_id: Option<String>,
-    pub name: String,
-    pub image: String,
-    pub cpus: Option<f64>,
-    /// Bytes.
-    pub memory: Option<u64>,
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    pub command: Option<Vec<String>>,
-    /// Higher is admitted first when the fleet is full (fleet servers only).
-    pub priority: Option<i32>,
-    /// A cluster of the same organization to run in, counted against its reservation.
-    pub cluster_id: Option<String>,
-    /// Bytes: a VM's boot disk size, or a container's disk limit where the provider enforces one.
-    pub disk: Option<u64>,
-    /// For VMs: an ISO, a kernel and initrd (file names in the provider's boot directory), and
-    /// the network (`user`, `none` or `bridge:NAME`).
-    pub vm: Option<VmBody>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VmBody {
-    pub iso: Option<String>,
-    pub kernel: Option<String>,
-    pub initrd: Option<String>,
-    pub network: Option<String>,
-}
-
-impl VmBody {
-    fn spec(self) -> VmSpec {
-        let mut vm = VmSpec::default();
-        vm.iso = self.iso;
-        vm.kernel = self.kernel;
-        vm.initrd = self.initrd;
-        vm.network = self.network;
-        vm
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExecBody {
-    pub command: Vec<String>,
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    pub workdir: Option<String>,
-    pub stdin: Option<String>,
-    /// Seconds; 300 when unset, at most 3600.
-    pub timeout_secs: Option<u64>,
-    /// Bytes of each of stdout and stderr to keep (at most, and by default, 1 MiB); past it
-    /// the rest is dropped and `truncated` says so.
-    pub max_output: Option<u64>,
-}
 
 /// How long a command may run when the caller does not say, and at most.
 pub const EXEC_TIMEOUT: Duration = Duration::from_secs(300);
@@ -98,54 +37,24 @@ pub const MAX_TENANT_PRIORITY: i32 = 10;
 /// Commands one user may run at once (answered and interactive together).
 pub const EXECS_PER_USER: usize = 8;
 
-impl ExecBody {
-    /// The request, within the server's bounds: a timeout always (the default when unset),
-    /// and collected output capped.
-    pub fn request(self) -> Result<ExecRequest> {
-        let timeout = self.timeout_secs.map_or(EXEC_TIMEOUT, Duration::from_secs);
-        if timeout > EXEC_TIMEOUT_MAX || timeout.is_zero() {
-            return Err(Error::invalid_input(format!(
-                "timeout_secs must be 1 to {}",
-                EXEC_TIMEOUT_MAX.as_secs()
-            )));
-        }
-        let mut req = ExecRequest::new(self.command);
-        req.env = self.env;
-        req.workdir = self.workdir;
-        req.stdin = self.stdin.map(Into::into);
-        req.timeout = Some(timeout);
-        req.max_output = Some(
-            self.max_output
-                .unwrap_or(EXEC_OUTPUT_MAX)
-                .min(EXEC_OUTPUT_MAX),
-        );
-        Ok(req)
+/// The request, within the server's bounds: a timeout always (the default when unset), and
+/// collected output capped.
+fn exec_request(body: ExecBody) -> Result<ExecRequest> {
+    let mut req = body.into_request();
+    let timeout = req.timeout.unwrap_or(EXEC_TIMEOUT);
+    if timeout > EXEC_TIMEOUT_MAX || timeout.is_zero() {
+        return Err(Error::invalid_input(format!(
+            "timeout_secs must be 1 to {}",
+            EXEC_TIMEOUT_MAX.as_secs()
+        )));
     }
-}
-
-/// An instance as its tenant sees it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct TenantInstance {
-    pub id: String,
-    pub name: String,
-    pub org_id: String,
-    pub owner_id: String,
-    pub state: InstanceState,
-    pub exit_code: Option<i64>,
-    pub image: String,
-    pub cpus: Option<f64>,
-    pub memory: Option<u64>,
-    pub labels: BTreeMap<String, String>,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ExecResult {
-    pub exit_code: i64,
-    pub stdout: String,
-    pub stderr: String,
-    /// Output past `max_output` was dropped.
-    pub truncated: bool,
+    req.timeout = Some(timeout);
+    req.max_output = Some(
+        req.max_output
+            .unwrap_or(EXEC_OUTPUT_MAX)
+            .min(EXEC_OUTPUT_MAX),
+    );
+    Ok(req)
 }
 
 fn view(row: &InstanceRow, live: Option<&Instance>) -> TenantInstance {
@@ -189,26 +98,6 @@ pub struct Recovered {
     pub gone: Vec<String>,
 }
 
-/// What a create would do, without doing it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct DryRun {
-    /// `placed` (on `agent_id`), `queued` (it waits for capacity), `refused` (it never could
-    /// run here), or `direct` (this server's own provider runs it).
-    pub placement: String,
-    pub agent_id: Option<String>,
-    /// Why it would wait or be refused.
-    pub placement_message: Option<String>,
-    /// Whether the creator's plan allows it (always, on a server that does not bill).
-    pub within_plan: bool,
-    pub plan_message: Option<String>,
-    /// Credits an hour while it runs.
-    pub hourly: String,
-    /// Credits paid at create (the first hour and the disk), on a server that bills.
-    pub due_now: Option<String>,
-    /// The creator's credits now, on a server that bills.
-    pub balance: Option<String>,
-}
-
 impl Instances {
     pub fn new(
         db: Db,
@@ -236,14 +125,10 @@ impl Instances {
         req: &CreateInstance,
     ) -> Result<(InstanceSpec, String)> {
         let compute = self.compute()?;
-        let mut spec = InstanceSpec::new(req.name.clone(), req.image.clone());
-        spec.cpus = req.cpus;
-        spec.memory = req.memory;
-        spec.env = req.env.clone();
-        spec.labels = req.labels.clone();
-        spec.command = req.command.clone();
-        spec.disk = req.disk;
-        spec.vm = req.vm.clone().map(VmBody::spec);
+        let mut spec = req.spec();
+        // Priority and cluster are checked below, against the caller's rights.
+        spec.priority = None;
+        spec.cluster = None;
         spec.validate()?;
         nubes::validate::tenant_labels(&spec.labels)?;
         // What plans count and metering bills is what the backend is told to enforce.
@@ -345,7 +230,7 @@ impl Instances {
 
     /// Tells live subscribers about a change to the instance.
     fn announce(&self, kind: &str, row: &InstanceRow, state: Option<InstanceState>) {
-        let mut e = Event::new(kind);
+        let mut e = crate::events::event(kind);
         e.org_id = Some(row.org_id.clone());
         e.instance_id = Some(row.id.clone());
         e.name = Some(row.name.clone());
@@ -655,7 +540,7 @@ impl Instances {
 
     pub async fn exec(&self, p: &Principal, id: &str, body: ExecBody) -> Result<ExecResult> {
         let row = self.authorized(p, id, Action::Operate).await?;
-        let request = body.request()?;
+        let request = exec_request(body)?;
         let _pass = self.execs.enter(&p.user_id)?;
         let out = self.compute()?.exec(&row.backend_id, request).await?;
         Ok(ExecResult {
@@ -682,7 +567,7 @@ impl Instances {
         stdin: Option<ByteStream>,
     ) -> Result<ExecStream> {
         let row = self.authorized(p, id, Action::Operate).await?;
-        let request = body.request()?;
+        let request = exec_request(body)?;
         let pass = self.execs.enter(&p.user_id)?;
         let stream = self
             .compute()?

@@ -23,7 +23,7 @@ use tokio::sync::{watch, Mutex};
 
 use crate::billing::Billing;
 use crate::db::{Db, Locked, MeterRow};
-use crate::events::{Event, Events};
+use crate::events::Events;
 
 #[derive(Debug, Clone)]
 pub struct Metering {
@@ -353,7 +353,7 @@ impl Metering {
             }
             match compute.stop(&row.backend_id, StopOptions::default()).await {
                 Ok(_) => {
-                    let mut e = Event::new("billing.insufficient_credits");
+                    let mut e = crate::events::event("billing.insufficient_credits");
                     e.org_id = Some(row.org_id.clone());
                     e.instance_id = Some(row.id.clone());
                     e.name = Some(row.name.clone());

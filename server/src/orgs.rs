@@ -4,43 +4,11 @@
 use nubes::{Error, Result};
 use nubes_auth::token::{self, TokenKind};
 use nubes_auth::{Action, Role, Target};
-use serde::Serialize;
 
 use crate::accounts::{now, Principal};
 use crate::db::{Db, InviteRow, OrgRow};
 use crate::tenancy;
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Org {
-    pub id: String,
-    pub name: String,
-    /// The caller's role in it.
-    pub role: Role,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Member {
-    pub user_id: String,
-    pub email: String,
-    pub role: Role,
-    pub joined_at: i64,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Invite {
-    pub id: String,
-    pub role: Role,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub revoked: bool,
-    /// How many joins it is good for, and how many it has had.
-    pub max_uses: i64,
-    pub uses: i64,
-    /// Only in the response that creates it: the code is stored hashed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-}
+pub use nubes_api::orgs::{Invite, Member, Org};
 
 const MAX_INVITE_HOURS: u64 = 30 * 24;
 /// The most joins one invite may be good for.

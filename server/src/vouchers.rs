@@ -8,11 +8,11 @@ use chrono::TimeZone;
 use nubes::{async_trait, Error, ErrorKind, Result};
 use nubes_auth::token::{self, TokenKind};
 use nubes_billing::{Credits, Payment, PaymentProvider};
-use serde::{Deserialize, Serialize};
 
 use crate::accounts::Principal;
 use crate::billing::{Billing, Clock};
 use crate::db::{Db, Redemption, VoucherRow};
+pub use nubes_api::billing::{IssueVouchers, VoucherView};
 
 /// At most this many vouchers are issued at once.
 const MAX_BATCH: u32 = 100;
@@ -73,38 +73,6 @@ impl PaymentProvider for Vouchers {
             )),
         }
     }
-}
-
-/// Vouchers to issue.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IssueVouchers {
-    /// Credits each is worth, like "25".
-    pub amount: String,
-    /// How many (default 1, at most 100).
-    #[serde(default)]
-    pub count: Option<u32>,
-    /// What they are for; users see it in their transactions.
-    pub memo: String,
-    /// Days until they expire (default: never; at most 3650).
-    #[serde(default)]
-    pub expires_in_days: Option<u32>,
-}
-
-/// A voucher as admins see it; its code only when issued.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct VoucherView {
-    pub id: String,
-    /// Shown once, when issued.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    pub amount: String,
-    pub memo: String,
-    pub created_by: String,
-    pub created_at: i64,
-    pub expires_at: Option<i64>,
-    pub redeemed_by: Option<String>,
-    pub redeemed_at: Option<i64>,
 }
 
 fn view(v: VoucherRow, code: Option<String>) -> VoucherView {

@@ -7,14 +7,14 @@ use nubes::prelude::*;
 use nubes::Error;
 use nubes_agent::{AgentConfig, Resources};
 
-use nubes::remote::agents::{self, Agent, AgentInstance};
+use nubes::remote::agents::{self, AgentInstance, AgentView};
 use nubes::remote::Client;
 
 use crate::args::{AgentArgs, AgentCmd};
 use crate::output::{self, Format, Tabular};
 use crate::Outcome;
 
-impl Tabular for Agent {
+impl Tabular for AgentView {
     const HEADERS: &'static [&'static str] = &[
         "ID",
         "NAME",

@@ -1,14 +1,14 @@
 //! `cloudctl billing`: plans, the balance and its transactions, redeeming vouchers; top-ups,
 //! adjustments and vouchers for platform admins.
 
-use nubes::remote::billing::{self, Plan, Transaction, UsageDay, Voucher};
+use nubes::remote::billing::{self, PlanView, TxView, UsageDay, VoucherView};
 use nubes::remote::Client;
 
 use crate::args::{BillingCmd, VoucherCmd};
 use crate::output::{self, Format, Tabular};
 use crate::Outcome;
 
-impl Tabular for Plan {
+impl Tabular for PlanView {
     const HEADERS: &'static [&'static str] =
         &["PLAN", "PRICE", "MONTHLY", "CPUS", "MEMORY", "DISK"];
 
@@ -24,7 +24,7 @@ impl Tabular for Plan {
     }
 }
 
-impl Tabular for Transaction {
+impl Tabular for TxView {
     const HEADERS: &'static [&'static str] = &["WHEN", "KIND", "AMOUNT", "MEMO"];
 
     fn row(&self) -> Vec<String> {
@@ -61,7 +61,7 @@ impl Tabular for UsageDay {
     }
 }
 
-impl Tabular for Voucher {
+impl Tabular for VoucherView {
     const HEADERS: &'static [&'static str] =
         &["ID", "CODE", "AMOUNT", "MEMO", "EXPIRES", "REDEEMED-BY"];
 

@@ -1,11 +1,11 @@
-use nubes::remote::clusters::{self, Cluster, NewCluster};
+use nubes::remote::clusters::{self, ClusterView, CreateCluster};
 use nubes::remote::Client;
 
 use crate::args::ClusterCmd;
 use crate::output::{self, Format, Tabular};
 use crate::Outcome;
 
-impl Tabular for Cluster {
+impl Tabular for ClusterView {
     const HEADERS: &'static [&'static str] =
         &["ID", "NAME", "CPUS", "MEMORY", "USED CPUS", "QUEUED"];
 
@@ -31,7 +31,7 @@ pub async fn run(server: &str, token: &str, cmd: ClusterCmd, format: Format) -> 
             gpus,
             org,
         } => {
-            let new = NewCluster {
+            let new = CreateCluster {
                 org_id: org,
                 name,
                 cpus,

@@ -2,9 +2,10 @@
 
 pub mod agent;
 pub mod fleet;
-pub mod protocol;
+pub use nubes_api::protocol;
 pub mod scheduler;
 
 pub use agent::{run, AgentConfig};
-pub use fleet::{AgentStatus, Drained, Fleet, FleetConfig, FleetEvent, Store};
+pub use fleet::{Drained, Fleet, FleetConfig, FleetEvent, Store};
+pub use nubes_api::agents::AgentStatus;
 pub use scheduler::{Resources, Strategy};

@@ -25,21 +25,13 @@ impl std::fmt::Debug for Client {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct ApiErrorBody {
-    error: ApiErrorInner,
-}
-
-#[derive(serde::Deserialize)]
-struct ApiErrorInner {
-    kind: String,
-    message: String,
-}
-
 /// An error response as the SDK error it stands for; `header_kind` is the kind the server put
 /// in a header, which is all a bodiless (HEAD) answer has.
 pub fn api_error(status: StatusCode, body: &[u8], header_kind: Option<ErrorKind>) -> Error {
-    let err = match (serde_json::from_slice::<ApiErrorBody>(body), header_kind) {
+    let err = match (
+        serde_json::from_slice::<nubes_api::ErrorBody>(body),
+        header_kind,
+    ) {
         (Ok(b), _) => Error::new(
             b.error.kind.parse().unwrap_or(ErrorKind::Unexpected),
             b.error.message,
@@ -185,7 +177,7 @@ impl Client {
         }
         let kind = res
             .headers()
-            .get("x-nubes-error-kind")
+            .get(nubes_api::KIND_HEADER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<ErrorKind>().ok());
         let bytes = res.bytes().await.map_err(cut_off)?;

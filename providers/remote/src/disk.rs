@@ -1,71 +1,14 @@
 //! Disk over `/v1/disks`.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use nubes_api::disks::{ConvertDisk, CreateDisk, RenameDisk, ResizeDisk, TenantDisk};
 use nubes_core::disk::*;
-use nubes_core::{validate, DiskCapability, Error, Result};
+use nubes_core::{validate, DiskCapability, Result};
 use reqwest::Method;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::client::{path, Client};
 use crate::SCHEME;
-
-/// A disk as the server shows it to its tenant; the size is unknown when its backend lost it.
-#[derive(Deserialize)]
-struct RemoteDiskImage {
-    id: String,
-    name: String,
-    format: Option<DiskFormat>,
-    virtual_size: Option<u64>,
-    actual_size: Option<u64>,
-    #[serde(default)]
-    backing_id: Option<String>,
-    created_at: i64,
-}
-
-impl TryFrom<RemoteDiskImage> for DiskImage {
-    type Error = Error;
-
-    fn try_from(r: RemoteDiskImage) -> Result<Self> {
-        let (Some(format), Some(size)) = (r.format, r.virtual_size) else {
-            return Err(Error::not_found(format!(
-                "disk {} is recorded on the server but its image is missing",
-                r.name
-            ))
-            .with_provider(SCHEME));
-        };
-        let mut d = DiskImage::new(r.name, format, size);
-        d.actual_size = r.actual_size;
-        d.created_at = DateTime::<Utc>::from_timestamp(r.created_at, 0);
-        Ok(d)
-    }
-}
-
-#[derive(Serialize)]
-struct CreateBody<'a> {
-    name: &'a str,
-    format: DiskFormat,
-    size: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    backing: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct ResizeBody {
-    size: u64,
-    allow_shrink: bool,
-}
-
-#[derive(Serialize)]
-struct ConvertBody<'a> {
-    format: DiskFormat,
-    target: &'a str,
-}
-
-#[derive(Serialize)]
-struct RenameBody<'a> {
-    name: &'a str,
-}
 
 const NONE: Option<&()> = None;
 
@@ -84,7 +27,7 @@ impl RemoteDisk {
 
     async fn post<B: Serialize>(&self, name: &str, action: &str, body: &B) -> Result<DiskImage> {
         validate::name("disk", name)?;
-        let r: RemoteDiskImage = self
+        let r: TenantDisk = self
             .client
             .call(
                 Method::POST,
@@ -96,11 +39,11 @@ impl RemoteDisk {
     }
 
     /// The SDK's image, its base named as the tenant names it.
-    async fn image(&self, r: RemoteDiskImage) -> Result<DiskImage> {
+    async fn image(&self, r: TenantDisk) -> Result<DiskImage> {
         let base = r.backing_id.clone();
-        let mut image = DiskImage::try_from(r)?;
+        let mut image = r.into_image().map_err(|e| e.with_provider(SCHEME))?;
         if let Some(id) = base {
-            let b: RemoteDiskImage = self
+            let b: TenantDisk = self
                 .client
                 .call(Method::GET, &path(&["v1", "disks", &id]), NONE)
                 .await?;
@@ -122,13 +65,8 @@ impl Disk for RemoteDisk {
 
     async fn create(&self, spec: DiskSpec) -> Result<DiskImage> {
         spec.validate()?;
-        let body = CreateBody {
-            name: &spec.name,
-            format: spec.format,
-            size: spec.size,
-            backing: spec.backing.as_deref(),
-        };
-        let r: RemoteDiskImage = self
+        let body = CreateDisk::of(&spec, None);
+        let r: TenantDisk = self
             .client
             .call(Method::POST, "/v1/disks", Some(&body))
             .await?;
@@ -137,7 +75,7 @@ impl Disk for RemoteDisk {
 
     async fn get(&self, name: &str) -> Result<DiskImage> {
         validate::name("disk", name)?;
-        let r: RemoteDiskImage = self
+        let r: TenantDisk = self
             .client
             .call(Method::GET, &path(&["v1", "disks", name]), NONE)
             .await?;
@@ -146,14 +84,14 @@ impl Disk for RemoteDisk {
 
     /// Disks whose image the server lost are left out.
     async fn list(&self) -> Result<Vec<DiskImage>> {
-        let all: Vec<RemoteDiskImage> = self.client.call(Method::GET, "/v1/disks", NONE).await?;
+        let all: Vec<TenantDisk> = self.client.call(Method::GET, "/v1/disks", NONE).await?;
         let names: std::collections::HashMap<String, String> =
             all.iter().map(|r| (r.id.clone(), r.name.clone())).collect();
         Ok(all
             .into_iter()
             .filter_map(|r| {
                 let base = r.backing_id.as_ref().and_then(|id| names.get(id)).cloned();
-                let mut image = DiskImage::try_from(r).ok()?;
+                let mut image = r.into_image().ok()?;
                 image.backing = base;
                 Some(image)
             })
@@ -161,23 +99,32 @@ impl Disk for RemoteDisk {
     }
 
     async fn resize(&self, name: &str, request: DiskResizeRequest) -> Result<DiskImage> {
-        let body = ResizeBody {
-            size: request.size,
-            allow_shrink: request.allow_shrink,
-        };
-        self.post(name, "resize", &body).await
+        self.post(name, "resize", &ResizeDisk::from(&request)).await
     }
 
     async fn convert(&self, name: &str, format: DiskFormat, target: &str) -> Result<DiskImage> {
         validate::name("disk", target)?;
-        self.post(name, "convert", &ConvertBody { format, target })
-            .await
+        self.post(
+            name,
+            "convert",
+            &ConvertDisk {
+                format,
+                target: target.to_string(),
+            },
+        )
+        .await
     }
 
     async fn rename(&self, name: &str, new_name: &str) -> Result<DiskImage> {
         validate::name("disk", new_name)?;
-        self.post(name, "rename", &RenameBody { name: new_name })
-            .await
+        self.post(
+            name,
+            "rename",
+            &RenameDisk {
+                name: new_name.to_string(),
+            },
+        )
+        .await
     }
 
     async fn delete(&self, name: &str) -> Result<()> {

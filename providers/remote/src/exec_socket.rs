@@ -2,40 +2,17 @@
 //! in a first JSON frame, stdin in binary frames (an empty one closes it), output back in binary
 //! frames tagged 1 (stdout) or 2 (stderr), then the exit code or an error in a text frame.
 
-use std::collections::BTreeMap;
-
 use futures::{SinkExt, StreamExt};
+use nubes_api::instances::{whole_secs, ExecEnd as End, ExecStart};
 use nubes_core::{
     ByteStream, Bytes, Error, ErrorKind, ExecEvent, ExecRequest, ExecStream, LogChunk,
     LogStreamKind, Result,
 };
-use serde::{Deserialize, Serialize};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{api_error, Client};
 use crate::SCHEME;
-
-#[derive(Serialize)]
-struct Start<'a> {
-    command: &'a [String],
-    env: &'a BTreeMap<String, String>,
-    workdir: &'a Option<String>,
-    stdin_open: bool,
-    timeout_secs: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct End {
-    exit_code: Option<i64>,
-    error: Option<EndError>,
-}
-
-#[derive(Deserialize)]
-struct EndError {
-    kind: String,
-    message: String,
-}
 
 fn lost(e: impl std::fmt::Display) -> Error {
     Error::new(
@@ -72,12 +49,14 @@ pub async fn open(
         })?;
     let (mut sink, incoming) = ws.split();
     let stdin_open = request.stdin.is_some() || more.is_some();
-    let start = Start {
-        command: &request.command,
-        env: &request.env,
-        workdir: &request.workdir,
+    // The first stdin goes in a binary frame too, so any bytes travel.
+    let start = ExecStart {
+        command: request.command.clone(),
+        env: request.env.clone(),
+        workdir: request.workdir.clone(),
+        stdin: None,
         stdin_open,
-        timeout_secs: request.timeout.map(|t| t.as_secs_f64().ceil() as u64),
+        timeout_secs: request.timeout.map(whole_secs),
     };
     let start = serde_json::to_string(&start).expect("the start frame serializes");
     sink.send(Message::text(start)).await.map_err(lost)?;

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod admin;
 pub mod agents;
 pub mod auth;
 pub mod billing;
@@ -9,6 +10,7 @@ mod compute;
 mod disk;
 mod exec_socket;
 mod function;
+pub mod orgs;
 mod storage;
 
 use std::sync::Arc;
@@ -17,24 +19,14 @@ pub use client::Client;
 pub use compute::RemoteCompute;
 pub use disk::RemoteDisk;
 pub use function::RemoteFunction;
-use nubes_core::{
-    Cloud, ComputeCapability, DiskCapability, FunctionCapability, Registry, Result,
-    StorageCapability,
-};
+use nubes_core::{Cloud, Registry, Result};
 use reqwest::Method;
 pub use storage::RemoteStorage;
 
 /// Shown as the provider of errors and instances.
 pub const SCHEME: &str = "remote";
 
-/// What the server's services can do; `None` for a service it does not offer.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct Capabilities {
-    pub compute: Option<ComputeCapability>,
-    pub storage: Option<StorageCapability>,
-    pub disk: Option<DiskCapability>,
-    pub function: Option<FunctionCapability>,
-}
+pub use nubes_api::Capabilities;
 
 /// Connects to a Nubes server at `url` (`https://nubes.example.com`) with `token` (an access
 /// token or an API token). The server says which services it has and what they can do; the

@@ -3,33 +3,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
+use nubes_api::buckets::{CreateBucket, ListQuery, TenantBucket, OBJECT_SIZE_HEADER};
 use nubes_core::storage::*;
 use nubes_core::{validate, Error, Result, StorageCapability};
 use reqwest::header::{self, HeaderMap};
 use reqwest::Method;
-use serde::Deserialize;
 
 use crate::client::{cut_off, path, read_json, Client};
 use crate::SCHEME;
-
-#[derive(Deserialize)]
-struct RemoteBucket {
-    name: String,
-    created_at: i64,
-}
-
-impl From<RemoteBucket> for Bucket {
-    fn from(r: RemoteBucket) -> Self {
-        let mut b = Bucket::new(r.name);
-        b.created_at = DateTime::<Utc>::from_timestamp(r.created_at, 0);
-        b
-    }
-}
-
-#[derive(serde::Serialize)]
-struct CreateBody<'a> {
-    name: &'a str,
-}
 
 const NONE: Option<&()> = None;
 
@@ -56,7 +37,7 @@ fn object_path(bucket: &str, key: &str) -> String {
 /// The object's metadata from the headers the server sends with it.
 fn meta(key: &str, headers: &HeaderMap) -> Result<ObjectMeta> {
     let size = headers
-        .get("x-nubes-object-size")
+        .get(OBJECT_SIZE_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .ok_or_else(|| {
@@ -84,16 +65,23 @@ impl Storage for RemoteStorage {
 
     async fn create_bucket(&self, name: &str) -> Result<Bucket> {
         validate::bucket(name)?;
-        let r: RemoteBucket = self
+        let r: TenantBucket = self
             .client
-            .call(Method::POST, "/v1/buckets", Some(&CreateBody { name }))
+            .call(
+                Method::POST,
+                "/v1/buckets",
+                Some(&CreateBucket {
+                    org_id: None,
+                    name: name.to_string(),
+                }),
+            )
             .await?;
-        Ok(r.into())
+        Ok(r.into_bucket())
     }
 
     async fn list_buckets(&self) -> Result<Vec<Bucket>> {
-        let all: Vec<RemoteBucket> = self.client.call(Method::GET, "/v1/buckets", NONE).await?;
-        Ok(all.into_iter().map(Into::into).collect())
+        let all: Vec<TenantBucket> = self.client.call(Method::GET, "/v1/buckets", NONE).await?;
+        Ok(all.into_iter().map(TenantBucket::into_bucket).collect())
     }
 
     async fn delete_bucket(&self, name: &str) -> Result<()> {
@@ -171,16 +159,7 @@ impl Storage for RemoteStorage {
 
     async fn list(&self, bucket: &str, options: ListObjectsOptions) -> Result<ObjectPage> {
         validate::bucket(bucket)?;
-        let mut query: Vec<(&str, String)> = Vec::new();
-        if let Some(p) = &options.prefix {
-            query.push(("prefix", p.clone()));
-        }
-        if let Some(l) = options.limit {
-            query.push(("limit", l.to_string()));
-        }
-        if let Some(c) = &options.continuation {
-            query.push(("continuation", c.clone()));
-        }
+        let query = ListQuery::of(&options, None);
         let res = self
             .client
             .send(

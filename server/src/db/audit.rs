@@ -1,24 +1,9 @@
 //! The audit log: one row per mutating request.
 
 use nubes::Result;
-use serde::Serialize;
 
 use super::{map, Db};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct AuditEntry {
-    pub id: String,
-    pub at: i64,
-    pub user_id: Option<String>,
-    pub org_id: Option<String>,
-    /// Method and route, like `POST /v1/instances/{id}/stop`.
-    pub action: String,
-    /// The path as requested.
-    pub resource: String,
-    /// The HTTP status it ended with.
-    pub status: i64,
-    pub source: Option<String>,
-}
+pub use nubes_api::admin::AuditEntry;
 
 /// Filters for reading the log; all optional, newest first.
 #[derive(Debug, Clone, Default)]

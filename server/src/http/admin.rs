@@ -2,7 +2,6 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
 
 use super::error::ApiResult;
 use super::extract::Params;
@@ -10,19 +9,9 @@ use super::AppState;
 use crate::accounts::Principal;
 use crate::admin::{AdminInstance, AdminUser};
 use crate::db::{AuditEntry, AuditFilter};
+pub use nubes_api::admin::AuditQuery;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct AuditQuery {
-    user_id: Option<String>,
-    org_id: Option<String>,
-    /// Entries whose action starts with this, like `POST /v1/instances`.
-    action: Option<String>,
-    limit: Option<u32>,
-}
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

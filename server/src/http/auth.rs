@@ -3,52 +3,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
 
 use super::error::ApiResult;
 use super::extract::{Body, ClientAddr};
 use super::AppState;
 use crate::accounts::{ApiToken, LoginOutcome, Principal, Tokens, TotpEnrolment, User};
+pub use nubes_api::accounts::{Code, Credentials, NewToken, OtpAnswer, RefreshRequest, Toggle};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct Credentials {
-    email: String,
-    password: String,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct OtpAnswer {
-    challenge_token: String,
-    code: String,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct RefreshRequest {
-    refresh_token: String,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct NewToken {
-    name: String,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct Toggle {
-    enabled: bool,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct Code {
-    code: String,
-}
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

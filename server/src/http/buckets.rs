@@ -7,27 +7,17 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::TryStreamExt;
 use nubes::{ByteRange, Error, GetOptions, ListObjectsOptions, ObjectMeta, ObjectPage};
-use serde::Deserialize;
 
 use super::audit::{created, Created};
 use super::error::{ApiError, ApiResult};
-use super::extract::{Body, OrgQuery, Params};
+use super::extract::{Body, Named, OrgQuery, Params};
 use super::AppState;
 use crate::accounts::Principal;
 use crate::buckets::{CreateBucket, TenantBucket};
 use axum::routing::get;
+pub use nubes_api::buckets::ListQuery;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    org_id: Option<String>,
-    prefix: Option<String>,
-    limit: Option<usize>,
-    continuation: Option<String>,
-}
 
 pub fn routes() -> OpenApiRouter<AppState> {
     // Object keys hold '/', so their route is axum's catch-all; the document names it {key}
@@ -269,7 +259,10 @@ fn describe(h: &mut HeaderMap, meta: &ObjectMeta) {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
-    h.insert("x-nubes-object-size", HeaderValue::from(meta.size));
+    h.insert(
+        nubes_api::buckets::OBJECT_SIZE_HEADER,
+        HeaderValue::from(meta.size),
+    );
     if let Some(at) = meta.last_modified {
         let http_date = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
         if let Ok(v) = HeaderValue::from_str(&http_date) {

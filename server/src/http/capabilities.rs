@@ -4,20 +4,11 @@
 
 use axum::extract::State;
 use axum::Json;
-use nubes::{ComputeCapability, DiskCapability, FunctionCapability, StorageCapability};
-use serde::Serialize;
 
 use super::AppState;
+pub use nubes_api::Capabilities;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Capabilities {
-    pub compute: Option<ComputeCapability>,
-    pub storage: Option<StorageCapability>,
-    pub disk: Option<DiskCapability>,
-    pub function: Option<FunctionCapability>,
-}
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(capabilities))

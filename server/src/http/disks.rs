@@ -6,7 +6,7 @@ use axum::Json;
 
 use super::audit::{created, Created};
 use super::error::ApiResult;
-use super::extract::{Body, OrgQuery, Params};
+use super::extract::{Body, Named, OrgQuery, Params};
 use super::AppState;
 use crate::accounts::Principal;
 use crate::disks::{ConvertDisk, CreateDisk, RenameDisk, ResizeDisk, TenantDisk};

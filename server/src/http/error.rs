@@ -5,10 +5,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use nubes::{Error, ErrorKind};
-use serde_json::json;
+pub use nubes_api::{ErrorBody, ErrorDetail};
 
-/// Carries the error kind on every error answer.
-pub const KIND_HEADER: &str = "x-nubes-error-kind";
+pub use nubes_api::KIND_HEADER;
 
 pub fn status(kind: ErrorKind) -> StatusCode {
     match kind {
@@ -60,7 +59,7 @@ impl IntoResponse for ApiError {
 }
 
 /// The JSON an error is answered with.
-pub fn body(e: &Error) -> serde_json::Value {
+pub fn body(e: &Error) -> ErrorBody {
     let kind = e.kind();
     // Unexpected errors say nothing of their cause: that went to the server's log.
     let message = if kind == ErrorKind::Unexpected {
@@ -68,23 +67,10 @@ pub fn body(e: &Error) -> serde_json::Value {
     } else {
         e.message()
     };
-    json!({"error": {"kind": kind.as_str(), "message": message}})
+    ErrorBody::new(kind.as_str(), message)
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
-
-/// Every error answer's body, for the OpenAPI document.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    /// One of the SDK's error kinds: not_found, invalid_input, permission_denied, ...
-    pub kind: String,
-    pub message: String,
-}
 
 /// The error answers every route may give, for the OpenAPI document.
 #[derive(Debug, utoipa::IntoResponses)]

@@ -74,7 +74,7 @@ async fn stream(s: AppState, p: Principal, mut socket: WebSocket) {
                 let event = match event {
                     Ok(e) => e,
                     Err(RecvError::Lagged(missed)) => {
-                        let mut e = Event::new("lagged");
+                        let mut e = crate::events::event("lagged");
                         e.state = Some(format!("{missed} events were dropped: this client read too slowly"));
                         e
                     }

@@ -7,32 +7,14 @@
 //!   2 stderr, as Kubernetes' exec channels), the rest the bytes as written; at the end one text
 //!   frame, `{"exit_code": N}` or `{"error": {"kind", "message"}}`, then a close.
 
-use std::collections::BTreeMap;
-
 use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt};
 use nubes::{ByteStream, Error, ExecEvent, LogStreamKind};
-use serde::Deserialize;
 
 use super::AppState;
 use crate::accounts::Principal;
 use crate::instances::ExecBody;
-
-/// The first frame: what to run.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExecStart {
-    pub command: Vec<String>,
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    pub workdir: Option<String>,
-    /// Written to stdin first.
-    pub stdin: Option<String>,
-    /// More stdin follows in binary frames, until an empty one.
-    #[serde(default)]
-    pub stdin_open: bool,
-    pub timeout_secs: Option<u64>,
-}
+pub use nubes_api::instances::{ExecEnd, ExecStart};
 
 /// How many stdin frames may wait for the command to read them before the client is made to
 /// wait (TCP pushes back), so a fast writer cannot fill the server's memory.
@@ -130,15 +112,22 @@ async fn finish<S>(sink: &mut S, ended: nubes::Result<i64>)
 where
     S: futures::Sink<Message> + Unpin,
 {
-    let text = match ended {
-        Ok(exit_code) => serde_json::json!({ "exit_code": exit_code }),
+    let end = match ended {
+        Ok(exit_code) => ExecEnd {
+            exit_code: Some(exit_code),
+            error: None,
+        },
         Err(e) => {
             if e.kind() == nubes::ErrorKind::Unexpected {
                 tracing::error!(error = %e, "interactive exec failed");
             }
-            super::error::body(&e)
+            ExecEnd {
+                exit_code: None,
+                error: Some(super::error::body(&e).error),
+            }
         }
     };
-    let _ = sink.send(Message::text(text.to_string())).await;
+    let text = serde_json::to_string(&end).expect("an exec's end serializes");
+    let _ = sink.send(Message::text(text)).await;
     let _ = sink.send(Message::Close(None)).await;
 }

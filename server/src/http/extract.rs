@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use super::error::ApiError;
 use super::AppState;
 use crate::accounts::Principal;
+pub use nubes_api::orgs::OrgQuery;
 
 /// A JSON body; malformed JSON, wrong types and unknown fields are 400 with serde's reason.
 #[derive(Debug)]
@@ -112,16 +113,13 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
     }
 }
 
-/// `?org_id=`: which organization a resource name is looked up in, when several have one.
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct OrgQuery {
-    pub org_id: Option<String>,
+/// A resource named in a path, looked up in the organization a `?org_id=` names.
+pub trait Named {
+    fn named<'a>(&'a self, id_or_name: &'a str) -> crate::tenancy::Ref<'a>;
 }
 
-impl OrgQuery {
-    pub fn named<'a>(&'a self, id_or_name: &'a str) -> crate::tenancy::Ref<'a> {
+impl Named for OrgQuery {
+    fn named<'a>(&'a self, id_or_name: &'a str) -> crate::tenancy::Ref<'a> {
         crate::tenancy::Ref {
             id_or_name,
             org_id: self.org_id.as_deref(),

@@ -7,7 +7,7 @@ use axum::Json;
 
 use super::audit::{created, Created};
 use super::error::ApiResult;
-use super::extract::{Body, OrgQuery, Params, Payload};
+use super::extract::{Body, Named, OrgQuery, Params, Payload};
 use super::AppState;
 use crate::accounts::Principal;
 use crate::functions::{DeployFunction, Invocation, TenantFunction};

@@ -5,64 +5,17 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::TryStreamExt;
-use nubes::{InstanceStats, LogOptions, ResizeRequest};
-use serde::Deserialize;
+use nubes::{InstanceStats, LogOptions};
 
 use super::audit::{created, Created};
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::{Body, Params, Upgrade};
 use super::AppState;
 use crate::accounts::Principal;
 use crate::instances::{CreateInstance, DryRun, ExecBody, ExecResult, TenantInstance};
+pub use nubes_api::instances::{DeleteQuery, LogQuery, ResizeBody, StopQuery};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct StopQuery {
-    /// Seconds to wait before killing; 10 when unset, at most 300.
-    timeout_secs: Option<u64>,
-}
-
-impl StopQuery {
-    fn timeout(&self) -> Result<std::time::Duration, ApiError> {
-        match self.timeout_secs.unwrap_or(10) {
-            s @ 0..=300 => Ok(std::time::Duration::from_secs(s)),
-            _ => Err(ApiError(nubes::Error::invalid_input(
-                "timeout_secs must be between 0 and 300",
-            ))),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct DeleteQuery {
-    #[serde(default)]
-    force: bool,
-    /// Keep the disks a VM made for itself (its boot disk), as disk images of the provider.
-    #[serde(default)]
-    keep_disks: bool,
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct LogQuery {
-    tail: Option<u64>,
-    #[serde(default)]
-    follow: bool,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct ResizeBody {
-    cpus: Option<f64>,
-    /// Bytes.
-    memory: Option<u64>,
-}
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -306,10 +259,7 @@ async fn resize(
     Path(id): Path<String>,
     Body(b): Body<ResizeBody>,
 ) -> ApiResult<Json<TenantInstance>> {
-    let mut request = ResizeRequest::default();
-    request.cpus = b.cpus;
-    request.memory = b.memory;
-    Ok(Json(s.instances.resize(&p, &id, request).await?))
+    Ok(Json(s.instances.resize(&p, &id, b.request()).await?))
 }
 
 #[utoipa::path(

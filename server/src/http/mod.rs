@@ -126,10 +126,8 @@ pub fn app(state: AppState) -> Router {
         .merge(openapi::routes(docs))
         .fallback(|| async { ApiError(Error::not_found("no such route")) })
         .method_not_allowed_fallback(|| async {
-            let body = serde_json::json!({"error": {
-                "kind": "invalid_input",
-                "message": "this route does not take that method",
-            }});
+            let body =
+                nubes_api::ErrorBody::new("invalid_input", "this route does not take that method");
             (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body))
         })
         .layer(axum::middleware::from_fn_with_state(

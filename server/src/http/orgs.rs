@@ -3,8 +3,6 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use nubes_auth::Role;
-use serde::Deserialize;
 
 use super::audit::{created, Created};
 use super::error::ApiResult;
@@ -12,50 +10,9 @@ use super::extract::Body;
 use super::AppState;
 use crate::accounts::Principal;
 use crate::orgs::{Invite, Member, Org};
+pub use nubes_api::orgs::{Join, NewInvite, NewOrg, RoleChange};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct NewOrg {
-    name: String,
-}
-
-fn default_role() -> Role {
-    Role::Member
-}
-
-fn default_hours() -> u64 {
-    72
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct NewInvite {
-    #[serde(default = "default_role")]
-    role: Role,
-    #[serde(default = "default_hours")]
-    expires_in_hours: u64,
-    /// How many joins it is good for (1 unless said).
-    #[serde(default = "one")]
-    uses: u64,
-}
-
-fn one() -> u64 {
-    1
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct Join {
-    code: String,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct RoleChange {
-    role: Role,
-}
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

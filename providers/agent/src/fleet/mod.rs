@@ -29,6 +29,7 @@ mod placing;
 
 use crate::scheduler::{AgentOffer, Demand, Resources, Scheduler, Strategy, Submitted};
 use compute::fleet_view;
+pub use nubes_api::agents::AgentStatus;
 
 /// The provider name fleet instances report.
 pub const SCHEME: &str = "fleet";
@@ -132,26 +133,6 @@ pub enum FleetEvent {
 pub struct Drained {
     pub moved: Vec<String>,
     pub stuck: Vec<String>,
-}
-
-/// What the fleet knows of an agent, for the admin views.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct AgentStatus {
-    pub id: String,
-    pub name: String,
-    pub online: bool,
-    pub cordoned: bool,
-    pub capacity: Resources,
-    pub free: Resources,
-    pub providers: Vec<String>,
-    pub labels: BTreeMap<String, String>,
-    pub os: String,
-    pub arch: String,
-    /// Seconds since the last heartbeat.
-    pub last_heartbeat_secs: Option<u64>,
-    pub instances: Vec<String>,
-    /// Why its provider does not answer, while it does not (it then takes no new work).
-    pub backend_error: Option<String>,
 }
 
 struct Link {

@@ -12,10 +12,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use nubes_core::{Error, ErrorKind, Instance, InstanceSpec, InstanceStats, LogStreamKind, Result};
+use nubes_core::{
+    Error, ErrorKind, Instance, InstanceSpec, InstanceStats, LogStreamKind, Resources, Result,
+};
 use serde::{Deserialize, Serialize};
-
-use crate::scheduler::Resources;
 
 pub const VERSION: u32 = 1;
 
