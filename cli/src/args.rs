@@ -26,6 +26,11 @@ pub struct Cli {
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
 
+    /// On a Nubes server: the organization (its id) that instances, disks, buckets, functions and
+    /// clusters are created in. Default: your personal one
+    #[arg(long, global = true, env = "NUBES_ORG")]
+    pub org: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -68,8 +73,27 @@ pub enum Command {
     /// Lease this machine (`cloudctl agent --server URL --token T` runs a lessor agent that dials
     /// a Nubes server and runs what it places here), or manage a fleet's agents as its admin
     Agent(AgentArgs),
+    /// Create an account on a Nubes server (the first one is its platform admin), then `login`
+    Register(RegisterArgs),
     /// Sign in to a Nubes server and make it the current context
     Login(LoginArgs),
+    /// Organizations: create, join with an invite's code, members and their roles, invites
+    #[command(subcommand)]
+    Org(OrgCmd),
+    /// API tokens for scripts and machines (a token's secret is shown once)
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// A second factor from an authenticator app: enrol, then confirm with a code
+    #[command(subcommand)]
+    Totp(TotpCmd),
+    /// A second factor by email: a code is mailed at each sign-in
+    EmailOtp {
+        #[arg(value_enum)]
+        state: Switch,
+    },
+    /// Platform-wide views for platform admins: users, instances, the audit log
+    #[command(subcommand)]
+    Admin(AdminCmd),
     /// Sign out of the current context, revoking its token
     Logout,
     /// Servers you are signed in to
@@ -411,9 +435,6 @@ pub enum ClusterCmd {
         memory: u64,
         #[arg(long, default_value_t = 0)]
         gpus: u32,
-        /// The organization (default: your personal one)
-        #[arg(long)]
-        org: Option<String>,
     },
     #[command(visible_alias = "ls")]
     List,
@@ -666,4 +687,108 @@ pub enum ContextCmd {
     Use { name: String },
     #[command(visible_alias = "rm")]
     Delete { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// The server, e.g. https://nubes.example.com
+    #[arg(long)]
+    pub server: String,
+    #[arg(long)]
+    pub email: String,
+    /// Read the password from stdin (otherwise NUBES_PASSWORD, or a prompt)
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCmd {
+    /// A new organization, with you as its admin
+    Create { name: String },
+    /// Your organizations and your role in each
+    #[command(visible_alias = "ls")]
+    List,
+    /// Join the organization an invite's code is for
+    Join { code: String },
+    /// Who is in an organization
+    Members { org: String },
+    /// Change a member's role (organization admins)
+    Role {
+        org: String,
+        /// The member's user id
+        user: String,
+        #[arg(value_enum)]
+        role: RoleArg,
+    },
+    /// A new invite (organization admins); its code is shown once
+    Invite {
+        org: String,
+        #[arg(long, value_enum, default_value_t = RoleArg::Member)]
+        role: RoleArg,
+        /// How long it is good for, in hours
+        #[arg(long, default_value_t = 72)]
+        hours: u64,
+        /// How many joins it is good for
+        #[arg(long, default_value_t = 1)]
+        uses: u64,
+    },
+    /// An organization's invites
+    Invites { org: String },
+    /// Revoke an invite
+    RevokeInvite { org: String, invite: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    Viewer,
+    Member,
+    Admin,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// A new API token; its secret is shown once
+    Create { name: String },
+    /// Your API tokens (without their secrets)
+    #[command(visible_alias = "ls")]
+    List,
+    /// Revoke a token by its id
+    #[command(visible_alias = "rm")]
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TotpCmd {
+    /// Start enrolment: prints the secret and an otpauth:// URI for an authenticator app
+    Enrol,
+    /// Turn TOTP on with a code from the app
+    Confirm { code: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCmd {
+    /// Every user
+    Users,
+    /// Every instance, with its owner
+    Instances,
+    /// The audit log, newest first
+    Audit {
+        /// Only this user's entries
+        #[arg(long)]
+        user: Option<String>,
+        /// Only this organization's entries
+        #[arg(long = "in-org")]
+        in_org: Option<String>,
+        /// Only actions starting with this, like "POST /v1/instances"
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+    },
 }

@@ -13,6 +13,7 @@ use clap::{CommandFactory, Parser};
 use nubes::prelude::*;
 
 use args::{Cli, Command};
+use nubes::remote::Client;
 
 /// What a command wants cloudctl to exit with, when not plain success.
 pub type Outcome = Result<i32>;
@@ -61,9 +62,30 @@ async fn run(cli: Cli) -> Outcome {
             None => commands::agent::run(args).await,
         },
         Command::Cluster(cmd) => {
-            let (server, token) = server_target(cli.provider.as_deref())?;
-            commands::cluster::run(&server, &token, cmd, format).await
+            let client = server_client(cli.provider.as_deref(), cli.org)?;
+            commands::cluster::run(&client, cmd, format).await
         }
+        Command::Org(cmd) => {
+            let client = server_client(cli.provider.as_deref(), None)?;
+            commands::org::run(&client, cmd, format).await
+        }
+        Command::Token(cmd) => {
+            let client = server_client(cli.provider.as_deref(), None)?;
+            commands::account::token(&client, cmd, format).await
+        }
+        Command::Totp(cmd) => {
+            let client = server_client(cli.provider.as_deref(), None)?;
+            commands::account::totp(&client, cmd, format).await
+        }
+        Command::EmailOtp { state } => {
+            let client = server_client(cli.provider.as_deref(), None)?;
+            commands::account::email_otp(&client, state, format).await
+        }
+        Command::Admin(cmd) => {
+            let client = server_client(cli.provider.as_deref(), None)?;
+            commands::admin::run(&client, cmd, format).await
+        }
+        Command::Register(args) => commands::account::register(args).await,
         Command::Billing(cmd) => {
             let (server, token) = server_target(cli.provider.as_deref())?;
             commands::billing::run(&server, &token, cmd, format).await
@@ -80,7 +102,7 @@ async fn run(cli: Cli) -> Outcome {
         #[cfg(feature = "server")]
         Command::Up(args) => commands::serve::up(args).await,
         command => {
-            let cloud = connect(cli.provider.as_deref()).await?;
+            let cloud = connect(cli.provider.as_deref(), cli.org).await?;
             match command {
                 Command::Instance(cmd) => commands::instance::run(&cloud, cmd, format).await,
                 Command::Disk(cmd) => commands::disk::run(&cloud, cmd, format).await,
@@ -118,7 +140,7 @@ fn server_target(provider: Option<&str>) -> nubes::Result<(String, String)> {
             Ok((server, token))
         }
         Some(other) => Err(nubes::Error::invalid_input(format!(
-            "events come from a Nubes server, not from `{other}`"
+            "this command talks to a Nubes server, not to `{other}`"
         ))),
         None => config
             .current()
@@ -129,6 +151,12 @@ fn server_target(provider: Option<&str>) -> nubes::Result<(String, String)> {
                 )
             }),
     }
+}
+
+/// A client of the Nubes server `server_target` names, creating in `org`.
+fn server_client(provider: Option<&str>, org: Option<String>) -> nubes::Result<Client> {
+    let (server, token) = server_target(provider)?;
+    Ok(Client::new(&server, &token)?.with_org(org))
 }
 
 /// The cloud to use: `--provider` (or `NUBES_PROVIDER`) when given, else the current context's
@@ -143,23 +171,20 @@ fn expand(provider: &str) -> &str {
     }
 }
 
-async fn connect(provider: Option<&str>) -> nubes::Result<Cloud> {
-    let config = context::ConfigFile::load()?;
-    match provider.map(expand) {
-        Some(uri) if uri.starts_with("http") && std::env::var_os("NUBES_TOKEN").is_none() => {
-            match config
-                .contexts
-                .iter()
-                .find(|c| c.server == uri.trim_end_matches('/'))
-            {
-                Some(ctx) => nubes::remote::connect_with_token(&ctx.server, &ctx.token.token).await,
-                None => Cloud::connect(uri).await,
-            }
-        }
-        Some(uri) => Cloud::connect(uri).await,
-        None => match config.current() {
-            Some(ctx) => nubes::remote::connect_with_token(&ctx.server, &ctx.token.token).await,
-            None => Cloud::connect("docker://").await,
-        },
+async fn connect(provider: Option<&str>, org: Option<String>) -> nubes::Result<Cloud> {
+    let on_server = match provider.map(expand) {
+        Some(uri) if uri.starts_with("http") => true,
+        Some(_) => false,
+        None => context::ConfigFile::load()?.current().is_some(),
+    };
+    if on_server {
+        let (server, token) = server_target(provider)?;
+        return nubes::remote::connect(Client::new(&server, &token)?.with_org(org)).await;
     }
+    if org.is_some() {
+        return Err(nubes::Error::invalid_input(
+            "--org applies to a Nubes server: this provider has no organizations",
+        ));
+    }
+    Cloud::connect(provider.map_or("docker://", expand)).await
 }

@@ -73,3 +73,8 @@ pub fn bytes(v: Option<u64>) -> String {
 pub fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     or_dash(t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()))
 }
+
+/// Seconds since the epoch, as `time` shows them.
+pub fn epoch(t: i64) -> String {
+    time(chrono::DateTime::from_timestamp(t, 0))
+}

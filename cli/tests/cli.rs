@@ -1375,3 +1375,222 @@ fn serve_writes_the_first_admins_password_to_a_file() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// Every REST noun a user of a server needs has a command: register, organizations with invites
+/// and roles, `--org` on create, API tokens, TOTP enrolment, and the admin views; each refusal
+/// exits with its kind's code.
+#[test]
+fn accounts_orgs_tokens_and_admin_views_from_cloudctl() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, addr, (admin_email, admin_password)) =
+        serve_showing_admin(&dir.path().join("data"), "memory://?images=img", &[]);
+    let url = format!("http://{addr}");
+    let run = |config: &str, args: &[&str], stdin: &[u8], token: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudctl"));
+        cmd.args(args)
+            .env("NUBES_CONFIG", dir.path().join(config))
+            .env_remove("NUBES_PROVIDER")
+            .env_remove("NUBES_TOKEN")
+            .env_remove("NUBES_PASSWORD")
+            .env_remove("NUBES_ORG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(t) = token {
+            cmd.env("NUBES_TOKEN", t);
+        }
+        let mut child = cmd.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let admin = |args: &[&str]| run("admin.yaml", args, b"", None);
+    let bob = |args: &[&str]| run("bob.yaml", args, b"", None);
+    let json = |out: &Output| -> serde_json::Value { serde_json::from_str(&ok(out)).unwrap() };
+
+    let register = [
+        "register",
+        "--server",
+        &url,
+        "--email",
+        "bob@example.com",
+        "--password-stdin",
+    ];
+    ok(&run("bob.yaml", &register, b"bob's long password\n", None));
+    fails(
+        &run("bob.yaml", &register, b"bob's long password\n", None),
+        4,
+        "already",
+    );
+    let login = |config: &str, email: &str, password: &str| {
+        let args = [
+            "login",
+            "--server",
+            &url,
+            "--email",
+            email,
+            "--password-stdin",
+        ];
+        ok(&run(
+            config,
+            &args,
+            format!("{password}\n").as_bytes(),
+            None,
+        ));
+    };
+    login("admin.yaml", &admin_email, &admin_password);
+    login("bob.yaml", "bob@example.com", "bob's long password");
+    // Not an admin: the admin views refuse, with permission denied's code.
+    fails(&bob(&["admin", "users"]), 7, "");
+    let users = json(&admin(&["admin", "users", "-o", "json"]));
+    let bob_id = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "bob@example.com")
+        .expect("bob is listed")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // An organization, an invite for one join, and bob in it.
+    let org = json(&admin(&["org", "create", "team", "-o", "json"]));
+    let org_id = org["id"].as_str().unwrap().to_string();
+    assert_eq!(org["role"], "admin");
+    let invite = json(&admin(&[
+        "org", "invite", &org_id, "--role", "viewer", "-o", "json",
+    ]));
+    let code = invite["code"].as_str().expect("the code, once").to_string();
+    fails(&bob(&["org", "join", "nbi_not-a-code"]), 3, "invite code");
+    assert_eq!(
+        json(&bob(&["org", "join", &code, "-o", "json"]))["id"],
+        org_id
+    );
+    fails(&bob(&["org", "join", &code]), 11, "already a member");
+    let carol = [
+        "register",
+        "--server",
+        &url,
+        "--email",
+        "carol@example.com",
+        "--password-stdin",
+    ];
+    ok(&run("carol.yaml", &carol, b"carol's long password\n", None));
+    login("carol.yaml", "carol@example.com", "carol's long password");
+    fails(
+        &run("carol.yaml", &["org", "join", &code], b"", None),
+        3,
+        "used up",
+    );
+    let invites = json(&admin(&["org", "invites", &org_id, "-o", "json"]));
+    assert!(
+        invites[0]["code"].is_null(),
+        "codes are shown once: {invites}"
+    );
+    let members = ok(&admin(&["org", "members", &org_id]));
+    assert!(
+        members.contains("bob@example.com") && members.contains("viewer"),
+        "{members}"
+    );
+
+    // --org on create: a viewer may not, a member may, and the instance is the organization's.
+    let create = [
+        "--org", &org_id, "instance", "create", "--name", "shared", "--image", "img",
+    ];
+    fails(&bob(&create), 7, "");
+    ok(&admin(&["org", "role", &org_id, &bob_id, "member"]));
+    fails(&bob(&["org", "role", &org_id, &bob_id, "admin"]), 7, "");
+    ok(&bob(&create));
+    let all = json(&admin(&["admin", "instances", "-o", "json"]));
+    let shared = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "shared")
+        .expect("the instance is listed");
+    assert_eq!(shared["org_id"], org_id.as_str());
+    assert_eq!(shared["owner_id"], bob_id.as_str());
+    fails(
+        &bob(&[
+            "--provider",
+            "memory://",
+            "--org",
+            &org_id,
+            "instance",
+            "list",
+        ]),
+        5,
+        "--org applies to a Nubes server",
+    );
+
+    // API tokens: the secret once, then usable, listed without it, revoked for good.
+    let token = json(&bob(&["token", "create", "ci", "-o", "json"]));
+    let secret = token["token"]
+        .as_str()
+        .expect("the secret, once")
+        .to_string();
+    let token_id = token["id"].as_str().unwrap().to_string();
+    let listed = ok(&bob(&["token", "list"]));
+    assert!(
+        listed.contains("ci") && !listed.contains(&secret),
+        "{listed}"
+    );
+    let with_token = ["--provider", &url, "instance", "list"];
+    assert!(ok(&run("none.yaml", &with_token, b"", Some(&secret))).contains("shared"));
+    ok(&bob(&["token", "revoke", &token_id]));
+    fails(&run("none.yaml", &with_token, b"", Some(&secret)), 8, "");
+
+    // TOTP: enrol, a wrong code is refused, the right one turns it on.
+    let enrolment = json(&bob(&["totp", "enrol", "-o", "json"]));
+    assert!(enrolment["otpauth_uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://"));
+    let secret =
+        nubes_auth::TotpSecret::from_base32(enrolment["secret"].as_str().unwrap()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let wrong = if secret.code_at(now) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    fails(
+        &bob(&["totp", "confirm", wrong]),
+        5,
+        "the code does not match",
+    );
+    let me = json(&bob(&[
+        "totp",
+        "confirm",
+        &secret.code_at(now),
+        "-o",
+        "json",
+    ]));
+    assert_eq!(me["totp_enabled"], true);
+    // This server sends no mail: email codes cannot be turned on.
+    fails(&bob(&["email-otp", "on"]), 6, "cannot send mail");
+
+    // The audit log names what was done, filtered.
+    let audit = json(&admin(&[
+        "admin",
+        "audit",
+        "--action",
+        "POST /v1/orgs",
+        "-o",
+        "json",
+    ]));
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        !actions.is_empty() && actions.iter().all(|a| a.starts_with("POST /v1/orgs")),
+        "{actions:?}"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -29,7 +29,7 @@ impl Tabular for TxView {
 
     fn row(&self) -> Vec<String> {
         vec![
-            output::time(chrono::DateTime::from_timestamp(self.created_at, 0)),
+            output::epoch(self.created_at),
             self.kind.clone(),
             self.amount.clone(),
             self.memo.clone(),

@@ -21,29 +21,27 @@ impl Tabular for ClusterView {
     }
 }
 
-pub async fn run(server: &str, token: &str, cmd: ClusterCmd, format: Format) -> Outcome {
-    let client = Client::new(server, token)?;
+pub async fn run(client: &Client, cmd: ClusterCmd, format: Format) -> Outcome {
     match cmd {
         ClusterCmd::Create {
             name,
             cpus,
             memory,
             gpus,
-            org,
         } => {
             let new = CreateCluster {
-                org_id: org,
+                org_id: client.org(),
                 name,
                 cpus,
                 memory,
                 gpus,
             };
-            output::one(format, &clusters::create(&client, &new).await?)
+            output::one(format, &clusters::create(client, &new).await?)
         }
-        ClusterCmd::List => output::list(format, &clusters::list(&client).await?),
-        ClusterCmd::Get { id } => output::one(format, &clusters::get(&client, &id).await?),
+        ClusterCmd::List => output::list(format, &clusters::list(client).await?),
+        ClusterCmd::Get { id } => output::one(format, &clusters::get(client, &id).await?),
         ClusterCmd::Delete { id } => {
-            clusters::delete(&client, &id).await?;
+            clusters::delete(client, &id).await?;
             eprintln!("deleted cluster {id}");
         }
     }

@@ -21,8 +21,8 @@ fn read_line(prompt: Option<&str>) -> nubes::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-fn password(args: &LoginArgs) -> nubes::Result<String> {
-    if args.password_stdin {
+pub fn password(from_stdin: bool) -> nubes::Result<String> {
+    if from_stdin {
         return read_line(None);
     }
     if let Ok(p) = std::env::var("NUBES_PASSWORD") {
@@ -39,7 +39,7 @@ fn password(args: &LoginArgs) -> nubes::Result<String> {
 
 pub async fn login(args: LoginArgs) -> Outcome {
     let server = args.server.trim_end_matches('/').to_string();
-    let password = password(&args)?;
+    let password = password(args.password_stdin)?;
     let access = match auth::login(&server, &args.email, &password).await? {
         Login::Done(access) => access,
         Login::Challenge { token, methods } => {

@@ -1,3 +1,5 @@
+pub mod account;
+pub mod admin;
 pub mod agent;
 pub mod billing;
 pub mod bucket;
@@ -9,6 +11,7 @@ pub mod image;
 pub mod instance;
 pub mod login;
 pub mod object;
+pub mod org;
 #[cfg(feature = "server")]
 pub mod serve;
 

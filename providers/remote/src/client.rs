@@ -14,6 +14,7 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     token: String,
+    org: Option<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -79,7 +80,19 @@ impl Client {
             http,
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
+            org: None,
         })
+    }
+
+    /// The organization what this client creates goes to (by id); the caller's personal one
+    /// when unset.
+    pub fn with_org(mut self, org: Option<String>) -> Self {
+        self.org = org;
+        self
+    }
+
+    pub fn org(&self) -> Option<String> {
+        self.org.clone()
     }
 
     /// A client without a token, for signing in.

@@ -101,7 +101,8 @@ impl Compute for RemoteCompute {
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
         spec.validate()?;
-        let body = CreateInstance::of(&spec, None).map_err(|e| e.with_provider(SCHEME))?;
+        let body =
+            CreateInstance::of(&spec, self.client.org()).map_err(|e| e.with_provider(SCHEME))?;
         let r: TenantInstance = self
             .client
             .call(Method::POST, "/v1/instances", Some(&body))

@@ -65,7 +65,7 @@ impl Disk for RemoteDisk {
 
     async fn create(&self, spec: DiskSpec) -> Result<DiskImage> {
         spec.validate()?;
-        let body = CreateDisk::of(&spec, None);
+        let body = CreateDisk::of(&spec, self.client.org());
         let r: TenantDisk = self
             .client
             .call(Method::POST, "/v1/disks", Some(&body))

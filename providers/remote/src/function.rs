@@ -38,7 +38,7 @@ impl Function for RemoteFunction {
 
     async fn deploy(&self, spec: FunctionSpec) -> Result<FunctionInfo> {
         spec.validate()?;
-        let body = DeployFunction::of(&spec, None);
+        let body = DeployFunction::of(&spec, self.client.org());
         let r: TenantFunction = self
             .client
             .call(Method::POST, "/v1/functions", Some(&body))

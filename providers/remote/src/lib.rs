@@ -32,7 +32,12 @@ pub use nubes_api::Capabilities;
 /// token or an API token). The server says which services it has and what they can do; the
 /// cloud holds those, so what the server cannot do fails before a request is sent.
 pub async fn connect_with_token(url: &str, token: &str) -> Result<Cloud> {
-    let client = Client::new(url, token)?;
+    connect(Client::new(url, token)?).await
+}
+
+/// As [`connect_with_token`], with a client already made (for one in an organization:
+/// [`Client::with_org`]).
+pub async fn connect(client: Client) -> Result<Cloud> {
     let caps: Capabilities = client
         .call(Method::GET, "/v1/capabilities", None::<&()>)
         .await?;

@@ -71,7 +71,7 @@ impl Storage for RemoteStorage {
                 Method::POST,
                 "/v1/buckets",
                 Some(&CreateBucket {
-                    org_id: None,
+                    org_id: self.client.org(),
                     name: name.to_string(),
                 }),
             )
