@@ -115,6 +115,8 @@ pub struct DryRun {
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct StopQuery {
+    /// Which organization the instance's name is looked up in, when several have one.
+    pub org_id: Option<String>,
     /// Seconds to wait before killing; 10 when unset, at most 300.
     pub timeout_secs: Option<u64>,
 }
@@ -124,6 +126,8 @@ pub struct StopQuery {
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct DeleteQuery {
+    /// Which organization the instance's name is looked up in, when several have one.
+    pub org_id: Option<String>,
     #[serde(default)]
     pub force: bool,
     /// Keep the disks a VM made for itself (its boot disk), as disk images of the provider.
@@ -136,6 +140,8 @@ pub struct DeleteQuery {
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct LogQuery {
+    /// Which organization the instance's name is looked up in, when several have one.
+    pub org_id: Option<String>,
     pub tail: Option<u64>,
     #[serde(default)]
     pub follow: bool,

@@ -907,6 +907,18 @@ fn clusters_reserve_capacity_and_queue_inside_it() {
     );
     assert_eq!(view["queued"], json!([high["id"], low["id"]]), "{view}");
     assert_eq!(view["used_cpus"], 0.75);
+    // Its name addresses it within the organization, like any resource's.
+    let (_, by_name) = http(&addr, "GET", "/v1/clusters/gpu-lab", Some(&member), None);
+    assert_eq!(by_name["id"], view["id"], "{by_name}");
+    let in_org = format!("/v1/clusters/gpu-lab?org_id={org}");
+    assert_eq!(
+        http(&addr, "GET", &in_org, Some(&member), None).1["id"],
+        view["id"]
+    );
+    assert_eq!(
+        http(&addr, "GET", "/v1/clusters/gpu-lab", Some(&outsider), None).0,
+        404
+    );
 
     // Outside the cluster: the open cpu is there, the reserved one is not.
     let (status, outside) = deploy(&member, "outside", 1.0, None, 0);

@@ -11,7 +11,7 @@ use nubes_auth::{token, Action, Target};
 
 use crate::accounts::{now, Principal};
 use crate::db::{ClusterRow, Db};
-use crate::tenancy;
+use crate::tenancy::{self, Ref};
 pub use nubes_api::clusters::{ClusterView, CreateCluster};
 
 /// The most one cluster may reserve, to keep arithmetic far from overflow.
@@ -77,24 +77,8 @@ impl Clusters {
     }
 
     /// The cluster if the caller may do `action` to it (`Read` for members, changes for admins).
-    async fn authorized(&self, p: &Principal, id: &str, action: Action) -> Result<ClusterRow> {
-        let what = format!("cluster {id}");
-        let c = self
-            .db
-            .cluster(id)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("{what} not found")))?;
-        let actor = tenancy::actor(&self.db, p, &c.org_id).await?;
-        let target = match action {
-            Action::Read => Target::Resource {
-                owner_id: &c.created_by,
-                org_id: &c.org_id,
-            },
-            // Ending a reservation is an organization decision, whoever made it.
-            _ => Target::Org { org_id: &c.org_id },
-        };
-        tenancy::check(&actor, action, &target, &what)?;
-        Ok(c)
+    async fn authorized(&self, p: &Principal, r: Ref<'_>, action: Action) -> Result<ClusterRow> {
+        tenancy::find(&self.db, p, r, action).await
     }
 
     /// Reserves the capacity out of the fleet for an organization (platform admins only);
@@ -151,16 +135,16 @@ impl Clusters {
         Ok(out)
     }
 
-    pub async fn get(&self, p: &Principal, id: &str) -> Result<ClusterView> {
+    pub async fn get(&self, p: &Principal, r: Ref<'_>) -> Result<ClusterView> {
         self.fleet()?;
-        let c = self.authorized(p, id, Action::Read).await?;
+        let c = self.authorized(p, r, Action::Read).await?;
         self.view(c).await
     }
 
     /// Ends an empty cluster (nothing running or waiting in it); its capacity is free again.
-    pub async fn delete(&self, p: &Principal, id: &str) -> Result<()> {
+    pub async fn delete(&self, p: &Principal, r: Ref<'_>) -> Result<()> {
         let fleet = self.fleet()?;
-        let c = self.authorized(p, id, Action::Operate).await?;
+        let c = self.authorized(p, r, Action::Operate).await?;
         match fleet.remove_cluster(&c.id) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {}
@@ -173,7 +157,9 @@ impl Clusters {
     /// cluster (else it is not found), and it is the instance's own organization's.
     pub async fn check_deploy(&self, p: &Principal, cluster_id: &str, org_id: &str) -> Result<()> {
         self.fleet()?;
-        let c = self.authorized(p, cluster_id, Action::Read).await?;
+        let c = self
+            .authorized(p, Ref::id(cluster_id), Action::Read)
+            .await?;
         if c.org_id != org_id {
             return Err(Error::invalid_input(format!(
                 "cluster {cluster_id} belongs to another organization than the instance"

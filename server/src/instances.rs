@@ -12,7 +12,7 @@ use nubes::{
     ResizeRequest, Result, StopOptions,
 };
 use nubes_auth::token;
-use nubes_auth::{Action, Target};
+use nubes_auth::Action;
 
 use crate::accounts::{now, Principal};
 use crate::billing::Billing;
@@ -21,7 +21,7 @@ use crate::db::{org_lock, user_lock, Db, InstanceRow, Locked};
 use crate::events::Events;
 use crate::gates::Gate;
 use crate::metering::Metering;
-use crate::tenancy;
+use crate::tenancy::{self, Ref};
 pub use nubes_api::instances::{
     CreateInstance, DryRun, ExecBody, ExecResult, TenantInstance, VmBody,
 };
@@ -250,24 +250,8 @@ impl Instances {
     }
 
     /// The row, if the caller may do `action` to it; otherwise `NotFound` or `PermissionDenied`.
-    async fn authorized(&self, p: &Principal, id: &str, action: Action) -> Result<InstanceRow> {
-        let what = format!("instance {id}");
-        let row = self
-            .db
-            .instance(id)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("{what} not found")))?;
-        let actor = tenancy::actor(&self.db, p, &row.org_id).await?;
-        tenancy::check(
-            &actor,
-            action,
-            &Target::Resource {
-                owner_id: &row.owner_id,
-                org_id: &row.org_id,
-            },
-            &what,
-        )?;
-        Ok(row)
+    async fn authorized(&self, p: &Principal, r: Ref<'_>, action: Action) -> Result<InstanceRow> {
+        tenancy::find(&self.db, p, r, action).await
     }
 
     pub async fn create(&self, p: &Principal, req: CreateInstance) -> Result<TenantInstance> {
@@ -463,8 +447,8 @@ impl Instances {
 
     /// The instance with its live state; one its backend cannot find now (an agent not back yet
     /// after a restart, say) shows as unknown, as in a listing.
-    pub async fn get(&self, p: &Principal, id: &str) -> Result<TenantInstance> {
-        let row = self.authorized(p, id, Action::Read).await?;
+    pub async fn get(&self, p: &Principal, r: Ref<'_>) -> Result<TenantInstance> {
+        let row = self.authorized(p, r, Action::Read).await?;
         match self.compute()?.get(&row.backend_id).await {
             Ok(live) => Ok(view(&row, Some(&live))),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(view(&row, None)),
@@ -493,15 +477,20 @@ impl Instances {
         Ok(out)
     }
 
-    pub async fn start(&self, p: &Principal, id: &str) -> Result<TenantInstance> {
-        let row = self.authorized(p, id, Action::Operate).await?;
+    pub async fn start(&self, p: &Principal, r: Ref<'_>) -> Result<TenantInstance> {
+        let row = self.authorized(p, r, Action::Operate).await?;
         let live = self.compute()?.start(&row.backend_id).await?;
         Ok(self.changed(&row, &live))
     }
 
     /// Asks the instance to exit, killing it after `timeout`.
-    pub async fn stop(&self, p: &Principal, id: &str, timeout: Duration) -> Result<TenantInstance> {
-        let row = self.authorized(p, id, Action::Operate).await?;
+    pub async fn stop(
+        &self,
+        p: &Principal,
+        r: Ref<'_>,
+        timeout: Duration,
+    ) -> Result<TenantInstance> {
+        let row = self.authorized(p, r, Action::Operate).await?;
         let live = self
             .compute()?
             .stop(&row.backend_id, StopOptions::timeout(timeout))
@@ -513,10 +502,10 @@ impl Instances {
     pub async fn restart(
         &self,
         p: &Principal,
-        id: &str,
+        r: Ref<'_>,
         timeout: Duration,
     ) -> Result<TenantInstance> {
-        let row = self.authorized(p, id, Action::Operate).await?;
+        let row = self.authorized(p, r, Action::Operate).await?;
         let live = self
             .compute()?
             .restart(&row.backend_id, StopOptions::timeout(timeout))
@@ -525,8 +514,8 @@ impl Instances {
     }
 
     /// Deletes the instance; a running one only with `force`.
-    pub async fn delete(&self, p: &Principal, id: &str, options: DeleteOptions) -> Result<()> {
-        let row = self.authorized(p, id, Action::Delete).await?;
+    pub async fn delete(&self, p: &Principal, r: Ref<'_>, options: DeleteOptions) -> Result<()> {
+        let row = self.authorized(p, r, Action::Delete).await?;
         match self.compute()?.delete(&row.backend_id, options).await {
             Ok(()) => {}
             // Already gone from the backend: the row is all that is left.
@@ -538,8 +527,8 @@ impl Instances {
         Ok(())
     }
 
-    pub async fn exec(&self, p: &Principal, id: &str, body: ExecBody) -> Result<ExecResult> {
-        let row = self.authorized(p, id, Action::Operate).await?;
+    pub async fn exec(&self, p: &Principal, r: Ref<'_>, body: ExecBody) -> Result<ExecResult> {
+        let row = self.authorized(p, r, Action::Operate).await?;
         let request = exec_request(body)?;
         let _pass = self.execs.enter(&p.user_id)?;
         let out = self.compute()?.exec(&row.backend_id, request).await?;
@@ -553,20 +542,22 @@ impl Instances {
 
     /// Whether the caller may run commands in the instance: asked before a connection is given
     /// over to an interactive exec, so a refusal is an HTTP answer.
-    pub async fn may_exec(&self, p: &Principal, id: &str) -> Result<()> {
+    pub async fn may_exec(&self, p: &Principal, r: Ref<'_>) -> Result<String> {
         self.compute()?;
-        self.authorized(p, id, Action::Operate).await.map(|_| ())
+        self.authorized(p, r, Action::Operate)
+            .await
+            .map(|row| row.id)
     }
 
     /// Runs a command, its output yielded as it is written and `stdin` fed as it arrives.
     pub async fn exec_stream(
         &self,
         p: &Principal,
-        id: &str,
+        r: Ref<'_>,
         body: ExecBody,
         stdin: Option<ByteStream>,
     ) -> Result<ExecStream> {
-        let row = self.authorized(p, id, Action::Operate).await?;
+        let row = self.authorized(p, r, Action::Operate).await?;
         let request = exec_request(body)?;
         let pass = self.execs.enter(&p.user_id)?;
         let stream = self
@@ -582,8 +573,8 @@ impl Instances {
 
     /// The instance's output (stdout and stderr interleaved): at most `tail` lines of what is
     /// there, then, with `follow`, what it writes until it stops.
-    pub async fn logs(&self, p: &Principal, id: &str, options: LogOptions) -> Result<LogStream> {
-        let row = self.authorized(p, id, Action::Read).await?;
+    pub async fn logs(&self, p: &Principal, r: Ref<'_>, options: LogOptions) -> Result<LogStream> {
+        let row = self.authorized(p, r, Action::Read).await?;
         self.compute()?.logs(&row.backend_id, options).await
     }
 
@@ -591,11 +582,11 @@ impl Instances {
     pub async fn resize(
         &self,
         p: &Principal,
-        id: &str,
+        r: Ref<'_>,
         request: ResizeRequest,
     ) -> Result<TenantInstance> {
         request.validate()?;
-        let row = self.authorized(p, id, Action::Operate).await?;
+        let row = self.authorized(p, r, Action::Operate).await?;
         let compute = self.compute()?;
         if let Some((billing, _)) = &self.billing {
             let now = compute.get(&row.backend_id).await?;
@@ -652,8 +643,8 @@ impl Instances {
         Some(cap)
     }
 
-    pub async fn stats(&self, p: &Principal, id: &str) -> Result<InstanceStats> {
-        let row = self.authorized(p, id, Action::Read).await?;
+    pub async fn stats(&self, p: &Principal, r: Ref<'_>) -> Result<InstanceStats> {
+        let row = self.authorized(p, r, Action::Read).await?;
         self.compute()?.stats(&row.backend_id).await
     }
 }

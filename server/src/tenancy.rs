@@ -4,8 +4,10 @@
 use nubes::{Error, ErrorKind, Result};
 use nubes_auth::{authorize, Action, Actor, Decision, Role, Target};
 
+use nubes::async_trait;
+
 use crate::accounts::Principal;
-use crate::db::{Db, Kind, ResourceRow};
+use crate::db::{ClusterRow, Db, InstanceRow, Kind, ResourceRow};
 
 /// The caller as the policy sees them, acting in `org_id` (one query: user and membership).
 pub async fn actor(db: &Db, principal: &Principal, org_id: &str) -> Result<Actor> {
@@ -55,7 +57,7 @@ pub async fn creating_in(db: &Db, principal: &Principal, org_id: Option<String>)
     Ok(org_id)
 }
 
-/// How a request names a disk, bucket or function: its id, or its name in one of the caller's
+/// How a request names a resource of any kind: its id, or its name in one of the caller's
 /// organizations (in `org_id` when given, for a name more than one of them uses).
 #[derive(Debug, Clone, Copy)]
 pub struct Ref<'a> {
@@ -63,7 +65,64 @@ pub struct Ref<'a> {
     pub org_id: Option<&'a str>,
 }
 
-/// The resource `r` names, if the caller may do `action` to it.
+impl<'a> Ref<'a> {
+    /// By id (or by name in any of the caller's organizations).
+    pub fn id(id_or_name: &'a str) -> Self {
+        Self {
+            id_or_name,
+            org_id: None,
+        }
+    }
+}
+
+/// A kind of tenant resource as tenancy judges it: where its rows are found, by id or by name
+/// among a user's organizations, and which policy target an action on one meets.
+#[async_trait]
+pub trait Tenanted: Sized + Send {
+    /// "instance", "disk", ...: how errors name it.
+    const KIND: &'static str;
+    async fn by_id(db: &Db, id: &str) -> Result<Option<Self>>;
+    async fn named(db: &Db, user_id: &str, name: &str, org_id: Option<&str>) -> Result<Vec<Self>>;
+    fn org_id(&self) -> &str;
+    fn target(&self, action: Action) -> Target<'_>;
+}
+
+/// The resource of kind `T` that `r` names, if the caller may do `action` to it. A name that
+/// matches in several of the caller's organizations is refused, not guessed at.
+pub async fn find<T: Tenanted>(
+    db: &Db,
+    principal: &Principal,
+    r: Ref<'_>,
+    action: Action,
+) -> Result<T> {
+    let (reference, org_id) = (r.id_or_name, r.org_id);
+    let what = format!("{} {reference}", T::KIND);
+    let by_id = match T::by_id(db, reference).await? {
+        Some(row) if org_id.is_none_or(|o| o == row.org_id()) => Some(row),
+        _ => None,
+    };
+    let row = match by_id {
+        Some(row) => row,
+        None => {
+            let mut named = T::named(db, &principal.user_id, reference, org_id).await?;
+            match named.len() {
+                0 => return Err(Error::not_found(format!("{what} not found"))),
+                1 => named.remove(0),
+                n => {
+                    return Err(Error::invalid_input(format!(
+                        "{n} of your organizations have a {} named {reference}: pass org_id or use its id",
+                        T::KIND
+                    )))
+                }
+            }
+        }
+    };
+    let actor = actor(db, principal, row.org_id()).await?;
+    check(&actor, action, &row.target(action), &what)?;
+    Ok(row)
+}
+
+/// The disk, bucket or function `r` names, if the caller may do `action` to it.
 pub async fn resource(
     db: &Db,
     principal: &Principal,
@@ -71,41 +130,89 @@ pub async fn resource(
     r: Ref<'_>,
     action: Action,
 ) -> Result<ResourceRow> {
-    let (reference, org_id) = (r.id_or_name, r.org_id);
-    let what = format!("{} {reference}", kind.as_str());
-    let by_id = match db.resource(kind, reference).await? {
-        Some(row) if org_id.is_none_or(|o| o == row.org_id) => Some(row),
-        _ => None,
+    let row = match kind {
+        Kind::Disk => find::<Disk>(db, principal, r, action).await?.0,
+        Kind::Bucket => find::<Bucket>(db, principal, r, action).await?.0,
+        Kind::Function => find::<Function>(db, principal, r, action).await?.0,
     };
-    let row = match by_id {
-        Some(row) => row,
-        None => {
-            let mut named = db
-                .resources_named(kind, &principal.user_id, reference, org_id)
-                .await?;
-            match named.len() {
-                0 => return Err(Error::not_found(format!("{what} not found"))),
-                1 => named.remove(0),
-                n => {
-                    return Err(Error::invalid_input(format!(
-                        "{n} of your organizations have a {} named {reference}: pass org_id or use its id",
-                        kind.as_str()
-                    )))
-                }
+    Ok(row)
+}
+
+/// The kinds kept in the resources table, each a `Tenanted` kind of its own.
+macro_rules! resource_kinds {
+    ($($name:ident => $kind:expr, $what:literal),*) => {$(
+        struct $name(ResourceRow);
+
+        #[async_trait]
+        impl Tenanted for $name {
+            const KIND: &'static str = $what;
+            async fn by_id(db: &Db, id: &str) -> Result<Option<Self>> {
+                Ok(db.resource($kind, id).await?.map($name))
+            }
+            async fn named(db: &Db, user_id: &str, name: &str, org_id: Option<&str>) -> Result<Vec<Self>> {
+                let rows = db.resources_named($kind, user_id, name, org_id).await?;
+                Ok(rows.into_iter().map($name).collect())
+            }
+            fn org_id(&self) -> &str {
+                &self.0.org_id
+            }
+            fn target(&self, _: Action) -> Target<'_> {
+                Target::Resource { owner_id: &self.0.owner_id, org_id: &self.0.org_id }
             }
         }
-    };
-    let actor = actor(db, principal, &row.org_id).await?;
-    check(
-        &actor,
-        action,
-        &Target::Resource {
-            owner_id: &row.owner_id,
-            org_id: &row.org_id,
-        },
-        &what,
-    )?;
-    Ok(row)
+    )*};
+}
+
+resource_kinds!(
+    Disk => Kind::Disk, "disk",
+    Bucket => Kind::Bucket, "bucket",
+    Function => Kind::Function, "function"
+);
+
+#[async_trait]
+impl Tenanted for InstanceRow {
+    const KIND: &'static str = "instance";
+    async fn by_id(db: &Db, id: &str) -> Result<Option<Self>> {
+        db.instance(id).await
+    }
+    async fn named(db: &Db, user_id: &str, name: &str, org_id: Option<&str>) -> Result<Vec<Self>> {
+        db.instances_named(user_id, name, org_id).await
+    }
+    fn org_id(&self) -> &str {
+        &self.org_id
+    }
+    fn target(&self, _: Action) -> Target<'_> {
+        Target::Resource {
+            owner_id: &self.owner_id,
+            org_id: &self.org_id,
+        }
+    }
+}
+
+#[async_trait]
+impl Tenanted for ClusterRow {
+    const KIND: &'static str = "cluster";
+    async fn by_id(db: &Db, id: &str) -> Result<Option<Self>> {
+        db.cluster(id).await
+    }
+    async fn named(db: &Db, user_id: &str, name: &str, org_id: Option<&str>) -> Result<Vec<Self>> {
+        db.clusters_named(user_id, name, org_id).await
+    }
+    fn org_id(&self) -> &str {
+        &self.org_id
+    }
+    fn target(&self, action: Action) -> Target<'_> {
+        match action {
+            Action::Read => Target::Resource {
+                owner_id: &self.created_by,
+                org_id: &self.org_id,
+            },
+            // Ending a reservation is an organization decision, whoever made it.
+            _ => Target::Org {
+                org_id: &self.org_id,
+            },
+        }
+    }
 }
 
 /// The name a resource has on the backend. It is ours, not the tenant's: tenants' names only need

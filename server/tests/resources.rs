@@ -801,3 +801,86 @@ async fn uploads_pages_disks_and_counts_are_bounded_on_sqlite() {
 async fn uploads_pages_disks_and_counts_are_bounded_on_postgres() {
     on_postgres(bounded).await;
 }
+
+/// Instances go through the same authorization path as every other kind: by id, or by name in
+/// one of the caller's organizations (`org_id` where several have it); nobody else's by name.
+#[tokio::test(flavor = "multi_thread")]
+async fn instances_are_addressed_by_name_per_organization() {
+    on_sqlite(|url| async move {
+        let mut b = backends();
+        b.compute = Some(Arc::new(
+            nubes::memory::MemoryCompute::new().with_image("img"),
+        ));
+        let api = api_backends(&url, b).await;
+        let t = team(&api).await;
+        let alice = Some(t.alice.as_str());
+        let web = |org: Option<&str>| match org {
+            Some(o) => json!({"name": "web", "image": "img", "org_id": o}),
+            None => json!({"name": "web", "image": "img"}),
+        };
+        let personal = created(&api.post("/v1/instances", alice, web(None)).await);
+        let in_org = created(&api.post("/v1/instances", alice, web(Some(&t.org))).await);
+        let eves = created(&api.post("/v1/instances", Some(&t.eve), web(None)).await);
+
+        // Two of alice's organizations have a "web": the name alone is refused, not guessed.
+        let (status, body) = api.get("/v1/instances/web", alice).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("pass org_id"),
+            "{body}"
+        );
+        let (_, i) = api
+            .get(&format!("/v1/instances/web?org_id={}", t.org), alice)
+            .await;
+        assert_eq!(i["id"], in_org.as_str());
+        // Actions with their own query take org_id too.
+        let (status, i) = api
+            .post(
+                &format!("/v1/instances/web/stop?org_id={}&timeout_secs=0", t.org),
+                alice,
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (status, i["id"].as_str()),
+            (StatusCode::OK, Some(in_org.as_str()))
+        );
+        // Bob is in the org only: the name is enough for him, and it is the org's.
+        let (_, i) = api.get("/v1/instances/web", Some(&t.bob)).await;
+        assert_eq!(i["id"], in_org.as_str());
+        // Eve's name finds hers; alice's personal one stays invisible to her by name and by id.
+        let (_, i) = api.get("/v1/instances/web", Some(&t.eve)).await;
+        assert_eq!(i["id"], eves.as_str());
+        error(
+            &api.get(&format!("/v1/instances/{personal}"), Some(&t.eve))
+                .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        );
+        error(
+            &api.get(&format!("/v1/instances/web?org_id={}", t.org), Some(&t.eve))
+                .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        );
+        let res = api
+            .send(
+                "DELETE",
+                &format!("/v1/instances/web?org_id={}&force=true", t.org),
+                alice,
+                None,
+            )
+            .await;
+        assert_eq!(res.0, StatusCode::NO_CONTENT, "{}", res.1);
+        let (_, i) = api.get("/v1/instances/web", alice).await;
+        assert_eq!(
+            i["id"],
+            personal.as_str(),
+            "one web is left, so the name is enough"
+        );
+    })
+    .await;
+}

@@ -95,6 +95,21 @@ impl Client {
         self.org.clone()
     }
 
+    /// `path` with `?org_id=` when this client works in an organization, so a name is looked
+    /// up there.
+    pub fn in_org(&self, path: String) -> String {
+        match &self.org {
+            Some(org) => {
+                let query: String = reqwest::Url::parse_with_params("http://x/", [("org_id", org)])
+                    .ok()
+                    .and_then(|u| u.query().map(str::to_string))
+                    .unwrap_or_default();
+                format!("{path}?{query}")
+            }
+            None => path,
+        }
+    }
+
     /// A client without a token, for signing in.
     pub fn anonymous(base: &str) -> Result<Self> {
         let mut client = Self::new(base, "-")?;

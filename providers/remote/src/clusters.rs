@@ -20,13 +20,21 @@ pub async fn list(client: &Client) -> Result<Vec<ClusterView>> {
 
 pub async fn get(client: &Client, id: &str) -> Result<ClusterView> {
     client
-        .call(Method::GET, &path(&["v1", "clusters", id]), NONE)
+        .call(
+            Method::GET,
+            &client.in_org(path(&["v1", "clusters", id])),
+            NONE,
+        )
         .await
 }
 
 pub async fn delete(client: &Client, id: &str) -> Result<()> {
     client
-        .raw(Method::DELETE, &path(&["v1", "clusters", id]), NONE)
+        .raw(
+            Method::DELETE,
+            &client.in_org(path(&["v1", "clusters", id])),
+            NONE,
+        )
         .await?;
     Ok(())
 }

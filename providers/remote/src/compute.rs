@@ -7,7 +7,7 @@ use nubes_api::instances::{
     TenantInstance,
 };
 use nubes_core::compute::*;
-use nubes_core::{collect_exec, ByteStream, ComputeCapability, Error, ErrorKind, Result};
+use nubes_core::{collect_exec, ByteStream, ComputeCapability, Error, Result};
 use reqwest::Method;
 
 use crate::client::{cut_off, path, read_json, Client};
@@ -28,54 +28,23 @@ impl RemoteCompute {
         Self { client, capability }
     }
 
-    async fn fetch(&self, id: &str) -> Result<Instance> {
-        let r: TenantInstance = self
-            .client
-            .call(Method::GET, &format!("/v1/instances/{id}"), NONE)
-            .await?;
-        Ok(r.into_instance(SCHEME))
+    /// The path of instance `id` (its id, or its name: the server looks names up), and of
+    /// `action` on it.
+    fn at(&self, id: &str, action: Option<&str>) -> Result<String> {
+        if id.is_empty() {
+            return Err(Error::not_found("instance  not found").with_provider(SCHEME));
+        }
+        let mut segments = vec!["v1", "instances", id];
+        segments.extend(action);
+        Ok(path(&segments))
     }
 
-    /// The server's id for `id_or_name`; names are looked up among the caller's instances.
-    async fn resolve(&self, id_or_name: &str) -> Result<String> {
-        if id_or_name.is_empty() || id_or_name.contains(['/', '?', '#']) {
-            return Err(Error::not_found(format!("instance {id_or_name} not found")));
-        }
-        match self.fetch(id_or_name).await {
-            Ok(i) => return Ok(i.id),
-            Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
-            Err(_) => {}
-        }
-        let named: Vec<Instance> = self
-            .list(ListOptions::default())
-            .await?
-            .into_iter()
-            .filter(|i| i.name == id_or_name)
-            .collect();
-        match named.as_slice() {
-            [one] => Ok(one.id.clone()),
-            [] => Err(Error::not_found(format!("instance {id_or_name} not found"))),
-            many => Err(Error::invalid_input(format!(
-                "{} instances are named {id_or_name} (in different organizations): use an id",
-                many.len()
-            ))),
-        }
-    }
-
-    async fn post_instance(
-        &self,
-        id: &str,
-        action: &str,
-        query: Option<StopQuery>,
-    ) -> Result<Instance> {
-        let id = self.resolve(id).await?;
+    async fn post_instance(&self, id: &str, action: &str, query: StopQuery) -> Result<Instance> {
         let res = self
             .client
-            .send(
-                Method::POST,
-                &path(&["v1", "instances", &id, action]),
-                |r| r.query(&query),
-            )
+            .send(Method::POST, &self.at(id, Some(action))?, |r| {
+                r.query(&query)
+            })
             .await?;
         Ok(read_json::<TenantInstance>(res)
             .await?
@@ -83,10 +52,13 @@ impl RemoteCompute {
     }
 }
 
-fn stop_query(options: &StopOptions) -> Option<StopQuery> {
-    Some(StopQuery {
-        timeout_secs: Some(whole_secs(options.timeout)),
-    })
+impl RemoteCompute {
+    fn stop_query(&self, options: Option<&StopOptions>) -> StopQuery {
+        StopQuery {
+            org_id: self.client.org(),
+            timeout_secs: options.map(|o| whole_secs(o.timeout)),
+        }
+    }
 }
 
 #[async_trait]
@@ -111,8 +83,11 @@ impl Compute for RemoteCompute {
     }
 
     async fn get(&self, id: &str) -> Result<Instance> {
-        let id = self.resolve(id).await?;
-        self.fetch(&id).await
+        let r: TenantInstance = self
+            .client
+            .call(Method::GET, &self.client.in_org(self.at(id, None)?), NONE)
+            .await?;
+        Ok(r.into_instance(SCHEME))
     }
 
     async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
@@ -125,28 +100,27 @@ impl Compute for RemoteCompute {
     }
 
     async fn start(&self, id: &str) -> Result<Instance> {
-        self.post_instance(id, "start", None).await
+        self.post_instance(id, "start", self.stop_query(None)).await
     }
 
     async fn stop(&self, id: &str, options: StopOptions) -> Result<Instance> {
-        self.post_instance(id, "stop", stop_query(&options)).await
+        self.post_instance(id, "stop", self.stop_query(Some(&options)))
+            .await
     }
 
     async fn restart(&self, id: &str, options: StopOptions) -> Result<Instance> {
-        self.post_instance(id, "restart", stop_query(&options))
+        self.post_instance(id, "restart", self.stop_query(Some(&options)))
             .await
     }
 
     async fn delete(&self, id: &str, options: DeleteOptions) -> Result<()> {
-        let id = self.resolve(id).await?;
         let query = DeleteQuery {
+            org_id: self.client.org(),
             force: options.force,
             keep_disks: options.keep_disks,
         };
         self.client
-            .send(Method::DELETE, &path(&["v1", "instances", &id]), |r| {
-                r.query(&query)
-            })
+            .send(Method::DELETE, &self.at(id, None)?, |r| r.query(&query))
             .await
             .map(|_| ())
     }
@@ -159,12 +133,11 @@ impl Compute for RemoteCompute {
             return collect_exec(self.exec_stream(id, request, None).await?, max).await;
         }
         let body = ExecBody::of(&request)?;
-        let id = self.resolve(id).await?;
         let out: ExecResult = self
             .client
             .call(
                 Method::POST,
-                &format!("/v1/instances/{id}/exec"),
+                &self.client.in_org(self.at(id, Some("exec"))?),
                 Some(&body),
             )
             .await?;
@@ -180,20 +153,20 @@ impl Compute for RemoteCompute {
         stdin: Option<ByteStream>,
     ) -> Result<ExecStream> {
         request.validate()?;
-        let id = self.resolve(id).await?;
-        crate::exec_socket::open(&self.client, &id, request, stdin).await
+        let at = self.client.in_org(self.at(id, Some("exec"))?);
+        crate::exec_socket::open(&self.client, &at, request, stdin).await
     }
 
     /// The server interleaves stdout and stderr; every chunk comes back as stdout.
     async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream> {
-        let id = self.resolve(id).await?;
         let query = LogQuery {
+            org_id: self.client.org(),
             tail: options.tail,
             follow: options.follow,
         };
         let res = self
             .client
-            .send(Method::GET, &format!("/v1/instances/{id}/logs"), |r| {
+            .send(Method::GET, &self.at(id, Some("logs"))?, |r| {
                 r.query(&query)
             })
             .await?;
@@ -209,21 +182,23 @@ impl Compute for RemoteCompute {
     }
 
     async fn stats(&self, id: &str) -> Result<InstanceStats> {
-        let id = self.resolve(id).await?;
         self.client
-            .call(Method::GET, &format!("/v1/instances/{id}/stats"), NONE)
+            .call(
+                Method::GET,
+                &self.client.in_org(self.at(id, Some("stats"))?),
+                NONE,
+            )
             .await
     }
 
     async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
         request.validate()?;
-        let id = self.resolve(id).await?;
         let body = ResizeBody::from(&request);
         let r: TenantInstance = self
             .client
             .call(
                 Method::POST,
-                &format!("/v1/instances/{id}/resize"),
+                &self.client.in_org(self.at(id, Some("resize"))?),
                 Some(&body),
             )
             .await?;

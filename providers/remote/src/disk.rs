@@ -31,7 +31,7 @@ impl RemoteDisk {
             .client
             .call(
                 Method::POST,
-                &path(&["v1", "disks", name, action]),
+                &self.client.in_org(path(&["v1", "disks", name, action])),
                 Some(body),
             )
             .await?;
@@ -45,7 +45,11 @@ impl RemoteDisk {
         if let Some(id) = base {
             let b: TenantDisk = self
                 .client
-                .call(Method::GET, &path(&["v1", "disks", &id]), NONE)
+                .call(
+                    Method::GET,
+                    &self.client.in_org(path(&["v1", "disks", &id])),
+                    NONE,
+                )
                 .await?;
             image.backing = Some(b.name);
         }
@@ -77,7 +81,11 @@ impl Disk for RemoteDisk {
         validate::name("disk", name)?;
         let r: TenantDisk = self
             .client
-            .call(Method::GET, &path(&["v1", "disks", name]), NONE)
+            .call(
+                Method::GET,
+                &self.client.in_org(path(&["v1", "disks", name])),
+                NONE,
+            )
             .await?;
         self.image(r).await
     }
@@ -130,7 +138,11 @@ impl Disk for RemoteDisk {
     async fn delete(&self, name: &str) -> Result<()> {
         validate::name("disk", name)?;
         self.client
-            .raw(Method::DELETE, &path(&["v1", "disks", name]), NONE)
+            .raw(
+                Method::DELETE,
+                &self.client.in_org(path(&["v1", "disks", name])),
+                NONE,
+            )
             .await?;
         Ok(())
     }

@@ -24,11 +24,11 @@ fn lost(e: impl std::fmt::Display) -> Error {
 
 pub async fn open(
     client: &Client,
-    id: &str,
+    at: &str,
     request: ExecRequest,
     more: Option<ByteStream>,
 ) -> Result<ExecStream> {
-    let url = client.websocket_url(&format!("/v1/instances/{id}/exec"))?;
+    let url = client.websocket_url(at)?;
     let mut upgrade = url
         .into_client_request()
         .map_err(|e| Error::invalid_input(format!("bad server URL: {e}")))?;

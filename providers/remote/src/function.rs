@@ -50,7 +50,11 @@ impl Function for RemoteFunction {
         validate::name("function", name)?;
         let r: TenantFunction = self
             .client
-            .call(Method::GET, &path(&["v1", "functions", name]), NONE)
+            .call(
+                Method::GET,
+                &self.client.in_org(path(&["v1", "functions", name])),
+                NONE,
+            )
             .await?;
         Ok(r.into_info(SCHEME))
     }
@@ -66,7 +70,9 @@ impl Function for RemoteFunction {
             .client
             .send(
                 Method::POST,
-                &path(&["v1", "functions", name, "invoke"]),
+                &self
+                    .client
+                    .in_org(path(&["v1", "functions", name, "invoke"])),
                 |r| {
                     r.header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                         .body(payload)
@@ -80,7 +86,11 @@ impl Function for RemoteFunction {
     async fn delete(&self, name: &str) -> Result<()> {
         validate::name("function", name)?;
         self.client
-            .raw(Method::DELETE, &path(&["v1", "functions", name]), NONE)
+            .raw(
+                Method::DELETE,
+                &self.client.in_org(path(&["v1", "functions", name])),
+                NONE,
+            )
             .await?;
         Ok(())
     }

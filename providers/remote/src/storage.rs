@@ -87,7 +87,11 @@ impl Storage for RemoteStorage {
     async fn delete_bucket(&self, name: &str) -> Result<()> {
         validate::bucket(name)?;
         self.client
-            .raw(Method::DELETE, &path(&["v1", "buckets", name]), NONE)
+            .raw(
+                Method::DELETE,
+                &self.client.in_org(path(&["v1", "buckets", name])),
+                NONE,
+            )
             .await?;
         Ok(())
     }
@@ -98,10 +102,14 @@ impl Storage for RemoteStorage {
         let body = reqwest::Body::wrap_stream(body);
         let res = self
             .client
-            .send(Method::PUT, &object_path(bucket, key), |r| {
-                r.header(header::CONTENT_TYPE, "application/octet-stream")
-                    .body(body)
-            })
+            .send(
+                Method::PUT,
+                &self.client.in_org(object_path(bucket, key)),
+                |r| {
+                    r.header(header::CONTENT_TYPE, "application/octet-stream")
+                        .body(body)
+                },
+            )
             .await?;
         read_json(res).await
     }
@@ -123,16 +131,20 @@ impl Storage for RemoteStorage {
         }
         let res = self
             .client
-            .send(Method::GET, &object_path(bucket, key), |r| match range {
-                Some(ByteRange {
-                    start,
-                    end: Some(end),
-                }) => r.header(header::RANGE, format!("bytes={start}-{}", end - 1)),
-                Some(ByteRange { start, end: None }) => {
-                    r.header(header::RANGE, format!("bytes={start}-"))
-                }
-                None => r,
-            })
+            .send(
+                Method::GET,
+                &self.client.in_org(object_path(bucket, key)),
+                |r| match range {
+                    Some(ByteRange {
+                        start,
+                        end: Some(end),
+                    }) => r.header(header::RANGE, format!("bytes={start}-{}", end - 1)),
+                    Some(ByteRange { start, end: None }) => {
+                        r.header(header::RANGE, format!("bytes={start}-"))
+                    }
+                    None => r,
+                },
+            )
             .await?;
         let meta = meta(key, res.headers())?;
         let returned = match range {
@@ -152,14 +164,18 @@ impl Storage for RemoteStorage {
         validate::object_key(key)?;
         let res = self
             .client
-            .send(Method::HEAD, &object_path(bucket, key), |r| r)
+            .send(
+                Method::HEAD,
+                &self.client.in_org(object_path(bucket, key)),
+                |r| r,
+            )
             .await?;
         meta(key, res.headers())
     }
 
     async fn list(&self, bucket: &str, options: ListObjectsOptions) -> Result<ObjectPage> {
         validate::bucket(bucket)?;
-        let query = ListQuery::of(&options, None);
+        let query = ListQuery::of(&options, self.client.org());
         let res = self
             .client
             .send(
@@ -175,7 +191,11 @@ impl Storage for RemoteStorage {
         validate::bucket(bucket)?;
         validate::object_key(key)?;
         self.client
-            .raw(Method::DELETE, &object_path(bucket, key), NONE)
+            .raw(
+                Method::DELETE,
+                &self.client.in_org(object_path(bucket, key)),
+                NONE,
+            )
             .await?;
         Ok(())
     }

@@ -61,6 +61,28 @@ impl Db {
         Ok(r.map(row))
     }
 
+    /// Clusters named `name` in the organizations `user_id` belongs to (in `org_id` only, when
+    /// given).
+    pub async fn clusters_named(
+        &self,
+        user_id: &str,
+        name: &str,
+        org_id: Option<&str>,
+    ) -> Result<Vec<ClusterRow>> {
+        let rows: Vec<Tuple> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM clusters c JOIN members m ON m.org_id = c.org_id
+             WHERE m.user_id = $1 AND c.name = $2 AND ($3 IS NULL OR c.org_id = $3)
+             ORDER BY c.created_at, c.id"
+        ))
+        .bind(user_id)
+        .bind(name)
+        .bind(org_id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| map(e, "cluster"))?;
+        Ok(rows.into_iter().map(row).collect())
+    }
+
     /// Clusters of the organizations `user_id` belongs to.
     pub async fn clusters_visible_to(&self, user_id: &str) -> Result<Vec<ClusterRow>> {
         let rows: Vec<Tuple> = sqlx::query_as(&format!(

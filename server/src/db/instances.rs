@@ -152,6 +152,29 @@ impl Db {
     }
 
     /// Instances in the organizations `user_id` belongs to.
+    /// Instances named `name` in the organizations `user_id` belongs to (in `org_id` only, when
+    /// given).
+    pub async fn instances_named(
+        &self,
+        user_id: &str,
+        name: &str,
+        org_id: Option<&str>,
+    ) -> Result<Vec<InstanceRow>> {
+        let rows: Vec<Tuple> = sqlx::query_as(&format!(
+            "SELECT {} FROM instances i JOIN members m ON m.org_id = i.org_id
+             WHERE m.user_id = $1 AND i.name = $2 AND ($3 IS NULL OR i.org_id = $3)
+             ORDER BY i.created_at, i.id",
+            prefixed()
+        ))
+        .bind(user_id)
+        .bind(name)
+        .bind(org_id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| map(e, "instance"))?;
+        Ok(rows.into_iter().map(row).collect())
+    }
+
     pub async fn instances_visible_to(&self, user_id: &str) -> Result<Vec<InstanceRow>> {
         let rows: Vec<Tuple> = sqlx::query_as(&format!(
             "SELECT {} FROM instances i

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::audit::{created, Created};
 use super::error::ApiResult;
-use super::extract::Body;
+use super::extract::{Body, Named, OrgQuery, Params};
 use super::AppState;
 use crate::accounts::Principal;
 use crate::clusters::{ClusterView, CreateCluster};
@@ -56,15 +56,16 @@ async fn list(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<Clu
     operation_id = "clusters_get",
     tag = "clusters",
     summary = "One cluster: its reservation, what is used, and what waits in it, in order",
-    params(("id" = String, Path, description = "The cluster's id")),
+    params(("id" = String, Path, description = "The cluster's id, or its name"), OrgQuery),
     responses((status = 200, body = ClusterView), super::error::Errors)
 )]
 async fn get_one(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    Params(q): Params<OrgQuery>,
 ) -> ApiResult<Json<ClusterView>> {
-    Ok(Json(s.clusters.get(&p, &id).await?))
+    Ok(Json(s.clusters.get(&p, q.named(&id)).await?))
 }
 
 #[utoipa::path(
@@ -73,14 +74,15 @@ async fn get_one(
     operation_id = "clusters_delete",
     tag = "clusters",
     summary = "End an empty cluster; its capacity is free again (its organization's admins)",
-    params(("id" = String, Path, description = "The cluster's id")),
+    params(("id" = String, Path, description = "The cluster's id, or its name"), OrgQuery),
     responses((status = 204), super::error::Errors)
 )]
 async fn delete(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    Params(q): Params<OrgQuery>,
 ) -> ApiResult<StatusCode> {
-    s.clusters.delete(&p, &id).await?;
+    s.clusters.delete(&p, q.named(&id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

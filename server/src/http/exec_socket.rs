@@ -13,7 +13,6 @@ use nubes::{ByteStream, Error, ExecEvent, LogStreamKind};
 
 use super::AppState;
 use crate::accounts::Principal;
-use crate::instances::ExecBody;
 pub use nubes_api::instances::{ExecEnd, ExecStart};
 
 /// How many stdin frames may wait for the command to read them before the client is made to
@@ -41,15 +40,12 @@ pub async fn serve(s: AppState, p: Principal, id: String, socket: WebSocket) {
     } else {
         (None, None)
     };
-    let body = ExecBody {
-        command: start.command,
-        env: start.env,
-        workdir: start.workdir,
-        stdin: start.stdin,
-        timeout_secs: start.timeout_secs,
-        max_output: None,
-    };
-    let mut events = match s.instances.exec_stream(&p, &id, body, stdin).await {
+    let body = start.into_body();
+    let mut events = match s
+        .instances
+        .exec_stream(&p, crate::tenancy::Ref::id(&id), body, stdin)
+        .await
+    {
         Ok(events) => events,
         Err(e) => return finish(&mut sink, Err(e)).await,
     };

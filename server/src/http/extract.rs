@@ -118,14 +118,25 @@ pub trait Named {
     fn named<'a>(&'a self, id_or_name: &'a str) -> crate::tenancy::Ref<'a>;
 }
 
-impl Named for OrgQuery {
-    fn named<'a>(&'a self, id_or_name: &'a str) -> crate::tenancy::Ref<'a> {
-        crate::tenancy::Ref {
-            id_or_name,
-            org_id: self.org_id.as_deref(),
+macro_rules! named {
+    ($($query:ty),*) => {$(
+        impl Named for $query {
+            fn named<'a>(&'a self, id_or_name: &'a str) -> crate::tenancy::Ref<'a> {
+                crate::tenancy::Ref {
+                    id_or_name,
+                    org_id: self.org_id.as_deref(),
+                }
+            }
         }
-    }
+    )*};
 }
+
+named!(
+    OrgQuery,
+    nubes_api::instances::StopQuery,
+    nubes_api::instances::DeleteQuery,
+    nubes_api::instances::LogQuery
+);
 
 /// A WebSocket upgrade; a request that is not one is a 400 in the API's error shape.
 #[derive(Debug)]

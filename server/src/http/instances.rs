@@ -9,7 +9,7 @@ use nubes::{InstanceStats, LogOptions};
 
 use super::audit::{created, Created};
 use super::error::ApiResult;
-use super::extract::{Body, Params, Upgrade};
+use super::extract::{Body, Named, OrgQuery, Params, Upgrade};
 use super::AppState;
 use crate::accounts::Principal;
 use crate::instances::{CreateInstance, DryRun, ExecBody, ExecResult, TenantInstance};
@@ -84,15 +84,16 @@ async fn list(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<Ten
     operation_id = "instances_get_one",
     tag = "instances",
     summary = "One instance, with its live state",
-    params(("id" = String, Path, description = "The instance's id")),
+    params(("id" = String, Path, description = "The instance's id, or its name"), OrgQuery),
     responses((status = 200, body = TenantInstance), super::error::Errors)
 )]
 async fn get_one(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    Params(q): Params<OrgQuery>,
 ) -> ApiResult<Json<TenantInstance>> {
-    Ok(Json(s.instances.get(&p, &id).await?))
+    Ok(Json(s.instances.get(&p, q.named(&id)).await?))
 }
 
 #[utoipa::path(
@@ -101,7 +102,7 @@ async fn get_one(
     operation_id = "instances_delete",
     tag = "instances",
     summary = "Delete an instance; a running one only with force",
-    params(("id" = String, Path, description = "The instance's id"), DeleteQuery),
+    params(("id" = String, Path, description = "The instance's id, or its name"), DeleteQuery),
     responses((status = 204), super::error::Errors)
 )]
 async fn delete(
@@ -116,7 +117,7 @@ async fn delete(
         nubes::DeleteOptions::default()
     };
     options.keep_disks = q.keep_disks;
-    s.instances.delete(&p, &id, options).await?;
+    s.instances.delete(&p, q.named(&id), options).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -126,15 +127,16 @@ async fn delete(
     operation_id = "instances_start",
     tag = "instances",
     summary = "Start a stopped instance",
-    params(("id" = String, Path, description = "The instance's id")),
+    params(("id" = String, Path, description = "The instance's id, or its name"), OrgQuery),
     responses((status = 200, body = TenantInstance), super::error::Errors)
 )]
 async fn start(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    Params(q): Params<OrgQuery>,
 ) -> ApiResult<Json<TenantInstance>> {
-    Ok(Json(s.instances.start(&p, &id).await?))
+    Ok(Json(s.instances.start(&p, q.named(&id)).await?))
 }
 
 #[utoipa::path(
@@ -143,7 +145,7 @@ async fn start(
     operation_id = "instances_stop",
     tag = "instances",
     summary = "Stop: ask the instance to exit, kill it after the timeout",
-    params(("id" = String, Path, description = "The instance's id"), StopQuery),
+    params(("id" = String, Path, description = "The instance's id, or its name"), StopQuery),
     responses((status = 200, body = TenantInstance), super::error::Errors)
 )]
 async fn stop(
@@ -152,7 +154,9 @@ async fn stop(
     Path(id): Path<String>,
     Params(q): Params<StopQuery>,
 ) -> ApiResult<Json<TenantInstance>> {
-    Ok(Json(s.instances.stop(&p, &id, q.timeout()?).await?))
+    Ok(Json(
+        s.instances.stop(&p, q.named(&id), q.timeout()?).await?,
+    ))
 }
 
 #[utoipa::path(
@@ -161,7 +165,7 @@ async fn stop(
     operation_id = "instances_restart",
     tag = "instances",
     summary = "Stop, then start again",
-    params(("id" = String, Path, description = "The instance's id"), StopQuery),
+    params(("id" = String, Path, description = "The instance's id, or its name"), StopQuery),
     responses((status = 200, body = TenantInstance), super::error::Errors)
 )]
 async fn restart(
@@ -170,7 +174,9 @@ async fn restart(
     Path(id): Path<String>,
     Params(q): Params<StopQuery>,
 ) -> ApiResult<Json<TenantInstance>> {
-    Ok(Json(s.instances.restart(&p, &id, q.timeout()?).await?))
+    Ok(Json(
+        s.instances.restart(&p, q.named(&id), q.timeout()?).await?,
+    ))
 }
 
 #[utoipa::path(
@@ -179,7 +185,7 @@ async fn restart(
     operation_id = "instances_exec",
     tag = "instances",
     summary = "Run a command in a running instance",
-    params(("id" = String, Path, description = "The instance's id")),
+    params(("id" = String, Path, description = "The instance's id, or its name"), OrgQuery),
     request_body = ExecBody,
     responses((status = 200, body = ExecResult), super::error::Errors)
 )]
@@ -187,9 +193,10 @@ async fn exec(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    Params(q): Params<OrgQuery>,
     Body(b): Body<ExecBody>,
 ) -> ApiResult<Json<ExecResult>> {
-    Ok(Json(s.instances.exec(&p, &id, b).await?))
+    Ok(Json(s.instances.exec(&p, q.named(&id), b).await?))
 }
 
 #[utoipa::path(
@@ -203,16 +210,18 @@ async fn exec(
         The server sends output in binary frames whose first byte is the stream (1 stdout, \
         2 stderr), then one text frame, `{\"exit_code\": N}` or an error body, and closes. \
         Closing the socket ends the command.",
-    params(("id" = String, Path, description = "The instance's id")),
+    params(("id" = String, Path, description = "The instance's id, or its name"), OrgQuery),
     responses((status = 101, description = "Switching to the exec's stream"), super::error::Errors)
 )]
 async fn exec_stream(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    Params(q): Params<OrgQuery>,
     Upgrade(upgrade): Upgrade,
 ) -> ApiResult<Response> {
-    s.instances.may_exec(&p, &id).await?;
+    // The socket outlives this request: it names the instance by the id found here.
+    let id = s.instances.may_exec(&p, q.named(&id)).await?;
     let pass = s.sockets.enter(&p.user_id)?;
     Ok(upgrade.on_upgrade(move |socket| async move {
         super::exec_socket::serve(s, p, id, socket).await;
@@ -226,7 +235,7 @@ async fn exec_stream(
     operation_id = "instances_logs",
     tag = "instances",
     summary = "Output, streamed; with follow, until the instance stops",
-    params(("id" = String, Path, description = "The instance's id"), LogQuery),
+    params(("id" = String, Path, description = "The instance's id, or its name"), LogQuery),
     responses((status = 200, body = String, content_type = "text/plain"), super::error::Errors)
 )]
 async fn logs(
@@ -237,7 +246,7 @@ async fn logs(
 ) -> ApiResult<Response> {
     let mut options = LogOptions::default().follow(q.follow);
     options.tail = q.tail;
-    let logs = s.instances.logs(&p, &id, options).await?;
+    let logs = s.instances.logs(&p, q.named(&id), options).await?;
     // Chunks go out as they come, so a follower sees output while the instance writes it.
     let body = axum::body::Body::from_stream(logs.map_ok(|chunk| chunk.data));
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
@@ -249,7 +258,7 @@ async fn logs(
     operation_id = "instances_resize",
     tag = "instances",
     summary = "Change cpus and memory",
-    params(("id" = String, Path, description = "The instance's id")),
+    params(("id" = String, Path, description = "The instance's id, or its name"), OrgQuery),
     request_body = ResizeBody,
     responses((status = 200, body = TenantInstance), super::error::Errors)
 )]
@@ -257,9 +266,12 @@ async fn resize(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    Params(q): Params<OrgQuery>,
     Body(b): Body<ResizeBody>,
 ) -> ApiResult<Json<TenantInstance>> {
-    Ok(Json(s.instances.resize(&p, &id, b.request()).await?))
+    Ok(Json(
+        s.instances.resize(&p, q.named(&id), b.request()).await?,
+    ))
 }
 
 #[utoipa::path(
@@ -268,13 +280,14 @@ async fn resize(
     operation_id = "instances_stats",
     tag = "instances",
     summary = "A resource usage sample",
-    params(("id" = String, Path, description = "The instance's id")),
+    params(("id" = String, Path, description = "The instance's id, or its name"), OrgQuery),
     responses((status = 200, body = nubes::InstanceStats), super::error::Errors)
 )]
 async fn stats(
     State(s): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
+    Params(q): Params<OrgQuery>,
 ) -> ApiResult<Json<InstanceStats>> {
-    Ok(Json(s.instances.stats(&p, &id).await?))
+    Ok(Json(s.instances.stats(&p, q.named(&id)).await?))
 }
