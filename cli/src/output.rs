@@ -74,6 +74,13 @@ pub fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     or_dash(t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()))
 }
 
+/// The first columns of anything a tenant owns: id, name, organization, owner, then `rest`.
+pub fn owned(id: &str, name: &str, org_id: &str, owner_id: &str, rest: &[String]) -> Vec<String> {
+    let mut row = vec![id.into(), name.into(), org_id.into(), owner_id.into()];
+    row.extend_from_slice(rest);
+    row
+}
+
 /// Seconds since the epoch, as `time` shows them.
 pub fn epoch(t: i64) -> String {
     time(chrono::DateTime::from_timestamp(t, 0))

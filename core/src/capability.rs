@@ -34,6 +34,23 @@ pub struct ComputeCapability {
 }
 
 impl ComputeCapability {
+    /// What a container engine offers: restart, exec with stdin and streamed output, logs that
+    /// follow, stats, and resizing while running. A provider adds what else it has.
+    pub fn containers() -> Self {
+        Self {
+            restart: true,
+            exec: true,
+            exec_stdin: true,
+            exec_stream: true,
+            logs: true,
+            logs_follow: true,
+            stats: true,
+            resize: true,
+            resize_live: true,
+            ..Self::default()
+        }
+    }
+
     pub fn supports(&self, op: Operation) -> bool {
         match op {
             Operation::ComputeRestart => self.restart,

@@ -415,6 +415,10 @@ pub struct DeleteOptions {
 }
 
 impl DeleteOptions {
+    pub fn new(force: bool, keep_disks: bool) -> Self {
+        Self { force, keep_disks }
+    }
+
     pub fn force() -> Self {
         Self {
             force: true,

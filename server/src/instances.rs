@@ -490,26 +490,33 @@ impl Instances {
         r: Ref<'_>,
         timeout: Duration,
     ) -> Result<TenantInstance> {
-        let row = self.authorized(p, r, Action::Operate).await?;
-        let live = self
-            .compute()?
-            .stop(&row.backend_id, StopOptions::timeout(timeout))
-            .await?;
-        Ok(self.changed(&row, &live))
+        self.halt(p, r, timeout, false).await
     }
 
-    /// Asks the instance to exit, killing it after `timeout`.
+    /// Stops the instance as `stop` does, then starts it again.
     pub async fn restart(
         &self,
         p: &Principal,
         r: Ref<'_>,
         timeout: Duration,
     ) -> Result<TenantInstance> {
+        self.halt(p, r, timeout, true).await
+    }
+
+    async fn halt(
+        &self,
+        p: &Principal,
+        r: Ref<'_>,
+        timeout: Duration,
+        again: bool,
+    ) -> Result<TenantInstance> {
         let row = self.authorized(p, r, Action::Operate).await?;
-        let live = self
-            .compute()?
-            .restart(&row.backend_id, StopOptions::timeout(timeout))
-            .await?;
+        let (compute, options) = (self.compute()?, StopOptions::timeout(timeout));
+        let live = if again {
+            compute.restart(&row.backend_id, options).await?
+        } else {
+            compute.stop(&row.backend_id, options).await?
+        };
         Ok(self.changed(&row, &live))
     }
 

@@ -22,7 +22,7 @@ use nubes_billing::{day, Breakdown, Credits, Meter, Owed, Resources, Transition,
 use tokio::sync::{watch, Mutex};
 
 use crate::billing::Billing;
-use crate::db::{Db, Locked, MeterRow};
+use crate::db::{Db, Locked, MeterRow, Settlement};
 use crate::events::Events;
 
 #[derive(Debug, Clone)]
@@ -129,7 +129,15 @@ impl Metering {
             disk,
             ..Breakdown::default()
         };
-        Db::settle_meter_in(db, &row, false, None, None, &[(day(now), used)], now).await
+        let settlement = Settlement {
+            meter: &row,
+            open: false,
+            event: None,
+            charge: None,
+            used: &[(day(now), used)],
+            now,
+        };
+        Db::settle_meter_in(db, settlement).await
     }
 
     /// Journals a transition at server time and waits (a while) for it to be applied, so what
@@ -261,14 +269,14 @@ impl Metering {
         );
         let id = token::random_id();
         self.db
-            .settle_meter(
-                row,
-                meter.open.is_some(),
+            .settle_meter(Settlement {
+                meter: row,
+                open: meter.open.is_some(),
                 event,
-                tx.as_ref().map(|t| (id.as_str(), t)),
-                &used.days,
+                charge: tx.as_ref().map(|t| (id.as_str(), t)),
+                used: &used.days,
                 now,
-            )
+            })
             .await?;
         Ok(charged)
     }

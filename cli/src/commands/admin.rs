@@ -24,14 +24,8 @@ impl Tabular for AdminInstance {
     const HEADERS: &'static [&'static str] = &["ID", "NAME", "ORG", "OWNER", "STATE", "CREATED"];
 
     fn row(&self) -> Vec<String> {
-        vec![
-            self.id.clone(),
-            self.name.clone(),
-            self.org_id.clone(),
-            self.owner_id.clone(),
-            self.state.to_string(),
-            output::epoch(self.created_at),
-        ]
+        let rest = [self.state.to_string(), output::epoch(self.created_at)];
+        output::owned(&self.id, &self.name, &self.org_id, &self.owner_id, &rest)
     }
 }
 

@@ -55,13 +55,8 @@ impl Tabular for AgentInstance {
     const HEADERS: &'static [&'static str] = &["ID", "NAME", "ORG", "OWNER", "ON AGENT"];
 
     fn row(&self) -> Vec<String> {
-        vec![
-            self.id.clone(),
-            self.name.clone(),
-            self.org_id.clone(),
-            self.owner_id.clone(),
-            self.backend_id.clone(),
-        ]
+        let rest = [self.backend_id.clone()];
+        output::owned(&self.id, &self.name, &self.org_id, &self.owner_id, &rest)
     }
 }
 

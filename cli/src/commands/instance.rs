@@ -105,13 +105,9 @@ pub async fn run(cloud: &Cloud, cmd: InstanceCmd, format: Format) -> Outcome {
             force,
             keep_disks,
         } => {
-            let mut options = if force {
-                DeleteOptions::force()
-            } else {
-                DeleteOptions::default()
-            };
-            options.keep_disks = keep_disks;
-            compute.delete(&id, options).await?;
+            compute
+                .delete(&id, DeleteOptions::new(force, keep_disks))
+                .await?;
             eprintln!("deleted instance {id}");
         }
         InstanceCmd::Exec(args) => return exec(compute.as_ref(), args).await,

@@ -55,16 +55,7 @@ impl Compute for DockerCompute {
     }
 
     fn capability(&self) -> ComputeCapability {
-        let mut cap = ComputeCapability::default();
-        cap.restart = true;
-        cap.exec = true;
-        cap.exec_stdin = true;
-        cap.exec_stream = true;
-        cap.logs = true;
-        cap.logs_follow = true;
-        cap.stats = true;
-        cap.resize = true;
-        cap.resize_live = true;
+        let mut cap = ComputeCapability::containers();
         cap.ports = true;
         cap.disk_limit = self.engine.disk_limit;
         cap

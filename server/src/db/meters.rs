@@ -47,6 +47,18 @@ fn meter_row((backend_id, user_id, prepaid, state, instance_id, name): MeterTupl
     }
 }
 
+/// What settling a meter writes: the meter (open or not), the event it applied, its charge and
+/// what it metered per day, at `now`.
+#[derive(Debug)]
+pub struct Settlement<'a> {
+    pub meter: &'a MeterRow,
+    pub open: bool,
+    pub event: Option<(&'a str, &'a UsageEvent)>,
+    pub charge: Option<(&'a str, &'a Transaction)>,
+    pub used: &'a [(i64, Breakdown)],
+    pub now: i64,
+}
+
 impl Db {
     /// Each meter's instance and its state, to learn the last event numbers applied.
     pub async fn meter_states(&self) -> Result<Vec<(String, String)>> {
@@ -90,30 +102,22 @@ impl Db {
 
     /// Stores the meter, keeps the event it applied, posts its charge if it made one, and adds
     /// what it metered to the usage of the days it ran in: one transaction.
-    pub async fn settle_meter(
-        &self,
-        meter: &MeterRow,
-        open: bool,
-        event: Option<(&str, &UsageEvent)>,
-        charge: Option<(&str, &Transaction)>,
-        used: &[(i64, Breakdown)],
-        now: i64,
-    ) -> Result<()> {
+    pub async fn settle_meter(&self, settlement: Settlement<'_>) -> Result<()> {
         let mut db = self.pool().begin().await.map_err(|e| map(e, "meter"))?;
-        Self::settle_meter_in(&mut db, meter, open, event, charge, used, now).await?;
+        Self::settle_meter_in(&mut db, settlement).await?;
         db.commit().await.map_err(|e| map(e, "meter"))
     }
 
     /// `settle_meter` inside the caller's transaction.
-    pub async fn settle_meter_in(
-        db: &mut Locked,
-        meter: &MeterRow,
-        open: bool,
-        event: Option<(&str, &UsageEvent)>,
-        charge: Option<(&str, &Transaction)>,
-        used: &[(i64, Breakdown)],
-        now: i64,
-    ) -> Result<()> {
+    pub async fn settle_meter_in(db: &mut Locked, settlement: Settlement<'_>) -> Result<()> {
+        let Settlement {
+            meter,
+            open,
+            event,
+            charge,
+            used,
+            now,
+        } = settlement;
         if let Some((transition, e)) = event {
             sqlx::query(
                 "INSERT INTO usage_events (backend_id, seq, transition, at, millicpus, memory) \

@@ -172,7 +172,7 @@ pub use clusters::ClusterRow;
 pub use instances::InstanceRow;
 pub use ledger::{Posted, TxRow};
 pub use locks::{org_lock, user_lock, Locked};
-pub use meters::{MeterRow, UsageRow};
+pub use meters::{MeterRow, Settlement, UsageRow};
 pub use orgs::{InviteRow, MemberRow, OrgRow};
 pub use resources::{Kind, ResourceRow};
 pub use sessions::RefreshLookup;

@@ -111,12 +111,7 @@ async fn delete(
     Path(id): Path<String>,
     Params(q): Params<DeleteQuery>,
 ) -> ApiResult<StatusCode> {
-    let mut options = if q.force {
-        nubes::DeleteOptions::force()
-    } else {
-        nubes::DeleteOptions::default()
-    };
-    options.keep_disks = q.keep_disks;
+    let options = nubes::DeleteOptions::new(q.force, q.keep_disks);
     s.instances.delete(&p, q.named(&id), options).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -171,13 +171,9 @@ async fn handle(
             force,
             keep_disks,
         } => {
-            let mut options = if force {
-                DeleteOptions::force()
-            } else {
-                DeleteOptions::default()
-            };
-            options.keep_disks = keep_disks;
-            compute.delete(&name, options).await?;
+            compute
+                .delete(&name, DeleteOptions::new(force, keep_disks))
+                .await?;
             Outcome::Done
         }
         Op::Exec {

@@ -50,18 +50,8 @@ impl Compute for Fleet {
     }
 
     fn capability(&self) -> ComputeCapability {
-        let mut cap = ComputeCapability::default();
-        cap.restart = true;
-        cap.exec = true;
-        cap.exec_stdin = true;
-        cap.exec_stream = true;
-        cap.logs = true;
-        cap.logs_follow = true;
-        cap.stats = true;
-        cap.resize = true;
         // Docker agents resize in place; a VM agent answers a running resize with a conflict.
-        cap.resize_live = true;
-        cap
+        ComputeCapability::containers()
     }
 
     /// Places the instance and creates it on its agent; one that does not fit now comes back
