@@ -18,6 +18,7 @@ pub mod listen;
 pub mod mail;
 pub mod metering;
 pub mod orgs;
+pub mod platform;
 pub mod tenancy;
 pub mod throttles;
 pub mod vouchers;

@@ -1,8 +1,6 @@
 //! `cloudctl agent`: leases this machine to a Nubes server; with a subcommand, a platform
 //! admin's view and control of the fleet's agents.
 
-use std::collections::BTreeMap;
-
 use nubes::prelude::*;
 use nubes::Error;
 use nubes_agent::{AgentConfig, Resources};
@@ -102,54 +100,49 @@ pub async fn admin(server: &str, token: &str, cmd: AgentCmd, format: Format) -> 
 
 pub async fn run(args: AgentArgs) -> Outcome {
     let compute = Cloud::connect(&args.runtime).await?.compute()?;
-    let cpus = match args.cpus {
-        Some(c) if c > 0.0 && c.is_finite() => c,
+    // clap requires both unless a subcommand was given, and then this is not called.
+    let (Some(server), Some(token)) = (args.server, args.token) else {
+        return Err(Error::invalid_input("--server and --token are required"));
+    };
+    let mut config = AgentConfig::new(&server, token);
+    // What is said needs no detecting (and works where /proc is not readable).
+    let host = match (args.cpus, args.memory) {
+        (Some(_), Some(_)) => Resources::default(),
+        (_, memory) => nubes_agent::host_capacity().map_err(|e| {
+            let what = if memory.is_some() {
+                "--cpus"
+            } else {
+                "--memory"
+            };
+            Error::invalid_input(format!("{}: pass {what}", e.message()))
+        })?,
+    };
+    config.capacity.millicpus = match args.cpus {
+        Some(c) if c > 0.0 && c.is_finite() => nubes::resources::millicpus(c),
         Some(c) => {
             return Err(Error::invalid_input(format!(
                 "--cpus must be positive, got {c}"
             )))
         }
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
+        None => host.millicpus,
     };
-    let memory = match args.memory {
+    config.capacity.memory = match args.memory {
         Some(0) => return Err(Error::invalid_input("--memory must be more than zero")),
         Some(m) => m,
-        None => host_memory()?,
+        None => host.memory,
     };
-    let name = args.name.unwrap_or_else(|| {
-        std::fs::read_to_string("/etc/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "agent".into())
-    });
-    // clap requires both unless a subcommand was given, and then this is not called.
-    let (Some(server), Some(token)) = (args.server, args.token) else {
-        return Err(Error::invalid_input("--server and --token are required"));
-    };
-    let config = AgentConfig {
-        server: server.trim_end_matches('/').to_string(),
-        token,
-        name,
-        capacity: Resources::from_cpus(cpus, memory, args.disk.unwrap_or(0)),
-        labels: args.labels.into_iter().collect::<BTreeMap<_, _>>(),
-    };
+    config.capacity.disk = args.disk.unwrap_or(0);
+    if let Some(name) = args.name {
+        config.name = name;
+    }
+    config.labels = args.labels.into_iter().collect();
     eprintln!(
-        "leasing {cpus} cpus and {} MiB to {} as {}",
-        memory >> 20,
+        "leasing {} cpus and {} MiB to {} as {}",
+        config.capacity.cpus(),
+        config.capacity.memory >> 20,
         config.server,
         config.name
     );
     nubes_agent::run(config, compute).await?;
     Ok(0)
-}
-
-/// Total memory from /proc/meminfo.
-pub fn host_memory() -> nubes::Result<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").map_err(|e| {
-        Error::invalid_input(format!("cannot read /proc/meminfo ({e}): pass --memory"))
-    })?;
-    info.lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kib| kib * 1024)
-        .ok_or_else(|| Error::invalid_input("cannot read the memory size: pass --memory"))
 }

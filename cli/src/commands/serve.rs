@@ -6,15 +6,17 @@ use std::path::{Path, PathBuf};
 use nubes::prelude::*;
 use nubes::{Error, ErrorKind};
 
+use nubes_server::platform::{self, DataDir};
+
 use crate::args::{ServeArgs, UpArgs};
 use crate::context::{ConfigFile, Context};
 use crate::Outcome;
 
 pub async fn run(args: ServeArgs) -> Outcome {
-    let _lock = lock_data_dir(&args.data_dir)?;
+    let data = DataDir::lock(&args.data_dir)?;
     let storage = match args.storage {
         Some(uri) => uri,
-        None => objects_in(&args.data_dir)?,
+        None => data.objects()?,
     };
     let enabled = |uri: String| (uri != "none").then_some(uri);
     let billing_settings = match &args.billing_settings {
@@ -26,7 +28,7 @@ pub async fn run(args: ServeArgs) -> Outcome {
         None => Default::default(),
     };
     let config = nubes_server::Config {
-        database_url: database_url(args.database_url, &args.data_dir)?,
+        database_url: args.database_url.unwrap_or_else(|| data.database_url()),
         jwt_secret: jwt_secret(),
         compute: enabled(args.compute),
         storage: enabled(storage),
@@ -39,7 +41,7 @@ pub async fn run(args: ServeArgs) -> Outcome {
         billing_settings,
         // Running instances are charged every ten seconds of server time.
         billing_tick: Some(std::time::Duration::from_secs(10)),
-        usage_journal: Some(args.data_dir.join("usage-journal")),
+        usage_journal: Some(data.usage_journal()),
         fleet: nubes_agent::FleetConfig {
             preemption: args.preemption,
             ..Default::default()
@@ -79,7 +81,7 @@ pub async fn up(args: UpArgs) -> Outcome {
         Some(d) => d,
         None => default_data_dir()?,
     };
-    let _lock = lock_data_dir(&data_dir)?;
+    let data = DataDir::lock(&data_dir)?;
     // Instances run on the fleet, with this machine's Docker Engine leased to it by a local
     // agent; functions run on the engine directly.
     let (compute, function) = match args.compute {
@@ -98,11 +100,11 @@ pub async fn up(args: UpArgs) -> Outcome {
     };
     let fleet = compute.as_deref().is_some_and(|c| c.starts_with("fleet:"));
     let config = nubes_server::Config {
-        database_url: database_url(None, &data_dir)?,
+        database_url: data.database_url(),
         jwt_secret: jwt_secret(),
         function,
         compute,
-        storage: Some(objects_in(&data_dir)?),
+        storage: Some(data.objects()?),
         disk: disks_in(&data_dir).await,
         smtp_url: None,
         mail_from: None,
@@ -110,17 +112,12 @@ pub async fn up(args: UpArgs) -> Outcome {
         billing: false,
         billing_settings: Default::default(),
         billing_tick: None,
-        usage_journal: Some(data_dir.join("usage-journal")),
+        usage_journal: Some(data.usage_journal()),
         fleet: Default::default(),
         bounds: Default::default(),
         trusted_proxies: Vec::new(),
     };
     let (state, admin) = start(&config, "admin@nubes.local", None).await?;
-    let agent_token = if fleet {
-        Some(local_agent_token(&state, &data_dir).await?)
-    } else {
-        None
-    };
     let listener = bind(args.listen).await?;
     let url = format!(
         "http://{}",
@@ -130,22 +127,22 @@ pub async fn up(args: UpArgs) -> Outcome {
     );
     println!("listening on {url}");
     let server = tokio::spawn(nubes_server::serve(listener, state.clone()));
-    let _agent = match agent_token {
-        Some(token) => {
-            let agent = local_agent(&url, token).await?;
-            // Ready means instances can be placed: wait for the agent's hello.
-            let fleet = state.agents.fleet()?;
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-            while !fleet.agents().iter().any(|a| a.online) {
-                if std::time::Instant::now() > deadline {
-                    eprintln!("note: the local agent has not connected yet; instances wait in the queue until it does");
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            Some(agent)
+    // Instances run on the fleet, with this machine's Docker Engine leased to it.
+    let _agent = if fleet {
+        let compute = Cloud::connect("docker://").await?.compute()?;
+        let wait = std::time::Duration::from_secs(15);
+        let agent = platform::local_agent(&state, &data, &url, compute, wait).await?;
+        println!(
+            "this machine's Docker Engine is leased to the fleet: {} cpus, {} MiB",
+            agent.capacity.cpus(),
+            agent.capacity.memory >> 20
+        );
+        if !agent.online {
+            eprintln!("note: the local agent has not connected yet; instances wait in the queue until it does");
         }
-        None => None,
+        Some(agent)
+    } else {
+        None
     };
     if !args.no_context {
         match admin {
@@ -167,62 +164,6 @@ pub async fn up(args: UpArgs) -> Outcome {
             Ok(0)
         }
     }
-}
-
-/// The token of this machine's own agent: issued on first start and kept in the data directory
-/// (readable by its owner only), so the agent stays the same agent across restarts and adopts
-/// what it ran.
-async fn local_agent_token(
-    state: &nubes_server::AppState,
-    data_dir: &Path,
-) -> nubes::Result<String> {
-    let file = data_dir.join("agent-token");
-    match std::fs::read_to_string(&file) {
-        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_string()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(super::io_error(e, &file.display().to_string())),
-    }
-    let token = state.agents.issue_own("local").await?;
-    write_secret(&file, &token)?;
-    Ok(token)
-}
-
-fn write_secret(file: &Path, secret: &str) -> nubes::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(file)
-        .map_err(|e| super::io_error(e, &file.display().to_string()))?;
-    f.write_all(secret.as_bytes())
-        .map_err(|e| super::io_error(e, &file.display().to_string()))
-}
-
-/// Leases this machine's Docker Engine to the server at `url`: all its cpus and memory.
-async fn local_agent(url: &str, token: String) -> nubes::Result<tokio::task::JoinHandle<()>> {
-    let compute = Cloud::connect("docker://").await?.compute()?;
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let memory = super::agent::host_memory()?;
-    let config = nubes_agent::AgentConfig {
-        server: url.to_string(),
-        token,
-        name: "local".into(),
-        capacity: nubes::Resources::from_cpus(cpus, memory, 0),
-        labels: Default::default(),
-    };
-    println!(
-        "this machine's Docker Engine is leased to the fleet: {cpus} cpus, {} MiB",
-        memory >> 20
-    );
-    Ok(tokio::spawn(async move {
-        if let Err(e) = nubes_agent::run(config, compute).await {
-            tracing::error!(error = %e, "the local agent stopped");
-        }
-    }))
 }
 
 /// The context `cloudctl up` saves.
@@ -276,60 +217,6 @@ fn default_data_dir() -> nubes::Result<PathBuf> {
         .ok_or_else(|| Error::invalid_input("HOME is not set: pass --data-dir"))
 }
 
-/// One server per data directory: two would write one SQLite file, one object directory and one
-/// usage journal at once. The lock is the kernel's, so it goes with the process however that
-/// ends; the file keeps the holder's pid to name it.
-fn lock_data_dir(data_dir: &Path) -> nubes::Result<std::fs::File> {
-    use std::io::{Read, Seek, Write};
-    let what = |e| super::io_error(e, &data_dir.display().to_string());
-    std::fs::create_dir_all(data_dir).map_err(what)?;
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(data_dir.join("lock"))
-        .map_err(what)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = match holder.trim() {
-                "" => String::new(),
-                pid => format!(" (pid {pid})"),
-            };
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!(
-                    "{} is in use by another cloudctl serve or up{holder}: stop it, or pass another --data-dir",
-                    data_dir.display()
-                ),
-            ));
-        }
-        Err(std::fs::TryLockError::Error(e)) => return Err(what(e)),
-    }
-    file.set_len(0)
-        .and_then(|_| file.rewind())
-        .and_then(|_| writeln!(file, "{}", std::process::id()))
-        .map_err(what)?;
-    Ok(file)
-}
-
-fn database_url(url: Option<String>, data_dir: &Path) -> nubes::Result<String> {
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| super::io_error(e, &data_dir.display().to_string()))?;
-    Ok(url.unwrap_or_else(|| format!("sqlite://{}", data_dir.join("nubes.db").display())))
-}
-
-/// `local://` in the data directory's `objects`.
-fn objects_in(data_dir: &Path) -> nubes::Result<String> {
-    let objects = data_dir.join("objects");
-    std::fs::create_dir_all(&objects)
-        .map_err(|e| super::io_error(e, &objects.display().to_string()))?;
-    Ok(format!("local://{}", objects.display()))
-}
-
 /// The secret may come from the environment (several replicas share it); otherwise the server
 /// generates one and keeps it in its database. It is never printed.
 fn jwt_secret() -> Option<Vec<u8>> {
@@ -363,7 +250,7 @@ async fn start(
         println!("first admin: {}", admin.email);
         match password_file {
             Some(file) => {
-                write_secret(file, &admin.password)?;
+                platform::write_secret(file, &admin.password)?;
                 println!("password:    in {} (mode 0600)", file.display());
             }
             None => {

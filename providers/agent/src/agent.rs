@@ -45,6 +45,45 @@ pub struct AgentConfig {
     pub labels: BTreeMap<String, String>,
 }
 
+impl AgentConfig {
+    /// An agent for `server` with `token`, named after this host, leasing nothing yet.
+    pub fn new(server: &str, token: String) -> Self {
+        let name = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "agent".into());
+        Self {
+            server: server.trim_end_matches('/').to_string(),
+            token,
+            name,
+            capacity: Resources::default(),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    /// As `new`, leasing the whole host: all its cpus and memory.
+    pub fn detect(server: &str, token: String) -> Result<Self> {
+        let mut config = Self::new(server, token);
+        config.capacity = host_capacity()?;
+        Ok(config)
+    }
+}
+
+/// All of this host's cpus and memory (from /proc/meminfo).
+pub fn host_capacity() -> Result<Resources> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let info = std::fs::read_to_string("/proc/meminfo")
+        .map_err(|e| Error::invalid_input(format!("cannot read /proc/meminfo ({e})")))?;
+    let memory = info
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kib| kib * 1024)
+        .ok_or_else(|| Error::invalid_input("cannot read this host's memory size"))?;
+    Ok(Resources::from_cpus(cpus, memory, 0))
+}
+
 /// Runs the agent until the task is dropped, reconnecting with backoff.
 pub async fn run(config: AgentConfig, compute: Arc<dyn Compute>) -> Result<()> {
     let mut backoff = Duration::from_millis(250);

@@ -5,7 +5,7 @@ pub mod fleet;
 pub use nubes_api::protocol;
 pub mod scheduler;
 
-pub use agent::{run, AgentConfig};
+pub use agent::{host_capacity, run, AgentConfig};
 pub use fleet::{Drained, Fleet, FleetConfig, FleetEvent, Store};
 pub use nubes_api::agents::AgentStatus;
 pub use scheduler::{Resources, Strategy};
