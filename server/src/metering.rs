@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nubes::compute::*;
-use nubes::{ByteStream, Compute, ComputeCapability, Result};
+use nubes::layer::ComputeLayer;
+use nubes::{Compute, Result};
 use nubes_auth::token;
 use nubes_billing::journal::{self, Appended, Cursor, Entry, Journal, Record};
 use nubes_billing::{day, Breakdown, Credits, Meter, Owed, Resources, Transition, UsageEvent};
@@ -397,13 +398,9 @@ impl Metered {
 }
 
 #[async_trait]
-impl Compute for Metered {
-    fn provider(&self) -> &str {
-        self.inner.provider()
-    }
-
-    fn capability(&self) -> ComputeCapability {
-        self.inner.capability()
+impl ComputeLayer for Metered {
+    fn inner(&self) -> &dyn Compute {
+        &*self.inner
     }
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
@@ -411,14 +408,6 @@ impl Compute for Metered {
         let i = self.inner.create(spec).await?;
         self.note(&name, Transition::Created, size_of(&i)).await;
         Ok(i)
-    }
-
-    async fn get(&self, id: &str) -> Result<Instance> {
-        self.inner.get(id).await
-    }
-
-    async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
-        self.inner.list(options).await
     }
 
     async fn start(&self, id: &str) -> Result<Instance> {
@@ -445,27 +434,6 @@ impl Compute for Metered {
         self.note(id, Transition::Deleted, Resources::default())
             .await;
         Ok(())
-    }
-
-    async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecOutput> {
-        self.inner.exec(id, request).await
-    }
-
-    async fn exec_stream(
-        &self,
-        id: &str,
-        request: ExecRequest,
-        stdin: Option<ByteStream>,
-    ) -> Result<ExecStream> {
-        self.inner.exec_stream(id, request, stdin).await
-    }
-
-    async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream> {
-        self.inner.logs(id, options).await
-    }
-
-    async fn stats(&self, id: &str) -> Result<InstanceStats> {
-        self.inner.stats(id).await
     }
 
     async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {

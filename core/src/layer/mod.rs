@@ -2,7 +2,8 @@
 //!
 //! A [`Layer`] sees every call as an [`Operation`] plus a closure that starts the call; the
 //! [`Layered`] wrapper implements all four traits on top of any layer, so a new layer is one
-//! small type, not four trait impls.
+//! small type, not four trait impls. A layer that needs the calls' own arguments and answers is
+//! a typed layer instead ([`ComputeLayer`]): it overrides only the calls it changes.
 
 mod capability;
 mod compute;
@@ -11,6 +12,7 @@ mod function;
 mod retry;
 mod storage;
 mod timeout;
+mod typed;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use futures::future::BoxFuture;
 pub use capability::CapabilityLayer;
 pub use retry::RetryLayer;
 pub use timeout::TimeoutLayer;
+pub use typed::ComputeLayer;
 
 use crate::{Operation, Result};
 

@@ -1,0 +1,151 @@
+//! Typed layers, after OpenDAL's `LayeredAccess`: a layer that needs a call's own arguments and
+//! answer (metering a create, auditing a delete) implements [`ComputeLayer`] and overrides only
+//! the calls it changes; every other call goes to the inner service untouched, and the blanket
+//! impl makes the layer a [`Compute`].
+
+use async_trait::async_trait;
+
+use crate::compute::*;
+use crate::{ByteStream, ComputeCapability, Result};
+
+/// A layer around a [`Compute`]: each method forwards to [`ComputeLayer::inner`] unless the
+/// layer overrides it.
+#[async_trait]
+pub trait ComputeLayer: std::fmt::Debug + Send + Sync + 'static {
+    fn inner(&self) -> &dyn Compute;
+
+    async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
+        self.inner().create(spec).await
+    }
+    async fn get(&self, id: &str) -> Result<Instance> {
+        self.inner().get(id).await
+    }
+    async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
+        self.inner().list(options).await
+    }
+    async fn start(&self, id: &str) -> Result<Instance> {
+        self.inner().start(id).await
+    }
+    async fn stop(&self, id: &str, options: StopOptions) -> Result<Instance> {
+        self.inner().stop(id, options).await
+    }
+    async fn restart(&self, id: &str, options: StopOptions) -> Result<Instance> {
+        self.inner().restart(id, options).await
+    }
+    async fn delete(&self, id: &str, options: DeleteOptions) -> Result<()> {
+        self.inner().delete(id, options).await
+    }
+    async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecOutput> {
+        self.inner().exec(id, request).await
+    }
+    async fn exec_stream(
+        &self,
+        id: &str,
+        request: ExecRequest,
+        stdin: Option<ByteStream>,
+    ) -> Result<ExecStream> {
+        self.inner().exec_stream(id, request, stdin).await
+    }
+    async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream> {
+        self.inner().logs(id, options).await
+    }
+    async fn stats(&self, id: &str) -> Result<InstanceStats> {
+        self.inner().stats(id).await
+    }
+    async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
+        self.inner().resize(id, request).await
+    }
+}
+
+#[async_trait]
+impl<L: ComputeLayer> Compute for L {
+    fn provider(&self) -> &str {
+        self.inner().provider()
+    }
+    fn capability(&self) -> ComputeCapability {
+        self.inner().capability()
+    }
+    async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
+        ComputeLayer::create(self, spec).await
+    }
+    async fn get(&self, id: &str) -> Result<Instance> {
+        ComputeLayer::get(self, id).await
+    }
+    async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
+        ComputeLayer::list(self, options).await
+    }
+    async fn start(&self, id: &str) -> Result<Instance> {
+        ComputeLayer::start(self, id).await
+    }
+    async fn stop(&self, id: &str, options: StopOptions) -> Result<Instance> {
+        ComputeLayer::stop(self, id, options).await
+    }
+    async fn restart(&self, id: &str, options: StopOptions) -> Result<Instance> {
+        ComputeLayer::restart(self, id, options).await
+    }
+    async fn delete(&self, id: &str, options: DeleteOptions) -> Result<()> {
+        ComputeLayer::delete(self, id, options).await
+    }
+    async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecOutput> {
+        ComputeLayer::exec(self, id, request).await
+    }
+    async fn exec_stream(
+        &self,
+        id: &str,
+        request: ExecRequest,
+        stdin: Option<ByteStream>,
+    ) -> Result<ExecStream> {
+        ComputeLayer::exec_stream(self, id, request, stdin).await
+    }
+    async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream> {
+        ComputeLayer::logs(self, id, options).await
+    }
+    async fn stats(&self, id: &str) -> Result<InstanceStats> {
+        ComputeLayer::stats(self, id).await
+    }
+    async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
+        ComputeLayer::resize(self, id, request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::memory::MemoryCompute;
+
+    /// Counts creates and nothing else: the rest is forwarded by default.
+    #[derive(Debug)]
+    struct CountCreates {
+        inner: Arc<dyn Compute>,
+        creates: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl ComputeLayer for CountCreates {
+        fn inner(&self) -> &dyn Compute {
+            &*self.inner
+        }
+
+        async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
+            self.creates.fetch_add(1, Ordering::SeqCst);
+            self.inner.create(spec).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_layer_overrides_only_what_it_changes() {
+        let layer = CountCreates {
+            inner: Arc::new(MemoryCompute::new().with_image("img")),
+            creates: AtomicUsize::new(0),
+        };
+        let compute: &dyn Compute = &layer;
+        let i = compute.create(InstanceSpec::new("a", "img")).await.unwrap();
+        assert_eq!(compute.get("a").await.unwrap().id, i.id);
+        compute.stop("a", StopOptions::default()).await.unwrap();
+        assert_eq!(compute.provider(), "memory");
+        assert_eq!(layer.creates.load(Ordering::SeqCst), 1);
+    }
+}
