@@ -39,9 +39,9 @@ pub struct Demand {
     pub labels: BTreeMap<String, String>,
     /// Higher runs first.
     pub priority: i32,
-    /// The cluster (pool) it runs in: counted against the pool's reservation, not the fleet's
+    /// The cluster it runs in: counted against the cluster's reservation, not the fleet's
     /// open capacity.
-    pub pool: Option<String>,
+    pub cluster: Option<String>,
 }
 
 impl Demand {
@@ -110,13 +110,13 @@ struct Placement {
     agent: String,
     resources: Resources,
     priority: i32,
-    pool: Option<String>,
+    cluster: Option<String>,
 }
 
 /// A cluster: capacity an organization reserved out of the fleet. What it does not use, nobody
 /// else may take.
 #[derive(Debug, Clone, Default)]
-struct Pool {
+struct Cluster {
     capacity: Resources,
     used: Resources,
 }
@@ -132,7 +132,7 @@ pub struct Scheduler {
     index: BTreeSet<(u64, String)>,
     /// Free capacity summed over schedulable agents.
     free_total: Resources,
-    pools: HashMap<String, Pool>,
+    clusters: HashMap<String, Cluster>,
     /// Ordered by priority (highest first), then arrival.
     queue: BTreeMap<(Reverse<i32>, u64), (String, Demand)>,
     arrivals: u64,
@@ -236,15 +236,15 @@ impl Scheduler {
     /// for some agent.
     fn admissible(&self, demand: &Demand) -> Result<()> {
         demand.validate()?;
-        if let Some(pool) = &demand.pool {
+        if let Some(cluster) = &demand.cluster {
             let p = self
-                .pools
-                .get(pool)
-                .ok_or_else(|| Error::not_found(format!("cluster {pool} not found")))?;
+                .clusters
+                .get(cluster)
+                .ok_or_else(|| Error::not_found(format!("cluster {cluster} not found")))?;
             if !demand.resources.fits(&p.capacity) {
                 return Err(Error::new(
                     ErrorKind::QuotaExceeded,
-                    format!("the request is larger than cluster {pool}"),
+                    format!("the request is larger than cluster {cluster}"),
                 ));
             }
         }
@@ -287,11 +287,11 @@ impl Scheduler {
         agent: &str,
         resources: Resources,
         priority: i32,
-        pool: Option<&str>,
+        cluster: Option<&str>,
     ) {
         self.forget_placement(key);
         self.update(agent, |a| a.used = a.used.saturating_add(&resources));
-        if let Some(p) = pool.and_then(|p| self.pools.get_mut(p)) {
+        if let Some(p) = cluster.and_then(|p| self.clusters.get_mut(p)) {
             p.used = p.used.saturating_add(&resources);
         }
         self.placements.insert(
@@ -300,7 +300,7 @@ impl Scheduler {
                 agent: agent.to_string(),
                 resources,
                 priority,
-                pool: pool.map(str::to_string),
+                cluster: cluster.map(str::to_string),
             },
         );
     }
@@ -313,7 +313,7 @@ impl Scheduler {
         self.update(&old.agent, |a| {
             a.used = a.used.saturating_sub(&old.resources)
         });
-        if let Some(p) = old.pool.as_ref().and_then(|p| self.pools.get_mut(p)) {
+        if let Some(p) = old.cluster.as_ref().and_then(|p| self.clusters.get_mut(p)) {
             p.used = p.used.saturating_sub(&old.resources);
         }
         true
@@ -359,8 +359,8 @@ impl Scheduler {
                 format!("agent {} has no room for that size", p.agent),
             ));
         }
-        let (old, agent, pool) = (p.resources, p.agent.clone(), p.pool.clone());
-        if let Some(p) = pool.as_ref().and_then(|p| self.pools.get(p)) {
+        let (old, agent, cluster) = (p.resources, p.agent.clone(), p.cluster.clone());
+        if let Some(p) = cluster.as_ref().and_then(|p| self.clusters.get(p)) {
             let room = p.capacity.saturating_sub(&p.used).saturating_add(&old);
             if !resources.fits(&room) {
                 return Err(Error::new(
@@ -372,7 +372,7 @@ impl Scheduler {
         self.update(&agent, |a| {
             a.used = a.used.saturating_sub(&old).saturating_add(&resources);
         });
-        if let Some(p) = pool.as_ref().and_then(|p| self.pools.get_mut(p)) {
+        if let Some(p) = cluster.as_ref().and_then(|p| self.clusters.get_mut(p)) {
             p.used = p.used.saturating_sub(&old).saturating_add(&resources);
         }
         self.placements.get_mut(key).expect("seen").resources = resources;
@@ -503,13 +503,13 @@ impl Scheduler {
             agent,
             demand.resources,
             demand.priority,
-            demand.pool.as_deref(),
+            demand.cluster.as_deref(),
         );
     }
 
     /// What clusters hold back and do not use.
     fn unused_reservations(&self) -> Resources {
-        self.pools.values().fold(Resources::default(), |acc, p| {
+        self.clusters.values().fold(Resources::default(), |acc, p| {
             acc.saturating_add(&p.capacity.saturating_sub(&p.used))
         })
     }
@@ -517,10 +517,10 @@ impl Scheduler {
     /// Whether `demand` may take capacity now: within its cluster's reservation, or, outside
     /// any cluster, without eating into what clusters hold back.
     fn permits(&self, demand: &Demand) -> bool {
-        match &demand.pool {
-            Some(pool) => self
-                .pools
-                .get(pool)
+        match &demand.cluster {
+            Some(cluster) => self
+                .clusters
+                .get(cluster)
                 .is_some_and(|p| demand.resources.fits(&p.capacity.saturating_sub(&p.used))),
             None => demand
                 .resources
@@ -531,7 +531,7 @@ impl Scheduler {
     /// Reserves `capacity` of the fleet's free capacity for a cluster; refused when the fleet has
     /// not that much that is neither used nor already reserved.
     pub fn create_pool(&mut self, id: &str, capacity: Resources) -> Result<()> {
-        if self.pools.contains_key(id) {
+        if self.clusters.contains_key(id) {
             return Err(Error::already_exists(format!(
                 "cluster {id} already exists"
             )));
@@ -552,9 +552,9 @@ impl Scheduler {
 
     /// Recreates a cluster after a restart, before agents are back: no capacity check.
     pub fn restore_pool(&mut self, id: &str, capacity: Resources) {
-        self.pools.insert(
+        self.clusters.insert(
             id.to_string(),
-            Pool {
+            Cluster {
                 capacity,
                 used: Resources::default(),
             },
@@ -564,26 +564,26 @@ impl Scheduler {
     /// Ends a cluster with nothing running or waiting in it; what it held back is free again.
     pub fn remove_pool(&mut self, id: &str) -> Result<Vec<(String, String)>> {
         let p = self
-            .pools
+            .clusters
             .get(id)
             .ok_or_else(|| Error::not_found(format!("cluster {id} not found")))?;
         let waiting = self
             .queue
             .values()
-            .any(|(_, d)| d.pool.as_deref() == Some(id));
+            .any(|(_, d)| d.cluster.as_deref() == Some(id));
         if p.used != Resources::default() || waiting {
             return Err(Error::new(
                 ErrorKind::Conflict,
                 format!("cluster {id} still has instances running or waiting"),
             ));
         }
-        self.pools.remove(id);
+        self.clusters.remove(id);
         Ok(self.admit())
     }
 
     /// A cluster's capacity and what of it is used.
     pub fn pool_usage(&self, id: &str) -> Option<(Resources, Resources)> {
-        self.pools.get(id).map(|p| (p.capacity, p.used))
+        self.clusters.get(id).map(|p| (p.capacity, p.used))
     }
 
     /// Admits, in queue order, every waiting request that fits now.

@@ -163,8 +163,8 @@ impl Fleet {
                 .get(AGENT_PRIORITY_LABEL)
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(0);
-            let pool = i.labels.get(AGENT_CLUSTER_LABEL).map(String::as_str);
-            lock(&self.inner.sched).adopt(&i.name, agent_id, Resources::held(i), priority, pool);
+            let cluster = i.labels.get(AGENT_CLUSTER_LABEL).map(String::as_str);
+            lock(&self.inner.sched).adopt(&i.name, agent_id, Resources::held(i), priority, cluster);
             lock(&self.inner.lost).remove(&i.name);
         }
     }

@@ -222,7 +222,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn demand(spec: &InstanceSpec, priority: i32) -> Demand {
     Demand {
-        pool: spec.labels.get(AGENT_CLUSTER_LABEL).cloned(),
+        cluster: spec.labels.get(AGENT_CLUSTER_LABEL).cloned(),
         resources: Resources::of(spec),
         provider: Some(runtime_for(spec).to_string()),
         labels: BTreeMap::new(),
@@ -370,7 +370,7 @@ impl Fleet {
     pub fn waiting_in(&self, cluster: &str) -> Vec<String> {
         lock(&self.inner.sched)
             .waiting()
-            .filter(|(_, d)| d.pool.as_deref() == Some(cluster))
+            .filter(|(_, d)| d.cluster.as_deref() == Some(cluster))
             .map(|(k, _)| k.to_string())
             .collect()
     }

@@ -213,9 +213,9 @@ fn an_agent_registered_then_adopted_is_not_overbooked() {
     assert_eq!(s.position("waiting"), Some(0));
 }
 
-fn in_pool(cpus: u64, priority: i32, pool: &str) -> Demand {
+fn in_cluster(cpus: u64, priority: i32, cluster: &str) -> Demand {
     Demand {
-        pool: Some(pool.to_string()),
+        cluster: Some(cluster.to_string()),
         ..demand(cpus, 1, priority)
     }
 }
@@ -237,7 +237,7 @@ fn a_cluster_holds_its_capacity_back_from_everyone_else() {
     ));
     // Inside, the cluster's 4 are there, however busy the rest is.
     assert_eq!(
-        s.submit("in1", in_pool(3, 0, "c1")).unwrap(),
+        s.submit("in1", in_cluster(3, 0, "c1")).unwrap(),
         Submitted::Placed("a".into())
     );
     assert_eq!(s.pool_usage("c1").unwrap().1.millicpus, 3000);
@@ -254,10 +254,10 @@ fn cluster_work_queues_by_priority_within_its_cluster() {
     s.upsert_agent("a", offer(16, 64));
     s.create_pool("c1", Resources::new(2000, 8 * GIB, 0, 0))
         .unwrap();
-    s.submit("run", in_pool(2, 0, "c1")).unwrap();
-    s.submit("low", in_pool(1, 0, "c1")).unwrap();
-    s.submit("low2", in_pool(1, 0, "c1")).unwrap();
-    s.submit("high", in_pool(2, 5, "c1")).unwrap();
+    s.submit("run", in_cluster(2, 0, "c1")).unwrap();
+    s.submit("low", in_cluster(1, 0, "c1")).unwrap();
+    s.submit("low2", in_cluster(1, 0, "c1")).unwrap();
+    s.submit("high", in_cluster(2, 5, "c1")).unwrap();
     // The cluster is full though the fleet is not: all three wait, "high" first.
     let order: Vec<&str> = s.waiting().map(|(k, _)| k).collect();
     assert_eq!(order, ["high", "low", "low2"]);
@@ -283,11 +283,11 @@ fn cluster_requests_are_checked_against_the_cluster() {
     s.create_pool("c1", Resources::new(2000, 8 * GIB, 0, 0))
         .unwrap();
     assert_eq!(
-        s.submit("x", in_pool(3, 0, "c1")).unwrap_err().kind(),
+        s.submit("x", in_cluster(3, 0, "c1")).unwrap_err().kind(),
         ErrorKind::QuotaExceeded
     );
     assert_eq!(
-        s.submit("y", in_pool(1, 0, "nope")).unwrap_err().kind(),
+        s.submit("y", in_cluster(1, 0, "nope")).unwrap_err().kind(),
         ErrorKind::NotFound
     );
     assert_eq!(
@@ -302,7 +302,7 @@ fn cluster_requests_are_checked_against_the_cluster() {
             .kind(),
         ErrorKind::InvalidInput
     );
-    s.submit("y", in_pool(1, 0, "c1")).unwrap();
+    s.submit("y", in_cluster(1, 0, "c1")).unwrap();
     assert_eq!(s.remove_pool("c1").unwrap_err().kind(), ErrorKind::Conflict);
     s.release("y");
     s.remove_pool("c1").unwrap();
