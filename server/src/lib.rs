@@ -104,7 +104,8 @@ impl Backends {
     }
 }
 
-fn is_fleet(uri: &str) -> bool {
+/// Whether `uri` names the fleet of lessor agents (`fleet://`) rather than a provider.
+pub fn is_fleet(uri: &str) -> bool {
     uri.starts_with("fleet:")
 }
 

@@ -87,7 +87,7 @@ pub async fn up(args: UpArgs) -> Outcome {
     let (compute, function) = match args.compute {
         Some(uri) => {
             let on = (uri != "none").then_some(uri);
-            (on.clone(), on.filter(|u| !u.starts_with("fleet:")))
+            (on.clone(), on.filter(|u| !nubes_server::is_fleet(u)))
         }
         None => match Cloud::connect("docker://").await {
             Ok(_) => (Some("fleet://".to_string()), Some("docker://".to_string())),
@@ -98,7 +98,7 @@ pub async fn up(args: UpArgs) -> Outcome {
             }
         },
     };
-    let fleet = compute.as_deref().is_some_and(|c| c.starts_with("fleet:"));
+    let fleet = compute.as_deref().is_some_and(nubes_server::is_fleet);
     let config = nubes_server::Config {
         database_url: data.database_url(),
         jwt_secret: jwt_secret(),
