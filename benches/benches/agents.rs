@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use futures::{SinkExt, StreamExt};
 use nubes_agent::protocol::{self, AgentMessage, Hello, Op, Outcome, ServerMessage};
 use nubes_agent::Resources;
+use nubes_testing::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -112,6 +113,17 @@ struct Measured {
     p99: Duration,
 }
 
+/// Stops the server `child`; what it cost: `grew` bytes for the idle connections, and `times`.
+fn finish(mut child: Child, grew: u64, times: Vec<Duration>) -> Measured {
+    child.kill().unwrap();
+    child.wait().unwrap();
+    Measured {
+        bytes_per_conn: grew as f64 / AGENTS as f64,
+        p50: quantile(times.clone(), 0.5),
+        p99: quantile(times, 0.99),
+    }
+}
+
 async fn drive() {
     println!(
         "Agent connections: {AGENTS} idle connections, {ROUND_TRIPS} sequential round trips\n"
@@ -140,7 +152,7 @@ async fn drive() {
 }
 
 async fn measure_echo() -> Measured {
-    let (mut child, addr, _) = spawn("echo");
+    let (child, addr, _) = spawn("echo");
     let before = rss(child.id());
     let mut held = Vec::with_capacity(AGENTS);
     for _ in 0..AGENTS {
@@ -159,13 +171,7 @@ async fn measure_echo() -> Measured {
         ws.next().await.unwrap().unwrap();
         times.push(started.elapsed());
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    Measured {
-        bytes_per_conn: after.saturating_sub(before) as f64 / AGENTS as f64,
-        p50: quantile(times.clone(), 0.5),
-        p99: quantile(times, 0.99),
-    }
+    finish(child, after.saturating_sub(before), times)
 }
 
 /// A simulated agent: hello, then answers every request from a template instance.
@@ -225,7 +231,7 @@ async fn simulated_agent(addr: String, token: String, name: String) {
 }
 
 async fn measure_nubes() -> Measured {
-    let (mut child, addr, printed) = spawn("nubes");
+    let (child, addr, printed) = spawn("nubes");
     let password = printed
         .iter()
         .find_map(|l| l.strip_prefix("password "))
@@ -233,28 +239,20 @@ async fn measure_nubes() -> Measured {
         .to_string();
     let http = reqwest::Client::new();
     let base = format!("http://{addr}");
-    let tokens: serde_json::Value = http
-        .post(format!("{base}/v1/auth/login"))
-        .json(&serde_json::json!({"email": "admin@bench.local", "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tokens = json(
+        http.post(format!("{base}/v1/auth/login"))
+            .json(&serde_json::json!({"email": "admin@bench.local", "password": password})),
+    )
+    .await;
     let admin = tokens["access_token"].as_str().unwrap().to_string();
     let mut agent_tokens = Vec::with_capacity(AGENTS);
     for i in 0..AGENTS {
-        let a: serde_json::Value = http
-            .post(format!("{base}/v1/admin/agents"))
-            .bearer_auth(&admin)
-            .json(&serde_json::json!({"name": format!("sim-{i}")}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let a = json(
+            http.post(format!("{base}/v1/admin/agents"))
+                .bearer_auth(&admin)
+                .json(&serde_json::json!({"name": format!("sim-{i}")})),
+        )
+        .await;
         agent_tokens.push(a["token"].as_str().unwrap().to_string());
     }
     let before = rss(child.id());
@@ -264,15 +262,11 @@ async fn measure_nubes() -> Measured {
     }
     // Every agent online.
     loop {
-        let agents: serde_json::Value = http
-            .get(format!("{base}/v1/admin/agents"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let agents = json(
+            http.get(format!("{base}/v1/admin/agents"))
+                .bearer_auth(&admin),
+        )
+        .await;
         let online = agents
             .as_array()
             .unwrap()
@@ -287,16 +281,12 @@ async fn measure_nubes() -> Measured {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after = rss(child.id());
 
-    let created: serde_json::Value = http
-        .post(format!("{base}/v1/instances"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"name": "probe", "image": "img", "cpus": 1.0, "memory": 1 << 28}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = json(
+        http.post(format!("{base}/v1/instances"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"name": "probe", "image": "img", "cpus": 1.0, "memory": 1 << 28})),
+    )
+    .await;
     let url = format!("{base}/v1/instances/{}", created["id"].as_str().unwrap());
     let mut times = Vec::with_capacity(ROUND_TRIPS);
     for _ in 0..ROUND_TRIPS {
@@ -306,11 +296,5 @@ async fn measure_nubes() -> Measured {
         res.bytes().await.unwrap();
         times.push(started.elapsed());
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    Measured {
-        bytes_per_conn: after.saturating_sub(before) as f64 / AGENTS as f64,
-        p50: quantile(times.clone(), 0.5),
-        p99: quantile(times, 0.99),
-    }
+    finish(child, after.saturating_sub(before), times)
 }

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use nubes_billing::journal::{Appended, Entry, Journal, Options};
 use nubes_billing::{Resources, Transition};
 use nubes_server::Db;
-use serde_json::{json, Value};
+use nubes_testing::{json, sign_in, Scratch};
+use serde_json::json;
 
 const PRODUCERS: usize = 32;
 const INSTANCES: usize = 1_000;
@@ -171,25 +172,13 @@ impl nubes_server::billing::Clock for Clock {
     }
 }
 
-async fn json(request: reqwest::RequestBuilder) -> Value {
-    request.send().await.unwrap().json().await.unwrap()
-}
-
 async fn tenant(base: &str, n: usize) -> (String, String) {
     // Each from an address of its own, as the sign-in routes limit attempts per address.
     let client = reqwest::Client::builder()
         .local_address(std::net::IpAddr::from([127, 0, 1, n as u8 + 1]))
         .build()
         .unwrap();
-    let creds = json!({"email": format!("t{n}@example.com"), "password": "correct horse battery"});
-    client
-        .post(format!("{base}/v1/auth/register"))
-        .json(&creds)
-        .send()
-        .await
-        .unwrap();
-    let tokens = json(client.post(format!("{base}/v1/auth/login")).json(&creds)).await;
-    let token = tokens["access_token"].as_str().unwrap().to_string();
+    let token = sign_in(&client, base, &format!("t{n}@example.com")).await;
     let body = json!({"name": "web", "image": "img", "cpus": 0.5, "memory": 256 << 20});
     let made = json(
         client
@@ -211,6 +200,23 @@ async fn balance(client: &reqwest::Client, base: &str, token: &str) -> String {
     b["credits"].as_str().unwrap().to_string()
 }
 
+/// Stops or starts (`action`) instance `id`.
+async fn transition(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    id: &str,
+    action: &str,
+) -> reqwest::Response {
+    client
+        .post(format!("{base}/v1/instances/{id}/{action}"))
+        .bearer_auth(token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Each stop's time until the balance shows it, with every tenant at it at once.
 async fn ours(url: &str, journal: &std::path::Path) -> Vec<Duration> {
     let clock = Arc::new(Clock(AtomicI64::new(1_800_000_000)));
@@ -223,10 +229,8 @@ async fn ours(url: &str, journal: &std::path::Path) -> Vec<Duration> {
     };
     let mut backends = nubes_server::Backends::connect(&config).await.unwrap();
     backends.clock = Some(clock.clone());
-    let state = nubes_server::state_with(&config, backends).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(nubes_server::serve(listener, state));
+    let base =
+        nubes_testing::serve(nubes_server::state_with(&config, backends).await.unwrap()).await;
     let client = reqwest::Client::new();
     let mut tenants = Vec::new();
     for n in 0..TENANTS {
@@ -244,26 +248,14 @@ async fn ours(url: &str, journal: &std::path::Path) -> Vec<Duration> {
                     clock.0.fetch_add(1, Ordering::SeqCst);
                     let before = balance(&client, &base, &token).await;
                     let started = Instant::now();
-                    let stop = client
-                        .post(format!("{base}/v1/instances/{id}/stop"))
-                        .bearer_auth(&token)
-                        .json(&json!({}))
-                        .send()
-                        .await
-                        .unwrap();
+                    let stop = transition(&client, &base, &token, &id, "stop").await;
                     assert!(stop.status().is_success());
                     while balance(&client, &base, &token).await == before {
                         assert!(started.elapsed() < Duration::from_secs(30), "never shown");
                         tokio::time::sleep(Duration::from_millis(1)).await;
                     }
                     took.push(started.elapsed());
-                    client
-                        .post(format!("{base}/v1/instances/{id}/start"))
-                        .bearer_auth(&token)
-                        .json(&json!({}))
-                        .send()
-                        .await
-                        .unwrap();
+                    transition(&client, &base, &token, &id, "start").await;
                 }
                 took
             })
@@ -361,25 +353,13 @@ async fn latency(name: &str, ours_url: &str, raw_url: &str, journal: &std::path:
     );
 }
 
-/// A fresh PostgreSQL database for the run; dropped by the caller.
-async fn postgres_db(base: &str, suffix: &str) -> (sqlx::AnyPool, String, String) {
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(base).await.unwrap();
-    let name = format!("nubes_bench_{}_{suffix}", std::process::id());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let (root, _) = base.rsplit_once('/').unwrap();
-    let url = format!("{root}/{name}");
-    (admin, name, url)
-}
-
-async fn drop_db(admin: &sqlx::AnyPool, name: &str) {
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(admin)
-        .await
-        .unwrap();
+/// A fresh PostgreSQL database for the run; removed by the caller.
+async fn postgres_db(base: &str, suffix: &str) -> Scratch {
+    Scratch::create(
+        base,
+        &format!("nubes_bench_{}_{suffix}", std::process::id()),
+    )
+    .await
 }
 
 fn main() {
@@ -407,9 +387,9 @@ fn main() {
         let postgres = std::env::var("NUBES_TEST_POSTGRES_URL").ok();
         match &postgres {
             Some(base) => {
-                let (admin, name, url) = postgres_db(base, "ingest").await;
-                compare("PostgreSQL", &url, &ours).await;
-                drop_db(&admin, &name).await;
+                let db = postgres_db(base, "ingest").await;
+                compare("PostgreSQL", &db.url, &ours).await;
+                db.remove().await;
             }
             None => println!("| PostgreSQL | skipped: NUBES_TEST_POSTGRES_URL is not set | | |"),
         }
@@ -429,17 +409,17 @@ fn main() {
         .await;
         match &postgres {
             Some(base) => {
-                let (admin, ours_name, ours_url) = postgres_db(base, "latency").await;
-                let (_, raw_name, raw_url) = postgres_db(base, "latency_raw").await;
+                let ours = postgres_db(base, "latency").await;
+                let raw = postgres_db(base, "latency_raw").await;
                 latency(
                     "PostgreSQL",
-                    &ours_url,
-                    &raw_url,
+                    &ours.url,
+                    &raw.url,
                     &dir.path().join("latency-journal-pg"),
                 )
                 .await;
-                drop_db(&admin, &ours_name).await;
-                drop_db(&admin, &raw_name).await;
+                ours.remove().await;
+                raw.remove().await;
             }
             None => println!("| PostgreSQL | skipped: NUBES_TEST_POSTGRES_URL is not set | | |"),
         }

@@ -112,43 +112,21 @@ async fn main() {
         compute: Some("memory://?images=img".into()),
         ..Default::default()
     };
-    let state = nubes_server::state(&config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(nubes_server::serve(listener, state));
+    let base = nubes_testing::serve(nubes_server::state(&config).await.unwrap()).await;
     let bare = format!(
         "http://{}/v1/instances/0123456789abcdef0123456789abcdef",
         serve_bare().await
     );
 
     let client = reqwest::Client::new();
-    let creds = json!({"email": "bench@example.com", "password": "correct horse battery"});
-    client
-        .post(format!("{base}/v1/auth/register"))
-        .json(&creds)
-        .send()
-        .await
-        .unwrap();
-    let tokens: serde_json::Value = client
-        .post(format!("{base}/v1/auth/login"))
-        .json(&creds)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tokens["access_token"].as_str().unwrap().to_string();
-    let created: serde_json::Value = client
-        .post(format!("{base}/v1/instances"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "web", "image": "img", "cpus": 1.0, "memory": 64 << 20}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = nubes_testing::sign_in(&client, &base, "bench@example.com").await;
+    let created = nubes_testing::json(
+        client
+            .post(format!("{base}/v1/instances"))
+            .bearer_auth(&token)
+            .json(&json!({"name": "web", "image": "img", "cpus": 1.0, "memory": 64 << 20})),
+    )
+    .await;
     let url = format!("{base}/v1/instances/{}", created["id"].as_str().unwrap());
 
     let (mut nubes, mut raw) = (Vec::new(), Vec::new());

@@ -13,10 +13,21 @@ fn cloudctl(args: &[&str]) -> Output {
 }
 
 fn cloudctl_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+    let config = std::path::Path::new("/nonexistent/nubes-test/config.yaml");
+    cloudctl_in(config, &[], args, stdin)
+}
+
+/// `cloudctl` with its configuration in `config` and none of `unset` from this environment.
+fn cloudctl_in(config: &std::path::Path, unset: &[&str], args: &[&str], stdin: &[u8]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cloudctl"));
+    command
         .args(args)
-        .env_remove("NUBES_PROVIDER")
-        .env("NUBES_CONFIG", "/nonexistent/nubes-test/config.yaml")
+        .env("NUBES_CONFIG", config)
+        .env_remove("NUBES_PROVIDER");
+    for var in unset {
+        command.env_remove(var);
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -650,19 +661,7 @@ fn login_with_totp_uses_contexts_and_logout_revokes() {
 
     let server_url = format!("http://{addr}");
     let cloudctl = |args: &[&str], stdin: &[u8]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
-            .args(args)
-            .env("NUBES_CONFIG", &config)
-            .env_remove("NUBES_PROVIDER")
-            .env_remove("NUBES_TOKEN")
-            .env_remove("NUBES_PASSWORD")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        child.wait_with_output().unwrap()
+        cloudctl_in(&config, &["NUBES_TOKEN", "NUBES_PASSWORD"], args, stdin)
     };
     let login = [
         "login",
@@ -833,20 +832,7 @@ fn up_runs_the_platform_and_signs_the_admin_in() {
         }
         (child, printed)
     };
-    let run = |args: &[&str], stdin: &[u8]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cloudctl"))
-            .args(args)
-            .env("NUBES_CONFIG", &config)
-            .env_remove("NUBES_PROVIDER")
-            .env_remove("NUBES_TOKEN")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let run = |args: &[&str], stdin: &[u8]| cloudctl_in(&config, &["NUBES_TOKEN"], args, stdin);
 
     let (mut first, printed) = up();
     let shown = printed.join("\n");
@@ -1255,12 +1241,7 @@ fn billing_through_a_server() {
         "already on the pay_as_you_go plan",
     );
     let txs = json(&run(&["-o", "json", "billing", "transactions"]));
-    let kinds: Vec<&str> = txs
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["kind"].as_str().unwrap())
-        .collect();
+    let kinds = nubes_testing::field(&txs, "kind");
     assert_eq!(kinds, ["plan_switch", "grant"], "{txs}");
     fails(
         &run(&["billing", "top-up", "someone", "10", "--memo", "x"]),

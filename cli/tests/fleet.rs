@@ -215,6 +215,14 @@ fn cli_ok(addr: &str, token: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Deletes instance `id` at once as the holder of `token`.
+#[track_caller]
+fn force_delete(addr: &str, token: &str, id: &str) {
+    let path = format!("/v1/instances/{id}?force=true");
+    let (status, body) = http(addr, "DELETE", &path, Some(token), None);
+    assert_eq!(status, 204, "{body}");
+}
+
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
@@ -388,17 +396,7 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
 
     // Deleting "second" frees the big agent: "high" is admitted at once, "low" still waits.
     let second_id = second["id"].as_str().unwrap();
-    assert_eq!(
-        http(
-            &addr,
-            "DELETE",
-            &format!("/v1/instances/{second_id}?force=true"),
-            Some(&user),
-            None
-        )
-        .0,
-        204
-    );
+    force_delete(&addr, &user, second_id);
     let state = |i: &Value| instance_state(&addr, &user, i["id"].as_str().unwrap());
     wait_for("high admitted", || state(&high) == "running");
     assert_eq!(state(&low), "queued");
@@ -475,17 +473,7 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
             .any(|i| i["name"] == "waiter" && i["state"] == "queued")
     });
     let high_id = high["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        http(
-            &addr,
-            "DELETE",
-            &format!("/v1/instances/{high_id}?force=true"),
-            Some(&user),
-            None
-        )
-        .0,
-        204
-    );
+    force_delete(&addr, &user, &high_id);
     let out = waiter.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -533,8 +521,7 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
         .iter()
         .filter(|i| i["name"] == "waiter")
     {
-        let path = format!("/v1/instances/{}?force=true", i["id"].as_str().unwrap());
-        assert_eq!(http(&addr, "DELETE", &path, Some(&user), None).0, 204);
+        force_delete(&addr, &user, i["id"].as_str().unwrap());
     }
     // The revoked agent left its instance behind on the engine.
     let rm = Command::new("docker")
@@ -650,17 +637,7 @@ fn restarts_and_reconnects_are_reconciled() {
         state(&running) == "running"
     });
     assert_eq!(state(&waiting), "queued");
-    assert_eq!(
-        http(
-            &addr,
-            "DELETE",
-            &format!("/v1/instances/{running}?force=true"),
-            Some(&admin),
-            None
-        )
-        .0,
-        204
-    );
+    force_delete(&addr, &admin, &running);
     wait_for("the waiting instance admitted", || {
         state(&waiting) == "running"
     });
@@ -767,17 +744,7 @@ fn an_agent_killed_mid_create_leaves_nothing_half_made() {
         let state = || instance_state(&addr, &admin, id);
         wait_for("the instance adopted", || state() == "running");
         assert_eq!(on_engine(), 1);
-        assert_eq!(
-            http(
-                &addr,
-                "DELETE",
-                &format!("/v1/instances/{id}?force=true"),
-                Some(&admin),
-                None
-            )
-            .0,
-            204
-        );
+        force_delete(&addr, &admin, id);
     } else {
         assert_eq!(list, json!([]), "a failed create left a row");
         wait_for("any half-made container removed", || on_engine() == 0);
@@ -993,16 +960,13 @@ fn clusters_reserve_capacity_and_queue_inside_it() {
     );
 
     // Freeing the cluster admits its own queue, not the work outside it.
-    let path = |i: &Value| format!("/v1/instances/{}?force=true", i["id"].as_str().unwrap());
-    assert_eq!(
-        http(&addr, "DELETE", &path(&inside), Some(&member), None).0,
-        204
-    );
+    let delete = |i: &Value| force_delete(&addr, &member, i["id"].as_str().unwrap());
+    delete(&inside);
     let state = |i: &Value| instance_state(&addr, &member, i["id"].as_str().unwrap());
     wait_for("the cluster's queue admitted", || state(&high) == "running");
     assert_eq!(state(&blocked), "queued");
     for i in [&high, &outside, &blocked] {
-        assert_eq!(http(&addr, "DELETE", &path(i), Some(&member), None).0, 204);
+        delete(i);
     }
     // The same through cloudctl: listed for members, bad input refused with its exit code,
     // ended by the admin.
@@ -1159,17 +1123,7 @@ fn drain_moves_instances_to_other_agents() {
         || on(from) == [next_id.clone()],
     );
     for i in [&id, &next_id] {
-        assert_eq!(
-            http(
-                &addr,
-                "DELETE",
-                &format!("/v1/instances/{i}?force=true"),
-                Some(&admin),
-                None
-            )
-            .0,
-            204
-        );
+        force_delete(&addr, &admin, i);
     }
 }
 
@@ -1200,32 +1154,12 @@ fn preemption_evicts_lower_priority_work_and_requeues_it() {
     let high = create("high", 5);
     wait_for("high running in low's place", || state(&high) == "running");
     assert_eq!(state(&low), "queued");
-    assert_eq!(
-        http(
-            &addr,
-            "DELETE",
-            &format!("/v1/instances/{high}?force=true"),
-            Some(&admin),
-            None
-        )
-        .0,
-        204
-    );
+    force_delete(&addr, &admin, &high);
     // The evicted one waited first, so it returns first.
     wait_for("low back", || state(&low) == "running");
     assert_eq!(state(&peer), "queued");
     for id in [&low, &peer] {
-        assert_eq!(
-            http(
-                &addr,
-                "DELETE",
-                &format!("/v1/instances/{id}?force=true"),
-                Some(&admin),
-                None
-            )
-            .0,
-            204
-        );
+        force_delete(&addr, &admin, id);
     }
 }
 
@@ -1322,8 +1256,7 @@ fn vms_go_to_qemu_agents_and_containers_to_docker_agents() {
         403
     );
     for i in [&vm, &container] {
-        let path = format!("/v1/instances/{}?force=true", i["id"].as_str().unwrap());
-        assert_eq!(http(&addr, "DELETE", &path, Some(&admin), None).0, 204);
+        force_delete(&addr, &admin, i["id"].as_str().unwrap());
     }
     // The VM's boot disk went with it; its base stays.
     let disks = cloudctl()
@@ -1411,6 +1344,5 @@ fn lessors_earn_from_what_runs_on_their_agents() {
         paid,
         "still within the paid hour"
     );
-    let path = format!("/v1/instances/{}?force=true", i["id"].as_str().unwrap());
-    assert_eq!(http(&addr, "DELETE", &path, Some(&user), None).0, 204);
+    force_delete(&addr, &user, i["id"].as_str().unwrap());
 }

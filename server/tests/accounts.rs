@@ -22,46 +22,15 @@ async fn flows(url: &str) {
         StatusCode::CONFLICT,
         "already_exists",
     );
-    error(
-        &api.post(
-            "/v1/auth/register",
-            None,
-            json!({"email": "nope", "password": "correct horse battery"}),
-        )
-        .await,
-        StatusCode::BAD_REQUEST,
-        "invalid_input",
-    );
-    error(
-        &api.post(
-            "/v1/auth/register",
-            None,
-            json!({"email": "b@example.com", "password": "short"}),
-        )
-        .await,
-        StatusCode::BAD_REQUEST,
-        "invalid_input",
-    );
-    error(
-        &api.post(
-            "/v1/auth/register",
-            None,
-            json!({"email": "b@example.com", "password": "correct horse battery", "admin": true}),
-        )
-        .await,
-        StatusCode::BAD_REQUEST,
-        "invalid_input",
-    );
-    error(
-        &api.post(
-            "/v1/auth/register",
-            None,
-            json!({"email": 42, "password": "correct horse battery"}),
-        )
-        .await,
-        StatusCode::BAD_REQUEST,
-        "invalid_input",
-    );
+    for bad in [
+        json!({"email": "nope", "password": "correct horse battery"}),
+        json!({"email": "b@example.com", "password": "short"}),
+        json!({"email": "b@example.com", "password": "correct horse battery", "admin": true}),
+        json!({"email": 42, "password": "correct horse battery"}),
+    ] {
+        let res = api.post("/v1/auth/register", None, bad).await;
+        error(&res, StatusCode::BAD_REQUEST, "invalid_input");
+    }
     error(
         &api.send("POST", "/v1/auth/register", None, Some("{not json".into()))
             .await,
@@ -275,14 +244,9 @@ async fn flows(url: &str) {
     assert_eq!(me["totp_enabled"], true);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn account_flows_on_sqlite() {
-    on_sqlite(|url| async move { flows(&url).await }).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn account_flows_on_postgres() {
-    on_postgres(|url| async move { flows(&url).await }).await;
+on_both! {
+    #[tokio::test(flavor = "multi_thread")] account_flows_on_sqlite, account_flows_on_postgres =>
+        |url| async move { flows(&url).await }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -212,14 +212,10 @@ async fn flows(url: &str) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn admin_and_audit_on_sqlite() {
-    on_sqlite(|url| async move { flows(&url).await }).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn admin_and_audit_on_postgres() {
-    on_postgres(|url| async move { flows(&url).await }).await;
+on_both! {
+    #[tokio::test(flavor = "multi_thread")]
+    admin_and_audit_on_sqlite, admin_and_audit_on_postgres =>
+        |url| async move { flows(&url).await }
 }
 
 /// Over a real socket the audit log records where a request came from.
@@ -288,12 +284,8 @@ async fn audit_holds_what_was_authenticated(url: String) {
     assert!(all.iter().all(|r| r.resource.len() <= 512), "bounded paths");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn audit_holds_what_was_authenticated_on_sqlite() {
-    on_sqlite(audit_holds_what_was_authenticated).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn audit_holds_what_was_authenticated_on_postgres() {
-    on_postgres(audit_holds_what_was_authenticated).await;
+on_both! {
+    #[tokio::test(flavor = "multi_thread")]
+    audit_holds_what_was_authenticated_on_sqlite, audit_holds_what_was_authenticated_on_postgres =>
+        audit_holds_what_was_authenticated
 }

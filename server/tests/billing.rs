@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use common::{error, journal_of, on_postgres, on_sqlite, user, Api};
+use common::{error, journal_of, on_both, user, Api};
 use nubes_billing::Credits;
 use serde_json::{json, Value};
 
@@ -24,8 +24,11 @@ impl nubes_server::billing::Clock for Manual {
 /// 2026-11-16T00:00:00Z: 14 of November's 30 days to go... and then some hours.
 const MID_NOVEMBER: i64 = 1_794_787_200;
 
-async fn server(url: &str, clock: Arc<Manual>) -> (Api, nubes_server::AppState) {
-    server_with(url, clock, nubes_server::Config::default()).await
+/// A server at mid-November, with the clock that moves it on.
+async fn server(url: &str) -> (Arc<Manual>, Api, nubes_server::AppState) {
+    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
+    let (api, state) = server_with(url, clock.clone(), nubes_server::Config::default()).await;
+    (clock, api, state)
 }
 
 async fn server_with(
@@ -106,8 +109,7 @@ async fn user_id(api: &Api, token: &str) -> String {
 }
 
 async fn plans_grants_switches_and_top_ups(url: String) {
-    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
-    let (api, state) = server(&url, clock.clone()).await;
+    let (clock, api, state) = server(&url).await;
     let admin = admin_token(&api, &state).await;
     let alice = user(&api, "alice@example.com").await;
     let alice_id = user_id(&api, &alice).await;
@@ -202,12 +204,7 @@ async fn plans_grants_switches_and_top_ups(url: String) {
     assert_eq!(balance(&api, &alice).await, "213.000001");
 
     let (_, txs) = api.get("/v1/billing/transactions", Some(&alice)).await;
-    let kinds: Vec<&str> = txs
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["kind"].as_str().unwrap())
-        .collect();
+    let kinds = nubes_testing::field(&txs, "kind");
     assert_eq!(
         kinds,
         ["adjustment", "top_up", "grant", "plan_switch", "grant"],
@@ -228,14 +225,10 @@ async fn plans_grants_switches_and_top_ups(url: String) {
     balanced(&state).await;
 }
 
-#[tokio::test]
-async fn plans_grants_switches_and_top_ups_on_sqlite() {
-    on_sqlite(plans_grants_switches_and_top_ups).await;
-}
-
-#[tokio::test]
-async fn plans_grants_switches_and_top_ups_on_postgres() {
-    on_postgres(plans_grants_switches_and_top_ups).await;
+on_both! {
+    #[tokio::test]
+    plans_grants_switches_and_top_ups_on_sqlite, plans_grants_switches_and_top_ups_on_postgres =>
+        plans_grants_switches_and_top_ups
 }
 
 async fn switch(api: &Api, token: &str, plan: &str) -> (StatusCode, Value) {
@@ -252,8 +245,7 @@ async fn switch(api: &Api, token: &str, plan: &str) -> (StatusCode, Value) {
 /// transaction (none is dropped as a replay while the plan changes anyway), every upgrade pays
 /// its price, and twenty racing switches are applied one at a time, each a whole.
 async fn plan_switches_never_mint_credits(url: String) {
-    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
-    let (api, state) = server(&url, clock.clone()).await;
+    let (clock, api, state) = server(&url).await;
     let admin = admin_token(&api, &state).await;
     let eve = user(&api, "eve@example.com").await;
     let eve_id = user_id(&api, &eve).await;
@@ -362,21 +354,16 @@ async fn plan_switches_never_mint_credits(url: String) {
     balanced(&state).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn plan_switches_never_mint_credits_on_sqlite() {
-    on_sqlite(plan_switches_never_mint_credits).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn plan_switches_never_mint_credits_on_postgres() {
-    on_postgres(plan_switches_never_mint_credits).await;
+on_both! {
+    #[tokio::test(flavor = "multi_thread")]
+    plan_switches_never_mint_credits_on_sqlite, plan_switches_never_mint_credits_on_postgres =>
+        plan_switches_never_mint_credits
 }
 
 /// Forty charges of one credit race for a balance of fifteen: exactly fifteen get through, the
 /// balance ends at zero, and a replayed charge (same key) changes nothing.
 async fn racing_charges_never_overspend(url: String) {
-    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
-    let (api, state) = server(&url, clock).await;
+    let (_, api, state) = server(&url).await;
     let bob = user(&api, "bob@example.com").await;
     let bob_id = user_id(&api, &bob).await;
     assert_eq!(balance(&api, &bob).await, "15");
@@ -418,14 +405,10 @@ async fn racing_charges_never_overspend(url: String) {
     let _: Value = api.get("/v1/billing/transactions", Some(&bob)).await.1;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn racing_charges_never_overspend_on_sqlite() {
-    on_sqlite(racing_charges_never_overspend).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn racing_charges_never_overspend_on_postgres() {
-    on_postgres(racing_charges_never_overspend).await;
+on_both! {
+    #[tokio::test(flavor = "multi_thread")]
+    racing_charges_never_overspend_on_sqlite, racing_charges_never_overspend_on_postgres =>
+        racing_charges_never_overspend
 }
 
 /// With billing on, a create must fit the creator's plan and is paid for (its first hour and its
@@ -547,14 +530,10 @@ async fn plans_and_payment_hold_creates_and_resizes(url: String) {
     balanced(&state).await;
 }
 
-#[tokio::test]
-async fn plans_and_payment_hold_creates_and_resizes_on_sqlite() {
-    on_sqlite(plans_and_payment_hold_creates_and_resizes).await;
-}
-
-#[tokio::test]
-async fn plans_and_payment_hold_creates_and_resizes_on_postgres() {
-    on_postgres(plans_and_payment_hold_creates_and_resizes).await;
+on_both! {
+    #[tokio::test]
+    plans_and_payment_hold_creates_and_resizes_on_sqlite, plans_and_payment_hold_creates_and_resizes_on_postgres =>
+        plans_and_payment_hold_creates_and_resizes
 }
 
 /// An organization's instances together are held to the plan of whoever made it, whatever the
@@ -656,14 +635,10 @@ async fn organizations_are_held_to_their_creators_plan(url: String) {
     );
 }
 
-#[tokio::test]
-async fn organizations_are_held_to_their_creators_plan_on_sqlite() {
-    on_sqlite(organizations_are_held_to_their_creators_plan).await;
-}
-
-#[tokio::test]
-async fn organizations_are_held_to_their_creators_plan_on_postgres() {
-    on_postgres(organizations_are_held_to_their_creators_plan).await;
+on_both! {
+    #[tokio::test]
+    organizations_are_held_to_their_creators_plan_on_sqlite, organizations_are_held_to_their_creators_plan_on_postgres =>
+        organizations_are_held_to_their_creators_plan
 }
 
 /// How many mails reached `to` with `subject` (waiting a little for the first).
@@ -854,14 +829,10 @@ async fn metering_charges_running_time_exactly(url: String) {
     balanced(&state2).await;
 }
 
-#[tokio::test]
-async fn metering_charges_running_time_exactly_on_sqlite() {
-    on_sqlite(metering_charges_running_time_exactly).await;
-}
-
-#[tokio::test]
-async fn metering_charges_running_time_exactly_on_postgres() {
-    on_postgres(metering_charges_running_time_exactly).await;
+on_both! {
+    #[tokio::test]
+    metering_charges_running_time_exactly_on_sqlite, metering_charges_running_time_exactly_on_postgres =>
+        metering_charges_running_time_exactly
 }
 
 /// Every lifecycle path that makes an instance run keeps its meter open: create, start,
@@ -954,14 +925,10 @@ async fn every_path_that_runs_an_instance_is_metered(url: String) {
     assert_eq!(balance(&api, &fay).await, expected.to_string(), "stopped");
 }
 
-#[tokio::test]
-async fn every_path_that_runs_an_instance_is_metered_on_sqlite() {
-    on_sqlite(every_path_that_runs_an_instance_is_metered).await;
-}
-
-#[tokio::test]
-async fn every_path_that_runs_an_instance_is_metered_on_postgres() {
-    on_postgres(every_path_that_runs_an_instance_is_metered).await;
+on_both! {
+    #[tokio::test]
+    every_path_that_runs_an_instance_is_metered_on_sqlite, every_path_that_runs_an_instance_is_metered_on_postgres =>
+        every_path_that_runs_an_instance_is_metered
 }
 
 /// Admission is atomic per user and per organization: eight one-cpu creates racing on a
@@ -1018,14 +985,10 @@ async fn creates_are_admitted_one_at_a_time(url: String) {
     balanced(&state).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn creates_are_admitted_one_at_a_time_on_sqlite() {
-    on_sqlite(creates_are_admitted_one_at_a_time).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn creates_are_admitted_one_at_a_time_on_postgres() {
-    on_postgres(creates_are_admitted_one_at_a_time).await;
+on_both! {
+    #[tokio::test(flavor = "multi_thread")]
+    creates_are_admitted_one_at_a_time_on_sqlite, creates_are_admitted_one_at_a_time_on_postgres =>
+        creates_are_admitted_one_at_a_time
 }
 
 /// Functions are inside billing: each invocation is paid by its invoker for its size over the
@@ -1107,14 +1070,10 @@ async fn functions_are_metered_per_invocation(url: String) {
     balanced(&state).await;
 }
 
-#[tokio::test]
-async fn functions_are_metered_per_invocation_on_sqlite() {
-    on_sqlite(functions_are_metered_per_invocation).await;
-}
-
-#[tokio::test]
-async fn functions_are_metered_per_invocation_on_postgres() {
-    on_postgres(functions_are_metered_per_invocation).await;
+on_both! {
+    #[tokio::test]
+    functions_are_metered_per_invocation_on_sqlite, functions_are_metered_per_invocation_on_postgres =>
+        functions_are_metered_per_invocation
 }
 
 /// Usage is reported on the day it ran: a tick across midnight, or after a server was down for
@@ -1179,22 +1138,17 @@ async fn usage_over_midnight_is_reported_on_the_days_it_ran(url: String) {
     );
 }
 
-#[tokio::test]
-async fn usage_over_midnight_is_reported_on_the_days_it_ran_on_sqlite() {
-    on_sqlite(usage_over_midnight_is_reported_on_the_days_it_ran).await;
-}
-
-#[tokio::test]
-async fn usage_over_midnight_is_reported_on_the_days_it_ran_on_postgres() {
-    on_postgres(usage_over_midnight_is_reported_on_the_days_it_ran).await;
+on_both! {
+    #[tokio::test]
+    usage_over_midnight_is_reported_on_the_days_it_ran_on_sqlite, usage_over_midnight_is_reported_on_the_days_it_ran_on_postgres =>
+        usage_over_midnight_is_reported_on_the_days_it_ran
 }
 
 /// Vouchers, the first payment provider: admins issue them (codes shown once), a user redeems a
 /// code once, nobody else can, an expired one is refused, and two users racing for one code
 /// cannot both have it. The ledger stays balanced throughout.
 async fn vouchers_pay_once(url: String) {
-    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
-    let (api, state) = server(&url, clock.clone()).await;
+    let (clock, api, state) = server(&url).await;
     let admin = admin_token(&api, &state).await;
     let carol = user(&api, "carol@example.com").await;
     let carol_id = user_id(&api, &carol).await;
@@ -1338,12 +1292,7 @@ async fn vouchers_pay_once(url: String) {
     balanced(&state).await;
 }
 
-#[tokio::test]
-async fn vouchers_pay_once_on_sqlite() {
-    on_sqlite(vouchers_pay_once).await;
-}
-
-#[tokio::test]
-async fn vouchers_pay_once_on_postgres() {
-    on_postgres(vouchers_pay_once).await;
+on_both! {
+    #[tokio::test] vouchers_pay_once_on_sqlite, vouchers_pay_once_on_postgres =>
+        vouchers_pay_once
 }

@@ -28,11 +28,10 @@ async fn no_route_answers_a_server_error_to_fuzzed_input() {
         )),
         clock: None,
     };
-    let state = nubes_server::state_with(&config, backends).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(nubes_server::serve(listener, state));
-    let token = api_token(&url).await;
+    let url =
+        nubes_testing::serve(nubes_server::state_with(&config, backends).await.unwrap()).await;
+    // An API token, unlike an access token, outlives the run.
+    let token = nubes_testing::api_token(&url, "fuzz@example.com", "fuzz").await;
 
     let settings = dir.path().join("schemathesis.toml");
     std::fs::write(
@@ -74,36 +73,4 @@ async fn no_route_answers_a_server_error_to_fuzzed_input() {
         report.contains(&format!("Tested: {selected}")),
         "not every route was fuzzed:\n{report}"
     );
-}
-
-/// Registers a user and returns an API token (which, unlike an access token, outlives the run).
-async fn api_token(url: &str) -> String {
-    let http = reqwest::Client::new();
-    let creds =
-        serde_json::json!({"email": "fuzz@example.com", "password": "correct horse battery"});
-    http.post(format!("{url}/v1/auth/register"))
-        .json(&creds)
-        .send()
-        .await
-        .unwrap();
-    let tokens: serde_json::Value = http
-        .post(format!("{url}/v1/auth/login"))
-        .json(&creds)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let created: serde_json::Value = http
-        .post(format!("{url}/v1/auth/tokens"))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .json(&serde_json::json!({"name": "fuzz"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    created["token"].as_str().unwrap().to_string()
 }

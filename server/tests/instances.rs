@@ -144,25 +144,9 @@ async fn matrix(url: &str) {
     let bob = user(&api, "bob@example.com").await;
     let carol = user(&api, "carol@example.com").await;
     let eve = user(&api, "eve@example.com").await;
-    let org = api
-        .post("/v1/orgs", Some(&alice), json!({"name": "Acme"}))
-        .await
-        .1["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let invites = format!("/v1/orgs/{org}/invites");
-    let member = api.post(&invites, Some(&alice), json!({})).await.1["code"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let viewer = api
-        .post(&invites, Some(&alice), json!({"role": "viewer"}))
-        .await
-        .1["code"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let org = org(&api, &alice, "Acme").await;
+    let member = invite(&api, &org, &alice, json!({})).await;
+    let viewer = invite(&api, &org, &alice, json!({"role": "viewer"})).await;
     api.post("/v1/orgs/join", Some(&bob), json!({"code": member}))
         .await;
     api.post("/v1/orgs/join", Some(&carol), json!({"code": viewer}))
@@ -282,52 +266,30 @@ async fn matrix(url: &str) {
             "invalid_input",
         );
     }
-    error(
-        &api.post(
-            "/v1/instances",
-            Some(&alice),
-            json!({"org_id": org, "name": "web", "image": IMAGE}),
-        )
-        .await,
-        StatusCode::CONFLICT,
-        "already_exists",
-    );
-    error(
-        &api.post(
-            "/v1/instances",
+    let taken = json!({"org_id": org, "name": "web", "image": IMAGE});
+    let z = json!({"org_id": org, "name": "z", "image": IMAGE});
+    for (token, body, status, kind) in [
+        (Some(&alice), taken, StatusCode::CONFLICT, "already_exists"),
+        (
             Some(&alice),
             json!({"org_id": org, "name": "y", "image": "nope/nope"}),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    );
-    error(
-        &api.post(
-            "/v1/instances",
-            Some(&eve),
-            json!({"org_id": org, "name": "z", "image": IMAGE}),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    );
-    error(
-        &api.post(
-            "/v1/instances",
-            Some(&carol),
-            json!({"org_id": org, "name": "z", "image": IMAGE}),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
-        "permission_denied",
-    );
-    error(
-        &api.post("/v1/instances", None, json!({"name": "z", "image": IMAGE}))
-            .await,
-        StatusCode::UNAUTHORIZED,
-        "unauthenticated",
-    );
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (Some(&eve), z.clone(), StatusCode::NOT_FOUND, "not_found"),
+        (Some(&carol), z, StatusCode::FORBIDDEN, "permission_denied"),
+        (
+            None,
+            json!({"name": "z", "image": IMAGE}),
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        ),
+    ] {
+        let res = api
+            .post("/v1/instances", token.map(String::as_str), body)
+            .await;
+        error(&res, status, kind);
+    }
     assert_eq!(
         api.get("/v1/instances", Some(&alice))
             .await
@@ -371,14 +333,10 @@ async fn matrix(url: &str) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn isolation_matrix_on_sqlite() {
-    on_sqlite(|url| async move { matrix(&url).await }).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn isolation_matrix_on_postgres() {
-    on_postgres(|url| async move { matrix(&url).await }).await;
+on_both! {
+    #[tokio::test(flavor = "multi_thread")]
+    isolation_matrix_on_sqlite, isolation_matrix_on_postgres =>
+        |url| async move { matrix(&url).await }
 }
 
 /// On a direct Docker server: an instance created without cpus or memory is limited to what

@@ -226,39 +226,36 @@ async fn flows(url: &str) {
         .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(changed["role"], "member");
-    error(
-        &api.send(
-            "PUT",
+    for (path, token, role, status, kind) in [
+        (
             &alice_path,
-            Some(&alice),
-            Some(json!({"role": "viewer"}).to_string()),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
-        "permission_denied",
-    );
-    error(
-        &api.send(
-            "PUT",
+            &alice,
+            "viewer",
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+        ),
+        (
             &carol_path,
-            Some(&bob),
-            Some(json!({"role": "admin"}).to_string()),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
-        "permission_denied",
-    );
-    error(
-        &api.send(
-            "PUT",
+            &bob,
+            "admin",
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+        ),
+        (
             &carol_path,
-            Some(&eve),
-            Some(json!({"role": "admin"}).to_string()),
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    );
+            &eve,
+            "admin",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+    ] {
+        let body = json!({"role": role}).to_string();
+        error(
+            &api.send("PUT", path, Some(token), Some(body)).await,
+            status,
+            kind,
+        );
+    }
     let self_promote = format!("/v1/orgs/{id}/members/{}", uid("bob@example.com"));
     error(
         &api.send(
@@ -331,12 +328,7 @@ async fn flows(url: &str) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn org_flows_on_sqlite() {
-    on_sqlite(|url| async move { flows(&url).await }).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn org_flows_on_postgres() {
-    on_postgres(|url| async move { flows(&url).await }).await;
+on_both! {
+    #[tokio::test(flavor = "multi_thread")] org_flows_on_sqlite, org_flows_on_postgres =>
+        |url| async move { flows(&url).await }
 }

@@ -261,14 +261,10 @@ async fn matrix(url: &str) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn isolation_matrix_on_sqlite() {
-    on_sqlite(|url| async move { matrix(&url).await }).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn isolation_matrix_on_postgres() {
-    on_postgres(|url| async move { matrix(&url).await }).await;
+on_both! {
+    #[tokio::test(flavor = "multi_thread")]
+    isolation_matrix_on_sqlite, isolation_matrix_on_postgres =>
+        |url| async move { matrix(&url).await }
 }
 
 /// Objects travel as bytes: ranges, metadata headers, listing pages, keys with odd characters.
@@ -792,14 +788,10 @@ async fn bounded(url: String) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn uploads_pages_disks_and_counts_are_bounded_on_sqlite() {
-    on_sqlite(bounded).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn uploads_pages_disks_and_counts_are_bounded_on_postgres() {
-    on_postgres(bounded).await;
+on_both! {
+    #[tokio::test(flavor = "multi_thread")]
+    uploads_pages_disks_and_counts_are_bounded_on_sqlite, uploads_pages_disks_and_counts_are_bounded_on_postgres =>
+        bounded
 }
 
 /// Instances go through the same authorization path as every other kind: by id, or by name in

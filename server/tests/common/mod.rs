@@ -116,7 +116,7 @@ pub fn unix_now() -> u64 {
 
 /// Registers and logs in; returns the access token.
 pub async fn user(api: &Api, email: &str) -> String {
-    let creds = json!({"email": email, "password": "correct horse battery"});
+    let creds = json!({"email": email, "password": nubes_testing::PASSWORD});
     assert_eq!(
         api.post("/v1/auth/register", None, creds.clone()).await.0,
         StatusCode::CREATED
@@ -150,27 +150,37 @@ where
     let base = std::env::var("NUBES_TEST_POSTGRES_URL").expect(
         "NUBES_TEST_POSTGRES_URL is not set: scripts/test.sh starts PostgreSQL and sets it",
     );
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(&base).await.unwrap();
     let name = format!(
         "nubes_test_{}",
         (0..8).map(|_| fastrand::lowercase()).collect::<String>()
     );
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let (root, _) = base.rsplit_once('/').unwrap();
-    let url = format!("{root}/{name}");
+    let db = nubes_testing::Scratch::create(&base, &name).await;
+    let url = db.url.clone();
     f(url.clone()).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-        .unwrap();
+    db.remove().await;
     if let Some(journal) = journal_of(&url) {
         let _ = std::fs::remove_dir_all(journal);
     }
 }
+
+/// Two tests with the attributes given, `$sqlite` and `$postgres`, running `$run` (what
+/// `on_sqlite` takes) on each database: every flow is held to both, under the names CI reports.
+#[allow(unused_macros)]
+macro_rules! on_both {
+    ($(#[$meta:meta])* $sqlite:ident, $postgres:ident => $run:expr) => {
+        $(#[$meta])*
+        async fn $sqlite() {
+            $crate::common::on_sqlite($run).await;
+        }
+
+        $(#[$meta])*
+        async fn $postgres() {
+            $crate::common::on_postgres($run).await;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both;
 
 /// The usage journal's directory for a PostgreSQL database (an SQLite file keeps it beside
 /// itself): the same for a server restarted on the same database, and gone with the database.
@@ -246,27 +256,32 @@ pub struct Team {
     pub eve: String,
 }
 
+/// A new organization `name` of `owner`'s; its id.
+pub async fn org(api: &Api, owner: &str, name: &str) -> String {
+    let (status, org) = api
+        .post("/v1/orgs", Some(owner), json!({"name": name}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{org}");
+    org["id"].as_str().unwrap().to_string()
+}
+
+/// The code of an invite to `org` that `admin` made with `body` (the role).
+pub async fn invite(api: &Api, org: &str, admin: &str, body: Value) -> String {
+    let (status, invite) = api
+        .post(&format!("/v1/orgs/{org}/invites"), Some(admin), body)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{invite}");
+    invite["code"].as_str().unwrap().to_string()
+}
+
 pub async fn team(api: &Api) -> Team {
     let alice = user(api, "alice@example.com").await;
     let bob = user(api, "bob@example.com").await;
     let carol = user(api, "carol@example.com").await;
     let eve = user(api, "eve@example.com").await;
-    let org = api
-        .post("/v1/orgs", Some(&alice), json!({"name": "Acme"}))
-        .await
-        .1["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let invites = format!("/v1/orgs/{org}/invites");
+    let org = org(api, &alice, "Acme").await;
     for (token, role) in [(&bob, "member"), (&carol, "viewer")] {
-        let code = api
-            .post(&invites, Some(&alice), json!({"role": role}))
-            .await
-            .1["code"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let code = invite(api, &org, &alice, json!({"role": role})).await;
         let (status, joined) = api
             .post("/v1/orgs/join", Some(token), json!({"code": code}))
             .await;
