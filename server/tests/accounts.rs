@@ -129,10 +129,7 @@ async fn flows(url: &str) {
     );
 
     // Logout ends the session at once.
-    let access = api.post("/v1/auth/login", None, creds.clone()).await.1["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let access = api.login(&creds).await;
     assert_eq!(
         api.post("/v1/auth/logout", Some(&access), json!({}))
             .await
@@ -146,10 +143,7 @@ async fn flows(url: &str) {
     );
 
     // TOTP: enrol, confirm, then login needs a code, and each code works once.
-    let access = api.post("/v1/auth/login", None, creds.clone()).await.1["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let access = api.login(&creds).await;
     error(
         &api.post(
             "/v1/auth/totp/confirm",
@@ -429,20 +423,15 @@ async fn api_tokens_for_automation() {
 
         let id = created["id"].as_str().unwrap();
         error(
-            &api.send("DELETE", &format!("/v1/auth/tokens/{id}"), Some(&bob), None)
+            &api.delete(&format!("/v1/auth/tokens/{id}"), Some(&bob))
                 .await,
             StatusCode::NOT_FOUND,
             "not_found",
         );
         assert_eq!(
-            api.send(
-                "DELETE",
-                &format!("/v1/auth/tokens/{id}"),
-                Some(&alice),
-                None
-            )
-            .await
-            .0,
+            api.delete(&format!("/v1/auth/tokens/{id}"), Some(&alice))
+                .await
+                .0,
             StatusCode::NO_CONTENT
         );
         error(

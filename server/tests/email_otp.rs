@@ -136,7 +136,7 @@ async fn login_with_an_emailed_code() {
         "stopped"
     );
     assert_eq!(
-        api.send("DELETE", &format!("/v1/instances/{id}"), Some(access), None)
+        api.delete(&format!("/v1/instances/{id}"), Some(access))
             .await
             .0,
         StatusCode::NO_CONTENT

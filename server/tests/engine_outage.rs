@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::{user, Api};
+use common::user;
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -75,17 +75,12 @@ async fn an_engine_outage_is_reported_and_its_changes_announced() {
         },
         ..Default::default()
     };
-    let (state, addr) = common::live(&config).await;
-    let url = format!("http://{addr}");
-    let api = Api {
-        app: nubes_server::app(state.clone()),
-    };
-    state
-        .accounts
-        .bootstrap_admin("admin@example.com")
-        .await
-        .unwrap();
-    let fleet = state.agents.fleet().unwrap().clone();
+    let common::FleetServer {
+        state,
+        url,
+        api,
+        fleet,
+    } = common::live_fleet(&config).await;
 
     let socket = dir.path().join("docker.sock");
     let engine = engine_proxy(&socket);

@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::{user, Api};
+use common::user;
 use futures::{SinkExt, StreamExt};
 use nubes_agent::protocol::{self, AgentMessage, Hello, Op, Outcome, ServerMessage};
 use nubes_agent::Resources;
@@ -68,17 +68,12 @@ async fn a_hostile_agent_cannot_reach_tenants() {
         compute: Some("fleet://".into()),
         ..Default::default()
     };
-    let (state, addr) = common::live(&config).await;
-    let url = format!("http://{addr}");
-    let api = Api {
-        app: nubes_server::app(state.clone()),
-    };
-    state
-        .accounts
-        .bootstrap_admin("admin@example.com")
-        .await
-        .unwrap();
-    let fleet = state.agents.fleet().unwrap().clone();
+    let common::FleetServer {
+        state,
+        url,
+        api,
+        fleet,
+    } = common::live_fleet(&config).await;
 
     // The honest agent, on Docker, and a tenant's instance on it with a secret in its env.
     let honest_token = state.agents.issue_own("honest").await.unwrap();

@@ -116,7 +116,7 @@ async fn seed_user_flow_on_docker() {
         "conflict",
     );
     assert_eq!(
-        api.send("DELETE", &format!("/v1/instances/{id}"), Some(&alice), None)
+        api.delete(&format!("/v1/instances/{id}"), Some(&alice))
             .await
             .0,
         StatusCode::NO_CONTENT
@@ -128,7 +128,7 @@ async fn seed_user_flow_on_docker() {
     );
     let running = format!("/v1/instances/{}", bobs["id"].as_str().unwrap());
     error(
-        &api.send("DELETE", &running, Some(&bob), None).await,
+        &api.delete(&running, Some(&bob)).await,
         StatusCode::CONFLICT,
         "conflict",
     );
@@ -234,14 +234,14 @@ async fn matrix(url: &str) {
     );
     for token in [&eve] {
         error(
-            &api.send("DELETE", &base, Some(token), None).await,
+            &api.delete(&base, Some(token)).await,
             StatusCode::NOT_FOUND,
             "not_found",
         );
     }
     for token in [&carol, &bob] {
         error(
-            &api.send("DELETE", &base, Some(token), None).await,
+            &api.delete(&base, Some(token)).await,
             StatusCode::FORBIDDEN,
             "permission_denied",
         );
@@ -321,7 +321,7 @@ async fn matrix(url: &str) {
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        api.send("DELETE", &format!("{base}?force=true"), Some(&alice), None)
+        api.delete(&format!("{base}?force=true"), Some(&alice))
             .await
             .0,
         StatusCode::NO_CONTENT

@@ -117,10 +117,7 @@ async fn websockets_end_with_their_session() {
     watching.await.unwrap();
 
     let creds = json!({"email": "sam@example.com", "password": "correct horse battery"});
-    let access = api.post("/v1/auth/login", None, creds).await.1["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let access = api.login(&creds).await;
     let (status, made) = api
         .post("/v1/auth/tokens", Some(&access), json!({"name": "ci"}))
         .await;

@@ -272,14 +272,9 @@ async fn flows(url: &str) {
     // Revoked invites stop working.
     let invite_id = member_invite["id"].as_str().unwrap();
     assert_eq!(
-        api.send(
-            "DELETE",
-            &format!("{invites}/{invite_id}"),
-            Some(&alice),
-            None
-        )
-        .await
-        .0,
+        api.delete(&format!("{invites}/{invite_id}"), Some(&alice))
+            .await
+            .0,
         StatusCode::NO_CONTENT
     );
     error(
@@ -289,13 +284,8 @@ async fn flows(url: &str) {
         "not_found",
     );
     error(
-        &api.send(
-            "DELETE",
-            &format!("{invites}/{invite_id}"),
-            Some(&alice),
-            None,
-        )
-        .await,
+        &api.delete(&format!("{invites}/{invite_id}"), Some(&alice))
+            .await,
         StatusCode::NOT_FOUND,
         "not_found",
     );

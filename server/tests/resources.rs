@@ -239,13 +239,9 @@ async fn matrix(url: &str) {
             (&t.carol, StatusCode::FORBIDDEN, "permission_denied"),
             (&t.bob, StatusCode::FORBIDDEN, "permission_denied"),
         ] {
-            error(
-                &api.send("DELETE", path, Some(token), None).await,
-                status,
-                kind,
-            );
+            error(&api.delete(path, Some(token)).await, status, kind);
         }
-        let res = api.send("DELETE", path, Some(&t.alice), None).await;
+        let res = api.delete(path, Some(&t.alice)).await;
         assert_eq!(res.0, StatusCode::NO_CONTENT, "DELETE {path}: {}", res.1);
         error(
             &api.get(path, Some(&t.alice)).await,
@@ -256,7 +252,7 @@ async fn matrix(url: &str) {
     // The member deletes their own converted copy.
     let own = format!("/v1/disks/{}", copy["id"].as_str().unwrap());
     assert_eq!(
-        api.send("DELETE", &own, Some(&t.bob), None).await.0,
+        api.delete(&own, Some(&t.bob)).await.0,
         StatusCode::NO_CONTENT
     );
 }
@@ -334,8 +330,7 @@ async fn objects_stream_with_ranges_and_pages() {
 
         // A bucket with objects is not deleted, and nothing in it is lost.
         error(
-            &api.send("DELETE", "/v1/buckets/data", Some(&alice), None)
-                .await,
+            &api.delete("/v1/buckets/data", Some(&alice)).await,
             StatusCode::CONFLICT,
             "conflict",
         );

@@ -78,6 +78,19 @@ impl Api {
     pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
         self.send("GET", path, token, None).await
     }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.send("DELETE", path, token, None).await
+    }
+
+    /// Signs `creds` in; the access token.
+    pub async fn login(&self, creds: &Value) -> String {
+        let (status, tokens) = self.post("/v1/auth/login", None, creds.clone()).await;
+        tokens["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login answered {status}: {tokens}"))
+            .to_string()
+    }
 }
 
 pub async fn api(url: &str) -> Api {
@@ -310,6 +323,35 @@ pub async fn live(config: &nubes_server::Config) -> (nubes_server::AppState, std
     let addr = listener.local_addr().unwrap();
     tokio::spawn(nubes_server::serve(listener, state.clone()));
     (state, addr)
+}
+
+/// A live fleet server (`compute: fleet://`) and what its tests hold of it.
+pub struct FleetServer {
+    pub state: nubes_server::AppState,
+    pub url: String,
+    pub api: Api,
+    pub fleet: nubes_agent::Fleet,
+}
+
+/// Serves `config` (a fleet's) on a free port with its first admin made, so agents can be
+/// issued.
+pub async fn live_fleet(config: &nubes_server::Config) -> FleetServer {
+    let (state, addr) = live(config).await;
+    let api = Api {
+        app: nubes_server::app(state.clone()),
+    };
+    state
+        .accounts
+        .bootstrap_admin("admin@example.com")
+        .await
+        .unwrap();
+    let fleet = state.agents.fleet().unwrap().clone();
+    FleetServer {
+        state,
+        url: format!("http://{addr}"),
+        api,
+        fleet,
+    }
 }
 
 /// Registers `email` with one HTTP/1.1 request over a plain socket, with `headers` (each a
