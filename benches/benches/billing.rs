@@ -261,11 +261,7 @@ async fn ours(url: &str, journal: &std::path::Path) -> Vec<Duration> {
             })
         })
         .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    all
+    joined(tasks).await
 }
 
 /// The raw backend: the same provider's stop, then one transaction writing the event and the
@@ -326,11 +322,7 @@ async fn raw(url: &str) -> Vec<Duration> {
             })
         })
         .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    all
+    joined(tasks).await
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -424,4 +416,13 @@ fn main() {
             None => println!("| PostgreSQL | skipped: NUBES_TEST_POSTGRES_URL is not set | | |"),
         }
     });
+}
+
+/// Every task's timings, in one list.
+async fn joined(tasks: Vec<tokio::task::JoinHandle<Vec<Duration>>>) -> Vec<Duration> {
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all
 }

@@ -968,12 +968,7 @@ async fn creates_are_admitted_one_at_a_time(url: String) {
     let taken = list[0]["name"].as_str().unwrap().to_string();
     let other = list[1]["id"].as_str().unwrap();
     let gone = api
-        .send(
-            "DELETE",
-            &format!("/v1/instances/{other}?force=true"),
-            Some(&gil),
-            None,
-        )
+        .delete(&format!("/v1/instances/{other}?force=true"), Some(&gil))
         .await;
     assert_eq!(gone.0, StatusCode::NO_CONTENT, "{}", gone.1);
     for _ in 0..3 {

@@ -187,12 +187,7 @@ async fn an_engine_outage_is_reported_and_its_changes_announced() {
     }
     for i in [&id, &later_id] {
         let gone = api
-            .send(
-                "DELETE",
-                &format!("/v1/instances/{i}?force=true"),
-                Some(&tenant),
-                None,
-            )
+            .delete(&format!("/v1/instances/{i}?force=true"), Some(&tenant))
             .await;
         assert_eq!(gone.0, StatusCode::NO_CONTENT, "{}", gone.1);
     }

@@ -242,12 +242,7 @@ async fn a_hostile_agent_cannot_reach_tenants() {
     );
 
     let gone = api
-        .send(
-            "DELETE",
-            &format!("/v1/instances/{id}?force=true"),
-            Some(&tenant),
-            None,
-        )
+        .delete(&format!("/v1/instances/{id}?force=true"), Some(&tenant))
         .await;
     assert_eq!(gone.0, StatusCode::NO_CONTENT, "{}", gone.1);
     honest.abort();

@@ -133,7 +133,7 @@ async fn seed_user_flow_on_docker() {
         "conflict",
     );
     let forced = api
-        .send("DELETE", &format!("{running}?force=true"), Some(&bob), None)
+        .delete(&format!("{running}?force=true"), Some(&bob))
         .await;
     assert_eq!(forced.0, StatusCode::NO_CONTENT);
 }
@@ -310,11 +310,9 @@ async fn matrix(url: &str) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{bobs}");
     assert_eq!(
-        api.send(
-            "DELETE",
+        api.delete(
             &format!("/v1/instances/{}?force=true", bobs["id"].as_str().unwrap()),
-            Some(&bob),
-            None
+            Some(&bob)
         )
         .await
         .0,
@@ -429,12 +427,7 @@ async fn defaults_are_enforced_and_exec_is_bounded_on_docker() {
     assert_eq!(status, StatusCode::OK, "the passes were given back");
 
     let gone = api
-        .send(
-            "DELETE",
-            &format!("/v1/instances/{id}?force=true"),
-            Some(&ann),
-            None,
-        )
+        .delete(&format!("/v1/instances/{id}?force=true"), Some(&ann))
         .await;
     assert_eq!(gone.0, StatusCode::NO_CONTENT);
 }

@@ -127,12 +127,7 @@ async fn websockets_end_with_their_session() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let id = made["id"].as_str().unwrap();
     let (status, _) = api
-        .send(
-            "DELETE",
-            &format!("/v1/auth/tokens/{id}"),
-            Some(&access),
-            None,
-        )
+        .delete(&format!("/v1/auth/tokens/{id}"), Some(&access))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     watching.await.unwrap();

@@ -47,13 +47,7 @@ async fn passes_the_conformance_kit_on_the_test_driver() {
         assert!(report.passed.contains(&case), "{case}: {report}");
     }
     // Every boot disk the kit's VMs made went with them.
-    let left: Vec<String> = disk
-        .list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.name)
-        .collect();
+    let left = names_of(&*disk).await;
     assert_eq!(left, ["kit-base"]);
 }
 
@@ -150,13 +144,7 @@ async fn boot_disks_bad_input_and_attached_disks() {
         let e = compute.create(spec).await.unwrap_err();
         assert_eq!(e.kind(), kind, "{what}: {e}");
     }
-    let names: Vec<String> = disk
-        .list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.name)
-        .collect();
+    let names = names_of(&*disk).await;
     assert_eq!(
         names,
         ["debian", "web-boot"],
@@ -217,4 +205,14 @@ async fn a_blank_disk_boots_an_iso_from_the_boot_directory_only() {
         .await
         .unwrap();
     assert!(cloud.disk().unwrap().list().await.unwrap().is_empty());
+}
+
+/// The names of the disk images `disk` holds.
+async fn names_of(disk: &dyn nubes_core::Disk) -> Vec<String> {
+    disk.list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect()
 }
