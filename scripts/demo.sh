@@ -14,7 +14,7 @@ name="demo-$$"
 step() { printf '\n\033[1;34m$ cloudctl %s\033[0m\n' "$*"; "$cloudctl" "$@"; }
 trap '"$cloudctl" instance delete --force "$name" >/dev/null 2>&1 || true' EXIT
 
-step instance create --name "$name" --image "$NUBES_TEST_IMAGE" --cpus 0.5 --memory 128Mi -- sh -c 'echo hello from nubes; exec sleep 3600'
+step instance create "$name" --image "$NUBES_TEST_IMAGE" --cpus 0.5 --memory 128Mi -- sh -c 'echo hello from nubes; exec sleep 3600'
 step instance list
 step instance exec "$name" -- sh -c 'echo "inside $(hostname): $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max) bytes of memory"'
 step instance logs "$name"

@@ -3,7 +3,7 @@
 //! in the same run. Each server runs as a child process (this binary, in another role), so its
 //! resident memory is its own.
 //!
-//! The Nubes round trip is `GET /v1/instances/{id}` on a fleet instance: HTTP, authentication and
+//! The Nubes round trip is `GET /v1/instances/{instance}` on a fleet instance: HTTP, authentication and
 //! tenancy on the server, then a `get` request to the simulated agent over its WebSocket and the
 //! reply. The echo round trip is one WebSocket message there and back.
 

@@ -15,7 +15,7 @@ async fn serve_bare() -> SocketAddr {
     let body = json!({"id": "0123456789abcdef0123456789abcdef", "name": "web", "org_id": "o", "owner_id": "u",
         "state": "running", "exit_code": null, "image": "img", "cpus": 1.0, "memory": 67108864, "labels": {}, "created_at": 0});
     let app = axum::Router::new().route(
-        "/v1/instances/{id}",
+        "/v1/instances/{instance}",
         axum::routing::get(move || async move { axum::Json(body.clone()) }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -158,7 +158,7 @@ async fn main() {
     println!("| route | req/s | ratio | goal |");
     println!("|---|---|---|---|");
     println!(
-        "| authenticated GET /v1/instances/{{id}} (nubes) | {n:.0} | {:.3} | >= 0.8x bare axum |",
+        "| authenticated GET /v1/instances/{{instance}} (nubes) | {n:.0} | {:.3} | >= 0.8x bare axum |",
         n / b
     );
     println!("| GET, bare axum JSON | {b:.0} | 1.000 | |");

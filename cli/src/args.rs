@@ -170,7 +170,7 @@ pub enum InstanceCmd {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    #[arg(long)]
+    /// The instance's name (unique among yours)
     pub name: String,
     #[arg(long)]
     pub image: String,
@@ -499,7 +499,7 @@ pub enum ObjectCmd {
 pub enum FunctionCmd {
     /// Deploy a function: the handler after `--` reads the payload on stdin and writes the result
     Deploy {
-        #[arg(long)]
+        /// The function's name
         name: String,
         #[arg(long)]
         image: String,

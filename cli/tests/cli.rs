@@ -82,7 +82,6 @@ fn instance_lifecycle_on_docker() {
         "json",
         "instance",
         "create",
-        "--name",
         &name,
         "--image",
         &image,
@@ -170,22 +169,20 @@ fn bad_input_has_clear_errors_and_distinct_exit_codes() {
     let name = unique("bad");
     fails(
         &cloudctl(&[
-            "instance", "create", "--name", &name, "--image", &image, "--cpus", "-1",
+            "instance", "create", &name, "--image", &image, "--cpus", "-1",
         ]),
         5,
         "cpus must be a positive number",
     );
     fails(
         &cloudctl(&[
-            "instance", "create", "--name", &name, "--image", &image, "--cpus", "0",
+            "instance", "create", &name, "--image", &image, "--cpus", "0",
         ]),
         5,
         "cpus",
     );
     fails(
-        &cloudctl(&[
-            "instance", "create", "--name", "Bad Name", "--image", &image,
-        ]),
+        &cloudctl(&["instance", "create", "Bad Name", "--image", &image]),
         5,
         "invalid instance name",
     );
@@ -193,7 +190,6 @@ fn bad_input_has_clear_errors_and_distinct_exit_codes() {
         &cloudctl(&[
             "instance",
             "create",
-            "--name",
             &name,
             "--image",
             "nubes-test/never:none",
@@ -203,7 +199,7 @@ fn bad_input_has_clear_errors_and_distinct_exit_codes() {
     );
     fails(
         &cloudctl(&[
-            "instance", "create", "--name", &name, "--image", &image, "--memory", "0",
+            "instance", "create", &name, "--image", &image, "--memory", "0",
         ]),
         5,
         "memory",
@@ -212,7 +208,6 @@ fn bad_input_has_clear_errors_and_distinct_exit_codes() {
         &cloudctl(&[
             "instance",
             "create",
-            "--name",
             &name,
             "--image",
             &image,
@@ -226,7 +221,7 @@ fn bad_input_has_clear_errors_and_distinct_exit_codes() {
     fails(&cloudctl(&["instance", "get", &name]), 3, "not found");
     fails(
         &cloudctl(&[
-            "instance", "create", "--name", &name, "--image", &image, "--memory", "12XB",
+            "instance", "create", &name, "--image", &image, "--memory", "12XB",
         ]),
         2,
         "unknown unit",
@@ -291,7 +286,7 @@ fn images_import_list_run_delete() {
 
     let name = unique("imported");
     ok(&cloudctl(&[
-        "instance", "create", "--name", &name, "--image", &reference, "--", "sleep", "600",
+        "instance", "create", &name, "--image", &reference, "--", "sleep", "600",
     ]));
     assert_eq!(
         ok(&cloudctl(&[
@@ -399,13 +394,11 @@ fn functions_on_docker() {
     let name = unique("fn");
     let image = image();
     ok(&cloudctl(&[
-        "function", "deploy", "--name", &name, "--image", &image, "--memory", "64Mi", "--", "tr",
-        "a-z", "A-Z",
+        "function", "deploy", &name, "--image", &image, "--memory", "64Mi", "--", "tr", "a-z",
+        "A-Z",
     ]));
     fails(
-        &cloudctl(&[
-            "function", "deploy", "--name", &name, "--image", &image, "--", "cat",
-        ]),
+        &cloudctl(&["function", "deploy", &name, "--image", &image, "--", "cat"]),
         4,
         "already exists",
     );
@@ -423,7 +416,6 @@ fn functions_on_docker() {
     ok(&cloudctl(&[
         "function",
         "deploy",
-        "--name",
         &failing,
         "--image",
         &image,
@@ -595,7 +587,7 @@ fn instances_through_a_server() {
     };
     let created = ok(&run(
         &[
-            "-o", "json", "instance", "create", "--name", "web", "--image", "img", "--cpus", "1",
+            "-o", "json", "instance", "create", "web", "--image", "img", "--cpus", "1",
         ],
         &token,
     ));
@@ -700,7 +692,7 @@ fn login_with_totp_uses_contexts_and_logout_revokes() {
 
     // No --provider: the current context is used.
     ok(&cloudctl(
-        &["instance", "create", "--name", "web", "--image", "img"],
+        &["instance", "create", "web", "--image", "img"],
         b"",
     ));
     assert!(ok(&cloudctl(&["instance", "list"], b"")).contains("web"));
@@ -859,7 +851,6 @@ fn up_runs_the_platform_and_signs_the_admin_in() {
         &[
             "instance",
             "create",
-            "--name",
             &web,
             "--image",
             &image(),
@@ -1023,7 +1014,6 @@ fn vms_with_cloudctl_on_libvirt() {
     let vm = json(&run(&[
         "instance",
         "create",
-        "--name",
         &name,
         "--image",
         "blank",
@@ -1053,7 +1043,6 @@ fn vms_with_cloudctl_on_libvirt() {
         &run(&[
             "instance",
             "create",
-            "--name",
             "x",
             "--image",
             "blank",
@@ -1067,7 +1056,6 @@ fn vms_with_cloudctl_on_libvirt() {
         &run(&[
             "instance",
             "create",
-            "--name",
             "x",
             "--image",
             "blank",
@@ -1081,7 +1069,6 @@ fn vms_with_cloudctl_on_libvirt() {
         &run(&[
             "instance",
             "create",
-            "--name",
             "y",
             "--image",
             "blank",
@@ -1095,7 +1082,6 @@ fn vms_with_cloudctl_on_libvirt() {
         &run(&[
             "instance",
             "create",
-            "--name",
             "z",
             "--image",
             "ghost",
@@ -1182,7 +1168,7 @@ fn billing_settings_from_a_file() {
     assert_eq!(balance["credits"], "20", "the free plan's grant as set");
     fails(
         &run(&[
-            "instance", "create", "--name", "big", "--image", "img", "--cpus", "1.5",
+            "instance", "create", "big", "--image", "img", "--cpus", "1.5",
         ]),
         9,
         "free plan allows 1 of cpu",
@@ -1475,7 +1461,7 @@ fn accounts_orgs_tokens_and_admin_views_from_cloudctl() {
 
     // --org on create: a viewer may not, a member may, and the instance is the organization's.
     let create = [
-        "--org", &org_id, "instance", "create", "--name", "shared", "--image", "img",
+        "--org", &org_id, "instance", "create", "shared", "--image", "img",
     ];
     fails(&bob(&create), 7, "");
     ok(&admin(&["org", "role", &org_id, &bob_id, "member"]));

@@ -445,7 +445,6 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
             "json",
             "instance",
             "create",
-            "--name",
             "waiter",
         ])
         .args([
@@ -670,7 +669,6 @@ fn restarts_and_reconnects_are_reconciled() {
             "docker://",
             "instance",
             "create",
-            "--name",
             &stray,
             "--image",
             &image(),

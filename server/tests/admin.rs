@@ -59,15 +59,23 @@ async fn flows(url: &str) {
     assert_eq!(status, StatusCode::CREATED, "{web}");
     let id = web["id"].as_str().unwrap();
     error(
-        &api.post(&format!("/v1/instances/{id}/stop"), Some(&eve), json!({}))
-            .await,
+        &api.post(
+            &format!("/v1/instances/{instance}/stop"),
+            Some(&eve),
+            json!({}),
+        )
+        .await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
     assert_eq!(
-        api.post(&format!("/v1/instances/{id}/stop"), Some(&alice), json!({}))
-            .await
-            .0,
+        api.post(
+            &format!("/v1/instances/{instance}/stop"),
+            Some(&alice),
+            json!({})
+        )
+        .await
+        .0,
         StatusCode::OK
     );
 
@@ -94,7 +102,7 @@ async fn flows(url: &str) {
     // An admin may act on any tenant's instance.
     assert_eq!(
         api.post(
-            &format!("/v1/instances/{id}/start"),
+            &format!("/v1/instances/{instance}/start"),
             Some(&admin),
             json!({})
         )
@@ -122,7 +130,7 @@ async fn flows(url: &str) {
         .iter()
         .find(|e| e["user_id"] == eve_id.as_str())
         .expect("eve's attempt");
-    assert_eq!(stop_by_eve["action"], "POST /v1/instances/{id}/stop");
+    assert_eq!(stop_by_eve["action"], "POST /v1/instances/{instance}/stop");
     assert_eq!(stop_by_eve["status"], 404);
     assert_eq!(stop_by_eve["org_id"], web["org_id"]);
     let by_alice = api
@@ -181,8 +189,8 @@ async fn flows(url: &str) {
     let (status, text) = api.send("GET", "/metrics", Some(&admin), None).await;
     assert_eq!(status, StatusCode::OK);
     let text = text.as_str().unwrap();
-    assert!(text.contains(r#"nubes_http_requests_total{method="POST",route="/v1/instances/{id}/stop",status="404"} 1"#), "{text}");
-    assert!(text.contains(r#"nubes_http_requests_total{method="POST",route="/v1/instances/{id}/stop",status="200"} 1"#), "{text}");
+    assert!(text.contains(r#"nubes_http_requests_total{method="POST",route="/v1/instances/{instance}/stop",status="404"} 1"#), "{text}");
+    assert!(text.contains(r#"nubes_http_requests_total{method="POST",route="/v1/instances/{instance}/stop",status="200"} 1"#), "{text}");
     assert!(
         text.contains("nubes_users 3\n") && text.contains("nubes_instances 1\n"),
         "{text}"

@@ -34,11 +34,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[utoipa::path(
     get,
-    path = "/v1/agents/{id}/earnings",
+    path = "/v1/agents/{agent}/earnings",
     operation_id = "agents_earnings",
     tag = "agents",
     summary = "What the agent's lessor has earned from the usage it ran (platform admins)",
-    params(("id" = String, Path, description = ID)),
+    params(("agent" = String, Path, description = ID)),
     responses((status = 200, body = crate::billing::Balance), super::error::Errors)
 )]
 async fn earnings(
@@ -181,11 +181,11 @@ async fn list(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<Age
 
 #[utoipa::path(
     get,
-    path = "/v1/admin/agents/{id}",
+    path = "/v1/admin/agents/{agent}",
     operation_id = "agents_get",
     tag = "agents",
     summary = "One agent (platform admins)",
-    params(("id" = String, Path, description = ID)),
+    params(("agent" = String, Path, description = ID)),
     responses((status = 200, body = AgentView), super::error::Errors)
 )]
 async fn get_one(
@@ -198,11 +198,11 @@ async fn get_one(
 
 #[utoipa::path(
     delete,
-    path = "/v1/admin/agents/{id}",
+    path = "/v1/admin/agents/{agent}",
     operation_id = "agents_revoke",
     tag = "agents",
     summary = "Revoke an agent's token and drop its connection (platform admins)",
-    params(("id" = String, Path, description = ID)),
+    params(("agent" = String, Path, description = ID)),
     responses((status = 204), super::error::Errors)
 )]
 async fn revoke(
@@ -216,11 +216,11 @@ async fn revoke(
 
 #[utoipa::path(
     post,
-    path = "/v1/admin/agents/{id}/cordon",
+    path = "/v1/admin/agents/{agent}/cordon",
     operation_id = "agents_cordon",
     tag = "agents",
     summary = "Keep what the agent runs, place nothing new on it (platform admins)",
-    params(("id" = String, Path, description = ID)),
+    params(("agent" = String, Path, description = ID)),
     responses((status = 200, body = AgentView), super::error::Errors)
 )]
 async fn cordon(
@@ -233,11 +233,11 @@ async fn cordon(
 
 #[utoipa::path(
     post,
-    path = "/v1/admin/agents/{id}/uncordon",
+    path = "/v1/admin/agents/{agent}/uncordon",
     operation_id = "agents_uncordon",
     tag = "agents",
     summary = "Place work on the agent again (platform admins)",
-    params(("id" = String, Path, description = ID)),
+    params(("agent" = String, Path, description = ID)),
     responses((status = 200, body = AgentView), super::error::Errors)
 )]
 async fn uncordon(
@@ -250,11 +250,11 @@ async fn uncordon(
 
 #[utoipa::path(
     get,
-    path = "/v1/admin/agents/{id}/instances",
+    path = "/v1/admin/agents/{agent}/instances",
     operation_id = "agents_instances",
     tag = "agents",
     summary = "The tenants' instances placed on the agent (platform admins)",
-    params(("id" = String, Path, description = ID)),
+    params(("agent" = String, Path, description = ID)),
     responses((status = 200, body = Vec<AgentInstance>), super::error::Errors)
 )]
 async fn instances(
@@ -267,11 +267,11 @@ async fn instances(
 
 #[utoipa::path(
     post,
-    path = "/v1/admin/agents/{id}/drain",
+    path = "/v1/admin/agents/{agent}/drain",
     operation_id = "agents_drain",
     tag = "agents",
     summary = "Cordon the agent and move its instances to other agents, restarted (platform admins)",
-    params(("id" = String, Path, description = ID)),
+    params(("agent" = String, Path, description = ID)),
     responses((status = 200, body = DrainReport), super::error::Errors)
 )]
 async fn drain(

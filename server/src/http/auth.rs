@@ -218,11 +218,11 @@ async fn tokens(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<A
 
 #[utoipa::path(
     delete,
-    path = "/v1/auth/tokens/{id}",
+    path = "/v1/auth/tokens/{token}",
     operation_id = "auth_revoke_token",
     tag = "auth",
     summary = "Revoke an API token",
-    params(("id" = String, Path, description = "The token's id")),
+    params(("token" = String, Path, description = "The token's id")),
     responses((status = 204), super::error::Errors)
 )]
 async fn revoke_token(

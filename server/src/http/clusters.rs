@@ -52,11 +52,11 @@ async fn list(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<Clu
 
 #[utoipa::path(
     get,
-    path = "/v1/clusters/{id}",
+    path = "/v1/clusters/{cluster}",
     operation_id = "clusters_get",
     tag = "clusters",
     summary = "One cluster: its reservation, what is used, and what waits in it, in order",
-    params(("id" = String, Path, description = "The cluster's id, or its name"), OrgQuery),
+    params(("cluster" = String, Path, description = "The cluster's id, or its name"), OrgQuery),
     responses((status = 200, body = ClusterView), super::error::Errors)
 )]
 async fn get_one(
@@ -70,11 +70,11 @@ async fn get_one(
 
 #[utoipa::path(
     delete,
-    path = "/v1/clusters/{id}",
+    path = "/v1/clusters/{cluster}",
     operation_id = "clusters_delete",
     tag = "clusters",
     summary = "End an empty cluster; its capacity is free again (its organization's admins)",
-    params(("id" = String, Path, description = "The cluster's id, or its name"), OrgQuery),
+    params(("cluster" = String, Path, description = "The cluster's id, or its name"), OrgQuery),
     responses((status = 204), super::error::Errors)
 )]
 async fn delete(

@@ -1,4 +1,4 @@
-//! The interactive exec's WebSocket, `GET /v1/instances/{id}/exec` upgraded:
+//! The interactive exec's WebSocket, `GET /v1/instances/{instance}/exec` upgraded:
 //!
 //! - client → server: first a text frame, the command as JSON (`ExecStart`); then binary frames,
 //!   each more stdin, when `stdin_open`; an empty binary frame closes stdin. Closing the socket

@@ -80,11 +80,11 @@ async fn list(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Vec<Ten
 
 #[utoipa::path(
     get,
-    path = "/v1/instances/{id}",
+    path = "/v1/instances/{instance}",
     operation_id = "instances_get_one",
     tag = "instances",
     summary = "One instance, with its live state",
-    params(("id" = String, Path, description = "The instance's id, or its name"), OrgQuery),
+    params(("instance" = String, Path, description = "The instance's id, or its name"), OrgQuery),
     responses((status = 200, body = TenantInstance), super::error::Errors)
 )]
 async fn get_one(
@@ -98,11 +98,11 @@ async fn get_one(
 
 #[utoipa::path(
     delete,
-    path = "/v1/instances/{id}",
+    path = "/v1/instances/{instance}",
     operation_id = "instances_delete",
     tag = "instances",
     summary = "Delete an instance; a running one only with force",
-    params(("id" = String, Path, description = "The instance's id, or its name"), DeleteQuery),
+    params(("instance" = String, Path, description = "The instance's id, or its name"), DeleteQuery),
     responses((status = 204), super::error::Errors)
 )]
 async fn delete(
@@ -118,11 +118,11 @@ async fn delete(
 
 #[utoipa::path(
     post,
-    path = "/v1/instances/{id}/start",
+    path = "/v1/instances/{instance}/start",
     operation_id = "instances_start",
     tag = "instances",
     summary = "Start a stopped instance",
-    params(("id" = String, Path, description = "The instance's id, or its name"), OrgQuery),
+    params(("instance" = String, Path, description = "The instance's id, or its name"), OrgQuery),
     responses((status = 200, body = TenantInstance), super::error::Errors)
 )]
 async fn start(
@@ -136,11 +136,11 @@ async fn start(
 
 #[utoipa::path(
     post,
-    path = "/v1/instances/{id}/stop",
+    path = "/v1/instances/{instance}/stop",
     operation_id = "instances_stop",
     tag = "instances",
     summary = "Stop: ask the instance to exit, kill it after the timeout",
-    params(("id" = String, Path, description = "The instance's id, or its name"), StopQuery),
+    params(("instance" = String, Path, description = "The instance's id, or its name"), StopQuery),
     responses((status = 200, body = TenantInstance), super::error::Errors)
 )]
 async fn stop(
@@ -156,11 +156,11 @@ async fn stop(
 
 #[utoipa::path(
     post,
-    path = "/v1/instances/{id}/restart",
+    path = "/v1/instances/{instance}/restart",
     operation_id = "instances_restart",
     tag = "instances",
     summary = "Stop, then start again",
-    params(("id" = String, Path, description = "The instance's id, or its name"), StopQuery),
+    params(("instance" = String, Path, description = "The instance's id, or its name"), StopQuery),
     responses((status = 200, body = TenantInstance), super::error::Errors)
 )]
 async fn restart(
@@ -176,11 +176,11 @@ async fn restart(
 
 #[utoipa::path(
     post,
-    path = "/v1/instances/{id}/exec",
+    path = "/v1/instances/{instance}/exec",
     operation_id = "instances_exec",
     tag = "instances",
     summary = "Run a command in a running instance",
-    params(("id" = String, Path, description = "The instance's id, or its name"), OrgQuery),
+    params(("instance" = String, Path, description = "The instance's id, or its name"), OrgQuery),
     request_body = ExecBody,
     responses((status = 200, body = ExecResult), super::error::Errors)
 )]
@@ -196,7 +196,7 @@ async fn exec(
 
 #[utoipa::path(
     get,
-    path = "/v1/instances/{id}/exec",
+    path = "/v1/instances/{instance}/exec",
     operation_id = "instances_exec_stream",
     tag = "instances",
     summary = "Run a command interactively over a WebSocket",
@@ -205,7 +205,7 @@ async fn exec(
         The server sends output in binary frames whose first byte is the stream (1 stdout, \
         2 stderr), then one text frame, `{\"exit_code\": N}` or an error body, and closes. \
         Closing the socket ends the command.",
-    params(("id" = String, Path, description = "The instance's id, or its name"), OrgQuery),
+    params(("instance" = String, Path, description = "The instance's id, or its name"), OrgQuery),
     responses((status = 101, description = "Switching to the exec's stream"), super::error::Errors)
 )]
 async fn exec_stream(
@@ -226,11 +226,11 @@ async fn exec_stream(
 
 #[utoipa::path(
     get,
-    path = "/v1/instances/{id}/logs",
+    path = "/v1/instances/{instance}/logs",
     operation_id = "instances_logs",
     tag = "instances",
     summary = "Output, streamed; with follow, until the instance stops",
-    params(("id" = String, Path, description = "The instance's id, or its name"), LogQuery),
+    params(("instance" = String, Path, description = "The instance's id, or its name"), LogQuery),
     responses((status = 200, body = String, content_type = "text/plain"), super::error::Errors)
 )]
 async fn logs(
@@ -249,11 +249,11 @@ async fn logs(
 
 #[utoipa::path(
     post,
-    path = "/v1/instances/{id}/resize",
+    path = "/v1/instances/{instance}/resize",
     operation_id = "instances_resize",
     tag = "instances",
     summary = "Change cpus and memory",
-    params(("id" = String, Path, description = "The instance's id, or its name"), OrgQuery),
+    params(("instance" = String, Path, description = "The instance's id, or its name"), OrgQuery),
     request_body = ResizeBody,
     responses((status = 200, body = TenantInstance), super::error::Errors)
 )]
@@ -271,11 +271,11 @@ async fn resize(
 
 #[utoipa::path(
     get,
-    path = "/v1/instances/{id}/stats",
+    path = "/v1/instances/{instance}/stats",
     operation_id = "instances_stats",
     tag = "instances",
     summary = "A resource usage sample",
-    params(("id" = String, Path, description = "The instance's id, or its name"), OrgQuery),
+    params(("instance" = String, Path, description = "The instance's id, or its name"), OrgQuery),
     responses((status = 200, body = nubes::InstanceStats), super::error::Errors)
 )]
 async fn stats(
