@@ -60,7 +60,7 @@ async fn flows(url: &str) {
     let id = web["id"].as_str().unwrap();
     error(
         &api.post(
-            &format!("/v1/instances/{instance}/stop"),
+            &format!("/v1/instances/{id}/stop"),
             Some(&eve),
             json!({}),
         )
@@ -70,7 +70,7 @@ async fn flows(url: &str) {
     );
     assert_eq!(
         api.post(
-            &format!("/v1/instances/{instance}/stop"),
+            &format!("/v1/instances/{id}/stop"),
             Some(&alice),
             json!({})
         )
@@ -102,7 +102,7 @@ async fn flows(url: &str) {
     // An admin may act on any tenant's instance.
     assert_eq!(
         api.post(
-            &format!("/v1/instances/{instance}/start"),
+            &format!("/v1/instances/{id}/start"),
             Some(&admin),
             json!({})
         )
