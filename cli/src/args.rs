@@ -73,7 +73,7 @@ pub enum Command {
     /// Lease this machine (`cloudctl agent --server URL --token T` runs a lessor agent that dials
     /// a Nubes server and runs what it places here), or manage a fleet's agents as its admin
     Agent(AgentArgs),
-    /// Create an account on a Nubes server (the first one is its platform admin), then `login`
+    /// Create an account on a Nubes server, then `login`
     Register(RegisterArgs),
     /// Sign in to a Nubes server and make it the current context
     Login(LoginArgs),

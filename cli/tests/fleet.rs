@@ -884,6 +884,15 @@ fn clusters_reserve_capacity_and_queue_inside_it() {
         http(&addr, "GET", "/v1/clusters/gpu-lab", Some(&outsider), None).0,
         404
     );
+    // And deploys into it by name (the fleet is told the cluster's id): the quarter cpu left
+    // in it runs this at once, though larger requests wait ahead of it.
+    let (status, named) = deploy(&member, "by-name", 0.25, Some("gpu-lab"), 0);
+    assert_eq!(
+        (status, named["state"].as_str()),
+        (201, Some("running")),
+        "{named}"
+    );
+    force_delete(&addr, &member, named["id"].as_str().unwrap());
 
     // Outside the cluster: the open cpu is there, the reserved one is not.
     let (status, outside) = deploy(&member, "outside", 1.0, None, 0);

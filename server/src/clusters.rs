@@ -153,18 +153,17 @@ impl Clusters {
         self.db.delete_cluster(&c.id).await
     }
 
-    /// Checks that an instance in `org_id` may be deployed into `cluster_id`: the caller sees the
-    /// cluster (else it is not found), and it is the instance's own organization's.
-    pub async fn check_deploy(&self, p: &Principal, cluster_id: &str, org_id: &str) -> Result<()> {
+    /// Checks that an instance in `org_id` may be deployed into the cluster `cluster` names (by
+    /// id or name): the caller sees it (else it is not found), and it is the instance's own
+    /// organization's. Its id, which is what the fleet knows it by.
+    pub async fn check_deploy(&self, p: &Principal, cluster: &str, org_id: &str) -> Result<String> {
         self.fleet()?;
-        let c = self
-            .authorized(p, Ref::id(cluster_id), Action::Read)
-            .await?;
+        let c = self.authorized(p, Ref::id(cluster), Action::Read).await?;
         if c.org_id != org_id {
             return Err(Error::invalid_input(format!(
-                "cluster {cluster_id} belongs to another organization than the instance"
+                "cluster {cluster} belongs to another organization than the instance"
             )));
         }
-        Ok(())
+        Ok(c.id)
     }
 }

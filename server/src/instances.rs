@@ -151,10 +151,10 @@ impl Instances {
         }
         spec.priority = req.priority;
         let org_id = tenancy::creating_in(&self.db, p, req.org_id.clone()).await?;
-        if let Some(cluster) = &req.cluster_id {
-            self.clusters.check_deploy(p, cluster, &org_id).await?;
-        }
-        spec.cluster = req.cluster_id.clone();
+        spec.cluster = match &req.cluster_id {
+            Some(cluster) => Some(self.clusters.check_deploy(p, cluster, &org_id).await?),
+            None => None,
+        };
         Ok((spec, org_id))
     }
 

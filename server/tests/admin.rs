@@ -59,23 +59,15 @@ async fn flows(url: &str) {
     assert_eq!(status, StatusCode::CREATED, "{web}");
     let id = web["id"].as_str().unwrap();
     error(
-        &api.post(
-            &format!("/v1/instances/{id}/stop"),
-            Some(&eve),
-            json!({}),
-        )
-        .await,
+        &api.post(&format!("/v1/instances/{id}/stop"), Some(&eve), json!({}))
+            .await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
     assert_eq!(
-        api.post(
-            &format!("/v1/instances/{id}/stop"),
-            Some(&alice),
-            json!({})
-        )
-        .await
-        .0,
+        api.post(&format!("/v1/instances/{id}/stop"), Some(&alice), json!({}))
+            .await
+            .0,
         StatusCode::OK
     );
 
@@ -133,6 +125,25 @@ async fn flows(url: &str) {
     assert_eq!(stop_by_eve["action"], "POST /v1/instances/{instance}/stop");
     assert_eq!(stop_by_eve["status"], 404);
     assert_eq!(stop_by_eve["org_id"], web["org_id"]);
+    // An instance named rather than by id is logged with its organization too.
+    let by_name = format!(
+        "/v1/instances/web/restart?org_id={}&timeout_secs=0",
+        web["org_id"].as_str().unwrap()
+    );
+    let (status, body) = api.post(&by_name, Some(&alice), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let restarts = api
+        .get(
+            "/v1/admin/audit?action=POST%20/v1/instances/%7Binstance%7D/restart",
+            Some(&admin),
+        )
+        .await
+        .1;
+    assert_eq!(
+        restarts[0]["resource"], "/v1/instances/web/restart",
+        "{restarts}"
+    );
+    assert_eq!(restarts[0]["org_id"], web["org_id"], "{restarts}");
     let by_alice = api
         .get(&format!("/v1/admin/audit?user_id={alice_id}"), Some(&admin))
         .await

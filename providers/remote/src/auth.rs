@@ -29,7 +29,7 @@ pub struct MachineToken {
 
 const NONE: Option<&()> = None;
 
-/// Creates an account; the first one on a server is its platform admin.
+/// Creates an account (a user, never a platform admin: a server makes its first admin itself).
 pub async fn register(server: &str, email: &str, password: &str) -> Result<User> {
     let body = Credentials {
         email: email.to_string(),

@@ -31,8 +31,9 @@ impl RemoteCompute {
     /// The path of instance `id` (its id, or its name: the server looks names up), and of
     /// `action` on it.
     fn at(&self, id: &str, action: Option<&str>) -> Result<String> {
-        if id.is_empty() {
-            return Err(Error::not_found("instance  not found").with_provider(SCHEME));
+        // The URL would drop "." and ".." and so name another route.
+        if matches!(id, "" | "." | "..") {
+            return Err(Error::not_found(format!("instance {id} not found")).with_provider(SCHEME));
         }
         let mut segments = vec!["v1", "instances", id];
         segments.extend(action);

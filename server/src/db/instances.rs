@@ -151,7 +151,6 @@ impl Db {
         Ok(found)
     }
 
-    /// Instances in the organizations `user_id` belongs to.
     /// Instances named `name` in the organizations `user_id` belongs to (in `org_id` only, when
     /// given).
     pub async fn instances_named(
@@ -175,6 +174,7 @@ impl Db {
         Ok(rows.into_iter().map(row).collect())
     }
 
+    /// Instances in the organizations `user_id` belongs to.
     pub async fn instances_visible_to(&self, user_id: &str) -> Result<Vec<InstanceRow>> {
         let rows: Vec<Tuple> = sqlx::query_as(&format!(
             "SELECT {} FROM instances i

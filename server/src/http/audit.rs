@@ -75,7 +75,12 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         (None, _) => return next.run(req).await,
     };
     // Look the organization up before the handler runs: a delete removes the row it names.
-    let org_id = org_of(&state, &resource, user_id.as_deref()).await;
+    let in_org = req.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|pair| pair.strip_prefix("org_id="))
+            .map(str::to_string)
+    });
+    let org_id = org_of(&state, &resource, in_org.as_deref(), user_id.as_deref()).await;
 
     let response = next.run(req).await;
     // An anonymous attempt refused by the per-address limit leaves no row: otherwise anyone
@@ -101,33 +106,49 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     response
 }
 
-async fn org_of(state: &AppState, path: &str, user_id: Option<&str>) -> Option<String> {
+/// The organization of what `path` names: by id, or by a name only one of the caller's
+/// organizations uses (in `in_org`, when the request says which).
+async fn org_of(
+    state: &AppState,
+    path: &str,
+    in_org: Option<&str>,
+    user_id: Option<&str>,
+) -> Option<String> {
     let mut parts = path.trim_start_matches('/').split('/');
     let db = state.accounts.db();
-    let kind = match (parts.next(), parts.next(), parts.next()) {
+    let orgs: Vec<String> = match (parts.next(), parts.next(), parts.next()) {
         (Some("v1"), Some("orgs"), Some(org)) if org != "join" => return Some(org.to_string()),
-        (Some("v1"), Some("instances"), Some(id)) => {
-            return db.instance_org(id).await.ok().flatten()
+        (Some("v1"), Some("instances"), Some(r)) => {
+            if let Ok(Some(org)) = db.instance_org(r).await {
+                return Some(org);
+            }
+            let named = db.instances_named(user_id?, r, in_org).await.ok()?;
+            named.into_iter().map(|i| i.org_id).collect()
         }
-        (Some("v1"), Some("clusters"), Some(id)) => {
-            return db.cluster(id).await.ok().flatten().map(|c| c.org_id)
+        (Some("v1"), Some("clusters"), Some(r)) => {
+            if let Ok(Some(c)) = db.cluster(r).await {
+                return Some(c.org_id);
+            }
+            let named = db.clusters_named(user_id?, r, in_org).await.ok()?;
+            named.into_iter().map(|c| c.org_id).collect()
         }
-        (Some("v1"), Some("disks"), Some(r)) => (Kind::Disk, r),
-        (Some("v1"), Some("buckets"), Some(r)) => (Kind::Bucket, r),
-        (Some("v1"), Some("functions"), Some(r)) => (Kind::Function, r),
+        (Some("v1"), Some(kind), Some(r)) => {
+            let kind = match kind {
+                "disks" => Kind::Disk,
+                "buckets" => Kind::Bucket,
+                "functions" => Kind::Function,
+                _ => return None,
+            };
+            if let Ok(Some(row)) = db.resource(kind, r).await {
+                return Some(row.org_id);
+            }
+            let named = db.resources_named(kind, user_id?, r, in_org).await.ok()?;
+            named.into_iter().map(|row| row.org_id).collect()
+        }
         _ => return None,
     };
-    // Named by id, or by a name only one of the caller's organizations uses.
-    let (kind, reference) = kind;
-    if let Ok(Some(row)) = db.resource(kind, reference).await {
-        return Some(row.org_id);
-    }
-    let named = db
-        .resources_named(kind, user_id?, reference, None)
-        .await
-        .ok()?;
-    match named.as_slice() {
-        [one] => Some(one.org_id.clone()),
+    match orgs.as_slice() {
+        [one] => Some(one.clone()),
         _ => None,
     }
 }
