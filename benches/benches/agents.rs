@@ -56,6 +56,11 @@ async fn nubes_server() {
     let config = nubes_server::Config {
         database_url: format!("sqlite://{}", dir.path().join("nubes.db").display()),
         compute: Some("fleet://".into()),
+        // The simulated agents all dial from loopback, like a rack behind one NAT.
+        bounds: nubes_server::bounds::Bounds {
+            connections_per_address: 2 * AGENTS,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let state = nubes_server::state(&config).await.unwrap();

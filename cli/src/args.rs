@@ -74,7 +74,7 @@ pub enum Command {
     /// a Nubes server and runs what it places here), or manage a fleet's agents as its admin
     Agent(AgentArgs),
     /// Create an account on a Nubes server, then `login`
-    Register(RegisterArgs),
+    Register(AccountArgs),
     /// Sign in to a Nubes server and make it the current context
     Login(LoginArgs),
     /// Organizations: create, join with an invite's code, members and their roles, invites
@@ -661,8 +661,9 @@ pub struct AgentArgs {
     pub runtime: String,
 }
 
+/// Who, on which server: what `register` and `login` both take.
 #[derive(Debug, Args)]
-pub struct LoginArgs {
+pub struct AccountArgs {
     /// The server, e.g. https://nubes.example.com
     #[arg(long)]
     pub server: String,
@@ -671,6 +672,12 @@ pub struct LoginArgs {
     /// Read the password from stdin (otherwise NUBES_PASSWORD, or a prompt)
     #[arg(long)]
     pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub account: AccountArgs,
     /// The second factor's code, when the account has one (otherwise a prompt)
     #[arg(long)]
     pub code: Option<String>,
@@ -687,18 +694,6 @@ pub enum ContextCmd {
     Use { name: String },
     #[command(visible_alias = "rm")]
     Delete { name: String },
-}
-
-#[derive(Debug, Args)]
-pub struct RegisterArgs {
-    /// The server, e.g. https://nubes.example.com
-    #[arg(long)]
-    pub server: String,
-    #[arg(long)]
-    pub email: String,
-    /// Read the password from stdin (otherwise NUBES_PASSWORD, or a prompt)
-    #[arg(long)]
-    pub password_stdin: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -18,6 +18,9 @@ pub struct Bounds {
     pub buckets_per_org: u64,
     pub disks_per_org: u64,
     pub functions_per_org: u64,
+    /// Connections one client address may hold open at once (lessor agents behind one NAT
+    /// count together; a trusted proxy's are not counted).
+    pub connections_per_address: usize,
 }
 
 impl Default for Bounds {
@@ -29,6 +32,7 @@ impl Default for Bounds {
             buckets_per_org: 100,
             disks_per_org: 100,
             functions_per_org: 100,
+            connections_per_address: crate::listen::CONNECTIONS_PER_ADDRESS,
         }
     }
 }

@@ -217,6 +217,7 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
         metrics: Default::default(),
         sockets: gates::Gate::new("open WebSockets", SOCKETS_PER_USER),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+        connections_per_address: config.bounds.connections_per_address,
         swagger_ui_dir: config.swagger_ui_dir.clone(),
     });
     // Creates a crash cut short are settled before anyone is served. On SQLite this server is
@@ -287,6 +288,6 @@ pub const SOCKETS_PER_USER: usize = 16;
 /// Serves the API on `listener`, recording each client's address for the audit log; slow or
 /// idle clients are cut off, and one address holds a bounded number of connections (`listen`).
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    let trusted = state.trusted_proxies.clone();
-    listen::serve_router(listener, app(state), trusted).await
+    let (trusted, most) = (state.trusted_proxies.clone(), state.connections_per_address);
+    listen::serve_router(listener, app(state), trusted, most).await
 }

@@ -102,7 +102,7 @@ pub fn party(ip: IpAddr) -> IpAddr {
 /// How long a client may take to send a request's headers, and to start the next request on a
 /// kept-alive connection.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections one address may hold open at once.
+/// Connections one address may hold open at once, unless `Bounds` says otherwise.
 pub const CONNECTIONS_PER_ADDRESS: usize = 128;
 
 type Open = Arc<Mutex<HashMap<IpAddr, usize>>>;
@@ -146,6 +146,7 @@ pub async fn serve_router(
     listener: tokio::net::TcpListener,
     app: Router,
     trusted: Arc<Vec<Cidr>>,
+    per_address: usize,
 ) -> std::io::Result<()> {
     let open: Open = Arc::default();
     loop {
@@ -162,7 +163,7 @@ pub async fn serve_router(
         let limit = if trusted.iter().any(|c| c.contains(addr.ip())) {
             usize::MAX
         } else {
-            CONNECTIONS_PER_ADDRESS
+            per_address
         };
         let Some(slot) = Slot::take(&open, party(addr.ip()), limit) else {
             tracing::warn!(address = %addr.ip(), "too many connections from one address: refused");

@@ -75,12 +75,7 @@ async fn an_engine_outage_is_reported_and_its_changes_announced() {
         },
         ..Default::default()
     };
-    let common::FleetServer {
-        state,
-        url,
-        api,
-        fleet,
-    } = common::live_fleet(&config).await;
+    let (state, url, api, fleet) = common::live_fleet(&config).await;
 
     let socket = dir.path().join("docker.sock");
     let engine = engine_proxy(&socket);

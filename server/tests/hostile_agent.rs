@@ -68,12 +68,7 @@ async fn a_hostile_agent_cannot_reach_tenants() {
         compute: Some("fleet://".into()),
         ..Default::default()
     };
-    let common::FleetServer {
-        state,
-        url,
-        api,
-        fleet,
-    } = common::live_fleet(&config).await;
+    let (state, url, api, fleet) = common::live_fleet(&config).await;
 
     // The honest agent, on Docker, and a tenant's instance on it with a secret in its env.
     let honest_token = state.agents.issue_own("honest").await.unwrap();

@@ -4,7 +4,7 @@
 use nubes::remote::auth::{self, ApiToken, TotpEnrolment, User};
 use nubes::remote::Client;
 
-use crate::args::{RegisterArgs, Switch, TokenCmd, TotpCmd};
+use crate::args::{AccountArgs, Switch, TokenCmd, TotpCmd};
 use crate::output::{self, Format, Tabular};
 use crate::Outcome;
 
@@ -46,7 +46,7 @@ impl Tabular for TotpEnrolment {
     }
 }
 
-pub async fn register(args: RegisterArgs) -> Outcome {
+pub async fn register(args: AccountArgs) -> Outcome {
     let server = args.server.trim_end_matches('/');
     let password = super::login::password(args.password_stdin)?;
     let user = auth::register(server, &args.email, &password).await?;

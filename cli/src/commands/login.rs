@@ -38,9 +38,9 @@ pub fn password(from_stdin: bool) -> nubes::Result<String> {
 }
 
 pub async fn login(args: LoginArgs) -> Outcome {
-    let server = args.server.trim_end_matches('/').to_string();
-    let password = password(args.password_stdin)?;
-    let access = match auth::login(&server, &args.email, &password).await? {
+    let server = args.account.server.trim_end_matches('/').to_string();
+    let password = password(args.account.password_stdin)?;
+    let access = match auth::login(&server, &args.account.email, &password).await? {
         Login::Done(access) => access,
         Login::Challenge { token, methods } => {
             let code = match &args.code {
@@ -78,7 +78,7 @@ pub async fn login(args: LoginArgs) -> Outcome {
     config.upsert(Context {
         name: name.clone(),
         server,
-        user: args.email,
+        user: args.account.email,
         token,
     });
     config.save()?;

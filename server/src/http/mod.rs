@@ -88,6 +88,7 @@ pub struct Services {
     pub sockets: crate::gates::Gate,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<crate::listen::Cidr>>,
+    pub connections_per_address: usize,
     /// Swagger UI's files (the `swagger-ui-dist` npm package's folder); none loads them from a CDN.
     pub swagger_ui_dir: Option<std::path::PathBuf>,
 }

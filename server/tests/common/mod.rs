@@ -325,17 +325,11 @@ pub async fn live(config: &nubes_server::Config) -> (nubes_server::AppState, std
     (state, addr)
 }
 
-/// A live fleet server (`compute: fleet://`) and what its tests hold of it.
-pub struct FleetServer {
-    pub state: nubes_server::AppState,
-    pub url: String,
-    pub api: Api,
-    pub fleet: nubes_agent::Fleet,
-}
-
 /// Serves `config` (a fleet's) on a free port with its first admin made, so agents can be
-/// issued.
-pub async fn live_fleet(config: &nubes_server::Config) -> FleetServer {
+/// issued; its state, URL, router and fleet.
+pub async fn live_fleet(
+    config: &nubes_server::Config,
+) -> (nubes_server::AppState, String, Api, nubes_agent::Fleet) {
     let (state, addr) = live(config).await;
     let api = Api {
         app: nubes_server::app(state.clone()),
@@ -346,12 +340,7 @@ pub async fn live_fleet(config: &nubes_server::Config) -> FleetServer {
         .await
         .unwrap();
     let fleet = state.agents.fleet().unwrap().clone();
-    FleetServer {
-        state,
-        url: format!("http://{addr}"),
-        api,
-        fleet,
-    }
+    (state, format!("http://{addr}"), api, fleet)
 }
 
 /// Registers `email` with one HTTP/1.1 request over a plain socket, with `headers` (each a
