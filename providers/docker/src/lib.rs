@@ -16,7 +16,7 @@ pub use client::Engine;
 pub use compute::DockerCompute;
 pub use function::DockerFunction;
 pub use image::{ImageInfo, PullProgress};
-pub use network::{NetworkMode, Subnets};
+pub use network::{body as network_request, name_for as network_name, NetworkMode, Subnets};
 use nubes_core::{Cloud, Registry, Result};
 
 /// `docker://`, `docker:///path/to/docker.sock`, `docker+tcp://host:port`; each may end in
