@@ -703,8 +703,9 @@ pub enum OrgCmd {
     /// Your organizations and your role in each
     #[command(visible_alias = "ls")]
     List,
-    /// Join the organization an invite's code is for
-    Join { code: String },
+    /// Join the organization an invite's code is for (left out, the code is read from stdin, so
+    /// it stays out of shell history and the process list)
+    Join { code: Option<String> },
     /// Who is in an organization
     Members { org: String },
     /// Change a member's role (organization admins)

@@ -1428,10 +1428,15 @@ fn accounts_orgs_tokens_and_admin_views_from_cloudctl() {
     ]));
     let code = invite["code"].as_str().expect("the code, once").to_string();
     fails(&bob(&["org", "join", "nbi_not-a-code"]), 3, "invite code");
-    assert_eq!(
-        json(&bob(&["org", "join", &code, "-o", "json"]))["id"],
-        org_id
+    // The code on stdin: out of shell history and the process list.
+    let stdin = format!("{code}\n");
+    let joined = run(
+        "bob.yaml",
+        &["org", "join", "-o", "json"],
+        stdin.as_bytes(),
+        None,
     );
+    assert_eq!(json(&joined)["id"], org_id);
     fails(&bob(&["org", "join", &code]), 11, "already a member");
     let carol = [
         "register",

@@ -125,6 +125,25 @@ async fn flows(url: &str) {
     assert_eq!(stop_by_eve["action"], "POST /v1/instances/{instance}/stop");
     assert_eq!(stop_by_eve["status"], 404);
     assert_eq!(stop_by_eve["org_id"], web["org_id"]);
+    // An interactive exec is a GET, and is logged all the same (even when, as here, it is no
+    // WebSocket upgrade and is refused).
+    let (status, _) = api
+        .get(&format!("/v1/instances/{id}/exec"), Some(&alice))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let execs = api
+        .get(
+            "/v1/admin/audit?action=GET%20/v1/instances/%7Binstance%7D/exec",
+            Some(&admin),
+        )
+        .await
+        .1;
+    assert_eq!(
+        execs[0]["resource"],
+        format!("/v1/instances/{id}/exec"),
+        "{execs}"
+    );
+    assert_eq!(execs[0]["org_id"], web["org_id"], "{execs}");
     // An instance named rather than by id is logged with its organization too.
     let by_name = format!(
         "/v1/instances/web/restart?org_id={}&timeout_secs=0",
@@ -172,7 +191,17 @@ async fn flows(url: &str) {
         "the create's organization is in its audit row"
     );
     let reads = api.get("/v1/admin/audit?action=GET", Some(&admin)).await.1;
-    assert_eq!(reads, json!([]), "reads are not audited");
+    let actions: Vec<&str> = reads
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["GET /v1/instances/{instance}/exec"],
+        "reads are not audited, but for the interactive exec"
+    );
     let logins = api
         .get(
             "/v1/admin/audit?action=POST%20/v1/auth/login&limit=2",

@@ -9,7 +9,7 @@ use crate::context::{ConfigFile, Context};
 use crate::output::{self, Format, Tabular};
 use crate::Outcome;
 
-fn read_line(prompt: Option<&str>) -> nubes::Result<String> {
+pub fn read_line(prompt: Option<&str>) -> nubes::Result<String> {
     if let Some(p) = prompt {
         eprint!("{p}");
     }

@@ -60,7 +60,15 @@ pub async fn run(client: &Client, cmd: OrgCmd, format: Format) -> Outcome {
     match cmd {
         OrgCmd::Create { name } => output::one(format, &orgs::create(client, &name).await?),
         OrgCmd::List => output::list(format, &orgs::list(client).await?),
-        OrgCmd::Join { code } => output::one(format, &orgs::join(client, &code).await?),
+        OrgCmd::Join { code } => {
+            let code = match code {
+                Some(c) => c,
+                None => super::login::read_line(
+                    std::io::IsTerminal::is_terminal(&std::io::stdin()).then_some("invite code: "),
+                )?,
+            };
+            output::one(format, &orgs::join(client, code.trim()).await?)
+        }
         OrgCmd::Members { org } => output::list(format, &orgs::members(client, &org).await?),
         OrgCmd::Role { org, user, role: r } => {
             output::one(format, &orgs::set_role(client, &org, &user, role(r)).await?)
