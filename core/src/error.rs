@@ -129,6 +129,17 @@ impl Error {
         Self::new(ErrorKind::Conflict, message)
     }
 
+    /// A failed file or socket operation on `what`: not found and permission denied keep their
+    /// meaning, anything else is unexpected.
+    pub fn io(e: std::io::Error, what: &str) -> Self {
+        let kind = match e.kind() {
+            std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+            std::io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+            _ => ErrorKind::Unexpected,
+        };
+        Self::new(kind, format!("{what}: {e}"))
+    }
+
     pub fn unexpected(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unexpected, message)
     }

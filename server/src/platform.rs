@@ -23,12 +23,7 @@ pub struct DataDir {
 }
 
 fn io(e: std::io::Error, path: &Path) -> Error {
-    let kind = match e.kind() {
-        std::io::ErrorKind::NotFound => ErrorKind::NotFound,
-        std::io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
-        _ => ErrorKind::Unexpected,
-    };
-    Error::new(kind, format!("{}: {e}", path.display()))
+    Error::io(e, &path.display().to_string())
 }
 
 impl DataDir {

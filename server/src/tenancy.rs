@@ -95,31 +95,40 @@ pub async fn find<T: Tenanted>(
     r: Ref<'_>,
     action: Action,
 ) -> Result<T> {
-    let (reference, org_id) = (r.id_or_name, r.org_id);
+    let reference = r.id_or_name;
     let what = format!("{} {reference}", T::KIND);
-    let by_id = match T::by_id(db, reference).await? {
-        Some(row) if org_id.is_none_or(|o| o == row.org_id()) => Some(row),
-        _ => None,
-    };
-    let row = match by_id {
-        Some(row) => row,
-        None => {
-            let mut named = T::named(db, &principal.user_id, reference, org_id).await?;
-            match named.len() {
-                0 => return Err(Error::not_found(format!("{what} not found"))),
-                1 => named.remove(0),
-                n => {
-                    return Err(Error::invalid_input(format!(
-                        "{n} of your organizations have a {} named {reference}: pass org_id or use its id",
-                        T::KIND
-                    )))
-                }
-            }
+    let mut found = candidates::<T>(db, &principal.user_id, r).await?;
+    let row = match found.len() {
+        0 => return Err(Error::not_found(format!("{what} not found"))),
+        1 => found.remove(0),
+        n => {
+            return Err(Error::invalid_input(format!(
+                "{n} of your organizations have a {} named {reference}: pass org_id or use its id",
+                T::KIND
+            )))
         }
     };
     let actor = actor(db, principal, row.org_id()).await?;
     check(&actor, action, &row.target(action), &what)?;
     Ok(row)
+}
+
+/// What `r` may name for `user_id`: the row with that id (in `r.org_id`, when given), else the
+/// rows with that name in the user's organizations. Nothing is authorized here.
+async fn candidates<T: Tenanted>(db: &Db, user_id: &str, r: Ref<'_>) -> Result<Vec<T>> {
+    match T::by_id(db, r.id_or_name).await? {
+        Some(row) if r.org_id.is_none_or(|o| o == row.org_id()) => Ok(vec![row]),
+        _ => T::named(db, user_id, r.id_or_name, r.org_id).await,
+    }
+}
+
+/// The organization of the one resource of kind `T` that `r` names for `user_id`, for the audit
+/// log; none when it names none or several.
+pub async fn org_of<T: Tenanted>(db: &Db, user_id: &str, r: Ref<'_>) -> Option<String> {
+    match candidates::<T>(db, user_id, r).await.ok()?.as_slice() {
+        [one] => Some(one.org_id().to_string()),
+        _ => None,
+    }
 }
 
 /// The disk, bucket or function `r` names, if the caller may do `action` to it.
@@ -141,7 +150,9 @@ pub async fn resource(
 /// The kinds kept in the resources table, each a `Tenanted` kind of its own.
 macro_rules! resource_kinds {
     ($($name:ident => $kind:expr, $what:literal),*) => {$(
-        struct $name(ResourceRow);
+        /// A row of the resources table of this kind.
+        #[derive(Debug)]
+        pub struct $name(pub ResourceRow);
 
         #[async_trait]
         impl Tenanted for $name {

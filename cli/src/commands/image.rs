@@ -85,7 +85,7 @@ pub async fn run(provider: &str, cmd: ImageCmd, format: Format) -> Outcome {
             } else {
                 let f = tokio::fs::File::open(&file)
                     .await
-                    .map_err(|e| super::io_error(e, &file.display().to_string()))?;
+                    .map_err(|e| nubes::Error::io(e, &file.display().to_string()))?;
                 let len = f.metadata().await.map(|m| m.len()).unwrap_or(0);
                 bar.set_length(len);
                 bar.set_style(

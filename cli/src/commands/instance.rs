@@ -166,7 +166,7 @@ async fn exec(compute: &dyn Compute, args: ExecArgs) -> Outcome {
     request.timeout = args.timeout;
     let stdin = args.stdin.then(|| {
         tokio_util::io::ReaderStream::new(tokio::io::stdin())
-            .map(|piece| piece.map_err(|e| super::io_error(e, "stdin")))
+            .map(|piece| piece.map_err(|e| nubes::Error::io(e, "stdin")))
             .boxed()
     });
     let mut events = compute.exec_stream(&args.id, request, stdin).await?;

@@ -17,7 +17,7 @@ pub mod serve;
 
 use std::path::Path;
 
-use nubes::{Bytes, Error, ErrorKind, Result};
+use nubes::{Bytes, Error, Result};
 use tokio::io::AsyncReadExt;
 
 /// Reads a whole file, or stdin for "-".
@@ -27,20 +27,11 @@ pub async fn read_input(path: &Path) -> Result<Bytes> {
         tokio::io::stdin()
             .read_to_end(&mut buf)
             .await
-            .map_err(|e| io_error(e, "stdin"))?;
+            .map_err(|e| Error::io(e, "stdin"))?;
     } else {
         buf = tokio::fs::read(path)
             .await
-            .map_err(|e| io_error(e, &path.display().to_string()))?;
+            .map_err(|e| Error::io(e, &path.display().to_string()))?;
     }
     Ok(buf.into())
-}
-
-pub fn io_error(e: std::io::Error, what: &str) -> Error {
-    let kind = match e.kind() {
-        std::io::ErrorKind::NotFound => ErrorKind::NotFound,
-        std::io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
-        _ => ErrorKind::Unexpected,
-    };
-    Error::new(kind, format!("{what}: {e}"))
 }

@@ -8,7 +8,6 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
-use super::io_error;
 use crate::args::ObjectCmd;
 use crate::output::{self, Format, Tabular};
 use crate::Outcome;
@@ -47,19 +46,19 @@ pub async fn run(cloud: &Cloud, cmd: ObjectCmd, format: Format) -> Outcome {
         ObjectCmd::Put { bucket, key, file } => {
             let meta = if file == Path::new("-") {
                 let body = ReaderStream::new(tokio::io::stdin())
-                    .map_err(|e| io_error(e, "stdin"))
+                    .map_err(|e| Error::io(e, "stdin"))
                     .boxed();
                 storage.put(&bucket, &key, body).await?
             } else {
                 let name = file.display().to_string();
                 let f = tokio::fs::File::open(&file)
                     .await
-                    .map_err(|e| io_error(e, &name))?;
-                let len = f.metadata().await.map_err(|e| io_error(e, &name))?.len();
+                    .map_err(|e| Error::io(e, &name))?;
+                let len = f.metadata().await.map_err(|e| Error::io(e, &name))?.len();
                 let progress = bar(len, &format!("uploading {name}"));
                 let counted = progress.clone();
                 let body = ReaderStream::with_capacity(f, 256 * 1024)
-                    .map_err(move |e| io_error(e, &name))
+                    .map_err(move |e| Error::io(e, &name))
                     .inspect_ok(move |chunk| counted.inc(chunk.len() as u64))
                     .boxed();
                 let meta = storage.put(&bucket, &key, body).await;
@@ -84,9 +83,9 @@ pub async fn run(cloud: &Cloud, cmd: ObjectCmd, format: Format) -> Outcome {
                     while let Some(chunk) = body.next().await {
                         out.write_all(&chunk?)
                             .await
-                            .map_err(|e| io_error(e, "stdout"))?;
+                            .map_err(|e| Error::io(e, "stdout"))?;
                     }
-                    out.flush().await.map_err(|e| io_error(e, "stdout"))?;
+                    out.flush().await.map_err(|e| Error::io(e, "stdout"))?;
                 }
                 Some(path) => {
                     let name = path.display().to_string();
@@ -99,18 +98,18 @@ pub async fn run(cloud: &Cloud, cmd: ObjectCmd, format: Format) -> Outcome {
                     let result = async {
                         let mut out = tokio::fs::File::create(&tmp)
                             .await
-                            .map_err(|e| io_error(e, &name))?;
+                            .map_err(|e| Error::io(e, &name))?;
                         while let Some(chunk) = body.next().await {
                             let chunk = chunk?;
                             out.write_all(&chunk)
                                 .await
-                                .map_err(|e| io_error(e, &name))?;
+                                .map_err(|e| Error::io(e, &name))?;
                             progress.inc(chunk.len() as u64);
                         }
-                        out.sync_all().await.map_err(|e| io_error(e, &name))?;
+                        out.sync_all().await.map_err(|e| Error::io(e, &name))?;
                         tokio::fs::rename(&tmp, &path)
                             .await
-                            .map_err(|e| io_error(e, &name))
+                            .map_err(|e| Error::io(e, &name))
                     }
                     .await;
                     progress.finish_and_clear();

@@ -22,7 +22,7 @@ pub async fn run(args: ServeArgs) -> Outcome {
     let billing_settings = match &args.billing_settings {
         Some(path) => {
             let text = std::fs::read_to_string(path)
-                .map_err(|e| super::io_error(e, &path.display().to_string()))?;
+                .map_err(|e| nubes::Error::io(e, &path.display().to_string()))?;
             nubes_server::BillingSettings::from_json(&text)?
         }
         None => Default::default(),
@@ -123,7 +123,7 @@ pub async fn up(args: UpArgs) -> Outcome {
         "http://{}",
         listener
             .local_addr()
-            .map_err(|e| super::io_error(e, "listener"))?
+            .map_err(|e| nubes::Error::io(e, "listener"))?
     );
     println!("listening on {url}");
     let server = tokio::spawn(nubes_server::serve(listener, state.clone()));
@@ -275,7 +275,7 @@ async fn bind(addr: std::net::SocketAddr) -> nubes::Result<tokio::net::TcpListen
 async fn serve(listener: tokio::net::TcpListener, state: nubes_server::AppState) -> Outcome {
     let addr = listener
         .local_addr()
-        .map_err(|e| super::io_error(e, "listener"))?;
+        .map_err(|e| nubes::Error::io(e, "listener"))?;
     println!("listening on http://{addr}");
     nubes_server::serve(listener, state)
         .await

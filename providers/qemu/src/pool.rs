@@ -48,12 +48,7 @@ impl Drop for Reservation {
 }
 
 fn io(e: std::io::Error, what: &str) -> Error {
-    let kind = match e.kind() {
-        std::io::ErrorKind::NotFound => nubes_core::ErrorKind::NotFound,
-        std::io::ErrorKind::PermissionDenied => nubes_core::ErrorKind::PermissionDenied,
-        _ => nubes_core::ErrorKind::Unexpected,
-    };
-    Error::new(kind, format!("{what}: {e}")).with_provider(SCHEME)
+    Error::io(e, what).with_provider(SCHEME)
 }
 
 pub fn missing(name: &str) -> Error {

@@ -108,13 +108,4 @@ impl Db {
             .map_err(|e| map(e, "user"))?;
         Ok(n > 0)
     }
-
-    /// The organization an instance belongs to, for the audit log.
-    pub async fn instance_org(&self, id: &str) -> Result<Option<String>> {
-        sqlx::query_scalar("SELECT org_id FROM instances WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await
-            .map_err(|e| map(e, "instance"))
-    }
 }

@@ -13,7 +13,8 @@ use nubes_auth::token;
 use super::extract::{bearer, client_ip};
 use super::AppState;
 use crate::accounts::now;
-use crate::db::{AuditEntry, Kind};
+use crate::db::AuditEntry;
+use crate::tenancy::{self, Ref};
 
 /// Set by handlers whose organization is not in the path, for the audit row.
 #[derive(Debug, Clone)]
@@ -114,41 +115,25 @@ async fn org_of(
     in_org: Option<&str>,
     user_id: Option<&str>,
 ) -> Option<String> {
+    use crate::db::{ClusterRow, InstanceRow};
+    use tenancy::{Bucket, Disk, Function};
     let mut parts = path.trim_start_matches('/').split('/');
-    let db = state.accounts.db();
-    let orgs: Vec<String> = match (parts.next(), parts.next(), parts.next()) {
+    let (db, user_id) = (state.accounts.db(), user_id?);
+    let (kind, reference) = match (parts.next(), parts.next(), parts.next()) {
         (Some("v1"), Some("orgs"), Some(org)) if org != "join" => return Some(org.to_string()),
-        (Some("v1"), Some("instances"), Some(r)) => {
-            if let Ok(Some(org)) = db.instance_org(r).await {
-                return Some(org);
-            }
-            let named = db.instances_named(user_id?, r, in_org).await.ok()?;
-            named.into_iter().map(|i| i.org_id).collect()
-        }
-        (Some("v1"), Some("clusters"), Some(r)) => {
-            if let Ok(Some(c)) = db.cluster(r).await {
-                return Some(c.org_id);
-            }
-            let named = db.clusters_named(user_id?, r, in_org).await.ok()?;
-            named.into_iter().map(|c| c.org_id).collect()
-        }
-        (Some("v1"), Some(kind), Some(r)) => {
-            let kind = match kind {
-                "disks" => Kind::Disk,
-                "buckets" => Kind::Bucket,
-                "functions" => Kind::Function,
-                _ => return None,
-            };
-            if let Ok(Some(row)) = db.resource(kind, r).await {
-                return Some(row.org_id);
-            }
-            let named = db.resources_named(kind, user_id?, r, in_org).await.ok()?;
-            named.into_iter().map(|row| row.org_id).collect()
-        }
+        (Some("v1"), Some(kind), Some(reference)) => (kind, reference),
         _ => return None,
     };
-    match orgs.as_slice() {
-        [one] => Some(one.clone()),
+    let r = Ref {
+        id_or_name: reference,
+        org_id: in_org,
+    };
+    match kind {
+        "instances" => tenancy::org_of::<InstanceRow>(db, user_id, r).await,
+        "clusters" => tenancy::org_of::<ClusterRow>(db, user_id, r).await,
+        "disks" => tenancy::org_of::<Disk>(db, user_id, r).await,
+        "buckets" => tenancy::org_of::<Bucket>(db, user_id, r).await,
+        "functions" => tenancy::org_of::<Function>(db, user_id, r).await,
         _ => None,
     }
 }
