@@ -56,8 +56,8 @@ async fn run(cli: Cli) -> Outcome {
         }
         Command::Agent(args) => match args.admin {
             Some(cmd) => {
-                let (server, token) = server_target(cli.provider.as_deref())?;
-                commands::agent::admin(&server, &token, cmd, format).await
+                let client = server_client(cli.provider.as_deref(), None)?;
+                commands::agent::admin(&client, cmd, format).await
             }
             None => commands::agent::run(args).await,
         },
@@ -87,8 +87,8 @@ async fn run(cli: Cli) -> Outcome {
         }
         Command::Register(args) => commands::account::register(args).await,
         Command::Billing(cmd) => {
-            let (server, token) = server_target(cli.provider.as_deref())?;
-            commands::billing::run(&server, &token, cmd, format).await
+            let client = server_client(cli.provider.as_deref(), None)?;
+            commands::billing::run(&client, cmd, format).await
         }
         Command::Events => {
             let (server, token) = server_target(cli.provider.as_deref())?;

@@ -58,29 +58,29 @@ impl Tabular for AgentInstance {
     }
 }
 
-pub async fn admin(server: &str, token: &str, cmd: AgentCmd, format: Format) -> Outcome {
-    let client = Client::new(server, token)?;
+pub async fn admin(client: &Client, cmd: AgentCmd, format: Format) -> Outcome {
     match cmd {
         AgentCmd::Issue { name } => {
-            let agent = agents::issue(&client, &name).await?;
+            let agent = agents::issue(client, &name).await?;
             if let Some(token) = &agent.token {
                 eprintln!(
                     "agent {} issued; run on the lessor's machine (the token is shown once):\n  \
-                     cloudctl agent --server {server} --token {token}",
-                    agent.id
+                     cloudctl agent --server {} --token {token}",
+                    agent.id,
+                    client.server()
                 );
             }
             output::one(format, &agent)
         }
-        AgentCmd::List => output::list(format, &agents::list(&client).await?),
-        AgentCmd::Get { id } => output::one(format, &agents::get(&client, &id).await?),
-        AgentCmd::Instances { id } => output::list(format, &agents::instances(&client, &id).await?),
-        AgentCmd::Cordon { id } => output::one(format, &agents::cordon(&client, &id, true).await?),
+        AgentCmd::List => output::list(format, &agents::list(client).await?),
+        AgentCmd::Get { id } => output::one(format, &agents::get(client, &id).await?),
+        AgentCmd::Instances { id } => output::list(format, &agents::instances(client, &id).await?),
+        AgentCmd::Cordon { id } => output::one(format, &agents::cordon(client, &id, true).await?),
         AgentCmd::Uncordon { id } => {
-            output::one(format, &agents::cordon(&client, &id, false).await?)
+            output::one(format, &agents::cordon(client, &id, false).await?)
         }
         AgentCmd::Drain { id } => {
-            let report = agents::drain(&client, &id).await?;
+            let report = agents::drain(client, &id).await?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&report).expect("serializes")
@@ -91,7 +91,7 @@ pub async fn admin(server: &str, token: &str, cmd: AgentCmd, format: Format) -> 
             }
         }
         AgentCmd::Revoke { id } => {
-            agents::revoke(&client, &id).await?;
+            agents::revoke(client, &id).await?;
             eprintln!("revoked agent {id}");
         }
     }

@@ -79,11 +79,10 @@ impl Tabular for VoucherView {
     }
 }
 
-pub async fn run(server: &str, token: &str, cmd: BillingCmd, format: Format) -> Outcome {
-    let client = Client::new(server, token)?;
+pub async fn run(client: &Client, cmd: BillingCmd, format: Format) -> Outcome {
     match cmd {
         BillingCmd::Plans => {
-            let catalog = billing::catalog(&client).await?;
+            let catalog = billing::catalog(client).await?;
             if format != Format::Table {
                 // Structured output keeps the prices beside the plans.
                 output::structured(format, &catalog);
@@ -100,9 +99,9 @@ pub async fn run(server: &str, token: &str, cmd: BillingCmd, format: Format) -> 
                 );
             }
         }
-        BillingCmd::Plan => output::one(format, &billing::plan(&client).await?),
+        BillingCmd::Plan => output::one(format, &billing::plan(client).await?),
         BillingCmd::Switch { plan } => {
-            let switched = billing::switch(&client, &plan).await?;
+            let switched = billing::switch(client, &plan).await?;
             eprintln!(
                 "switched to {}: {} credits of grant and {} of price for the rest of the month ({} in all)",
                 switched.plan.plan, switched.prorated, switched.price, switched.net
@@ -110,7 +109,7 @@ pub async fn run(server: &str, token: &str, cmd: BillingCmd, format: Format) -> 
             output::one(format, &switched.plan)
         }
         BillingCmd::Balance => {
-            let b = billing::balance(&client).await?;
+            let b = billing::balance(client).await?;
             match format {
                 Format::Table => {
                     println!("{} credits (${:.2})", b.credits, b.usd_cents as f64 / 100.0)
@@ -118,9 +117,9 @@ pub async fn run(server: &str, token: &str, cmd: BillingCmd, format: Format) -> 
                 _ => output::structured(format, &b),
             }
         }
-        BillingCmd::Transactions => output::list(format, &billing::transactions(&client).await?),
+        BillingCmd::Transactions => output::list(format, &billing::transactions(client).await?),
         BillingCmd::Usage { from, to } => {
-            let usage = billing::usage(&client, from.as_deref(), to.as_deref()).await?;
+            let usage = billing::usage(client, from.as_deref(), to.as_deref()).await?;
             match format {
                 Format::Table => {
                     output::list(format, &usage.days);
@@ -135,14 +134,14 @@ pub async fn run(server: &str, token: &str, cmd: BillingCmd, format: Format) -> 
         }
         BillingCmd::TopUp { user, amount, memo } => output::one(
             format,
-            &billing::top_up(&client, &user, &amount, &memo).await?,
+            &billing::top_up(client, &user, &amount, &memo).await?,
         ),
         BillingCmd::Adjust { user, amount, memo } => output::one(
             format,
-            &billing::adjust(&client, &user, &amount, &memo).await?,
+            &billing::adjust(client, &user, &amount, &memo).await?,
         ),
         BillingCmd::Redeem { code } => {
-            output::one(format, &billing::pay(&client, "voucher", &code).await?)
+            output::one(format, &billing::pay(client, "voucher", &code).await?)
         }
         BillingCmd::Vouchers(VoucherCmd::Issue {
             amount,
@@ -151,12 +150,12 @@ pub async fn run(server: &str, token: &str, cmd: BillingCmd, format: Format) -> 
             expires_in_days,
         }) => {
             let issued =
-                billing::issue_vouchers(&client, &amount, count, &memo, expires_in_days).await?;
+                billing::issue_vouchers(client, &amount, count, &memo, expires_in_days).await?;
             eprintln!("the codes are shown this once: store them now");
             output::list(format, &issued)
         }
         BillingCmd::Vouchers(VoucherCmd::List) => {
-            output::list(format, &billing::vouchers(&client).await?)
+            output::list(format, &billing::vouchers(client).await?)
         }
     }
     Ok(0)

@@ -91,6 +91,11 @@ impl Client {
         self
     }
 
+    /// The server's URL, as `https://host`.
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
     pub fn org(&self) -> Option<String> {
         self.org.clone()
     }
