@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::layer::{CapabilityLayer, Layer, Layered};
+use crate::layer::{CapabilityLayer, Layer, Layered, Validated};
 use crate::{Compute, Disk, Error, Function, Result, Storage};
 
 /// The services one provider offers. Every trait object in it is wrapped in a
-/// [`CapabilityLayer`], so unsupported operations fail before the backend is touched.
+/// [`CapabilityLayer`] and in [`Validated`], so unsupported operations and bad input fail before
+/// the backend is touched, the same way on every backend. Providers rely on this: use their
+/// services through a `Cloud`.
 #[derive(Debug, Clone)]
 pub struct Cloud {
     provider: String,
@@ -40,14 +42,16 @@ impl Cloud {
         let cap = compute.capability();
         let layer =
             CapabilityLayer::new(compute.provider().to_string(), move |op| cap.supports(op));
-        self.compute = Some(Arc::new(Layered::new(compute, layer)));
+        let checked: Arc<dyn Compute> = Arc::new(Validated::new(compute));
+        self.compute = Some(Arc::new(Layered::new(checked, layer)));
         self
     }
 
     pub fn with_disk(mut self, disk: Arc<dyn Disk>) -> Self {
         let cap = disk.capability();
         let layer = CapabilityLayer::new(disk.provider().to_string(), move |op| cap.supports(op));
-        self.disk = Some(Arc::new(Layered::new(disk, layer)));
+        let checked: Arc<dyn Disk> = Arc::new(Validated::new(disk));
+        self.disk = Some(Arc::new(Layered::new(checked, layer)));
         self
     }
 
@@ -55,7 +59,8 @@ impl Cloud {
         let cap = storage.capability();
         let layer =
             CapabilityLayer::new(storage.provider().to_string(), move |op| cap.supports(op));
-        self.storage = Some(Arc::new(Layered::new(storage, layer)));
+        let checked: Arc<dyn Storage> = Arc::new(Validated::new(storage));
+        self.storage = Some(Arc::new(Layered::new(checked, layer)));
         self
     }
 
@@ -63,7 +68,8 @@ impl Cloud {
         let cap = function.capability();
         let layer =
             CapabilityLayer::new(function.provider().to_string(), move |op| cap.supports(op));
-        self.function = Some(Arc::new(Layered::new(function, layer)));
+        let checked: Arc<dyn Function> = Arc::new(Validated::new(function));
+        self.function = Some(Arc::new(Layered::new(checked, layer)));
         self
     }
 
@@ -199,5 +205,78 @@ mod tests {
     async fn missing_services_are_unsupported() {
         let cloud = Cloud::new("empty");
         assert_eq!(cloud.storage().unwrap_err().kind(), ErrorKind::Unsupported);
+    }
+
+    /// Counts the calls that reach the backend.
+    #[derive(Debug)]
+    struct Reached {
+        compute: Arc<dyn Compute>,
+        storage: Arc<dyn Storage>,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Reached {
+        fn count(&self) {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl crate::layer::ComputeLayer for Reached {
+        fn inner(&self) -> &dyn Compute {
+            self.count();
+            &*self.compute
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl crate::layer::StorageLayer for Reached {
+        fn inner(&self) -> &dyn Storage {
+            self.count();
+            &*self.storage
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_input_fails_before_the_backend() {
+        let backend = Arc::new(Reached {
+            compute: Arc::new(memory::MemoryCompute::new().with_image("img")),
+            storage: Arc::new(memory::MemoryStorage::new()),
+            calls: Default::default(),
+        });
+        let cloud = Cloud::new("memory")
+            .with_compute(backend.clone())
+            .with_storage(backend.clone());
+        let (compute, storage) = (cloud.compute().unwrap(), cloud.storage().unwrap());
+        let before = backend.calls.load(std::sync::atomic::Ordering::SeqCst);
+        let mut bad = crate::InstanceSpec::new("Bad Name", "img");
+        let e = compute.create(bad.clone()).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert_eq!(e.operation(), Some(crate::Operation::ComputeCreate));
+        bad.name = "ok".into();
+        bad.cpus = Some(-1.0);
+        let e = compute.create(bad).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        let e = compute.resize("ok", crate::ResizeRequest::default()).await;
+        assert_eq!(e.unwrap_err().kind(), ErrorKind::InvalidInput);
+        let e = storage.create_bucket("Upper").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        let get = storage
+            .get("ok-bucket", "../escape", Default::default())
+            .await;
+        assert_eq!(get.map(|_| ()).unwrap_err().kind(), ErrorKind::InvalidInput);
+        let put = storage.put("../b", "k", crate::byte_stream("x")).await;
+        assert_eq!(put.unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            backend.calls.load(std::sync::atomic::Ordering::SeqCst),
+            before,
+            "bad input reached the backend"
+        );
+        // Good input still does.
+        compute
+            .create(crate::InstanceSpec::new("ok", "img"))
+            .await
+            .unwrap();
+        assert!(backend.calls.load(std::sync::atomic::Ordering::SeqCst) > before);
     }
 }

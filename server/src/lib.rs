@@ -72,7 +72,9 @@ pub struct Config {
     pub trusted_proxies: Vec<listen::Cidr>,
 }
 
-/// The providers behind the API, one per service; a missing one turns its routes off.
+/// The providers behind the API, one per service; a missing one turns its routes off. Each is
+/// a service as a [`nubes::Cloud`] hands it out, wrapped in the layers every provider relies on
+/// (capability and input checks): build them with [`Backends::connect`] or [`Backends::of`].
 #[derive(Debug, Clone, Default)]
 pub struct Backends {
     pub compute: Option<Arc<dyn nubes::Compute>>,
@@ -84,6 +86,17 @@ pub struct Backends {
 }
 
 impl Backends {
+    /// The services `cloud` offers.
+    pub fn of(cloud: &nubes::Cloud) -> Self {
+        Self {
+            compute: cloud.compute().ok(),
+            storage: cloud.storage().ok(),
+            disk: cloud.disk().ok(),
+            function: cloud.function().ok(),
+            clock: None,
+        }
+    }
+
     /// Connects the providers `config` names; `fleet://` is the fleet of lessor agents, made in
     /// [`state_with`] since it needs the database.
     pub async fn connect(config: &Config) -> nubes::Result<Self> {
@@ -120,7 +133,9 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
     let fleet = match config.compute.as_deref() {
         Some(uri) if is_fleet(uri) => {
             let fleet = agents::fleet(&db, config.fleet.clone()).await?;
-            backends.compute = Some(Arc::new(fleet.clone()));
+            let cloud =
+                nubes::Cloud::new(nubes_agent::fleet::SCHEME).with_compute(Arc::new(fleet.clone()));
+            backends.compute = Some(cloud.compute()?);
             Some(fleet)
         }
         _ => None,

@@ -679,9 +679,8 @@ async fn metered_server(
         ..Default::default()
     };
     let backends = nubes_server::Backends {
-        compute: Some(compute),
         clock: Some(clock),
-        ..Default::default()
+        ..nubes_server::Backends::of(&nubes::Cloud::new("memory").with_compute(compute))
     };
     let state = nubes_server::state_with(&config, backends).await.unwrap();
     (
@@ -1007,9 +1006,8 @@ async fn functions_are_metered_per_invocation(url: String) {
         ..Default::default()
     };
     let backends = nubes_server::Backends {
-        function: Some(Arc::new(function)),
         clock: Some(clock),
-        ..Default::default()
+        ..nubes_server::Backends::of(&nubes::Cloud::new("memory").with_function(Arc::new(function)))
     };
     let state = nubes_server::state_with(&config, backends).await.unwrap();
     let api = Api {

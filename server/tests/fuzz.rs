@@ -18,16 +18,15 @@ async fn no_route_answers_a_server_error_to_fuzzed_input() {
         smtp_url: Some(from_test_script("NUBES_TEST_SMTP_URL")),
         ..Default::default()
     };
-    let backends = nubes_server::Backends {
-        compute: Some(Arc::new(MemoryCompute::new().with_image("img"))),
-        storage: Some(Arc::new(MemoryStorage::new())),
-        disk: Some(Arc::new(MemoryDisk::new())),
-        function: Some(Arc::new(
+    let cloud = nubes::Cloud::new("memory")
+        .with_compute(Arc::new(MemoryCompute::new().with_image("img")))
+        .with_storage(Arc::new(MemoryStorage::new()))
+        .with_disk(Arc::new(MemoryDisk::new()))
+        .with_function(Arc::new(
             MemoryFunction::new()
                 .with_handler("upper", |b: Bytes| Ok(b.to_ascii_uppercase().into())),
-        )),
-        clock: None,
-    };
+        ));
+    let backends = nubes_server::Backends::of(&cloud);
     let url =
         nubes_testing::serve(nubes_server::state_with(&config, backends).await.unwrap()).await;
     // An API token, unlike an access token, outlives the run.

@@ -20,12 +20,12 @@ fn backends() -> nubes_server::Backends {
                 message: "boom".into(),
             })
         });
-    nubes_server::Backends {
-        storage: Some(Arc::new(MemoryStorage::new())),
-        disk: Some(Arc::new(MemoryDisk::new())),
-        function: Some(Arc::new(functions)),
-        ..Default::default()
-    }
+    nubes_server::Backends::of(
+        &nubes::Cloud::new("memory")
+            .with_storage(Arc::new(MemoryStorage::new()))
+            .with_disk(Arc::new(MemoryDisk::new()))
+            .with_function(Arc::new(functions)),
+    )
 }
 
 #[track_caller]
@@ -795,9 +795,9 @@ on_both! {
 async fn instances_are_addressed_by_name_per_organization() {
     on_sqlite(|url| async move {
         let mut b = backends();
-        b.compute = Some(Arc::new(
-            nubes::memory::MemoryCompute::new().with_image("img"),
-        ));
+        let memory = Arc::new(nubes::memory::MemoryCompute::new().with_image("img"));
+        b.compute =
+            nubes_server::Backends::of(&nubes::Cloud::new("memory").with_compute(memory)).compute;
         let api = api_backends(&url, b).await;
         let t = team(&api).await;
         let alice = Some(t.alice.as_str());

@@ -1,9 +1,10 @@
-//! Cross-cutting behaviour that wraps a trait object: retry, timeout, capability checks.
+//! Cross-cutting behaviour that wraps a trait object: retry, timeout, capability and input checks.
 //!
 //! A [`Layer`] sees every call as an [`Operation`] plus a closure that starts the call; the
 //! [`Layered`] wrapper implements all four traits on top of any layer, so a new layer is one
 //! small type, not four trait impls. A layer that needs the calls' own arguments and answers is
-//! a typed layer instead ([`ComputeLayer`]): it overrides only the calls it changes.
+//! a typed layer instead ([`ComputeLayer`], [`DiskLayer`], [`StorageLayer`],
+//! [`FunctionLayer`]): it overrides only the calls it changes, as [`Validated`] does.
 
 mod capability;
 mod compute;
@@ -13,6 +14,7 @@ mod retry;
 mod storage;
 mod timeout;
 mod typed;
+mod validate;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -22,7 +24,8 @@ use futures::future::BoxFuture;
 pub use capability::CapabilityLayer;
 pub use retry::RetryLayer;
 pub use timeout::TimeoutLayer;
-pub use typed::ComputeLayer;
+pub use typed::{ComputeLayer, DiskLayer, FunctionLayer, StorageLayer};
+pub use validate::Validated;
 
 use crate::{Operation, Result};
 

@@ -56,7 +56,6 @@ impl Compute for MemoryCompute {
     }
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
-        spec.validate()?;
         if spec.vm.is_some() {
             return Err(Error::unsupported(
                 "the memory provider runs no VMs: VM settings need a VM provider",
@@ -151,7 +150,6 @@ impl Compute for MemoryCompute {
     }
 
     async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
-        request.validate()?;
         self.with_instance(id, |i| {
             if let Some(c) = request.cpus {
                 i.cpus = Some(c);

@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use super::SCHEME;
 use crate::disk::*;
-use crate::{validate, DiskCapability, Error, Result};
+use crate::{DiskCapability, Error, Result};
 
 /// Image records: formats and sizes, no bytes.
 #[derive(Debug, Default)]
@@ -44,7 +44,6 @@ impl Disk for MemoryDisk {
     }
 
     async fn create(&self, spec: DiskSpec) -> Result<DiskImage> {
-        spec.validate()?;
         let mut map = self.images.lock().expect("memory disk lock");
         if map.contains_key(&spec.name) {
             return Err(exists(&spec.name));
@@ -86,7 +85,6 @@ impl Disk for MemoryDisk {
     }
 
     async fn convert(&self, name: &str, format: DiskFormat, target: &str) -> Result<DiskImage> {
-        validate::name("disk", target)?;
         let mut map = self.images.lock().expect("memory disk lock");
         let source = map.get(name).ok_or_else(|| missing(name))?;
         if map.contains_key(target) {
@@ -100,7 +98,6 @@ impl Disk for MemoryDisk {
     }
 
     async fn rename(&self, name: &str, new_name: &str) -> Result<DiskImage> {
-        validate::name("disk", new_name)?;
         let mut map = self.images.lock().expect("memory disk lock");
         if !map.contains_key(name) {
             return Err(missing(name));

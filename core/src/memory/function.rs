@@ -62,7 +62,6 @@ impl Function for MemoryFunction {
     }
 
     async fn deploy(&self, spec: FunctionSpec) -> Result<FunctionInfo> {
-        spec.validate()?;
         if !self.handlers.contains_key(&spec.handler[0]) {
             return Err(Error::invalid_input(format!(
                 "no handler named {} is registered",

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::SCHEME;
 use crate::storage::*;
-use crate::{validate, Error, Result, StorageCapability};
+use crate::{Error, Result, StorageCapability};
 
 #[derive(Debug)]
 struct StoredBucket {
@@ -31,7 +31,6 @@ impl MemoryStorage {
         name: &str,
         f: impl FnOnce(&mut StoredBucket) -> Result<T>,
     ) -> Result<T> {
-        validate::bucket(name)?;
         let mut map = self.buckets.lock().expect("memory storage lock");
         let bucket = map
             .get_mut(name)
@@ -40,7 +39,6 @@ impl MemoryStorage {
     }
 
     fn object(&self, bucket: &str, key: &str) -> Result<(Bytes, DateTime<Utc>)> {
-        validate::object_key(key)?;
         self.with_bucket(bucket, |b| {
             b.objects.get(key).cloned().ok_or_else(|| {
                 Error::not_found(format!("object {key} not found in bucket {bucket}"))
@@ -69,7 +67,6 @@ impl Storage for MemoryStorage {
     }
 
     async fn create_bucket(&self, name: &str) -> Result<Bucket> {
-        validate::bucket(name)?;
         let mut map = self.buckets.lock().expect("memory storage lock");
         if map.contains_key(name) {
             return Err(Error::already_exists(format!(
@@ -117,7 +114,6 @@ impl Storage for MemoryStorage {
     }
 
     async fn put(&self, bucket: &str, key: &str, body: ByteStream) -> Result<ObjectMeta> {
-        validate::object_key(key)?;
         self.with_bucket(bucket, |_| Ok(()))?;
         let data = collect_bytes(body).await?;
         let now = Utc::now();
@@ -159,7 +155,6 @@ impl Storage for MemoryStorage {
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
-        validate::object_key(key)?;
         self.with_bucket(bucket, |b| {
             b.objects.remove(key).map(|_| ()).ok_or_else(|| {
                 Error::not_found(format!("object {key} not found in bucket {bucket}"))

@@ -62,7 +62,6 @@ impl Compute for DockerCompute {
     }
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
-        spec.validate()?;
         if spec.vm.is_some() {
             return Err(Error::unsupported(
                 "Docker runs containers: VM settings (iso, kernel, network) need a VM provider",
@@ -234,7 +233,6 @@ impl Compute for DockerCompute {
     }
 
     async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecOutput> {
-        request.validate()?;
         let c = self.inspect(id).await?;
         if c.state.as_ref().and_then(|s| s.running) != Some(true) {
             return Err(
@@ -250,7 +248,6 @@ impl Compute for DockerCompute {
         request: ExecRequest,
         stdin: Option<ByteStream>,
     ) -> Result<ExecStream> {
-        request.validate()?;
         let c = self.inspect(id).await?;
         if c.state.as_ref().and_then(|s| s.running) != Some(true) {
             return Err(
@@ -317,7 +314,6 @@ impl Compute for DockerCompute {
     }
 
     async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
-        request.validate()?;
         let cid = self.container_id(id).await?;
         self.engine
             .docker

@@ -134,7 +134,6 @@ impl Function for DockerFunction {
     }
 
     async fn deploy(&self, spec: FunctionSpec) -> Result<FunctionInfo> {
-        spec.validate()?;
         let mut all_labels = HashMap::from([
             (labels::MANAGED.to_string(), "true".to_string()),
             (labels::KIND.to_string(), labels::KIND_FUNCTION.to_string()),

@@ -402,7 +402,6 @@ impl Compute for QemuCompute {
     }
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
-        spec.validate()?;
         if !spec.ports.is_empty() {
             return Err(Error::unsupported(
                 "VMs publish no ports: use a bridged network to reach them",
@@ -546,7 +545,6 @@ impl Compute for QemuCompute {
     }
 
     async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecOutput> {
-        request.validate()?;
         if !self.guest_agent() {
             return Err(
                 Error::unsupported("exec needs qemu-guest-agent in the guest")
@@ -614,7 +612,6 @@ impl Compute for QemuCompute {
 
     /// Changes cpus and memory of a stopped VM; a running one is a conflict.
     async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
-        request.validate()?;
         let id = id.to_string();
         self.blocking(move |c| {
             let (dom, mut meta) = find(c, &id)?;

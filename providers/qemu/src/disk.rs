@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 use nubes_core::disk::*;
-use nubes_core::{validate, DiskCapability, Error, ErrorKind, Result};
+use nubes_core::{DiskCapability, Error, ErrorKind, Result};
 
 use crate::img;
 use crate::pool::{Pool, Record};
@@ -123,7 +123,6 @@ impl Disk for QemuDisk {
     }
 
     async fn create(&self, spec: DiskSpec) -> Result<DiskImage> {
-        spec.validate()?;
         let _changing = self.pool.lock().await;
         self.pool.ensure_free(&spec.name).await?;
         let base = match &spec.backing {
@@ -245,7 +244,6 @@ impl Disk for QemuDisk {
         target: &str,
         mut progress: Progress,
     ) -> Result<DiskImage> {
-        validate::name("disk", target)?;
         // The copy may take long: it holds its target's name, not the pool.
         let (source, _target) = {
             let _changing = self.pool.lock().await;
@@ -256,7 +254,6 @@ impl Disk for QemuDisk {
     }
 
     async fn rename(&self, name: &str, new_name: &str) -> Result<DiskImage> {
-        validate::name("disk", new_name)?;
         let _changing = self.pool.lock().await;
         let mut r = self.pool.find(name).await?;
         if name != new_name {

@@ -48,8 +48,9 @@ async fn raw_bytes(d: &QemuDisk, name: &str, scratch: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn passes_the_conformance_kit() {
     let dir = tempfile::tempdir().unwrap();
-    let d = disk(dir.path()).await;
-    let report = conformance::disk(&d, &Fixture::new("unused")).await;
+    // As users get it: through a `Cloud`, whose layers check input before the pool sees it.
+    let cloud = nubes_core::Cloud::new("qemu").with_disk(Arc::new(disk(dir.path()).await));
+    let report = conformance::disk(cloud.disk().unwrap().as_ref(), &Fixture::new("unused")).await;
     println!("{report}");
     assert_eq!(report.passed.len(), 6, "{report}");
     assert!(report.skipped.is_empty(), "{report}");
@@ -160,8 +161,13 @@ async fn overlays_share_their_base_and_keep_it() {
         d.get("vm-root").await.unwrap().backing.as_deref(),
         Some("golden")
     );
+    // Spec rules are the `Cloud`'s to check (the pool takes what passed them).
+    let checked = nubes_core::Cloud::new("qemu").with_disk(Arc::new(d.clone()));
     assert_eq!(
-        d.create(DiskSpec::new("x", DiskFormat::Raw, MIB).backing("golden"))
+        checked
+            .disk()
+            .unwrap()
+            .create(DiskSpec::new("x", DiskFormat::Raw, MIB).backing("golden"))
             .await
             .unwrap_err()
             .kind(),

@@ -73,7 +73,6 @@ impl Compute for RemoteCompute {
     }
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
-        spec.validate()?;
         let body =
             CreateInstance::of(&spec, self.client.org()).map_err(|e| e.with_provider(SCHEME))?;
         let r: TenantInstance = self
@@ -127,7 +126,6 @@ impl Compute for RemoteCompute {
     }
 
     async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecOutput> {
-        request.validate()?;
         // The socket carries any bytes; the JSON route only text.
         if self.capability.exec_stream {
             let max = request.max_output;
@@ -153,7 +151,6 @@ impl Compute for RemoteCompute {
         request: ExecRequest,
         stdin: Option<ByteStream>,
     ) -> Result<ExecStream> {
-        request.validate()?;
         let at = self.client.in_org(self.at(id, Some("exec"))?);
         crate::exec_socket::open(&self.client, &at, request, stdin).await
     }
@@ -193,7 +190,6 @@ impl Compute for RemoteCompute {
     }
 
     async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
-        request.validate()?;
         let body = ResizeBody::from(&request);
         let r: TenantInstance = self
             .client

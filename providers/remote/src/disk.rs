@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use nubes_api::disks::{ConvertDisk, CreateDisk, RenameDisk, ResizeDisk, TenantDisk};
 use nubes_core::disk::*;
-use nubes_core::{validate, DiskCapability, Result};
+use nubes_core::{DiskCapability, Result};
 use reqwest::Method;
 use serde::Serialize;
 
@@ -26,7 +26,6 @@ impl RemoteDisk {
     }
 
     async fn post<B: Serialize>(&self, name: &str, action: &str, body: &B) -> Result<DiskImage> {
-        validate::name("disk", name)?;
         let r: TenantDisk = self
             .client
             .call(
@@ -68,7 +67,6 @@ impl Disk for RemoteDisk {
     }
 
     async fn create(&self, spec: DiskSpec) -> Result<DiskImage> {
-        spec.validate()?;
         let body = CreateDisk::of(&spec, self.client.org());
         let r: TenantDisk = self
             .client
@@ -78,7 +76,6 @@ impl Disk for RemoteDisk {
     }
 
     async fn get(&self, name: &str) -> Result<DiskImage> {
-        validate::name("disk", name)?;
         let r: TenantDisk = self
             .client
             .call(
@@ -111,7 +108,6 @@ impl Disk for RemoteDisk {
     }
 
     async fn convert(&self, name: &str, format: DiskFormat, target: &str) -> Result<DiskImage> {
-        validate::name("disk", target)?;
         self.post(
             name,
             "convert",
@@ -124,7 +120,6 @@ impl Disk for RemoteDisk {
     }
 
     async fn rename(&self, name: &str, new_name: &str) -> Result<DiskImage> {
-        validate::name("disk", new_name)?;
         self.post(
             name,
             "rename",
@@ -136,7 +131,6 @@ impl Disk for RemoteDisk {
     }
 
     async fn delete(&self, name: &str) -> Result<()> {
-        validate::name("disk", name)?;
         self.client
             .raw(
                 Method::DELETE,

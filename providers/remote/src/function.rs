@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use nubes_api::functions::{DeployFunction, Invocation, TenantFunction};
 use nubes_core::function::*;
-use nubes_core::{validate, FunctionCapability, Result};
+use nubes_core::{FunctionCapability, Result};
 use reqwest::Method;
 
 use crate::client::{path, read_json, Client};
@@ -37,7 +37,6 @@ impl Function for RemoteFunction {
     }
 
     async fn deploy(&self, spec: FunctionSpec) -> Result<FunctionInfo> {
-        spec.validate()?;
         let body = DeployFunction::of(&spec, self.client.org());
         let r: TenantFunction = self
             .client
@@ -47,7 +46,6 @@ impl Function for RemoteFunction {
     }
 
     async fn get(&self, name: &str) -> Result<FunctionInfo> {
-        validate::name("function", name)?;
         let r: TenantFunction = self
             .client
             .call(
@@ -65,7 +63,6 @@ impl Function for RemoteFunction {
     }
 
     async fn invoke(&self, name: &str, payload: Bytes) -> Result<InvokeResponse> {
-        validate::name("function", name)?;
         let res = self
             .client
             .send(
@@ -84,7 +81,6 @@ impl Function for RemoteFunction {
     }
 
     async fn delete(&self, name: &str) -> Result<()> {
-        validate::name("function", name)?;
         self.client
             .raw(
                 Method::DELETE,

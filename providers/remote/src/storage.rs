@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use nubes_api::buckets::{CreateBucket, ListQuery, TenantBucket, OBJECT_SIZE_HEADER};
 use nubes_core::storage::*;
-use nubes_core::{validate, Error, Result, StorageCapability};
+use nubes_core::{Error, Result, StorageCapability};
 use reqwest::header::{self, HeaderMap};
 use reqwest::Method;
 
@@ -64,7 +64,6 @@ impl Storage for RemoteStorage {
     }
 
     async fn create_bucket(&self, name: &str) -> Result<Bucket> {
-        validate::bucket(name)?;
         let r: TenantBucket = self
             .client
             .call(
@@ -85,7 +84,6 @@ impl Storage for RemoteStorage {
     }
 
     async fn delete_bucket(&self, name: &str) -> Result<()> {
-        validate::bucket(name)?;
         self.client
             .raw(
                 Method::DELETE,
@@ -97,8 +95,6 @@ impl Storage for RemoteStorage {
     }
 
     async fn put(&self, bucket: &str, key: &str, body: ByteStream) -> Result<ObjectMeta> {
-        validate::bucket(bucket)?;
-        validate::object_key(key)?;
         let body = reqwest::Body::wrap_stream(body);
         let res = self
             .client
@@ -115,8 +111,6 @@ impl Storage for RemoteStorage {
     }
 
     async fn get(&self, bucket: &str, key: &str, options: GetOptions) -> Result<GetResult> {
-        validate::bucket(bucket)?;
-        validate::object_key(key)?;
         let range = options.range;
         if let Some(ByteRange {
             start,
@@ -160,8 +154,6 @@ impl Storage for RemoteStorage {
     }
 
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta> {
-        validate::bucket(bucket)?;
-        validate::object_key(key)?;
         let res = self
             .client
             .send(
@@ -174,7 +166,6 @@ impl Storage for RemoteStorage {
     }
 
     async fn list(&self, bucket: &str, options: ListObjectsOptions) -> Result<ObjectPage> {
-        validate::bucket(bucket)?;
         let query = ListQuery::of(&options, self.client.org());
         let res = self
             .client
@@ -188,8 +179,6 @@ impl Storage for RemoteStorage {
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
-        validate::bucket(bucket)?;
-        validate::object_key(key)?;
         self.client
             .raw(
                 Method::DELETE,

@@ -15,7 +15,6 @@ impl Fleet {
     /// an agent's workloads carry (so the fleet can tell them again when it adopts them after a
     /// restart), and the default size filled in.
     fn prepare(&self, mut spec: InstanceSpec) -> Result<(InstanceSpec, i32)> {
-        spec.validate()?;
         if spec.disk.is_some()
             && !lock(&self.inner.known)
                 .values()
@@ -171,7 +170,6 @@ impl Compute for Fleet {
         request: ExecRequest,
         stdin: Option<ByteStream>,
     ) -> Result<ExecStream> {
-        request.validate()?;
         let agent = self.placed(name)?;
         let op = Op::Exec {
             name: name.into(),
@@ -215,7 +213,6 @@ impl Compute for Fleet {
     /// Checks the new size against the agent's free capacity and reserves it first, so a
     /// resize never overbooks; a failure on the agent restores the old reservation.
     async fn resize(&self, name: &str, request: ResizeRequest) -> Result<Instance> {
-        request.validate()?;
         let old = lock(&self.inner.sched)
             .reserved(name)
             .ok_or_else(|| Error::not_found(format!("instance {name} not found")))?;

@@ -1,0 +1,70 @@
+use async_trait::async_trait;
+
+use crate::storage::*;
+use crate::{ByteStream, Result, StorageCapability};
+
+/// A layer around a [`Storage`]: each method forwards to [`StorageLayer::inner`] unless the
+/// layer overrides it.
+#[async_trait]
+pub trait StorageLayer: std::fmt::Debug + Send + Sync + 'static {
+    fn inner(&self) -> &dyn Storage;
+
+    async fn create_bucket(&self, name: &str) -> Result<Bucket> {
+        self.inner().create_bucket(name).await
+    }
+    async fn list_buckets(&self) -> Result<Vec<Bucket>> {
+        self.inner().list_buckets().await
+    }
+    async fn delete_bucket(&self, name: &str) -> Result<()> {
+        self.inner().delete_bucket(name).await
+    }
+    async fn put(&self, bucket: &str, key: &str, body: ByteStream) -> Result<ObjectMeta> {
+        self.inner().put(bucket, key, body).await
+    }
+    async fn get(&self, bucket: &str, key: &str, options: GetOptions) -> Result<GetResult> {
+        self.inner().get(bucket, key, options).await
+    }
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta> {
+        self.inner().head(bucket, key).await
+    }
+    async fn list(&self, bucket: &str, options: ListObjectsOptions) -> Result<ObjectPage> {
+        self.inner().list(bucket, options).await
+    }
+    async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
+        self.inner().delete(bucket, key).await
+    }
+}
+
+#[async_trait]
+impl<L: StorageLayer> Storage for L {
+    fn provider(&self) -> &str {
+        self.inner().provider()
+    }
+    fn capability(&self) -> StorageCapability {
+        self.inner().capability()
+    }
+    async fn create_bucket(&self, name: &str) -> Result<Bucket> {
+        StorageLayer::create_bucket(self, name).await
+    }
+    async fn list_buckets(&self) -> Result<Vec<Bucket>> {
+        StorageLayer::list_buckets(self).await
+    }
+    async fn delete_bucket(&self, name: &str) -> Result<()> {
+        StorageLayer::delete_bucket(self, name).await
+    }
+    async fn put(&self, bucket: &str, key: &str, body: ByteStream) -> Result<ObjectMeta> {
+        StorageLayer::put(self, bucket, key, body).await
+    }
+    async fn get(&self, bucket: &str, key: &str, options: GetOptions) -> Result<GetResult> {
+        StorageLayer::get(self, bucket, key, options).await
+    }
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta> {
+        StorageLayer::head(self, bucket, key).await
+    }
+    async fn list(&self, bucket: &str, options: ListObjectsOptions) -> Result<ObjectPage> {
+        StorageLayer::list(self, bucket, options).await
+    }
+    async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
+        StorageLayer::delete(self, bucket, key).await
+    }
+}

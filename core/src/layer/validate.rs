@@ -1,0 +1,139 @@
+//! Input checks, run once for every backend: [`Cloud`](crate::Cloud) wraps each service it holds
+//! in [`Validated`], so a provider receives only specs and requests that passed
+//! [`crate::validate`]'s rules and need not check them again. What only the backend can judge
+//! (a shrink below the current size, an image that does not exist) stays with the backend.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{ComputeLayer, DiskLayer, FunctionLayer, StorageLayer};
+use crate::compute::*;
+use crate::disk::*;
+use crate::function::*;
+use crate::storage::*;
+use crate::{validate, ByteStream, Result};
+
+/// A service whose calls are checked before they reach it.
+#[derive(Debug)]
+pub struct Validated<S: ?Sized> {
+    inner: Arc<S>,
+}
+
+impl<S: ?Sized> Validated<S> {
+    pub fn new(inner: Arc<S>) -> Self {
+        Self { inner }
+    }
+}
+
+#[async_trait]
+impl ComputeLayer for Validated<dyn Compute> {
+    fn inner(&self) -> &dyn Compute {
+        &*self.inner
+    }
+    async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
+        spec.validate()?;
+        self.inner.create(spec).await
+    }
+    async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecOutput> {
+        request.validate()?;
+        self.inner.exec(id, request).await
+    }
+    async fn exec_stream(
+        &self,
+        id: &str,
+        request: ExecRequest,
+        stdin: Option<ByteStream>,
+    ) -> Result<ExecStream> {
+        request.validate()?;
+        self.inner.exec_stream(id, request, stdin).await
+    }
+    async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
+        request.validate()?;
+        self.inner.resize(id, request).await
+    }
+}
+
+#[async_trait]
+impl DiskLayer for Validated<dyn Disk> {
+    fn inner(&self) -> &dyn Disk {
+        &*self.inner
+    }
+    async fn create(&self, spec: DiskSpec) -> Result<DiskImage> {
+        spec.validate()?;
+        self.inner.create(spec).await
+    }
+    async fn convert(&self, name: &str, format: DiskFormat, target: &str) -> Result<DiskImage> {
+        validate::name("disk", target)?;
+        self.inner.convert(name, format, target).await
+    }
+    async fn convert_with_progress(
+        &self,
+        name: &str,
+        format: DiskFormat,
+        target: &str,
+        progress: Progress,
+    ) -> Result<DiskImage> {
+        validate::name("disk", target)?;
+        self.inner
+            .convert_with_progress(name, format, target, progress)
+            .await
+    }
+    async fn rename(&self, name: &str, new_name: &str) -> Result<DiskImage> {
+        validate::name("disk", new_name)?;
+        self.inner.rename(name, new_name).await
+    }
+}
+
+/// Bucket names are checked on every call, not only at creation: a backend may map them onto
+/// paths or URLs.
+#[async_trait]
+impl StorageLayer for Validated<dyn Storage> {
+    fn inner(&self) -> &dyn Storage {
+        &*self.inner
+    }
+    async fn create_bucket(&self, name: &str) -> Result<Bucket> {
+        validate::bucket(name)?;
+        self.inner.create_bucket(name).await
+    }
+    async fn delete_bucket(&self, name: &str) -> Result<()> {
+        validate::bucket(name)?;
+        self.inner.delete_bucket(name).await
+    }
+    async fn put(&self, bucket: &str, key: &str, body: ByteStream) -> Result<ObjectMeta> {
+        object(bucket, key)?;
+        self.inner.put(bucket, key, body).await
+    }
+    async fn get(&self, bucket: &str, key: &str, options: GetOptions) -> Result<GetResult> {
+        object(bucket, key)?;
+        self.inner.get(bucket, key, options).await
+    }
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta> {
+        object(bucket, key)?;
+        self.inner.head(bucket, key).await
+    }
+    async fn list(&self, bucket: &str, options: ListObjectsOptions) -> Result<ObjectPage> {
+        validate::bucket(bucket)?;
+        self.inner.list(bucket, options).await
+    }
+    async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
+        object(bucket, key)?;
+        self.inner.delete(bucket, key).await
+    }
+}
+
+fn object(bucket: &str, key: &str) -> Result<()> {
+    validate::bucket(bucket)?;
+    validate::object_key(key)
+}
+
+#[async_trait]
+impl FunctionLayer for Validated<dyn Function> {
+    fn inner(&self) -> &dyn Function {
+        &*self.inner
+    }
+    async fn deploy(&self, spec: FunctionSpec) -> Result<FunctionInfo> {
+        spec.validate()?;
+        self.inner.deploy(spec).await
+    }
+}
