@@ -6,6 +6,7 @@ pub mod agents;
 pub mod billing;
 pub mod buckets;
 pub mod capabilities;
+pub mod channel;
 pub mod clusters;
 pub mod disks;
 pub mod error;

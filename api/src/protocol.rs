@@ -1,23 +1,31 @@
-//! The agent protocol: JSON text frames over one WebSocket the agent dials. Every message has a
-//! `type`; requests and their replies share an `id`. A message of a type the receiver does not
-//! know is answered with an `error` naming it, never dropped in silence.
+//! The agent protocol over one WebSocket the agent dials. Control messages are JSON text
+//! frames with a `type`; requests and their replies share an `id`. A message of a type the
+//! receiver does not know is answered with an `error` naming it, never dropped in silence.
 //!
-//! Version 1:
-//! - agent → server: `hello` (first, once), `heartbeat`, `reply`, `output` (exec output while the
-//!   command runs), `error`;
-//! - server → agent: `welcome` (answers hello), `request`, `stdin` (more input for a running
-//!   exec), `cancel` (the caller went away: stop and send nothing more), `error`.
+//! Version 2:
+//! - agent → server: `hello` (first, once), `heartbeat`, `reply`, `output` (exec or log output
+//!   while it runs), `error`;
+//! - server → agent: `welcome` (answers hello), `request`, `stdin` (input for a running exec),
+//!   `cancel` (the caller went away: stop and send nothing more), `error`.
 //!
-//! Exec and logs answer in `output` pieces as they are written, then one `reply`.
+//! `output` and `stdin` are binary frames, the bytes as they are: the request's id (8 bytes,
+//! big-endian), the [`channel`](crate::channel) (0 stdin, 1 stdout, 2 stderr, as on the exec
+//! WebSocket), then the data; an empty `stdin` piece closes stdin. Exec and logs answer in
+//! `output` pieces of at most [`CHUNK`] bytes as they are written, then one `reply`.
+//!
+//! Requests carry the SDK's own request types (`InstanceSpec`, `StopOptions`, `ExecRequest`,
+//! `LogOptions`, `ResizeRequest`), so a field added to one reaches the agent without a change
+//! here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use nubes_core::{
-    Error, ErrorKind, Instance, InstanceSpec, InstanceStats, LogStreamKind, Resources, Result,
+    Bytes, DeleteOptions, Error, ErrorKind, ExecRequest, Instance, InstanceSpec, InstanceStats,
+    LogOptions, LogStreamKind, ResizeRequest, Resources, StopOptions,
 };
 use serde::{Deserialize, Serialize};
 
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Exec output travels in pieces of at most this many bytes, so a large stream never holds up
 /// a heartbeat for long.
@@ -54,11 +62,12 @@ pub enum AgentMessage {
         id: u64,
         outcome: Outcome,
     },
-    /// A piece of a running exec's or followed log's output (base64).
+    /// A piece of a running exec's or followed log's output: a binary frame.
+    #[serde(skip)]
     Output {
         id: u64,
         stream: LogStreamKind,
-        data: String,
+        data: Bytes,
     },
     Error {
         id: Option<u64>,
@@ -78,10 +87,11 @@ pub enum ServerMessage {
         id: u64,
         op: Op,
     },
-    /// More of a running exec's stdin (base64); `None` closes it.
+    /// More of a running exec's stdin: a binary frame; `None` (an empty piece) closes it.
+    #[serde(skip)]
     Stdin {
         id: u64,
-        data: Option<String>,
+        data: Option<Bytes>,
     },
     /// Stop the request; no reply is wanted.
     Cancel {
@@ -110,44 +120,34 @@ pub enum Op {
     },
     Stop {
         name: String,
-        timeout_secs: u64,
+        options: StopOptions,
     },
     Restart {
         name: String,
-        timeout_secs: u64,
+        options: StopOptions,
     },
     Delete {
         name: String,
-        force: bool,
-        #[serde(default)]
-        keep_disks: bool,
+        options: DeleteOptions,
     },
+    /// The request's own `stdin` stays empty on the wire: every byte of input comes in `stdin`
+    /// pieces when `stdin_follows`, until an empty one.
     Exec {
         name: String,
-        command: Vec<String>,
-        #[serde(default)]
-        env: BTreeMap<String, String>,
-        workdir: Option<String>,
-        /// base64
-        stdin: Option<String>,
-        /// More stdin follows in `stdin` messages, until one without data.
+        request: ExecRequest,
         #[serde(default)]
         stdin_follows: bool,
-        timeout_secs: Option<u64>,
     },
     Logs {
         name: String,
-        tail: Option<u64>,
-        #[serde(default)]
-        follow: bool,
+        options: LogOptions,
     },
     Stats {
         name: String,
     },
     Resize {
         name: String,
-        cpus: Option<f64>,
-        memory: Option<u64>,
+        request: ResizeRequest,
     },
 }
 
@@ -219,19 +219,95 @@ pub fn decode<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result
     })
 }
 
-pub fn encode<T: Serialize>(msg: &T) -> String {
-    serde_json::to_string(msg).expect("protocol messages serialize")
+/// One frame on the agent's socket.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    Text(String),
+    Binary(Bytes),
 }
 
-/// Base64 for bytes inside JSON.
-pub fn b64(data: &[u8]) -> String {
-    data_encoding::BASE64.encode(data)
+/// A message of either direction, as frames.
+pub trait Framed: Sized + Serialize + serde::de::DeserializeOwned {
+    /// The channels a binary frame of this direction may name.
+    const CHANNELS: &'static [u8];
+
+    /// The piece a binary frame carries: request id, channel and data.
+    fn piece(&self) -> Option<(u64, u8, &[u8])>;
+    /// The message a binary frame on `channel` makes.
+    fn from_piece(id: u64, channel: u8, data: Bytes) -> Self;
 }
 
-pub fn unb64(text: &str) -> Result<Vec<u8>> {
-    data_encoding::BASE64
-        .decode(text.as_bytes())
-        .map_err(|e| Error::invalid_input(format!("not base64: {e}")))
+impl Framed for AgentMessage {
+    const CHANNELS: &'static [u8] = &[crate::channel::STDOUT, crate::channel::STDERR];
+
+    fn piece(&self) -> Option<(u64, u8, &[u8])> {
+        match self {
+            AgentMessage::Output { id, stream, data } => {
+                Some((*id, crate::channel::of(*stream), data))
+            }
+            _ => None,
+        }
+    }
+
+    fn from_piece(id: u64, channel: u8, data: Bytes) -> Self {
+        let stream = crate::channel::output(channel).unwrap_or(LogStreamKind::Stdout);
+        AgentMessage::Output { id, stream, data }
+    }
+}
+
+impl Framed for ServerMessage {
+    const CHANNELS: &'static [u8] = &[crate::channel::STDIN];
+
+    fn piece(&self) -> Option<(u64, u8, &[u8])> {
+        match self {
+            ServerMessage::Stdin { id, data } => Some((
+                *id,
+                crate::channel::STDIN,
+                data.as_deref().unwrap_or_default(),
+            )),
+            _ => None,
+        }
+    }
+
+    fn from_piece(id: u64, _: u8, data: Bytes) -> Self {
+        let data = (!data.is_empty()).then_some(data);
+        ServerMessage::Stdin { id, data }
+    }
+}
+
+/// Bytes before a piece's data: the id and the channel.
+const PIECE_HEADER: usize = 9;
+
+pub fn encode<T: Framed>(msg: &T) -> Frame {
+    match msg.piece() {
+        Some((id, channel, data)) => {
+            let mut frame = Vec::with_capacity(PIECE_HEADER + data.len());
+            frame.extend_from_slice(&id.to_be_bytes());
+            frame.push(channel);
+            frame.extend_from_slice(data);
+            Frame::Binary(frame.into())
+        }
+        None => Frame::Text(serde_json::to_string(msg).expect("protocol messages serialize")),
+    }
+}
+
+/// Reads a binary frame: a piece on one of the direction's channels.
+pub fn decode_piece<T: Framed>(frame: Bytes) -> std::result::Result<T, Undecodable> {
+    if frame.len() < PIECE_HEADER {
+        return Err(Undecodable {
+            id: None,
+            message: format!("a binary frame of {} bytes holds no piece", frame.len()),
+        });
+    }
+    let id = u64::from_be_bytes(frame[..8].try_into().expect("eight bytes"));
+    let channel = frame[8];
+    if !T::CHANNELS.contains(&channel) {
+        return Err(Undecodable {
+            id: Some(id),
+            message: format!("no channel {channel} in this direction"),
+        });
+    }
+    Ok(T::from_piece(id, channel, frame.slice(PIECE_HEADER..)))
 }
 
 #[cfg(test)]
@@ -244,15 +320,41 @@ mod tests {
             id: 7,
             op: Op::Stop {
                 name: "nb-1".into(),
-                timeout_secs: 3,
+                options: StopOptions::timeout(std::time::Duration::from_secs(3)),
             },
         };
-        let text = encode(&msg);
+        let Frame::Text(text) = encode(&msg) else {
+            panic!("a request is text")
+        };
         assert!(
             text.contains(r#""type":"request""#) && text.contains(r#""op":"stop""#),
             "{text}"
         );
         assert_eq!(decode::<ServerMessage>(&text).unwrap(), msg);
+    }
+
+    #[test]
+    fn pieces_travel_as_the_bytes_they_are() {
+        let out = AgentMessage::Output {
+            id: u64::MAX - 1,
+            stream: LogStreamKind::Stderr,
+            data: Bytes::from_static(b"\0\xffraw"),
+        };
+        let Frame::Binary(frame) = encode(&out) else {
+            panic!("output is binary")
+        };
+        assert_eq!(frame.len(), 9 + 5);
+        assert_eq!(frame[8], crate::channel::STDERR);
+        assert_eq!(decode_piece::<AgentMessage>(frame.clone()).unwrap(), out);
+        // Output is not stdin: an agent cannot write to the server's side of a command.
+        let e = decode_piece::<ServerMessage>(frame).unwrap_err();
+        assert_eq!(e.id, Some(u64::MAX - 1));
+        let close = ServerMessage::Stdin { id: 3, data: None };
+        let Frame::Binary(frame) = encode(&close) else {
+            panic!("stdin is binary")
+        };
+        assert_eq!(decode_piece::<ServerMessage>(frame).unwrap(), close);
+        assert!(decode_piece::<AgentMessage>(Bytes::from_static(b"short")).is_err());
     }
 
     #[test]

@@ -198,7 +198,7 @@ async fn simulated_agent(addr: String, token: String, name: String) {
         arch: "x86_64".into(),
         instances: Vec::new(),
     };
-    sink.send(Message::text(protocol::encode(&AgentMessage::Hello(hello))))
+    sink.send(nubes_agent::agent::frame(&AgentMessage::Hello(hello)))
         .await
         .unwrap();
     let mut instances = std::collections::HashMap::new();
@@ -225,11 +225,7 @@ async fn simulated_agent(addr: String, token: String, name: String) {
             _ => Outcome::failed(&nubes::Error::unsupported("simulated")),
         };
         let reply = AgentMessage::Reply { id, outcome };
-        if sink
-            .send(Message::text(protocol::encode(&reply)))
-            .await
-            .is_err()
-        {
+        if sink.send(nubes_agent::agent::frame(&reply)).await.is_err() {
             break;
         }
     }

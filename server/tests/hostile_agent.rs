@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use common::user;
 use futures::{SinkExt, StreamExt};
+use nubes_agent::agent::frame;
 use nubes_agent::protocol::{self, AgentMessage, Hello, Op, Outcome, ServerMessage};
 use nubes_agent::Resources;
 use serde_json::json;
@@ -32,8 +33,8 @@ async fn dial(url: &str, token: &str) -> Socket {
     tokio_tungstenite::connect_async(req).await.unwrap().0
 }
 
-fn hello(instances: Vec<nubes::Instance>) -> String {
-    protocol::encode(&AgentMessage::Hello(Hello {
+fn hello(instances: Vec<nubes::Instance>) -> Message {
+    frame(&AgentMessage::Hello(Hello {
         version: protocol::VERSION,
         name: "hostile".into(),
         // More than it has: the platform cannot tell (the agent README says so).
@@ -119,10 +120,7 @@ async fn a_hostile_agent_cannot_reach_tenants() {
     // The hostile agent (a valid token) claims the tenant's instance in its hello.
     let hostile_token = state.agents.issue_own("hostile").await.unwrap();
     let mut hostile = dial(&url, &hostile_token).await;
-    hostile
-        .send(Message::text(hello(vec![running(&backend)])))
-        .await
-        .unwrap();
+    hostile.send(hello(vec![running(&backend)])).await.unwrap();
     let welcome = hostile.next().await.unwrap().unwrap();
     assert!(welcome.to_text().unwrap().contains("welcome"), "{welcome}");
     wait_until("the hostile agent is online", || {
@@ -158,18 +156,14 @@ async fn a_hostile_agent_cannot_reach_tenants() {
                 let output = AgentMessage::Output {
                     id,
                     stream: nubes::LogStreamKind::Stdout,
-                    data: protocol::b64(b"forged\n"),
+                    data: nubes::Bytes::from_static(b"forged\n"),
                 };
                 let reply = AgentMessage::Reply {
                     id,
                     outcome: Outcome::Exited { exit_code: 66 },
                 };
                 for m in [output, reply] {
-                    if sink
-                        .send(Message::text(protocol::encode(&m)))
-                        .await
-                        .is_err()
-                    {
+                    if sink.send(frame(&m)).await.is_err() {
                         return (sink, sent);
                     }
                     sent += 1;
@@ -180,7 +174,7 @@ async fn a_hostile_agent_cannot_reach_tenants() {
                 instances: vec![running(&forged_backend), running("nb-0000000000000000")],
                 backend_error: None,
             };
-            let _ = sink.send(Message::text(protocol::encode(&beat))).await;
+            let _ = sink.send(frame(&beat)).await;
             if stop_rx.try_recv().is_ok() {
                 return (sink, sent);
             }
@@ -226,6 +220,15 @@ async fn a_hostile_agent_cannot_reach_tenants() {
     assert!(
         leaked.is_empty(),
         "the hostile agent was sent nothing of the tenant's: {leaked:?}"
+    );
+    // A workload that turns up in a heartbeat, placed by nobody and owned by nobody, is
+    // removed: it would hold capacity nobody pays for.
+    assert!(
+        requests.iter().any(|op| matches!(
+            op,
+            Op::Delete { name, .. } if name == "nb-0000000000000000"
+        )),
+        "a stray reported after hello is removed: {requests:?}"
     );
     wait_until("the hostile agent is offline", || {
         fleet.agents().iter().filter(|a| a.online).count() == 1

@@ -173,7 +173,7 @@ async fn session(config: &AgentConfig, compute: Arc<dyn Compute>) -> Result<()> 
         arch: std::env::consts::ARCH.to_string(),
         instances: running(compute.as_ref(), &tag).await?,
     };
-    sink.send(Message::text(protocol::encode(&AgentMessage::Hello(hello))))
+    sink.send(frame(&AgentMessage::Hello(hello)))
         .await
         .map_err(lost)?;
     let heartbeat = loop {
@@ -205,11 +205,7 @@ async fn session(config: &AgentConfig, compute: Arc<dyn Compute>) -> Result<()> 
                 Some(m) = bulk_rx.recv() => m,
                 else => break,
             };
-            if sink
-                .send(Message::text(protocol::encode(&msg)))
-                .await
-                .is_err()
-            {
+            if sink.send(frame(&msg)).await.is_err() {
                 break;
             }
         }
@@ -264,8 +260,7 @@ async fn session(config: &AgentConfig, compute: Arc<dyn Compute>) -> Result<()> 
                 in_flight.start(compute.clone(), tag.clone(), id, op, out.clone());
             }
             ServerMessage::Stdin { id, data } => {
-                let decoded = data.map(|d| protocol::unb64(&d)).transpose();
-                if let Err(e) = decoded.and_then(|d| in_flight.stdin(id, d)) {
+                if let Err(e) = in_flight.stdin(id, data) {
                     let _ = control_tx.try_send(AgentMessage::Error {
                         id: Some(id),
                         kind: e.kind().as_str().to_string(),
@@ -294,6 +289,14 @@ fn lost(e: tokio_tungstenite::tungstenite::Error) -> Error {
     Error::new(ErrorKind::Unavailable, format!("connection lost: {e}"))
 }
 
+/// The WebSocket frame that carries `msg`.
+pub fn frame(msg: &AgentMessage) -> Message {
+    match protocol::encode(msg) {
+        protocol::Frame::Text(text) => Message::text(text),
+        protocol::Frame::Binary(data) => Message::Binary(data),
+    }
+}
+
 /// The next protocol message; frames that are not one are logged and skipped.
 async fn next_message<S>(stream: &mut S) -> Result<Option<ServerMessage>>
 where
@@ -305,6 +308,10 @@ where
             Message::Text(text) => match protocol::decode::<ServerMessage>(&text) {
                 Ok(m) => return Ok(Some(m)),
                 Err(u) => tracing::warn!(id = ?u.id, message = %u.message, "unreadable message"),
+            },
+            Message::Binary(data) => match protocol::decode_piece::<ServerMessage>(data) {
+                Ok(m) => return Ok(Some(m)),
+                Err(u) => tracing::warn!(id = ?u.id, message = %u.message, "unreadable piece"),
             },
             Message::Close(_) => return Ok(None),
             _ => {}

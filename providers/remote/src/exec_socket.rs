@@ -3,10 +3,10 @@
 //! frames tagged 1 (stdout) or 2 (stderr), then the exit code or an error in a text frame.
 
 use futures::{SinkExt, StreamExt};
+use nubes_api::channel;
 use nubes_api::instances::{whole_secs, ExecEnd as End, ExecStart};
 use nubes_core::{
-    ByteStream, Bytes, Error, ErrorKind, ExecEvent, ExecRequest, ExecStream, LogChunk,
-    LogStreamKind, Result,
+    ByteStream, Bytes, Error, ErrorKind, ExecEvent, ExecRequest, ExecStream, LogChunk, Result,
 };
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -94,10 +94,10 @@ pub async fn open(
             };
             match frame {
                 Message::Binary(data) if !data.is_empty() => {
-                    let stream = match data[0] {
-                        1 => LogStreamKind::Stdout,
-                        2 => LogStreamKind::Stderr,
-                        other => {
+                    let stream = match channel::output(data[0]) {
+                        Some(stream) => stream,
+                        None => {
+                            let other = data[0];
                             let e = Error::unexpected(format!("output on unknown channel {other}"));
                             return Some((Err(e.with_provider(SCHEME)), None));
                         }

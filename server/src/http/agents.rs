@@ -111,7 +111,7 @@ async fn serve_agent(
                 kind: e.kind().as_str().to_string(),
                 message: e.message().to_string(),
             };
-            let _ = sink.send(Message::text(protocol::encode(&refusal))).await;
+            let _ = sink.send(frame(&refusal)).await;
             return Err(e);
         }
     };
@@ -122,11 +122,7 @@ async fn serve_agent(
     // socket closes too, and the agent's reconnect meets the token check.
     let mut writer = tokio::spawn(async move {
         while let Some(msg) = outbox.recv().await {
-            if sink
-                .send(Message::text(protocol::encode(&msg)))
-                .await
-                .is_err()
-            {
+            if sink.send(frame(&msg)).await.is_err() {
                 return;
             }
         }
@@ -139,6 +135,10 @@ async fn serve_agent(
                     Ok(msg) => fleet.receive(&agent_id, conn, msg),
                     Err(u) => fleet.undecodable(&agent_id, conn, u),
                 },
+                Some(Ok(Message::Binary(data))) => match protocol::decode_piece::<AgentMessage>(data) {
+                    Ok(msg) => fleet.receive(&agent_id, conn, msg),
+                    Err(u) => fleet.undecodable(&agent_id, conn, u),
+                },
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 Some(Ok(_)) => {}
             },
@@ -148,6 +148,13 @@ async fn serve_agent(
     fleet.disconnect(&agent_id, conn);
     writer.abort();
     Ok(())
+}
+
+fn frame(msg: &protocol::ServerMessage) -> Message {
+    match protocol::encode(msg) {
+        protocol::Frame::Text(text) => Message::text(text),
+        protocol::Frame::Binary(data) => Message::Binary(data),
+    }
 }
 
 #[utoipa::path(

@@ -3,13 +3,15 @@
 //! - client → server: first a text frame, the command as JSON (`ExecStart`); then binary frames,
 //!   each more stdin, when `stdin_open`; an empty binary frame closes stdin. Closing the socket
 //!   ends the command.
-//! - server → client: binary frames of output, the first byte saying which stream (1 stdout,
-//!   2 stderr, as Kubernetes' exec channels), the rest the bytes as written; at the end one text
+//! - server → client: binary frames of output, the first byte saying which stream
+//!   ([`nubes_api::channel`]: 1 stdout, 2 stderr, as Kubernetes' exec channels), the rest the
+//!   bytes as written; at the end one text
 //!   frame, `{"exit_code": N}` or `{"error": {"kind", "message"}}`, then a close.
 
 use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt};
-use nubes::{ByteStream, Error, ExecEvent, LogStreamKind};
+use nubes::{ByteStream, Error, ExecEvent};
+use nubes_api::channel;
 
 use super::AppState;
 use crate::accounts::Principal;
@@ -71,10 +73,7 @@ pub async fn serve(s: AppState, p: Principal, id: String, socket: WebSocket) {
     let pump_out = async {
         while let Some(event) = events.next().await {
             let (channel, data) = match event {
-                Ok(ExecEvent::Output(chunk)) => match chunk.stream {
-                    LogStreamKind::Stdout => (1u8, chunk.data),
-                    LogStreamKind::Stderr => (2u8, chunk.data),
-                },
+                Ok(ExecEvent::Output(chunk)) => (channel::of(chunk.stream), chunk.data),
                 Ok(ExecEvent::Exit { exit_code }) => return Ok(exit_code),
                 Err(e) => return Err(e),
             };

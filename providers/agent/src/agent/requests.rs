@@ -3,13 +3,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::StreamExt;
-use nubes_core::{
-    Bytes, Compute, DeleteOptions, Error, ErrorKind, ExecEvent, ExecRequest, Instance, LogChunk,
-    LogOptions, ResizeRequest, Result, StopOptions,
-};
+use nubes_core::{Bytes, Compute, Error, ErrorKind, ExecEvent, Instance, LogChunk, Result};
 use tokio::sync::mpsc;
 
 use super::FLEET_LABEL;
@@ -81,7 +77,7 @@ impl InFlight {
     }
 
     /// More stdin for a running exec; `None` closes it.
-    pub fn stdin(&self, id: u64, data: Option<Vec<u8>>) -> Result<()> {
+    pub fn stdin(&self, id: u64, data: Option<Bytes>) -> Result<()> {
         let mut running = self.lock();
         let Some(r) = running.get_mut(&id) else {
             // It may just have finished; input for it has nowhere to go.
@@ -93,7 +89,7 @@ impl InFlight {
                     Error::invalid_input(format!("request {id} takes no more stdin"))
                 })?;
                 // A command that has stopped reading loses its input, as with a closed pipe.
-                let _ = tx.send(bytes.into());
+                let _ = tx.send(bytes);
             }
             None => r.stdin = None,
         }
@@ -120,11 +116,13 @@ impl InFlight {
 }
 
 async fn piece(bulk: &mpsc::Sender<AgentMessage>, id: u64, chunk: LogChunk) -> Result<()> {
-    for data in chunk.data.chunks(protocol::CHUNK) {
+    let mut rest = chunk.data;
+    while !rest.is_empty() {
+        let data = rest.split_to(rest.len().min(protocol::CHUNK));
         let msg = AgentMessage::Output {
             id,
             stream: chunk.stream,
-            data: protocol::b64(data),
+            data,
         };
         bulk.send(msg)
             .await
@@ -150,49 +148,13 @@ async fn handle(
         }
         Op::Get { name } => instance(compute.get(&name).await?),
         Op::Start { name } => instance(compute.start(&name).await?),
-        Op::Stop { name, timeout_secs } => instance(
-            compute
-                .stop(
-                    &name,
-                    StopOptions::timeout(Duration::from_secs(timeout_secs)),
-                )
-                .await?,
-        ),
-        Op::Restart { name, timeout_secs } => instance(
-            compute
-                .restart(
-                    &name,
-                    StopOptions::timeout(Duration::from_secs(timeout_secs)),
-                )
-                .await?,
-        ),
-        Op::Delete {
-            name,
-            force,
-            keep_disks,
-        } => {
-            compute
-                .delete(&name, DeleteOptions::new(force, keep_disks))
-                .await?;
+        Op::Stop { name, options } => instance(compute.stop(&name, options).await?),
+        Op::Restart { name, options } => instance(compute.restart(&name, options).await?),
+        Op::Delete { name, options } => {
+            compute.delete(&name, options).await?;
             Outcome::Done
         }
-        Op::Exec {
-            name,
-            command,
-            env,
-            workdir,
-            stdin: first,
-            stdin_follows: _,
-            timeout_secs,
-        } => {
-            let mut req = ExecRequest::new(command);
-            req.env = env;
-            req.workdir = workdir;
-            req.stdin = first
-                .map(|s| protocol::unb64(&s))
-                .transpose()?
-                .map(Into::into);
-            req.timeout = timeout_secs.map(Duration::from_secs);
+        Op::Exec { name, request, .. } => {
             let more = stdin.map(|rx| {
                 futures::stream::unfold(
                     rx,
@@ -200,7 +162,7 @@ async fn handle(
                 )
                 .boxed()
             });
-            let mut events = compute.exec_stream(&name, req, more).await?;
+            let mut events = compute.exec_stream(&name, request, more).await?;
             while let Some(event) = events.next().await {
                 match event? {
                     ExecEvent::Output(chunk) => piece(bulk, id, chunk).await?,
@@ -211,9 +173,7 @@ async fn handle(
                 "the command's output ended without an exit code",
             ));
         }
-        Op::Logs { name, tail, follow } => {
-            let mut options = LogOptions::default().follow(follow);
-            options.tail = tail;
+        Op::Logs { name, options } => {
             let mut stream = compute.logs(&name, options).await?;
             while let Some(chunk) = stream.next().await {
                 piece(bulk, id, chunk?).await?;
@@ -223,11 +183,6 @@ async fn handle(
         Op::Stats { name } => Outcome::Stats {
             stats: compute.stats(&name).await?,
         },
-        Op::Resize { name, cpus, memory } => {
-            let mut r = ResizeRequest::default();
-            r.cpus = cpus;
-            r.memory = memory;
-            instance(compute.resize(&name, r).await?)
-        }
+        Op::Resize { name, request } => instance(compute.resize(&name, request).await?),
     })
 }

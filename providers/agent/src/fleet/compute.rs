@@ -116,7 +116,7 @@ impl Compute for Fleet {
     async fn stop(&self, name: &str, options: StopOptions) -> Result<Instance> {
         let op = Op::Stop {
             name: name.into(),
-            timeout_secs: options.timeout.as_secs(),
+            options,
         };
         self.instance_op(name, op).await
     }
@@ -124,7 +124,7 @@ impl Compute for Fleet {
     async fn restart(&self, name: &str, options: StopOptions) -> Result<Instance> {
         let op = Op::Restart {
             name: name.into(),
-            timeout_secs: options.timeout.as_secs(),
+            options,
         };
         self.instance_op(name, op).await
     }
@@ -145,8 +145,7 @@ impl Compute for Fleet {
         let agent = self.placed(name)?;
         let op = Op::Delete {
             name: name.into(),
-            force: options.force,
-            keep_disks: options.keep_disks,
+            options,
         };
         match self.call(&agent, op).await {
             Ok(_) => {}
@@ -171,14 +170,20 @@ impl Compute for Fleet {
         stdin: Option<ByteStream>,
     ) -> Result<ExecStream> {
         let agent = self.placed(name)?;
+        // All input travels as stdin pieces, the request's own first.
+        let mut request = request;
+        let stdin = match (request.stdin.take(), stdin) {
+            (None, None) => None,
+            (first, more) => Some(
+                futures::stream::iter(first.map(Ok))
+                    .chain(more.unwrap_or_else(|| futures::stream::empty().boxed()))
+                    .boxed(),
+            ),
+        };
         let op = Op::Exec {
             name: name.into(),
-            command: request.command,
-            env: request.env,
-            workdir: request.workdir,
-            stdin: request.stdin.as_deref().map(protocol::b64),
+            request,
             stdin_follows: stdin.is_some(),
-            timeout_secs: request.timeout.map(|t| t.as_secs().max(1)),
         };
         Ok(self.live(&agent, op, stdin).await?.boxed())
     }
@@ -187,8 +192,7 @@ impl Compute for Fleet {
         let agent = self.placed(name)?;
         let op = Op::Logs {
             name: name.into(),
-            tail: options.tail,
-            follow: options.follow,
+            options,
         };
         let live = self.live(&agent, op, None).await?;
         Ok(live
@@ -226,8 +230,7 @@ impl Compute for Fleet {
         lock(&self.inner.sched).resize(name, new)?;
         let op = Op::Resize {
             name: name.into(),
-            cpus: request.cpus,
-            memory: request.memory,
+            request: request.clone(),
         };
         let result = self.instance_op(name, op).await;
         let admitted = {

@@ -118,19 +118,7 @@ impl Fleet {
         }
         for i in reported {
             let Some(recorded) = owned.get(&i.name) else {
-                tracing::warn!(agent = %agent_id, instance = %i.name, "removing a workload nobody owns");
-                let fleet = self.clone();
-                let (agent, name) = (agent_id.to_string(), i.name.clone());
-                tokio::spawn(async move {
-                    let op = Op::Delete {
-                        name,
-                        force: true,
-                        keep_disks: false,
-                    };
-                    if let Err(e) = fleet.call(&agent, op).await {
-                        tracing::warn!(error = %e, "could not remove a stray workload");
-                    }
-                });
+                self.remove_stray(agent_id, &i.name);
                 continue;
             };
             let holder = lock(&self.inner.sched)
@@ -169,6 +157,51 @@ impl Fleet {
         }
     }
 
+    /// Stops and removes a workload of the fleet's that nobody owns (its create failed or was
+    /// undone while the agent was away): it would hold the lessor's capacity unbilled.
+    fn remove_stray(&self, agent_id: &str, name: &str) {
+        tracing::warn!(agent = %agent_id, instance = %name, "removing a workload nobody owns");
+        let fleet = self.clone();
+        let (agent, name) = (agent_id.to_string(), name.to_string());
+        tokio::spawn(async move {
+            let op = Op::Delete {
+                name,
+                options: DeleteOptions::new(true, false),
+            };
+            if let Err(e) = fleet.call(&agent, op).await {
+                tracing::warn!(error = %e, "could not remove a stray workload");
+            }
+        });
+    }
+
+    /// Workloads that appeared on an agent since its last report without being placed there
+    /// (an engine that finished a create after its agent died and came back, say) are
+    /// reconciled like those of a hello: the ones nobody owns are removed. Claims on owned
+    /// ones are left to the next hello, which judges them.
+    fn sweep_new(&self, agent_id: &str, fresh: Vec<String>) {
+        let fresh: Vec<String> = {
+            let sched = lock(&self.inner.sched);
+            fresh
+                .into_iter()
+                .filter(|n| sched.placement(n) != Some(agent_id))
+                .collect()
+        };
+        if fresh.is_empty() {
+            return;
+        }
+        let (fleet, agent) = (self.clone(), agent_id.to_string());
+        tokio::spawn(async move {
+            match fleet.inner.store.owned(&fresh).await {
+                Ok(owned) => {
+                    for name in fresh.iter().filter(|n| !owned.contains_key(*n)) {
+                        fleet.remove_stray(&agent, name);
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot sweep strays: ownership unknown"),
+            }
+        });
+    }
+
     /// A message from the agent on connection `conn`.
     pub fn receive(&self, agent_id: &str, conn: u64, msg: AgentMessage) {
         let current = lock(&self.inner.links)
@@ -187,7 +220,7 @@ impl Fleet {
                     self.send_error(agent_id, None, "a heartbeat names too many instances");
                     return;
                 }
-                let (came_back, went_down, changed) = {
+                let (came_back, went_down, changed, fresh) = {
                     let mut known = lock(&self.inner.known);
                     match known.get_mut(agent_id) {
                         Some(k) => {
@@ -198,7 +231,7 @@ impl Fleet {
                                 Some(why) => {
                                     let first = k.backend_error.is_none();
                                     k.backend_error = Some(why.clone());
-                                    (false, first.then_some(why), Vec::new())
+                                    (false, first.then_some(why), Vec::new(), Vec::new())
                                 }
                                 None => {
                                     k.backend_error = None;
@@ -216,14 +249,20 @@ impl Fleet {
                                         })
                                         .map(|i| (i.name.clone(), i.state))
                                         .collect();
+                                    let fresh: Vec<String> = instances
+                                        .iter()
+                                        .filter(|i| !before.contains_key(i.name.as_str()))
+                                        .map(|i| i.name.clone())
+                                        .collect();
                                     k.reported = instances;
-                                    (!was_usable, None, changed)
+                                    (!was_usable, None, changed, fresh)
                                 }
                             }
                         }
-                        None => (false, None, Vec::new()),
+                        None => (false, None, Vec::new(), Vec::new()),
                     }
                 };
+                self.sweep_new(agent_id, fresh);
                 if let Some(reason) = went_down {
                     tracing::warn!(agent = %agent_id, %reason, "an agent's provider is down: it takes no new work");
                     lock(&self.inner.sched).set_online(agent_id, false);
@@ -265,15 +304,7 @@ impl Fleet {
                 }
             }
             AgentMessage::Output { id, stream, data } => {
-                let Ok(data) = protocol::unb64(&data) else {
-                    self.send_error(agent_id, Some(id), "output data is not base64");
-                    return;
-                };
-                let chunk = LogChunk {
-                    stream,
-                    data: data.into(),
-                };
-                self.output(agent_id, id, chunk);
+                self.output(agent_id, id, LogChunk { stream, data });
             }
             AgentMessage::Error { id, message, .. } => {
                 tracing::warn!(agent = %agent_id, ?id, %message, "agent reported an error");

@@ -84,10 +84,12 @@ async fn feed(link: mpsc::Sender<ServerMessage>, id: u64, mut input: ByteStream)
                 break;
             }
         };
-        for data in bytes.chunks(protocol::CHUNK) {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let data = rest.split_to(rest.len().min(protocol::CHUNK));
             let msg = ServerMessage::Stdin {
                 id,
-                data: Some(protocol::b64(data)),
+                data: Some(data),
             };
             if link.send(msg).await.is_err() {
                 return;

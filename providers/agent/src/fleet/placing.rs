@@ -231,8 +231,7 @@ impl Fleet {
             self.settled(&victim).await;
             let op = Op::Delete {
                 name: victim.clone(),
-                force: true,
-                keep_disks: false,
+                options: DeleteOptions::new(true, false),
             };
             match self.call(&agent, op).await {
                 Ok(_) => {}
@@ -271,8 +270,7 @@ impl Fleet {
             };
             let op = Op::Delete {
                 name: name.clone(),
-                force: true,
-                keep_disks: false,
+                options: DeleteOptions::new(true, false),
             };
             match self.call(agent, op).await {
                 Ok(_) => {}
