@@ -19,19 +19,7 @@ pub use nubes_api::billing::{
     TxView, Usage, UsageDay, UsageQuery,
 };
 
-/// Seconds since the epoch, from wherever time comes from.
-pub trait Clock: std::fmt::Debug + Send + Sync + 'static {
-    fn now(&self) -> i64;
-}
-
-#[derive(Debug)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        Utc::now().timestamp()
-    }
-}
+pub use nubes_billing::{Clock, SystemClock};
 
 /// The start of the month `t` falls in, and of the next one (UTC).
 pub fn month_of(t: i64) -> (i64, i64) {
@@ -224,6 +212,10 @@ impl Billing {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     pub fn prices(&self) -> Prices {

@@ -17,7 +17,7 @@ use nubes_auth::Action;
 use crate::accounts::{now, Principal};
 use crate::billing::Billing;
 use crate::clusters::Clusters;
-use crate::db::{org_lock, user_lock, Db, InstanceRow, Locked};
+use crate::db::{org_lock, user_lock, Db, InstanceRow, Locked, MeterRow, Settlement};
 use crate::events::Events;
 use crate::gates::Gate;
 use crate::metering::Metering;
@@ -220,7 +220,9 @@ impl Instances {
     /// Charges running instances up to now (metering's tick), when the server bills.
     pub async fn meter(&self) -> Result<()> {
         match (&self.compute, &self.billing) {
-            (Some(compute), Some((_, metering))) => metering.tick(compute.as_ref()).await,
+            (Some(compute), Some((billing, metering))) => {
+                crate::metering::tick(metering, billing, &self.events, compute.as_ref()).await
+            }
             _ => Ok(()),
         }
     }
@@ -307,7 +309,9 @@ impl Instances {
             )
             .await?;
         // The first hour is paid: metering spends it before charging anything.
-        metering.open_in(&mut db, row, hour, disk).await?;
+        let meter = MeterRow::new(&row.backend_id, &row.owner_id, hour, &row.id, &row.name);
+        let (meter, used) = metering.opening(meter, disk);
+        Db::settle_meter_in(&mut db, Settlement::opening(&meter, &used, billing.now())).await?;
         db.commit()
             .await
             .map_err(|e| crate::db::map(e, "instance"))?;
@@ -378,11 +382,12 @@ impl Instances {
         if self.billing.is_none() {
             return Ok(false);
         }
-        Ok(match self.db.meter(&row.backend_id).await? {
-            Some(m) => {
-                serde_json::from_str::<nubes_billing::Meter>(&m.state).map_or(true, |m| m.seq > 0)
-            }
-            None => false,
+        Ok(match self.db.meter(&row.backend_id).await {
+            Ok(Some(m)) => m.meter.seq > 0,
+            Ok(None) => false,
+            // An unreadable meter may have run: nothing is refunded on its word.
+            Err(e) if e.kind() == ErrorKind::Unexpected => true,
+            Err(e) => return Err(e),
         })
     }
 

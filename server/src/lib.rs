@@ -174,29 +174,12 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
     // what running instances owe.
     let metering = match (&backends.compute, config.billing) {
         (Some(raw), true) => {
-            let metering = metering::Metering::new(
-                db.clone(),
-                billing.clone(),
-                events.clone(),
-                fleet.clone(),
-                &usage_journal(config)?,
-            )
-            .await?;
-            let metered: Arc<dyn nubes::Compute> =
-                Arc::new(metering::Metered::new(raw.clone(), metering.clone()));
-            backends.compute = Some(metered.clone());
-            if let Some(every) = config.billing_tick {
-                let (m, compute) = (metering.clone(), metered);
-                tokio::spawn(async move {
-                    let mut tick = tokio::time::interval(every);
-                    loop {
-                        tick.tick().await;
-                        if let Err(e) = m.tick(compute.as_ref()).await {
-                            tracing::error!(error = %e, "metering tick failed");
-                        }
-                    }
-                });
-            }
+            let metering =
+                metering::open(&db, &billing, fleet.clone(), &usage_journal(config)?).await?;
+            backends.compute = Some(Arc::new(metering::Metered::new(
+                raw.clone(),
+                metering.clone(),
+            )));
             Some(metering)
         }
         _ => None,
@@ -253,6 +236,19 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
             match instances.recover(Some(started)).await {
                 Ok(r) => report(r),
                 Err(e) => tracing::error!(error = %e, "recovering instances failed"),
+            }
+        });
+    }
+    // With billing, a tick charges what running instances owe.
+    if let (true, Some(every)) = (config.billing, config.billing_tick) {
+        let instances = state.instances.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = instances.meter().await {
+                    tracing::error!(error = %e, "metering tick failed");
+                }
             }
         });
     }

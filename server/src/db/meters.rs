@@ -1,24 +1,14 @@
 //! Metering's storage: meters whose state changes in the same database transaction as the
 //! charge it makes and the usage event it applied (events are numbered by the usage journal).
 
+use async_trait::async_trait;
 use nubes::Result;
-use nubes_billing::{Breakdown, Credits, Transaction, UsageEvent};
+use nubes_auth::token;
+use nubes_billing::metering::{self, MeterStore};
+pub use nubes_billing::metering::{MeterRow, Settlement};
+use nubes_billing::Credits;
 
 use super::{map, Db, Locked};
-
-/// A meter as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MeterRow {
-    pub backend_id: String,
-    pub user_id: String,
-    /// Micro-credits paid ahead (at create), spent before anything is charged.
-    pub prepaid: i64,
-    /// `nubes_billing::Meter` as JSON.
-    pub state: String,
-    /// The tenant's id and name of the instance, for usage reports.
-    pub instance_id: String,
-    pub name: String,
-}
 
 /// What one instance used on one day, by resource, in micro-credits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,38 +26,53 @@ type MeterTuple = (String, String, i64, String, String, String);
 
 const METER_COLUMNS: &str = "backend_id, user_id, prepaid, state, instance_id, name";
 
-fn meter_row((backend_id, user_id, prepaid, state, instance_id, name): MeterTuple) -> MeterRow {
-    MeterRow {
+fn meter_row(
+    (backend_id, user_id, prepaid, state, instance_id, name): MeterTuple,
+) -> Result<MeterRow> {
+    Ok(MeterRow {
         backend_id,
         user_id,
         prepaid,
-        state,
+        meter: metering::decode(&state)?,
         instance_id,
         name,
-    }
+    })
 }
 
-/// What settling a meter writes: the meter (open or not), the event it applied, its charge and
-/// what it metered per day, at `now`.
-#[derive(Debug)]
-pub struct Settlement<'a> {
-    pub meter: &'a MeterRow,
-    pub open: bool,
-    pub event: Option<(&'a str, &'a UsageEvent)>,
-    pub charge: Option<(&'a str, &'a Transaction)>,
-    pub used: &'a [(i64, Breakdown)],
-    pub now: i64,
+/// Meters in the database: a settlement is one transaction.
+#[async_trait]
+impl MeterStore for Db {
+    async fn all(&self) -> Result<Vec<MeterRow>> {
+        let rows: Vec<MeterTuple> = sqlx::query_as(&format!("SELECT {METER_COLUMNS} FROM meters"))
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| map(e, "meter"))?;
+        rows.into_iter().map(meter_row).collect()
+    }
+
+    async fn get(&self, backend_id: &str) -> Result<Option<MeterRow>> {
+        self.meter(backend_id).await
+    }
+
+    async fn by_state(&self, open: bool) -> Result<Vec<MeterRow>> {
+        let rows: Vec<MeterTuple> = sqlx::query_as(&format!(
+            "SELECT {METER_COLUMNS} FROM meters WHERE open = $1"
+        ))
+        .bind(i64::from(open))
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| map(e, "meter"))?;
+        rows.into_iter().map(meter_row).collect()
+    }
+
+    async fn settle(&self, settlement: Settlement<'_>) -> Result<()> {
+        let mut db = self.pool().begin().await.map_err(|e| map(e, "meter"))?;
+        Self::settle_meter_in(&mut db, settlement).await?;
+        db.commit().await.map_err(|e| map(e, "meter"))
+    }
 }
 
 impl Db {
-    /// Each meter's instance and its state, to learn the last event numbers applied.
-    pub async fn meter_states(&self) -> Result<Vec<(String, String)>> {
-        sqlx::query_as("SELECT backend_id, state FROM meters")
-            .fetch_all(self.pool())
-            .await
-            .map_err(|e| map(e, "meter"))
-    }
-
     pub async fn meter(&self, backend_id: &str) -> Result<Option<MeterRow>> {
         let r: Option<MeterTuple> = sqlx::query_as(&format!(
             "SELECT {METER_COLUMNS} FROM meters WHERE backend_id = $1"
@@ -76,43 +81,15 @@ impl Db {
         .fetch_optional(self.pool())
         .await
         .map_err(|e| map(e, "meter"))?;
-        Ok(r.map(meter_row))
-    }
-
-    /// Meters of instances that are running (by their last events).
-    pub async fn open_meters(&self) -> Result<Vec<MeterRow>> {
-        self.meters_open(true).await
-    }
-
-    /// Meters not running by their last events (deleted ones included; their state says so).
-    pub async fn closed_meters(&self) -> Result<Vec<MeterRow>> {
-        self.meters_open(false).await
-    }
-
-    async fn meters_open(&self, open: bool) -> Result<Vec<MeterRow>> {
-        let rows: Vec<MeterTuple> = sqlx::query_as(&format!(
-            "SELECT {METER_COLUMNS} FROM meters WHERE open = $1"
-        ))
-        .bind(i64::from(open))
-        .fetch_all(self.pool())
-        .await
-        .map_err(|e| map(e, "meter"))?;
-        Ok(rows.into_iter().map(meter_row).collect())
+        r.map(meter_row).transpose()
     }
 
     /// Stores the meter, keeps the event it applied, posts its charge if it made one, and adds
-    /// what it metered to the usage of the days it ran in: one transaction.
-    pub async fn settle_meter(&self, settlement: Settlement<'_>) -> Result<()> {
-        let mut db = self.pool().begin().await.map_err(|e| map(e, "meter"))?;
-        Self::settle_meter_in(&mut db, settlement).await?;
-        db.commit().await.map_err(|e| map(e, "meter"))
-    }
-
-    /// `settle_meter` inside the caller's transaction.
+    /// what it metered to the usage of the days it ran in, inside the caller's transaction.
     pub async fn settle_meter_in(db: &mut Locked, settlement: Settlement<'_>) -> Result<()> {
+        let open = settlement.open();
         let Settlement {
-            meter,
-            open,
+            row: meter,
             event,
             charge,
             used,
@@ -133,8 +110,8 @@ impl Db {
             .await
             .map_err(|e| map(e, "usage"))?;
         }
-        if let Some((id, tx)) = charge {
-            Self::post_in(db, id, tx, None, now).await?;
+        if let Some(tx) = charge {
+            Self::post_in(db, &token::random_id(), tx, None, now).await?;
         }
         sqlx::query(
             "INSERT INTO meters (backend_id, user_id, prepaid, state, open, instance_id, name) \
@@ -144,7 +121,7 @@ impl Db {
         .bind(&meter.backend_id)
         .bind(&meter.user_id)
         .bind(meter.prepaid)
-        .bind(&meter.state)
+        .bind(metering::encode(&meter.meter))
         .bind(i64::from(open))
         .bind(&meter.instance_id)
         .bind(&meter.name)
