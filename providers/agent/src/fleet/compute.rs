@@ -185,7 +185,7 @@ impl Compute for Fleet {
             request,
             stdin_follows: stdin.is_some(),
         };
-        Ok(self.live(&agent, op, stdin).await?.boxed())
+        Ok(self.inner.wire.live(&agent, op, stdin).await?.boxed())
     }
 
     async fn logs(&self, name: &str, options: LogOptions) -> Result<LogStream> {
@@ -194,7 +194,7 @@ impl Compute for Fleet {
             name: name.into(),
             options,
         };
-        let live = self.live(&agent, op, None).await?;
+        let live = self.inner.wire.live(&agent, op, None).await?;
         Ok(live
             .filter_map(|event| async move {
                 match event {

@@ -18,20 +18,7 @@ impl Fleet {
             });
         }
         lock(&self.inner.sched).set_online(agent, false);
-        lock(&self.inner.links).remove(agent);
-        // Requests in flight to it will get no answer.
-        let mut pending = lock(&self.inner.pending);
-        let ids: Vec<u64> = pending
-            .iter()
-            .filter(|(_, p)| p.agent == agent)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            if let Some(p) = pending.remove(&id) {
-                p.reply
-                    .fail(unavailable(format!("agent {agent} went away")));
-            }
-        }
+        self.inner.wire.detach(agent);
     }
 
     /// An agent authenticated as `agent_id` said hello: registers it, reconciles what it runs,
@@ -54,7 +41,6 @@ impl Fleet {
             )));
         }
         let (tx, rx) = mpsc::channel(256);
-        let conn = self.inner.next.fetch_add(1, Ordering::Relaxed);
         tx.send(ServerMessage::Welcome {
             agent_id: agent_id.to_string(),
             heartbeat_secs: self.inner.config.heartbeat.as_secs().max(1),
@@ -62,7 +48,7 @@ impl Fleet {
         .await
         .map_err(|_| unavailable("agent gone"))?;
         // A newer connection replaces an older one.
-        lock(&self.inner.links).insert(agent_id.to_string(), Link { tx, conn });
+        let conn = self.inner.wire.attach(agent_id, tx);
         let cordoned = lock(&self.inner.known)
             .get(agent_id)
             .is_some_and(|k| k.cordoned);
@@ -204,10 +190,7 @@ impl Fleet {
 
     /// A message from the agent on connection `conn`.
     pub fn receive(&self, agent_id: &str, conn: u64, msg: AgentMessage) {
-        let current = lock(&self.inner.links)
-            .get(agent_id)
-            .is_some_and(|l| l.conn == conn);
-        if !current {
+        if !self.inner.wire.is_current(agent_id, conn) {
             return; // an old connection's last words
         }
         match msg {
@@ -286,7 +269,7 @@ impl Fleet {
                 }
             }
             AgentMessage::Reply { id, outcome } => {
-                let Some(p) = self.answered(agent_id, id) else {
+                let Some(p) = self.inner.wire.answered(agent_id, id) else {
                     return;
                 };
                 match (p.reply, outcome) {
@@ -304,7 +287,9 @@ impl Fleet {
                 }
             }
             AgentMessage::Output { id, stream, data } => {
-                self.output(agent_id, id, LogChunk { stream, data });
+                self.inner
+                    .wire
+                    .output(agent_id, id, LogChunk { stream, data });
             }
             AgentMessage::Error { id, message, .. } => {
                 tracing::warn!(agent = %agent_id, ?id, %message, "agent reported an error");
@@ -315,46 +300,20 @@ impl Fleet {
         }
     }
 
-    /// Takes the request `id` off the pending ones if it went to `agent_id`. An agent answering
-    /// a request it was not sent (another agent's, or one that ended) is told so and logged;
-    /// the request stays for the agent it went to.
-    pub(super) fn answered(&self, agent_id: &str, id: u64) -> Option<Pending> {
-        let mut pending = lock(&self.inner.pending);
-        if pending.get(&id).is_some_and(|p| p.agent == agent_id) {
-            return pending.remove(&id);
-        }
-        drop(pending);
-        tracing::warn!(agent = %agent_id, request = id, "an agent answered a request it was not sent");
-        self.send_error(agent_id, Some(id), "no such request");
-        None
-    }
-
     /// Answers a frame the server could not read.
     pub fn undecodable(&self, agent_id: &str, conn: u64, u: protocol::Undecodable) {
-        if lock(&self.inner.links)
-            .get(agent_id)
-            .is_some_and(|l| l.conn == conn)
-        {
+        if self.inner.wire.is_current(agent_id, conn) {
             self.send_error(agent_id, u.id, &u.message);
         }
     }
 
     pub(super) fn send_error(&self, agent_id: &str, id: Option<u64>, message: &str) {
-        if let Some(l) = lock(&self.inner.links).get(agent_id) {
-            let _ = l.tx.try_send(ServerMessage::Error {
-                id,
-                kind: ErrorKind::InvalidInput.as_str().to_string(),
-                message: message.to_string(),
-            });
-        }
+        self.inner.wire.send_error(agent_id, id, message);
     }
 
     /// The connection closed; the agent is offline until it comes back.
     pub fn disconnect(&self, agent_id: &str, conn: u64) {
-        let current = lock(&self.inner.links)
-            .get(agent_id)
-            .is_some_and(|l| l.conn == conn);
-        if current {
+        if self.inner.wire.is_current(agent_id, conn) {
             self.offline(agent_id);
         }
     }

@@ -4,6 +4,11 @@
 //!
 //! The fleet is transport-agnostic: the server turns each agent's WebSocket into `connect`,
 //! `receive` and `disconnect` calls and forwards what the returned channel yields.
+//!
+//! Where things are: `wire` holds the connections and the requests in flight on them (ids,
+//! replies, streamed output and stdin) and knows nothing of placement; `links` is what agents
+//! say (hello, heartbeats, reconciliation); `placing` decides where work goes (admission from
+//! the queue, preemption, drains); `compute` is the `Compute` face over all of it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,12 +29,13 @@ use crate::protocol::{self, AgentMessage, Hello, Op, Outcome, ServerMessage};
 
 mod compute;
 mod links;
-mod live;
 mod placing;
+mod wire;
 
 use crate::scheduler::{AgentOffer, Demand, Resources, Scheduler, Strategy, Submitted};
 use compute::fleet_view;
 pub use nubes_api::agents::AgentStatus;
+use wire::{Reply, Wire};
 
 /// The provider name fleet instances report.
 pub const SCHEME: &str = "fleet";
@@ -135,11 +141,6 @@ pub struct Drained {
     pub stuck: Vec<String>,
 }
 
-struct Link {
-    tx: mpsc::Sender<ServerMessage>,
-    conn: u64,
-}
-
 struct Known {
     hello: Hello,
     last_seen: Instant,
@@ -158,39 +159,13 @@ impl Known {
     }
 }
 
-struct Pending {
-    agent: String,
-    reply: Reply,
-}
-
-enum Reply {
-    /// One outcome, awaited whole.
-    Once(oneshot::Sender<Result<Outcome>>),
-    /// Output as it arrives, then how it ended: exec and logs.
-    Live(mpsc::Sender<Result<ExecEvent>>),
-}
-
-impl Reply {
-    fn fail(self, e: Error) {
-        match self {
-            Reply::Once(done) => {
-                let _ = done.send(Err(e));
-            }
-            // The last slot of a live queue is kept for its end (see `live`).
-            Reply::Live(tx) => {
-                let _ = tx.try_send(Err(e));
-            }
-        }
-    }
-}
-
 struct Inner {
     config: FleetConfig,
     store: Arc<dyn Store>,
+    /// Connections and the requests in flight on them.
+    wire: Arc<Wire>,
     sched: Mutex<Scheduler>,
-    links: Mutex<HashMap<String, Link>>,
     known: Mutex<HashMap<String, Known>>,
-    pending: Mutex<HashMap<u64, Pending>>,
     /// Specs waiting in the queue, by name.
     queued: Mutex<HashMap<String, InstanceSpec>>,
     /// Instances whose agent came back without them.
@@ -200,7 +175,6 @@ struct Inner {
     creating: Mutex<HashMap<String, tokio::sync::watch::Receiver<bool>>>,
     /// The spec and priority of each instance this fleet created, so a drain can place it again.
     specs: Mutex<HashMap<String, (InstanceSpec, i32)>>,
-    next: AtomicU64,
     events: tokio::sync::broadcast::Sender<FleetEvent>,
 }
 
@@ -285,17 +259,15 @@ impl Fleet {
     fn new(config: FleetConfig, store: Arc<dyn Store>) -> Self {
         let fleet = Self {
             inner: Arc::new(Inner {
+                wire: Arc::new(Wire::new(config.request_timeout)),
                 sched: Mutex::new(Scheduler::new(config.strategy)),
                 config,
                 store,
-                links: Mutex::default(),
                 known: Mutex::default(),
-                pending: Mutex::default(),
                 queued: Mutex::default(),
                 lost: Mutex::default(),
                 creating: Mutex::default(),
                 specs: Mutex::default(),
-                next: AtomicU64::new(1),
                 events: tokio::sync::broadcast::channel(1024).0,
             }),
         };

@@ -1,50 +1,11 @@
-//! Requests to agents, and placing work on them: creates admitted from the queue, preemption,
-//! drains.
+//! Placing work on agents: creates admitted from the queue, preemption, drains.
 
 use super::*;
 
 impl Fleet {
     /// Sends `op` to `agent` and waits for its outcome.
     pub(super) async fn call(&self, agent: &str, op: Op) -> Result<Outcome> {
-        let (done, wait) = oneshot::channel();
-        let id = self.send(agent, op, Reply::Once(done)).await?;
-        match tokio::time::timeout(self.inner.config.request_timeout, wait).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(unavailable(format!("agent {agent} went away"))),
-            Err(_) => {
-                lock(&self.inner.pending).remove(&id);
-                Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!("agent {agent} did not answer in time"),
-                ))
-            }
-        }
-    }
-
-    /// Sends `op` to `agent`, its answer to go to `reply`; returns the request's id.
-    pub(super) async fn send(&self, agent: &str, op: Op, reply: Reply) -> Result<u64> {
-        let tx = self.link(agent)?;
-        // Random, so that no agent can guess the ids of requests sent to others.
-        let id = {
-            let mut pending = lock(&self.inner.pending);
-            let mut id = rand::random::<u64>();
-            while pending.contains_key(&id) {
-                id = rand::random();
-            }
-            pending.insert(
-                id,
-                Pending {
-                    agent: agent.to_string(),
-                    reply,
-                },
-            );
-            id
-        };
-        if tx.send(ServerMessage::Request { id, op }).await.is_err() {
-            lock(&self.inner.pending).remove(&id);
-            return Err(unavailable(format!("agent {agent} is offline")));
-        }
-        Ok(id)
+        self.inner.wire.call(agent, op).await
     }
 
     /// Records that `name` goes to `agent`, so that after a restart no other agent can claim
@@ -53,14 +14,6 @@ impl Fleet {
         if let Err(e) = self.inner.store.placed(name, agent).await {
             tracing::error!(instance = %name, %agent, error = %e, "cannot record where an instance is placed");
         }
-    }
-
-    /// The channel to an agent's connection.
-    pub(super) fn link(&self, agent: &str) -> Result<mpsc::Sender<ServerMessage>> {
-        lock(&self.inner.links)
-            .get(agent)
-            .map(|l| l.tx.clone())
-            .ok_or_else(|| unavailable(format!("agent {agent} is offline")))
     }
 
     /// Sends admitted requests to their agents; a failed create frees its reservation.

@@ -11,10 +11,10 @@ use super::*;
 /// (heartbeats included). The last slot is kept for the stream's end, so that always arrives.
 const BACKLOG: usize = 256;
 
-impl Fleet {
+impl Wire {
     /// Sends a streamed request; its output arrives on the returned stream.
-    pub(super) async fn live(
-        &self,
+    pub(in crate::fleet) async fn live(
+        self: &Arc<Self>,
         agent: &str,
         op: Op,
         stdin: Option<ByteStream>,
@@ -29,7 +29,7 @@ impl Fleet {
             None => None,
         };
         Ok(Live {
-            fleet: self.clone(),
+            wire: self.clone(),
             agent: agent.to_string(),
             id,
             rx,
@@ -39,8 +39,8 @@ impl Fleet {
     }
 
     /// A piece of a streamed request's output, from its agent.
-    pub(super) fn output(&self, agent: &str, id: u64, chunk: LogChunk) {
-        let mut pending = lock(&self.inner.pending);
+    pub(in crate::fleet) fn output(&self, agent: &str, id: u64, chunk: LogChunk) {
+        let mut pending = lock(&self.pending);
         let Some(Pending {
             reply: Reply::Live(tx),
             agent: to,
@@ -65,12 +65,6 @@ impl Fleet {
         }
         drop(pending);
         self.cancel(agent, id);
-    }
-
-    fn cancel(&self, agent: &str, id: u64) {
-        if let Some(l) = lock(&self.inner.links).get(agent) {
-            let _ = l.tx.try_send(ServerMessage::Cancel { id });
-        }
     }
 }
 
@@ -100,8 +94,8 @@ async fn feed(link: mpsc::Sender<ServerMessage>, id: u64, mut input: ByteStream)
 }
 
 /// A streamed request's output. Dropped before its end, it cancels the request on the agent.
-pub(super) struct Live {
-    fleet: Fleet,
+pub(in crate::fleet) struct Live {
+    wire: Arc<Wire>,
     agent: String,
     id: u64,
     rx: mpsc::Receiver<Result<ExecEvent>>,
@@ -128,8 +122,8 @@ impl Drop for Live {
         if let Some(f) = &self.feeder {
             f.abort();
         }
-        if !self.ended && lock(&self.fleet.inner.pending).remove(&self.id).is_some() {
-            self.fleet.cancel(&self.agent, self.id);
+        if !self.ended && self.wire.withdraw(self.id) {
+            self.wire.cancel(&self.agent, self.id);
         }
     }
 }
