@@ -2,7 +2,7 @@
 //! tokens, TOTP enrolment. Handlers call these; the rules live here only.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use nubes::{Error, ErrorKind, Result};
 use nubes_auth::token::{self, TokenKind};
@@ -30,16 +30,7 @@ impl From<UserRow> for User {
     }
 }
 
-/// Who a valid access token belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub user_id: String,
-    /// The login session, or `token:<id>` for an API token.
-    pub session_id: String,
-    /// When the credential presented stops being valid (seconds since the epoch; API tokens
-    /// do not expire, until revoked).
-    pub expires_at: Option<i64>,
-}
+pub use crate::tenancy::Principal;
 
 const API_TOKEN_SESSION: &str = "token:";
 
@@ -58,11 +49,11 @@ impl std::fmt::Debug for Bootstrap {
     }
 }
 
+/// The system's time, as billing's `SystemClock` tells it: one clock for the whole server
+/// (billing's may be replaced, for tests and simulations).
 pub(crate) fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    use nubes_billing::Clock;
+    nubes_billing::SystemClock.now()
 }
 
 /// An auth failure as the API shows it.

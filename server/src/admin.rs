@@ -5,9 +5,9 @@ use std::sync::Arc;
 use nubes::{Compute, ErrorKind, Result};
 use nubes_auth::{Action, Target};
 
-use crate::accounts::Principal;
 use crate::db::{AuditEntry, AuditFilter, Db};
 use crate::tenancy;
+use crate::tenancy::Principal;
 pub use nubes_api::admin::{AdminInstance, AdminUser};
 
 #[derive(Debug, Clone)]

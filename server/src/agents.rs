@@ -10,9 +10,10 @@ use nubes_agent::{Fleet, Resources, Store};
 use nubes_auth::token::{self, TokenKind};
 use nubes_auth::{Action, Target};
 
-use crate::accounts::{now, Principal};
+use crate::accounts::now;
 use crate::db::Db;
 use crate::tenancy;
+use crate::tenancy::Principal;
 pub use nubes_api::agents::{AgentInstance, AgentView, DrainReport, NewAgent};
 
 /// The fleet's memory beyond the process: ownership from the instances table, and its queue.

@@ -11,9 +11,9 @@ use nubes_billing::{
     day, Account, Credits, Fee, Kind, PaymentProvider, Plan, PlanId, Prices, Resources, Transaction,
 };
 
-use crate::accounts::Principal;
 use crate::db::{user_lock, Db, Locked, Posted};
 use crate::tenancy;
+use crate::tenancy::Principal;
 pub use nubes_api::billing::{
     Balance, Catalog, Cost, Credit, LimitsView, Pay, PlanView, PricesView, SwitchPlan, Switched,
     TxView, Usage, UsageDay, UsageQuery,

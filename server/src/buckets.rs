@@ -9,9 +9,10 @@ use nubes::{
 };
 use nubes_auth::{token, Action};
 
-use crate::accounts::{now, Principal};
+use crate::accounts::now;
 use crate::bounds::Bounds;
 use crate::db::{Db, Kind, ResourceRow};
+use crate::tenancy::Principal;
 use crate::tenancy::{self, Ref};
 pub use nubes_api::buckets::{CreateBucket, TenantBucket};
 

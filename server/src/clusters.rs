@@ -9,8 +9,9 @@ use nubes::{Error, ErrorKind, Result};
 use nubes_agent::{Fleet, Resources};
 use nubes_auth::{token, Action, Target};
 
-use crate::accounts::{now, Principal};
+use crate::accounts::now;
 use crate::db::{ClusterRow, Db};
+use crate::tenancy::Principal;
 use crate::tenancy::{self, Ref};
 pub use nubes_api::clusters::{ClusterView, CreateCluster};
 

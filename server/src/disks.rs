@@ -6,9 +6,10 @@ use std::sync::Arc;
 use nubes::{Disk, DiskImage, DiskResizeRequest, DiskSpec, Error, ErrorKind, Result};
 use nubes_auth::{token, Action};
 
-use crate::accounts::{now, Principal};
+use crate::accounts::now;
 use crate::bounds::Bounds;
 use crate::db::{Db, Kind, ResourceRow};
+use crate::tenancy::Principal;
 use crate::tenancy::{self, Ref};
 pub use nubes_api::disks::{ConvertDisk, CreateDisk, RenameDisk, ResizeDisk, TenantDisk};
 

@@ -7,11 +7,12 @@ use std::time::Duration;
 use nubes::{Bytes, Error, ErrorKind, Function, FunctionInfo, FunctionSpec, Result};
 use nubes_auth::{token, Action};
 
-use crate::accounts::{now, Principal};
+use crate::accounts::now;
 use crate::billing::Billing;
 use crate::bounds::Bounds;
 use crate::db::{Db, Kind, ResourceRow};
 use crate::gates::Gate;
+use crate::tenancy::Principal;
 use crate::tenancy::{self, Ref};
 pub use nubes_api::functions::{DeployFunction, Invocation, TenantFunction};
 use nubes_billing::{Credits, Resources};

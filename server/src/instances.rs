@@ -14,13 +14,14 @@ use nubes::{
 use nubes_auth::token;
 use nubes_auth::Action;
 
-use crate::accounts::{now, Principal};
+use crate::accounts::now;
 use crate::billing::Billing;
 use crate::clusters::Clusters;
 use crate::db::{org_lock, user_lock, Db, InstanceRow, Locked, MeterRow, Settlement};
 use crate::events::Events;
 use crate::gates::Gate;
 use crate::metering::Metering;
+use crate::tenancy::Principal;
 use crate::tenancy::{self, Ref};
 pub use nubes_api::instances::{
     CreateInstance, DryRun, ExecBody, ExecResult, TenantInstance, VmBody,

@@ -5,9 +5,10 @@ use nubes::{Error, Result};
 use nubes_auth::token::{self, TokenKind};
 use nubes_auth::{Action, Role, Target};
 
-use crate::accounts::{now, Principal};
+use crate::accounts::now;
 use crate::db::{Db, InviteRow, OrgRow};
 use crate::tenancy;
+use crate::tenancy::Principal;
 pub use nubes_api::orgs::{Invite, Member, Org};
 
 const MAX_INVITE_HOURS: u64 = 30 * 24;

@@ -6,8 +6,18 @@ use nubes_auth::{authorize, Action, Actor, Decision, Role, Target};
 
 use nubes::async_trait;
 
-use crate::accounts::Principal;
 use crate::db::{ClusterRow, Db, InstanceRow, Kind, ResourceRow};
+
+/// Who a valid access token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    /// The login session, or `token:<id>` for an API token.
+    pub session_id: String,
+    /// When the credential presented stops being valid (seconds since the epoch; API tokens
+    /// do not expire, until revoked).
+    pub expires_at: Option<i64>,
+}
 
 /// The caller as the policy sees them, acting in `org_id` (one query: user and membership).
 pub async fn actor(db: &Db, principal: &Principal, org_id: &str) -> Result<Actor> {

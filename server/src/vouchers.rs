@@ -9,9 +9,9 @@ use nubes::{async_trait, Error, ErrorKind, Result};
 use nubes_auth::token::{self, TokenKind};
 use nubes_billing::{Credits, Payment, PaymentProvider};
 
-use crate::accounts::Principal;
 use crate::billing::{Billing, Clock};
 use crate::db::{Db, Redemption, VoucherRow};
+use crate::tenancy::Principal;
 pub use nubes_api::billing::{IssueVouchers, VoucherView};
 
 /// At most this many vouchers are issued at once.

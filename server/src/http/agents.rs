@@ -17,8 +17,8 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult};
 use super::extract::{bearer, Body, Upgrade};
 use super::AppState;
-use crate::accounts::Principal;
 use crate::agents::{AgentInstance, AgentView, DrainReport, NewAgent};
+use crate::tenancy::Principal;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -9,10 +9,10 @@ use utoipa_axum::routes;
 use super::error::ApiResult;
 use super::extract::{Body, Params};
 use super::AppState;
-use crate::accounts::Principal;
 use crate::billing::{
     Balance, Catalog, Credit, Pay, PlanView, SwitchPlan, Switched, TxView, Usage, UsageQuery,
 };
+use crate::tenancy::Principal;
 use crate::vouchers::{IssueVouchers, VoucherView};
 
 pub fn routes() -> OpenApiRouter<AppState> {

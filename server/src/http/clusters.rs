@@ -11,8 +11,8 @@ use super::audit::{created, Created};
 use super::error::ApiResult;
 use super::extract::{Body, Named, OrgQuery, Params};
 use super::AppState;
-use crate::accounts::Principal;
 use crate::clusters::{ClusterView, CreateCluster};
+use crate::tenancy::Principal;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

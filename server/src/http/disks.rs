@@ -8,8 +8,8 @@ use super::audit::{created, Created};
 use super::error::ApiResult;
 use super::extract::{Body, Named, OrgQuery, Params};
 use super::AppState;
-use crate::accounts::Principal;
 use crate::disks::{ConvertDisk, CreateDisk, RenameDisk, ResizeDisk, TenantDisk};
+use crate::tenancy::Principal;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

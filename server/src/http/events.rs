@@ -11,9 +11,9 @@ use utoipa_axum::routes;
 use super::error::ApiResult;
 use super::extract::Upgrade;
 use super::AppState;
-use crate::accounts::Principal;
 use crate::events::Event;
 use crate::tenancy;
+use crate::tenancy::Principal;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(events))

@@ -14,7 +14,7 @@ use nubes::{ByteStream, Error, ExecEvent};
 use nubes_api::channel;
 
 use super::AppState;
-use crate::accounts::Principal;
+use crate::tenancy::Principal;
 pub use nubes_api::instances::{ExecEnd, ExecStart};
 
 /// How many stdin frames may wait for the command to read them before the client is made to

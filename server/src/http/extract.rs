@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::accounts::Principal;
+use crate::tenancy::Principal;
 pub use nubes_api::orgs::OrgQuery;
 
 /// A JSON body; malformed JSON, wrong types and unknown fields are 400 with serde's reason.

@@ -9,8 +9,8 @@ use super::audit::{created, Created};
 use super::error::ApiResult;
 use super::extract::{Body, Named, OrgQuery, Params, Payload};
 use super::AppState;
-use crate::accounts::Principal;
 use crate::functions::{DeployFunction, Invocation, TenantFunction};
+use crate::tenancy::Principal;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

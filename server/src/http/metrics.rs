@@ -126,7 +126,7 @@ pub async fn measure(State(state): State<AppState>, req: Request, next: Next) ->
 /// busy each route is, which no anonymous client should learn.
 pub async fn scrape(
     State(state): State<AppState>,
-    p: crate::accounts::Principal,
+    p: crate::tenancy::Principal,
 ) -> ApiResult<Response> {
     state.admin.check(&p).await?;
     let mut out = String::new();

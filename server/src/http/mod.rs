@@ -58,7 +58,7 @@ impl std::ops::Deref for AppState {
 pub const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Returns once `p`'s credential no longer holds (a logout, a revoked token, its expiry).
-pub async fn session_ends(s: &AppState, p: &crate::accounts::Principal) {
+pub async fn session_ends(s: &AppState, p: &crate::tenancy::Principal) {
     loop {
         tokio::time::sleep(SESSION_CHECK).await;
         if !s.accounts.still_valid(p).await {
