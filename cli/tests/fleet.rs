@@ -223,6 +223,45 @@ fn force_delete(addr: &str, token: &str, id: &str) {
     assert_eq!(status, 204, "{body}");
 }
 
+/// A server (with `extra` flags) and one agent online on it.
+struct OneAgent {
+    addr: String,
+    admin: String,
+    agent_id: String,
+    _lessor: Killed,
+    _server: Killed,
+    _dir: tempfile::TempDir,
+}
+
+fn one_agent(extra: &[&str], name: &str, cpus: &str, memory: &str) -> OneAgent {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, addr, password) = serve_with(dir.path(), "127.0.0.1:0", extra);
+    let admin = login(&addr, "admin@nubes.local", &password);
+    let (agent_id, token) = issue_agent(&addr, &admin, name);
+    let lessor = agent(&addr, &token, cpus, memory);
+    wait_for("the agent online", || is_online(&addr, &admin, &agent_id));
+    OneAgent {
+        addr,
+        admin,
+        agent_id,
+        _lessor: lessor,
+        _server: server,
+        _dir: dir,
+    }
+}
+
+/// `docker ARGS`, which must succeed; its stdout.
+#[track_caller]
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
@@ -523,15 +562,7 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
         force_delete(&addr, &user, i["id"].as_str().unwrap());
     }
     // The revoked agent left its instance behind on the engine.
-    let rm = Command::new("docker")
-        .args(["rm", "-f", &stranded])
-        .output()
-        .unwrap();
-    assert!(
-        rm.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rm.stderr)
-    );
+    docker(&["rm", "-f", &stranded]);
 }
 
 /// `cloudctl events` as the holder of `token`; its lines arrive on the channel.
@@ -653,15 +684,7 @@ fn restarts_and_reconnects_are_reconciled() {
         None,
     );
     let backend = placed[0]["backend_id"].as_str().unwrap().to_string();
-    let rm = Command::new("docker")
-        .args(["rm", "-f", &backend])
-        .output()
-        .unwrap();
-    assert!(
-        rm.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rm.stderr)
-    );
+    docker(&["rm", "-f", &backend]);
     let stray = format!("nb-stray{}", std::process::id());
     let made = cloudctl()
         .args([
@@ -691,11 +714,7 @@ fn restarts_and_reconnects_are_reconciled() {
         state(&waiting) == "failed"
     });
     wait_for("the stray removed", || {
-        let out = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &format!("name={stray}")])
-            .output()
-            .unwrap();
-        out.stdout.is_empty()
+        docker(&["ps", "-aq", "--filter", &format!("name={stray}")]).is_empty()
     });
     drop(lessor);
 }
@@ -730,11 +749,9 @@ fn an_agent_killed_mid_create_leaves_nothing_half_made() {
     wait_for("the agent back", online);
     let tag = nubes_agent::agent::fleet_tag(&token);
     let on_engine = || {
-        let out = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &format!("label=nubes-fleet={tag}")])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).lines().count()
+        docker(&["ps", "-aq", "--filter", &format!("label=nubes-fleet={tag}")])
+            .lines()
+            .count()
     };
     let (_, list) = http(&addr, "GET", "/v1/instances", Some(&admin), None);
     if status == 201 {
@@ -754,12 +771,8 @@ fn an_agent_killed_mid_create_leaves_nothing_half_made() {
 /// Only platform admins reserve; nobody deploys into another organization's cluster.
 #[test]
 fn clusters_reserve_capacity_and_queue_inside_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, addr, password) = serve(dir.path());
-    let admin = login(&addr, "admin@nubes.local", &password);
-    let (agent_id, token) = issue_agent(&addr, &admin, "pool");
-    let _lessor = agent(&addr, &token, "2", "2G");
-    wait_for("the agent online", || is_online(&addr, &admin, &agent_id));
+    let f = one_agent(&[], "pool", "2", "2G");
+    let (addr, admin) = (f.addr.clone(), f.admin.clone());
     let user = |email: &str| {
         let creds = json!({"email": email, "password": "correct horse battery"});
         assert_eq!(
@@ -1138,12 +1151,8 @@ fn drain_moves_instances_to_other_agents() {
 /// lower-priority instance that makes room, which waits again and returns when room frees.
 #[test]
 fn preemption_evicts_lower_priority_work_and_requeues_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, addr, password) = serve_with(dir.path(), "127.0.0.1:0", &["--preemption"]);
-    let admin = login(&addr, "admin@nubes.local", &password);
-    let (agent_id, token) = issue_agent(&addr, &admin, "one");
-    let _lessor = agent(&addr, &token, "1", "1G");
-    wait_for("the agent online", || is_online(&addr, &admin, &agent_id));
+    let f = one_agent(&["--preemption"], "one", "1", "1G");
+    let (addr, admin) = (f.addr.clone(), f.admin.clone());
     let create = |name: &str, priority: i32| {
         let body = json!({"name": name, "image": image(), "cpus": 0.75, "memory": 64 << 20,
             "command": ["sleep", "600"], "priority": priority});
@@ -1284,12 +1293,8 @@ fn vms_go_to_qemu_agents_and_containers_to_docker_agents() {
 /// hour the tenant paid at create is metered and shared out, the platform keeping its fee.
 #[test]
 fn lessors_earn_from_what_runs_on_their_agents() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, addr, password) = serve_with(dir.path(), "127.0.0.1:0", &["--billing"]);
-    let admin = login(&addr, "admin@nubes.local", &password);
-    let (agent_id, token) = issue_agent(&addr, &admin, "earner");
-    let _agent = agent(&addr, &token, "1", "1G");
-    wait_for("the agent online", || is_online(&addr, &admin, &agent_id));
+    let f = one_agent(&["--billing"], "earner", "1", "1G");
+    let (addr, admin, agent_id) = (f.addr.clone(), f.admin.clone(), f.agent_id.clone());
     let creds = json!({"email": "payer@example.com", "password": "correct horse battery"});
     assert_eq!(
         http(&addr, "POST", "/v1/auth/register", None, Some(creds)).0,

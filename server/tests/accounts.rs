@@ -238,11 +238,6 @@ async fn flows(url: &str) {
     assert_eq!(me["totp_enabled"], true);
 }
 
-on_both! {
-    #[tokio::test(flavor = "multi_thread")] account_flows_on_sqlite, account_flows_on_postgres =>
-        |url| async move { flows(&url).await }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_logins_lock_accounts_and_addresses_are_limited() {
     on_sqlite(|url| async move {
@@ -452,4 +447,11 @@ async fn api_tokens_for_automation() {
         );
     })
     .await;
+}
+
+// The scenarios above, each on SQLite and on PostgreSQL.
+on_both! {
+    #[tokio::test(flavor = "multi_thread")]
+    account_flows_on_sqlite, account_flows_on_postgres =>
+        |url| async move { flows(&url).await };
 }

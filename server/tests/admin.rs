@@ -260,12 +260,6 @@ async fn flows(url: &str) {
     );
 }
 
-on_both! {
-    #[tokio::test(flavor = "multi_thread")]
-    admin_and_audit_on_sqlite, admin_and_audit_on_postgres =>
-        |url| async move { flows(&url).await }
-}
-
 /// Over a real socket the audit log records where a request came from.
 #[tokio::test(flavor = "multi_thread")]
 async fn audit_records_the_source_address() {
@@ -332,8 +326,11 @@ async fn audit_holds_what_was_authenticated(url: String) {
     assert!(all.iter().all(|r| r.resource.len() <= 512), "bounded paths");
 }
 
+// The scenarios above, each on SQLite and on PostgreSQL.
 on_both! {
     #[tokio::test(flavor = "multi_thread")]
+    admin_and_audit_on_sqlite, admin_and_audit_on_postgres =>
+        |url| async move { flows(&url).await };
     audit_holds_what_was_authenticated_on_sqlite, audit_holds_what_was_authenticated_on_postgres =>
-        audit_holds_what_was_authenticated
+        audit_holds_what_was_authenticated;
 }

@@ -97,6 +97,23 @@ async fn admin_token(api: &Api, state: &nubes_server::AppState) -> String {
     tokens["access_token"].as_str().unwrap().to_string()
 }
 
+/// A platform admin's top-up of `amount` credits to `user_id`'s wallet.
+async fn top_up(api: &Api, admin: &str, user_id: &str, amount: &str) {
+    credit(api, admin, "top-ups", user_id, amount).await
+}
+
+/// A platform admin's adjustment (up or down) of `user_id`'s wallet.
+async fn adjust(api: &Api, admin: &str, user_id: &str, amount: &str) {
+    credit(api, admin, "adjustments", user_id, amount).await
+}
+
+async fn credit(api: &Api, admin: &str, kind: &str, user_id: &str, amount: &str) {
+    let body = json!({"user_id": user_id, "amount": amount, "memo": "test"});
+    let path = format!("/v1/admin/billing/{kind}");
+    let (status, answer) = api.post(&path, Some(admin), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+}
+
 async fn balance(api: &Api, token: &str) -> String {
     let (status, b) = api.get("/v1/billing/balance", Some(token)).await;
     assert_eq!(status, StatusCode::OK, "{b}");
@@ -225,12 +242,6 @@ async fn plans_grants_switches_and_top_ups(url: String) {
     balanced(&state).await;
 }
 
-on_both! {
-    #[tokio::test]
-    plans_grants_switches_and_top_ups_on_sqlite, plans_grants_switches_and_top_ups_on_postgres =>
-        plans_grants_switches_and_top_ups
-}
-
 async fn switch(api: &Api, token: &str, plan: &str) -> (StatusCode, Value) {
     api.send(
         "PUT",
@@ -249,13 +260,7 @@ async fn plan_switches_never_mint_credits(url: String) {
     let admin = admin_token(&api, &state).await;
     let eve = user(&api, "eve@example.com").await;
     let eve_id = user_id(&api, &eve).await;
-    let top = json!({"user_id": eve_id, "amount": "85", "memo": "test"});
-    assert_eq!(
-        api.post("/v1/admin/billing/top-ups", Some(&admin), top)
-            .await
-            .0,
-        StatusCode::CREATED
-    );
+    top_up(&api, &admin, &eve_id, "85").await;
     assert_eq!(balance(&api, &eve).await, "100");
 
     // Within one second: free -> pro -> free -> unlimited -> free. The grants come and go;
@@ -275,13 +280,7 @@ async fn plan_switches_never_mint_credits(url: String) {
     assert_eq!(switches, 4, "one transaction per switch: {txs}");
 
     // An upgrade the wallet cannot pay for is refused whole: plan and balance unchanged.
-    let drain = json!({"user_id": eve_id, "amount": "-60", "memo": "test"});
-    assert_eq!(
-        api.post("/v1/admin/billing/adjustments", Some(&admin), drain)
-            .await
-            .0,
-        StatusCode::CREATED
-    );
+    adjust(&api, &admin, &eve_id, "-60").await;
     let poor = switch(&api, &eve, "unlimited").await;
     error(&poor, StatusCode::PAYMENT_REQUIRED, "insufficient_credits");
     let (_, plan) = api.get("/v1/billing/plan", Some(&eve)).await;
@@ -291,13 +290,7 @@ async fn plan_switches_never_mint_credits(url: String) {
     // Twenty switches race (a second later). However they interleave, each that succeeds is
     // one whole transaction: the balance moves by exactly the sum of what they said they did,
     // and once back on Free, the grants have come and gone and only the prices stay paid.
-    let top = json!({"user_id": eve_id, "amount": "998", "memo": "test"});
-    assert_eq!(
-        api.post("/v1/admin/billing/top-ups", Some(&admin), top)
-            .await
-            .0,
-        StatusCode::CREATED
-    );
+    top_up(&api, &admin, &eve_id, "998").await;
     clock.0.store(MID_NOVEMBER + 1, Ordering::SeqCst);
     let mut racers = Vec::new();
     for i in 0..20 {
@@ -354,12 +347,6 @@ async fn plan_switches_never_mint_credits(url: String) {
     balanced(&state).await;
 }
 
-on_both! {
-    #[tokio::test(flavor = "multi_thread")]
-    plan_switches_never_mint_credits_on_sqlite, plan_switches_never_mint_credits_on_postgres =>
-        plan_switches_never_mint_credits
-}
-
 /// Forty charges of one credit race for a balance of fifteen: exactly fifteen get through, the
 /// balance ends at zero, and a replayed charge (same key) changes nothing.
 async fn racing_charges_never_overspend(url: String) {
@@ -403,12 +390,6 @@ async fn racing_charges_never_overspend(url: String) {
     assert_eq!(replay, nubes_server::db::Posted::Replayed);
     balanced(&state).await;
     let _: Value = api.get("/v1/billing/transactions", Some(&bob)).await.1;
-}
-
-on_both! {
-    #[tokio::test(flavor = "multi_thread")]
-    racing_charges_never_overspend_on_sqlite, racing_charges_never_overspend_on_postgres =>
-        racing_charges_never_overspend
 }
 
 /// With billing on, a create must fit the creator's plan and is paid for (its first hour and its
@@ -507,13 +488,7 @@ async fn plans_and_payment_hold_creates_and_resizes(url: String) {
     assert_eq!(balance(&api, &carol).await, "14.2");
 
     // Not enough credits: refused before anything is made.
-    let drain = json!({"user_id": carol_id, "amount": "-14", "memo": "test"});
-    assert_eq!(
-        api.post("/v1/admin/billing/adjustments", Some(&admin), drain)
-            .await
-            .0,
-        StatusCode::CREATED
-    );
+    adjust(&api, &admin, &carol_id, "-14").await;
     let poor = api
         .post("/v1/instances", Some(&carol), create("poor", 0.001, "img"))
         .await;
@@ -528,12 +503,6 @@ async fn plans_and_payment_hold_creates_and_resizes(url: String) {
     assert_eq!(names, ["web"]);
     assert_eq!(balance(&api, &carol).await, "0.2");
     balanced(&state).await;
-}
-
-on_both! {
-    #[tokio::test]
-    plans_and_payment_hold_creates_and_resizes_on_sqlite, plans_and_payment_hold_creates_and_resizes_on_postgres =>
-        plans_and_payment_hold_creates_and_resizes
 }
 
 /// An organization's instances together are held to the plan of whoever made it, whatever the
@@ -633,12 +602,6 @@ async fn organizations_are_held_to_their_creators_plan(url: String) {
         "{}",
         mine.1
     );
-}
-
-on_both! {
-    #[tokio::test]
-    organizations_are_held_to_their_creators_plan_on_sqlite, organizations_are_held_to_their_creators_plan_on_postgres =>
-        organizations_are_held_to_their_creators_plan
 }
 
 /// How many mails reached `to` with `subject` (waiting a little for the first).
@@ -778,13 +741,13 @@ async fn metering_charges_running_time_exactly(url: String) {
 
     // Started again with a nearly empty wallet: it runs until the wallet is empty, then stops.
     let left: Credits = balance(&api2, &dave).await.parse().unwrap();
-    let drain = json!({"user_id": dave_id, "amount": format!("-{}", left.checked_sub("5.3".parse().unwrap()).unwrap()), "memo": "test"});
-    assert_eq!(
-        api2.post("/v1/admin/billing/adjustments", Some(&admin), drain)
-            .await
-            .0,
-        StatusCode::CREATED
-    );
+    adjust(
+        &api2,
+        &admin,
+        &dave_id,
+        &format!("-{}", left.checked_sub("5.3".parse().unwrap()).unwrap()),
+    )
+    .await;
     assert_eq!(balance(&api2, &dave).await, "5.3");
     let mut told = state2.events.subscribe();
     assert_eq!(
@@ -826,12 +789,6 @@ async fn metering_charges_running_time_exactly(url: String) {
     let b: Credits = balance(&api2, &dave).await.parse().unwrap();
     assert!(b <= Credits::ZERO && b > "-0.8".parse().unwrap(), "{b}");
     balanced(&state2).await;
-}
-
-on_both! {
-    #[tokio::test]
-    metering_charges_running_time_exactly_on_sqlite, metering_charges_running_time_exactly_on_postgres =>
-        metering_charges_running_time_exactly
 }
 
 /// Every lifecycle path that makes an instance run keeps its meter open: create, start,
@@ -924,12 +881,6 @@ async fn every_path_that_runs_an_instance_is_metered(url: String) {
     assert_eq!(balance(&api, &fay).await, expected.to_string(), "stopped");
 }
 
-on_both! {
-    #[tokio::test]
-    every_path_that_runs_an_instance_is_metered_on_sqlite, every_path_that_runs_an_instance_is_metered_on_postgres =>
-        every_path_that_runs_an_instance_is_metered
-}
-
 /// Admission is atomic per user and per organization: eight one-cpu creates racing on a
 /// two-cpu plan admit exactly two; a create refused because its name is taken is charged
 /// nothing, however often it is retried.
@@ -977,12 +928,6 @@ async fn creates_are_admitted_one_at_a_time(url: String) {
     }
     assert_eq!(balance(&api, &gil).await, "13.58");
     balanced(&state).await;
-}
-
-on_both! {
-    #[tokio::test(flavor = "multi_thread")]
-    creates_are_admitted_one_at_a_time_on_sqlite, creates_are_admitted_one_at_a_time_on_postgres =>
-        creates_are_admitted_one_at_a_time
 }
 
 /// Functions are inside billing: each invocation is paid by its invoker for its size over the
@@ -1047,13 +992,7 @@ async fn functions_are_metered_per_invocation(url: String) {
 
     // A wallet that cannot cover the timeout's worth is refused before the function runs.
     let left: Credits = balance(&api, &hal).await.parse().unwrap();
-    let drain = json!({"user_id": hal_id, "amount": format!("-{left}"), "memo": "test"});
-    assert_eq!(
-        api.post("/v1/admin/billing/adjustments", Some(&admin), drain)
-            .await
-            .0,
-        StatusCode::CREATED
-    );
+    adjust(&api, &admin, &hal_id, &format!("-{left}")).await;
     let poor = api
         .send_raw("POST", "/v1/functions/up/invoke", Some(&hal), &[], "hi")
         .await
@@ -1061,12 +1000,6 @@ async fn functions_are_metered_per_invocation(url: String) {
     error(&poor, StatusCode::PAYMENT_REQUIRED, "insufficient_credits");
     assert_eq!(runs.load(Ordering::SeqCst), 1, "it did not run");
     balanced(&state).await;
-}
-
-on_both! {
-    #[tokio::test]
-    functions_are_metered_per_invocation_on_sqlite, functions_are_metered_per_invocation_on_postgres =>
-        functions_are_metered_per_invocation
 }
 
 /// Usage is reported on the day it ran: a tick across midnight, or after a server was down for
@@ -1129,12 +1062,6 @@ async fn usage_over_midnight_is_reported_on_the_days_it_ran(url: String) {
         prices.accrued(size, ran as u64).total().to_string(),
         "{usage}"
     );
-}
-
-on_both! {
-    #[tokio::test]
-    usage_over_midnight_is_reported_on_the_days_it_ran_on_sqlite, usage_over_midnight_is_reported_on_the_days_it_ran_on_postgres =>
-        usage_over_midnight_is_reported_on_the_days_it_ran
 }
 
 /// Vouchers, the first payment provider: admins issue them (codes shown once), a user redeems a
@@ -1285,7 +1212,34 @@ async fn vouchers_pay_once(url: String) {
     balanced(&state).await;
 }
 
+// The scenarios above, each on SQLite and on PostgreSQL.
 on_both! {
-    #[tokio::test] vouchers_pay_once_on_sqlite, vouchers_pay_once_on_postgres =>
-        vouchers_pay_once
+    #[tokio::test]
+    plans_grants_switches_and_top_ups_on_sqlite, plans_grants_switches_and_top_ups_on_postgres =>
+        plans_grants_switches_and_top_ups;
+    plans_and_payment_hold_creates_and_resizes_on_sqlite, plans_and_payment_hold_creates_and_resizes_on_postgres =>
+        plans_and_payment_hold_creates_and_resizes;
+    organizations_are_held_to_their_creators_plan_on_sqlite, organizations_are_held_to_their_creators_plan_on_postgres =>
+        organizations_are_held_to_their_creators_plan;
+    metering_charges_running_time_exactly_on_sqlite, metering_charges_running_time_exactly_on_postgres =>
+        metering_charges_running_time_exactly;
+    every_path_that_runs_an_instance_is_metered_on_sqlite, every_path_that_runs_an_instance_is_metered_on_postgres =>
+        every_path_that_runs_an_instance_is_metered;
+    functions_are_metered_per_invocation_on_sqlite, functions_are_metered_per_invocation_on_postgres =>
+        functions_are_metered_per_invocation;
+    usage_over_midnight_is_reported_on_the_days_it_ran_on_sqlite, usage_over_midnight_is_reported_on_the_days_it_ran_on_postgres =>
+        usage_over_midnight_is_reported_on_the_days_it_ran;
+    vouchers_pay_once_on_sqlite, vouchers_pay_once_on_postgres =>
+        vouchers_pay_once;
+}
+
+// The racing scenarios above, on threads that really race, each on SQLite and on PostgreSQL.
+on_both! {
+    #[tokio::test(flavor = "multi_thread")]
+    plan_switches_never_mint_credits_on_sqlite, plan_switches_never_mint_credits_on_postgres =>
+        plan_switches_never_mint_credits;
+    racing_charges_never_overspend_on_sqlite, racing_charges_never_overspend_on_postgres =>
+        racing_charges_never_overspend;
+    creates_are_admitted_one_at_a_time_on_sqlite, creates_are_admitted_one_at_a_time_on_postgres =>
+        creates_are_admitted_one_at_a_time;
 }

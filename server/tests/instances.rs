@@ -331,12 +331,6 @@ async fn matrix(url: &str) {
     );
 }
 
-on_both! {
-    #[tokio::test(flavor = "multi_thread")]
-    isolation_matrix_on_sqlite, isolation_matrix_on_postgres =>
-        |url| async move { matrix(&url).await }
-}
-
 /// On a direct Docker server: an instance created without cpus or memory is limited to what
 /// plans count and metering bills (1 cpu, 256 MiB), and exec takes bounded resources: output
 /// past 1 MiB a stream is dropped and flagged, timeouts are bounded, and one user runs at most
@@ -466,4 +460,11 @@ async fn the_platforms_labels_are_reserved() {
         api.post("/v1/instances", Some(&mallory), spec).await.0,
         StatusCode::CREATED
     );
+}
+
+// The scenarios above, each on SQLite and on PostgreSQL.
+on_both! {
+    #[tokio::test(flavor = "multi_thread")]
+    isolation_matrix_on_sqlite, isolation_matrix_on_postgres =>
+        |url| async move { matrix(&url).await };
 }

@@ -318,7 +318,9 @@ async fn flows(url: &str) {
     );
 }
 
+// The scenarios above, each on SQLite and on PostgreSQL.
 on_both! {
-    #[tokio::test(flavor = "multi_thread")] org_flows_on_sqlite, org_flows_on_postgres =>
-        |url| async move { flows(&url).await }
+    #[tokio::test(flavor = "multi_thread")]
+    org_flows_on_sqlite, org_flows_on_postgres =>
+        |url| async move { flows(&url).await };
 }

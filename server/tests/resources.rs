@@ -257,12 +257,6 @@ async fn matrix(url: &str) {
     );
 }
 
-on_both! {
-    #[tokio::test(flavor = "multi_thread")]
-    isolation_matrix_on_sqlite, isolation_matrix_on_postgres =>
-        |url| async move { matrix(&url).await }
-}
-
 /// Objects travel as bytes: ranges, metadata headers, listing pages, keys with odd characters.
 #[tokio::test(flavor = "multi_thread")]
 async fn objects_stream_with_ranges_and_pages() {
@@ -783,12 +777,6 @@ async fn bounded(url: String) {
     );
 }
 
-on_both! {
-    #[tokio::test(flavor = "multi_thread")]
-    uploads_pages_disks_and_counts_are_bounded_on_sqlite, uploads_pages_disks_and_counts_are_bounded_on_postgres =>
-        bounded
-}
-
 /// Instances go through the same authorization path as every other kind: by id, or by name in
 /// one of the caller's organizations (`org_id` where several have it); nobody else's by name.
 #[tokio::test(flavor = "multi_thread")]
@@ -870,4 +858,13 @@ async fn instances_are_addressed_by_name_per_organization() {
         );
     })
     .await;
+}
+
+// The scenarios above, each on SQLite and on PostgreSQL.
+on_both! {
+    #[tokio::test(flavor = "multi_thread")]
+    isolation_matrix_on_sqlite, isolation_matrix_on_postgres =>
+        |url| async move { matrix(&url).await };
+    uploads_pages_disks_and_counts_are_bounded_on_sqlite, uploads_pages_disks_and_counts_are_bounded_on_postgres =>
+        bounded;
 }

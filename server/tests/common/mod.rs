@@ -180,16 +180,18 @@ where
 /// `on_sqlite` takes) on each database: every flow is held to both, under the names CI reports.
 #[allow(unused_macros)]
 macro_rules! on_both {
-    ($(#[$meta:meta])* $sqlite:ident, $postgres:ident => $run:expr) => {
-        $(#[$meta])*
-        async fn $sqlite() {
-            $crate::common::on_sqlite($run).await;
-        }
+    (#[$meta:meta] $($sqlite:ident, $postgres:ident => $run:expr;)+) => {
+        $(
+            #[$meta]
+            async fn $sqlite() {
+                $crate::common::on_sqlite($run).await;
+            }
 
-        $(#[$meta])*
-        async fn $postgres() {
-            $crate::common::on_postgres($run).await;
-        }
+            #[$meta]
+            async fn $postgres() {
+                $crate::common::on_postgres($run).await;
+            }
+        )+
     };
 }
 #[allow(unused_imports)]
