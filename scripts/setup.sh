@@ -224,6 +224,31 @@ ensure_smtp() {
   return 1
 }
 
+# moto (PyPI, in a venv of its own: its dependencies are many) serving S3, EC2 and Lambda on
+# loopback, for the AWS provider's tests. It checks no signature, so any credentials do.
+NUBES_MOTO_PORT=${NUBES_MOTO_PORT:-5055}
+NUBES_TEST_AWS_ENDPOINT="http://127.0.0.1:$NUBES_MOTO_PORT"
+NUBES_TEST_AWS_PYTHON="$NUBES_STATE_DIR/moto-venv/bin/python"
+ensure_moto() {
+  local venv="$NUBES_STATE_DIR/moto-venv"
+  apt_install curl
+  if curl -fsS "$NUBES_TEST_AWS_ENDPOINT/moto-api/data.json" >/dev/null 2>&1; then return 0; fi
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    log "installing moto into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'moto[server]==5.2.6'
+  fi
+  log "starting moto on 127.0.0.1:$NUBES_MOTO_PORT"
+  setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$NUBES_MOTO_PORT" \
+    >"$NUBES_STATE_DIR/moto.log" 2>&1 < /dev/null &
+  for _ in $(seq 1 120); do
+    curl -fsS "$NUBES_TEST_AWS_ENDPOINT/moto-api/data.json" >/dev/null 2>&1 && return 0
+    sleep 0.25
+  done
+  echo "moto did not come up: $(tail -n 3 "$NUBES_STATE_DIR/moto.log")" >&2
+  return 1
+}
+
 # The tools the API tests run (PyPI, in the same venv): an OpenAPI validator for the document,
 # and schemathesis, which fuzzes every documented route of a live server.
 NUBES_TEST_PYTHON="$NUBES_STATE_DIR/venv/bin/python"

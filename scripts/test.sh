@@ -13,11 +13,19 @@ ensure_swagger_ui
 ensure_chromium
 ensure_libvirtd
 ensure_test_guest
+ensure_moto
 NUBES_TEST_SWAGGER_UI_DIR=$NUBES_SWAGGER_UI_DIR
 NUBES_TEST_LIBVIRT_URI=$NUBES_LIBVIRT_URI
 NUBES_TEST_GUEST_DIR=$NUBES_GUEST_DIR
 export NUBES_TEST_POSTGRES_URL NUBES_TEST_SMTP_URL NUBES_TEST_MAILDIR NUBES_TEST_PYTHON NUBES_TEST_SCHEMATHESIS \
-  NUBES_TEST_SWAGGER_UI_DIR NUBES_TEST_CHROMIUM NUBES_TEST_LIBVIRT_URI NUBES_TEST_GUEST_DIR
+  NUBES_TEST_SWAGGER_UI_DIR NUBES_TEST_CHROMIUM NUBES_TEST_LIBVIRT_URI NUBES_TEST_GUEST_DIR \
+  NUBES_TEST_AWS_ENDPOINT NUBES_TEST_AWS_PYTHON
+
+# A moto with nothing in it: what an earlier run left does not count in this one.
+curl -fsS -X POST "$NUBES_TEST_AWS_ENDPOINT/moto-api/reset" >/dev/null
+
+# moto checks no signature; the SDK's credential chain reads these, as it would real ones.
+export AWS_ACCESS_KEY_ID=nubes-test AWS_SECRET_ACCESS_KEY=nubes-test
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
@@ -26,8 +34,8 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test"
-# Kubernetes and AWS tiers arrive with their providers; every tier so far runs here, QEMU's
-# real guest (TCG) included.
+# The Kubernetes tier arrives with its provider; every tier so far runs here, QEMU's real guest
+# (TCG) and the AWS provider against moto included.
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "${NUBES_TEST_LOG:-/tmp/nubes-test.log}"
 status=${PIPESTATUS[0]}
 

@@ -14,6 +14,7 @@ mod operation;
 pub mod resources;
 pub mod storage;
 pub mod units;
+pub mod uri;
 pub mod validate;
 pub mod wait;
 

@@ -77,7 +77,8 @@ pub async fn run(cloud: &Cloud, cmd: ObjectCmd, format: Format) -> Outcome {
             options.range = range;
             let got = storage.get(&bucket, &key, options).await?;
             let mut body = got.body.0;
-            match file {
+            // `-` is stdout, as it is stdin for `put`.
+            match file.filter(|f| f != Path::new("-")) {
                 None => {
                     let mut out = tokio::io::stdout();
                     while let Some(chunk) = body.next().await {

@@ -2,6 +2,8 @@
 
 use std::future::Future;
 
+#[cfg(feature = "aws-s3")]
+pub use nubes_aws as aws;
 pub use nubes_core::*;
 #[cfg(feature = "docker")]
 pub use nubes_docker as docker;
@@ -33,6 +35,8 @@ pub fn registry() -> Registry {
     nubes_remote::register(&mut registry);
     #[cfg(feature = "qemu")]
     nubes_qemu::register(&mut registry);
+    #[cfg(feature = "aws-s3")]
+    nubes_aws::register(&mut registry);
     registry
 }
 

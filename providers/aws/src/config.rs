@@ -1,0 +1,105 @@
+//! `aws://REGION?endpoint=URL&profile=NAME&path_style=true`: which account and region, and
+//! where. Credentials come from the standard chain (environment, profile, web identity, instance
+//! metadata) and never from the URI, so a URI can be logged and echoed.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use nubes_core::uri::ProviderUri;
+use nubes_core::{Error, Result};
+
+use crate::SCHEME;
+
+/// Where a connection goes. Holds no secret: it is safe to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsConfig {
+    pub region: String,
+    /// Another endpoint than AWS's (moto, LocalStack, MinIO, any S3-compatible store).
+    pub endpoint: Option<String>,
+    /// A named profile of the shared config and credentials files.
+    pub profile: Option<String>,
+    /// Path-style S3 addressing (`endpoint/bucket/key`); implied by an endpoint override.
+    pub path_style: bool,
+}
+
+impl AwsConfig {
+    pub fn parse(uri: &str) -> Result<Self> {
+        let u = ProviderUri::parse(uri, "AWS", &["endpoint", "profile", "path_style"])?;
+        if u.target.is_empty() || u.target.contains('/') {
+            return Err(Error::invalid_input(format!(
+                "an AWS URI names its region: {SCHEME}://us-east-1, not `{uri}`"
+            )));
+        }
+        let endpoint = u.option("endpoint").map(str::to_string);
+        if let Some(e) = &endpoint {
+            if !(e.starts_with("http://") || e.starts_with("https://")) {
+                return Err(Error::invalid_input(format!(
+                    "endpoint `{e}` is not an http:// or https:// URL"
+                )));
+            }
+        }
+        let path_style = match u.option("path_style") {
+            None => endpoint.is_some(),
+            Some("true") => true,
+            Some("false") => false,
+            Some(v) => {
+                return Err(Error::invalid_input(format!(
+                    "path_style is true or false, not `{v}`"
+                )))
+            }
+        };
+        Ok(Self {
+            profile: u.option("profile").map(str::to_string),
+            region: u.target,
+            endpoint,
+            path_style,
+        })
+    }
+
+    /// The SDK's configuration: this region and endpoint, credentials from the standard chain,
+    /// HTTPS through rustls.
+    pub async fn load(&self) -> SdkConfig {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http)
+            .region(aws_config::Region::new(self.region.clone()));
+        if let Some(e) = &self.endpoint {
+            loader = loader.endpoint_url(e);
+        }
+        if let Some(p) = &self.profile {
+            loader = loader.profile_name(p);
+        }
+        loader.load().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nubes_core::ErrorKind;
+
+    #[test]
+    fn uris_name_a_region_and_options() {
+        let c = AwsConfig::parse("aws://us-east-1").unwrap();
+        assert_eq!((c.region.as_str(), c.path_style), ("us-east-1", false));
+        let c = AwsConfig::parse("aws://eu-west-1?endpoint=http://127.0.0.1:5000").unwrap();
+        assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+        assert!(c.path_style, "an endpoint override implies path style");
+        let c = AwsConfig::parse("aws://eu-west-1?endpoint=https://s3.x&path_style=false").unwrap();
+        assert!(!c.path_style);
+        for bad in [
+            "aws://",
+            "aws://us-east-1/x",
+            "aws://us-east-1?endpoint=ftp://x",
+            "aws://us-east-1?secret=x",
+            "aws://us-east-1?path_style=maybe",
+        ] {
+            assert_eq!(
+                AwsConfig::parse(bad).unwrap_err().kind(),
+                ErrorKind::InvalidInput,
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,41 @@
+#![doc = include_str!("../README.md")]
+
+pub mod config;
+mod error;
+#[cfg(feature = "s3")]
+mod s3;
+
+use nubes_core::{Cloud, Registry, Result};
+
+pub use config::AwsConfig;
+pub use error::kind as error_kind;
+#[cfg(feature = "s3")]
+pub use s3::{S3Storage, PART};
+
+/// `aws://REGION?endpoint=URL&profile=NAME&path_style=true`.
+pub const SCHEME: &str = "aws";
+
+/// Connects to the services this build has, in the region the URI names.
+#[cfg_attr(not(feature = "s3"), allow(unused_variables))]
+pub async fn connect(uri: &str) -> Result<Cloud> {
+    let config = AwsConfig::parse(uri)?;
+    let sdk = config.load().await;
+    #[allow(unused_mut)]
+    let mut cloud = Cloud::new(SCHEME);
+    #[cfg(feature = "s3")]
+    {
+        let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(config.path_style)
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(s3);
+        cloud = cloud.with_storage(std::sync::Arc::new(S3Storage::new(
+            client,
+            config.region.clone(),
+        )));
+    }
+    Ok(cloud)
+}
+
+pub fn register(registry: &mut Registry) {
+    registry.register(SCHEME, |uri: String| async move { connect(&uri).await });
+}

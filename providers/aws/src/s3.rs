@@ -1,0 +1,377 @@
+//! Storage on S3 (or any S3-compatible store). Puts stream: an object of one part goes in one
+//! `PutObject`; a larger one in a multipart upload of [`PART`]-sized parts, so memory stays
+//! bounded whatever the object's size, and a failed upload is aborted rather than left to bill.
+
+use async_trait::async_trait;
+use aws_sdk_s3::primitives::ByteStream as S3Body;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration,
+};
+use aws_sdk_s3::Client;
+use bytes::BytesMut;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use nubes_core::storage::*;
+use nubes_core::{ByteStream, Error, Result, StorageCapability};
+
+use crate::error::map;
+use crate::SCHEME;
+
+/// The size of each part of a multipart upload (S3 takes 5 MiB at least, but for the last).
+pub const PART: usize = 8 * 1024 * 1024;
+
+/// Buckets and objects on S3.
+#[derive(Debug, Clone)]
+pub struct S3Storage {
+    client: Client,
+    region: String,
+}
+
+fn time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+}
+
+fn size(n: Option<i64>) -> u64 {
+    n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
+}
+
+/// `bytes START-END/TOTAL` from a `Content-Range` header: the range sent and the object's size.
+fn content_range(header: &str) -> Option<(std::ops::Range<u64>, u64)> {
+    let (span, total) = header.strip_prefix("bytes ")?.split_once('/')?;
+    let (start, end) = span.split_once('-')?;
+    let (start, end): (u64, u64) = (start.parse().ok()?, end.parse().ok()?);
+    Some((start..end + 1, total.parse().ok()?))
+}
+
+/// The `Range` header for `range`, refused here when it is empty: S3 ignores a range it
+/// cannot read and sends the whole object.
+fn range_header(range: &ByteRange) -> Result<String> {
+    match range.end {
+        Some(end) if end <= range.start => Err(Error::invalid_input(format!(
+            "range {}..{end} is empty",
+            range.start
+        ))),
+        Some(end) => Ok(format!("bytes={}-{}", range.start, end - 1)),
+        None => Ok(format!("bytes={}-", range.start)),
+    }
+}
+
+impl S3Storage {
+    pub fn new(client: Client, region: impl Into<String>) -> Self {
+        Self {
+            client,
+            region: region.into(),
+        }
+    }
+
+    /// Uploads the rest of `body` after `first` (one part's worth already read) in parts.
+    async fn multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        first: BytesMut,
+        body: ByteStream,
+    ) -> Result<u64> {
+        let what = format!("upload of {bucket}/{key}");
+        let upload = self
+            .client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| map(e, &what))?;
+        let id = upload
+            .upload_id()
+            .ok_or_else(|| Error::unexpected("S3 began an upload without an id"))?
+            .to_string();
+        match self.parts(bucket, key, &id, first, body).await {
+            Ok((parts, total)) => {
+                let done = CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build();
+                self.client
+                    .complete_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&id)
+                    .multipart_upload(done)
+                    .send()
+                    .await
+                    .map_err(|e| map(e, &what))?;
+                Ok(total)
+            }
+            Err(e) => {
+                // Parts of an upload nobody completes are stored (and billed) until aborted.
+                if let Err(abort) = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&id)
+                    .send()
+                    .await
+                {
+                    tracing::warn!(%bucket, %key, error = %map(abort, &what), "a failed upload was not aborted");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        id: &str,
+        mut buffer: BytesMut,
+        mut body: ByteStream,
+    ) -> Result<(Vec<CompletedPart>, u64)> {
+        let mut parts = Vec::new();
+        let mut total = 0u64;
+        let mut ended = false;
+        while !ended || !buffer.is_empty() {
+            while !ended && buffer.len() < PART {
+                match body.next().await {
+                    Some(chunk) => buffer.extend_from_slice(&chunk?),
+                    None => ended = true,
+                }
+            }
+            let part = buffer.split_to(buffer.len().min(PART)).freeze();
+            if part.is_empty() {
+                break;
+            }
+            let number = parts.len() as i32 + 1;
+            total += part.len() as u64;
+            let sent = self
+                .client
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(id)
+                .part_number(number)
+                .content_length(part.len() as i64)
+                .body(S3Body::from(part))
+                .send()
+                .await
+                .map_err(|e| map(e, &format!("part {number} of {bucket}/{key}")))?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(sent.e_tag().map(str::to_string))
+                    .build(),
+            );
+        }
+        Ok((parts, total))
+    }
+}
+
+#[async_trait]
+impl Storage for S3Storage {
+    fn provider(&self) -> &str {
+        SCHEME
+    }
+
+    fn capability(&self) -> StorageCapability {
+        let mut cap = StorageCapability::default();
+        cap.range = true;
+        cap.pagination = true;
+        cap
+    }
+
+    async fn create_bucket(&self, name: &str) -> Result<Bucket> {
+        // In us-east-1, S3 answers a create of a bucket one already owns with success; the
+        // SDK's contract says AlreadyExists, as every other region does.
+        if self.client.head_bucket().bucket(name).send().await.is_ok() {
+            return Err(Error::new(
+                nubes_core::ErrorKind::AlreadyExists,
+                format!("bucket {name} already exists"),
+            )
+            .with_provider(SCHEME));
+        }
+        let mut req = self.client.create_bucket().bucket(name);
+        // us-east-1 is the one region S3 refuses to be told.
+        if self.region != "us-east-1" {
+            let location = BucketLocationConstraint::from(self.region.as_str());
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(location)
+                    .build(),
+            );
+        }
+        req.send()
+            .await
+            .map_err(|e| map(e, &format!("bucket {name}")))?;
+        Ok(Bucket::new(name))
+    }
+
+    async fn list_buckets(&self) -> Result<Vec<Bucket>> {
+        let mut all = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_buckets()
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| map(e, "listing buckets"))?;
+            for b in page.buckets() {
+                let mut bucket = Bucket::new(b.name().unwrap_or_default());
+                bucket.created_at = time(b.creation_date());
+                all.push(bucket);
+            }
+            match page.continuation_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    async fn delete_bucket(&self, name: &str) -> Result<()> {
+        self.client
+            .delete_bucket()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| map(e, &format!("bucket {name}")))?;
+        Ok(())
+    }
+
+    async fn put(&self, bucket: &str, key: &str, mut body: ByteStream) -> Result<ObjectMeta> {
+        let mut first = BytesMut::new();
+        while first.len() < PART {
+            match body.next().await {
+                Some(chunk) => first.extend_from_slice(&chunk?),
+                None => {
+                    let len = first.len();
+                    self.client
+                        .put_object()
+                        .bucket(bucket)
+                        .key(key)
+                        .content_length(len as i64)
+                        .body(S3Body::from(first.freeze()))
+                        .send()
+                        .await
+                        .map_err(|e| map(e, &format!("object {bucket}/{key}")))?;
+                    return Ok(ObjectMeta::new(key, len as u64));
+                }
+            }
+        }
+        let total = self.multipart(bucket, key, first, body).await?;
+        Ok(ObjectMeta::new(key, total))
+    }
+
+    async fn get(&self, bucket: &str, key: &str, options: GetOptions) -> Result<GetResult> {
+        let range = options.range.as_ref().map(range_header).transpose()?;
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_range(range)
+            .send()
+            .await
+            .map_err(|e| map(e, &format!("object {bucket}/{key}")))?;
+        let length = size(out.content_length());
+        let (range, total) = match out.content_range().and_then(content_range) {
+            Some(r) => r,
+            None => (0..length, length),
+        };
+        let mut meta = ObjectMeta::new(key, total);
+        meta.last_modified = time(out.last_modified());
+        let body = futures::stream::unfold(out.body, |mut body| async move {
+            match body.try_next().await {
+                Ok(Some(bytes)) => Some((Ok(bytes), body)),
+                Ok(None) => None,
+                Err(e) => Some((
+                    Err(Error::new(
+                        nubes_core::ErrorKind::Unavailable,
+                        format!("reading an object from S3: {e}"),
+                    )
+                    .with_provider(SCHEME)),
+                    body,
+                )),
+            }
+        })
+        .boxed();
+        Ok(GetResult {
+            meta,
+            range,
+            body: DebugStream(body),
+        })
+    }
+
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta> {
+        let out = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| map(e, &format!("object {bucket}/{key}")))?;
+        let mut meta = ObjectMeta::new(key, size(out.content_length()));
+        meta.last_modified = time(out.last_modified());
+        Ok(meta)
+    }
+
+    async fn list(&self, bucket: &str, options: ListObjectsOptions) -> Result<ObjectPage> {
+        let limit = match options.limit {
+            Some(0) => return Err(Error::invalid_input("list limit must be greater than zero")),
+            Some(n) => Some(i32::try_from(n).unwrap_or(i32::MAX)),
+            None => None,
+        };
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .set_prefix(options.prefix)
+            .set_max_keys(limit)
+            .set_continuation_token(options.continuation)
+            .send()
+            .await
+            .map_err(|e| map(e, &format!("bucket {bucket}")))?;
+        let objects = out
+            .contents()
+            .iter()
+            .map(|o| {
+                let mut meta = ObjectMeta::new(o.key().unwrap_or_default(), size(o.size()));
+                meta.last_modified = time(o.last_modified());
+                meta
+            })
+            .collect();
+        let next = match out.is_truncated() {
+            Some(true) => out.next_continuation_token().map(str::to_string),
+            _ => None,
+        };
+        Ok(ObjectPage::new(objects, next))
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
+        // S3 deletes a missing key without a word; the SDK's contract says NotFound.
+        self.head(bucket, key).await?;
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| map(e, &format!("object {bucket}/{key}")))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_go_out_and_come_back() {
+        assert_eq!(range_header(&(2..5).into()).unwrap(), "bytes=2-4");
+        assert_eq!(range_header(&ByteRange::from(7)).unwrap(), "bytes=7-");
+        assert!(range_header(&(5..5).into()).is_err());
+        assert_eq!(content_range("bytes 2-4/10"), Some((2..5, 10)));
+        assert_eq!(content_range("bytes */10"), None);
+    }
+}

@@ -1,0 +1,50 @@
+//! The moto endpoint the test script started, and a cloud on it.
+
+#![allow(dead_code)]
+
+/// moto's address, from the test script (`scripts/test.sh` starts it).
+pub fn endpoint() -> String {
+    std::env::var("NUBES_TEST_AWS_ENDPOINT")
+        .expect("NUBES_TEST_AWS_ENDPOINT is unset: run through scripts/test.sh, which starts moto")
+}
+
+pub async fn cloud() -> nubes_core::Cloud {
+    nubes_aws::connect(&format!("aws://us-east-1?endpoint={}", endpoint()))
+        .await
+        .unwrap()
+}
+
+/// Runs Python code with boto3 (moto's venv has it) against moto; its stdout.
+pub fn boto3(code: &str, args: &[&str]) -> Vec<u8> {
+    let python = std::env::var("NUBES_TEST_AWS_PYTHON")
+        .expect("NUBES_TEST_AWS_PYTHON is unset: run through scripts/test.sh");
+    let prelude = format!(
+        "import sys, boto3\ns3 = boto3.client('s3', endpoint_url='{}', region_name='us-east-1')\n",
+        endpoint()
+    );
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(prelude + code)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "boto3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Random-looking bytes, the same for the same seed.
+pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
