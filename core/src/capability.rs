@@ -98,6 +98,14 @@ pub struct StorageCapability {
 }
 
 impl StorageCapability {
+    /// Everything a storage can do: ranges and pages.
+    pub fn full() -> Self {
+        Self {
+            range: true,
+            pagination: true,
+        }
+    }
+
     pub fn supports(&self, _op: Operation) -> bool {
         true
     }

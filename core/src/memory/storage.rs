@@ -60,10 +60,7 @@ impl Storage for MemoryStorage {
     }
 
     fn capability(&self) -> StorageCapability {
-        StorageCapability {
-            range: true,
-            pagination: true,
-        }
+        StorageCapability::full()
     }
 
     async fn create_bucket(&self, name: &str) -> Result<Bucket> {

@@ -173,10 +173,7 @@ impl Storage for S3Storage {
     }
 
     fn capability(&self) -> StorageCapability {
-        let mut cap = StorageCapability::default();
-        cap.range = true;
-        cap.pagination = true;
-        cap
+        StorageCapability::full()
     }
 
     async fn create_bucket(&self, name: &str) -> Result<Bucket> {

@@ -135,10 +135,7 @@ impl Storage for LocalStorage {
     }
 
     fn capability(&self) -> StorageCapability {
-        let mut cap = StorageCapability::default();
-        cap.range = true;
-        cap.pagination = true;
-        cap
+        StorageCapability::full()
     }
 
     async fn create_bucket(&self, name: &str) -> Result<Bucket> {
