@@ -493,6 +493,18 @@ pub enum ObjectCmd {
     },
     #[command(visible_alias = "rm")]
     Delete { bucket: String, key: String },
+    /// Print a URL that reads (or with --put, writes) the object without credentials until it
+    /// expires; headers it needs go to stderr (all of it with -o json)
+    Presign {
+        bucket: String,
+        key: String,
+        /// A URL to upload with (HTTP PUT) instead of one to download with
+        #[arg(long)]
+        put: bool,
+        /// How long the URL works (at most 7d)
+        #[arg(long, default_value = "1h", value_parser = parse::duration)]
+        expires: Duration,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,15 +21,16 @@ pub fn duration(s: &str) -> Result<Duration, String> {
     let (number, unit) = s.split_at(split);
     let n: f64 = number
         .parse()
-        .map_err(|_| format!("invalid duration `{s}`: expected a number with s, ms, m or h"))?;
+        .map_err(|_| format!("invalid duration `{s}`: expected a number with ms, s, m, h or d"))?;
     let secs = match unit {
         "" | "s" => n,
         "ms" => n / 1000.0,
         "m" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86_400.0,
         _ => {
             return Err(format!(
-                "invalid duration `{s}`: unknown unit `{unit}` (use ms, s, m or h)"
+                "invalid duration `{s}`: unknown unit `{unit}` (use ms, s, m, h or d)"
             ))
         }
     };

@@ -355,6 +355,25 @@ fn buckets_and_objects_on_s3() {
         3,
         "does not exist",
     );
+    // A URL anyone can read with, until it expires.
+    let url = ok(&run(&[
+        "object",
+        "presign",
+        &bucket,
+        "big.bin",
+        "--expires",
+        "10m",
+    ]));
+    let fetched = std::process::Command::new("curl")
+        .args(["-fsS", "-r", "0-99", url.trim()])
+        .output()
+        .unwrap();
+    assert_eq!(fetched.stdout, &data[..100], "{}", text(&fetched.stderr));
+    fails(
+        &run(&["object", "presign", &bucket, "big.bin", "--expires", "30d"]),
+        5,
+        "7 days",
+    );
     fails(&run(&["bucket", "delete", &bucket]), 11, "bucket");
     ok(&run(&["object", "delete", &bucket, "big.bin"]));
     ok(&run(&["bucket", "delete", &bucket]));

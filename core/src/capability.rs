@@ -95,19 +95,27 @@ pub struct StorageCapability {
     pub range: bool,
     /// `list` honours `ListObjectsOptions::limit` and continuation tokens.
     pub pagination: bool,
+    /// `presign` makes URLs that anyone holding them can use, without credentials, until they
+    /// expire.
+    #[serde(default)]
+    pub presign: bool,
 }
 
 impl StorageCapability {
-    /// Everything a storage can do: ranges and pages.
-    pub fn full() -> Self {
+    /// Ranged reads and paged listings.
+    pub fn ranges_and_pages() -> Self {
         Self {
             range: true,
             pagination: true,
+            presign: false,
         }
     }
 
-    pub fn supports(&self, _op: Operation) -> bool {
-        true
+    pub fn supports(&self, op: Operation) -> bool {
+        match op {
+            Operation::StoragePresign => self.presign,
+            _ => true,
+        }
     }
 }
 

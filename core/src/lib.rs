@@ -32,7 +32,7 @@ pub use operation::Operation;
 pub use resources::Resources;
 pub use storage::{
     byte_stream, collect_bytes, Bucket, ByteRange, ByteStream, GetOptions, GetResult,
-    ListObjectsOptions, ObjectMeta, ObjectPage, Storage,
+    ListObjectsOptions, ObjectMeta, ObjectPage, PresignMethod, PresignedRequest, Storage,
 };
 pub use wait::{wait_for, WaitCondition};
 

@@ -196,6 +196,54 @@ impl ObjectPage {
     }
 }
 
+/// What a presigned URL lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum PresignMethod {
+    /// Read the object.
+    Get,
+    /// Write the object (replacing it).
+    Put,
+}
+
+/// The longest a presigned URL may live: S3's own limit (seven days).
+pub const PRESIGN_MAX: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// A request anyone can make until it expires: the URL, and the headers that must go with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
+pub struct PresignedRequest {
+    pub method: PresignMethod,
+    pub url: String,
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl PresignedRequest {
+    pub fn new(method: PresignMethod, url: impl Into<String>, expires_at: DateTime<Utc>) -> Self {
+        Self {
+            method,
+            url: url.into(),
+            headers: Default::default(),
+            expires_at,
+        }
+    }
+}
+
+/// Checks how long a presigned URL is asked to live: at least a second, at most [`PRESIGN_MAX`].
+pub fn check_presign_expiry(expires_in: std::time::Duration) -> Result<()> {
+    if expires_in.as_secs() == 0 || expires_in > PRESIGN_MAX {
+        return Err(Error::invalid_input(format!(
+            "a presigned URL lives 1 second to {} days",
+            PRESIGN_MAX.as_secs() / 86_400
+        )));
+    }
+    Ok(())
+}
+
 /// Buckets and objects.
 #[async_trait]
 pub trait Storage: Debug + Send + Sync + 'static {
@@ -212,4 +260,19 @@ pub trait Storage: Debug + Send + Sync + 'static {
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta>;
     async fn list(&self, bucket: &str, options: ListObjectsOptions) -> Result<ObjectPage>;
     async fn delete(&self, bucket: &str, key: &str) -> Result<()>;
+    /// A URL for one object that anyone holding it may `method` until `expires_in` has passed
+    /// (`StorageCapability::presign`).
+    async fn presign(
+        &self,
+        bucket: &str,
+        key: &str,
+        method: PresignMethod,
+        expires_in: std::time::Duration,
+    ) -> Result<PresignedRequest> {
+        let _ = (bucket, key, method, expires_in);
+        Err(Error::unsupported(format!(
+            "{} storage makes no presigned URLs",
+            self.provider()
+        )))
+    }
 }

@@ -50,9 +50,12 @@ impl Buckets {
             .ok_or_else(|| Error::unsupported("this server has no storage provider configured"))
     }
 
-    /// What the provider behind this server can do; the API carries all of it.
+    /// What the provider behind this server can do, as far as the API carries it: presigned
+    /// URLs are not part of the API yet.
     pub fn capability(&self) -> Option<nubes::StorageCapability> {
-        self.storage.as_ref().map(|b| b.capability())
+        let mut cap = self.storage.as_ref()?.capability();
+        cap.presign = false;
+        Some(cap)
     }
 
     async fn authorized(&self, p: &Principal, r: Ref<'_>, action: Action) -> Result<ResourceRow> {

@@ -3,7 +3,7 @@ use std::path::Path;
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use nubes::prelude::*;
-use nubes::{GetOptions, ListObjectsOptions, ObjectMeta};
+use nubes::{GetOptions, ListObjectsOptions, ObjectMeta, PresignMethod};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
@@ -153,6 +153,30 @@ pub async fn run(cloud: &Cloud, cmd: ObjectCmd, format: Format) -> Outcome {
         ObjectCmd::Delete { bucket, key } => {
             storage.delete(&bucket, &key).await?;
             eprintln!("deleted {bucket}/{key}");
+        }
+        ObjectCmd::Presign {
+            bucket,
+            key,
+            put,
+            expires,
+        } => {
+            let method = if put {
+                PresignMethod::Put
+            } else {
+                PresignMethod::Get
+            };
+            let signed = storage.presign(&bucket, &key, method, expires).await?;
+            match format {
+                // The URL alone on stdout, so `curl "$(cloudctl object presign b k)"` works.
+                Format::Table => {
+                    println!("{}", signed.url);
+                    for (name, value) in &signed.headers {
+                        eprintln!("send header {name}: {value}");
+                    }
+                    eprintln!("expires {}", output::time(Some(signed.expires_at)));
+                }
+                _ => output::structured(format, &signed),
+            }
         }
     }
     Ok(0)

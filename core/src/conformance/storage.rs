@@ -18,6 +18,12 @@ pub async fn storage(s: &dyn Storage, fx: &Fixture) -> Report {
     } else {
         r.skip("range_get", "capability range is off");
     }
+    if cap.presign {
+        r.case("presign", presign(s, fx)).await;
+    } else {
+        r.case("presign_unsupported", presign_unsupported(s, fx))
+            .await;
+    }
     r.case("list_prefix", list_prefix(s, fx)).await;
     if cap.pagination {
         r.case("list_pagination", pagination(s, fx)).await;
@@ -262,6 +268,50 @@ async fn range(s: &dyn Storage, fx: &Fixture) -> CaseResult {
     s.delete(&b, "abc").await?;
     s.delete_bucket(&b).await?;
     Ok(())
+}
+
+/// URLs for reading and writing one object, living as long as asked; expiries out of bounds
+/// refused. (That a URL works is for the provider's own tests: the kit speaks no HTTP.)
+async fn presign(s: &dyn Storage, fx: &Fixture) -> CaseResult {
+    let b = fx.name("presign");
+    s.create_bucket(&b).await?;
+    s.put(&b, "shared.txt", byte_stream("for sharing")).await?;
+    let hour = std::time::Duration::from_secs(3600);
+    let before = chrono::Utc::now();
+    let get = s
+        .presign(&b, "shared.txt", PresignMethod::Get, hour)
+        .await?;
+    ensure!(get.method == PresignMethod::Get, "method {:?}", get.method);
+    ensure!(get.url.contains("shared.txt"), "url {}", get.url);
+    let lives = (get.expires_at - before).num_seconds();
+    ensure!(
+        (3590..=3610).contains(&lives),
+        "lives {lives} s, asked 3600"
+    );
+    let put = s
+        .presign(&b, "upload.bin", PresignMethod::Put, hour)
+        .await?;
+    ensure!(put.method == PresignMethod::Put, "method {:?}", put.method);
+    for bad in [std::time::Duration::ZERO, PRESIGN_MAX * 2] {
+        expect_kind(
+            s.presign(&b, "shared.txt", PresignMethod::Get, bad).await,
+            ErrorKind::InvalidInput,
+            &format!("expiry {bad:?}"),
+        )?;
+    }
+    s.delete(&b, "shared.txt").await?;
+    s.delete_bucket(&b).await?;
+    Ok(())
+}
+
+async fn presign_unsupported(s: &dyn Storage, fx: &Fixture) -> CaseResult {
+    let hour = std::time::Duration::from_secs(3600);
+    expect_kind(
+        s.presign(&fx.name("nopresign"), "k", PresignMethod::Get, hour)
+            .await,
+        ErrorKind::Unsupported,
+        "presign without the capability",
+    )
 }
 
 async fn fill(s: &dyn Storage, b: &str, keys: &[&str]) -> Result<()> {

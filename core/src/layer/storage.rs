@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use super::{Layer, Layered};
@@ -73,5 +75,18 @@ impl<L: Layer> Storage for Layered<L, dyn Storage> {
     async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
         self.run(Operation::StorageDelete, || self.inner.delete(bucket, key))
             .await
+    }
+
+    async fn presign(
+        &self,
+        bucket: &str,
+        key: &str,
+        method: PresignMethod,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest> {
+        self.run(Operation::StoragePresign, || {
+            self.inner.presign(bucket, key, method, expires_in)
+        })
+        .await
     }
 }

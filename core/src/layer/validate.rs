@@ -120,6 +120,17 @@ impl StorageLayer for Validated<dyn Storage> {
         object(bucket, key)?;
         self.inner.delete(bucket, key).await
     }
+    async fn presign(
+        &self,
+        bucket: &str,
+        key: &str,
+        method: PresignMethod,
+        expires_in: std::time::Duration,
+    ) -> Result<PresignedRequest> {
+        object(bucket, key)?;
+        check_presign_expiry(expires_in)?;
+        self.inner.presign(bucket, key, method, expires_in).await
+    }
 }
 
 fn object(bucket: &str, key: &str) -> Result<()> {

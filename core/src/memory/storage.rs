@@ -60,7 +60,7 @@ impl Storage for MemoryStorage {
     }
 
     fn capability(&self) -> StorageCapability {
-        StorageCapability::full()
+        StorageCapability::ranges_and_pages()
     }
 
     async fn create_bucket(&self, name: &str) -> Result<Bucket> {

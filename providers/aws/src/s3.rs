@@ -3,6 +3,7 @@
 //! bounded whatever the object's size, and a failed upload is aborted rather than left to bill.
 
 use async_trait::async_trait;
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream as S3Body;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration,
@@ -173,7 +174,9 @@ impl Storage for S3Storage {
     }
 
     fn capability(&self) -> StorageCapability {
-        StorageCapability::full()
+        let mut cap = StorageCapability::ranges_and_pages();
+        cap.presign = true;
+        cap
     }
 
     async fn create_bucket(&self, name: &str) -> Result<Bucket> {
@@ -343,6 +346,48 @@ impl Storage for S3Storage {
             _ => None,
         };
         Ok(ObjectPage::new(objects, next))
+    }
+
+    /// Signed here with the connection's credentials (no request to S3): the URL carries
+    /// the signature, never the secret.
+    async fn presign(
+        &self,
+        bucket: &str,
+        key: &str,
+        method: PresignMethod,
+        expires_in: std::time::Duration,
+    ) -> Result<PresignedRequest> {
+        let config = PresigningConfig::expires_in(expires_in)
+            .map_err(|e| Error::invalid_input(format!("presigning: {e}")))?;
+        let what = format!("presigning {bucket}/{key}");
+        let signed = match method {
+            PresignMethod::Get => self
+                .client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .presigned(config)
+                .await
+                .map_err(|e| map(e, &what))?,
+            // The content type is signed, so the holder sends the one S3 expects.
+            PresignMethod::Put => self
+                .client
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .content_type("application/octet-stream")
+                .presigned(config)
+                .await
+                .map_err(|e| map(e, &what))?,
+        };
+        let expires_at =
+            Utc::now() + chrono::Duration::from_std(expires_in).unwrap_or(chrono::Duration::zero());
+        let mut request = PresignedRequest::new(method, signed.uri(), expires_at);
+        request.headers = signed
+            .headers()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Ok(request)
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<()> {

@@ -5,7 +5,7 @@ mod common;
 
 use futures::StreamExt;
 use nubes_core::conformance::{self, Fixture};
-use nubes_core::{ByteStream, Bytes, Error, ErrorKind, GetOptions};
+use nubes_core::{ByteStream, Bytes, Error, ErrorKind, GetOptions, PresignMethod};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_passes_the_storage_kit() {
@@ -13,7 +13,7 @@ async fn s3_passes_the_storage_kit() {
     let storage = cloud.storage().unwrap();
     let report = conformance::storage(storage.as_ref(), &Fixture::new("unused")).await;
     println!("{report}");
-    assert_eq!(report.passed.len(), 7, "{report}");
+    assert_eq!(report.passed.len(), 8, "{report}");
     assert!(report.skipped.is_empty(), "{report}");
 }
 
@@ -119,6 +119,84 @@ async fn aws_refusals_keep_their_reason() {
     assert!(!full.message().is_empty());
     storage.delete(&bucket, "k").await.unwrap();
     storage.delete_bucket(&bucket).await.unwrap();
+}
+
+/// A presigned URL needs nothing but itself: plain curl reads and writes with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn presigned_urls_work_with_curl() {
+    let storage = common::cloud().await.storage().unwrap();
+    let bucket = format!("presign-{}", fastrand_suffix());
+    storage.create_bucket(&bucket).await.unwrap();
+    storage
+        .put(
+            &bucket,
+            "notes.txt",
+            nubes_core::byte_stream("shared by URL\n"),
+        )
+        .await
+        .unwrap();
+    let hour = std::time::Duration::from_secs(3600);
+    let get = storage
+        .presign(&bucket, "notes.txt", PresignMethod::Get, hour)
+        .await
+        .unwrap();
+    let out = curl(&[&get.url], &get.headers, None);
+    assert_eq!(out, b"shared by URL\n");
+
+    let put = storage
+        .presign(&bucket, "dropped.bin", PresignMethod::Put, hour)
+        .await
+        .unwrap();
+    let data = common::pattern(300_000, 3);
+    curl(&["-X", "PUT", &put.url], &put.headers, Some(&data));
+    let got = storage
+        .get(&bucket, "dropped.bin", GetOptions::default())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(got == data, "the object written by URL differs");
+    for key in ["notes.txt", "dropped.bin"] {
+        storage.delete(&bucket, key).await.unwrap();
+    }
+    storage.delete_bucket(&bucket).await.unwrap();
+}
+
+/// `curl` with `headers`, sending `body` if any; its output, after it succeeded.
+fn curl(
+    args: &[&str],
+    headers: &std::collections::BTreeMap<String, String>,
+    body: Option<&[u8]>,
+) -> Vec<u8> {
+    use std::io::Write;
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-fsS"]).args(args);
+    for (k, v) in headers {
+        cmd.args(["-H", &format!("{k}: {v}")]);
+    }
+    if body.is_some() {
+        cmd.args(["--data-binary", "@-"]);
+    }
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.unwrap_or_default())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 fn fastrand_suffix() -> String {

@@ -135,7 +135,7 @@ impl Storage for LocalStorage {
     }
 
     fn capability(&self) -> StorageCapability {
-        StorageCapability::full()
+        StorageCapability::ranges_and_pages()
     }
 
     async fn create_bucket(&self, name: &str) -> Result<Bucket> {

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use crate::storage::*;
@@ -33,6 +35,15 @@ pub trait StorageLayer: std::fmt::Debug + Send + Sync + 'static {
     async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
         self.inner().delete(bucket, key).await
     }
+    async fn presign(
+        &self,
+        bucket: &str,
+        key: &str,
+        method: PresignMethod,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest> {
+        self.inner().presign(bucket, key, method, expires_in).await
+    }
 }
 
 #[async_trait]
@@ -66,5 +77,14 @@ impl<L: StorageLayer> Storage for L {
     }
     async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
         StorageLayer::delete(self, bucket, key).await
+    }
+    async fn presign(
+        &self,
+        bucket: &str,
+        key: &str,
+        method: PresignMethod,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest> {
+        StorageLayer::presign(self, bucket, key, method, expires_in).await
     }
 }
