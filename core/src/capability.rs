@@ -69,6 +69,10 @@ impl ComputeCapability {
 #[non_exhaustive]
 pub struct DiskCapability {
     pub resize: bool,
+    /// `resize` also shrinks, when asked to (`DiskResizeRequest::allow_shrink`); without it a
+    /// smaller size is `Unsupported`.
+    #[serde(default)]
+    pub shrink: bool,
     pub convert: bool,
     pub rename: bool,
     /// Formats `create` and `convert` accept.

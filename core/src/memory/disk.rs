@@ -37,6 +37,7 @@ impl Disk for MemoryDisk {
     fn capability(&self) -> DiskCapability {
         DiskCapability {
             resize: true,
+            shrink: true,
             convert: true,
             rename: true,
             formats: DiskFormat::ALL.to_vec(),

@@ -19,11 +19,13 @@ pub struct AwsConfig {
     pub profile: Option<String>,
     /// Path-style S3 addressing (`endpoint/bucket/key`); implied by an endpoint override.
     pub path_style: bool,
+    /// The availability zone volumes are made in (`REGIONa` unless said).
+    pub zone: String,
 }
 
 impl AwsConfig {
     pub fn parse(uri: &str) -> Result<Self> {
-        let u = ProviderUri::parse(uri, "AWS", &["endpoint", "profile", "path_style"])?;
+        let u = ProviderUri::parse(uri, "AWS", &["endpoint", "profile", "path_style", "zone"])?;
         if u.target.is_empty() || u.target.contains('/') {
             return Err(Error::invalid_input(format!(
                 "an AWS URI names its region: {SCHEME}://us-east-1, not `{uri}`"
@@ -48,6 +50,9 @@ impl AwsConfig {
             }
         };
         Ok(Self {
+            zone: u
+                .option("zone")
+                .map_or_else(|| format!("{}a", u.target), str::to_string),
             profile: u.option("profile").map(str::to_string),
             region: u.target,
             endpoint,
@@ -83,6 +88,7 @@ mod tests {
     fn uris_name_a_region_and_options() {
         let c = AwsConfig::parse("aws://us-east-1").unwrap();
         assert_eq!((c.region.as_str(), c.path_style), ("us-east-1", false));
+        assert_eq!(c.zone, "us-east-1a");
         let c = AwsConfig::parse("aws://eu-west-1?endpoint=http://127.0.0.1:5000").unwrap();
         assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
         assert!(c.path_style, "an endpoint override implies path style");

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub mod config;
+#[cfg(feature = "ec2")]
+mod ebs;
 mod error;
 #[cfg(feature = "s3")]
 mod s3;
@@ -8,6 +10,8 @@ mod s3;
 use nubes_core::{Cloud, Registry, Result};
 
 pub use config::AwsConfig;
+#[cfg(feature = "ec2")]
+pub use ebs::{EbsDisk, OWNER_TAG};
 pub use error::kind as error_kind;
 #[cfg(feature = "s3")]
 pub use s3::{S3Storage, PART};
@@ -16,7 +20,7 @@ pub use s3::{S3Storage, PART};
 pub const SCHEME: &str = "aws";
 
 /// Connects to the services this build has, in the region the URI names.
-#[cfg_attr(not(feature = "s3"), allow(unused_variables))]
+#[cfg_attr(not(any(feature = "s3", feature = "ec2")), allow(unused_variables))]
 pub async fn connect(uri: &str) -> Result<Cloud> {
     let config = AwsConfig::parse(uri)?;
     let sdk = config.load().await;
@@ -31,6 +35,14 @@ pub async fn connect(uri: &str) -> Result<Cloud> {
         cloud = cloud.with_storage(std::sync::Arc::new(S3Storage::new(
             client,
             config.region.clone(),
+        )));
+    }
+    #[cfg(feature = "ec2")]
+    {
+        let client = aws_sdk_ec2::Client::new(&sdk);
+        cloud = cloud.with_disk(std::sync::Arc::new(EbsDisk::new(
+            client,
+            config.zone.clone(),
         )));
     }
     Ok(cloud)

@@ -14,17 +14,30 @@ pub async fn cloud() -> nubes_core::Cloud {
         .unwrap()
 }
 
-/// Runs Python code with boto3 (moto's venv has it) against moto; its stdout.
+/// Runs Python code with boto3 (moto's venv has it) against moto, with `s3` a client; its
+/// stdout.
 pub fn boto3(code: &str, args: &[&str]) -> Vec<u8> {
+    python(&client("s3"), code, args)
+}
+
+/// As [`boto3`], with `ec2` a client.
+pub fn boto3_ec2(code: &str, args: &[&str]) -> Vec<u8> {
+    python(&client("ec2"), code, args)
+}
+
+fn client(service: &str) -> String {
+    format!(
+        "import sys, boto3\n{service} = boto3.client('{service}', endpoint_url='{}', region_name='us-east-1')\n",
+        endpoint()
+    )
+}
+
+fn python(prelude: &str, code: &str, args: &[&str]) -> Vec<u8> {
     let python = std::env::var("NUBES_TEST_AWS_PYTHON")
         .expect("NUBES_TEST_AWS_PYTHON is unset: run through scripts/test.sh");
-    let prelude = format!(
-        "import sys, boto3\ns3 = boto3.client('s3', endpoint_url='{}', region_name='us-east-1')\n",
-        endpoint()
-    );
     let out = std::process::Command::new(python)
         .arg("-c")
-        .arg(prelude + code)
+        .arg(format!("{prelude}{code}"))
         .args(args)
         .output()
         .unwrap();

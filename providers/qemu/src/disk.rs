@@ -116,6 +116,7 @@ impl Disk for QemuDisk {
     fn capability(&self) -> DiskCapability {
         let mut cap = DiskCapability::default();
         cap.resize = true;
+        cap.shrink = true;
         cap.convert = true;
         cap.rename = true;
         cap.formats = DiskFormat::ALL.to_vec();
