@@ -16,30 +16,28 @@ pub use disk::MemoryDisk;
 pub use function::{Handler, MemoryFunction};
 pub use storage::MemoryStorage;
 
-use crate::{Cloud, Registry};
+use crate::uri::ProviderUri;
+use crate::{Cloud, Registry, Result};
 
 pub const SCHEME: &str = "memory";
 
 /// Registers `memory://`. The query string may list images compute accepts:
 /// `memory://?images=busybox,alpine`.
 pub fn register(registry: &mut Registry) {
-    registry.register(SCHEME, |uri: String| async move { Ok(connect(&uri)) });
+    registry.register(SCHEME, |uri: String| async move { connect(&uri) });
 }
 
-fn connect(uri: &str) -> Cloud {
+fn connect(uri: &str) -> Result<Cloud> {
+    let u = ProviderUri::parse(uri, "memory", &["images"])?;
     let mut compute = MemoryCompute::new();
-    if let Some((_, query)) = uri.split_once('?') {
-        for pair in query.split('&') {
-            if let Some(("images", list)) = pair.split_once('=') {
-                for image in list.split(',').filter(|s| !s.is_empty()) {
-                    compute = compute.with_image(image);
-                }
-            }
+    for image in u.option("images").unwrap_or_default().split(',') {
+        if !image.is_empty() {
+            compute = compute.with_image(image);
         }
     }
-    Cloud::new(SCHEME)
+    Ok(Cloud::new(SCHEME)
         .with_compute(Arc::new(compute))
         .with_disk(Arc::new(MemoryDisk::new()))
         .with_storage(Arc::new(MemoryStorage::new()))
-        .with_function(Arc::new(MemoryFunction::new()))
+        .with_function(Arc::new(MemoryFunction::new())))
 }

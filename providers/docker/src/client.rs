@@ -5,6 +5,7 @@ use std::sync::Arc;
 use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::RemoveContainerOptions;
 use bollard::Docker;
+use nubes_core::uri::ProviderUri;
 use nubes_core::{Error, Result};
 
 use crate::{convert, error};
@@ -25,20 +26,16 @@ impl Engine {
     /// Connects to `docker://` (DOCKER_HOST or the local socket), `docker:///path/to/docker.sock`,
     /// or `docker+tcp://host:port`, and agrees on an API version with the engine.
     pub async fn connect(uri: &str) -> Result<Arc<Self>> {
-        let rest = uri.split_once("://").map(|(_, r)| r).unwrap_or("");
-        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (mut network, mut subnets) = (crate::NetworkMode::default(), crate::Subnets::default());
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            match pair.split_once('=') {
-                Some(("network", v)) => network = v.parse()?,
-                Some(("subnets", v)) => subnets = v.parse()?,
-                _ => {
-                    return Err(Error::invalid_input(format!(
-                        "unknown Docker URI option `{pair}`: expected network= or subnets="
-                    )))
-                }
-            }
-        }
+        let u = ProviderUri::parse(uri, "Docker", &["network", "subnets"])?;
+        let rest = u.target.as_str();
+        let network = match u.option("network") {
+            Some(v) => v.parse()?,
+            None => crate::NetworkMode::default(),
+        };
+        let subnets = match u.option("subnets") {
+            Some(v) => v.parse()?,
+            None => crate::Subnets::default(),
+        };
         let docker = if uri.starts_with("docker+tcp://") {
             Docker::connect_with_http(&format!("tcp://{rest}"), 120, bollard::API_DEFAULT_VERSION)
         } else if rest.is_empty() {

@@ -15,6 +15,7 @@ mod pool;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use nubes_core::uri::ProviderUri;
 use nubes_core::{Cloud, Error, Registry, Result};
 
 pub use disk::{InUse, QemuDisk, Unused};
@@ -53,62 +54,36 @@ pub struct Target {
 /// Reads `qemu://?pool=DIR&libvirt=URI&boot=DIR&state=DIR&machine=TYPE&emulator=PATH&bridges=BR,BR`;
 /// every setting is optional.
 pub fn parse_uri(uri: &str) -> Result<Target> {
-    let rest = uri.strip_prefix("qemu://").ok_or_else(|| {
+    uri.strip_prefix("qemu://").ok_or_else(|| {
         Error::invalid_input(format!("a QEMU URI starts with qemu://, got `{uri}`"))
     })?;
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    if !path.is_empty() {
+    let u = ProviderUri::parse(
+        uri,
+        "qemu://",
+        &[
+            "pool", "libvirt", "boot", "state", "machine", "emulator", "bridges",
+        ],
+    )?;
+    if !u.target.is_empty() {
         return Err(Error::invalid_input(format!(
-            "qemu:// takes its settings as query parameters (qemu://?pool=/dir), not `{path}`"
+            "qemu:// takes its settings as query parameters (qemu://?pool=/dir), not `{}`",
+            u.target
         )));
     }
-    let mut target = Target {
-        pool: default_pool(),
-        libvirt: None,
-        boot: None,
-        state: None,
-        machine: None,
-        emulator: None,
-        bridges: Vec::new(),
+    let path = |key: &str| u.option(key).map(PathBuf::from);
+    let text = |key: &str| u.option(key).map(str::to_string);
+    let target = Target {
+        pool: path("pool").unwrap_or_else(default_pool),
+        libvirt: text("libvirt"),
+        boot: path("boot"),
+        state: path("state"),
+        machine: text("machine"),
+        emulator: path("emulator"),
+        bridges: u
+            .option("bridges")
+            .map(|v| v.split(',').map(str::to_string).collect())
+            .unwrap_or_default(),
     };
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some((_, "")) | None => {}
-            Some(("pool", v)) => {
-                target.pool = PathBuf::from(v);
-                continue;
-            }
-            Some(("libvirt", v)) => {
-                target.libvirt = Some(v.to_string());
-                continue;
-            }
-            Some(("boot", v)) => {
-                target.boot = Some(PathBuf::from(v));
-                continue;
-            }
-            Some(("state", v)) => {
-                target.state = Some(PathBuf::from(v));
-                continue;
-            }
-            Some(("machine", v)) => {
-                target.machine = Some(v.to_string());
-                continue;
-            }
-            Some(("emulator", v)) => {
-                target.emulator = Some(PathBuf::from(v));
-                continue;
-            }
-            Some(("bridges", v)) => {
-                target.bridges = v.split(',').map(str::to_string).collect();
-                continue;
-            }
-            Some(_) => {}
-        }
-        return Err(Error::invalid_input(format!(
-            "unknown or empty qemu:// setting `{pair}`: expected pool, libvirt, boot, state, \
-             machine, emulator or bridges, each with a value"
-        )));
-    }
     Ok(target)
 }
 
