@@ -25,7 +25,7 @@ export NUBES_TEST_POSTGRES_URL NUBES_TEST_SMTP_URL NUBES_TEST_MAILDIR NUBES_TEST
 curl -fsS -X POST "$NUBES_TEST_AWS_ENDPOINT/moto-api/reset" >/dev/null
 
 # moto checks no signature; the SDK's credential chain reads these, as it would real ones.
-export AWS_ACCESS_KEY_ID=nubes-test AWS_SECRET_ACCESS_KEY=nubes-test
+export AWS_ACCESS_KEY_ID=nubes-test-key AWS_SECRET_ACCESS_KEY=nubes-test-secret-never-shown
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
