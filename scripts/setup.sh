@@ -229,10 +229,14 @@ ensure_smtp() {
 NUBES_MOTO_PORT=${NUBES_MOTO_PORT:-5055}
 NUBES_TEST_AWS_ENDPOINT="http://127.0.0.1:$NUBES_MOTO_PORT"
 NUBES_TEST_AWS_PYTHON="$NUBES_STATE_DIR/moto-venv/bin/python"
+# Up means it answers HTTP at all (its data.json can fail on some states, its health cannot).
+moto_answers() {
+  curl -s -o /dev/null -w '%{http_code}' "$NUBES_TEST_AWS_ENDPOINT/moto-api/" 2>/dev/null | grep -q '^[1-5]'
+}
 ensure_moto() {
   local venv="$NUBES_STATE_DIR/moto-venv"
   apt_install curl
-  if curl -fsS "$NUBES_TEST_AWS_ENDPOINT/moto-api/data.json" >/dev/null 2>&1; then return 0; fi
+  if moto_answers; then return 0; fi
   if [ ! -x "$venv/bin/moto_server" ]; then
     log "installing moto into $venv"
     python3 -m venv "$venv"
@@ -242,7 +246,7 @@ ensure_moto() {
   setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$NUBES_MOTO_PORT" \
     >"$NUBES_STATE_DIR/moto.log" 2>&1 < /dev/null &
   for _ in $(seq 1 120); do
-    curl -fsS "$NUBES_TEST_AWS_ENDPOINT/moto-api/data.json" >/dev/null 2>&1 && return 0
+    moto_answers && return 0
     sleep 0.25
   done
   echo "moto did not come up: $(tail -n 3 "$NUBES_STATE_DIR/moto.log")" >&2
