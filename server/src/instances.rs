@@ -311,7 +311,7 @@ impl Instances {
             .await?;
         // The first hour is paid: metering spends it before charging anything.
         let meter = MeterRow::new(&row.backend_id, &row.owner_id, hour, &row.id, &row.name);
-        let (meter, used) = metering.opening(meter, disk);
+        let used = metering.opening(disk);
         Db::settle_meter_in(&mut db, Settlement::opening(&meter, &used, billing.now())).await?;
         db.commit()
             .await

@@ -123,15 +123,14 @@ impl Metering {
         Ok(metering)
     }
 
-    /// The meter of an instance about to be made, and what its opening uses: `disk`, paid
-    /// once at creation, today. Written with [`Settlement::opening`] in the transaction that
-    /// admits the instance.
-    pub fn opening(&self, row: MeterRow, disk: Credits) -> (MeterRow, Vec<(i64, Breakdown)>) {
+    /// What opening a meter uses: `disk`, paid once at creation, today. Written with
+    /// [`Settlement::opening`] in the transaction that admits the instance.
+    pub fn opening(&self, disk: Credits) -> Vec<(i64, Breakdown)> {
         let used = Breakdown {
             disk,
             ..Breakdown::default()
         };
-        (row, vec![(day(self.clock.now()), used)])
+        vec![(day(self.clock.now()), used)]
     }
 
     pub fn now(&self) -> i64 {

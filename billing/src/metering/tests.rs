@@ -97,7 +97,7 @@ async fn running_time_is_charged_once_after_what_was_paid_ahead() {
     let size = Resources::of(&spec).compute_only();
     let hour = prices.hourly(size);
     let row = MeterRow::new("web", "ann", hour, "i-1", "web");
-    let (row, used) = metering.opening(row, Credits::ZERO);
+    let used = metering.opening(Credits::ZERO);
     store
         .settle(Settlement::opening(&row, &used, metering.now()))
         .await

@@ -114,6 +114,11 @@ impl StorageLayer for Validated<dyn Storage> {
     }
     async fn list(&self, bucket: &str, options: ListObjectsOptions) -> Result<ObjectPage> {
         validate::bucket(bucket)?;
+        if options.limit == Some(0) {
+            return Err(crate::Error::invalid_input(
+                "list limit must be greater than zero",
+            ));
+        }
         self.inner.list(bucket, options).await
     }
     async fn delete(&self, bucket: &str, key: &str) -> Result<()> {

@@ -317,11 +317,8 @@ impl Storage for S3Storage {
     }
 
     async fn list(&self, bucket: &str, options: ListObjectsOptions) -> Result<ObjectPage> {
-        let limit = match options.limit {
-            Some(0) => return Err(Error::invalid_input("list limit must be greater than zero")),
-            Some(n) => Some(i32::try_from(n).unwrap_or(i32::MAX)),
-            None => None,
-        };
+        // A limit of 0 never gets here: the `Validated` layer refuses it.
+        let limit = options.limit.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
         let out = self
             .client
             .list_objects_v2()
