@@ -31,6 +31,11 @@ pub struct ComputeCapability {
     pub disk_limit: bool,
     pub console: bool,
     pub gpu: bool,
+    /// Instances come in fixed sizes (a cloud's instance types): `cpus` and `memory` are
+    /// rounded up to the smallest size that holds them, and an instance reports the size it
+    /// got, which is what it is billed for.
+    #[serde(default)]
+    pub sized: bool,
 }
 
 impl ComputeCapability {

@@ -13,7 +13,7 @@ const MIB: u64 = 1 << 20;
 /// Runs the Compute suite.
 pub async fn compute(c: &dyn Compute, fx: &Fixture) -> Report {
     let cap = c.capability();
-    let mut r = Runner::new("compute", c.provider());
+    let mut r = Runner::new("compute", c.provider(), fx);
     r.case("lifecycle", lifecycle(c, fx)).await;
     r.case("bad_input_creates_nothing", bad_input(c, fx)).await;
     r.case("duplicate_name", duplicate(c, fx)).await;
@@ -63,6 +63,11 @@ fn spec(fx: &Fixture, what: &str) -> InstanceSpec {
     s
 }
 
+/// Whether an instance got `want`: exactly, or at least it where instances come in sizes.
+fn got<T: PartialOrd>(got: Option<T>, want: T, sized: bool) -> bool {
+    got.is_some_and(|g| if sized { g >= want } else { g == want })
+}
+
 fn kit_filter(fx: &Fixture) -> ListOptions {
     ListOptions::default().label(KIT_LABEL, fx.prefix())
 }
@@ -88,8 +93,13 @@ async fn lifecycle(c: &dyn Compute, fx: &Fixture) -> CaseResult {
         inst.state
     );
     ensure!(inst.name == name, "name {} != {name}", inst.name);
-    ensure!(inst.cpus == Some(0.5), "cpus {:?}", inst.cpus);
-    ensure!(inst.memory == Some(64 * MIB), "memory {:?}", inst.memory);
+    let sized = c.capability().sized;
+    ensure!(got(inst.cpus, 0.5, sized), "cpus {:?}", inst.cpus);
+    ensure!(
+        got(inst.memory, 64 * MIB, sized),
+        "memory {:?}",
+        inst.memory
+    );
     ensure!(
         inst.labels.get(KIT_LABEL).map(String::as_str) == Some(fx.prefix()),
         "labels {:?}",
@@ -595,6 +605,7 @@ async fn resize(c: &dyn Compute, fx: &Fixture) -> CaseResult {
         .create(spec(fx, "resize").cpus(0.5).memory(64 * MIB))
         .await?;
     let live = c.capability().resize_live;
+    let sized = c.capability().sized;
     if !live {
         expect_kind(
             c.resize(&inst.id, ResizeRequest::default().cpus(1.0)).await,
@@ -611,25 +622,25 @@ async fn resize(c: &dyn Compute, fx: &Fixture) -> CaseResult {
         )
         .await?;
     ensure!(
-        resized.cpus == Some(1.0) && resized.memory == Some(128 * MIB),
+        got(resized.cpus, 1.0, sized) && got(resized.memory, 128 * MIB, sized),
         "resize returned {resized:?}"
     );
-    let got = c.get(&inst.id).await?;
+    let now = c.get(&inst.id).await?;
     ensure!(
-        got.cpus == Some(1.0) && got.memory == Some(128 * MIB),
-        "get after resize {got:?}"
+        now.cpus == resized.cpus && now.memory == resized.memory,
+        "get after resize {now:?}"
     );
     if !live {
         let started = c.start(&inst.id).await?;
         ensure!(
-            started.cpus == Some(1.0) && started.memory == Some(128 * MIB),
+            started.cpus == resized.cpus && started.memory == resized.memory,
             "started after resize {started:?}"
         );
     }
     if c.capability().stats {
         let s = c.stats(&inst.id).await?;
         ensure!(
-            s.memory_limit_bytes == Some(128 * MIB),
+            s.memory_limit_bytes == resized.memory,
             "enforced limit {:?}",
             s.memory_limit_bytes
         );
@@ -645,7 +656,7 @@ async fn resize(c: &dyn Compute, fx: &Fixture) -> CaseResult {
         "empty resize",
     )?;
     ensure!(
-        c.get(&inst.id).await?.memory == Some(128 * MIB),
+        c.get(&inst.id).await?.memory == resized.memory,
         "a refused resize changed the instance"
     );
     c.delete(&inst.id, DeleteOptions::force()).await?;

@@ -7,7 +7,7 @@ const GIB: u64 = 1 << 30;
 /// Runs the Disk suite.
 pub async fn disk(d: &dyn Disk, fx: &Fixture) -> Report {
     let cap = d.capability();
-    let mut r = Runner::new("disk", d.provider());
+    let mut r = Runner::new("disk", d.provider(), fx);
     r.case("create_get_list_delete", basics(d, fx)).await;
     r.case("bad_input", bad_input(d, fx)).await;
     if cap.resize {

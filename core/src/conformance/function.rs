@@ -6,7 +6,7 @@ use crate::{ErrorKind, Result};
 
 /// Runs the Function suite. Needs `Fixture::with_functions`.
 pub async fn function(f: &dyn Function, fx: &Fixture) -> Report {
-    let mut r = Runner::new("function", f.provider());
+    let mut r = Runner::new("function", f.provider(), fx);
     match (&fx.echo_function, &fx.failing_function) {
         (Some(echo), Some(failing)) => {
             r.case("deploy_invoke_delete", echo_case(f, fx, echo)).await;

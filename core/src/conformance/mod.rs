@@ -58,6 +58,9 @@ pub struct Fixture {
     pub wait_timeout: Duration,
     /// For VM providers: what every instance of the kit boots besides `image`.
     pub vm: Option<crate::VmSpec>,
+    /// Cases the backend under test cannot show, with the reason (an emulator that runs no
+    /// code, say); they are reported as skipped, never as passed.
+    pub excused: Vec<(&'static str, String)>,
 }
 
 impl Fixture {
@@ -77,7 +80,14 @@ impl Fixture {
             stop_timeout: Duration::from_secs(2),
             wait_timeout: Duration::from_secs(30),
             vm: None,
+            excused: Vec::new(),
         }
+    }
+
+    /// Reports `case` as skipped for `why` instead of running it.
+    pub fn excuse(mut self, case: &'static str, why: impl Into<String>) -> Self {
+        self.excused.push((case, why.into()));
+        self
     }
 
     pub fn with_vm(mut self, vm: crate::VmSpec) -> Self {
@@ -169,10 +179,11 @@ pub(crate) fn expect_kind<T: fmt::Debug>(
 pub(crate) struct Runner {
     report: Report,
     failures: Vec<String>,
+    excused: Vec<(&'static str, String)>,
 }
 
 impl Runner {
-    pub(crate) fn new(suite: &'static str, provider: &str) -> Self {
+    pub(crate) fn new(suite: &'static str, provider: &str, fx: &Fixture) -> Self {
         Self {
             report: Report {
                 suite,
@@ -180,6 +191,7 @@ impl Runner {
                 ..Report::default()
             },
             failures: Vec::new(),
+            excused: fx.excused.clone(),
         }
     }
 
@@ -188,6 +200,10 @@ impl Runner {
         name: &'static str,
         case: impl Future<Output = CaseResult>,
     ) {
+        if let Some((_, why)) = self.excused.iter().find(|(c, _)| *c == name) {
+            let why = why.clone();
+            return self.skip(name, why);
+        }
         match case.await {
             Ok(()) => self.report.passed.push(name),
             Err(Failure(why)) => self.failures.push(format!("{name}: {why}")),

@@ -8,7 +8,7 @@ use crate::{ErrorKind, Result};
 /// Runs the Storage suite.
 pub async fn storage(s: &dyn Storage, fx: &Fixture) -> Report {
     let cap = s.capability();
-    let mut r = Runner::new("storage", s.provider());
+    let mut r = Runner::new("storage", s.provider(), fx);
     r.case("buckets", buckets(s, fx)).await;
     r.case("objects", objects(s, fx)).await;
     r.case("invalid_keys", invalid_keys(s, fx)).await;

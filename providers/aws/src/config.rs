@@ -21,11 +21,26 @@ pub struct AwsConfig {
     pub path_style: bool,
     /// The availability zone volumes are made in (`REGIONa` unless said).
     pub zone: String,
+    /// The EC2 instance type every instance gets, instead of the smallest that fits.
+    pub instance_type: Option<String>,
+    /// The IAM role (an ARN) Lambda functions run as.
+    pub role: Option<String>,
 }
 
 impl AwsConfig {
     pub fn parse(uri: &str) -> Result<Self> {
-        let u = ProviderUri::parse(uri, "AWS", &["endpoint", "profile", "path_style", "zone"])?;
+        let u = ProviderUri::parse(
+            uri,
+            "AWS",
+            &[
+                "endpoint",
+                "profile",
+                "path_style",
+                "zone",
+                "instance_type",
+                "role",
+            ],
+        )?;
         if u.target.is_empty() || u.target.contains('/') {
             return Err(Error::invalid_input(format!(
                 "an AWS URI names its region: {SCHEME}://us-east-1, not `{uri}`"
@@ -54,6 +69,8 @@ impl AwsConfig {
                 .option("zone")
                 .map_or_else(|| format!("{}a", u.target), str::to_string),
             profile: u.option("profile").map(str::to_string),
+            instance_type: u.option("instance_type").map(str::to_string),
+            role: u.option("role").map(str::to_string),
             region: u.target,
             endpoint,
             path_style,

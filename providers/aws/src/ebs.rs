@@ -12,10 +12,8 @@ use nubes_core::disk::*;
 use nubes_core::{DiskCapability, Error, ErrorKind, Result};
 
 use crate::error::map;
-use crate::SCHEME;
+use crate::{OWNER_TAG, SCHEME};
 
-/// The tag every volume Nubes makes carries.
-pub const OWNER_TAG: &str = "nubes-managed";
 const NAME_TAG: &str = "Name";
 const GIB: u64 = 1 << 30;
 

@@ -3,6 +3,8 @@
 pub mod config;
 #[cfg(feature = "ec2")]
 mod ebs;
+#[cfg(feature = "ec2")]
+mod ec2;
 mod error;
 #[cfg(feature = "s3")]
 mod s3;
@@ -11,13 +13,18 @@ use nubes_core::{Cloud, Registry, Result};
 
 pub use config::AwsConfig;
 #[cfg(feature = "ec2")]
-pub use ebs::{EbsDisk, OWNER_TAG};
+pub use ebs::EbsDisk;
+#[cfg(feature = "ec2")]
+pub use ec2::{instance_type_for, Ec2Compute, INSTANCE_TYPES};
 pub use error::kind as error_kind;
 #[cfg(feature = "s3")]
 pub use s3::{S3Storage, PART};
 
 /// `aws://REGION?endpoint=URL&profile=NAME&path_style=true`.
 pub const SCHEME: &str = "aws";
+
+/// The tag every instance and volume Nubes makes carries; what lacks it is never seen.
+pub const OWNER_TAG: &str = "nubes-managed";
 
 /// Connects to the services this build has, in the region the URI names.
 #[cfg_attr(not(any(feature = "s3", feature = "ec2")), allow(unused_variables))]
@@ -40,10 +47,15 @@ pub async fn connect(uri: &str) -> Result<Cloud> {
     #[cfg(feature = "ec2")]
     {
         let client = aws_sdk_ec2::Client::new(&sdk);
-        cloud = cloud.with_disk(std::sync::Arc::new(EbsDisk::new(
-            client,
-            config.zone.clone(),
-        )));
+        cloud = cloud
+            .with_compute(std::sync::Arc::new(Ec2Compute::new(
+                client.clone(),
+                config.instance_type.clone(),
+            )))
+            .with_disk(std::sync::Arc::new(EbsDisk::new(
+                client,
+                config.zone.clone(),
+            )));
     }
     Ok(cloud)
 }
