@@ -233,20 +233,48 @@ NUBES_TEST_AWS_PYTHON="$NUBES_STATE_DIR/moto-venv/bin/python"
 moto_answers() {
   curl -s -o /dev/null -w '%{http_code}' "$NUBES_TEST_AWS_ENDPOINT/moto-api/" 2>/dev/null | grep -q '^[1-5]'
 }
+# What moto's Lambda runs, on the local Docker Engine (no registry is reachable): it copies a
+# function's code in with `busybox:latest`, then runs `$NUBES_LAMBDA_RUNTIME HANDLER EVENT` with the
+# code in /var/task. The runtime keeps Nubes' function contract: the event on the handler's stdin.
+NUBES_LAMBDA_RUNTIME=${NUBES_LAMBDA_RUNTIME:-nubes-test/lambda-runtime:latest}
+ensure_lambda_images() {
+  ensure_test_image
+  docker image inspect busybox:latest >/dev/null 2>&1 || docker tag "$NUBES_TEST_IMAGE" busybox:latest
+  docker image inspect "$NUBES_LAMBDA_RUNTIME" >/dev/null 2>&1 && return 0
+  log "building $NUBES_LAMBDA_RUNTIME from $NUBES_TEST_IMAGE"
+  local ctx; ctx=$(mktemp -d)
+  printf '#!/bin/sh\ncd /var/task || exit 127\nprintf %%s "$2" | exec /bin/sh "/var/task/$1"\n' >"$ctx/entry"
+  printf 'FROM %s\nCOPY entry /lambda-entry\nENTRYPOINT ["/bin/sh", "/lambda-entry"]\n' "$NUBES_TEST_IMAGE" >"$ctx/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q -t "$NUBES_LAMBDA_RUNTIME" "$ctx" >/dev/null
+  rm -rf "$ctx"
+}
+
 ensure_moto() {
   local venv="$NUBES_STATE_DIR/moto-venv"
+  # A moto started with other settings (an older script's) is replaced, not reused.
+  local stamp="moto[server]==5.2.6 lambda=$NUBES_LAMBDA_RUNTIME"
   apt_install curl
-  if moto_answers; then return 0; fi
+  ensure_docker
+  ensure_lambda_images
+  if moto_answers && [ "$(cat "$NUBES_STATE_DIR/moto.stamp" 2>/dev/null)" = "$stamp" ]; then
+    return 0
+  fi
+  pkill -f "moto_server -H 127.0.0.1 -p $NUBES_MOTO_PORT" 2>/dev/null || true
+  for _ in $(seq 1 40); do moto_answers || break; sleep 0.25; done
   if [ ! -x "$venv/bin/moto_server" ]; then
     log "installing moto into $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q 'moto[server]==5.2.6'
   fi
   log "starting moto on 127.0.0.1:$NUBES_MOTO_PORT"
-  setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$NUBES_MOTO_PORT" \
+  MOTO_DOCKER_LAMBDA_IMAGE="$NUBES_LAMBDA_RUNTIME" \
+    setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$NUBES_MOTO_PORT" \
     >"$NUBES_STATE_DIR/moto.log" 2>&1 < /dev/null &
   for _ in $(seq 1 120); do
-    moto_answers && return 0
+    if moto_answers; then
+      echo "$stamp" >"$NUBES_STATE_DIR/moto.stamp"
+      return 0
+    fi
     sleep 0.25
   done
   echo "moto did not come up: $(tail -n 3 "$NUBES_STATE_DIR/moto.log")" >&2

@@ -137,10 +137,24 @@ pub struct FunctionCapability {
     pub timeout: bool,
     /// `FunctionSpec::cpus`/`memory` are enforced per invocation.
     pub limits: bool,
+    /// Deploys take the code as a zip archive (`FunctionSpec::code`), run by `image` as a
+    /// runtime; without it, code is refused and `image` holds everything.
+    #[serde(default)]
+    pub code: bool,
+    /// Payloads and results are JSON documents (Lambda's); the backend may re-encode them, so
+    /// they compare as JSON, not as bytes. Without it they are any bytes.
+    #[serde(default)]
+    pub json: bool,
+    /// `invoke_async` starts an invocation and returns its id at once.
+    #[serde(default)]
+    pub invoke_async: bool,
 }
 
 impl FunctionCapability {
-    pub fn supports(&self, _op: Operation) -> bool {
-        true
+    pub fn supports(&self, op: Operation) -> bool {
+        match op {
+            Operation::FunctionInvokeAsync => self.invoke_async,
+            _ => true,
+        }
     }
 }

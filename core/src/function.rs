@@ -16,8 +16,13 @@ use crate::{validate, Error, FunctionCapability, Result};
 #[non_exhaustive]
 pub struct FunctionSpec {
     pub name: String,
-    /// Where the code lives (an image for container backends).
+    /// What runs the code: an image for container backends, a runtime (`provided.al2`,
+    /// `python3.12`) where the code comes as an archive.
     pub image: String,
+    /// The code as a zip archive, for backends that take one (`FunctionCapability::code`).
+    /// Carried as base64 on the wire by `nubes-api`.
+    #[serde(skip)]
+    pub code: Option<Bytes>,
     /// The command that handles one invocation: it reads the payload on stdin and writes the
     /// result to stdout; a non-zero exit is a function error.
     pub handler: Vec<String>,
@@ -47,6 +52,12 @@ impl FunctionSpec {
         self
     }
 
+    /// The code as a zip archive (`FunctionCapability::code`).
+    pub fn code(mut self, zip: impl Into<Bytes>) -> Self {
+        self.code = Some(zip.into());
+        self
+    }
+
     pub fn validate(&self) -> Result<()> {
         validate::name("function", &self.name)?;
         if self.image.trim().is_empty() {
@@ -54,6 +65,11 @@ impl FunctionSpec {
         }
         if self.handler.first().is_none_or(|h| h.is_empty()) {
             return Err(Error::invalid_input("function handler must name a program"));
+        }
+        if self.code.as_ref().is_some_and(|c| !is_zip(c)) {
+            return Err(Error::invalid_input(
+                "function code is not a zip archive (it lacks zip's signatures)",
+            ));
         }
         if self.timeout == Some(Duration::ZERO) {
             return Err(Error::invalid_input(
@@ -63,6 +79,15 @@ impl FunctionSpec {
         validate::resources(self.cpus, self.memory)?;
         validate::env(&self.env)
     }
+}
+
+/// Whether `bytes` look like a zip archive: a local file header (or, empty, the end record)
+/// first, and the end-of-central-directory record within the last 64 KiB + 22 bytes.
+pub fn is_zip(bytes: &[u8]) -> bool {
+    const LOCAL: &[u8] = b"PK\x03\x04";
+    const END: &[u8] = b"PK\x05\x06";
+    let tail = &bytes[bytes.len().saturating_sub(65_557)..];
+    (bytes.starts_with(LOCAL) || bytes.starts_with(END)) && tail.windows(4).any(|w| w == END)
 }
 
 /// A deployed function.
@@ -98,8 +123,9 @@ impl FunctionInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FunctionError {
-    pub exit_code: i64,
-    /// What the function wrote to stderr, as text.
+    /// The handler's exit code, where the backend reports one (Lambda does not).
+    pub exit_code: Option<i64>,
+    /// Why it failed, as text: what the handler wrote to stderr, or the error it returned.
     pub message: String,
 }
 
@@ -131,6 +157,21 @@ impl InvokeResponse {
     }
 }
 
+/// An invocation started by [`Function::invoke_async`]: its id, to find it in the backend's
+/// logs. Its result goes nowhere else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
+pub struct AsyncInvocation {
+    pub id: String,
+}
+
+impl AsyncInvocation {
+    pub fn new(id: impl Into<String>) -> Self {
+        Self { id: id.into() }
+    }
+}
+
 /// Functions.
 #[async_trait]
 pub trait Function: Debug + Send + Sync + 'static {
@@ -142,5 +183,13 @@ pub trait Function: Debug + Send + Sync + 'static {
     async fn list(&self) -> Result<Vec<FunctionInfo>>;
     /// Runs the function once with `payload` and waits for its result.
     async fn invoke(&self, name: &str, payload: Bytes) -> Result<InvokeResponse>;
+    /// Starts the function once with `payload` and returns at once, without its result
+    /// (`FunctionCapability::invoke_async`). A missing function fails here, not later.
+    async fn invoke_async(&self, name: &str, _payload: Bytes) -> Result<AsyncInvocation> {
+        Err(Error::unsupported(format!(
+            "the {} provider does not invoke asynchronously (function {name})",
+            self.provider()
+        )))
+    }
     async fn delete(&self, name: &str) -> Result<()>;
 }

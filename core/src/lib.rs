@@ -27,7 +27,9 @@ pub use compute::{
 };
 pub use disk::{Disk, DiskFormat, DiskImage, DiskResizeRequest, DiskSpec, Progress};
 pub use error::{Error, ErrorKind, Result};
-pub use function::{Function, FunctionError, FunctionInfo, FunctionSpec, InvokeResponse};
+pub use function::{
+    AsyncInvocation, Function, FunctionError, FunctionInfo, FunctionSpec, InvokeResponse,
+};
 pub use operation::Operation;
 pub use resources::Resources;
 pub use storage::{

@@ -39,6 +39,7 @@ pub enum Operation {
     FunctionGet,
     FunctionList,
     FunctionInvoke,
+    FunctionInvokeAsync,
     FunctionDelete,
 }
 
@@ -77,6 +78,7 @@ impl Operation {
             FunctionGet => "function.get",
             FunctionList => "function.list",
             FunctionInvoke => "function.invoke",
+            FunctionInvokeAsync => "function.invoke_async",
             FunctionDelete => "function.delete",
         }
     }
@@ -98,6 +100,7 @@ impl Operation {
                 | StoragePut
                 | FunctionDeploy
                 | FunctionInvoke
+                | FunctionInvokeAsync
         )
     }
 }

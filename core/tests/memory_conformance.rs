@@ -12,7 +12,7 @@ fn cloud() -> Cloud {
         .with_handler("echo", Ok)
         .with_handler("fail", |_| {
             Err(FunctionError {
-                exit_code: 3,
+                exit_code: Some(3),
                 message: "boom".into(),
             })
         });

@@ -16,7 +16,7 @@ fn backends() -> nubes_server::Backends {
         .with_handler("upper", |b: Bytes| Ok(b.to_ascii_uppercase().into()))
         .with_handler("fail", |_| {
             Err(FunctionError {
-                exit_code: 3,
+                exit_code: Some(3),
                 message: "boom".into(),
             })
         });

@@ -59,15 +59,15 @@ pub async fn run(cloud: &Cloud, cmd: FunctionCmd, format: Format) -> Outcome {
                 .write_all(&out.payload)
                 .and_then(|()| std::io::stdout().flush());
             if let Some(err) = out.error {
+                let Some(code) = err.exit_code.filter(|c| (1..=255).contains(c)) else {
+                    eprintln!("function {name} failed: {}", err.message);
+                    return Ok(1);
+                };
                 eprintln!(
-                    "function {name} failed with exit code {}: {}",
-                    err.exit_code, err.message
+                    "function {name} failed with exit code {code}: {}",
+                    err.message
                 );
-                return Ok(if err.exit_code > 0 {
-                    err.exit_code as i32
-                } else {
-                    1
-                });
+                return Ok(code as i32);
             }
         }
         FunctionCmd::List => output::list(format, &functions.list().await?),

@@ -58,6 +58,9 @@ pub struct Fixture {
     pub wait_timeout: Duration,
     /// For VM providers: what every instance of the kit boots besides `image`.
     pub vm: Option<crate::VmSpec>,
+    /// The largest payload the function suite sends (256 KiB unless a backend under test
+    /// takes less).
+    pub max_payload: usize,
     /// Cases the backend under test cannot show, with the reason (an emulator that runs no
     /// code, say); they are reported as skipped, never as passed.
     pub excused: Vec<(&'static str, String)>,
@@ -80,6 +83,7 @@ impl Fixture {
             stop_timeout: Duration::from_secs(2),
             wait_timeout: Duration::from_secs(30),
             vm: None,
+            max_payload: 256 * 1024,
             excused: Vec::new(),
         }
     }

@@ -39,6 +39,13 @@ impl<L: Layer> Function for Layered<L, dyn Function> {
         .await
     }
 
+    async fn invoke_async(&self, name: &str, payload: Bytes) -> Result<AsyncInvocation> {
+        self.run(Operation::FunctionInvokeAsync, || {
+            self.inner.invoke_async(name, payload.clone())
+        })
+        .await
+    }
+
     async fn delete(&self, name: &str) -> Result<()> {
         self.run(Operation::FunctionDelete, || self.inner.delete(name))
             .await

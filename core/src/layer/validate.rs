@@ -12,7 +12,7 @@ use crate::compute::*;
 use crate::disk::*;
 use crate::function::*;
 use crate::storage::*;
-use crate::{validate, ByteStream, Result};
+use crate::{validate, ByteStream, Error, Result};
 
 /// A service whose calls are checked before they reach it.
 #[derive(Debug)]
@@ -150,6 +150,22 @@ impl FunctionLayer for Validated<dyn Function> {
     }
     async fn deploy(&self, spec: FunctionSpec) -> Result<FunctionInfo> {
         spec.validate()?;
+        let takes_code = self.inner.capability().code;
+        match (&spec.code, takes_code) {
+            (Some(_), false) => {
+                return Err(Error::unsupported(format!(
+                    "the {} provider runs images, not code archives",
+                    self.inner.provider()
+                )))
+            }
+            (None, true) => {
+                return Err(Error::invalid_input(format!(
+                    "the {} provider runs code: give the function a zip archive",
+                    self.inner.provider()
+                )))
+            }
+            _ => {}
+        }
         self.inner.deploy(spec).await
     }
 }

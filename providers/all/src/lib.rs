@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-#[cfg(any(feature = "aws-s3", feature = "aws-ec2"))]
+#[cfg(any(feature = "aws-s3", feature = "aws-ec2", feature = "aws-lambda"))]
 pub use nubes_aws as aws;
 pub use nubes_core::*;
 #[cfg(feature = "docker")]
@@ -35,7 +35,7 @@ pub fn registry() -> Registry {
     nubes_remote::register(&mut registry);
     #[cfg(feature = "qemu")]
     nubes_qemu::register(&mut registry);
-    #[cfg(any(feature = "aws-s3", feature = "aws-ec2"))]
+    #[cfg(any(feature = "aws-s3", feature = "aws-ec2", feature = "aws-lambda"))]
     nubes_aws::register(&mut registry);
     registry
 }

@@ -40,7 +40,21 @@ pub fn kind(code: Option<&str>, status: Option<u16>) -> (ErrorKind, bool) {
         | "ValidationException"
         | "InvalidPart"
         | "InvalidPartOrder"
-        | "InvalidAMIID.Malformed" => Some((InvalidInput, false)),
+        | "InvalidAMIID.Malformed"
+        | "InvalidInstanceType"
+        | "InvalidUserData.Malformed"
+        | "InvalidParameter"
+        | "MissingParameter"
+        | "InvalidZipFileException"
+        | "InvalidRequestContentException"
+        | "RequestTooLargeException"
+        | "UnsupportedMediaTypeException"
+        | "InvalidRuntimeException"
+        | "InvalidSecurityGroupIDException"
+        | "InvalidSubnetIDException" => Some((InvalidInput, false)),
+        "Unsupported" | "UnsupportedOperation" | "UnsupportedOperationException" => {
+            Some((Unsupported, false))
+        }
         "AccessDenied"
         | "AccessDeniedException"
         | "UnauthorizedOperation"
@@ -67,7 +81,10 @@ pub fn kind(code: Option<&str>, status: Option<u16>) -> (ErrorKind, bool) {
         | "InternalFailure"
         | "ServiceException"
         | "Unavailable"
-        | "InsufficientInstanceCapacity" => Some((Unavailable, true)),
+        | "InsufficientInstanceCapacity"
+        | "ResourceNotReadyException"
+        | "EC2ThrottledException"
+        | "ENILimitReachedException" => Some((Unavailable, true)),
         "RequestTimeout" | "RequestTimeoutException" => Some((Timeout, true)),
         _ => None,
     };

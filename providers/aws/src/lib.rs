@@ -6,6 +6,8 @@ mod ebs;
 #[cfg(feature = "ec2")]
 mod ec2;
 mod error;
+#[cfg(feature = "lambda")]
+mod lambda;
 #[cfg(feature = "s3")]
 mod s3;
 
@@ -17,6 +19,8 @@ pub use ebs::EbsDisk;
 #[cfg(feature = "ec2")]
 pub use ec2::{instance_type_for, Ec2Compute, INSTANCE_TYPES};
 pub use error::kind as error_kind;
+#[cfg(feature = "lambda")]
+pub use lambda::{zip_dir, LambdaFunction, CODE_MAX};
 #[cfg(feature = "s3")]
 pub use s3::{S3Storage, PART};
 
@@ -27,7 +31,10 @@ pub const SCHEME: &str = "aws";
 pub const OWNER_TAG: &str = "nubes-managed";
 
 /// Connects to the services this build has, in the region the URI names.
-#[cfg_attr(not(any(feature = "s3", feature = "ec2")), allow(unused_variables))]
+#[cfg_attr(
+    not(any(feature = "s3", feature = "ec2", feature = "lambda")),
+    allow(unused_variables)
+)]
 pub async fn connect(uri: &str) -> Result<Cloud> {
     let config = AwsConfig::parse(uri)?;
     let sdk = config.load().await;
@@ -56,6 +63,14 @@ pub async fn connect(uri: &str) -> Result<Cloud> {
                 client,
                 config.zone.clone(),
             )));
+    }
+    #[cfg(feature = "lambda")]
+    {
+        let client = aws_sdk_lambda::Client::new(&sdk);
+        cloud = cloud.with_function(std::sync::Arc::new(LambdaFunction::new(
+            client,
+            config.role.clone(),
+        )));
     }
     Ok(cloud)
 }

@@ -25,6 +25,37 @@ pub fn boto3_ec2(code: &str, args: &[&str]) -> Vec<u8> {
     python(&client("ec2"), code, args)
 }
 
+/// As [`boto3`], with `lambda_` a Lambda client.
+pub fn boto3_lambda(code: &str, args: &[&str]) -> Vec<u8> {
+    python(
+        &client("lambda").replace("lambda = ", "lambda_ = "),
+        code,
+        args,
+    )
+}
+
+/// The IAM role functions run as (made in moto if it is not there yet), as an ARN.
+pub fn role() -> String {
+    let out = python(
+        &client("iam"),
+        "try:\n    print(iam.get_role(RoleName='nubes-test')['Role']['Arn'])\n\
+         except iam.exceptions.NoSuchEntityException:\n    print(iam.create_role(RoleName='nubes-test', AssumeRolePolicyDocument='{}')['Role']['Arn'])",
+        &[],
+    );
+    String::from_utf8(out).unwrap().trim().to_string()
+}
+
+/// A cloud whose functions run as [`role`].
+pub async fn cloud_with_role() -> nubes_core::Cloud {
+    nubes_aws::connect(&format!(
+        "aws://us-east-1?endpoint={}&role={}",
+        endpoint(),
+        role()
+    ))
+    .await
+    .unwrap()
+}
+
 fn client(service: &str) -> String {
     format!(
         "import sys, boto3\n{service} = boto3.client('{service}', endpoint_url='{}', region_name='us-east-1')\n",

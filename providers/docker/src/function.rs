@@ -18,18 +18,26 @@ use futures::StreamExt;
 use nubes_core::function::*;
 use nubes_core::{Error, ErrorKind, FunctionCapability, Result};
 use tokio::io::AsyncWriteExt;
+use tokio::sync::Semaphore;
 
 use crate::client::Engine;
 use crate::{convert, error, exec, labels, SCHEME};
 
+/// How many asynchronous invocations one handle runs at once.
+pub const ASYNC_MAX: usize = 32;
+
 #[derive(Debug, Clone)]
 pub struct DockerFunction {
     engine: Arc<Engine>,
+    in_flight: Arc<Semaphore>,
 }
 
 impl DockerFunction {
     pub fn new(engine: Arc<Engine>) -> Self {
-        Self { engine }
+        Self {
+            engine,
+            in_flight: Arc::new(Semaphore::new(ASYNC_MAX)),
+        }
     }
 
     async fn definition(&self, name: &str) -> Result<ContainerInspectResponse> {
@@ -50,6 +58,80 @@ impl DockerFunction {
                 tracing::warn!(%id, error = %e, "could not remove an invocation container");
             }
         }
+    }
+
+    /// The container one invocation of `name` runs in, created from its definition, and the
+    /// function's timeout.
+    async fn prepare(&self, name: &str) -> Result<(String, Option<Duration>)> {
+        let def = self.definition(name).await?;
+        let config = def.config.clone().unwrap_or_default();
+        let host = def.host_config.clone().unwrap_or_default();
+        let timeout = info(&def).timeout;
+        let body = ContainerCreateBody {
+            image: config.image,
+            cmd: config.cmd,
+            env: config.env,
+            labels: Some(HashMap::from([
+                (labels::MANAGED.to_string(), "true".to_string()),
+                (
+                    labels::KIND.to_string(),
+                    labels::KIND_INVOCATION.to_string(),
+                ),
+                (labels::FUNCTION_NAME.to_string(), name.to_string()),
+            ])),
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            open_stdin: Some(true),
+            stdin_once: Some(true),
+            host_config: Some(convert::host_config(
+                host.nano_cpus.filter(|n| *n > 0).map(|n| n as f64 / 1e9),
+                host.memory.filter(|m| *m > 0).map(|m| m as u64),
+                None,
+            )),
+            ..Default::default()
+        };
+        let created = self
+            .engine
+            .docker
+            .create_container(None::<CreateContainerOptions>, body)
+            .await
+            .map_err(error::map)?;
+        Ok((created.id, timeout))
+    }
+
+    /// Runs a prepared invocation within the function's timeout and removes its container.
+    async fn complete(
+        &self,
+        name: &str,
+        id: &str,
+        timeout: Option<Duration>,
+        payload: Bytes,
+    ) -> Result<InvokeResponse> {
+        let started = Instant::now();
+        let outcome = match timeout {
+            None => self.run(id, payload).await,
+            Some(limit) => match tokio::time::timeout(limit, self.run(id, payload)).await {
+                Ok(r) => r,
+                Err(_) => Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("function {name} did not finish within {limit:?}"),
+                )
+                .with_provider(SCHEME)),
+            },
+        };
+        self.remove(id).await;
+        let (code, stdout, stderr) = outcome?;
+        let error = (code != 0).then(|| FunctionError {
+            exit_code: Some(code),
+            message: String::from_utf8_lossy(&stderr).trim_end().to_string(),
+        });
+        Ok(InvokeResponse::new(
+            stdout,
+            error,
+            stderr,
+            started.elapsed(),
+        ))
     }
 
     /// Attaches, starts, feeds the payload, collects the output and the exit code.
@@ -130,6 +212,7 @@ impl Function for DockerFunction {
         let mut cap = FunctionCapability::default();
         cap.timeout = true;
         cap.limits = true;
+        cap.invoke_async = true;
         cap
     }
 
@@ -218,66 +301,43 @@ impl Function for DockerFunction {
     }
 
     async fn invoke(&self, name: &str, payload: Bytes) -> Result<InvokeResponse> {
-        let def = self.definition(name).await?;
-        let config = def.config.clone().unwrap_or_default();
-        let host = def.host_config.clone().unwrap_or_default();
-        let timeout = info(&def).timeout;
-        let body = ContainerCreateBody {
-            image: config.image,
-            cmd: config.cmd,
-            env: config.env,
-            labels: Some(HashMap::from([
-                (labels::MANAGED.to_string(), "true".to_string()),
-                (
-                    labels::KIND.to_string(),
-                    labels::KIND_INVOCATION.to_string(),
+        let (id, timeout) = self.prepare(name).await?;
+        self.complete(name, &id, timeout, payload).await
+    }
+
+    /// Makes the invocation's container now (so a missing function or image fails here), runs
+    /// it in the background, and answers with the container's id. At most [`ASYNC_MAX`] run at
+    /// once per handle; past that the call is `RateLimited`.
+    async fn invoke_async(&self, name: &str, payload: Bytes) -> Result<AsyncInvocation> {
+        let permit = self.in_flight.clone().try_acquire_owned().map_err(|_| {
+            Error::new(
+                ErrorKind::RateLimited,
+                format!("{ASYNC_MAX} asynchronous invocations are running; try again later"),
+            )
+            .set_temporary()
+            .with_provider(SCHEME)
+        })?;
+        let (id, timeout) = self.prepare(name).await?;
+        let (this, name, invocation) = (self.clone(), name.to_string(), id.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            match this.complete(&name, &invocation, timeout, payload).await {
+                Ok(out) => tracing::info!(
+                    function = %name,
+                    %invocation,
+                    failed = out.error.is_some(),
+                    ms = out.duration.as_millis() as u64,
+                    "asynchronous invocation finished"
                 ),
-                (labels::FUNCTION_NAME.to_string(), name.to_string()),
-            ])),
-            attach_stdin: Some(true),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            open_stdin: Some(true),
-            stdin_once: Some(true),
-            host_config: Some(convert::host_config(
-                host.nano_cpus.filter(|n| *n > 0).map(|n| n as f64 / 1e9),
-                host.memory.filter(|m| *m > 0).map(|m| m as u64),
-                None,
-            )),
-            ..Default::default()
-        };
-        let started = Instant::now();
-        let created = self
-            .engine
-            .docker
-            .create_container(None::<CreateContainerOptions>, body)
-            .await
-            .map_err(error::map)?;
-        let outcome = match timeout {
-            None => self.run(&created.id, payload).await,
-            Some(limit) => {
-                match tokio::time::timeout(limit, self.run(&created.id, payload)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(Error::new(
-                        ErrorKind::Timeout,
-                        format!("function {name} did not finish within {limit:?}"),
-                    )
-                    .with_provider(SCHEME)),
-                }
+                Err(e) => tracing::warn!(
+                    function = %name,
+                    %invocation,
+                    error = %e,
+                    "asynchronous invocation failed"
+                ),
             }
-        };
-        self.remove(&created.id).await;
-        let (code, stdout, stderr) = outcome?;
-        let error = (code != 0).then(|| FunctionError {
-            exit_code: code,
-            message: String::from_utf8_lossy(&stderr).trim_end().to_string(),
         });
-        Ok(InvokeResponse::new(
-            stdout,
-            error,
-            stderr,
-            started.elapsed(),
-        ))
+        Ok(AsyncInvocation::new(id))
     }
 
     async fn delete(&self, name: &str) -> Result<()> {

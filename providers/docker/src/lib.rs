@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 pub use client::Engine;
 pub use compute::DockerCompute;
-pub use function::DockerFunction;
+pub use function::{DockerFunction, ASYNC_MAX};
 pub use image::{ImageInfo, PullProgress};
 pub use network::{body as network_request, name_for as network_name, NetworkMode, Subnets};
 use nubes_core::{Cloud, Registry, Result};

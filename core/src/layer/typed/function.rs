@@ -22,6 +22,9 @@ pub trait FunctionLayer: std::fmt::Debug + Send + Sync + 'static {
     async fn invoke(&self, name: &str, payload: Bytes) -> Result<InvokeResponse> {
         self.inner().invoke(name, payload).await
     }
+    async fn invoke_async(&self, name: &str, payload: Bytes) -> Result<AsyncInvocation> {
+        self.inner().invoke_async(name, payload).await
+    }
     async fn delete(&self, name: &str) -> Result<()> {
         self.inner().delete(name).await
     }
@@ -46,6 +49,9 @@ impl<L: FunctionLayer> Function for L {
     }
     async fn invoke(&self, name: &str, payload: Bytes) -> Result<InvokeResponse> {
         FunctionLayer::invoke(self, name, payload).await
+    }
+    async fn invoke_async(&self, name: &str, payload: Bytes) -> Result<AsyncInvocation> {
+        FunctionLayer::invoke_async(self, name, payload).await
     }
     async fn delete(&self, name: &str) -> Result<()> {
         FunctionLayer::delete(self, name).await
