@@ -16,6 +16,10 @@ pub struct DeployFunction {
     pub image: String,
     /// Reads the payload on stdin, writes the result to stdout.
     pub handler: Vec<String>,
+    /// The code as a zip archive, base64, for servers whose functions take code
+    /// (`capabilities.function.code`); `image` is then its runtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     pub cpus: Option<f64>,
@@ -57,6 +61,7 @@ impl DeployFunction {
             name: spec.name.clone(),
             image: spec.image.clone(),
             handler: spec.handler.clone(),
+            code: spec.code.as_ref().map(|c| data_encoding::BASE64.encode(c)),
             env: spec.env.clone(),
             cpus: spec.cpus,
             memory: spec.memory,
@@ -75,6 +80,21 @@ impl TenantFunction {
         let mut info = FunctionInfo::from_spec(&spec, provider);
         info.created_at = chrono::DateTime::from_timestamp(self.created_at, 0);
         info
+    }
+}
+
+impl DeployFunction {
+    /// The code as bytes, if any was sent.
+    pub fn code_bytes(&self) -> nubes_core::Result<Option<Bytes>> {
+        self.code
+            .as_deref()
+            .map(|c| {
+                data_encoding::BASE64
+                    .decode(c.as_bytes())
+                    .map(Bytes::from)
+                    .map_err(|e| Error::invalid_input(format!("code is not base64: {e}")))
+            })
+            .transpose()
     }
 }
 

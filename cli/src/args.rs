@@ -513,8 +513,12 @@ pub enum FunctionCmd {
     Deploy {
         /// The function's name
         name: String,
+        /// The image it runs in; with --code, the runtime that runs the code (provided.al2)
         #[arg(long)]
         image: String,
+        /// The code: a zip file, or a directory to zip (for providers that take code, Lambda)
+        #[arg(long)]
+        code: Option<PathBuf>,
         #[arg(long, allow_negative_numbers = true)]
         cpus: Option<f64>,
         #[arg(long, value_parser = parse::size)]
@@ -535,6 +539,9 @@ pub enum FunctionCmd {
         payload: Option<String>,
         #[arg(long)]
         payload_file: Option<PathBuf>,
+        /// Start it and print the invocation's id, without waiting for its result
+        #[arg(long = "async")]
+        detach: bool,
     },
     #[command(visible_alias = "ls")]
     List,

@@ -379,6 +379,126 @@ fn buckets_and_objects_on_s3() {
     ok(&run(&["bucket", "delete", &bucket]));
 }
 
+/// Instances on EC2, disks on EBS and functions on Lambda (moto, started by the test script),
+/// through the same commands as every provider.
+#[test]
+fn instances_disks_and_functions_on_aws() {
+    let endpoint = std::env::var("NUBES_TEST_AWS_ENDPOINT")
+        .expect("NUBES_TEST_AWS_ENDPOINT is unset: run through scripts/test.sh, which starts moto");
+    let python = std::env::var("NUBES_TEST_AWS_PYTHON").unwrap();
+    let boto3 = |code: &str| {
+        let out = std::process::Command::new(&python)
+            .args(["-c", &format!("import boto3\nkw = dict(endpoint_url='{endpoint}', region_name='us-east-1')\n{code}")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_string()
+    };
+    let ami = boto3("print(boto3.client('ec2', **kw).describe_images(Owners=['amazon'])['Images'][0]['ImageId'])");
+    let role = boto3(
+        "iam = boto3.client('iam', **kw)\n\
+         try:\n    print(iam.get_role(RoleName='nubes-test')['Role']['Arn'])\n\
+         except iam.exceptions.NoSuchEntityException:\n    print(iam.create_role(RoleName='nubes-test', AssumeRolePolicyDocument='{}')['Role']['Arn'])",
+    );
+    let provider = format!("aws://us-east-1?endpoint={endpoint}&role={role}");
+    let p = ["--provider", provider.as_str()];
+    let run = |args: &[&str]| cloudctl(&[&p[..], args].concat());
+
+    let vm = unique("ec2");
+    let made = ok(&run(&[
+        "-o", "json", "instance", "create", &vm, "--image", &ami, "--cpus", "1", "--memory", "1Gi",
+        "-l", "team=web",
+    ]));
+    let made: serde_json::Value = serde_json::from_str(&made).unwrap();
+    assert_eq!(
+        (&made["state"], &made["cpus"]),
+        (&serde_json::json!("running"), &serde_json::json!(2.0)),
+        "{made}"
+    );
+    fails(
+        &run(&["instance", "create", &vm, "--image", &ami]),
+        4,
+        "already exists",
+    );
+    fails(
+        &run(&[
+            "instance",
+            "create",
+            &unique("ec2"),
+            "--image",
+            "ami-0000000000000000f",
+        ]),
+        3,
+        "does not exist",
+    );
+    ok(&run(&["instance", "stop", &vm]));
+    ok(&run(&["instance", "delete", &vm]));
+
+    let disk = unique("ebs");
+    ok(&run(&[
+        "disk", "create", &disk, "--size", "1Gi", "--format", "raw",
+    ]));
+    ok(&run(&["disk", "resize", &disk, "2Gi"]));
+    ok(&run(&["disk", "delete", &disk]));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("echo.sh"), "cat\n").unwrap();
+    let function = unique("lambda");
+    ok(&run(&[
+        "function",
+        "deploy",
+        &function,
+        "--image",
+        "provided.al2",
+        "--code",
+        dir.path().to_str().unwrap(),
+        "--",
+        "echo.sh",
+    ]));
+    let out = ok(&run(&[
+        "function",
+        "invoke",
+        &function,
+        "--payload",
+        r#"{"n": 1}"#,
+    ]));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+        serde_json::json!({"n": 1})
+    );
+    let id = ok(&run(&[
+        "function",
+        "invoke",
+        &function,
+        "--async",
+        "--payload",
+        "{}",
+    ]));
+    assert!(!id.trim().is_empty());
+    fails(
+        &run(&["function", "invoke", &function, "--payload", "not json"]),
+        5,
+        "JSON",
+    );
+    let not_zip = dir.path().join("echo.sh");
+    fails(
+        &run(&[
+            "function",
+            "deploy",
+            &unique("lambda"),
+            "--image",
+            "provided.al2",
+            "--code",
+            not_zip.to_str().unwrap(),
+            "--",
+            "echo.sh",
+        ]),
+        5,
+        "zip",
+    );
+    ok(&run(&["function", "delete", &function]));
+}
+
 #[test]
 fn buckets_and_objects_on_local_storage() {
     let dir = tempfile::tempdir().unwrap();

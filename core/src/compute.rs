@@ -715,4 +715,24 @@ pub trait Compute: Debug + Send + Sync + 'static {
     async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream>;
     async fn stats(&self, id: &str) -> Result<InstanceStats>;
     async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance>;
+    /// The cpus and memory an instance asking for these would get. Unchanged, unless instances
+    /// come in sizes (`ComputeCapability::sized`): then the size that holds them, so a caller
+    /// can count and bill what will be enforced before it is made.
+    async fn fit(&self, cpus: Option<f64>, memory: Option<u64>) -> Result<Size> {
+        Ok(Size { cpus, memory })
+    }
+}
+
+/// Cpus and memory, as [`Compute::fit`] answers them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Size {
+    pub cpus: Option<f64>,
+    pub memory: Option<u64>,
+}
+
+impl Size {
+    pub fn new(cpus: Option<f64>, memory: Option<u64>) -> Self {
+        Self { cpus, memory }
+    }
 }

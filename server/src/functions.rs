@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nubes::{Bytes, Error, ErrorKind, Function, FunctionInfo, FunctionSpec, Result};
+use nubes::{
+    AsyncInvocation, Bytes, Error, ErrorKind, Function, FunctionInfo, FunctionSpec, Result,
+};
 use nubes_auth::{token, Action};
 
 use crate::accounts::now;
@@ -71,9 +73,14 @@ impl Functions {
             .ok_or_else(|| Error::unsupported("this server has no function provider configured"))
     }
 
-    /// What the provider behind this server can do; the API carries all of it.
+    /// What the provider behind this server can do; the API carries all of it. Asynchronous
+    /// invocations are the server's own, so every provider has them here.
     pub fn capability(&self) -> Option<nubes::FunctionCapability> {
-        self.function.as_ref().map(|b| b.capability())
+        self.function.as_ref().map(|b| {
+            let mut cap = b.capability();
+            cap.invoke_async = true;
+            cap
+        })
     }
 
     async fn authorized(&self, p: &Principal, r: Ref<'_>, action: Action) -> Result<ResourceRow> {
@@ -83,7 +90,8 @@ impl Functions {
 
     pub async fn deploy(&self, p: &Principal, req: DeployFunction) -> Result<TenantFunction> {
         let function = self.function()?;
-        let mut spec = FunctionSpec::new(req.name.clone(), req.image, req.handler);
+        let mut spec = FunctionSpec::new(req.name.clone(), req.image.clone(), req.handler.clone());
+        spec.code = req.code_bytes()?;
         spec.env = req.env;
         // What is enforced is what is billed: the defaults instances get, and always a timeout.
         spec.cpus = Some(req.cpus.unwrap_or(nubes::compute::DEFAULT_CPUS));
@@ -160,7 +168,58 @@ impl Functions {
     /// seconds, at least one), at the instance prices: the most it could cost (its timeout) is
     /// held before it runs, and what it did not use is given back.
     pub async fn invoke(&self, p: &Principal, r: Ref<'_>, payload: Bytes) -> Result<Invocation> {
+        let (row, _, task) = self.start(p, r, payload).await?;
+        let result = task
+            .await
+            .map_err(|e| Error::unexpected(format!("an invocation's task failed: {e}")))?;
+        let out = result.map_err(|e| row.explain(e))?;
+        Ok(Invocation::of(&out))
+    }
+
+    /// Starts the function once and answers at once with the invocation's id. It runs here,
+    /// as [`Functions::invoke`] does: it holds one of the invoker's running invocations until
+    /// it ends, and is billed for the time it ran, whatever the provider behind.
+    pub async fn invoke_async(
+        &self,
+        p: &Principal,
+        r: Ref<'_>,
+        payload: Bytes,
+    ) -> Result<AsyncInvocation> {
+        let (row, id, task) = self.start(p, r, payload).await?;
+        let (name, started) = (row.name.clone(), AsyncInvocation::new(id.clone()));
+        tokio::spawn(async move {
+            match task.await {
+                Ok(Ok(out)) => tracing::info!(
+                    function = %name,
+                    invocation = %id,
+                    failed = out.error.is_some(),
+                    "asynchronous invocation finished"
+                ),
+                Ok(Err(e)) => {
+                    tracing::warn!(function = %name, invocation = %id, error = %e, "asynchronous invocation failed")
+                }
+                Err(e) => {
+                    tracing::error!(function = %name, invocation = %id, error = %e, "an invocation's task failed")
+                }
+            }
+        });
+        Ok(started)
+    }
+
+    /// Authorizes, takes a running-invocation pass, holds the most it could cost, and runs the
+    /// function in a task of its own; the task ends with the provider's answer.
+    async fn start(
+        &self,
+        p: &Principal,
+        r: Ref<'_>,
+        payload: Bytes,
+    ) -> Result<(
+        ResourceRow,
+        String,
+        tokio::task::JoinHandle<Result<nubes::InvokeResponse>>,
+    )> {
         let row = self.authorized(p, r, Action::Operate).await?;
+        let id = token::random_id();
         let pass = self.invocations.enter(&p.user_id)?;
         let function = self.function()?.clone();
         let held = match &self.billing {
@@ -174,7 +233,7 @@ impl Functions {
                     .timeout
                     .map_or(DEFAULT_TIMEOUT_SECS, |t| t.as_secs().max(1));
                 let most = billing.prices().accrued(size, limit).total();
-                let key = format!("invoke:{}:{}", row.id, token::random_id());
+                let key = format!("invoke:{}:{id}", row.id);
                 let memo = format!("function {}: one invocation", row.name);
                 billing
                     .charge_upfront(&p.user_id, key.clone(), memo, most)
@@ -206,11 +265,7 @@ impl Functions {
             }
             result
         });
-        let result = task
-            .await
-            .map_err(|e| Error::unexpected(format!("an invocation's task failed: {e}")))?;
-        let out = result.map_err(|e| row.explain(e))?;
-        Ok(Invocation::of(&out))
+        Ok((row, id, task))
     }
 
     pub async fn delete(&self, p: &Principal, r: Ref<'_>) -> Result<()> {

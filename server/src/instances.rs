@@ -129,8 +129,11 @@ impl Instances {
         let mut spec = req.spec();
         spec.validate()?;
         nubes::validate::tenant_labels(&spec.labels)?;
-        // What plans count and metering bills is what the backend is told to enforce.
+        // What plans count and metering bills is what the backend is told to enforce: with
+        // instances that come in sizes, the size it will get.
         spec.apply_defaults();
+        let size = compute.fit(spec.cpus, spec.memory).await?;
+        (spec.cpus, spec.memory) = (size.cpus, size.memory);
         if req.priority.is_some() && compute.provider() != nubes_agent::fleet::SCHEME {
             return Err(Error::invalid_input(
                 "priority applies to fleet servers only; this one runs instances itself",
@@ -600,11 +603,10 @@ impl Instances {
         let compute = self.compute()?;
         if let Some((billing, _)) = &self.billing {
             let now = compute.get(&row.backend_id).await?;
-            let want = Resources::sized(
-                request.cpus.or(now.cpus),
-                request.memory.or(now.memory),
-                now.disk.or(Some(row.size.disk)),
-            );
+            let size = compute
+                .fit(request.cpus.or(now.cpus), request.memory.or(now.memory))
+                .await?;
+            let want = Resources::sized(size.cpus, size.memory, now.disk.or(Some(row.size.disk)));
             let mut db = self.within_plans(billing, &row, want, &row.id).await?;
             // Held at the larger of both sizes until the backend says which it runs at.
             let reserved = Resources::new(
@@ -650,6 +652,7 @@ impl Instances {
         cap.resize = backend.resize;
         cap.resize_live = backend.resize_live;
         cap.disk_limit = backend.disk_limit;
+        cap.sized = backend.sized;
         Some(cap)
     }
 

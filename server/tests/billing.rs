@@ -884,6 +884,58 @@ async fn every_path_that_runs_an_instance_is_metered(url: String) {
 /// Admission is atomic per user and per organization: eight one-cpu creates racing on a
 /// two-cpu plan admit exactly two; a create refused because its name is taken is charged
 /// nothing, however often it is retried.
+/// With instances that come in sizes (EC2 types), plans count and billing charges the size an
+/// instance gets, not the smaller one asked for: what is enforced is what is billed.
+async fn sized_instances_are_billed_at_the_size_they_get(url: String) {
+    let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
+    let endpoint = common::from_test_script("NUBES_TEST_AWS_ENDPOINT");
+    let config = nubes_server::Config {
+        compute: Some(format!("aws://us-east-1?endpoint={endpoint}")),
+        billing: true,
+        ..Default::default()
+    };
+    let (api, state) = server_with(&url, clock, config).await;
+    let admin = admin_token(&api, &state).await;
+    let dora = user(&api, "dora@example.com").await;
+    top_up(&api, &admin, &user_id(&api, &dora).await, "100").await;
+    let ami = std::process::Command::new(common::from_test_script("NUBES_TEST_AWS_PYTHON"))
+        .args(["-c", &format!(
+            "import boto3; print(boto3.client('ec2', endpoint_url='{endpoint}', region_name='us-east-1').describe_images(Owners=['amazon'])['Images'][0]['ImageId'])"
+        )])
+        .output()
+        .unwrap();
+    let ami = String::from_utf8(ami.stdout).unwrap().trim().to_string();
+    let ask = |cpus: f64, memory: u64| json!({"name": "web", "image": ami, "cpus": cpus, "memory": memory});
+    let (_, small) = api
+        .post("/v1/instances/dry-run", Some(&dora), ask(0.5, 64 << 20))
+        .await;
+    // A t3.nano: two vCPUs and 512 MiB, whatever less was asked for.
+    let (_, nano) = api
+        .post("/v1/instances/dry-run", Some(&dora), ask(2.0, 512 << 20))
+        .await;
+    assert_eq!(small["hourly"], nano["hourly"], "{small} {nano}");
+    assert_eq!(small["within_plan"], json!(true), "{small}");
+    {
+        let (status, made) = api
+            .post("/v1/instances", Some(&dora), ask(0.5, 64 << 20))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        assert_eq!(
+            (&made["cpus"], &made["memory"]),
+            (&json!(2.0), &json!(512u64 << 20)),
+            "{made}"
+        );
+        let id = made["id"].as_str().unwrap();
+        api.post(&format!("/v1/instances/{id}/stop"), Some(&dora), json!({}))
+            .await;
+        let (status, _) = api
+            .delete(&format!("/v1/instances/{id}"), Some(&dora))
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    balanced(&state).await;
+}
+
 async fn creates_are_admitted_one_at_a_time(url: String) {
     let (api, state) = billing_server(&url).await;
     let gil = user(&api, "gil@example.com").await;
@@ -1231,6 +1283,8 @@ on_both! {
         usage_over_midnight_is_reported_on_the_days_it_ran;
     vouchers_pay_once_on_sqlite, vouchers_pay_once_on_postgres =>
         vouchers_pay_once;
+    sized_instances_are_billed_at_the_size_they_get_on_sqlite, sized_instances_are_billed_at_the_size_they_get_on_postgres =>
+        sized_instances_are_billed_at_the_size_they_get;
 }
 
 // The racing scenarios above, on threads that really race, each on SQLite and on PostgreSQL.

@@ -165,6 +165,91 @@ async fn remote_storage_passes_the_kit_on_s3_behind_the_server() {
     assert_eq!(report.skipped, vec![], "{report}");
 }
 
+/// moto's address, from the test script.
+fn moto() -> String {
+    std::env::var("NUBES_TEST_AWS_ENDPOINT")
+        .expect("NUBES_TEST_AWS_ENDPOINT is unset: run through scripts/test.sh, which starts moto")
+}
+
+/// EC2 instances and EBS volumes behind the server: tenants see their own, by their names.
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_compute_and_disk_pass_the_kits_on_ec2_and_ebs_behind_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let aws = format!("aws://us-east-1?endpoint={}", moto());
+    let config = nubes_server::Config {
+        compute: Some(aws.clone()),
+        disk: Some(aws),
+        ..Default::default()
+    };
+    let cloud = live(config, &dir).await;
+    let ami = std::process::Command::new(std::env::var("NUBES_TEST_AWS_PYTHON").unwrap())
+        .args(["-c", &format!(
+            "import boto3; print(boto3.client('ec2', endpoint_url='{}', region_name='us-east-1').describe_images(Owners=['amazon'])['Images'][0]['ImageId'])",
+            moto()
+        )])
+        .output()
+        .unwrap();
+    let ami = String::from_utf8(ami.stdout).unwrap().trim().to_string();
+    let mut fx = Fixture::new(ami).excuse(
+        "logs",
+        "moto's console output is canned text: it never shows the instance's command",
+    );
+    fx.missing_image = "ami-0123456789abcdef0".into();
+    let report = conformance::compute(cloud.compute().unwrap().as_ref(), &fx).await;
+    for case in [
+        "lifecycle",
+        "bad_input_creates_nothing",
+        "resize",
+        "list_filters",
+    ] {
+        assert!(
+            report.passed.contains(&case),
+            "{case} did not run: {report}"
+        );
+    }
+    let report = conformance::disk(cloud.disk().unwrap().as_ref(), &Fixture::new("unused")).await;
+    assert_eq!(report.passed.len(), 4, "{report}");
+}
+
+/// Lambda behind the server: code goes up as base64, payloads are JSON, and asynchronous
+/// invocations are the server's own.
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_function_passes_the_kit_on_lambda_behind_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let python = std::env::var("NUBES_TEST_AWS_PYTHON").unwrap();
+    let role = std::process::Command::new(python)
+        .args(["-c", &format!(
+            "import boto3\niam = boto3.client('iam', endpoint_url='{}', region_name='us-east-1')\n\
+             try:\n    print(iam.get_role(RoleName='nubes-test')['Role']['Arn'])\n\
+             except iam.exceptions.NoSuchEntityException:\n    print(iam.create_role(RoleName='nubes-test', AssumeRolePolicyDocument='{{}}')['Role']['Arn'])",
+            moto()
+        )])
+        .output()
+        .unwrap();
+    assert!(role.status.success(), "{role:?}");
+    let role = String::from_utf8(role.stdout).unwrap().trim().to_string();
+    let config = nubes_server::Config {
+        function: Some(format!("aws://us-east-1?endpoint={}&role={role}", moto())),
+        ..Default::default()
+    };
+    let cloud = live(config, &dir).await;
+    let zip = |name: &str, body: &str| {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(name), body).unwrap();
+        nubes::aws::zip_dir(d.path()).unwrap()
+    };
+    let mut fixture = Fixture::new("unused").with_functions(
+        FunctionSpec::new("echo", "provided.al2", ["echo.sh"]).code(zip("echo.sh", "cat\n")),
+        FunctionSpec::new("fail", "provided.al2", ["fail.sh"])
+            .code(zip("fail.sh", "echo boom >&2\nexit 3\n")),
+    );
+    // moto hands the event to the container as one argument, which Linux caps at 128 KiB.
+    fixture.max_payload = 96 * 1024;
+    let report = conformance::function(cloud.function().unwrap().as_ref(), &fixture).await;
+    assert_eq!(report.skipped, vec![], "{report}");
+    assert!(report.passed.contains(&"invoke_async"), "{report}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn remote_disk_passes_the_kit_against_a_live_server() {
     let dir = tempfile::tempdir().unwrap();

@@ -36,8 +36,12 @@ pub async fn run(cloud: &Cloud, cmd: FunctionCmd, format: Format) -> Outcome {
             timeout,
             env,
             handler,
+            code,
         } => {
             let mut spec = FunctionSpec::new(name, image, handler);
+            if let Some(code) = code {
+                spec.code = Some(archive(&code).await?);
+            }
             spec.cpus = cpus;
             spec.memory = memory;
             spec.timeout = timeout;
@@ -48,12 +52,18 @@ pub async fn run(cloud: &Cloud, cmd: FunctionCmd, format: Format) -> Outcome {
             name,
             payload,
             payload_file,
+            detach,
         } => {
             let payload = match (payload, payload_file) {
                 (Some(p), _) => p.into(),
                 (None, Some(file)) => super::read_input(&file).await?,
                 (None, None) => super::read_input("-".as_ref()).await?,
             };
+            if detach {
+                let started = functions.invoke_async(&name, payload).await?;
+                println!("{}", started.id);
+                return Ok(0);
+            }
             let out = functions.invoke(&name, payload).await?;
             let _ = std::io::stdout()
                 .write_all(&out.payload)
@@ -78,4 +88,20 @@ pub async fn run(cloud: &Cloud, cmd: FunctionCmd, format: Format) -> Outcome {
         }
     }
     Ok(0)
+}
+
+/// A function's code: a zip file as it is, or a directory zipped here.
+async fn archive(path: &std::path::Path) -> nubes::Result<nubes::Bytes> {
+    let meta = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| nubes::Error::invalid_input(format!("--code {}: {e}", path.display())))?;
+    if meta.is_dir() {
+        #[cfg(feature = "aws")]
+        return nubes::aws::zip_dir(path);
+        #[cfg(not(feature = "aws"))]
+        return Err(nubes::Error::unsupported(
+            "this cloudctl was built without the aws feature, which zips directories: give a zip file",
+        ));
+    }
+    super::read_input(path).await
 }

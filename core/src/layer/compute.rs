@@ -94,4 +94,8 @@ impl<L: Layer> Compute for Layered<L, dyn Compute> {
         })
         .await
     }
+
+    async fn fit(&self, cpus: Option<f64>, memory: Option<u64>) -> Result<Size> {
+        self.inner.fit(cpus, memory).await
+    }
 }

@@ -137,8 +137,9 @@ fn missing(id: &str) -> Error {
     Error::not_found(format!("instance {id} not found")).with_provider(SCHEME)
 }
 
+/// What an instance type holds.
 #[derive(Debug, Clone, Copy)]
-struct Size {
+struct TypeSize {
     cpus: f64,
     memory: u64,
 }
@@ -149,7 +150,7 @@ pub struct Ec2Compute {
     client: Client,
     instance_type: Option<String>,
     /// vCPUs and memory per instance type: the table, and what EC2 said of others.
-    sizes: Arc<Mutex<HashMap<String, Size>>>,
+    sizes: Arc<Mutex<HashMap<String, TypeSize>>>,
 }
 
 impl Ec2Compute {
@@ -159,7 +160,7 @@ impl Ec2Compute {
         let sizes = INSTANCE_TYPES
             .iter()
             .map(|(t, c, m)| {
-                let size = Size {
+                let size = TypeSize {
                     cpus: f64::from(*c),
                     memory: m * MIB,
                 };
@@ -174,7 +175,7 @@ impl Ec2Compute {
     }
 
     /// What a type holds: from the table, or asked of EC2 once.
-    async fn size(&self, kind: &str) -> Result<Option<Size>> {
+    async fn size(&self, kind: &str) -> Result<Option<TypeSize>> {
         if let Some(s) = self.sizes.lock().expect("sizes lock").get(kind) {
             return Ok(Some(*s));
         }
@@ -194,7 +195,7 @@ impl Ec2Compute {
         ) else {
             return Ok(None);
         };
-        let size = Size {
+        let size = TypeSize {
             cpus: f64::from(cpus),
             memory: u64::try_from(mib).unwrap_or(0) * MIB,
         };
@@ -581,6 +582,18 @@ impl Compute for Ec2Compute {
 
     async fn stats(&self, _id: &str) -> Result<InstanceStats> {
         Err(Error::unsupported("stats on EC2 (CloudWatch) are not built").with_provider(SCHEME))
+    }
+
+    /// The vCPUs and memory of the type these would get.
+    async fn fit(&self, cpus: Option<f64>, memory: Option<u64>) -> Result<Size> {
+        let kind = match &self.instance_type {
+            Some(t) => t.as_str(),
+            None => instance_type_for(cpus, memory)?,
+        };
+        Ok(match self.size(kind).await? {
+            Some(s) => Size::new(Some(s.cpus), Some(s.memory)),
+            None => Size::new(cpus, memory),
+        })
     }
 
     /// Changes the instance type, which EC2 allows only while the instance is stopped.

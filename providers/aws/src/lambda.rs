@@ -24,6 +24,8 @@ use crate::{OWNER_TAG, SCHEME};
 /// The description every function Nubes deploys carries; what lacks it is never seen.
 const MARK: &str = "Deployed by Nubes";
 const MIB: u64 = 1 << 20;
+/// Lambda gives a function one vCPU per this much memory.
+pub const MIB_PER_CPU: u64 = 1769;
 /// The largest zip Lambda takes inline, and the largest sync payload.
 pub const CODE_MAX: usize = 50 * 1024 * 1024;
 const PAYLOAD_MAX: usize = 6 * 1024 * 1024;
@@ -114,10 +116,9 @@ fn info(c: &FunctionConfiguration) -> FunctionInfo {
         c.runtime().map(Runtime::as_str).unwrap_or_default(),
         c.handler().map(str::to_string),
     );
-    spec.memory = c
-        .memory_size()
-        .and_then(|m| u64::try_from(m).ok())
-        .map(|m| m * MIB);
+    let mib = c.memory_size().and_then(|m| u64::try_from(m).ok());
+    spec.memory = mib.map(|m| m * MIB);
+    spec.cpus = mib.map(|m| m as f64 / MIB_PER_CPU as f64);
     spec.timeout = c
         .timeout()
         .and_then(|t| u64::try_from(t).ok())
@@ -132,11 +133,15 @@ fn info(c: &FunctionConfiguration) -> FunctionInfo {
     info
 }
 
-/// Lambda's settings for a spec: memory in MiB (128 to 10240) and timeout in seconds (1 to
-/// 900), each rounded up.
+/// Lambda's settings for a spec: memory in MiB (128 to 10240), enough for `cpus` too, since
+/// Lambda gives CPU in proportion to memory; timeout in seconds (1 to 900); each rounded up.
 fn limits(spec: &FunctionSpec) -> Result<(Option<i32>, Option<i32>)> {
+    let for_cpus = spec
+        .cpus
+        .map(|c| (c * MIB_PER_CPU as f64).ceil() as u64 * MIB);
     let memory = spec
         .memory
+        .max(for_cpus)
         .map(|m| {
             let mib = m.div_ceil(MIB);
             match i32::try_from(mib) {
@@ -274,12 +279,6 @@ impl Function for LambdaFunction {
                 spec.handler
             )));
         };
-        if spec.cpus.is_some() {
-            return Err(Error::unsupported(
-                "Lambda gives CPU in proportion to memory: set memory, not cpus",
-            )
-            .with_provider(SCHEME));
-        }
         let code = spec
             .code
             .clone()
@@ -428,6 +427,12 @@ mod tests {
             limits(&spec(Some(200 * MIB + 1), Some(1500))).unwrap(),
             (Some(201), Some(2))
         );
+        // Two vCPUs need 3538 MiB, more than the 256 MiB asked for.
+        let mut two = spec(Some(256 * MIB), None);
+        two.cpus = Some(2.0);
+        assert_eq!(limits(&two).unwrap(), (Some(3538), None));
+        two.cpus = Some(6.0);
+        assert_eq!(limits(&two).unwrap_err().kind(), ErrorKind::InvalidInput);
         for bad in [spec(Some(64 * MIB), None), spec(None, Some(901_000))] {
             assert_eq!(limits(&bad).unwrap_err().kind(), ErrorKind::InvalidInput);
         }

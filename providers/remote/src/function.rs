@@ -80,6 +80,23 @@ impl Function for RemoteFunction {
         out.into_response().map_err(|e| e.with_provider(SCHEME))
     }
 
+    async fn invoke_async(&self, name: &str, payload: Bytes) -> Result<AsyncInvocation> {
+        let res = self
+            .client
+            .send(
+                Method::POST,
+                &self
+                    .client
+                    .in_org(path(&["v1", "functions", name, "invocations"])),
+                |r| {
+                    r.header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                        .body(payload)
+                },
+            )
+            .await?;
+        read_json(res).await
+    }
+
     async fn delete(&self, name: &str) -> Result<()> {
         self.client
             .raw(

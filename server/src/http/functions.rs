@@ -11,6 +11,7 @@ use super::extract::{Body, Named, OrgQuery, Params, Payload};
 use super::AppState;
 use crate::functions::{DeployFunction, Invocation, TenantFunction};
 use crate::tenancy::Principal;
+use nubes::AsyncInvocation;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -19,6 +20,33 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list, deploy))
         .routes(routes!(get_one, delete))
         .routes(routes!(invoke))
+        .routes(routes!(invoke_async))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/functions/{function}/invocations",
+    operation_id = "functions_invoke_async",
+    tag = "functions",
+    summary = "Start the function once with the request body as its payload, without waiting",
+    description = "Answers at once with the invocation's id; the invocation counts against the \
+        caller's running invocations until it ends and is billed for the time it ran.",
+    params(("function" = String, Path, description = "The function's id or name"), OrgQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 202, body = AsyncInvocation), super::error::Errors)
+)]
+async fn invoke_async(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(function): Path<String>,
+    Params(q): Params<OrgQuery>,
+    Payload(payload): Payload,
+) -> ApiResult<(StatusCode, Json<AsyncInvocation>)> {
+    let started = s
+        .functions
+        .invoke_async(&p, q.named(&function), payload)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(started)))
 }
 
 #[utoipa::path(

@@ -50,6 +50,9 @@ pub trait ComputeLayer: std::fmt::Debug + Send + Sync + 'static {
     async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
         self.inner().resize(id, request).await
     }
+    async fn fit(&self, cpus: Option<f64>, memory: Option<u64>) -> Result<Size> {
+        self.inner().fit(cpus, memory).await
+    }
 }
 
 #[async_trait]
@@ -100,5 +103,8 @@ impl<L: ComputeLayer> Compute for L {
     }
     async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
         ComputeLayer::resize(self, id, request).await
+    }
+    async fn fit(&self, cpus: Option<f64>, memory: Option<u64>) -> Result<Size> {
+        ComputeLayer::fit(self, cpus, memory).await
     }
 }
