@@ -397,8 +397,8 @@ fn instances_disks_and_functions_on_aws() {
     let ami = boto3("print(boto3.client('ec2', **kw).describe_images(Owners=['amazon'])['Images'][0]['ImageId'])");
     let role = boto3(
         "iam = boto3.client('iam', **kw)\n\
-         try:\n    print(iam.get_role(RoleName='nubes-test')['Role']['Arn'])\n\
-         except iam.exceptions.NoSuchEntityException:\n    print(iam.create_role(RoleName='nubes-test', AssumeRolePolicyDocument='{}')['Role']['Arn'])",
+         try:\n    print(iam.create_role(RoleName='nubes-test', AssumeRolePolicyDocument='{}')['Role']['Arn'])\n\
+         except iam.exceptions.EntityAlreadyExistsException:\n    print(iam.get_role(RoleName='nubes-test')['Role']['Arn'])",
     );
     let provider = format!("aws://us-east-1?endpoint={endpoint}&role={role}");
     let p = ["--provider", provider.as_str()];

@@ -74,6 +74,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/functions/{function}"),
     ("delete", "/v1/functions/{function}"),
     ("post", "/v1/functions/{function}/invoke"),
+    ("post", "/v1/functions/{function}/invocations"),
     ("get", "/v1/admin/users"),
     ("get", "/v1/admin/instances"),
     ("get", "/v1/admin/audit"),

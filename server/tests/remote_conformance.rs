@@ -220,8 +220,8 @@ async fn remote_function_passes_the_kit_on_lambda_behind_the_server() {
     let role = std::process::Command::new(python)
         .args(["-c", &format!(
             "import boto3\niam = boto3.client('iam', endpoint_url='{}', region_name='us-east-1')\n\
-             try:\n    print(iam.get_role(RoleName='nubes-test')['Role']['Arn'])\n\
-             except iam.exceptions.NoSuchEntityException:\n    print(iam.create_role(RoleName='nubes-test', AssumeRolePolicyDocument='{{}}')['Role']['Arn'])",
+             try:\n    print(iam.create_role(RoleName='nubes-test', AssumeRolePolicyDocument='{{}}')['Role']['Arn'])\n\
+             except iam.exceptions.EntityAlreadyExistsException:\n    print(iam.get_role(RoleName='nubes-test')['Role']['Arn'])",
             moto()
         )])
         .output()

@@ -34,12 +34,13 @@ pub fn boto3_lambda(code: &str, args: &[&str]) -> Vec<u8> {
     )
 }
 
-/// The IAM role functions run as (made in moto if it is not there yet), as an ARN.
+/// The IAM role functions run as (made in moto if it is not there yet; tests race to make it),
+/// as an ARN.
 pub fn role() -> String {
     let out = python(
         &client("iam"),
-        "try:\n    print(iam.get_role(RoleName='nubes-test')['Role']['Arn'])\n\
-         except iam.exceptions.NoSuchEntityException:\n    print(iam.create_role(RoleName='nubes-test', AssumeRolePolicyDocument='{}')['Role']['Arn'])",
+        "try:\n    print(iam.create_role(RoleName='nubes-test', AssumeRolePolicyDocument='{}')['Role']['Arn'])\n\
+         except iam.exceptions.EntityAlreadyExistsException:\n    print(iam.get_role(RoleName='nubes-test')['Role']['Arn'])",
         &[],
     );
     String::from_utf8(out).unwrap().trim().to_string()
