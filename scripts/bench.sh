@@ -7,6 +7,10 @@ ensure_all
 cargo bench --locked -p nubes-benches --bench docker
 cargo bench --locked -p nubes-benches --bench server
 cargo bench --locked -p nubes-benches --bench placement
+ensure_moto
+NUBES_TEST_AWS_ENDPOINT=$NUBES_TEST_AWS_ENDPOINT NUBES_TEST_AWS_PYTHON=$NUBES_TEST_AWS_PYTHON \
+  AWS_ACCESS_KEY_ID=nubes-bench AWS_SECRET_ACCESS_KEY=nubes-bench \
+  cargo bench --locked -p nubes-benches --bench aws
 ensure_postgres
 NUBES_TEST_POSTGRES_URL=$NUBES_TEST_POSTGRES_URL cargo bench --locked -p nubes-benches --bench billing
 ensure_libvirtd

@@ -108,6 +108,12 @@ pub struct DryRun {
     pub due_now: Option<String>,
     /// The creator's credits now, on a server that bills.
     pub balance: Option<String>,
+    /// The cpus and memory it would run with: what was asked, or where instances come in
+    /// sizes, the size that holds it. Plans count and billing charges these.
+    #[serde(default)]
+    pub cpus: Option<f64>,
+    #[serde(default)]
+    pub memory: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

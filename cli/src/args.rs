@@ -466,6 +466,13 @@ pub enum ObjectCmd {
         bucket: String,
         key: String,
         file: PathBuf,
+        /// Send it as a multipart upload in parts of this size (at least 5Mi); files over 64Mi
+        /// go that way anyway where the provider takes multipart uploads
+        #[arg(long, value_parser = parse::size)]
+        part_size: Option<u64>,
+        /// Parts sent at once in a multipart upload
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
     },
     /// Download an object to a file, or to stdout without one
     Get {

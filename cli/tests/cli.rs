@@ -348,6 +348,24 @@ fn buckets_and_objects_on_s3() {
     ));
     let got = run(&["object", "get", &bucket, "big.bin", "-"]);
     assert!(got.stdout == data, "read back {} bytes", got.stdout.len());
+    ok(&cloudctl_with_stdin(
+        &[
+            &p[..],
+            &[
+                "object",
+                "put",
+                &bucket,
+                "parts.bin",
+                "-",
+                "--part-size",
+                "5Mi",
+            ],
+        ]
+        .concat(),
+        &data,
+    ));
+    assert!(run(&["object", "get", &bucket, "parts.bin", "-"]).stdout == data);
+    ok(&run(&["object", "delete", &bucket, "parts.bin"]));
     let ranged = run(&["object", "get", &bucket, "big.bin", "--range", "10-14"]);
     assert_eq!(ranged.stdout, &data[10..14]);
     fails(
@@ -531,6 +549,36 @@ fn buckets_and_objects_on_local_storage() {
     assert_eq!(std::fs::read(&out_file).unwrap(), data);
     let ranged = run(&["object", "get", "docs", "a/in.bin", "--range", "10-14"]);
     assert_eq!(ranged.stdout, &data[10..14]);
+    // In parts of 5 MiB, two at a time, and back whole.
+    let big = dir.path().join("big.bin");
+    let many: Vec<u8> = (0..12_000_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(&big, &many).unwrap();
+    ok(&run(&[
+        "object",
+        "put",
+        "docs",
+        "parts.bin",
+        big.to_str().unwrap(),
+        "--part-size",
+        "5Mi",
+        "--parallel",
+        "2",
+    ]));
+    assert!(run(&["object", "get", "docs", "parts.bin", "-"]).stdout == many);
+    fails(
+        &run(&[
+            "object",
+            "put",
+            "docs",
+            "p2",
+            big.to_str().unwrap(),
+            "--part-size",
+            "1Mi",
+        ]),
+        5,
+        "part size",
+    );
+    ok(&run(&["object", "delete", "docs", "parts.bin"]));
     ok(&cloudctl_with_stdin(
         &[&p[..], &["object", "put", "docs", "b.txt", "-"]].concat(),
         b"from stdin",

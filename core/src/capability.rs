@@ -108,6 +108,10 @@ pub struct StorageCapability {
     /// expire.
     #[serde(default)]
     pub presign: bool,
+    /// Multipart uploads: parts sent in any order, resumable by upload id, completed or aborted
+    /// (`Storage::create_upload` and the rest).
+    #[serde(default)]
+    pub multipart: bool,
 }
 
 impl StorageCapability {
@@ -117,12 +121,14 @@ impl StorageCapability {
             range: true,
             pagination: true,
             presign: false,
+            multipart: false,
         }
     }
 
     pub fn supports(&self, op: Operation) -> bool {
         match op {
             Operation::StoragePresign => self.presign,
+            Operation::StorageUpload | Operation::StoragePart => self.multipart,
             _ => true,
         }
     }

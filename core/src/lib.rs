@@ -10,6 +10,7 @@ pub mod error;
 pub mod function;
 pub mod layer;
 pub mod memory;
+pub mod multipart;
 mod operation;
 pub mod resources;
 pub mod storage;

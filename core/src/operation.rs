@@ -35,6 +35,10 @@ pub enum Operation {
     StorageList,
     StorageDelete,
     StoragePresign,
+    /// Starting, completing or aborting a multipart upload.
+    StorageUpload,
+    /// Storing or listing a multipart upload's parts.
+    StoragePart,
     FunctionDeploy,
     FunctionGet,
     FunctionList,
@@ -74,6 +78,8 @@ impl Operation {
             StorageList => "storage.list",
             StorageDelete => "storage.delete",
             StoragePresign => "storage.presign",
+            StorageUpload => "storage.upload",
+            StoragePart => "storage.part",
             FunctionDeploy => "function.deploy",
             FunctionGet => "function.get",
             FunctionList => "function.list",
@@ -98,6 +104,7 @@ impl Operation {
                 | DiskRename
                 | StorageCreateBucket
                 | StoragePut
+                | StorageUpload
                 | FunctionDeploy
                 | FunctionInvoke
                 | FunctionInvokeAsync

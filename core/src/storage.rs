@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
+pub use crate::multipart::{MultipartUpload, UploadedPart};
 use crate::{Error, Result, StorageCapability};
 
 /// A stream of bytes going into or coming out of an object.
@@ -273,6 +274,58 @@ pub trait Storage: Debug + Send + Sync + 'static {
         Err(Error::unsupported(format!(
             "{} storage makes no presigned URLs",
             self.provider()
+        )))
+    }
+    /// Starts a multipart upload to `bucket`/`key` (`StorageCapability::multipart`).
+    async fn create_upload(&self, bucket: &str, key: &str) -> Result<MultipartUpload> {
+        let _ = (bucket, key);
+        Err(Error::unsupported(format!(
+            "{} storage takes no multipart uploads",
+            self.provider()
+        )))
+    }
+    /// Stores part `number` (1 to 10000) of an upload; the same number again replaces it.
+    async fn upload_part(
+        &self,
+        upload: &MultipartUpload,
+        number: u32,
+        body: Bytes,
+    ) -> Result<UploadedPart> {
+        let _ = (number, body);
+        Err(Error::unsupported(format!(
+            "{} storage takes no multipart uploads (upload {})",
+            self.provider(),
+            upload.id
+        )))
+    }
+    /// The parts an upload holds, by number: what a resumed upload need not send again.
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<UploadedPart>> {
+        Err(Error::unsupported(format!(
+            "{} storage takes no multipart uploads (upload {})",
+            self.provider(),
+            upload.id
+        )))
+    }
+    /// Makes the named parts, in order, the object; the upload is then gone. Readers see the
+    /// old object or the new one.
+    async fn complete_upload(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[UploadedPart],
+    ) -> Result<ObjectMeta> {
+        let _ = parts;
+        Err(Error::unsupported(format!(
+            "{} storage takes no multipart uploads (upload {})",
+            self.provider(),
+            upload.id
+        )))
+    }
+    /// Drops an upload and every part it holds; no object appears.
+    async fn abort_upload(&self, upload: &MultipartUpload) -> Result<()> {
+        Err(Error::unsupported(format!(
+            "{} storage takes no multipart uploads (upload {})",
+            self.provider(),
+            upload.id
         )))
     }
 }

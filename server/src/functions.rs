@@ -105,17 +105,26 @@ impl Functions {
             }
         };
         spec.validate()?;
-        if let Some(billing) = &self.billing {
-            // One invocation at a time must fit the deployer's plan.
-            let (plan, _) = billing.current(&p.user_id).await?;
-            let size = Resources::sized(spec.cpus, spec.memory, None);
-            plan.admit(Resources::default(), size).map_err(|e| {
-                Error::new(
-                    e.kind(),
-                    format!("one invocation must fit the plan: {}", e.message()),
-                )
-            })?;
-        }
+        // One invocation at a time must fit the deployer's plan: as asked, and again as the
+        // backend sized it (Lambda gives memory for cpus), which is what invocations are billed.
+        let plan = match &self.billing {
+            Some(billing) => Some(billing.current(&p.user_id).await?.0),
+            None => None,
+        };
+        let fits = |cpus, memory| -> Result<()> {
+            match &plan {
+                Some(plan) => plan
+                    .admit(Resources::default(), Resources::sized(cpus, memory, None))
+                    .map_err(|e| {
+                        Error::new(
+                            e.kind(),
+                            format!("one invocation must fit the plan: {}", e.message()),
+                        )
+                    }),
+                None => Ok(()),
+            }
+        };
+        fits(spec.cpus, spec.memory)?;
         let org_id = tenancy::creating_in(&self.db, p, req.org_id).await?;
         let id = token::random_id();
         let row = ResourceRow {
@@ -131,11 +140,16 @@ impl Functions {
         self.db
             .insert_resource_within(&row, self.bounds.per_org(row.kind))
             .await?;
-        match function.deploy(spec).await {
+        let deployed = match function.deploy(spec).await {
+            Ok(live) => fits(live.cpus, live.memory).map(|()| live),
+            Err(e) => Err(row.explain(e)),
+        };
+        match deployed {
             Ok(live) => Ok(view(&row, Some(&live))),
             Err(e) => {
+                let _ = function.delete(&row.backend_id).await;
                 self.db.delete_resource(&row.id).await?;
-                Err(row.explain(e))
+                Err(e)
             }
         }
     }
@@ -219,9 +233,18 @@ impl Functions {
         tokio::task::JoinHandle<Result<nubes::InvokeResponse>>,
     )> {
         let row = self.authorized(p, r, Action::Operate).await?;
+        let function = self.function()?.clone();
+        if function.capability().json
+            && !payload.is_empty()
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&payload).is_err()
+        {
+            // Refused before it takes a running invocation or is charged.
+            return Err(Error::invalid_input(
+                "this server's functions take JSON payloads; this one does not parse",
+            ));
+        }
         let id = token::random_id();
         let pass = self.invocations.enter(&p.user_id)?;
-        let function = self.function()?.clone();
         let held = match &self.billing {
             Some(billing) => {
                 let info = function
@@ -251,7 +274,16 @@ impl Functions {
             let result = function.invoke(&backend, payload).await;
             if let Some((billing, size, most, key)) = held {
                 let seconds = started.elapsed().as_secs_f64().ceil().max(1.0) as u64;
-                let used = billing.prices().accrued(size, seconds).total();
+                // An invocation the backend refused ran nothing: all of it comes back.
+                let refused = matches!(
+                    &result,
+                    Err(e) if matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::NotFound)
+                );
+                let used = if refused {
+                    Credits::ZERO
+                } else {
+                    billing.prices().accrued(size, seconds).total()
+                };
                 let back = most.checked_sub(used).unwrap_or(Credits::ZERO);
                 if back > Credits::ZERO {
                     let memo = "unused invocation time";

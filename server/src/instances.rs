@@ -164,6 +164,7 @@ impl Instances {
     pub async fn dry_run(&self, p: &Principal, req: CreateInstance) -> Result<DryRun> {
         let (spec, org_id) = self.spec_for(p, &req).await?;
         let want = Resources::of(&spec);
+        let (cpus, memory) = (spec.cpus, spec.memory);
         let (placement, agent_id, placement_message) = match &self.fleet {
             None => ("direct".to_string(), None, None),
             Some(fleet) => match fleet.preview(spec) {
@@ -218,6 +219,8 @@ impl Instances {
             hourly: hourly.to_string(),
             due_now,
             balance,
+            cpus,
+            memory,
         })
     }
 

@@ -102,6 +102,7 @@ impl Backends {
     pub async fn connect(config: &Config) -> nubes::Result<Self> {
         let mut b = Self::default();
         if let Some(uri) = config.compute.as_deref().filter(|u| !is_fleet(u)) {
+            shared_safely(uri)?;
             b.compute = Some(connect(uri).await?.compute()?);
         }
         if let Some(uri) = &config.storage {
@@ -115,6 +116,30 @@ impl Backends {
         }
         Ok(b)
     }
+}
+
+/// Refuses compute that would let tenants reach each other or run what nobody bills. EC2
+/// instances launched in a VPC's default security group reach each other on every port, and
+/// an AMI from anyone may bring volumes and licences: a server names the group (one that lets
+/// no member in) and whose images tenants may launch.
+fn shared_safely(uri: &str) -> nubes::Result<()> {
+    if !uri.starts_with("aws://") {
+        return Ok(());
+    }
+    let query = uri.split_once('?').map_or("", |(_, q)| q);
+    for option in ["security_group", "image_owners"] {
+        if !query
+            .split('&')
+            .any(|kv| kv.starts_with(&format!("{option}=")))
+        {
+            return Err(nubes::Error::invalid_input(format!(
+                "a server's EC2 compute needs {option}=: without a security group that lets no \
+                 member in, tenants' instances reach each other; without image owners, a \
+                 tenant's image can bring volumes and licences nobody bills"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Whether `uri` names the fleet of lessor agents (`fleet://`) rather than a provider.

@@ -889,8 +889,18 @@ async fn every_path_that_runs_an_instance_is_metered(url: String) {
 async fn sized_instances_are_billed_at_the_size_they_get(url: String) {
     let clock = Arc::new(Manual(AtomicI64::new(MID_NOVEMBER)));
     let endpoint = common::from_test_script("NUBES_TEST_AWS_ENDPOINT");
+    let group = std::process::Command::new(common::from_test_script("NUBES_TEST_AWS_PYTHON"))
+        .args(["-c", &format!(
+            "import boto3, uuid; ec2 = boto3.client('ec2', endpoint_url='{endpoint}', region_name='us-east-1')\n\
+             print(ec2.create_security_group(GroupName='nubes-' + uuid.uuid4().hex, Description='tenants')['GroupId'])"
+        )])
+        .output()
+        .unwrap();
+    let group = String::from_utf8(group.stdout).unwrap().trim().to_string();
     let config = nubes_server::Config {
-        compute: Some(format!("aws://us-east-1?endpoint={endpoint}")),
+        compute: Some(format!(
+            "aws://us-east-1?endpoint={endpoint}&security_group={group}&image_owners=amazon"
+        )),
         billing: true,
         ..Default::default()
     };

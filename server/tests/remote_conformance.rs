@@ -133,6 +133,66 @@ async fn remote_function_passes_the_kit_against_a_live_server() {
     assert_eq!(report.skipped, vec![], "{report}");
 }
 
+/// Asynchronous invocations hold one of the caller's running invocations until they end, as
+/// synchronous ones do: a caller cannot start more than the bound by not waiting.
+#[tokio::test(flavor = "multi_thread")]
+async fn async_invocations_count_against_the_running_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = nubes_server::Config {
+        function: Some("docker://".into()),
+        ..Default::default()
+    };
+    let cloud = live(config, &dir).await;
+    let functions = cloud.function().unwrap();
+    functions
+        .deploy(FunctionSpec::new(
+            "slow",
+            image(),
+            ["sh", "-c", "cat >/dev/null; sleep 4"],
+        ))
+        .await
+        .unwrap();
+    let bound = nubes_server::functions::INVOCATIONS_PER_USER;
+    for _ in 0..bound {
+        functions
+            .invoke_async("slow", nubes_core::Bytes::from("x"))
+            .await
+            .unwrap();
+    }
+    let refused = functions
+        .invoke_async("slow", nubes_core::Bytes::from("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.kind(),
+        nubes_core::ErrorKind::RateLimited,
+        "{refused}"
+    );
+    let sync = functions
+        .invoke("slow", nubes_core::Bytes::from("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(sync.kind(), nubes_core::ErrorKind::RateLimited, "{sync}");
+    // Once they end, the caller may start more.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match functions
+            .invoke_async("slow", nubes_core::Bytes::from("x"))
+            .await
+        {
+            Ok(_) => break,
+            Err(e) if e.kind() == nubes_core::ErrorKind::RateLimited => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the bound never freed"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn remote_storage_passes_the_kit_against_a_live_server() {
     let dir = tempfile::tempdir().unwrap();
@@ -176,8 +236,26 @@ fn moto() -> String {
 async fn remote_compute_and_disk_pass_the_kits_on_ec2_and_ebs_behind_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let aws = format!("aws://us-east-1?endpoint={}", moto());
-    let config = nubes_server::Config {
+    // Without a security group and image owners, a server refuses EC2 for tenants.
+    let unsafe_config = nubes_server::Config {
         compute: Some(aws.clone()),
+        ..Default::default()
+    };
+    let refused = nubes_server::Backends::connect(&unsafe_config)
+        .await
+        .unwrap_err();
+    assert!(refused.message().contains("security_group="), "{refused}");
+    let group = std::process::Command::new(std::env::var("NUBES_TEST_AWS_PYTHON").unwrap())
+        .args(["-c", &format!(
+            "import boto3, uuid; ec2 = boto3.client('ec2', endpoint_url='{}', region_name='us-east-1')\n\
+             print(ec2.create_security_group(GroupName='nubes-' + uuid.uuid4().hex, Description='tenants: no member lets another in')['GroupId'])",
+            moto()
+        )])
+        .output()
+        .unwrap();
+    let group = String::from_utf8(group.stdout).unwrap().trim().to_string();
+    let config = nubes_server::Config {
+        compute: Some(format!("{aws}&security_group={group}&image_owners=amazon")),
         disk: Some(aws),
         ..Default::default()
     };

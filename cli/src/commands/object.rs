@@ -2,6 +2,7 @@ use std::path::Path;
 
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
+use nubes::multipart::{put_multipart, MultipartOptions};
 use nubes::prelude::*;
 use nubes::{GetOptions, ListObjectsOptions, ObjectMeta, PresignMethod};
 use serde::Serialize;
@@ -31,6 +32,9 @@ struct Page<'a> {
     next: Option<&'a str>,
 }
 
+/// Files larger than this go up as multipart uploads where the provider takes them.
+const MULTIPART_FROM: u64 = 64 << 20;
+
 fn bar(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len).with_message(what.to_string());
     bar.set_style(
@@ -43,12 +47,26 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 pub async fn run(cloud: &Cloud, cmd: ObjectCmd, format: Format) -> Outcome {
     let storage = cloud.storage()?;
     match cmd {
-        ObjectCmd::Put { bucket, key, file } => {
+        ObjectCmd::Put {
+            bucket,
+            key,
+            file,
+            part_size,
+            parallel,
+        } => {
             let meta = if file == Path::new("-") {
                 let body = ReaderStream::new(tokio::io::stdin())
                     .map_err(|e| Error::io(e, "stdin"))
                     .boxed();
-                storage.put(&bucket, &key, body).await?
+                match part_size {
+                    Some(size) => {
+                        let options = MultipartOptions::default()
+                            .part_size(size)
+                            .concurrency(parallel);
+                        put_multipart(storage.as_ref(), &bucket, &key, body, &options).await?
+                    }
+                    None => storage.put(&bucket, &key, body).await?,
+                }
             } else {
                 let name = file.display().to_string();
                 let f = tokio::fs::File::open(&file)
@@ -56,12 +74,28 @@ pub async fn run(cloud: &Cloud, cmd: ObjectCmd, format: Format) -> Outcome {
                     .map_err(|e| Error::io(e, &name))?;
                 let len = f.metadata().await.map_err(|e| Error::io(e, &name))?.len();
                 let progress = bar(len, &format!("uploading {name}"));
+                let multipart =
+                    part_size.is_some() || (len > MULTIPART_FROM && storage.capability().multipart);
                 let counted = progress.clone();
                 let body = ReaderStream::with_capacity(f, 256 * 1024)
                     .map_err(move |e| Error::io(e, &name))
-                    .inspect_ok(move |chunk| counted.inc(chunk.len() as u64))
+                    .inspect_ok(move |chunk| {
+                        if !multipart {
+                            counted.inc(chunk.len() as u64)
+                        }
+                    })
                     .boxed();
-                let meta = storage.put(&bucket, &key, body).await;
+                let meta = if multipart {
+                    // The bar shows what is stored, part by part, not what was read.
+                    let stored = progress.clone();
+                    let options = MultipartOptions::default()
+                        .part_size(part_size.unwrap_or(8 << 20))
+                        .concurrency(parallel)
+                        .progress(move |n| stored.set_position(n));
+                    put_multipart(storage.as_ref(), &bucket, &key, body, &options).await
+                } else {
+                    storage.put(&bucket, &key, body).await
+                };
                 progress.finish_and_clear();
                 meta?
             };

@@ -63,11 +63,6 @@ fn spec(fx: &Fixture, what: &str) -> InstanceSpec {
     s
 }
 
-/// Whether an instance got `want`: exactly, or at least it where instances come in sizes.
-fn got<T: PartialOrd>(got: Option<T>, want: T, sized: bool) -> bool {
-    got.is_some_and(|g| if sized { g >= want } else { g == want })
-}
-
 fn kit_filter(fx: &Fixture) -> ListOptions {
     ListOptions::default().label(KIT_LABEL, fx.prefix())
 }
@@ -93,12 +88,17 @@ async fn lifecycle(c: &dyn Compute, fx: &Fixture) -> CaseResult {
         inst.state
     );
     ensure!(inst.name == name, "name {} != {name}", inst.name);
-    let sized = c.capability().sized;
-    ensure!(got(inst.cpus, 0.5, sized), "cpus {:?}", inst.cpus);
+    // Exactly what was asked, or where instances come in sizes the size that holds it.
+    let size = c.fit(Some(0.5), Some(64 * MIB)).await?;
     ensure!(
-        got(inst.memory, 64 * MIB, sized),
-        "memory {:?}",
+        inst.cpus == size.cpus && inst.memory == size.memory,
+        "cpus {:?} and memory {:?}, want {size:?}",
+        inst.cpus,
         inst.memory
+    );
+    ensure!(
+        size.cpus >= Some(0.5) && size.memory >= Some(64 * MIB),
+        "a size smaller than asked: {size:?}"
     );
     ensure!(
         inst.labels.get(KIT_LABEL).map(String::as_str) == Some(fx.prefix()),
@@ -605,7 +605,7 @@ async fn resize(c: &dyn Compute, fx: &Fixture) -> CaseResult {
         .create(spec(fx, "resize").cpus(0.5).memory(64 * MIB))
         .await?;
     let live = c.capability().resize_live;
-    let sized = c.capability().sized;
+    let size = c.fit(Some(1.0), Some(128 * MIB)).await?;
     if !live {
         expect_kind(
             c.resize(&inst.id, ResizeRequest::default().cpus(1.0)).await,
@@ -622,8 +622,8 @@ async fn resize(c: &dyn Compute, fx: &Fixture) -> CaseResult {
         )
         .await?;
     ensure!(
-        got(resized.cpus, 1.0, sized) && got(resized.memory, 128 * MIB, sized),
-        "resize returned {resized:?}"
+        resized.cpus == size.cpus && resized.memory == size.memory,
+        "resize returned {resized:?}, want {size:?}"
     );
     let now = c.get(&inst.id).await?;
     ensure!(

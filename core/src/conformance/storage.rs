@@ -2,6 +2,7 @@ use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 
 use super::{ensure, expect_kind, CaseResult, Fixture, Report, Runner};
+use crate::multipart::{self, MultipartOptions, PART_MIN};
 use crate::storage::*;
 use crate::{ErrorKind, Result};
 
@@ -22,6 +23,15 @@ pub async fn storage(s: &dyn Storage, fx: &Fixture) -> Report {
         r.case("presign", presign(s, fx)).await;
     } else {
         r.case("presign_unsupported", presign_unsupported(s, fx))
+            .await;
+    }
+    if cap.multipart {
+        r.case("multipart_resume", multipart_resume(s, fx)).await;
+        r.case("multipart_refusals", multipart_refusals(s, fx))
+            .await;
+        r.case("multipart_stream", multipart_stream(s, fx)).await;
+    } else {
+        r.case("multipart_unsupported", multipart_unsupported(s, fx))
             .await;
     }
     r.case("list_prefix", list_prefix(s, fx)).await;
@@ -387,4 +397,163 @@ async fn pagination(s: &dyn Storage, fx: &Fixture) -> CaseResult {
         "limit 0",
     )?;
     Ok(())
+}
+
+fn pattern(len: usize, seed: u8) -> Bytes {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+/// Parts sent out of order, the upload picked up again by id from a fresh handle, its parts
+/// listed, completed into one object; the upload is then gone.
+async fn multipart_resume(s: &dyn Storage, fx: &Fixture) -> CaseResult {
+    let b = fx.name("mpart");
+    s.create_bucket(&b).await?;
+    let first = pattern(PART_MIN as usize, 1);
+    let last = pattern(1000, 2);
+    let upload = s.create_upload(&b, "joined.bin").await?;
+    ensure!(!upload.id.is_empty(), "an upload without an id");
+    let second = s.upload_part(&upload, 2, last.clone()).await?;
+    ensure!(second.size == 1000, "part 2 is {} bytes", second.size);
+    expect_kind(
+        s.head(&b, "joined.bin").await,
+        ErrorKind::NotFound,
+        "an object before its upload completed",
+    )?;
+    // Resumed as a process that only kept the id would.
+    let again = MultipartUpload::new(&b, "joined.bin", upload.id.clone());
+    let one = s.upload_part(&again, 1, first.clone()).await?;
+    let mut listed = s.list_parts(&again).await?;
+    listed.sort_by_key(|p| p.number);
+    ensure!(
+        listed == vec![one.clone(), second.clone()],
+        "listed parts {listed:?}"
+    );
+    let meta = s.complete_upload(&again, &listed).await?;
+    ensure!(
+        meta.size == PART_MIN + 1000,
+        "completed object is {} bytes",
+        meta.size
+    );
+    let mut want = first.to_vec();
+    want.extend_from_slice(&last);
+    let got = read(s, &b, "joined.bin", GetOptions::default()).await?;
+    ensure!(got == want, "the object is not its parts in order");
+    expect_kind(
+        s.list_parts(&again).await,
+        ErrorKind::NotFound,
+        "a completed upload's parts",
+    )?;
+    s.delete(&b, "joined.bin").await?;
+    Ok(())
+}
+
+/// Bad parts and completions are refused and change nothing; an aborted upload leaves no object
+/// and cannot be used again.
+async fn multipart_refusals(s: &dyn Storage, fx: &Fixture) -> CaseResult {
+    let b = fx.name("mbad");
+    s.create_bucket(&b).await?;
+    expect_kind(
+        s.create_upload(&fx.name("nobucket"), "k").await,
+        ErrorKind::NotFound,
+        "an upload to a missing bucket",
+    )?;
+    let upload = s.create_upload(&b, "k").await?;
+    expect_kind(
+        s.upload_part(&upload, 0, Bytes::from("x")).await,
+        ErrorKind::InvalidInput,
+        "part number 0",
+    )?;
+    let small = s.upload_part(&upload, 1, Bytes::from("too small")).await?;
+    let tail = s.upload_part(&upload, 2, Bytes::from("tail")).await?;
+    expect_kind(
+        s.complete_upload(&upload, &[small.clone(), tail.clone()])
+            .await,
+        ErrorKind::InvalidInput,
+        "a small part before the last",
+    )?;
+    let never = multipart::UploadedPart::new(3, "never-uploaded", PART_MIN);
+    expect_kind(
+        s.complete_upload(&upload, &[never]).await,
+        ErrorKind::InvalidInput,
+        "a part that was never uploaded",
+    )?;
+    expect_kind(
+        s.head(&b, "k").await,
+        ErrorKind::NotFound,
+        "an object from a refused completion",
+    )?;
+    s.abort_upload(&upload).await?;
+    expect_kind(
+        s.list_parts(&upload).await,
+        ErrorKind::NotFound,
+        "an aborted upload's parts",
+    )?;
+    expect_kind(
+        s.upload_part(&upload, 1, Bytes::from("late")).await,
+        ErrorKind::NotFound,
+        "a part for an aborted upload",
+    )?;
+    let ghost = MultipartUpload::new(&b, "k", "0123456789abcdef0123456789abcdef");
+    expect_kind(
+        s.list_parts(&ghost).await,
+        ErrorKind::NotFound,
+        "an upload id nobody made",
+    )?;
+    expect_kind(
+        s.head(&b, "k").await,
+        ErrorKind::NotFound,
+        "an object from an aborted upload",
+    )
+}
+
+/// A stream sent through `put_multipart` in parts, a few at once, comes back whole; progress
+/// rises to the total; a stream that fails midway leaves no object.
+async fn multipart_stream(s: &dyn Storage, fx: &Fixture) -> CaseResult {
+    let b = fx.name("mstream");
+    s.create_bucket(&b).await?;
+    let data = pattern(2 * PART_MIN as usize + 12_345, 7);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let options = MultipartOptions::default()
+        .part_size(PART_MIN)
+        .concurrency(2)
+        .progress(move |n| log.lock().expect("progress log").push(n));
+    let meta =
+        multipart::put_multipart(s, &b, "streamed", chunked(&data, 100_000), &options).await?;
+    ensure!(meta.size == data.len() as u64, "stored {} bytes", meta.size);
+    let got = read(s, &b, "streamed", GetOptions::default()).await?;
+    ensure!(got == data, "the streamed object changed");
+    let seen = seen.lock().expect("progress log").clone();
+    ensure!(
+        seen.len() == 3 && seen.last() == Some(&(data.len() as u64)),
+        "progress {seen:?}"
+    );
+    s.delete(&b, "streamed").await?;
+
+    let broken = chunked(&data, 1 << 20)
+        .take(7)
+        .chain(stream::once(async {
+            Err(crate::Error::unexpected("the source broke"))
+        }))
+        .boxed();
+    let failed = multipart::put_multipart(s, &b, "broken", broken, &options).await;
+    ensure!(failed.is_err(), "a broken stream was stored");
+    expect_kind(
+        s.head(&b, "broken").await,
+        ErrorKind::NotFound,
+        "an object from a broken stream",
+    )
+}
+
+async fn multipart_unsupported(s: &dyn Storage, fx: &Fixture) -> CaseResult {
+    let b = fx.name("mnone");
+    s.create_bucket(&b).await?;
+    expect_kind(
+        s.create_upload(&b, "k").await,
+        ErrorKind::Unsupported,
+        "a multipart upload without the capability",
+    )
 }

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use super::{Layer, Layered};
 use crate::storage::*;
 use crate::{Error, Operation, Result, StorageCapability};
+use bytes::Bytes;
 
 #[async_trait]
 impl<L: Layer> Storage for Layered<L, dyn Storage> {
@@ -88,5 +89,45 @@ impl<L: Layer> Storage for Layered<L, dyn Storage> {
             self.inner.presign(bucket, key, method, expires_in)
         })
         .await
+    }
+
+    async fn create_upload(&self, bucket: &str, key: &str) -> Result<MultipartUpload> {
+        self.run(Operation::StorageUpload, || {
+            self.inner.create_upload(bucket, key)
+        })
+        .await
+    }
+
+    async fn upload_part(
+        &self,
+        upload: &MultipartUpload,
+        number: u32,
+        body: Bytes,
+    ) -> Result<UploadedPart> {
+        self.run(Operation::StoragePart, || {
+            self.inner.upload_part(upload, number, body.clone())
+        })
+        .await
+    }
+
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<UploadedPart>> {
+        self.run(Operation::StoragePart, || self.inner.list_parts(upload))
+            .await
+    }
+
+    async fn complete_upload(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[UploadedPart],
+    ) -> Result<ObjectMeta> {
+        self.run(Operation::StorageUpload, || {
+            self.inner.complete_upload(upload, parts)
+        })
+        .await
+    }
+
+    async fn abort_upload(&self, upload: &MultipartUpload) -> Result<()> {
+        self.run(Operation::StorageUpload, || self.inner.abort_upload(upload))
+            .await
     }
 }

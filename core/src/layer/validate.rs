@@ -12,7 +12,8 @@ use crate::compute::*;
 use crate::disk::*;
 use crate::function::*;
 use crate::storage::*;
-use crate::{validate, ByteStream, Error, Result};
+use crate::{multipart, validate, ByteStream, Error, Result};
+use bytes::Bytes;
 
 /// A service whose calls are checked before they reach it.
 #[derive(Debug)]
@@ -136,6 +137,46 @@ impl StorageLayer for Validated<dyn Storage> {
         check_presign_expiry(expires_in)?;
         self.inner.presign(bucket, key, method, expires_in).await
     }
+    async fn create_upload(&self, bucket: &str, key: &str) -> Result<MultipartUpload> {
+        object(bucket, key)?;
+        self.inner.create_upload(bucket, key).await
+    }
+    async fn upload_part(
+        &self,
+        upload: &MultipartUpload,
+        number: u32,
+        body: Bytes,
+    ) -> Result<UploadedPart> {
+        upload_of(upload)?;
+        multipart::check_part(number, body.len() as u64)?;
+        self.inner.upload_part(upload, number, body).await
+    }
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<UploadedPart>> {
+        upload_of(upload)?;
+        self.inner.list_parts(upload).await
+    }
+    async fn complete_upload(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[UploadedPart],
+    ) -> Result<ObjectMeta> {
+        upload_of(upload)?;
+        multipart::check_parts(parts)?;
+        self.inner.complete_upload(upload, parts).await
+    }
+    async fn abort_upload(&self, upload: &MultipartUpload) -> Result<()> {
+        upload_of(upload)?;
+        self.inner.abort_upload(upload).await
+    }
+}
+
+/// An upload names a valid object and has an id.
+fn upload_of(upload: &MultipartUpload) -> Result<()> {
+    object(&upload.bucket, &upload.key)?;
+    if upload.id.is_empty() || upload.id.len() > 1024 {
+        return Err(Error::invalid_input("an upload id is 1 to 1024 characters"));
+    }
+    Ok(())
 }
 
 fn object(bucket: &str, key: &str) -> Result<()> {

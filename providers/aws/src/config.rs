@@ -25,6 +25,14 @@ pub struct AwsConfig {
     pub instance_type: Option<String>,
     /// The IAM role (an ARN) Lambda functions run as.
     pub role: Option<String>,
+    /// The security group instances are launched in (the VPC default's otherwise, whose members
+    /// reach each other: a server with tenants names one that lets no member in).
+    pub security_group: Option<String>,
+    /// The subnet instances are launched in (the default VPC's otherwise).
+    pub subnet: Option<String>,
+    /// Whose AMIs may be launched (`amazon`, `self`, account ids); any the account can see
+    /// otherwise.
+    pub image_owners: Vec<String>,
 }
 
 impl AwsConfig {
@@ -39,6 +47,9 @@ impl AwsConfig {
                 "zone",
                 "instance_type",
                 "role",
+                "security_group",
+                "subnet",
+                "image_owners",
             ],
         )?;
         if u.target.is_empty() || u.target.contains('/') {
@@ -71,6 +82,12 @@ impl AwsConfig {
             profile: u.option("profile").map(str::to_string),
             instance_type: u.option("instance_type").map(str::to_string),
             role: u.option("role").map(str::to_string),
+            security_group: u.option("security_group").map(str::to_string),
+            subnet: u.option("subnet").map(str::to_string),
+            image_owners: u
+                .option("image_owners")
+                .map(|o| o.split(',').map(str::to_string).collect())
+                .unwrap_or_default(),
             region: u.target,
             endpoint,
             path_style,

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    AttributeValue, Filter, Instance as Ec2Instance, InstanceStateName, InstanceType, ResourceType,
-    Tag, TagSpecification,
+    AttributeValue, BlockDeviceMapping, EbsBlockDevice, Filter, Instance as Ec2Instance,
+    InstanceStateName, InstanceType, ResourceType, Tag, TagSpecification,
 };
 use aws_sdk_ec2::Client;
 use bytes::Bytes;
@@ -22,7 +22,7 @@ use nubes_core::compute::*;
 use nubes_core::{ComputeCapability, Error, ErrorKind, Result};
 
 use crate::error::map;
-use crate::{OWNER_TAG, SCHEME};
+use crate::{AwsConfig, OWNER_TAG, SCHEME};
 
 const NAME_TAG: &str = "Name";
 const MIB: u64 = 1 << 20;
@@ -76,6 +76,14 @@ pub fn user_data(spec: &InstanceSpec) -> Result<Option<String>> {
             "an EC2 instance's env reaches its command only: give a command with the env",
         ));
     };
+    if let Some(k) = spec.env.keys().find(|k| {
+        !k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }) {
+        return Err(Error::invalid_input(format!(
+            "env `{k}` is not a shell variable name (letters, digits and _, not first a digit)"
+        )));
+    }
     let mut script = String::from("#!/bin/sh\n");
     for (k, v) in &spec.env {
         script.push_str(&format!("export {k}={}\n", quote(v)));
@@ -133,6 +141,13 @@ fn tag<'a>(i: &'a Ec2Instance, key: &str) -> Option<&'a str> {
         .and_then(|t| t.value())
 }
 
+/// Whether `id` is an EC2 instance id (`i-` and 8 or 17 hex digits) rather than a name.
+fn is_instance_id(id: &str) -> bool {
+    id.strip_prefix("i-").is_some_and(|hex| {
+        (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
 fn missing(id: &str) -> Error {
     Error::not_found(format!("instance {id} not found")).with_provider(SCHEME)
 }
@@ -149,14 +164,18 @@ struct TypeSize {
 pub struct Ec2Compute {
     client: Client,
     instance_type: Option<String>,
+    security_group: Option<String>,
+    subnet: Option<String>,
+    image_owners: Vec<String>,
     /// vCPUs and memory per instance type: the table, and what EC2 said of others.
     sizes: Arc<Mutex<HashMap<String, TypeSize>>>,
 }
 
 impl Ec2Compute {
-    /// `instance_type`, when given, is what every instance gets instead of the smallest type
-    /// that fits.
-    pub fn new(client: Client, instance_type: Option<String>) -> Self {
+    /// Where and how instances are launched comes from `config`: its `instance_type` (every
+    /// instance gets it instead of the smallest type that fits), `security_group`, `subnet`
+    /// and `image_owners`.
+    pub fn new(client: Client, config: &AwsConfig) -> Self {
         let sizes = INSTANCE_TYPES
             .iter()
             .map(|(t, c, m)| {
@@ -169,7 +188,10 @@ impl Ec2Compute {
             .collect();
         Self {
             client,
-            instance_type,
+            instance_type: config.instance_type.clone(),
+            security_group: config.security_group.clone(),
+            subnet: config.subnet.clone(),
+            image_owners: config.image_owners.clone(),
             sizes: Arc::new(Mutex::new(sizes)),
         }
     }
@@ -263,7 +285,7 @@ impl Ec2Compute {
 
     /// A live Nubes instance by id (`i-…`) or by name.
     async fn find(&self, id: &str) -> Result<Ec2Instance> {
-        let by = if id.starts_with("i-") {
+        let by = if is_instance_id(id) {
             filter("instance-id", [id])
         } else {
             filter(&format!("tag:{NAME_TAG}"), [id])
@@ -284,8 +306,19 @@ impl Ec2Compute {
     ) -> Result<Ec2Instance> {
         let deadline = Instant::now() + within;
         let mut wait = Duration::from_millis(100);
+        // EC2's reads catch up with a launch a little later: an instance just made may not be
+        // found yet.
+        let unseen_until = Instant::now() + Duration::from_secs(30);
         loop {
-            let i = self.find(id).await?;
+            let i = match self.find(id).await {
+                Ok(i) => i,
+                Err(e) if e.kind() == ErrorKind::NotFound && Instant::now() < unseen_until => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let now = state_name(&i);
             if now.is_some_and(|s| want.contains(s)) {
                 return Ok(i);
@@ -305,8 +338,10 @@ impl Ec2Compute {
         }
     }
 
-    /// Refuses an image that is not an AMI id, or one this account cannot launch.
-    async fn check_image(&self, image: &str) -> Result<()> {
+    /// Refuses an image that is not an AMI id, one this connection may not launch, or one that
+    /// brings volumes besides its root; answers the root volume's mapping, to be deleted with
+    /// the instance whatever the image says.
+    async fn check_image(&self, image: &str) -> Result<Option<BlockDeviceMapping>> {
         let hex = image.strip_prefix("ami-").unwrap_or_default();
         if !(8..=17).contains(&hex.len()) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::invalid_input(format!(
@@ -317,13 +352,48 @@ impl Ec2Compute {
             .client
             .describe_images()
             .image_ids(image)
+            .set_owners((!self.image_owners.is_empty()).then(|| self.image_owners.clone()))
             .send()
             .await
             .map_err(|e| map(e, &format!("image {image}")))?;
-        if out.images().is_empty() {
-            return Err(Error::not_found(format!("image {image} not found")).with_provider(SCHEME));
+        let Some(found) = out.images().first() else {
+            return Err(Error::not_found(format!(
+                "image {image} not found among the images this connection may launch"
+            ))
+            .with_provider(SCHEME));
+        };
+        let root = found.root_device_name();
+        let extra = found
+            .block_device_mappings()
+            .iter()
+            .filter(|m| m.ebs().is_some() && m.device_name() != root)
+            .count();
+        if extra > 0 {
+            return Err(Error::invalid_input(format!(
+                "image {image} brings {extra} volume(s) besides its root; instances here boot \
+                 from one root volume, and disks are made as disks"
+            ))
+            .with_provider(SCHEME));
         }
-        Ok(())
+        let root = found
+            .block_device_mappings()
+            .iter()
+            .find(|m| m.device_name() == root)
+            .and_then(|m| Some((m.device_name()?, m.ebs()?)))
+            .map(|(device, ebs)| {
+                BlockDeviceMapping::builder()
+                    .device_name(device)
+                    .ebs(
+                        EbsBlockDevice::builder()
+                            .set_snapshot_id(ebs.snapshot_id().map(str::to_string))
+                            .set_volume_size(ebs.volume_size())
+                            .set_volume_type(ebs.volume_type().cloned())
+                            .delete_on_termination(true)
+                            .build(),
+                    )
+                    .build()
+            });
+        Ok(root)
     }
 
     async fn stopped(&self, id: &str, timeout: Duration) -> Result<Ec2Instance> {
@@ -402,7 +472,7 @@ impl Compute for Ec2Compute {
             None => instance_type_for(spec.cpus, spec.memory)?.to_string(),
         };
         let user_data = user_data(&spec)?;
-        self.check_image(&spec.image).await?;
+        let root = self.check_image(&spec.image).await?;
         if !self
             .describe(vec![filter(&format!("tag:{NAME_TAG}"), [&spec.name])])
             .await?
@@ -432,6 +502,10 @@ impl Compute for Ec2Compute {
             .client_token(uuid_like())
             .set_user_data(user_data)
             .tag_specifications(tags.build())
+            .set_security_group_ids(self.security_group.clone().map(|g| vec![g]))
+            .set_subnet_id(self.subnet.clone())
+            // The root volume goes with the instance, whatever the image says.
+            .set_block_device_mappings(root.map(|m| vec![m]))
             .send()
             .await
             .map_err(|e| map(e, &format!("instance {}", spec.name)))?;
@@ -441,11 +515,15 @@ impl Compute for Ec2Compute {
             .and_then(|i| i.instance_id())
             .ok_or_else(|| Error::unexpected("EC2 launched no instance"))?
             .to_string();
-        match self
+        let up = match self
             .settle(&id, &[InstanceStateName::Running], SETTLE)
             .await
         {
             Ok(i) => self.instance(&i).await,
+            Err(e) => Err(e),
+        };
+        match up {
+            Ok(i) => Ok(i),
             Err(e) => {
                 // Nothing is left behind: a launch that did not come up is terminated.
                 let _ = self
@@ -605,6 +683,12 @@ impl Compute for Ec2Compute {
             ))
             .with_provider(SCHEME));
         }
+        if self.instance_type.is_some() {
+            return Err(Error::unsupported(
+                "every instance of this connection is its instance_type: it is not resized",
+            )
+            .with_provider(SCHEME));
+        }
         let now = self.instance(&i).await?;
         let kind = instance_type_for(request.cpus.or(now.cpus), request.memory.or(now.memory))?;
         self.client
@@ -684,6 +768,25 @@ mod tests {
             user_data(&huge).unwrap_err().kind(),
             ErrorKind::InvalidInput
         );
+        for key in ["MY-VAR", "1A", "A;reboot", "$(id)", "A B"] {
+            let bad = InstanceSpec::new("a", "ami-1")
+                .command(["true"])
+                .env(key, "x");
+            assert_eq!(
+                user_data(&bad).unwrap_err().kind(),
+                ErrorKind::InvalidInput,
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_instance_ids_are_ids() {
+        assert!(is_instance_id("i-0123456789abcdef0"));
+        assert!(is_instance_id("i-12345678"));
+        for name in ["i-web", "i-", "web", "i-0123456789abcdefg"] {
+            assert!(!is_instance_id(name), "{name}");
+        }
     }
 
     #[test]

@@ -355,6 +355,9 @@ impl Function for LambdaFunction {
     /// `errorMessage` (or what the function returned) and the log tail Lambda sent.
     async fn invoke(&self, name: &str, payload: Bytes) -> Result<InvokeResponse> {
         check_payload(&payload)?;
+        // Only Nubes' functions, by name: never another function of the account, an alias or
+        // an ARN.
+        self.configuration(name).await?;
         let started = Instant::now();
         let out = self
             .client
@@ -384,6 +387,7 @@ impl Function for LambdaFunction {
     /// request id, which its logs carry.
     async fn invoke_async(&self, name: &str, payload: Bytes) -> Result<AsyncInvocation> {
         check_payload(&payload)?;
+        self.configuration(name).await?;
         let out = self
             .client
             .invoke()

@@ -57,7 +57,7 @@ pub async fn connect(uri: &str) -> Result<Cloud> {
         cloud = cloud
             .with_compute(std::sync::Arc::new(Ec2Compute::new(
                 client.clone(),
-                config.instance_type.clone(),
+                &config,
             )))
             .with_disk(std::sync::Arc::new(EbsDisk::new(
                 client,

@@ -9,11 +9,12 @@ use aws_sdk_s3::types::{
     BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration,
 };
 use aws_sdk_s3::Client;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use nubes_core::multipart::{put_multipart, MultipartOptions};
 use nubes_core::storage::*;
-use nubes_core::{ByteStream, Error, Result, StorageCapability};
+use nubes_core::{ByteStream, Error, ErrorKind, Result, StorageCapability};
 
 use crate::error::map;
 use crate::SCHEME;
@@ -64,107 +65,6 @@ impl S3Storage {
             region: region.into(),
         }
     }
-
-    /// Uploads the rest of `body` after `first` (one part's worth already read) in parts.
-    async fn multipart(
-        &self,
-        bucket: &str,
-        key: &str,
-        first: BytesMut,
-        body: ByteStream,
-    ) -> Result<u64> {
-        let what = format!("upload of {bucket}/{key}");
-        let upload = self
-            .client
-            .create_multipart_upload()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| map(e, &what))?;
-        let id = upload
-            .upload_id()
-            .ok_or_else(|| Error::unexpected("S3 began an upload without an id"))?
-            .to_string();
-        match self.parts(bucket, key, &id, first, body).await {
-            Ok((parts, total)) => {
-                let done = CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build();
-                self.client
-                    .complete_multipart_upload()
-                    .bucket(bucket)
-                    .key(key)
-                    .upload_id(&id)
-                    .multipart_upload(done)
-                    .send()
-                    .await
-                    .map_err(|e| map(e, &what))?;
-                Ok(total)
-            }
-            Err(e) => {
-                // Parts of an upload nobody completes are stored (and billed) until aborted.
-                if let Err(abort) = self
-                    .client
-                    .abort_multipart_upload()
-                    .bucket(bucket)
-                    .key(key)
-                    .upload_id(&id)
-                    .send()
-                    .await
-                {
-                    tracing::warn!(%bucket, %key, error = %map(abort, &what), "a failed upload was not aborted");
-                }
-                Err(e)
-            }
-        }
-    }
-
-    async fn parts(
-        &self,
-        bucket: &str,
-        key: &str,
-        id: &str,
-        mut buffer: BytesMut,
-        mut body: ByteStream,
-    ) -> Result<(Vec<CompletedPart>, u64)> {
-        let mut parts = Vec::new();
-        let mut total = 0u64;
-        let mut ended = false;
-        while !ended || !buffer.is_empty() {
-            while !ended && buffer.len() < PART {
-                match body.next().await {
-                    Some(chunk) => buffer.extend_from_slice(&chunk?),
-                    None => ended = true,
-                }
-            }
-            let part = buffer.split_to(buffer.len().min(PART)).freeze();
-            if part.is_empty() {
-                break;
-            }
-            let number = parts.len() as i32 + 1;
-            total += part.len() as u64;
-            let sent = self
-                .client
-                .upload_part()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(id)
-                .part_number(number)
-                .content_length(part.len() as i64)
-                .body(S3Body::from(part))
-                .send()
-                .await
-                .map_err(|e| map(e, &format!("part {number} of {bucket}/{key}")))?;
-            parts.push(
-                CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(sent.e_tag().map(str::to_string))
-                    .build(),
-            );
-        }
-        Ok((parts, total))
-    }
 }
 
 #[async_trait]
@@ -176,6 +76,7 @@ impl Storage for S3Storage {
     fn capability(&self) -> StorageCapability {
         let mut cap = StorageCapability::ranges_and_pages();
         cap.presign = true;
+        cap.multipart = true;
         cap
     }
 
@@ -258,8 +159,14 @@ impl Storage for S3Storage {
                 }
             }
         }
-        let total = self.multipart(bucket, key, first, body).await?;
-        Ok(ObjectMeta::new(key, total))
+        // One part at a time: memory stays at one part whatever the object's size.
+        let body = futures::stream::once(async move { Ok(first.freeze()) })
+            .chain(body)
+            .boxed();
+        let options = MultipartOptions::default()
+            .part_size(PART as u64)
+            .concurrency(1);
+        put_multipart(self, bucket, key, body, &options).await
     }
 
     async fn get(&self, bucket: &str, key: &str, options: GetOptions) -> Result<GetResult> {
@@ -385,6 +292,134 @@ impl Storage for S3Storage {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Ok(request)
+    }
+
+    async fn create_upload(&self, bucket: &str, key: &str) -> Result<MultipartUpload> {
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| map(e, &format!("upload of {bucket}/{key}")))?;
+        let id = out
+            .upload_id()
+            .ok_or_else(|| Error::unexpected("S3 began an upload without an id"))?;
+        Ok(MultipartUpload::new(bucket, key, id))
+    }
+
+    async fn upload_part(
+        &self,
+        upload: &MultipartUpload,
+        number: u32,
+        body: Bytes,
+    ) -> Result<UploadedPart> {
+        let size = body.len() as u64;
+        let out = self
+            .client
+            .upload_part()
+            .bucket(&upload.bucket)
+            .key(&upload.key)
+            .upload_id(&upload.id)
+            .part_number(number as i32)
+            .content_length(size as i64)
+            .body(S3Body::from(body))
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => {
+                let e = map(e, &format!("part {number} of upload {}", upload.id));
+                // Some S3-compatible stores (moto) answer a part for a finished upload with a
+                // 500 instead of NoSuchUpload: ask whether the upload is still there.
+                return Err(match self.list_parts(upload).await {
+                    Err(gone) if gone.kind() == ErrorKind::NotFound => gone,
+                    _ => e,
+                });
+            }
+        };
+        Ok(UploadedPart::new(
+            number,
+            out.e_tag().unwrap_or_default(),
+            size,
+        ))
+    }
+
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<UploadedPart>> {
+        let mut all = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .client
+                .list_parts()
+                .bucket(&upload.bucket)
+                .key(&upload.key)
+                .upload_id(&upload.id)
+                .set_part_number_marker(marker)
+                .send()
+                .await
+                .map_err(|e| map(e, &format!("upload {}", upload.id)))?;
+            all.extend(page.parts().iter().map(|p| {
+                UploadedPart::new(
+                    p.part_number().unwrap_or_default() as u32,
+                    p.e_tag().unwrap_or_default(),
+                    size(p.size()),
+                )
+            }));
+            match (page.is_truncated(), page.next_part_number_marker()) {
+                (Some(true), Some(m)) => marker = Some(m.to_string()),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    async fn complete_upload(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[UploadedPart],
+    ) -> Result<ObjectMeta> {
+        let done = CompletedMultipartUpload::builder()
+            .set_parts(Some(
+                parts
+                    .iter()
+                    .map(|p| {
+                        CompletedPart::builder()
+                            .part_number(p.number as i32)
+                            .e_tag(&p.etag)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&upload.bucket)
+            .key(&upload.key)
+            .upload_id(&upload.id)
+            .multipart_upload(done)
+            .send()
+            .await
+            .map_err(|e| map(e, &format!("upload {}", upload.id)))?;
+        Ok(ObjectMeta::new(
+            &upload.key,
+            parts.iter().map(|p| p.size).sum(),
+        ))
+    }
+
+    /// S3 keeps (and bills) the parts of an upload nobody completes until it is aborted.
+    async fn abort_upload(&self, upload: &MultipartUpload) -> Result<()> {
+        // S3 answers an abort of an unknown upload with success; the contract says NotFound.
+        self.list_parts(upload).await?;
+        self.client
+            .abort_multipart_upload()
+            .bucket(&upload.bucket)
+            .key(&upload.key)
+            .upload_id(&upload.id)
+            .send()
+            .await
+            .map_err(|e| map(e, &format!("upload {}", upload.id)))?;
+        Ok(())
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<()> {

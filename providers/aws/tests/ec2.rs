@@ -62,7 +62,8 @@ async fn boto3_sees_the_type_tags_and_script_nubes_asked_for() {
          i = ec2.describe_instances(InstanceIds=[sys.argv[1]])['Reservations'][0]['Instances'][0]\n\
          tags = {t['Key']: t['Value'] for t in i['Tags']}\n\
          ud = ec2.describe_instance_attribute(InstanceId=sys.argv[1], Attribute='userData')['UserData']['Value']\n\
-         print(i['InstanceType'], tags['Name'], tags['team'], tags['nubes-managed'])\n\
+         root = [m for m in i['BlockDeviceMappings'] if m['DeviceName'] == i['RootDeviceName']][0]\n\
+         print(i['InstanceType'], tags['Name'], tags['team'], tags['nubes-managed'], root['Ebs']['DeleteOnTermination'])\n\
          print(base64.b64decode(ud).decode(), end='')",
         &[&made.id],
     );
@@ -70,7 +71,7 @@ async fn boto3_sees_the_type_tags_and_script_nubes_asked_for() {
     assert_eq!(
         seen,
         format!(
-            "t3.micro {name} storage true\n#!/bin/sh\nexport GREETING='it'\\''s me'\nexec 'sh' '-c' 'echo $GREETING'\n"
+            "t3.micro {name} storage true True\n#!/bin/sh\nexport GREETING='it'\\''s me'\nexec 'sh' '-c' 'echo $GREETING'\n"
         )
     );
 

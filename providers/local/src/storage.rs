@@ -7,6 +7,7 @@ use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use nubes_core::storage::*;
@@ -18,6 +19,9 @@ use tokio_util::io::ReaderStream;
 use crate::{error, SCHEME};
 
 const TMP_DIR: &str = ".nubes-tmp";
+/// Multipart uploads in progress: a directory per upload id, holding `target` (bucket and key)
+/// and one file per part, named `NNNNN-ETAG`.
+const UPLOADS_DIR: &str = ".nubes-uploads";
 
 #[derive(Debug, Clone)]
 pub struct LocalStorage {
@@ -28,9 +32,11 @@ impl LocalStorage {
     /// Opens (creating if needed) storage rooted at `root`.
     pub async fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        fs::create_dir_all(root.join(TMP_DIR))
-            .await
-            .map_err(|e| error::io(e, &format!("storage root {}", root.display())))?;
+        for dir in [TMP_DIR, UPLOADS_DIR] {
+            fs::create_dir_all(root.join(dir))
+                .await
+                .map_err(|e| error::io(e, &format!("storage root {}", root.display())))?;
+        }
         Ok(Self { root })
     }
 
@@ -50,6 +56,27 @@ impl LocalStorage {
     async fn object_path(&self, bucket: &str, key: &str) -> Result<PathBuf> {
         validate::object_key(key)?;
         Ok(self.bucket_dir(bucket).await?.join(key))
+    }
+
+    fn tmp_file(&self) -> PathBuf {
+        self.root
+            .join(TMP_DIR)
+            .join(format!("{:016x}", fastrand::u64(..)))
+    }
+
+    /// An upload's directory, if the upload exists and goes where `upload` says. Ids are ours
+    /// (32 hex digits), so one from a caller can never name a path elsewhere.
+    async fn upload_dir(&self, upload: &MultipartUpload) -> Result<PathBuf> {
+        let missing =
+            || Error::not_found(format!("upload {} not found", upload.id)).with_provider(SCHEME);
+        if upload.id.len() != 32 || !upload.id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(missing());
+        }
+        let dir = self.root.join(UPLOADS_DIR).join(&upload.id);
+        match fs::read_to_string(dir.join("target")).await {
+            Ok(t) if t == format!("{}\n{}", upload.bucket, upload.key) => Ok(dir),
+            _ => Err(missing()),
+        }
     }
 
     /// Metadata of a regular file at `path`; directories and symlinks are not objects.
@@ -124,6 +151,56 @@ async fn prune_empty(mut dir: &Path, stop: &Path) {
     }
 }
 
+/// Moves a written temp file to `path`, making the key's directories; readers see the old
+/// object or the new one.
+async fn place(tmp: &Path, path: &Path, what: &str) -> Result<()> {
+    let parent = path.parent().expect("object paths have a bucket parent");
+    // EEXIST here means a path segment of the key is an object ("a" when putting "a/b").
+    fs::create_dir_all(parent)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                error::io(std::io::ErrorKind::NotADirectory.into(), what)
+            }
+            _ => error::io(e, what),
+        })?;
+    if fs::symlink_metadata(path).await.is_ok_and(|m| m.is_dir()) {
+        return Err(error::io(std::io::ErrorKind::IsADirectory.into(), what));
+    }
+    fs::rename(tmp, path)
+        .await
+        .map_err(|e| error::io(e, what))?;
+    sync_dir(parent).await.map_err(|e| error::io(e, what))
+}
+
+/// The parts in an upload's directory, by number. A number sent more than once is listed as
+/// its latest copy (earlier ones go with the upload); a completion may still name any copy.
+async fn parts_in(dir: &Path) -> Result<Vec<UploadedPart>> {
+    let mut all = copies_in(dir).await?;
+    all.sort_by_key(|(p, at)| (p.number, std::cmp::Reverse(*at)));
+    all.dedup_by_key(|(p, _)| p.number);
+    Ok(all.into_iter().map(|(p, _)| p).collect())
+}
+
+/// Every copy of every part, with when it was written.
+async fn copies_in(dir: &Path) -> Result<Vec<(UploadedPart, std::time::SystemTime)>> {
+    let what = "an upload's parts";
+    let mut entries = fs::read_dir(dir).await.map_err(|e| error::io(e, what))?;
+    let mut out = Vec::new();
+    while let Some(entry) = entries.next_entry().await.map_err(|e| error::io(e, what))? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((number, etag)) = name.split_once('-') else {
+            continue;
+        };
+        let (Ok(number), Ok(m)) = (number.parse(), entry.metadata().await) else {
+            continue;
+        };
+        let at = m.modified().unwrap_or(std::time::UNIX_EPOCH);
+        out.push((UploadedPart::new(number, etag, m.len()), at));
+    }
+    Ok(out)
+}
+
 async fn sync_dir(dir: &Path) -> std::io::Result<()> {
     fs::File::open(dir).await?.sync_all().await
 }
@@ -135,7 +212,9 @@ impl Storage for LocalStorage {
     }
 
     fn capability(&self) -> StorageCapability {
-        StorageCapability::ranges_and_pages()
+        let mut cap = StorageCapability::ranges_and_pages();
+        cap.multipart = true;
+        cap
     }
 
     async fn create_bucket(&self, name: &str) -> Result<Bucket> {
@@ -200,10 +279,7 @@ impl Storage for LocalStorage {
     async fn put(&self, bucket: &str, key: &str, mut body: ByteStream) -> Result<ObjectMeta> {
         let path = self.object_path(bucket, key).await?;
         let what = format!("object {key}");
-        let tmp = self
-            .root
-            .join(TMP_DIR)
-            .join(format!("{:016x}", fastrand::u64(..)));
+        let tmp = self.tmp_file();
         let written = async {
             let mut file = fs::File::create(&tmp)
                 .await
@@ -214,24 +290,7 @@ impl Storage for LocalStorage {
                     .map_err(|e| error::io(e, &what))?;
             }
             file.sync_all().await.map_err(|e| error::io(e, &what))?;
-            let parent = path.parent().expect("object paths have a bucket parent");
-            // EEXIST here means a path segment of the key is an object ("a" when putting "a/b").
-            fs::create_dir_all(parent)
-                .await
-                .map_err(|e| match e.kind() {
-                    std::io::ErrorKind::AlreadyExists => {
-                        error::io(std::io::ErrorKind::NotADirectory.into(), &what)
-                    }
-                    _ => error::io(e, &what),
-                })?;
-            if fs::symlink_metadata(&path).await.is_ok_and(|m| m.is_dir()) {
-                return Err(error::io(std::io::ErrorKind::IsADirectory.into(), &what));
-            }
-            fs::rename(&tmp, &path)
-                .await
-                .map_err(|e| error::io(e, &what))?;
-            sync_dir(parent).await.map_err(|e| error::io(e, &what))?;
-            Ok(())
+            place(&tmp, &path, &what).await
         }
         .await;
         if let Err(e) = written {
@@ -239,6 +298,107 @@ impl Storage for LocalStorage {
             return Err(e);
         }
         self.object_meta(&path, bucket, key).await
+    }
+
+    async fn create_upload(&self, bucket: &str, key: &str) -> Result<MultipartUpload> {
+        self.object_path(bucket, key).await?;
+        let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        let dir = self.root.join(UPLOADS_DIR).join(&id);
+        let what = format!("upload {id}");
+        fs::create_dir(&dir)
+            .await
+            .map_err(|e| error::io(e, &what))?;
+        fs::write(dir.join("target"), format!("{bucket}\n{key}"))
+            .await
+            .map_err(|e| error::io(e, &what))?;
+        Ok(MultipartUpload::new(bucket, key, id))
+    }
+
+    async fn upload_part(
+        &self,
+        upload: &MultipartUpload,
+        number: u32,
+        body: Bytes,
+    ) -> Result<UploadedPart> {
+        let dir = self.upload_dir(upload).await?;
+        let what = format!("part {number} of upload {}", upload.id);
+        let etag = format!("{:016x}", fastrand::u64(..));
+        let tmp = self.tmp_file();
+        let written = async {
+            let mut file = fs::File::create(&tmp)
+                .await
+                .map_err(|e| error::io(e, "a temporary file"))?;
+            file.write_all(&body)
+                .await
+                .map_err(|e| error::io(e, &what))?;
+            file.sync_all().await.map_err(|e| error::io(e, &what))?;
+            fs::rename(&tmp, dir.join(format!("{number:05}-{etag}")))
+                .await
+                .map_err(|e| error::io(e, &what))
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp).await;
+            return Err(e);
+        }
+        Ok(UploadedPart::new(number, etag, body.len() as u64))
+    }
+
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<UploadedPart>> {
+        parts_in(&self.upload_dir(upload).await?).await
+    }
+
+    async fn complete_upload(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[UploadedPart],
+    ) -> Result<ObjectMeta> {
+        let dir = self.upload_dir(upload).await?;
+        let path = self.object_path(&upload.bucket, &upload.key).await?;
+        let held = copies_in(&dir).await?;
+        for p in parts {
+            if !held
+                .iter()
+                .any(|(h, _)| h.number == p.number && h.etag == p.etag && h.size == p.size)
+            {
+                return Err(Error::invalid_input(format!(
+                    "part {} ({}) of upload {} was never uploaded",
+                    p.number, p.etag, upload.id
+                ))
+                .with_provider(SCHEME));
+            }
+        }
+        let what = format!("object {}", upload.key);
+        let tmp = self.tmp_file();
+        let joined = async {
+            let mut out = fs::File::create(&tmp)
+                .await
+                .map_err(|e| error::io(e, "a temporary file"))?;
+            for p in parts {
+                let mut part = fs::File::open(dir.join(format!("{:05}-{}", p.number, p.etag)))
+                    .await
+                    .map_err(|e| error::io(e, &what))?;
+                tokio::io::copy(&mut part, &mut out)
+                    .await
+                    .map_err(|e| error::io(e, &what))?;
+            }
+            out.sync_all().await.map_err(|e| error::io(e, &what))?;
+            place(&tmp, &path, &what).await
+        }
+        .await;
+        if let Err(e) = joined {
+            let _ = fs::remove_file(&tmp).await;
+            return Err(e);
+        }
+        let _ = fs::remove_dir_all(&dir).await;
+        self.object_meta(&path, &upload.bucket, &upload.key).await
+    }
+
+    async fn abort_upload(&self, upload: &MultipartUpload) -> Result<()> {
+        let dir = self.upload_dir(upload).await?;
+        fs::remove_dir_all(&dir)
+            .await
+            .map_err(|e| error::io(e, &format!("upload {}", upload.id)))
     }
 
     async fn get(&self, bucket: &str, key: &str, options: GetOptions) -> Result<GetResult> {

@@ -97,3 +97,61 @@ async fn objects_survive_reopening_and_empty_prefixes_disappear() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Conflict);
 }
+
+/// An upload id comes from the caller on resume: one that names a path is no upload at all,
+/// and a broken stream leaves neither an upload nor a temp file behind.
+#[tokio::test]
+async fn uploads_stay_inside_the_root_and_leave_nothing_when_they_fail() {
+    use nubes_core::multipart::{put_multipart, MultipartOptions, MultipartUpload};
+    let parent = tempfile::tempdir().unwrap();
+    let root = parent.path().join("root");
+    let s = LocalStorage::open(&root).await.unwrap();
+    s.create_bucket("bkt").await.unwrap();
+    std::fs::create_dir_all(parent.path().join("victim")).unwrap();
+    std::fs::write(parent.path().join("victim/target"), "bkt\nk").unwrap();
+    for id in [
+        "../../victim",
+        "../victim",
+        "/tmp",
+        "0123456789abcdef0123456789abcdeg",
+    ] {
+        let forged = MultipartUpload::new("bkt", "k", id);
+        assert_eq!(
+            s.list_parts(&forged).await.unwrap_err().kind(),
+            ErrorKind::NotFound,
+            "{id}"
+        );
+        assert_eq!(
+            s.abort_upload(&forged).await.unwrap_err().kind(),
+            ErrorKind::NotFound,
+            "{id}"
+        );
+    }
+    assert!(parent.path().join("victim/target").exists());
+    // Another upload's id, with a different key, is not this key's upload.
+    let real = s.create_upload("bkt", "a").await.unwrap();
+    let other = MultipartUpload::new("bkt", "b", real.id.clone());
+    assert_eq!(
+        s.list_parts(&other).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    s.abort_upload(&real).await.unwrap();
+
+    let broken = stream::iter([Ok(Bytes::from(vec![1u8; 6 << 20]))])
+        .chain(stream::once(async {
+            Err(Error::unexpected("the source broke"))
+        }))
+        .boxed();
+    let options = MultipartOptions::default().part_size(5 << 20);
+    assert!(put_multipart(&s, "bkt", "k", broken, &options)
+        .await
+        .is_err());
+    for dir in [".nubes-uploads", ".nubes-tmp"] {
+        let left: Vec<_> = std::fs::read_dir(root.join(dir)).unwrap().collect();
+        assert!(left.is_empty(), "{dir}: {left:?}");
+    }
+    assert_eq!(
+        s.head("bkt", "k").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}

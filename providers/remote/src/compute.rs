@@ -189,6 +189,23 @@ impl Compute for RemoteCompute {
             .await
     }
 
+    /// Where the server's instances come in sizes, the size it would give, from its dry run.
+    async fn fit(&self, cpus: Option<f64>, memory: Option<u64>) -> Result<Size> {
+        if !self.capability.sized {
+            return Ok(Size::new(cpus, memory));
+        }
+        let mut spec = InstanceSpec::new("size-probe", "size-probe");
+        spec.cpus = cpus;
+        spec.memory = memory;
+        let body =
+            CreateInstance::of(&spec, self.client.org()).map_err(|e| e.with_provider(SCHEME))?;
+        let dry: nubes_api::instances::DryRun = self
+            .client
+            .call(Method::POST, "/v1/instances/dry-run", Some(&body))
+            .await?;
+        Ok(Size::new(dry.cpus, dry.memory))
+    }
+
     async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
         let body = ResizeBody::from(&request);
         let r: TenantInstance = self

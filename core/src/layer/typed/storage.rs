@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use crate::storage::*;
 use crate::{ByteStream, Result, StorageCapability};
+use bytes::Bytes;
 
 /// A layer around a [`Storage`]: each method forwards to [`StorageLayer::inner`] unless the
 /// layer overrides it.
@@ -43,6 +44,30 @@ pub trait StorageLayer: std::fmt::Debug + Send + Sync + 'static {
         expires_in: Duration,
     ) -> Result<PresignedRequest> {
         self.inner().presign(bucket, key, method, expires_in).await
+    }
+    async fn create_upload(&self, bucket: &str, key: &str) -> Result<MultipartUpload> {
+        self.inner().create_upload(bucket, key).await
+    }
+    async fn upload_part(
+        &self,
+        upload: &MultipartUpload,
+        number: u32,
+        body: Bytes,
+    ) -> Result<UploadedPart> {
+        self.inner().upload_part(upload, number, body).await
+    }
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<UploadedPart>> {
+        self.inner().list_parts(upload).await
+    }
+    async fn complete_upload(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[UploadedPart],
+    ) -> Result<ObjectMeta> {
+        self.inner().complete_upload(upload, parts).await
+    }
+    async fn abort_upload(&self, upload: &MultipartUpload) -> Result<()> {
+        self.inner().abort_upload(upload).await
     }
 }
 
@@ -86,5 +111,29 @@ impl<L: StorageLayer> Storage for L {
         expires_in: Duration,
     ) -> Result<PresignedRequest> {
         StorageLayer::presign(self, bucket, key, method, expires_in).await
+    }
+    async fn create_upload(&self, bucket: &str, key: &str) -> Result<MultipartUpload> {
+        StorageLayer::create_upload(self, bucket, key).await
+    }
+    async fn upload_part(
+        &self,
+        upload: &MultipartUpload,
+        number: u32,
+        body: Bytes,
+    ) -> Result<UploadedPart> {
+        StorageLayer::upload_part(self, upload, number, body).await
+    }
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<UploadedPart>> {
+        StorageLayer::list_parts(self, upload).await
+    }
+    async fn complete_upload(
+        &self,
+        upload: &MultipartUpload,
+        parts: &[UploadedPart],
+    ) -> Result<ObjectMeta> {
+        StorageLayer::complete_upload(self, upload, parts).await
+    }
+    async fn abort_upload(&self, upload: &MultipartUpload) -> Result<()> {
+        StorageLayer::abort_upload(self, upload).await
     }
 }
