@@ -12,6 +12,22 @@ pub struct CreateBucket {
     pub name: String,
 }
 
+/// What to presign: one object, to read (`get`; the only method a server offers), for how long.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PresignObject {
+    pub key: String,
+    #[serde(default = "get")]
+    pub method: nubes_core::PresignMethod,
+    /// 1 second to 7 days.
+    pub expires_secs: u64,
+}
+
+fn get() -> nubes_core::PresignMethod {
+    nubes_core::PresignMethod::Get
+}
+
 /// A bucket as its tenant sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -104,10 +104,13 @@ pub struct StorageCapability {
     pub range: bool,
     /// `list` honours `ListObjectsOptions::limit` and continuation tokens.
     pub pagination: bool,
-    /// `presign` makes URLs that anyone holding them can use, without credentials, until they
-    /// expire.
+    /// `presign` makes URLs to read an object that anyone holding them can use, without
+    /// credentials, until they expire.
     #[serde(default)]
     pub presign: bool,
+    /// ... and URLs to write one.
+    #[serde(default)]
+    pub presign_put: bool,
     /// Multipart uploads: parts sent in any order, resumable by upload id, completed or aborted
     /// (`Storage::create_upload` and the rest).
     #[serde(default)]
@@ -121,6 +124,7 @@ impl StorageCapability {
             range: true,
             pagination: true,
             presign: false,
+            presign_put: false,
             multipart: false,
         }
     }

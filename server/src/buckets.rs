@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use nubes::{
     ByteStream, Error, ErrorKind, GetOptions, GetResult, ListObjectsOptions, ObjectMeta,
-    ObjectPage, Result, Storage,
+    ObjectPage, PresignMethod, PresignedRequest, Result, Storage,
 };
 use nubes_auth::{token, Action};
 
@@ -14,7 +14,7 @@ use crate::bounds::Bounds;
 use crate::db::{Db, Kind, ResourceRow};
 use crate::tenancy::Principal;
 use crate::tenancy::{self, Ref};
-pub use nubes_api::buckets::{CreateBucket, TenantBucket};
+pub use nubes_api::buckets::{CreateBucket, PresignObject, TenantBucket};
 
 impl From<ResourceRow> for TenantBucket {
     fn from(r: ResourceRow) -> Self {
@@ -54,9 +54,9 @@ impl Buckets {
     /// URLs are not part of the API yet.
     pub fn capability(&self) -> Option<nubes::StorageCapability> {
         let mut cap = self.storage.as_ref()?.capability();
-        // Neither goes through this API yet: a presigned PUT would skip the per-object bound,
-        // and multipart parts would need one of their own.
-        cap.presign = false;
+        // Read URLs, yes; neither of these goes through this API: a presigned PUT would skip
+        // the per-object bound, and multipart parts would need one of their own.
+        cap.presign_put = false;
         cap.multipart = false;
         Some(cap)
     }
@@ -145,6 +145,34 @@ impl Buckets {
         let row = self.authorized(p, r, Action::Read).await?;
         self.storage()?
             .get(&row.backend_id, key, options)
+            .await
+            .map_err(|e| row.explain(e))
+    }
+
+    /// A URL to read one object that anyone holding it may use until it expires: who may read
+    /// the bucket may share it. Only for objects that exist, and never to write with.
+    pub async fn presign(
+        &self,
+        p: &Principal,
+        r: Ref<'_>,
+        req: PresignObject,
+    ) -> Result<PresignedRequest> {
+        let expires_in = std::time::Duration::from_secs(req.expires_secs);
+        nubes::storage::check_presign_expiry(expires_in)?;
+        if req.method != PresignMethod::Get {
+            return Err(Error::unsupported(
+                "this server makes presigned URLs to read with only: a URL to write would skip \
+                 its bound on an object's size",
+            ));
+        }
+        let row = self.authorized(p, r, Action::Read).await?;
+        let storage = self.storage()?;
+        storage
+            .head(&row.backend_id, &req.key)
+            .await
+            .map_err(|e| row.explain(e))?;
+        storage
+            .presign(&row.backend_id, &req.key, req.method, expires_in)
             .await
             .map_err(|e| row.explain(e))
     }

@@ -65,6 +65,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/buckets/{bucket}"),
     ("delete", "/v1/buckets/{bucket}"),
     ("get", "/v1/buckets/{bucket}/objects"),
+    ("post", "/v1/buckets/{bucket}/presign"),
     ("put", "/v1/buckets/{bucket}/objects/{key}"),
     ("get", "/v1/buckets/{bucket}/objects/{key}"),
     ("head", "/v1/buckets/{bucket}/objects/{key}"),

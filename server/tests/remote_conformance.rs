@@ -220,9 +220,37 @@ async fn remote_storage_passes_the_kit_on_s3_behind_the_server() {
         ..Default::default()
     };
     let cloud = live(config, &dir).await;
-    let report =
-        conformance::storage(cloud.storage().unwrap().as_ref(), &Fixture::new(image())).await;
+    let storage = cloud.storage().unwrap();
+    let report = conformance::storage(storage.as_ref(), &Fixture::new(image())).await;
     assert_eq!(report.skipped, vec![], "{report}");
+    assert!(report.passed.contains(&"presign"), "{report}");
+
+    // A tenant's read URL works for anyone, with plain curl, and only for what exists.
+    storage.create_bucket("shared").await.unwrap();
+    storage
+        .put("shared", "a/b.txt", nubes_core::byte_stream("for anyone"))
+        .await
+        .unwrap();
+    let hour = std::time::Duration::from_secs(3600);
+    let url = storage
+        .presign("shared", "a/b.txt", nubes_core::PresignMethod::Get, hour)
+        .await
+        .unwrap();
+    let fetched = std::process::Command::new("curl")
+        .args(["-fsS", &url.url])
+        .output()
+        .unwrap();
+    assert_eq!(fetched.stdout, b"for anyone", "{fetched:?}");
+    let missing = storage
+        .presign("shared", "nothing", nubes_core::PresignMethod::Get, hour)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.kind(), nubes_core::ErrorKind::NotFound, "{missing}");
+    let write = storage
+        .presign("shared", "new", nubes_core::PresignMethod::Put, hour)
+        .await
+        .unwrap_err();
+    assert_eq!(write.kind(), nubes_core::ErrorKind::Unsupported, "{write}");
 }
 
 /// moto's address, from the test script.

@@ -135,6 +135,12 @@ impl StorageLayer for Validated<dyn Storage> {
     ) -> Result<PresignedRequest> {
         object(bucket, key)?;
         check_presign_expiry(expires_in)?;
+        if method == PresignMethod::Put && !self.inner.capability().presign_put {
+            return Err(Error::unsupported(format!(
+                "{} storage makes no presigned URLs to write with",
+                self.inner.provider()
+            )));
+        }
         self.inner.presign(bucket, key, method, expires_in).await
     }
     async fn create_upload(&self, bucket: &str, key: &str) -> Result<MultipartUpload> {

@@ -76,6 +76,7 @@ impl Storage for S3Storage {
     fn capability(&self) -> StorageCapability {
         let mut cap = StorageCapability::ranges_and_pages();
         cap.presign = true;
+        cap.presign_put = true;
         cap.multipart = true;
         cap
     }

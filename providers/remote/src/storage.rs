@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
-use nubes_api::buckets::{CreateBucket, ListQuery, TenantBucket, OBJECT_SIZE_HEADER};
+use nubes_api::buckets::{
+    CreateBucket, ListQuery, PresignObject, TenantBucket, OBJECT_SIZE_HEADER,
+};
 use nubes_core::storage::*;
 use nubes_core::{Error, Result, StorageCapability};
 use reqwest::header::{self, HeaderMap};
@@ -187,5 +189,28 @@ impl Storage for RemoteStorage {
             )
             .await?;
         Ok(())
+    }
+    /// The server makes read URLs only (`presign_put` is off); its backend signs them.
+    async fn presign(
+        &self,
+        bucket: &str,
+        key: &str,
+        method: PresignMethod,
+        expires_in: std::time::Duration,
+    ) -> Result<PresignedRequest> {
+        let body = PresignObject {
+            key: key.to_string(),
+            method,
+            expires_secs: expires_in.as_secs(),
+        };
+        self.client
+            .call(
+                Method::POST,
+                &self
+                    .client
+                    .in_org(path(&["v1", "buckets", bucket, "presign"])),
+                Some(&body),
+            )
+            .await
     }
 }

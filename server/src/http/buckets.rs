@@ -12,7 +12,7 @@ use super::audit::{created, Created};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Named, OrgQuery, Params};
 use super::AppState;
-use crate::buckets::{CreateBucket, TenantBucket};
+use crate::buckets::{CreateBucket, PresignObject, TenantBucket};
 use crate::tenancy::Principal;
 use axum::routing::get;
 pub use nubes_api::buckets::ListQuery;
@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(get_one, delete))
         .routes(routes!(list_objects))
+        .routes(routes!(presign))
         .route(
             "/v1/buckets/{bucket}/objects/{*key}",
             get(get_object)
@@ -126,6 +127,29 @@ async fn list_objects(
         org_id: q.org_id.as_deref(),
     };
     Ok(Json(s.buckets.list_objects(&p, r, options).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/buckets/{bucket}/presign",
+    operation_id = "buckets_presign",
+    tag = "buckets",
+    summary = "A URL to read one object that anyone holding it may use until it expires",
+    description = "Whoever may read the bucket may share an object this way. Only `get`: a URL \
+        to write with would skip this server's bound on an object's size. 404 for an object \
+        that does not exist; 400 for an expiry outside 1 second to 7 days.",
+    params(("bucket" = String, Path, description = "The bucket's id or name"), OrgQuery),
+    request_body = PresignObject,
+    responses((status = 200, body = nubes::PresignedRequest), super::error::Errors)
+)]
+async fn presign(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(bucket): Path<String>,
+    Params(q): Params<OrgQuery>,
+    Body(b): Body<PresignObject>,
+) -> ApiResult<Json<nubes::PresignedRequest>> {
+    Ok(Json(s.buckets.presign(&p, q.named(&bucket), b).await?))
 }
 
 /// Streams the request body into the object; nothing is buffered whole.
