@@ -171,7 +171,7 @@ impl MultipartOptions {
 /// whole stream is).
 fn parts(body: ByteStream, size: usize) -> impl futures::Stream<Item = Result<Bytes>> {
     futures::stream::unfold(
-        (body, BytesMut::new(), false),
+        (body, BytesMut::with_capacity(size), false),
         move |(mut body, mut buf, done)| async move {
             if done {
                 return None;
@@ -187,7 +187,11 @@ fn parts(body: ByteStream, size: usize) -> impl futures::Stream<Item = Result<By
                 }
             }
             let part = buf.split_to(size).freeze();
-            Some((Ok(part), (body, buf, false)))
+            // The next part gets a buffer of its own, sized once: growing the rest of this one
+            // would copy each part several times over.
+            let mut next = BytesMut::with_capacity(size);
+            next.extend_from_slice(&buf);
+            Some((Ok(part), (body, next, false)))
         },
     )
 }
