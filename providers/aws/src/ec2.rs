@@ -163,6 +163,7 @@ struct TypeSize {
 #[derive(Debug, Clone)]
 pub struct Ec2Compute {
     client: Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
     instance_type: Option<String>,
     security_group: Option<String>,
     subnet: Option<String>,
@@ -175,7 +176,7 @@ impl Ec2Compute {
     /// Where and how instances are launched comes from `config`: its `instance_type` (every
     /// instance gets it instead of the smallest type that fits), `security_group`, `subnet`
     /// and `image_owners`.
-    pub fn new(client: Client, config: &AwsConfig) -> Self {
+    pub fn new(client: Client, cloudwatch: aws_sdk_cloudwatch::Client, config: &AwsConfig) -> Self {
         let sizes = INSTANCE_TYPES
             .iter()
             .map(|(t, c, m)| {
@@ -188,6 +189,7 @@ impl Ec2Compute {
             .collect();
         Self {
             client,
+            cloudwatch,
             instance_type: config.instance_type.clone(),
             security_group: config.security_group.clone(),
             subnet: config.subnet.clone(),
@@ -432,12 +434,13 @@ impl Compute for Ec2Compute {
         SCHEME
     }
 
-    /// Exec (SSM RunCommand) and stats (CloudWatch) are not built yet; ports need security
-    /// groups, and disk sizes a root volume, neither of which Nubes manages.
+    /// Exec (SSM RunCommand) is not built yet; ports need security group rules, and disk
+    /// limits a root volume size, neither of which Nubes manages.
     fn capability(&self) -> ComputeCapability {
         let mut cap = ComputeCapability::default();
         cap.restart = true;
         cap.logs = true;
+        cap.stats = true;
         cap.resize = true;
         cap.sized = true;
         cap
@@ -658,8 +661,21 @@ impl Compute for Ec2Compute {
         )))
     }
 
-    async fn stats(&self, _id: &str) -> Result<InstanceStats> {
-        Err(Error::unsupported("stats on EC2 (CloudWatch) are not built").with_provider(SCHEME))
+    /// From CloudWatch (see the `cloudwatch` module): 0 for what EC2 has not reported yet.
+    async fn stats(&self, id: &str) -> Result<InstanceStats> {
+        let i = self.find(id).await?;
+        let now = self.instance(&i).await?;
+        let launched = i
+            .launch_time()
+            .and_then(|t| std::time::SystemTime::try_from(*t).ok());
+        crate::cloudwatch::stats(
+            &self.cloudwatch,
+            i.instance_id().unwrap_or_default(),
+            launched,
+            now.cpus.unwrap_or(1.0),
+            now.memory,
+        )
+        .await
     }
 
     /// The vCPUs and memory of the type these would get.

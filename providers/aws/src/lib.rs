@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "ec2")]
+mod cloudwatch;
 pub mod config;
 #[cfg(feature = "ec2")]
 mod ebs;
@@ -57,6 +59,7 @@ pub async fn connect(uri: &str) -> Result<Cloud> {
         cloud = cloud
             .with_compute(std::sync::Arc::new(Ec2Compute::new(
                 client.clone(),
+                aws_sdk_cloudwatch::Client::new(&sdk),
                 &config,
             )))
             .with_disk(std::sync::Arc::new(EbsDisk::new(

@@ -24,6 +24,10 @@ async fn ec2_passes_the_compute_kit() {
     let mut fx = Fixture::new(ami()).excuse(
         "logs",
         "moto's console output is canned text: it never shows the instance's command",
+    )
+    .excuse(
+        "stats",
+        "moto publishes no metrics: nothing runs on its instances (stats are tested with metric data put in)",
     );
     fx.missing_image = "ami-0123456789abcdef0".into();
     let report = conformance::compute(compute.as_ref(), &fx).await;
@@ -183,6 +187,48 @@ async fn bad_amis_and_sizes_are_refused_and_leave_nothing() {
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     assert_eq!(
         compute.get(&name).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+/// Stats are CloudWatch's figures: what EC2 (here, boto3 in its place) reported, CPU as percent
+/// of one core, network summed since launch, memory from the CloudWatch agent's metric.
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_are_cloudwatchs_figures() {
+    let compute = common::cloud().await.compute().unwrap();
+    let name = format!("ec2-stats-{}", std::process::id());
+    let made = compute
+        .create(InstanceSpec::new(&name, ami()).cpus(2.0).memory(1024 * MIB))
+        .await
+        .unwrap();
+    // Nothing reported yet: nothing used, within the type's memory.
+    let s = compute.stats(&name).await.unwrap();
+    assert_eq!(
+        (s.cpu_percent, s.network_rx_bytes, s.memory_limit_bytes),
+        (0.0, 0, Some(1024 * MIB)),
+        "{s:?}"
+    );
+    common::boto3_cloudwatch(
+        "import datetime\n\
+         now = datetime.datetime.now(datetime.timezone.utc)\n\
+         d = [{'Name': 'InstanceId', 'Value': sys.argv[1]}]\n\
+         for ns, m, v in [('AWS/EC2', 'CPUUtilization', 25.0), ('AWS/EC2', 'NetworkIn', 1000), ('AWS/EC2', 'NetworkIn', 500), ('AWS/EC2', 'NetworkOut', 300), ('CWAgent', 'mem_used', 123456789)]:\n    \
+             cloudwatch.put_metric_data(Namespace=ns, MetricData=[{'MetricName': m, 'Dimensions': d, 'Value': v, 'Timestamp': now}])",
+        &[&made.id],
+    );
+    let s = compute.stats(&name).await.unwrap();
+    // A t3.micro has two vCPUs: a quarter of them is half a core.
+    assert_eq!(s.cpu_percent, 50.0, "{s:?}");
+    assert_eq!(
+        (s.network_rx_bytes, s.network_tx_bytes),
+        (1500, 300),
+        "{s:?}"
+    );
+    assert_eq!(s.memory_bytes, 123_456_789, "{s:?}");
+    assert_eq!(s.memory_limit_bytes, Some(1024 * MIB), "{s:?}");
+    compute.delete(&name, DeleteOptions::force()).await.unwrap();
+    assert_eq!(
+        compute.stats(&name).await.unwrap_err().kind(),
         ErrorKind::NotFound
     );
 }
