@@ -33,6 +33,9 @@ pub struct AwsConfig {
     /// Whose AMIs may be launched (`amazon`, `self`, account ids); any the account can see
     /// otherwise.
     pub image_owners: Vec<String>,
+    /// Exec on instances through SSM RunCommand (`exec=ssm`): their SSM agent must be
+    /// registered, through an instance profile that allows it.
+    pub exec_ssm: bool,
 }
 
 impl AwsConfig {
@@ -50,6 +53,7 @@ impl AwsConfig {
                 "security_group",
                 "subnet",
                 "image_owners",
+                "exec",
             ],
         )?;
         if u.target.is_empty() || u.target.contains('/') {
@@ -84,6 +88,15 @@ impl AwsConfig {
             role: u.option("role").map(str::to_string),
             security_group: u.option("security_group").map(str::to_string),
             subnet: u.option("subnet").map(str::to_string),
+            exec_ssm: match u.option("exec") {
+                None => false,
+                Some("ssm") => true,
+                Some(v) => {
+                    return Err(Error::invalid_input(format!(
+                        "exec is `ssm` (SSM RunCommand) or left out, not `{v}`"
+                    )))
+                }
+            },
             image_owners: u
                 .option("image_owners")
                 .map(|o| o.split(',').map(str::to_string).collect())
@@ -134,6 +147,7 @@ mod tests {
             "aws://us-east-1?endpoint=ftp://x",
             "aws://us-east-1?secret=x",
             "aws://us-east-1?path_style=maybe",
+            "aws://us-east-1?exec=ssh",
         ] {
             assert_eq!(
                 AwsConfig::parse(bad).unwrap_err().kind(),

@@ -76,13 +76,8 @@ pub fn user_data(spec: &InstanceSpec) -> Result<Option<String>> {
             "an EC2 instance's env reaches its command only: give a command with the env",
         ));
     };
-    if let Some(k) = spec.env.keys().find(|k| {
-        !k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    }) {
-        return Err(Error::invalid_input(format!(
-            "env `{k}` is not a shell variable name (letters, digits and _, not first a digit)"
-        )));
+    for k in spec.env.keys() {
+        check_env_key(k)?;
     }
     let mut script = String::from("#!/bin/sh\n");
     for (k, v) in &spec.env {
@@ -103,7 +98,19 @@ pub fn user_data(spec: &InstanceSpec) -> Result<Option<String>> {
     Ok(Some(aws_smithy_types::base64::encode(script)))
 }
 
-fn quote(s: &str) -> String {
+/// An env key a shell takes: letters, digits and `_`, not first a digit.
+pub(crate) fn check_env_key(k: &str) -> Result<()> {
+    if !k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(Error::invalid_input(format!(
+            "env `{k}` is not a shell variable name (letters, digits and _, not first a digit)"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
@@ -164,6 +171,8 @@ struct TypeSize {
 pub struct Ec2Compute {
     client: Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    /// Exec through SSM RunCommand, where the connection asked for it.
+    ssm: Option<aws_sdk_ssm::Client>,
     instance_type: Option<String>,
     security_group: Option<String>,
     subnet: Option<String>,
@@ -176,7 +185,12 @@ impl Ec2Compute {
     /// Where and how instances are launched comes from `config`: its `instance_type` (every
     /// instance gets it instead of the smallest type that fits), `security_group`, `subnet`
     /// and `image_owners`.
-    pub fn new(client: Client, cloudwatch: aws_sdk_cloudwatch::Client, config: &AwsConfig) -> Self {
+    pub fn new(
+        client: Client,
+        cloudwatch: aws_sdk_cloudwatch::Client,
+        ssm: aws_sdk_ssm::Client,
+        config: &AwsConfig,
+    ) -> Self {
         let sizes = INSTANCE_TYPES
             .iter()
             .map(|(t, c, m)| {
@@ -190,6 +204,7 @@ impl Ec2Compute {
         Self {
             client,
             cloudwatch,
+            ssm: config.exec_ssm.then_some(ssm),
             instance_type: config.instance_type.clone(),
             security_group: config.security_group.clone(),
             subnet: config.subnet.clone(),
@@ -434,11 +449,13 @@ impl Compute for Ec2Compute {
         SCHEME
     }
 
-    /// Exec (SSM RunCommand) is not built yet; ports need security group rules, and disk
-    /// limits a root volume size, neither of which Nubes manages.
+    /// Exec through SSM RunCommand where the connection says `exec=ssm` (without stdin or
+    /// streaming); ports need security group rules, and disk limits a root volume size,
+    /// neither of which Nubes manages.
     fn capability(&self) -> ComputeCapability {
         let mut cap = ComputeCapability::default();
         cap.restart = true;
+        cap.exec = self.ssm.is_some();
         cap.logs = true;
         cap.stats = true;
         cap.resize = true;
@@ -625,8 +642,20 @@ impl Compute for Ec2Compute {
         Ok(())
     }
 
-    async fn exec(&self, _id: &str, _request: ExecRequest) -> Result<ExecOutput> {
-        Err(Error::unsupported("exec on EC2 (SSM RunCommand) is not built").with_provider(SCHEME))
+    async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecOutput> {
+        let Some(ssm) = &self.ssm else {
+            return Err(Error::unsupported(
+                "exec on EC2 goes through SSM RunCommand: connect with exec=ssm",
+            )
+            .with_provider(SCHEME));
+        };
+        let i = self.find(id).await?;
+        if state_name(&i) != Some(&InstanceStateName::Running) {
+            return Err(
+                Error::conflict(format!("instance {id} is not running")).with_provider(SCHEME)
+            );
+        }
+        crate::ssm::exec(ssm, i.instance_id().unwrap_or_default(), &request).await
     }
 
     /// The console output EC2 keeps (the last 64 KiB); a snapshot, so it cannot be followed.

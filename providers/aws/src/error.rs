@@ -19,13 +19,16 @@ pub fn kind(code: Option<&str>, status: Option<u16>) -> (ErrorKind, bool) {
         | "ResourceNotFoundException"
         | "InvalidInstanceID.NotFound"
         | "InvalidAMIID.NotFound"
-        | "InvalidVolume.NotFound" => Some((NotFound, false)),
+        | "InvalidVolume.NotFound"
+        | "InvocationDoesNotExist" => Some((NotFound, false)),
         "BucketAlreadyExists" | "BucketAlreadyOwnedByYou" | "ResourceConflictException" => {
             Some((AlreadyExists, false))
         }
-        "BucketNotEmpty" | "VolumeInUse" | "IncorrectState" | "IncorrectInstanceState" => {
-            Some((Conflict, false))
-        }
+        "BucketNotEmpty"
+        | "VolumeInUse"
+        | "IncorrectState"
+        | "IncorrectInstanceState"
+        | "InvalidInstanceId" => Some((Conflict, false)),
         "InvalidRange"
         | "InvalidBucketName"
         | "InvalidArgument"

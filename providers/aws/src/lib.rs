@@ -12,6 +12,8 @@ mod error;
 mod lambda;
 #[cfg(feature = "s3")]
 mod s3;
+#[cfg(feature = "ec2")]
+mod ssm;
 
 use nubes_core::{Cloud, Registry, Result};
 
@@ -60,6 +62,7 @@ pub async fn connect(uri: &str) -> Result<Cloud> {
             .with_compute(std::sync::Arc::new(Ec2Compute::new(
                 client.clone(),
                 aws_sdk_cloudwatch::Client::new(&sdk),
+                aws_sdk_ssm::Client::new(&sdk),
                 &config,
             )))
             .with_disk(std::sync::Arc::new(EbsDisk::new(

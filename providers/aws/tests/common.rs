@@ -25,6 +25,11 @@ pub fn boto3_ec2(code: &str, args: &[&str]) -> Vec<u8> {
     python(&client("ec2"), code, args)
 }
 
+/// As [`boto3`], with `ssm` a client.
+pub fn boto3_ssm(code: &str, args: &[&str]) -> Vec<u8> {
+    python(&client("ssm"), code, args)
+}
+
 /// As [`boto3`], with `cloudwatch` a client.
 pub fn boto3_cloudwatch(code: &str, args: &[&str]) -> Vec<u8> {
     python(&client("cloudwatch"), code, args)

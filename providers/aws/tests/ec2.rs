@@ -232,3 +232,68 @@ async fn stats_are_cloudwatchs_figures() {
         ErrorKind::NotFound
     );
 }
+
+/// Exec goes to SSM RunCommand as a quoted script, where the connection asks for it. moto runs
+/// nothing (it answers every command with success and no output), so what is checked here is
+/// what SSM was asked to run, and the refusals.
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_goes_through_ssm_run_command() {
+    let without = common::cloud().await.compute().unwrap();
+    assert!(!without.capability().exec);
+    let compute = nubes_aws::connect(&format!(
+        "aws://us-east-1?endpoint={}&exec=ssm",
+        common::endpoint()
+    ))
+    .await
+    .unwrap()
+    .compute()
+    .unwrap();
+    assert!(compute.capability().exec && !compute.capability().exec_stdin);
+    let name = format!("ec2-exec-{}", std::process::id());
+    let made = compute
+        .create(InstanceSpec::new(&name, ami()))
+        .await
+        .unwrap();
+    let mut request = ExecRequest::new(["echo", "it's", "$HOME"]).workdir("/srv");
+    request.env.insert("GREETING".into(), "hi there".into());
+    let out = compute.exec(&name, request).await.unwrap();
+    assert_eq!(out.exit_code, 0, "{out:?}");
+    let sent = common::boto3_ssm(
+        "c = ssm.list_commands(InstanceId=sys.argv[1])['Commands'][-1]\n\
+         print(c['DocumentName'])\n\
+         print(c['Parameters']['commands'][0])",
+        &[&made.id],
+    );
+    assert_eq!(
+        String::from_utf8(sent).unwrap(),
+        "AWS-RunShellScript\nexport GREETING='hi there'\ncd '/srv' || exit 127\nexec 'echo' 'it'\\''s' '$HOME'\n"
+    );
+    let e = compute
+        .exec(&name, ExecRequest::new(["cat"]).stdin("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    compute
+        .stop(
+            &name,
+            StopOptions::timeout(std::time::Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
+    let e = compute
+        .exec(&name, ExecRequest::new(["true"]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+    compute.delete(&name, DeleteOptions::force()).await.unwrap();
+    let e = compute
+        .exec(&name, ExecRequest::new(["true"]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    let e = without
+        .exec(&name, ExecRequest::new(["true"]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+}
