@@ -243,8 +243,19 @@ pub fn backend_name(id: &str) -> String {
 }
 
 /// A backend error as the tenant should read it: backend messages name the backend's resource,
-/// which the tenant knows by their own name.
+/// which the tenant knows by their own name. A provider refusing the server's own credentials is
+/// the server's trouble, not the tenant's: it is `Unavailable`, and the provider's message
+/// (which can name accounts and roles) goes to the server's log only.
 pub fn tenant_error(e: Error, backend_id: &str, name: &str) -> Error {
+    if let (Some(provider), ErrorKind::PermissionDenied | ErrorKind::Unauthenticated) =
+        (e.provider(), e.kind())
+    {
+        tracing::error!(%provider, error = %e, "a provider refused the server's credentials");
+        return Error::new(
+            ErrorKind::Unavailable,
+            format!("the {provider} provider behind this server refused its credentials; the operator is told"),
+        );
+    }
     if e.message().contains(backend_id) {
         let message = e.message().replace(backend_id, name);
         let temporary = e.is_temporary();
@@ -263,5 +274,27 @@ impl ResourceRow {
     /// A backend error about this resource, in the tenant's terms.
     pub fn explain(&self, e: Error) -> Error {
         tenant_error(e, &self.backend_id, &self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_providers_refusal_of_the_servers_credentials_is_not_shown_to_tenants() {
+        let refused = Error::new(
+            ErrorKind::PermissionDenied,
+            "object nb-1/k: User arn:aws:iam::123456789012:user/ops is not authorized",
+        )
+        .with_provider("aws");
+        let e = tenant_error(refused, "nb-1", "reports");
+        assert_eq!(e.kind(), ErrorKind::Unavailable);
+        assert!(!e.message().contains("123456789012"), "{e}");
+        let missing = Error::not_found("object nb-1/k not found").with_provider("aws");
+        assert_eq!(
+            tenant_error(missing, "nb-1", "reports").message(),
+            "object reports/k not found"
+        );
     }
 }
