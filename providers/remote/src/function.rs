@@ -24,6 +24,27 @@ impl RemoteFunction {
     pub fn new(client: Client, capability: FunctionCapability) -> Self {
         Self { client, capability }
     }
+
+    /// POSTs `payload` as the raw body to `/v1/functions/{name}/{route}` and reads the answer.
+    async fn post_payload<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        route: &str,
+        payload: Bytes,
+    ) -> Result<T> {
+        let res = self
+            .client
+            .send(
+                Method::POST,
+                &self.client.in_org(path(&["v1", "functions", name, route])),
+                |r| {
+                    r.header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                        .body(payload)
+                },
+            )
+            .await?;
+        read_json(res).await
+    }
 }
 
 #[async_trait]
@@ -63,38 +84,12 @@ impl Function for RemoteFunction {
     }
 
     async fn invoke(&self, name: &str, payload: Bytes) -> Result<InvokeResponse> {
-        let res = self
-            .client
-            .send(
-                Method::POST,
-                &self
-                    .client
-                    .in_org(path(&["v1", "functions", name, "invoke"])),
-                |r| {
-                    r.header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                        .body(payload)
-                },
-            )
-            .await?;
-        let out: Invocation = read_json(res).await?;
+        let out: Invocation = self.post_payload(name, "invoke", payload).await?;
         out.into_response().map_err(|e| e.with_provider(SCHEME))
     }
 
     async fn invoke_async(&self, name: &str, payload: Bytes) -> Result<AsyncInvocation> {
-        let res = self
-            .client
-            .send(
-                Method::POST,
-                &self
-                    .client
-                    .in_org(path(&["v1", "functions", name, "invocations"])),
-                |r| {
-                    r.header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                        .body(payload)
-                },
-            )
-            .await?;
-        read_json(res).await
+        self.post_payload(name, "invocations", payload).await
     }
 
     async fn delete(&self, name: &str) -> Result<()> {
