@@ -459,6 +459,9 @@ link_cloudctl() {
   esac
 }
 
+# The Kubernetes cluster the Kubernetes provider is tested on.
+source "$(dirname "${BASH_SOURCE[0]}")/kubernetes.sh"
+
 ensure_all() {
   ensure_rust
   ensure_docker

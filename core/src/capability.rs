@@ -36,6 +36,9 @@ pub struct ComputeCapability {
     /// got, which is what it is billed for.
     #[serde(default)]
     pub sized: bool,
+    /// `InstanceSpec::volumes` are mounted: disks of the same provider, by name.
+    #[serde(default)]
+    pub volumes: bool,
 }
 
 impl ComputeCapability {

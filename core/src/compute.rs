@@ -42,6 +42,36 @@ pub struct InstanceSpec {
     /// For virtual machines: what to boot besides the image. Container providers refuse it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vm: Option<VmSpec>,
+    /// Disks of the same provider mounted into the instance (`ComputeCapability::volumes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<Volume>,
+}
+
+/// A disk mounted into an instance at `path`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Volume {
+    /// The disk, by name, on the same provider.
+    pub disk: String,
+    /// Where it appears inside the instance: an absolute path.
+    pub path: String,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+impl Volume {
+    pub fn new(disk: impl Into<String>, path: impl Into<String>) -> Self {
+        Self {
+            disk: disk.into(),
+            path: path.into(),
+            read_only: false,
+        }
+    }
+
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
 }
 
 /// What a virtual machine boots besides its image (its boot disk). Files are named within the
@@ -191,6 +221,23 @@ impl InstanceSpec {
         self
     }
 
+    pub fn volume(mut self, volume: Volume) -> Self {
+        self.volumes.push(volume);
+        self
+    }
+
+    /// Fails with `Unsupported` when the spec mounts disks: for providers without
+    /// `ComputeCapability::volumes`, so a mount is never silently dropped.
+    pub fn refuse_volumes(&self, provider: &str) -> Result<()> {
+        match self.volumes.first() {
+            None => Ok(()),
+            Some(v) => Err(Error::unsupported(format!(
+                "the {provider} provider mounts no disks into instances (disk `{}` at {})",
+                v.disk, v.path
+            ))),
+        }
+    }
+
     /// Checks everything that does not depend on the backend. Providers call this first so bad
     /// input fails the same way everywhere and before anything is created.
     pub fn validate(&self) -> Result<()> {
@@ -223,6 +270,23 @@ impl InstanceSpec {
         }
         if let Some(vm) = &self.vm {
             vm.validate()?;
+        }
+        let mut paths = std::collections::BTreeSet::new();
+        for v in &self.volumes {
+            validate::name("disk", &v.disk)?;
+            let p = v.path.trim_end_matches('/');
+            if !p.starts_with('/') || p.split('/').any(|c| c == ".." || c == ".") || p.contains('\0') {
+                return Err(Error::invalid_input(format!(
+                    "volume path `{}` must be an absolute path without `.` or `..`",
+                    v.path.escape_debug()
+                )));
+            }
+            if !paths.insert(p) {
+                return Err(Error::invalid_input(format!(
+                    "two volumes are mounted at {}",
+                    v.path
+                )));
+            }
         }
         Ok(())
     }

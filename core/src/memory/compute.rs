@@ -56,6 +56,7 @@ impl Compute for MemoryCompute {
     }
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
+        spec.refuse_volumes("memory")?;
         if spec.vm.is_some() {
             return Err(Error::unsupported(
                 "the memory provider runs no VMs: VM settings need a VM provider",

@@ -473,6 +473,9 @@ impl Compute for Ec2Compute {
         if spec.vm.is_some() {
             return refuse("VM settings (the AMI is what boots)");
         }
+        if !spec.volumes.is_empty() {
+            return refuse("mounted disks (attach EBS volumes to a running instance)");
+        }
         if !spec.ports.is_empty() {
             return refuse("published ports (they need security groups)");
         }

@@ -56,6 +56,8 @@ impl Compute for Fleet {
     /// Places the instance and creates it on its agent; one that does not fit now comes back
     /// `Queued` and is created when capacity frees.
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
+        // An agent's disks are its own: a mount would name a disk on whichever agent it lands.
+        spec.refuse_volumes("fleet")?;
         let (spec, priority) = self.prepare(spec)?;
         self.remember(&spec, priority).await?;
         let name = spec.name.clone();

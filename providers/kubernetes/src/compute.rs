@@ -1,0 +1,545 @@
+//! Pods as instances. An instance is a record (a ConfigMap holding its spec) and, while it
+//! runs, a pod the record owns: stop deletes the pod, start makes it again from the record.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use futures::{AsyncReadExt, StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::{DeleteParams, ListParams, LogParams, PostParams};
+use kube::runtime::wait::await_condition;
+use kube::Api;
+use nubes_core::compute::{DEFAULT_CPUS, DEFAULT_MEMORY};
+use nubes_core::{
+    collect_exec, ByteStream, Compute, ComputeCapability, DeleteOptions, Error, ErrorKind,
+    ExecOutput, ExecRequest, ExecStream, Instance, InstanceSpec, InstanceState, InstanceStats,
+    ListOptions, LogChunk, LogOptions, LogStream, LogStreamKind, ResizeRequest, Result,
+    StopOptions,
+};
+
+use crate::config::{object_name, Cluster};
+use crate::error::{from_kube, from_wait};
+use crate::manifest::{self, InstanceRecord, KIND_INSTANCE, INSTANCE};
+use crate::status::{self, Stuck};
+use crate::{exec, script, SCHEME};
+
+/// How long a deleted pod may take to go before a new one with its name gives up waiting.
+const GONE_WAIT: Duration = Duration::from_secs(60);
+
+/// Instances as pods in one namespace.
+#[derive(Debug, Clone)]
+pub struct PodCompute {
+    cluster: Arc<Cluster>,
+}
+
+impl PodCompute {
+    pub fn new(cluster: Arc<Cluster>) -> Self {
+        Self { cluster }
+    }
+
+    fn records(&self) -> Api<ConfigMap> {
+        Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace)
+    }
+
+    fn pods(&self) -> Api<Pod> {
+        Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace)
+    }
+
+    fn missing(id: &str) -> Error {
+        Error::not_found(format!("instance {id} not found")).with_provider(SCHEME)
+    }
+
+    /// The record of instance `id` (its name: an instance's id is its name).
+    async fn record(&self, id: &str) -> Result<(ConfigMap, InstanceRecord)> {
+        if object_name("instance", id).is_err() {
+            return Err(Self::missing(id));
+        }
+        let cm = self
+            .records()
+            .get_opt(&manifest::instance_record_name(id))
+            .await
+            .map_err(|e| from_kube(e, &format!("instance {id}")))?
+            .filter(|cm| cm.metadata.deletion_timestamp.is_none())
+            .ok_or_else(|| Self::missing(id))?;
+        let record = manifest::read_instance_record(&cm).ok_or_else(|| Self::missing(id))?;
+        Ok((cm, record))
+    }
+
+    /// The pod of an instance, if it has one now (and it is this record's, not a stranger's
+    /// with the same name).
+    async fn pod(&self, cm: &ConfigMap, name: &str) -> Result<Option<Pod>> {
+        let pod = self
+            .pods()
+            .get_opt(name)
+            .await
+            .map_err(|e| from_kube(e, &format!("instance {name}")))?;
+        Ok(pod.filter(|p| owned(p, cm)))
+    }
+
+    fn view(cm: &ConfigMap, record: &InstanceRecord, pod: Option<&Pod>) -> Instance {
+        let spec = &record.spec;
+        let mut i = Instance::new(spec.name.clone(), spec.name.clone(), SCHEME);
+        i.image = spec.image.clone();
+        i.cpus = spec.cpus;
+        i.memory = spec.memory;
+        i.labels = spec.labels.clone();
+        i.created_at = cm.metadata.creation_timestamp.as_ref().and_then(status::time);
+        (i.state, i.exit_code) = match pod {
+            Some(p) => status::state(p),
+            None => (InstanceState::Stopped, None),
+        };
+        i
+    }
+
+    /// Makes the pod of a record and waits, watching it, until it runs. A pod that cannot start
+    /// is removed and its reason returned; a root image where root is not allowed is tried once
+    /// more as `nobody`, which the record then remembers.
+    async fn launch(&self, cm: &mut ConfigMap, record: &mut InstanceRecord) -> Result<Pod> {
+        loop {
+            let pod = manifest::pod(record, cm, &self.cluster.settings)?;
+            let name = record.spec.name.clone();
+            self.create_pod(&pod, &name).await?;
+            match self.wait_running(&name).await {
+                Ok(pod) => return Ok(pod),
+                Err(Stuck::Root) if !record.as_nobody => {
+                    self.remove_pod(&name, 0).await?;
+                    record.as_nobody = true;
+                    let mut updated = manifest::instance_record(record)?;
+                    updated.metadata.resource_version = cm.metadata.resource_version.clone();
+                    *cm = self
+                        .records()
+                        .replace(&manifest::instance_record_name(&name), &PostParams::default(), &updated)
+                        .await
+                        .map_err(|e| from_kube(e, &format!("instance {name}")))?;
+                }
+                Err(Stuck::Root) => {
+                    self.remove_pod(&name, 0).await?;
+                    return Err(Error::invalid_input(format!(
+                        "instance {name}: the image insists on root and root is not allowed"
+                    )));
+                }
+                Err(Stuck::Error(e)) => {
+                    self.remove_pod(&name, 0).await?;
+                    return Err(e.with_provider(SCHEME));
+                }
+            }
+        }
+    }
+
+    /// Creates a pod, waiting first for an earlier pod of the same name to finish going.
+    async fn create_pod(&self, pod: &Pod, name: &str) -> Result<()> {
+        for _ in 0..2 {
+            match self.pods().create(&PostParams::default(), pod).await {
+                Ok(_) => return Ok(()),
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    let old = self.pods().get_opt(name).await.map_err(|e| from_kube(e, name))?;
+                    match old {
+                        Some(old) if old.metadata.deletion_timestamp.is_some() => {
+                            self.wait_gone(name, GONE_WAIT).await?;
+                        }
+                        None => {}
+                        Some(_) => {
+                            return Err(Error::already_exists(format!(
+                                "a pod named {name} that Nubes did not make is in the way"
+                            ))
+                            .with_provider(SCHEME))
+                        }
+                    }
+                }
+                Err(e) => return Err(from_kube(e, &format!("instance {name}"))),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Conflict,
+            format!("the old pod of instance {name} is still going"),
+        ))
+    }
+
+    /// Watches the pod until it runs, ends, or is stuck; within the connection's start timeout.
+    async fn wait_running(&self, name: &str) -> std::result::Result<Pod, Stuck> {
+        let cond = |p: Option<&Pod>| match p {
+            None => true,
+            Some(p) => {
+                status::state(p).0 != InstanceState::Creating || status::stuck(p).is_some()
+            }
+        };
+        let limit = self.cluster.settings.start_timeout;
+        let waited = tokio::time::timeout(limit, await_condition(self.pods(), name, cond)).await;
+        match waited {
+            Ok(Ok(Some(pod))) => match status::stuck(&pod) {
+                Some(stuck) => Err(stuck),
+                None => Ok(pod),
+            },
+            Ok(Ok(None)) => Err(Stuck::Error(Error::new(
+                ErrorKind::Conflict,
+                format!("the pod of instance {name} was deleted while it started"),
+            ))),
+            Ok(Err(e)) => Err(Stuck::Error(from_wait(e, &format!("instance {name}")))),
+            Err(_) => {
+                let why = match self.pods().get_opt(name).await {
+                    Ok(Some(p)) => status::unschedulable(&p)
+                        .map(|m| format!(": the scheduler says {m}"))
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                Err(Stuck::Error(Error::new(
+                    ErrorKind::Timeout,
+                    format!("instance {name} did not start within {limit:?}{why}"),
+                )))
+            }
+        }
+    }
+
+    /// Deletes a pod with `grace` seconds to stop, and waits until it has gone.
+    async fn remove_pod(&self, name: &str, grace: u32) -> Result<()> {
+        let params = DeleteParams {
+            grace_period_seconds: Some(grace),
+            ..DeleteParams::default()
+        };
+        match self.pods().delete(name, &params).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+            Err(e) => return Err(from_kube(e, &format!("instance {name}"))),
+        }
+        self.wait_gone(name, Duration::from_secs(u64::from(grace)) + GONE_WAIT)
+            .await
+    }
+
+    async fn wait_gone(&self, name: &str, limit: Duration) -> Result<()> {
+        let gone = await_condition(self.pods(), name, |p: Option<&Pod>| p.is_none());
+        match tokio::time::timeout(limit, gone).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(from_wait(e, name)),
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!("the pod of instance {name} did not go within {limit:?}"),
+            )),
+        }
+    }
+
+    /// The running pod of `id`, or `Conflict` when it is not running.
+    async fn running(&self, id: &str) -> Result<Pod> {
+        let (cm, _) = self.record(id).await?;
+        match self.pod(&cm, id).await? {
+            Some(p) if status::state(&p).0 == InstanceState::Running => Ok(p),
+            _ => Err(Error::conflict(format!("instance {id} is not running")).with_provider(SCHEME)),
+        }
+    }
+}
+
+/// A reader's bytes as they come, in pieces of at most 32 KiB; ends after the first error.
+fn byte_chunks(
+    reader: impl futures::AsyncBufRead + Send + 'static,
+) -> futures::stream::BoxStream<'static, Result<bytes::Bytes>> {
+    let reader = Some(Box::pin(reader));
+    futures::stream::unfold(reader, |reader| async move {
+        let mut r = reader?;
+        let mut buf = vec![0u8; 32 * 1024];
+        match r.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(bytes::Bytes::from(buf)), Some(r)))
+            }
+            Err(e) => Some((
+                Err(Error::io(e, "reading an instance's logs").with_provider(SCHEME)),
+                None,
+            )),
+        }
+    })
+    .boxed()
+}
+
+fn owned(pod: &Pod, cm: &ConfigMap) -> bool {
+    pod.metadata
+        .owner_references
+        .as_ref()
+        .is_some_and(|o| o.iter().any(|o| Some(&o.uid) == cm.metadata.uid.as_ref()))
+}
+
+fn refuse(what: &str) -> Result<Instance> {
+    Err(Error::unsupported(format!("Kubernetes pods here take no {what}")).with_provider(SCHEME))
+}
+
+#[async_trait]
+impl Compute for PodCompute {
+    fn provider(&self) -> &str {
+        SCHEME
+    }
+
+    fn capability(&self) -> ComputeCapability {
+        let mut cap = ComputeCapability::containers();
+        // 1.20 cannot change a pod's resources: a resize is a new pod, made at start.
+        cap.resize_live = false;
+        cap.stats = self.cluster.metrics;
+        cap.volumes = true;
+        cap
+    }
+
+    async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
+        spec.validate()?;
+        object_name("instance", &spec.name)?;
+        if spec.vm.is_some() {
+            return refuse("VM settings: a pod runs containers");
+        }
+        if !spec.ports.is_empty() {
+            return refuse("published ports (a Service publishes them)");
+        }
+        if spec.disk.is_some() {
+            return refuse("disk limit (ephemeral storage is evicted past its limit, not refused)");
+        }
+        if spec.pids.is_some() {
+            return refuse("pids limit per instance (the kubelet's podPidsLimit caps every pod)");
+        }
+        for v in &spec.volumes {
+            object_name("disk", &v.disk)?;
+        }
+        let mut spec = spec;
+        spec.cpus.get_or_insert(DEFAULT_CPUS);
+        spec.memory.get_or_insert(DEFAULT_MEMORY);
+        let mut record = InstanceRecord {
+            spec,
+            as_nobody: false,
+        };
+        let name = record.spec.name.clone();
+        let cm = manifest::instance_record(&record)?;
+        // The record's name is the claim on the instance's name: two creates race here, and
+        // the API server lets exactly one through.
+        let mut cm = self
+            .records()
+            .create(&PostParams::default(), &cm)
+            .await
+            .map_err(|e| match from_kube(e, &format!("instance {name}")) {
+                e if e.kind() == ErrorKind::AlreadyExists => {
+                    Error::already_exists(format!("instance {name} already exists"))
+                        .with_provider(SCHEME)
+                }
+                e => e,
+            })?;
+        match self.launch(&mut cm, &mut record).await {
+            Ok(pod) => Ok(Self::view(&cm, &record, Some(&pod))),
+            Err(e) => {
+                let params = DeleteParams::background();
+                let rec = manifest::instance_record_name(&name);
+                if let Err(de) = self.records().delete(&rec, &params).await {
+                    tracing::warn!(instance = %name, error = %de, "could not remove the record of a failed create");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn get(&self, id: &str) -> Result<Instance> {
+        let (cm, record) = self.record(id).await?;
+        let pod = self.pod(&cm, id).await?;
+        Ok(Self::view(&cm, &record, pod.as_ref()))
+    }
+
+    async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
+        let selector = manifest::selector(KIND_INSTANCE, &options.labels);
+        let params = ListParams::default().labels(&selector);
+        let records = self
+            .records()
+            .list(&params)
+            .await
+            .map_err(|e| from_kube(e, "instances"))?;
+        let pods = self
+            .pods()
+            .list(&params)
+            .await
+            .map_err(|e| from_kube(e, "instances"))?;
+        let mut out = Vec::new();
+        for cm in records.items.iter().filter(|c| c.metadata.deletion_timestamp.is_none()) {
+            let Some(record) = manifest::read_instance_record(cm) else {
+                continue;
+            };
+            let pod = pods.items.iter().find(|p| {
+                p.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(INSTANCE))
+                    .is_some_and(|n| *n == record.spec.name)
+                    && owned(p, cm)
+            });
+            let i = Self::view(cm, &record, pod);
+            if options.matches(&i) {
+                out.push(i);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn start(&self, id: &str) -> Result<Instance> {
+        let (mut cm, mut record) = self.record(id).await?;
+        if let Some(pod) = self.pod(&cm, id).await? {
+            match status::state(&pod).0 {
+                InstanceState::Running => return Ok(Self::view(&cm, &record, Some(&pod))),
+                InstanceState::Creating => {
+                    let pod = self.wait_running(id).await.map_err(|s| match s {
+                        Stuck::Error(e) => e,
+                        Stuck::Root => Error::invalid_input("the image insists on root"),
+                    })?;
+                    return Ok(Self::view(&cm, &record, Some(&pod)));
+                }
+                // Ended or ending: it makes way for a new pod.
+                _ => self.remove_pod(id, 0).await?,
+            }
+        }
+        let pod = self.launch(&mut cm, &mut record).await?;
+        Ok(Self::view(&cm, &record, Some(&pod)))
+    }
+
+    async fn stop(&self, id: &str, options: StopOptions) -> Result<Instance> {
+        let (cm, record) = self.record(id).await?;
+        if self.pod(&cm, id).await?.is_some() {
+            let grace = u32::try_from(options.timeout.as_secs()).unwrap_or(u32::MAX);
+            self.remove_pod(id, grace).await?;
+        }
+        Ok(Self::view(&cm, &record, None))
+    }
+
+    async fn restart(&self, id: &str, options: StopOptions) -> Result<Instance> {
+        self.stop(id, options).await?;
+        self.start(id).await
+    }
+
+    async fn delete(&self, id: &str, options: DeleteOptions) -> Result<()> {
+        let (cm, _) = self.record(id).await?;
+        if let Some(pod) = self.pod(&cm, id).await? {
+            if !options.force && !status::finished(&pod) {
+                return Err(Error::conflict(format!(
+                    "instance {id} is running: stop it first or force the delete"
+                ))
+                .with_provider(SCHEME));
+            }
+            // The pod gets its grace period in the background; the instance is gone now.
+            let params = DeleteParams {
+                grace_period_seconds: Some(if options.force { 2 } else { 10 }),
+                ..DeleteParams::default()
+            };
+            match self.pods().delete(id, &params).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(from_kube(e, &format!("instance {id}"))),
+            }
+        }
+        let mut params = DeleteParams::background();
+        // Only this record: a create that raced in after the lookup keeps its own.
+        params.preconditions = Some(kube::api::Preconditions {
+            uid: cm.metadata.uid.clone(),
+            resource_version: None,
+        });
+        match self
+            .records()
+            .delete(&manifest::instance_record_name(id), &params)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Err(Self::missing(id)),
+            Err(e) => Err(from_kube(e, &format!("instance {id}"))),
+        }
+    }
+
+    async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecOutput> {
+        request.validate()?;
+        let timeout = request.timeout;
+        let max = request.max_output;
+        let program = request.command[0].clone();
+        let stream = self.exec_stream(id, request, None).await?;
+        let collected = collect_exec(stream, max);
+        let out = match timeout {
+            Some(limit) => tokio::time::timeout(limit, collected).await.map_err(|_| {
+                Error::new(
+                    ErrorKind::Timeout,
+                    format!("`{program}` did not finish within {limit:?} and was killed"),
+                )
+                .with_provider(SCHEME)
+            })??,
+            None => collected.await?,
+        };
+        if out.exit_code == 127 && out.stderr == script::not_found_line(&program).as_bytes() {
+            return Err(Error::not_found(format!(
+                "no program `{program}` in instance {id}"
+            ))
+            .with_provider(SCHEME));
+        }
+        Ok(out)
+    }
+
+    async fn exec_stream(
+        &self,
+        id: &str,
+        request: ExecRequest,
+        stdin: Option<ByteStream>,
+    ) -> Result<ExecStream> {
+        request.validate()?;
+        self.running(id).await?;
+        exec::start(self.pods(), id, request, stdin).await
+    }
+
+    async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream> {
+        let (cm, _) = self.record(id).await?;
+        if self.pod(&cm, id).await?.is_none() {
+            // A stopped instance has no pod, and its output went with it.
+            return Ok(futures::stream::empty().boxed());
+        }
+        let params = LogParams {
+            container: Some(manifest::CONTAINER.into()),
+            follow: options.follow,
+            tail_lines: options.tail.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+            since_seconds: options
+                .since
+                .map(|t| (Utc::now() - t).num_seconds().max(1)),
+            ..LogParams::default()
+        };
+        let reader = self
+            .pods()
+            .log_stream(id, &params)
+            .await
+            .map_err(|e| from_kube(e, &format!("instance {id}")))?;
+        // The API merges a container's stdout and stderr into one stream: all of it is stdout.
+        Ok(byte_chunks(reader)
+            .map_ok(|data| LogChunk {
+                stream: LogStreamKind::Stdout,
+                data,
+            })
+            .boxed())
+    }
+
+    async fn stats(&self, id: &str) -> Result<InstanceStats> {
+        let pod = self.running(id).await?;
+        let (_, record) = self.record(id).await?;
+        crate::metrics::pod(&self.cluster, &pod, &record.spec).await
+    }
+
+    async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
+        request.validate()?;
+        let (cm, mut record) = self.record(id).await?;
+        if let Some(pod) = self.pod(&cm, id).await? {
+            if !status::finished(&pod) {
+                return Err(Error::conflict(format!(
+                    "instance {id} is running: this cluster cannot resize a pod in place, stop \
+                     it first (the next start makes the pod at the new size)"
+                ))
+                .with_provider(SCHEME));
+            }
+        }
+        if let Some(c) = request.cpus {
+            record.spec.cpus = Some(c);
+        }
+        if let Some(m) = request.memory {
+            record.spec.memory = Some(m);
+        }
+        let mut updated = manifest::instance_record(&record)?;
+        // Optimistic: a concurrent change to the record makes this one fail, not vanish.
+        updated.metadata.resource_version = cm.metadata.resource_version.clone();
+        let cm = self
+            .records()
+            .replace(&manifest::instance_record_name(id), &PostParams::default(), &updated)
+            .await
+            .map_err(|e| from_kube(e, &format!("instance {id}")))?;
+        Ok(Self::view(&cm, &record, None))
+    }
+}
