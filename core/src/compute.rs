@@ -275,7 +275,10 @@ impl InstanceSpec {
         for v in &self.volumes {
             validate::name("disk", &v.disk)?;
             let p = v.path.trim_end_matches('/');
-            if !p.starts_with('/') || p.split('/').any(|c| c == ".." || c == ".") || p.contains('\0') {
+            if !p.starts_with('/')
+                || p.split('/').any(|c| c == ".." || c == ".")
+                || p.contains('\0')
+            {
                 return Err(Error::invalid_input(format!(
                     "volume path `{}` must be an absolute path without `.` or `..`",
                     v.path.escape_debug()

@@ -60,6 +60,7 @@ fn spec(fx: &Fixture, what: &str) -> InstanceSpec {
         .command(fx.command.clone())
         .label(KIT_LABEL, fx.prefix());
     s.vm = fx.vm.clone();
+    s.cpus = fx.cpus;
     s
 }
 

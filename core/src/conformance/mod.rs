@@ -61,6 +61,9 @@ pub struct Fixture {
     /// The largest payload the function suite sends (256 KiB unless a backend under test
     /// takes less).
     pub max_payload: usize,
+    /// The cpus every kit instance and function asks for where a case names none (the
+    /// provider's default otherwise): a small cluster node fits only a few default-sized ones.
+    pub cpus: Option<f64>,
     /// Cases the backend under test cannot show, with the reason (an emulator that runs no
     /// code, say); they are reported as skipped, never as passed.
     pub excused: Vec<(&'static str, String)>,
@@ -84,6 +87,7 @@ impl Fixture {
             wait_timeout: Duration::from_secs(30),
             vm: None,
             max_payload: 256 * 1024,
+            cpus: None,
             excused: Vec::new(),
         }
     }
@@ -91,6 +95,12 @@ impl Fixture {
     /// Reports `case` as skipped for `why` instead of running it.
     pub fn excuse(mut self, case: &'static str, why: impl Into<String>) -> Self {
         self.excused.push((case, why.into()));
+        self
+    }
+
+    /// Makes kit instances and functions ask for `cpus` where a case names none.
+    pub fn cpus(mut self, cpus: f64) -> Self {
+        self.cpus = Some(cpus);
         self
     }
 

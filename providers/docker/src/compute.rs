@@ -62,7 +62,8 @@ impl Compute for DockerCompute {
     }
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
-        spec.refuse_volumes(SCHEME).map_err(|e| e.with_provider(SCHEME))?;
+        spec.refuse_volumes(SCHEME)
+            .map_err(|e| e.with_provider(SCHEME))?;
         if spec.vm.is_some() {
             return Err(Error::unsupported(
                 "Docker runs containers: VM settings (iso, kernel, network) need a VM provider",

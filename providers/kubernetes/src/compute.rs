@@ -1,7 +1,8 @@
 //! Pods as instances. An instance is a record (a ConfigMap holding its spec) and, while it
 //! runs, a pod the record owns: stop deletes the pod, start makes it again from the record.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,8 +21,8 @@ use nubes_core::{
 };
 
 use crate::config::{object_name, Cluster};
-use crate::error::{from_kube, from_wait};
-use crate::manifest::{self, InstanceRecord, KIND_INSTANCE, INSTANCE};
+use crate::error::{again, from_kube, from_wait};
+use crate::manifest::{self, InstanceRecord, INSTANCE, KIND_INSTANCE};
 use crate::status::{self, Stuck};
 use crate::{exec, script, SCHEME};
 
@@ -32,11 +33,31 @@ const GONE_WAIT: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone)]
 pub struct PodCompute {
     cluster: Arc<Cluster>,
+    /// Images seen to run as root, which this handle then starts as `nobody` at once instead of
+    /// trying a pod that the kubelet will refuse.
+    root_images: Arc<Mutex<HashSet<String>>>,
 }
 
 impl PodCompute {
     pub fn new(cluster: Arc<Cluster>) -> Self {
-        Self { cluster }
+        Self {
+            cluster,
+            root_images: Arc::default(),
+        }
+    }
+
+    fn runs_as_root(&self, image: &str) -> bool {
+        self.root_images.lock().is_ok_and(|s| s.contains(image))
+    }
+
+    fn remember_root(&self, image: &str) {
+        if let Ok(mut s) = self.root_images.lock() {
+            // Bounded: a handle that met many root images forgets them and asks again.
+            if s.len() >= 1024 {
+                s.clear();
+            }
+            s.insert(image.to_string());
+        }
     }
 
     fn records(&self) -> Api<ConfigMap> {
@@ -56,13 +77,14 @@ impl PodCompute {
         if object_name("instance", id).is_err() {
             return Err(Self::missing(id));
         }
-        let cm = self
-            .records()
-            .get_opt(&manifest::instance_record_name(id))
-            .await
-            .map_err(|e| from_kube(e, &format!("instance {id}")))?
-            .filter(|cm| cm.metadata.deletion_timestamp.is_none())
-            .ok_or_else(|| Self::missing(id))?;
+        let cm = again(|| {
+            let api = self.records();
+            async move { api.get_opt(&manifest::instance_record_name(id)).await }
+        })
+        .await
+        .map_err(|e| from_kube(e, &format!("instance {id}")))?
+        .filter(|cm| cm.metadata.deletion_timestamp.is_none())
+        .ok_or_else(|| Self::missing(id))?;
         let record = manifest::read_instance_record(&cm).ok_or_else(|| Self::missing(id))?;
         Ok((cm, record))
     }
@@ -70,11 +92,12 @@ impl PodCompute {
     /// The pod of an instance, if it has one now (and it is this record's, not a stranger's
     /// with the same name).
     async fn pod(&self, cm: &ConfigMap, name: &str) -> Result<Option<Pod>> {
-        let pod = self
-            .pods()
-            .get_opt(name)
-            .await
-            .map_err(|e| from_kube(e, &format!("instance {name}")))?;
+        let pod = again(|| {
+            let api = self.pods();
+            async move { api.get_opt(name).await }
+        })
+        .await
+        .map_err(|e| from_kube(e, &format!("instance {name}")))?;
         Ok(pod.filter(|p| owned(p, cm)))
     }
 
@@ -85,7 +108,11 @@ impl PodCompute {
         i.cpus = spec.cpus;
         i.memory = spec.memory;
         i.labels = spec.labels.clone();
-        i.created_at = cm.metadata.creation_timestamp.as_ref().and_then(status::time);
+        i.created_at = cm
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .and_then(status::time);
         (i.state, i.exit_code) = match pod {
             Some(p) => status::state(p),
             None => (InstanceState::Stopped, None),
@@ -100,17 +127,22 @@ impl PodCompute {
         loop {
             let pod = manifest::pod(record, cm, &self.cluster.settings)?;
             let name = record.spec.name.clone();
-            self.create_pod(&pod, &name).await?;
+            self.create_pod(&pod, &name, cm).await?;
             match self.wait_running(&name).await {
                 Ok(pod) => return Ok(pod),
                 Err(Stuck::Root) if !record.as_nobody => {
                     self.remove_pod(&name, 0).await?;
+                    self.remember_root(&record.spec.image);
                     record.as_nobody = true;
                     let mut updated = manifest::instance_record(record)?;
                     updated.metadata.resource_version = cm.metadata.resource_version.clone();
                     *cm = self
                         .records()
-                        .replace(&manifest::instance_record_name(&name), &PostParams::default(), &updated)
+                        .replace(
+                            &manifest::instance_record_name(&name),
+                            &PostParams::default(),
+                            &updated,
+                        )
                         .await
                         .map_err(|e| from_kube(e, &format!("instance {name}")))?;
                 }
@@ -128,17 +160,29 @@ impl PodCompute {
         }
     }
 
-    /// Creates a pod, waiting first for an earlier pod of the same name to finish going.
-    async fn create_pod(&self, pod: &Pod, name: &str) -> Result<()> {
+    /// Creates a pod, waiting first for an earlier pod of the same name to finish going. Safe to
+    /// repeat: a pod this record already owns is the one asked for.
+    async fn create_pod(&self, pod: &Pod, name: &str, cm: &ConfigMap) -> Result<()> {
         for _ in 0..2 {
-            match self.pods().create(&PostParams::default(), pod).await {
+            let created = again(|| {
+                let api = self.pods();
+                async move { api.create(&PostParams::default(), pod).await }
+            })
+            .await;
+            match created {
                 Ok(_) => return Ok(()),
                 Err(kube::Error::Api(s)) if s.code == 409 => {
-                    let old = self.pods().get_opt(name).await.map_err(|e| from_kube(e, name))?;
+                    let old = again(|| {
+                        let api = self.pods();
+                        async move { api.get_opt(name).await }
+                    })
+                    .await
+                    .map_err(|e| from_kube(e, name))?;
                     match old {
                         Some(old) if old.metadata.deletion_timestamp.is_some() => {
                             self.wait_gone(name, GONE_WAIT).await?;
                         }
+                        Some(old) if owned(&old, cm) => return Ok(()),
                         None => {}
                         Some(_) => {
                             return Err(Error::already_exists(format!(
@@ -161,9 +205,7 @@ impl PodCompute {
     async fn wait_running(&self, name: &str) -> std::result::Result<Pod, Stuck> {
         let cond = |p: Option<&Pod>| match p {
             None => true,
-            Some(p) => {
-                status::state(p).0 != InstanceState::Creating || status::stuck(p).is_some()
-            }
+            Some(p) => status::state(p).0 != InstanceState::Creating || status::stuck(p).is_some(),
         };
         let limit = self.cluster.settings.start_timeout;
         let waited = tokio::time::timeout(limit, await_condition(self.pods(), name, cond)).await;
@@ -178,7 +220,12 @@ impl PodCompute {
             ))),
             Ok(Err(e)) => Err(Stuck::Error(from_wait(e, &format!("instance {name}")))),
             Err(_) => {
-                let why = match self.pods().get_opt(name).await {
+                let why = match again(|| {
+                    let api = self.pods();
+                    async move { api.get_opt(name).await }
+                })
+                .await
+                {
                     Ok(Some(p)) => status::unschedulable(&p)
                         .map(|m| format!(": the scheduler says {m}"))
                         .unwrap_or_default(),
@@ -224,7 +271,9 @@ impl PodCompute {
         let (cm, _) = self.record(id).await?;
         match self.pod(&cm, id).await? {
             Some(p) if status::state(&p).0 == InstanceState::Running => Ok(p),
-            _ => Err(Error::conflict(format!("instance {id} is not running")).with_provider(SCHEME)),
+            _ => {
+                Err(Error::conflict(format!("instance {id} is not running")).with_provider(SCHEME))
+            }
         }
     }
 }
@@ -299,10 +348,8 @@ impl Compute for PodCompute {
         let mut spec = spec;
         spec.cpus.get_or_insert(DEFAULT_CPUS);
         spec.memory.get_or_insert(DEFAULT_MEMORY);
-        let mut record = InstanceRecord {
-            spec,
-            as_nobody: false,
-        };
+        let as_nobody = !self.cluster.settings.allow_root && self.runs_as_root(&spec.image);
+        let mut record = InstanceRecord { spec, as_nobody };
         let name = record.spec.name.clone();
         let cm = manifest::instance_record(&record)?;
         // The record's name is the claim on the instance's name: two creates race here, and
@@ -340,18 +387,26 @@ impl Compute for PodCompute {
     async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
         let selector = manifest::selector(KIND_INSTANCE, &options.labels);
         let params = ListParams::default().labels(&selector);
-        let records = self
-            .records()
-            .list(&params)
-            .await
-            .map_err(|e| from_kube(e, "instances"))?;
-        let pods = self
-            .pods()
-            .list(&params)
-            .await
-            .map_err(|e| from_kube(e, "instances"))?;
+        let records = again(|| {
+            let api = self.records();
+            let params = params.clone();
+            async move { api.list(&params).await }
+        })
+        .await
+        .map_err(|e| from_kube(e, "instances"))?;
+        let pods = again(|| {
+            let api = self.pods();
+            let params = params.clone();
+            async move { api.list(&params).await }
+        })
+        .await
+        .map_err(|e| from_kube(e, "instances"))?;
         let mut out = Vec::new();
-        for cm in records.items.iter().filter(|c| c.metadata.deletion_timestamp.is_none()) {
+        for cm in records
+            .items
+            .iter()
+            .filter(|c| c.metadata.deletion_timestamp.is_none())
+        {
             let Some(record) = manifest::read_instance_record(cm) else {
                 continue;
             };
@@ -460,10 +515,10 @@ impl Compute for PodCompute {
             None => collected.await?,
         };
         if out.exit_code == 127 && out.stderr == script::not_found_line(&program).as_bytes() {
-            return Err(Error::not_found(format!(
-                "no program `{program}` in instance {id}"
-            ))
-            .with_provider(SCHEME));
+            return Err(
+                Error::not_found(format!("no program `{program}` in instance {id}"))
+                    .with_provider(SCHEME),
+            );
         }
         Ok(out)
     }
@@ -489,9 +544,7 @@ impl Compute for PodCompute {
             container: Some(manifest::CONTAINER.into()),
             follow: options.follow,
             tail_lines: options.tail.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
-            since_seconds: options
-                .since
-                .map(|t| (Utc::now() - t).num_seconds().max(1)),
+            since_seconds: options.since.map(|t| (Utc::now() - t).num_seconds().max(1)),
             ..LogParams::default()
         };
         let reader = self
@@ -537,7 +590,11 @@ impl Compute for PodCompute {
         updated.metadata.resource_version = cm.metadata.resource_version.clone();
         let cm = self
             .records()
-            .replace(&manifest::instance_record_name(id), &PostParams::default(), &updated)
+            .replace(
+                &manifest::instance_record_name(id),
+                &PostParams::default(),
+                &updated,
+            )
             .await
             .map_err(|e| from_kube(e, &format!("instance {id}")))?;
         Ok(Self::view(&cm, &record, None))

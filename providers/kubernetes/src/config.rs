@@ -184,6 +184,16 @@ impl Cluster {
         })
     }
 
+    /// A cluster over a client you built (a mock service in tests, a custom TLS stack).
+    pub fn from_client(client: Client, namespace: &str, settings: Settings, metrics: bool) -> Self {
+        Self {
+            client,
+            namespace: namespace.to_string(),
+            settings,
+            metrics,
+        }
+    }
+
     /// A handle on another namespace of the same cluster.
     pub fn in_namespace(&self, namespace: &str) -> Result<Self> {
         dns_label("namespace", namespace)?;

@@ -15,7 +15,7 @@ use nubes_core::{
 };
 
 use crate::config::{object_name, Cluster};
-use crate::error::from_kube;
+use crate::error::{again, from_kube};
 use crate::manifest::{self, parse_quantity};
 use crate::{status, SCHEME};
 
@@ -59,6 +59,14 @@ impl ClaimDisk {
         }
     }
 
+    /// A handle that knows whether its class expands, without asking the cluster.
+    pub fn from_parts(cluster: Arc<Cluster>, expandable: bool) -> Self {
+        Self {
+            cluster,
+            expandable,
+        }
+    }
+
     fn claims(&self) -> Api<PersistentVolumeClaim> {
         Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace)
     }
@@ -82,7 +90,11 @@ impl ClaimDisk {
             .get("storage")
             .and_then(|q| parse_quantity(&q.0))?;
         let mut image = DiskImage::new(pvc.metadata.name.clone()?, DiskFormat::Raw, size);
-        image.created_at = pvc.metadata.creation_timestamp.as_ref().and_then(status::time);
+        image.created_at = pvc
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .and_then(status::time);
         Some(image)
     }
 
@@ -90,12 +102,14 @@ impl ClaimDisk {
         if object_name("disk", name).is_err() {
             return Err(Self::missing(name));
         }
-        self.claims()
-            .get_opt(name)
-            .await
-            .map_err(|e| from_kube(e, &format!("disk {name}")))?
-            .filter(|c| c.metadata.deletion_timestamp.is_none() && Self::view(c).is_some())
-            .ok_or_else(|| Self::missing(name))
+        again(|| {
+            let api = self.claims();
+            async move { api.get_opt(name).await }
+        })
+        .await
+        .map_err(|e| from_kube(e, &format!("disk {name}")))?
+        .filter(|c| c.metadata.deletion_timestamp.is_none() && Self::view(c).is_some())
+        .ok_or_else(|| Self::missing(name))
     }
 
     /// The pods (not yet ended) that mount claim `name`.
@@ -110,13 +124,16 @@ impl ClaimDisk {
             .iter()
             .filter(|p| !status::finished(p))
             .filter(|p| {
-                p.spec.as_ref().and_then(|s| s.volumes.as_ref()).is_some_and(|v| {
-                    v.iter().any(|v| {
-                        v.persistent_volume_claim
-                            .as_ref()
-                            .is_some_and(|c| c.claim_name == name)
+                p.spec
+                    .as_ref()
+                    .and_then(|s| s.volumes.as_ref())
+                    .is_some_and(|v| {
+                        v.iter().any(|v| {
+                            v.persistent_volume_claim
+                                .as_ref()
+                                .is_some_and(|c| c.claim_name == name)
+                        })
                     })
-                })
             })
             .filter_map(|p| p.metadata.name.clone())
             .collect())
@@ -148,7 +165,8 @@ impl Disk for ClaimDisk {
         }
         if spec.backing.is_some() {
             return Err(
-                Error::unsupported("Kubernetes volumes have no backing images").with_provider(SCHEME)
+                Error::unsupported("Kubernetes volumes have no backing images")
+                    .with_provider(SCHEME),
             );
         }
         let class = self.cluster.settings.storage_class.as_deref();
@@ -173,12 +191,15 @@ impl Disk for ClaimDisk {
     }
 
     async fn list(&self) -> Result<Vec<DiskImage>> {
-        let params = ListParams::default().labels(&manifest::selector(KIND_DISK, &Default::default()));
-        let list = self
-            .claims()
-            .list(&params)
-            .await
-            .map_err(|e| from_kube(e, "disks"))?;
+        let params =
+            ListParams::default().labels(&manifest::selector(KIND_DISK, &Default::default()));
+        let list = again(|| {
+            let api = self.claims();
+            let params = params.clone();
+            async move { api.list(&params).await }
+        })
+        .await
+        .map_err(|e| from_kube(e, "disks"))?;
         Ok(list
             .items
             .iter()
@@ -216,12 +237,17 @@ impl Disk for ClaimDisk {
     }
 
     async fn convert(&self, name: &str, _format: DiskFormat, _target: &str) -> Result<DiskImage> {
-        Err(Error::unsupported(format!("Kubernetes volumes have no formats to convert (disk {name})"))
-            .with_provider(SCHEME))
+        Err(Error::unsupported(format!(
+            "Kubernetes volumes have no formats to convert (disk {name})"
+        ))
+        .with_provider(SCHEME))
     }
 
     async fn rename(&self, name: &str, _new_name: &str) -> Result<DiskImage> {
-        Err(Error::unsupported(format!("a claim cannot be renamed (disk {name})")).with_provider(SCHEME))
+        Err(
+            Error::unsupported(format!("a claim cannot be renamed (disk {name})"))
+                .with_provider(SCHEME),
+        )
     }
 
     async fn delete(&self, name: &str) -> Result<()> {

@@ -62,6 +62,31 @@ pub fn from_status(status: &Status, what: &str) -> Error {
     }
 }
 
+/// Whether a call failed on the connection, not at the API server: a pooled keep-alive
+/// connection the server had just closed, say.
+pub fn transient(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::HyperError(_) | kube::Error::Service(_))
+}
+
+/// Runs a call that is safe to repeat (a read, a create whose clash is checked), again after
+/// a connection failure, up to three times in all.
+pub async fn again<T, F, Fut>(mut call: F) -> std::result::Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, kube::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(e) if attempt < 2 && transient(&e) => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
 /// Converts a kube-runtime wait error.
 pub fn from_wait(e: kube::runtime::wait::Error, what: &str) -> Error {
     Error::new(
@@ -86,17 +111,42 @@ mod tests {
     fn statuses_map_to_kinds() {
         for (code, reason, message, kind) in [
             (404, "NotFound", "pods \"x\" not found", ErrorKind::NotFound),
-            (409, "AlreadyExists", "configmaps \"x\" already exists", ErrorKind::AlreadyExists),
-            (409, "Conflict", "the object has been modified", ErrorKind::Conflict),
-            (403, "Forbidden", "pods is forbidden: User \"u\" cannot list", ErrorKind::PermissionDenied),
+            (
+                409,
+                "AlreadyExists",
+                "configmaps \"x\" already exists",
+                ErrorKind::AlreadyExists,
+            ),
+            (
+                409,
+                "Conflict",
+                "the object has been modified",
+                ErrorKind::Conflict,
+            ),
+            (
+                403,
+                "Forbidden",
+                "pods is forbidden: User \"u\" cannot list",
+                ErrorKind::PermissionDenied,
+            ),
             (
                 403,
                 "Forbidden",
                 "pods \"x\" is forbidden: exceeded quota: nubes, requested: limits.cpu=2",
                 ErrorKind::QuotaExceeded,
             ),
-            (401, "Unauthorized", "Unauthorized", ErrorKind::Unauthenticated),
-            (422, "Invalid", "Pod \"X\" is invalid", ErrorKind::InvalidInput),
+            (
+                401,
+                "Unauthorized",
+                "Unauthorized",
+                ErrorKind::Unauthenticated,
+            ),
+            (
+                422,
+                "Invalid",
+                "Pod \"X\" is invalid",
+                ErrorKind::InvalidInput,
+            ),
             (429, "TooManyRequests", "slow down", ErrorKind::RateLimited),
             (503, "ServiceUnavailable", "etcd", ErrorKind::Unavailable),
             (504, "Timeout", "took too long", ErrorKind::Timeout),

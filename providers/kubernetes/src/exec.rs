@@ -4,8 +4,8 @@
 use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{AttachParams, AttachedProcess};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
+use kube::api::{AttachParams, AttachedProcess};
 use kube::Api;
 use nubes_core::{
     ByteStream, Error, ErrorKind, ExecEvent, ExecRequest, ExecStream, LogChunk, LogStreamKind,
@@ -50,10 +50,22 @@ pub async fn start(
         .stdin(framed)
         .stdout(true)
         .stderr(true);
-    let proc = pods
-        .exec(pod, argv, &params)
-        .await
-        .map_err(|e| from_kube(e, &format!("exec in instance {pod}")))?;
+    // A pod just made again under the same name (a restart, a resize) can briefly be the old
+    // one to the kubelet, which then answers "container not found": asked again, it knows.
+    let mut attempt = 0;
+    let proc = loop {
+        match pods.exec(pod, argv.clone(), &params).await {
+            Err(kube::Error::Api(s))
+                if attempt < 10 && s.message.contains("container not found") =>
+            {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            result => {
+                break result.map_err(|e| from_kube(e, &format!("exec in instance {pod}")))?
+            }
+        }
+    };
     let (tx, rx) = mpsc::channel(IN_FLIGHT);
     let session = Session {
         pods,
@@ -175,7 +187,10 @@ impl Session {
                 }
                 None => Err(Error::new(
                     ErrorKind::Unavailable,
-                    format!("the exec stream in instance {} ended without an exit code", self.pod),
+                    format!(
+                        "the exec stream in instance {} ended without an exit code",
+                        self.pod
+                    ),
                 )),
             },
         };
@@ -219,14 +234,18 @@ pub fn exit_code(status: &Status, pod: &str) -> Result<i64> {
         }
     }
     let message = status.message.clone().unwrap_or_default();
-    let kind = if message.contains("executable file not found") || message.contains("no such file") {
+    let kind = if message.contains("executable file not found") || message.contains("no such file")
+    {
         ErrorKind::NotFound
     } else if message.contains("not running") || message.contains("container not found") {
         ErrorKind::Conflict
     } else {
         ErrorKind::Unexpected
     };
-    Err(Error::new(kind, format!("exec in instance {pod}: {message}")))
+    Err(Error::new(
+        kind,
+        format!("exec in instance {pod}: {message}"),
+    ))
 }
 
 #[cfg(test)]
@@ -249,6 +268,9 @@ mod tests {
             "message": "exec: \"nope\": executable file not found in $PATH"
         }))
         .unwrap();
-        assert_eq!(exit_code(&missing, "p").unwrap_err().kind(), ErrorKind::NotFound);
+        assert_eq!(
+            exit_code(&missing, "p").unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
     }
 }

@@ -24,7 +24,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
 use crate::config::{object_name, Cluster};
-use crate::error::{from_kube, from_wait};
+use crate::error::{again, from_kube, from_wait};
 use crate::manifest::{self, CONTAINER, KIND_FUNCTION};
 use crate::status::{self, Stuck};
 use crate::{script, SCHEME};
@@ -73,20 +73,25 @@ impl JobFunction {
         if object_name("function", name).is_err() {
             return Err(Self::missing(name));
         }
-        let cm = self
-            .records()
-            .get_opt(&manifest::function_record_name(name))
-            .await
-            .map_err(|e| from_kube(e, &format!("function {name}")))?
-            .filter(|c| c.metadata.deletion_timestamp.is_none())
-            .ok_or_else(|| Self::missing(name))?;
+        let cm = again(|| {
+            let api = self.records();
+            async move { api.get_opt(&manifest::function_record_name(name)).await }
+        })
+        .await
+        .map_err(|e| from_kube(e, &format!("function {name}")))?
+        .filter(|c| c.metadata.deletion_timestamp.is_none())
+        .ok_or_else(|| Self::missing(name))?;
         let spec = manifest::read_function_record(&cm).ok_or_else(|| Self::missing(name))?;
         Ok((cm, spec))
     }
 
     fn info(cm: &ConfigMap, spec: &FunctionSpec) -> FunctionInfo {
         let mut info = FunctionInfo::from_spec(spec, SCHEME);
-        info.created_at = cm.metadata.creation_timestamp.as_ref().and_then(status::time);
+        info.created_at = cm
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .and_then(status::time);
         info
     }
 
@@ -122,7 +127,12 @@ impl JobFunction {
         result
     }
 
-    async fn attend(&self, job: &str, spec: &FunctionSpec, payload: Bytes) -> Result<InvokeResponse> {
+    async fn attend(
+        &self,
+        job: &str,
+        spec: &FunctionSpec,
+        payload: Bytes,
+    ) -> Result<InvokeResponse> {
         let pod = self.started_pod(job).await?;
         let pod_name = pod.metadata.name.clone().unwrap_or_default();
         let started = Instant::now();
@@ -146,16 +156,18 @@ impl JobFunction {
             j.and_then(|j| j.status.as_ref())
                 .and_then(|s| s.conditions.as_ref())
                 .is_some_and(|c| {
-                    c.iter()
-                        .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
+                    c.iter().any(|c| {
+                        (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True"
+                    })
                 })
         };
-        tokio::time::timeout(Duration::from_secs(60), await_condition(self.jobs(), job, done))
-            .await
-            .map_err(|_| {
-                Error::new(ErrorKind::Timeout, format!("the Job {job} did not finish"))
-            })?
-            .map_err(|e| from_wait(e, job))?;
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            await_condition(self.jobs(), job, done),
+        )
+        .await
+        .map_err(|_| Error::new(ErrorKind::Timeout, format!("the Job {job} did not finish")))?
+        .map_err(|e| from_wait(e, job))?;
         let ended = await_condition(self.pods(), &pod_name, |p: Option<&Pod>| {
             p.is_none_or(|p| status::exit_code(p).is_some())
         });
@@ -177,7 +189,12 @@ impl JobFunction {
                 String::from_utf8_lossy(&stderr).into_owned()
             },
         });
-        Ok(InvokeResponse::new(stdout, error, stderr, started.elapsed()))
+        Ok(InvokeResponse::new(
+            stdout,
+            error,
+            stderr,
+            started.elapsed(),
+        ))
     }
 
     /// Watches the Job's pod until its container runs (or already ended), within the start
@@ -188,7 +205,10 @@ impl JobFunction {
         let wait = async {
             while let Some(pod) = pods.next().await {
                 let pod = pod.map_err(|e| {
-                    Error::new(ErrorKind::Unavailable, format!("watching the Job {job}: {e}"))
+                    Error::new(
+                        ErrorKind::Unavailable,
+                        format!("watching the Job {job}: {e}"),
+                    )
                 })?;
                 if let Some(stuck) = status::stuck(&pod) {
                     return Err(match stuck {
@@ -209,7 +229,10 @@ impl JobFunction {
                     return Ok(pod);
                 }
             }
-            Err(Error::new(ErrorKind::Unavailable, format!("the watch of Job {job} ended")))
+            Err(Error::new(
+                ErrorKind::Unavailable,
+                format!("the watch of Job {job} ended"),
+            ))
         };
         let limit = self.cluster.settings.start_timeout;
         tokio::time::timeout(limit, wait).await.map_err(|_| {
@@ -342,12 +365,15 @@ impl Function for JobFunction {
     }
 
     async fn list(&self) -> Result<Vec<FunctionInfo>> {
-        let params = ListParams::default().labels(&manifest::selector(KIND_FUNCTION, &Default::default()));
-        let records = self
-            .records()
-            .list(&params)
-            .await
-            .map_err(|e| from_kube(e, "functions"))?;
+        let params =
+            ListParams::default().labels(&manifest::selector(KIND_FUNCTION, &Default::default()));
+        let records = again(|| {
+            let api = self.records();
+            let params = params.clone();
+            async move { api.list(&params).await }
+        })
+        .await
+        .map_err(|e| from_kube(e, "functions"))?;
         Ok(records
             .items
             .iter()

@@ -8,6 +8,8 @@ mod exec;
 mod function;
 pub mod manifest;
 mod metrics;
+#[cfg(test)]
+mod mock_tests;
 pub mod script;
 mod status;
 

@@ -90,12 +90,16 @@ fn label(key: &str, value: &str) -> Result<()> {
             && s.as_bytes()[0].is_ascii_alphanumeric()
             && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric()
     }
-    let (prefix, name) = key.rsplit_once('/').map_or((None, key), |(p, n)| (Some(p), n));
+    let (prefix, name) = key
+        .rsplit_once('/')
+        .map_or((None, key), |(p, n)| (Some(p), n));
     let key_ok = part(name)
         && prefix.is_none_or(|p| {
             p.len() <= 253
                 && p.split('.').all(|l| {
-                    part(l) && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    part(l)
+                        && l.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 })
         });
     if !key_ok {
@@ -346,7 +350,9 @@ pub fn invocation_job(
         metadata: meta,
         spec: Some(JobSpec {
             backoff_limit: Some(0),
-            active_deadline_seconds: Some(timeout.as_secs() as i64 + settings.start_timeout.as_secs() as i64),
+            active_deadline_seconds: Some(
+                timeout.as_secs() as i64 + settings.start_timeout.as_secs() as i64,
+            ),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
@@ -396,7 +402,10 @@ mod tests {
             .env("A", "b")
             .label("tier", "web")
             .volume(Mount::new("data", "/data"));
-        let record = InstanceRecord { spec, as_nobody: true };
+        let record = InstanceRecord {
+            spec,
+            as_nobody: true,
+        };
         let mut cm = instance_record(&record).unwrap();
         assert_eq!(cm.metadata.name.as_deref(), Some("nubes-i-web"));
         assert_eq!(read_instance_record(&cm), Some(record.clone()));
@@ -406,26 +415,41 @@ mod tests {
         assert_eq!(labels["tier"], "web");
         assert_eq!(labels[MANAGED], "true");
         assert_eq!(labels[INSTANCE], "web");
-        assert_eq!(pod.metadata.owner_references.as_ref().unwrap()[0].uid, "u-1");
+        assert_eq!(
+            pod.metadata.owner_references.as_ref().unwrap()[0].uid,
+            "u-1"
+        );
         let spec = pod.spec.unwrap();
         assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
         assert_eq!(spec.automount_service_account_token, Some(false));
         let c = &spec.containers[0];
-        assert_eq!(c.args.as_deref(), Some(&["sleep".to_string(), "60".into()][..]));
+        assert_eq!(
+            c.args.as_deref(),
+            Some(&["sleep".to_string(), "60".into()][..])
+        );
         assert_eq!(c.image_pull_policy.as_deref(), Some("Never"));
         let r = c.resources.as_ref().unwrap();
         assert_eq!(r.requests, r.limits);
         assert_eq!(r.limits.as_ref().unwrap()["cpu"], Quantity("500m".into()));
-        assert_eq!(r.limits.as_ref().unwrap()["memory"], Quantity("67108864".into()));
+        assert_eq!(
+            r.limits.as_ref().unwrap()["memory"],
+            Quantity("67108864".into())
+        );
         let sc = c.security_context.as_ref().unwrap();
         assert_eq!(sc.allow_privilege_escalation, Some(false));
         assert_eq!(sc.run_as_non_root, Some(true));
         assert_eq!(sc.run_as_user, Some(NOBODY));
-        assert_eq!(sc.capabilities.as_ref().unwrap().drop.as_deref(), Some(&["ALL".to_string()][..]));
+        assert_eq!(
+            sc.capabilities.as_ref().unwrap().drop.as_deref(),
+            Some(&["ALL".to_string()][..])
+        );
         assert_eq!(sc.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
         assert_eq!(c.volume_mounts.as_ref().unwrap()[0].mount_path, "/data");
         let v = &spec.volumes.as_ref().unwrap()[0];
-        assert_eq!(v.persistent_volume_claim.as_ref().unwrap().claim_name, "data");
+        assert_eq!(
+            v.persistent_volume_claim.as_ref().unwrap().claim_name,
+            "data"
+        );
     }
 
     #[test]
@@ -462,7 +486,10 @@ mod tests {
         let ok = [("example.com/tier".to_string(), "web_1.a".to_string())].into();
         assert!(labels(KIND_INSTANCE, &ok).is_ok());
         assert_eq!(
-            selector(KIND_INSTANCE, &[("tier".to_string(), "web".to_string())].into()),
+            selector(
+                KIND_INSTANCE,
+                &[("tier".to_string(), "web".to_string())].into()
+            ),
             "io.nubes.managed=true,io.nubes.kind=instance,tier=web"
         );
     }
@@ -484,7 +511,10 @@ mod tests {
         assert_eq!((c.stdin, c.stdin_once), (Some(true), Some(true)));
         assert_eq!(c.args.as_ref().unwrap(), &spec.handler);
         assert_eq!(c.command.as_ref().unwrap()[0], "sh");
-        assert_eq!(c.security_context.as_ref().unwrap().run_as_user, Some(NOBODY));
+        assert_eq!(
+            c.security_context.as_ref().unwrap().run_as_user,
+            Some(NOBODY)
+        );
     }
 
     #[test]
@@ -494,7 +524,12 @@ mod tests {
         assert_eq!(s.storage_class_name.as_deref(), Some("fast"));
         let size = &s.resources.unwrap().requests.unwrap()["storage"];
         assert_eq!(parse_quantity(&size.0), Some(1 << 30));
-        for (q, n) in [("1Gi", 1u64 << 30), ("500M", 500_000_000), ("1.5Ki", 1536), ("7", 7)] {
+        for (q, n) in [
+            ("1Gi", 1u64 << 30),
+            ("500M", 500_000_000),
+            ("1.5Ki", 1536),
+            ("7", 7),
+        ] {
             assert_eq!(parse_quantity(q), Some(n), "{q}");
         }
         assert_eq!(parse_quantity("1Xi"), None);

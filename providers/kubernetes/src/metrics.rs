@@ -49,7 +49,11 @@ pub async fn pod(cluster: &Cluster, pod: &Pod, spec: &InstanceSpec) -> Result<In
     let mut stats = InstanceStats::default();
     // CPU comes in cores (`250m`, `12345n`); Nubes counts percent of one core.
     stats.cpu_percent = quantity("cpu").unwrap_or(0.0) * 100.0;
-    stats.memory_bytes = usage.usage.get("memory").and_then(|q| parse_quantity(q)).unwrap_or(0);
+    stats.memory_bytes = usage
+        .usage
+        .get("memory")
+        .and_then(|q| parse_quantity(q))
+        .unwrap_or(0);
     stats.memory_limit_bytes = spec.memory;
     Ok(stats)
 }

@@ -220,13 +220,7 @@ mod tests {
         }
         input.extend_from_slice(END);
         input.extend_from_slice(b"after the end, never read");
-        let argv = exec(
-            &["cat".into()],
-            &BTreeMap::new(),
-            None,
-            "m1",
-            true,
-        );
+        let argv = exec(&["cat".into()], &BTreeMap::new(), None, "m1", true);
         let (code, stdout, _) = run(&argv, &input);
         assert_eq!(code, 0);
         let stdout = strip(&stdout, "m1", 0);
@@ -241,7 +235,11 @@ mod tests {
         let mut env = BTreeMap::new();
         env.insert("NUBES_X".to_string(), "it's \"quoted\" $HOME".to_string());
         let argv = exec(
-            &["sh".into(), "-c".into(), "echo \"$NUBES_X\"; pwd; echo e >&2; exit 4".into()],
+            &[
+                "sh".into(),
+                "-c".into(),
+                "echo \"$NUBES_X\"; pwd; echo e >&2; exit 4".into(),
+            ],
             &env,
             Some("/tmp"),
             "m2",
@@ -250,14 +248,26 @@ mod tests {
         let (code, stdout, stderr) = run(&argv, b"");
         assert_eq!(code, 4);
         let stdout = strip(&stdout, "m2", 4);
-        assert_eq!(String::from_utf8(stdout).unwrap(), "it's \"quoted\" $HOME\n/tmp\n");
+        assert_eq!(
+            String::from_utf8(stdout).unwrap(),
+            "it's \"quoted\" $HOME\n/tmp\n"
+        );
         assert_eq!(strip(&stderr, "m2", 4), b"e\n");
 
-        let argv = exec(&["nubes-no-such".into()], &BTreeMap::new(), None, "m3", false);
+        let argv = exec(
+            &["nubes-no-such".into()],
+            &BTreeMap::new(),
+            None,
+            "m3",
+            false,
+        );
         let (code, _, stderr) = run(&argv, b"");
         assert_eq!(code, 127);
         let stderr = strip(&stderr, "m3", 127);
-        assert_eq!(String::from_utf8(stderr).unwrap(), not_found_line("nubes-no-such"));
+        assert_eq!(
+            String::from_utf8(stderr).unwrap(),
+            not_found_line("nubes-no-such")
+        );
     }
 
     #[test]
@@ -280,7 +290,12 @@ mod tests {
         for piece in out.chunks(3) {
             kept.extend(t.feed(piece));
         }
-        assert_eq!(t.code(), Some(code), "no trailer in {:?}", String::from_utf8_lossy(out));
+        assert_eq!(
+            t.code(),
+            Some(code),
+            "no trailer in {:?}",
+            String::from_utf8_lossy(out)
+        );
         kept
     }
 

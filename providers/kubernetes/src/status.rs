@@ -132,10 +132,12 @@ mod tests {
     fn phases_are_states() {
         let running = pod(serde_json::json!({"status": {"phase": "Running"}}));
         assert_eq!(state(&running), (InstanceState::Running, None));
-        let done = pod(serde_json::json!({"status": {"phase": "Failed", "containerStatuses": [{
-            "name": "main", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
-            "state": {"terminated": {"exitCode": 3}}
-        }]}}));
+        let done = pod(
+            serde_json::json!({"status": {"phase": "Failed", "containerStatuses": [{
+                "name": "main", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                "state": {"terminated": {"exitCode": 3}}
+            }]}}),
+        );
         assert_eq!(state(&done), (InstanceState::Stopped, Some(3)));
         assert!(finished(&done));
         let going = pod(serde_json::json!({

@@ -402,7 +402,8 @@ impl Compute for QemuCompute {
     }
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
-        spec.refuse_volumes(SCHEME).map_err(|e| e.with_provider(SCHEME))?;
+        spec.refuse_volumes(SCHEME)
+            .map_err(|e| e.with_provider(SCHEME))?;
         if !spec.ports.is_empty() {
             return Err(Error::unsupported(
                 "VMs publish no ports: use a bridged network to reach them",

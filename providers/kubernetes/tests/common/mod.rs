@@ -67,6 +67,25 @@ pub async fn namespace(client: &Client, what: &str) -> String {
     panic!("namespace {name} got no default service account");
 }
 
+/// Runs `test` in a namespace of its own and drops the namespace afterwards, also when the test
+/// panics (the kits panic with their report after cleaning up).
+pub async fn in_namespace<F, Fut>(what: &str, test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures::FutureExt;
+    let client = admin().await;
+    let ns = namespace(&client, what).await;
+    let outcome = std::panic::AssertUnwindSafe(test(ns.clone()))
+        .catch_unwind()
+        .await;
+    drop_namespace(&client, &ns).await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 pub async fn drop_namespace(client: &Client, name: &str) {
     let _ = Api::<Namespace>::all(client.clone())
         .delete(name, &DeleteParams::default())
