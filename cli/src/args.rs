@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use nubes::PortMapping;
+use nubes::{PortMapping, Volume};
 
 use crate::output::Format;
 use crate::parse;
@@ -195,6 +195,9 @@ pub struct CreateArgs {
     /// Publish a port: HOST:CONTAINER or CONTAINER, optionally /udp (repeatable)
     #[arg(long = "port", short = 'p', value_parser = parse::port)]
     pub ports: Vec<PortMapping>,
+    /// Mount a disk of the same provider: DISK:PATH, or DISK:PATH:ro read-only (repeatable)
+    #[arg(long = "volume", short = 'v', value_parser = parse::volume)]
+    pub volumes: Vec<Volume>,
     /// A VM's installation ISO, by file name in the provider's boot directory
     #[arg(long)]
     pub iso: Option<String>,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use nubes::{PortMapping, Protocol};
+use nubes::{PortMapping, Protocol, Volume};
 
 pub fn size(s: &str) -> Result<u64, String> {
     nubes::units::parse_bytes(s).map_err(|e| e.message().to_string())
@@ -45,6 +45,23 @@ pub fn key_value(s: &str) -> Result<(String, String), String> {
 }
 
 /// `HOST:CONTAINER`, `CONTAINER` (any free host port), optionally `/udp`.
+/// `DISK:PATH` or `DISK:PATH:ro`.
+pub fn volume(s: &str) -> Result<Volume, String> {
+    let (rest, read_only) = match s.strip_suffix(":ro") {
+        Some(rest) => (rest, true),
+        None => (s.strip_suffix(":rw").unwrap_or(s), false),
+    };
+    match rest.split_once(':') {
+        Some((disk, path)) if !disk.is_empty() && path.starts_with('/') => {
+            let v = Volume::new(disk, path);
+            Ok(if read_only { v.read_only() } else { v })
+        }
+        _ => Err(format!(
+            "invalid volume `{s}`: use DISK:PATH or DISK:PATH:ro, PATH absolute"
+        )),
+    }
+}
+
 pub fn port(s: &str) -> Result<PortMapping, String> {
     let (ports, protocol) = match s.rsplit_once('/') {
         Some((p, "tcp")) => (p, Protocol::Tcp),

@@ -1784,3 +1784,124 @@ fn accounts_orgs_tokens_and_admin_views_from_cloudctl() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// The real cluster `scripts/test.sh` starts: instances with a disk, exec, logs and functions.
+#[test]
+fn instances_disks_and_functions_on_kubernetes() {
+    let kubeconfig = std::env::var("NUBES_TEST_K8S_KUBECONFIG").expect(
+        "NUBES_TEST_K8S_KUBECONFIG is unset: run through scripts/test.sh, which starts Kubernetes",
+    );
+    let namespace = format!("nt-cli-{}", std::process::id());
+    let kubectl = |args: &[&str]| {
+        let out = Command::new("kubectl")
+            .env("KUBECONFIG", &kubeconfig)
+            .args(args)
+            .output()
+            .expect("kubectl is on PATH (scripts/test.sh puts the one it built there)");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            text(&out.stderr)
+        );
+    };
+    kubectl(&["create", "namespace", &namespace]);
+    kubectl(&["label", "namespace", &namespace, "nubes-test=true"]);
+    let provider = format!(
+        "kubernetes://?kubeconfig={kubeconfig}&namespace={namespace}&pull=never&root=allow"
+    );
+    let p = ["--provider", provider.as_str()];
+    let run = |args: &[&str]| cloudctl(&[&p[..], args].concat());
+
+    ok(&run(&[
+        "disk", "create", "data", "--size", "1Gi", "--format", "raw",
+    ]));
+    assert!(ok(&run(&["disk", "list"])).contains("data"));
+    let made = ok(&run(&[
+        "-o",
+        "json",
+        "instance",
+        "create",
+        "web",
+        "--image",
+        &image(),
+        "--cpus",
+        "0.1",
+        "--memory",
+        "32Mi",
+        "-v",
+        "data:/data",
+        "--",
+        "sh",
+        "-c",
+        "echo hello-k8s; sleep 3600",
+    ]));
+    let made: serde_json::Value = serde_json::from_str(&made).unwrap();
+    assert_eq!(made["state"], "running", "{made}");
+    fails(
+        &run(&["instance", "create", "web", "--image", &image()]),
+        4,
+        "already exists",
+    );
+    let out = cloudctl_with_stdin(
+        &[
+            &p[..],
+            &[
+                "instance",
+                "exec",
+                "-i",
+                "web",
+                "--",
+                "sh",
+                "-c",
+                "cat > /data/f; cat /data/f; exit 7",
+            ],
+        ]
+        .concat(),
+        b"through stdin",
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "through stdin");
+    assert!(ok(&run(&["instance", "logs", "web"])).contains("hello-k8s"));
+    fails(&run(&["disk", "delete", "data"]), 11, "mounted");
+    ok(&run(&["instance", "stop", "web"]));
+    ok(&run(&["instance", "start", "web"]));
+    let out = ok(&run(&["instance", "exec", "web", "--", "cat", "/data/f"]));
+    assert_eq!(out, "through stdin");
+    ok(&run(&["instance", "delete", "--force", "web"]));
+    fails(
+        &run(&[
+            "instance",
+            "create",
+            "ghost",
+            "--image",
+            "nubes-test/none:never",
+            "--cpus",
+            "0.1",
+        ]),
+        3,
+        "not found",
+    );
+    fails(
+        &run(&["instance", "create", "bad_name", "--image", &image()]),
+        5,
+        "'_'",
+    );
+
+    ok(&run(&[
+        "function",
+        "deploy",
+        "upper",
+        "--image",
+        &image(),
+        "--cpus",
+        "0.1",
+        "--",
+        "tr",
+        "a-z",
+        "A-Z",
+    ]));
+    let out = ok(&run(&["function", "invoke", "upper", "--payload", "shout"]));
+    assert_eq!(out, "SHOUT");
+    ok(&run(&["function", "delete", "upper"]));
+    kubectl(&["delete", "namespace", &namespace, "--wait=false"]);
+}

@@ -143,6 +143,7 @@ fn spec(args: CreateArgs) -> InstanceSpec {
     spec.env = args.env.into_iter().collect();
     spec.labels = args.labels.into_iter().collect();
     spec.ports = args.ports;
+    spec.volumes = args.volumes;
     spec.command = (!args.command.is_empty()).then_some(args.command);
     spec.priority = args.priority;
     spec.cluster = args.cluster;

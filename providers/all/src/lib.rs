@@ -7,6 +7,8 @@ pub use nubes_aws as aws;
 pub use nubes_core::*;
 #[cfg(feature = "docker")]
 pub use nubes_docker as docker;
+#[cfg(feature = "kubernetes")]
+pub use nubes_kubernetes as kubernetes;
 #[cfg(feature = "local")]
 pub use nubes_local as local;
 #[cfg(feature = "qemu")]
@@ -37,6 +39,8 @@ pub fn registry() -> Registry {
     nubes_qemu::register(&mut registry);
     #[cfg(any(feature = "aws-s3", feature = "aws-ec2", feature = "aws-lambda"))]
     nubes_aws::register(&mut registry);
+    #[cfg(feature = "kubernetes")]
+    nubes_kubernetes::register(&mut registry);
     registry
 }
 
