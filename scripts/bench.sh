@@ -11,6 +11,8 @@ ensure_moto
 NUBES_TEST_AWS_ENDPOINT=$NUBES_TEST_AWS_ENDPOINT NUBES_TEST_AWS_PYTHON=$NUBES_TEST_AWS_PYTHON \
   AWS_ACCESS_KEY_ID=nubes-bench AWS_SECRET_ACCESS_KEY=nubes-bench \
   cargo bench --locked -p nubes-benches --bench aws
+ensure_kubernetes
+NUBES_TEST_K8S_KUBECONFIG=$NUBES_K8S_KUBECONFIG cargo bench --locked -p nubes-benches --bench kubernetes
 ensure_postgres
 NUBES_TEST_POSTGRES_URL=$NUBES_TEST_POSTGRES_URL cargo bench --locked -p nubes-benches --bench billing
 ensure_libvirtd

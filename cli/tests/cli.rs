@@ -1905,3 +1905,87 @@ fn instances_disks_and_functions_on_kubernetes() {
     ok(&run(&["function", "delete", "upper"]));
     kubectl(&["delete", "namespace", &namespace, "--wait=false"]);
 }
+
+/// `cloudctl serve --compute kubernetes://...`: tenants' instances are pods in the server's
+/// namespace, under the server's own names, and run, exec and go through the API as anywhere.
+#[test]
+fn a_server_runs_instances_on_kubernetes() {
+    let kubeconfig = std::env::var("NUBES_TEST_K8S_KUBECONFIG").expect(
+        "NUBES_TEST_K8S_KUBECONFIG is unset: run through scripts/test.sh, which starts Kubernetes",
+    );
+    let namespace = format!("nt-serve-{}", std::process::id());
+    let kubectl = |args: &[&str]| {
+        let out = Command::new("kubectl")
+            .env("KUBECONFIG", &kubeconfig)
+            .args(args)
+            .output()
+            .expect("kubectl is on PATH");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    kubectl(&["create", "namespace", &namespace]);
+    kubectl(&["label", "namespace", &namespace, "nubes-test=true"]);
+    let dir = tempfile::tempdir().unwrap();
+    let compute = format!("kubernetes://?kubeconfig={kubeconfig}&namespace={namespace}&pull=never");
+    let (mut server, addr) = serve_in(dir.path(), &compute);
+    let creds =
+        serde_json::json!({"email": "k8s@example.com", "password": "correct horse battery"});
+    http_post(&addr, "/v1/auth/register", None, creds.clone());
+    let access = http_post(&addr, "/v1/auth/login", None, creds)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = http_post(
+        &addr,
+        "/v1/auth/tokens",
+        Some(&access),
+        serde_json::json!({"name": "k8s"}),
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let provider = format!("http://{addr}");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cloudctl"))
+            .args(["--provider", &provider])
+            .args(args)
+            .env("NUBES_TOKEN", &token)
+            .env("NUBES_CONFIG", "/nonexistent/nubes-test/config.yaml")
+            .output()
+            .unwrap()
+    };
+    let created = ok(&run(&[
+        "-o",
+        "json",
+        "instance",
+        "create",
+        "web",
+        "--image",
+        &image(),
+        "--cpus",
+        "0.1",
+        "--memory",
+        "32Mi",
+        "--",
+        "sleep",
+        "3600",
+    ]));
+    assert!(created.contains("\"state\": \"running\""), "{created}");
+    assert_eq!(
+        ok(&run(&["instance", "exec", "web", "--", "echo", "hi"])),
+        "hi\n"
+    );
+    // The pod carries the server's name for it, not the tenant's.
+    let pods = kubectl(&["get", "pods", "-n", &namespace, "-o", "name"]);
+    assert_eq!(pods.lines().count(), 1, "{pods}");
+    assert!(!pods.contains("pod/web"), "{pods}");
+    ok(&run(&["instance", "delete", "--force", "web"]));
+    fails(&run(&["instance", "get", "web"]), 3, "not found");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    kubectl(&["delete", "namespace", &namespace, "--wait=false"]);
+}
