@@ -85,7 +85,9 @@ impl PodCompute {
         .map_err(|e| from_kube(e, &format!("instance {id}")))?
         .filter(|cm| cm.metadata.deletion_timestamp.is_none())
         .ok_or_else(|| Self::missing(id))?;
-        let record = manifest::read_instance_record(&cm).ok_or_else(|| Self::missing(id))?;
+        let record = manifest::read_instance_record(&cm)
+            .filter(|r| r.spec.name == id && manifest::is(&cm.metadata, KIND_INSTANCE))
+            .ok_or_else(|| Self::missing(id))?;
         Ok((cm, record))
     }
 
@@ -105,8 +107,11 @@ impl PodCompute {
         let spec = &record.spec;
         let mut i = Instance::new(spec.name.clone(), spec.name.clone(), SCHEME);
         i.image = spec.image.clone();
-        i.cpus = spec.cpus;
-        i.memory = spec.memory;
+        // A pod's size is what the kubelet enforces; the record's is what the next pod gets.
+        (i.cpus, i.memory) = match pod.map(status::size) {
+            Some((Some(c), Some(m))) => (Some(c), Some(m)),
+            _ => (spec.cpus, spec.memory),
+        };
         i.labels = spec.labels.clone();
         i.created_at = cm
             .metadata
@@ -127,11 +132,11 @@ impl PodCompute {
         loop {
             let pod = manifest::pod(record, cm, &self.cluster.settings)?;
             let name = record.spec.name.clone();
-            self.create_pod(&pod, &name, cm).await?;
+            let uid = self.create_pod(&pod, &name, cm).await?;
             match self.wait_running(&name).await {
                 Ok(pod) => return Ok(pod),
                 Err(Stuck::Root) if !record.as_nobody => {
-                    self.remove_pod(&name, 0).await?;
+                    self.remove_pod(&name, uid, 0).await?;
                     self.remember_root(&record.spec.image);
                     record.as_nobody = true;
                     let mut updated = manifest::instance_record(record)?;
@@ -147,13 +152,13 @@ impl PodCompute {
                         .map_err(|e| from_kube(e, &format!("instance {name}")))?;
                 }
                 Err(Stuck::Root) => {
-                    self.remove_pod(&name, 0).await?;
+                    self.remove_pod(&name, uid, 0).await?;
                     return Err(Error::invalid_input(format!(
                         "instance {name}: the image insists on root and root is not allowed"
                     )));
                 }
                 Err(Stuck::Error(e)) => {
-                    self.remove_pod(&name, 0).await?;
+                    self.remove_pod(&name, uid, 0).await?;
                     return Err(e.with_provider(SCHEME));
                 }
             }
@@ -162,7 +167,7 @@ impl PodCompute {
 
     /// Creates a pod, waiting first for an earlier pod of the same name to finish going. Safe to
     /// repeat: a pod this record already owns is the one asked for.
-    async fn create_pod(&self, pod: &Pod, name: &str, cm: &ConfigMap) -> Result<()> {
+    async fn create_pod(&self, pod: &Pod, name: &str, cm: &ConfigMap) -> Result<Option<String>> {
         for _ in 0..2 {
             let created = again(|| {
                 let api = self.pods();
@@ -170,7 +175,7 @@ impl PodCompute {
             })
             .await;
             match created {
-                Ok(_) => return Ok(()),
+                Ok(made) => return Ok(made.metadata.uid),
                 Err(kube::Error::Api(s)) if s.code == 409 => {
                     let old = again(|| {
                         let api = self.pods();
@@ -182,7 +187,7 @@ impl PodCompute {
                         Some(old) if old.metadata.deletion_timestamp.is_some() => {
                             self.wait_gone(name, GONE_WAIT).await?;
                         }
-                        Some(old) if owned(&old, cm) => return Ok(()),
+                        Some(old) if owned(&old, cm) => return Ok(old.metadata.uid),
                         None => {}
                         Some(_) => {
                             return Err(Error::already_exists(format!(
@@ -239,15 +244,20 @@ impl PodCompute {
         }
     }
 
-    /// Deletes a pod with `grace` seconds to stop, and waits until it has gone.
-    async fn remove_pod(&self, name: &str, grace: u32) -> Result<()> {
+    /// Deletes the pod with `uid` (only that one: a pod a racing call made since under the same
+    /// name stays) with `grace` seconds to stop, and waits until it has gone.
+    async fn remove_pod(&self, name: &str, uid: Option<String>, grace: u32) -> Result<()> {
         let params = DeleteParams {
             grace_period_seconds: Some(grace),
+            preconditions: Some(kube::api::Preconditions {
+                uid,
+                resource_version: None,
+            }),
             ..DeleteParams::default()
         };
         match self.pods().delete(name, &params).await {
             Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => return Ok(()),
             Err(e) => return Err(from_kube(e, &format!("instance {name}"))),
         }
         self.wait_gone(name, Duration::from_secs(u64::from(grace)) + GONE_WAIT)
@@ -342,8 +352,20 @@ impl Compute for PodCompute {
         if spec.pids.is_some() {
             return refuse("pids limit per instance (the kubelet's podPidsLimit caps every pod)");
         }
+        let claims: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
+            Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace);
         for v in &spec.volumes {
             object_name("disk", &v.disk)?;
+            // Only disks Nubes made: not any claim that happens to share the namespace.
+            let claim = claims
+                .get_opt(&v.disk)
+                .await
+                .map_err(|e| from_kube(e, &format!("disk {}", v.disk)))?;
+            if !claim.is_some_and(|c| manifest::is(&c.metadata, crate::disk::KIND_DISK)) {
+                return Err(
+                    Error::not_found(format!("disk {} not found", v.disk)).with_provider(SCHEME)
+                );
+            }
         }
         let mut spec = spec;
         spec.cpus.get_or_insert(DEFAULT_CPUS);
@@ -368,7 +390,11 @@ impl Compute for PodCompute {
         match self.launch(&mut cm, &mut record).await {
             Ok(pod) => Ok(Self::view(&cm, &record, Some(&pod))),
             Err(e) => {
-                let params = DeleteParams::background();
+                let mut params = DeleteParams::background();
+                params.preconditions = Some(kube::api::Preconditions {
+                    uid: cm.metadata.uid.clone(),
+                    resource_version: None,
+                });
                 let rec = manifest::instance_record_name(&name);
                 if let Err(de) = self.records().delete(&rec, &params).await {
                     tracing::warn!(instance = %name, error = %de, "could not remove the record of a failed create");
@@ -385,6 +411,11 @@ impl Compute for PodCompute {
     }
 
     async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
+        // A filter no Kubernetes label can satisfy matches nothing (and never reaches the
+        // selector, where a `,` would add terms of its own).
+        if manifest::labels(KIND_INSTANCE, &options.labels).is_err() {
+            return Ok(Vec::new());
+        }
         let selector = manifest::selector(KIND_INSTANCE, &options.labels);
         let params = ListParams::default().labels(&selector);
         let records = again(|| {
@@ -439,7 +470,7 @@ impl Compute for PodCompute {
                     return Ok(Self::view(&cm, &record, Some(&pod)));
                 }
                 // Ended or ending: it makes way for a new pod.
-                _ => self.remove_pod(id, 0).await?,
+                _ => self.remove_pod(id, pod.metadata.uid.clone(), 0).await?,
             }
         }
         let pod = self.launch(&mut cm, &mut record).await?;
@@ -448,9 +479,9 @@ impl Compute for PodCompute {
 
     async fn stop(&self, id: &str, options: StopOptions) -> Result<Instance> {
         let (cm, record) = self.record(id).await?;
-        if self.pod(&cm, id).await?.is_some() {
+        if let Some(pod) = self.pod(&cm, id).await? {
             let grace = u32::try_from(options.timeout.as_secs()).unwrap_or(u32::MAX);
-            self.remove_pod(id, grace).await?;
+            self.remove_pod(id, pod.metadata.uid.clone(), grace).await?;
         }
         Ok(Self::view(&cm, &record, None))
     }
@@ -470,13 +501,18 @@ impl Compute for PodCompute {
                 .with_provider(SCHEME));
             }
             // The pod gets its grace period in the background; the instance is gone now.
+            // Only the pod looked at: one a racing start made since is the record's to take.
             let params = DeleteParams {
                 grace_period_seconds: Some(if options.force { 2 } else { 10 }),
+                preconditions: Some(kube::api::Preconditions {
+                    uid: pod.metadata.uid.clone(),
+                    resource_version: None,
+                }),
                 ..DeleteParams::default()
             };
             match self.pods().delete(id, &params).await {
                 Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
                 Err(e) => return Err(from_kube(e, &format!("instance {id}"))),
             }
         }
@@ -530,6 +566,7 @@ impl Compute for PodCompute {
         stdin: Option<ByteStream>,
     ) -> Result<ExecStream> {
         request.validate()?;
+        exec::check_env(&request)?;
         self.running(id).await?;
         exec::start(self.pods(), id, request, stdin).await
     }

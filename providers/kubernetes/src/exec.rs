@@ -27,6 +27,25 @@ fn marker() -> String {
     (0..16).map(|_| fastrand::alphanumeric()).collect()
 }
 
+/// The wrapper exports the request's environment: keys must be shell variable names, and the
+/// wrapper's own marker is not the caller's to set.
+pub fn check_env(request: &ExecRequest) -> Result<()> {
+    for key in request.env.keys() {
+        let shell_name = key
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b == b'_' || b.is_ascii_alphabetic() || (i > 0 && b.is_ascii_digit()));
+        if !shell_name || key == "NUBES_EXEC" {
+            return Err(Error::invalid_input(format!(
+                "environment variable `{}`: exec here takes shell variable names \
+                 (letters, digits, '_'), and not NUBES_EXEC",
+                key.escape_debug()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Starts `request` in `pod` and streams its output, then its exit code. Dropping the stream
 /// kills the command.
 pub async fn start(
@@ -128,7 +147,14 @@ impl Session {
         let mut out_end = script::Trailer::new(&self.marker);
         let mut err_end = script::Trailer::new(&self.marker);
         let (mut out_open, mut err_open) = (true, true);
-        while out_open || err_open {
+        // A stream is done at its trailer or its end. After its trailer it is still read (and
+        // dropped): kube's pipe for it is small, and a full one would hold back the other.
+        loop {
+            let out_done = !out_open || out_end.code().is_some();
+            let err_done = !err_open || err_end.code().is_some();
+            if out_done && err_done {
+                break;
+            }
             let (stream, data) = tokio::select! {
                 fed = &mut feed => {
                     if fed.is_none() {
@@ -141,19 +167,11 @@ impl Session {
                 }
                 n = out.read(&mut out_buf), if out_open => match n {
                     Ok(0) | Err(_) => { out_open = false; (LogStreamKind::Stdout, out_end.finish()) }
-                    Ok(n) => {
-                        let data = out_end.feed(&out_buf[..n]);
-                        out_open = out_end.code().is_none();
-                        (LogStreamKind::Stdout, data)
-                    }
+                    Ok(n) => (LogStreamKind::Stdout, out_end.feed(&out_buf[..n])),
                 },
                 n = err.read(&mut err_buf), if err_open => match n {
                     Ok(0) | Err(_) => { err_open = false; (LogStreamKind::Stderr, err_end.finish()) }
-                    Ok(n) => {
-                        let data = err_end.feed(&err_buf[..n]);
-                        err_open = err_end.code().is_none();
-                        (LogStreamKind::Stderr, data)
-                    }
+                    Ok(n) => (LogStreamKind::Stderr, err_end.feed(&err_buf[..n])),
                 },
                 () = tx.closed() => {
                     self.abandon(&proc);
@@ -251,6 +269,15 @@ pub fn exit_code(status: &Status, pod: &str) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_keys_are_shell_names() {
+        assert!(check_env(&ExecRequest::new(["true"]).env("A_1", "x y")).is_ok());
+        for bad in ["A B", "1A", "A-B", "NUBES_EXEC", "A$(x)"] {
+            let e = check_env(&ExecRequest::new(["true"]).env(bad, "v")).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad}");
+        }
+    }
 
     #[test]
     fn exit_codes_come_from_the_status_channel() {

@@ -81,7 +81,9 @@ impl JobFunction {
         .map_err(|e| from_kube(e, &format!("function {name}")))?
         .filter(|c| c.metadata.deletion_timestamp.is_none())
         .ok_or_else(|| Self::missing(name))?;
-        let spec = manifest::read_function_record(&cm).ok_or_else(|| Self::missing(name))?;
+        let spec = manifest::read_function_record(&cm)
+            .filter(|s| s.name == name && manifest::is(&cm.metadata, KIND_FUNCTION))
+            .ok_or_else(|| Self::missing(name))?;
         Ok((cm, spec))
     }
 
@@ -270,13 +272,9 @@ impl JobFunction {
             writer.write_all(&all).await?;
             writer.flush().await
         };
-        let (fed, stdout, stderr) = tokio::join!(
-            feed,
-            read_capped(out, &marker, RESULT_MAX, false),
-            read_capped(err, &marker, LOGS_MAX, true)
-        );
+        let (fed, streams) = tokio::join!(feed, read_both(out, err, &marker));
         fed.map_err(|e| Error::io(e, "giving the function its payload"))?;
-        let (stdout, over) = stdout;
+        let (stdout, stderr, over) = streams;
         if over {
             return Err(Error::invalid_input(format!(
                 "the function's result is over the {RESULT_MAX} bytes this provider takes"
@@ -285,38 +283,49 @@ impl JobFunction {
         // The stdin writer lives until here: dropping it early ends a v4 stream, output too.
         drop(writer);
         proc.abort();
-        Ok((stdout, stderr.0))
+        Ok((stdout, stderr))
     }
 }
 
-/// Reads `r` until the wrapper's trailer (or its end), keeping at most `max` bytes: the first
-/// ones, or with `tail` the last. Says whether anything was dropped.
-async fn read_capped(
-    mut r: impl AsyncRead + Unpin,
+/// Reads stdout and stderr until each has ended or shown the wrapper's trailer, draining a
+/// stream past its trailer while the other goes on (kube's pipes are small: a full one would
+/// hold back the other). Keeps the first [`RESULT_MAX`] bytes of stdout, saying whether more
+/// came, and the last [`LOGS_MAX`] of stderr.
+async fn read_both(
+    mut out: impl AsyncRead + Unpin,
+    mut err: impl AsyncRead + Unpin,
     marker: &str,
-    max: usize,
-    tail: bool,
-) -> (Vec<u8>, bool) {
-    let mut end = script::Trailer::new(marker);
-    let mut kept = Vec::new();
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut over = false;
+) -> (Vec<u8>, Vec<u8>, bool) {
+    let (mut out_end, mut err_end) = (script::Trailer::new(marker), script::Trailer::new(marker));
+    let (mut stdout, mut stderr, mut over) = (Vec::new(), Vec::new(), false);
+    let (mut out_buf, mut err_buf) = (vec![0u8; 32 * 1024], vec![0u8; 32 * 1024]);
+    let (mut out_open, mut err_open) = (true, true);
     loop {
-        let (data, eof) = match r.read(&mut buf).await {
-            Ok(0) | Err(_) => (end.finish(), true),
-            Ok(n) => (end.feed(&buf[..n]), false),
-        };
-        kept.extend_from_slice(&data);
-        if kept.len() > max {
-            over = true;
-            if tail {
-                kept.drain(..kept.len() - max);
-            } else {
-                kept.truncate(max);
-            }
+        let out_done = !out_open || out_end.code().is_some();
+        let err_done = !err_open || err_end.code().is_some();
+        if out_done && err_done {
+            return (stdout, stderr, over);
         }
-        if eof || end.code().is_some() {
-            return (kept, over);
+        tokio::select! {
+            n = out.read(&mut out_buf), if out_open => {
+                let data = match n {
+                    Ok(0) | Err(_) => { out_open = false; out_end.finish() }
+                    Ok(n) => out_end.feed(&out_buf[..n]),
+                };
+                let room = RESULT_MAX.saturating_sub(stdout.len());
+                over |= data.len() > room;
+                stdout.extend_from_slice(&data[..data.len().min(room)]);
+            }
+            n = err.read(&mut err_buf), if err_open => {
+                let data = match n {
+                    Ok(0) | Err(_) => { err_open = false; err_end.finish() }
+                    Ok(n) => err_end.feed(&err_buf[..n]),
+                };
+                stderr.extend_from_slice(&data);
+                if stderr.len() > LOGS_MAX {
+                    stderr.drain(..stderr.len() - LOGS_MAX);
+                }
+            }
         }
     }
 }
@@ -385,7 +394,11 @@ impl Function for JobFunction {
     async fn invoke(&self, name: &str, payload: Bytes) -> Result<InvokeResponse> {
         let (cm, spec) = self.record(name).await?;
         let job = self.submit(&cm, &spec, &payload).await?;
-        self.run(&job, &spec, payload).await
+        // In a task of its own: a caller that goes away still has its Job cleaned up.
+        let this = self.clone();
+        tokio::spawn(async move { this.run(&job, &spec, payload).await })
+            .await
+            .map_err(|e| Error::unexpected(format!("the invocation's task failed: {e}")))?
     }
 
     async fn invoke_async(&self, name: &str, payload: Bytes) -> Result<AsyncInvocation> {

@@ -71,6 +71,15 @@ pub fn labels(kind: &str, user: &BTreeMap<String, String>) -> Result<BTreeMap<St
     Ok(all)
 }
 
+/// Whether an object carries Nubes's labels for `kind`: one Nubes made, not a stranger's of
+/// the same name.
+pub fn is(meta: &ObjectMeta, kind: &str) -> bool {
+    meta.labels.as_ref().is_some_and(|l| {
+        l.get(MANAGED).map(String::as_str) == Some("true")
+            && l.get(KIND).map(String::as_str) == Some(kind)
+    })
+}
+
 /// A label selector for objects of `kind`, with the user's filters.
 pub fn selector(kind: &str, user: &BTreeMap<String, String>) -> String {
     let mut parts = vec![format!("{MANAGED}=true"), format!("{KIND}={kind}")];

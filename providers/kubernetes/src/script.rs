@@ -92,6 +92,9 @@ pub fn exec(
     argv
 }
 
+/// The longest exit code a trailer carries, in bytes.
+const CODE_MAX: usize = 24;
+
 /// Finds the trailer at the end of one output stream, passing on everything before it.
 #[derive(Debug)]
 pub struct Trailer {
@@ -118,31 +121,42 @@ impl Trailer {
     }
 
     /// Takes the next bytes of the stream and returns those that are output for sure: bytes
-    /// that may be the start of the trailer are held back until it is clear they are not.
+    /// that may be the start of the trailer are held back until it is clear they are not, and
+    /// never more than the pattern and a short code, so memory stays bounded.
     pub fn feed(&mut self, data: &[u8]) -> Vec<u8> {
         if self.code.is_some() {
             return Vec::new();
         }
         self.pending.extend_from_slice(data);
-        if let Some(pos) = find(&self.pending, &self.pattern) {
-            let out = self.pending[..pos].to_vec();
-            self.pending.drain(..pos);
+        let mut out = Vec::new();
+        loop {
+            let Some(pos) = find(&self.pending, &self.pattern) else {
+                let hold = (1..self.pattern.len())
+                    .rev()
+                    .find(|&k| self.pending.ends_with(&self.pattern[..k]))
+                    .unwrap_or(0);
+                out.extend(self.pending.drain(..self.pending.len() - hold));
+                return out;
+            };
+            out.extend(self.pending.drain(..pos));
             let rest = &self.pending[self.pattern.len()..];
-            if let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-                self.code = std::str::from_utf8(&rest[..nl])
-                    .ok()
-                    .and_then(|c| c.trim().parse().ok());
-                self.pending.clear();
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(nl) => {
+                    let code = std::str::from_utf8(&rest[..nl])
+                        .ok()
+                        .and_then(|c| c.parse::<i64>().ok());
+                    if let Some(code) = code {
+                        self.code = Some(code);
+                        self.pending.clear();
+                        return out;
+                    }
+                }
+                None if rest.len() <= CODE_MAX => return out,
+                None => {}
             }
-            return out;
+            // Not a trailer after all: its first byte is output, and the search goes on.
+            out.push(self.pending.remove(0));
         }
-        let hold = (1..self.pattern.len())
-            .rev()
-            .find(|&k| self.pending.ends_with(&self.pattern[..k]))
-            .unwrap_or(0);
-        let out = self.pending[..self.pending.len() - hold].to_vec();
-        self.pending.drain(..self.pending.len() - hold);
-        out
     }
 
     /// The stream ended without a trailer: what was held back is output after all.
@@ -312,6 +326,15 @@ mod tests {
         let mut out = t.feed(b"tail \x1ea");
         out.extend(t.finish());
         assert_eq!(out, b"tail \x1ea");
+        // A pattern followed by no code is output, and nothing is held back for long.
+        let mut t = Trailer::new("abc");
+        let mut out = t.feed(b"\x1eabc ");
+        out.extend(t.feed(&[b'z'; 100_000]));
+        assert_eq!(t.code(), None);
+        assert_eq!(out.len() + t.pending.len(), 100_005);
+        assert!(t.pending.len() <= 1, "held back {}", t.pending.len());
+        out.extend(t.feed(b"\x1eabc x\n\x1eabc 5\n"));
+        assert_eq!(t.code(), Some(5));
     }
 
     #[test]

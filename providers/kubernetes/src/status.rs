@@ -46,6 +46,27 @@ pub fn exit_code(pod: &Pod) -> Option<i64> {
         .map(|t| i64::from(t.exit_code))
 }
 
+/// The cpus and memory the main container's limits give it.
+pub fn size(pod: &Pod) -> (Option<f64>, Option<u64>) {
+    let limits = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.iter().find(|c| c.name == CONTAINER))
+        .and_then(|c| c.resources.as_ref())
+        .and_then(|r| r.limits.as_ref());
+    let Some(limits) = limits else {
+        return (None, None);
+    };
+    let cpus = limits.get("cpu").and_then(|q| match q.0.strip_suffix('m') {
+        Some(milli) => milli.parse::<f64>().ok().map(|m| m / 1000.0),
+        None => q.0.parse::<f64>().ok(),
+    });
+    let memory = limits
+        .get("memory")
+        .and_then(|q| crate::manifest::parse_quantity(&q.0));
+    (cpus, memory)
+}
+
 /// Whether the pod has run and ended (a finished command, a failed Job pod).
 pub fn finished(pod: &Pod) -> bool {
     matches!(phase(pod), "Succeeded" | "Failed")
@@ -145,6 +166,16 @@ mod tests {
             "status": {"phase": "Running"}
         }));
         assert_eq!(state(&going).0, InstanceState::Stopping);
+    }
+
+    #[test]
+    fn sizes_come_from_the_limits() {
+        let p = pod(serde_json::json!({"spec": {"containers": [{"name": "main",
+            "resources": {"limits": {"cpu": "250m", "memory": "64Mi"}}}]}}));
+        assert_eq!(size(&p), (Some(0.25), Some(64 << 20)));
+        let p = pod(serde_json::json!({"spec": {"containers": [{"name": "main",
+            "resources": {"limits": {"cpu": "2", "memory": "1000"}}}]}}));
+        assert_eq!(size(&p), (Some(2.0), Some(1000)));
     }
 
     #[test]

@@ -314,6 +314,23 @@ async fn a_tenant_pod_holds_no_credentials_and_no_root() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("CapEff:\t0000000000000000"), "{text}");
     assert!(text.contains("NoNewPrivs:\t1"), "{text}");
+    // A command that leaves a writer behind still ends at the wrapper's trailers, and output
+    // past the trailer is read and dropped, not left to block the other stream.
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        compute.exec(
+            &i.id,
+            ExecRequest::new(["sh", "-c", "yes & echo bye >&2; exit 4"]).max_output(1 << 20),
+        ),
+    )
+    .await
+    .expect("exec ended")
+    .unwrap();
+    assert_eq!((out.exit_code, &out.stderr[..]), (4, &b"bye\n"[..]));
+    // A handler cannot forge the end of its output with a marker it does not know.
+    let out = run("printf '\\036fake 0\\n'; exit 6").await;
+    assert_eq!(out.exit_code, 6);
+    assert_eq!(&out.stdout[..], b"\x1efake 0\n");
     compute.delete(&i.id, DeleteOptions::force()).await.unwrap();
     common::drop_namespace(&admin, &ns).await;
 }
