@@ -1,4 +1,4 @@
-//! Pods as instances. An instance is a record (a ConfigMap holding its spec) and, while it
+//! Pods as instances. An instance is a record (a Secret holding its spec) and, while it
 //! runs, a pod the record owns: stop deletes the pod, start makes it again from the record.
 
 use std::collections::HashSet;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use futures::{AsyncReadExt, StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{DeleteParams, ListParams, LogParams, PostParams};
 use kube::runtime::wait::await_condition;
 use kube::Api;
@@ -60,7 +60,7 @@ impl PodCompute {
         }
     }
 
-    fn records(&self) -> Api<ConfigMap> {
+    fn records(&self) -> Api<Secret> {
         Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace)
     }
 
@@ -73,7 +73,7 @@ impl PodCompute {
     }
 
     /// The record of instance `id` (its name: an instance's id is its name).
-    async fn record(&self, id: &str) -> Result<(ConfigMap, InstanceRecord)> {
+    async fn record(&self, id: &str) -> Result<(Secret, InstanceRecord)> {
         if object_name("instance", id).is_err() {
             return Err(Self::missing(id));
         }
@@ -93,7 +93,7 @@ impl PodCompute {
 
     /// The pod of an instance, if it has one now (and it is this record's, not a stranger's
     /// with the same name).
-    async fn pod(&self, cm: &ConfigMap, name: &str) -> Result<Option<Pod>> {
+    async fn pod(&self, cm: &Secret, name: &str) -> Result<Option<Pod>> {
         let pod = again(|| {
             let api = self.pods();
             async move { api.get_opt(name).await }
@@ -103,7 +103,7 @@ impl PodCompute {
         Ok(pod.filter(|p| owned(p, cm)))
     }
 
-    fn view(cm: &ConfigMap, record: &InstanceRecord, pod: Option<&Pod>) -> Instance {
+    fn view(cm: &Secret, record: &InstanceRecord, pod: Option<&Pod>) -> Instance {
         let spec = &record.spec;
         let mut i = Instance::new(spec.name.clone(), spec.name.clone(), SCHEME);
         i.image = spec.image.clone();
@@ -128,7 +128,7 @@ impl PodCompute {
     /// Makes the pod of a record and waits, watching it, until it runs. A pod that cannot start
     /// is removed and its reason returned; a root image where root is not allowed is tried once
     /// more as `nobody`, which the record then remembers.
-    async fn launch(&self, cm: &mut ConfigMap, record: &mut InstanceRecord) -> Result<Pod> {
+    async fn launch(&self, cm: &mut Secret, record: &mut InstanceRecord) -> Result<Pod> {
         loop {
             let pod = manifest::pod(record, cm, &self.cluster.settings)?;
             let name = record.spec.name.clone();
@@ -167,7 +167,7 @@ impl PodCompute {
 
     /// Creates a pod, waiting first for an earlier pod of the same name to finish going. Safe to
     /// repeat: a pod this record already owns is the one asked for.
-    async fn create_pod(&self, pod: &Pod, name: &str, cm: &ConfigMap) -> Result<Option<String>> {
+    async fn create_pod(&self, pod: &Pod, name: &str, cm: &Secret) -> Result<Option<String>> {
         for _ in 0..2 {
             let created = again(|| {
                 let api = self.pods();
@@ -311,7 +311,7 @@ fn byte_chunks(
     .boxed()
 }
 
-fn owned(pod: &Pod, cm: &ConfigMap) -> bool {
+fn owned(pod: &Pod, cm: &Secret) -> bool {
     pod.metadata
         .owner_references
         .as_ref()

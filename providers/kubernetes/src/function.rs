@@ -1,4 +1,4 @@
-//! Functions as Jobs. deploy records the spec in a ConfigMap; each invocation is a Job that
+//! Functions as Jobs. deploy records the spec in a Secret; each invocation is a Job that
 //! record owns. The Job's container waits for a `go` line on stdin, so the invocation attaches
 //! before the handler runs and loses none of its output; then the payload goes in framed (see
 //! `script`), the handler's stdout comes back as the result and its stderr as the logs, the Job
@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{AttachParams, DeleteParams, ListParams, PostParams};
 use kube::runtime::wait::await_condition;
 use kube::runtime::{watcher, WatchStreamExt};
@@ -53,7 +53,7 @@ impl JobFunction {
         }
     }
 
-    fn records(&self) -> Api<ConfigMap> {
+    fn records(&self) -> Api<Secret> {
         Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace)
     }
 
@@ -69,7 +69,7 @@ impl JobFunction {
         Error::not_found(format!("function {name} not found")).with_provider(SCHEME)
     }
 
-    async fn record(&self, name: &str) -> Result<(ConfigMap, FunctionSpec)> {
+    async fn record(&self, name: &str) -> Result<(Secret, FunctionSpec)> {
         if object_name("function", name).is_err() {
             return Err(Self::missing(name));
         }
@@ -87,7 +87,7 @@ impl JobFunction {
         Ok((cm, spec))
     }
 
-    fn info(cm: &ConfigMap, spec: &FunctionSpec) -> FunctionInfo {
+    fn info(cm: &Secret, spec: &FunctionSpec) -> FunctionInfo {
         let mut info = FunctionInfo::from_spec(spec, SCHEME);
         info.created_at = cm
             .metadata
@@ -98,7 +98,7 @@ impl JobFunction {
     }
 
     /// Creates the Job of one invocation and returns its name.
-    async fn submit(&self, cm: &ConfigMap, spec: &FunctionSpec, payload: &Bytes) -> Result<String> {
+    async fn submit(&self, cm: &Secret, spec: &FunctionSpec, payload: &Bytes) -> Result<String> {
         if payload.len() > PAYLOAD_MAX {
             return Err(Error::invalid_input(format!(
                 "a payload of {} bytes is over the {PAYLOAD_MAX} this provider takes",

@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, Container, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    Capabilities, Container, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
     PersistentVolumeClaimVolumeSource, Pod, PodSecurityContext, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
+    ResourceRequirements, SeccompProfile, Secret, SecurityContext, Volume, VolumeMount,
     VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::ByteString;
 use nubes_core::compute::{DEFAULT_CPUS, DEFAULT_MEMORY};
 use nubes_core::{Error, FunctionSpec, InstanceSpec, Result};
 use serde::{Deserialize, Serialize};
@@ -33,7 +34,7 @@ pub const NOBODY: i64 = 65534;
 /// The container every Nubes pod has.
 pub const CONTAINER: &str = "main";
 
-/// What an instance's record (a ConfigMap that outlives its pod) holds: the spec it was made
+/// What an instance's record (a Secret that outlives its pod) holds: the spec it was made
 /// with, and how its image had to be run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceRecord {
@@ -229,22 +230,37 @@ fn env(vars: &BTreeMap<String, String>) -> Option<Vec<EnvVar>> {
 }
 
 /// The record of an instance: the spec (with the defaults it was given) and its labels.
-pub fn instance_record(record: &InstanceRecord) -> Result<ConfigMap> {
+pub fn instance_record(record: &InstanceRecord) -> Result<Secret> {
     let spec = &record.spec;
     let labels = labels(KIND_INSTANCE, &spec.labels)?;
-    let json = serde_json::to_string(record)
+    let json = serde_json::to_vec(record)
         .map_err(|e| Error::unexpected(format!("cannot encode the instance spec: {e}")))?;
-    Ok(ConfigMap {
-        metadata: meta(&instance_record_name(&spec.name), labels),
-        data: Some([("record".to_string(), json)].into()),
-        ..ConfigMap::default()
-    })
+    Ok(secret(
+        &instance_record_name(&spec.name),
+        labels,
+        "record",
+        json,
+    ))
 }
 
-/// Reads a record back; `None` for a ConfigMap that is not one.
-pub fn read_instance_record(cm: &ConfigMap) -> Option<InstanceRecord> {
-    let json = cm.data.as_ref()?.get("record")?;
-    serde_json::from_str(json).ok()
+/// Records are Secrets: they hold the environment, which may hold credentials, and Kubernetes's
+/// read-only `view` role reads ConfigMaps but not Secrets.
+fn secret(name: &str, labels: BTreeMap<String, String>, key: &str, value: Vec<u8>) -> Secret {
+    Secret {
+        metadata: meta(name, labels),
+        type_: Some("Opaque".into()),
+        data: Some([(key.to_string(), ByteString(value))].into()),
+        ..Secret::default()
+    }
+}
+
+fn secret_value<'a>(s: &'a Secret, key: &str) -> Option<&'a [u8]> {
+    s.data.as_ref()?.get(key).map(|b| &b.0[..])
+}
+
+/// Reads a record back; `None` for a Secret that is not one.
+pub fn read_instance_record(s: &Secret) -> Option<InstanceRecord> {
+    serde_json::from_slice(secret_value(s, "record")?).ok()
 }
 
 /// The owner reference that has the garbage collector remove `child` with `owner`.
@@ -259,7 +275,7 @@ pub fn owned_by(owner: &ObjectMeta, kind: &str, api_version: &str) -> Option<Own
 }
 
 /// The pod of an instance. `owner` is its record, so deleting the record removes the pod.
-pub fn pod(record: &InstanceRecord, owner: &ConfigMap, settings: &Settings) -> Result<Pod> {
+pub fn pod(record: &InstanceRecord, owner: &Secret, settings: &Settings) -> Result<Pod> {
     let spec = &record.spec;
     let mut labels = labels(KIND_INSTANCE, &spec.labels)?;
     labels.insert(INSTANCE.into(), spec.name.clone());
@@ -297,7 +313,7 @@ pub fn pod(record: &InstanceRecord, owner: &ConfigMap, settings: &Settings) -> R
         ..Container::default()
     };
     let mut meta = meta(&spec.name, labels);
-    meta.owner_references = owned_by(&owner.metadata, "ConfigMap", "v1").map(|o| vec![o]);
+    meta.owner_references = owned_by(&owner.metadata, "Secret", "v1").map(|o| vec![o]);
     Ok(Pod {
         metadata: meta,
         spec: Some(pod_spec(container, volumes, 10)),
@@ -306,20 +322,21 @@ pub fn pod(record: &InstanceRecord, owner: &ConfigMap, settings: &Settings) -> R
 }
 
 /// The record of a function.
-pub fn function_record(spec: &FunctionSpec) -> Result<ConfigMap> {
-    let json = serde_json::to_string(spec)
+pub fn function_record(spec: &FunctionSpec) -> Result<Secret> {
+    let json = serde_json::to_vec(spec)
         .map_err(|e| Error::unexpected(format!("cannot encode the function spec: {e}")))?;
     let mut labels = labels(KIND_FUNCTION, &BTreeMap::new())?;
     labels.insert(FUNCTION.into(), spec.name.clone());
-    Ok(ConfigMap {
-        metadata: meta(&function_record_name(&spec.name), labels),
-        data: Some([("spec".to_string(), json)].into()),
-        ..ConfigMap::default()
-    })
+    Ok(secret(
+        &function_record_name(&spec.name),
+        labels,
+        "spec",
+        json,
+    ))
 }
 
-pub fn read_function_record(cm: &ConfigMap) -> Option<FunctionSpec> {
-    serde_json::from_str(cm.data.as_ref()?.get("spec")?).ok()
+pub fn read_function_record(s: &Secret) -> Option<FunctionSpec> {
+    serde_json::from_slice(secret_value(s, "spec")?).ok()
 }
 
 /// The longest a function runs when its spec sets no timeout.
@@ -332,7 +349,7 @@ pub fn invocation_job(
     job: &str,
     spec: &FunctionSpec,
     settings: &Settings,
-    owner: &ConfigMap,
+    owner: &Secret,
 ) -> Result<Job> {
     let mut labels = labels(KIND_INVOCATION, &BTreeMap::new())?;
     labels.insert(FUNCTION.into(), spec.name.clone());
@@ -354,7 +371,7 @@ pub fn invocation_job(
         ..Container::default()
     };
     let mut meta = meta(job, labels.clone());
-    meta.owner_references = owned_by(&owner.metadata, "ConfigMap", "v1").map(|o| vec![o]);
+    meta.owner_references = owned_by(&owner.metadata, "Secret", "v1").map(|o| vec![o]);
     Ok(Job {
         metadata: meta,
         spec: Some(JobSpec {
@@ -417,6 +434,8 @@ mod tests {
         };
         let mut cm = instance_record(&record).unwrap();
         assert_eq!(cm.metadata.name.as_deref(), Some("nubes-i-web"));
+        // The spec holds the environment: it is kept where `view` cannot read it.
+        assert_eq!(cm.type_.as_deref(), Some("Opaque"));
         assert_eq!(read_instance_record(&cm), Some(record.clone()));
         cm.metadata.uid = Some("u-1".into());
         let pod = pod(&record, &cm, &settings()).unwrap();

@@ -50,10 +50,10 @@ async fn rbac_refusals_are_permission_denied() {
         &mut handle,
         403,
         "Forbidden",
-        "configmaps \"nubes-i-web\" is forbidden: User \"system:serviceaccount:a:b\" cannot get resource \"configmaps\" in the namespace \"team\"",
+        "secrets \"nubes-i-web\" is forbidden: User \"system:serviceaccount:a:b\" cannot get resource \"secrets\" in the namespace \"team\"",
     )
     .await;
-    assert_eq!(seen, "GET /api/v1/namespaces/team/configmaps/nubes-i-web");
+    assert_eq!(seen, "GET /api/v1/namespaces/team/secrets/nubes-i-web");
     let e = call.await.unwrap().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
     assert!(e.message().contains("forbidden"));
@@ -70,11 +70,11 @@ async fn quota_refusals_are_quota_exceeded_and_leave_no_record() {
     });
     // The record is made first ...
     let (request, send) = handle.next_request().await.unwrap();
-    assert_eq!(request.uri().path(), "/api/v1/namespaces/team/configmaps");
+    assert_eq!(request.uri().path(), "/api/v1/namespaces/team/secrets");
     let made = serde_json::json!({
-        "apiVersion": "v1", "kind": "ConfigMap",
+        "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "nubes-i-big", "namespace": "team", "uid": "u1", "resourceVersion": "1"},
-        "data": {"record": "{}"}
+        "data": {"record": "e30="}
     });
     send.send_response(
         Response::builder()
@@ -96,7 +96,7 @@ async fn quota_refusals_are_quota_exceeded_and_leave_no_record() {
     assert_eq!(request.method(), "DELETE");
     assert_eq!(
         request.uri().path(),
-        "/api/v1/namespaces/team/configmaps/nubes-i-big"
+        "/api/v1/namespaces/team/secrets/nubes-i-big"
     );
     send.send_response(
         Response::builder()
@@ -134,7 +134,7 @@ async fn other_refusals_map_to_their_kinds() {
         &mut handle,
         404,
         "NotFound",
-        "configmaps \"nubes-fn-ghost\" not found",
+        "secrets \"nubes-fn-ghost\" not found",
     )
     .await;
     let e = call.await.unwrap().unwrap_err();

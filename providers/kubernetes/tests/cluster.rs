@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{ListParams, PostParams};
 use kube::config::Kubeconfig;
@@ -45,7 +45,7 @@ async fn a_missing_image_fails_fast_and_leaves_nothing() {
         "{:?}",
         started.elapsed()
     );
-    let records: Api<ConfigMap> = Api::namespaced(admin.clone(), &ns);
+    let records: Api<Secret> = Api::namespaced(admin.clone(), &ns);
     let left = records
         .list(&ListParams::default().labels("io.nubes.managed=true"))
         .await
