@@ -1785,27 +1785,41 @@ fn accounts_orgs_tokens_and_admin_views_from_cloudctl() {
     server.wait().unwrap();
 }
 
-/// The real cluster `scripts/test.sh` starts: instances with a disk, exec, logs and functions.
-#[test]
-fn instances_disks_and_functions_on_kubernetes() {
+/// `kubectl` on the test cluster; its output.
+fn kubectl(kubeconfig: &str, args: &[&str]) -> String {
+    let out = Command::new("kubectl")
+        .env("KUBECONFIG", kubeconfig)
+        .args(args)
+        .output()
+        .expect("kubectl is on PATH (scripts/test.sh puts the one it built there)");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// The test cluster's kubeconfig, and a namespace of this test's own on it (labelled so the
+/// test script clears it if the test does not).
+fn k8s_namespace(prefix: &str) -> (String, String) {
     let kubeconfig = std::env::var("NUBES_TEST_K8S_KUBECONFIG").expect(
         "NUBES_TEST_K8S_KUBECONFIG is unset: run through scripts/test.sh, which starts Kubernetes",
     );
-    let namespace = format!("nt-cli-{}", std::process::id());
-    let kubectl = |args: &[&str]| {
-        let out = Command::new("kubectl")
-            .env("KUBECONFIG", &kubeconfig)
-            .args(args)
-            .output()
-            .expect("kubectl is on PATH (scripts/test.sh puts the one it built there)");
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            text(&out.stderr)
-        );
-    };
-    kubectl(&["create", "namespace", &namespace]);
-    kubectl(&["label", "namespace", &namespace, "nubes-test=true"]);
+    let namespace = format!("{prefix}-{}", std::process::id());
+    kubectl(&kubeconfig, &["create", "namespace", &namespace]);
+    kubectl(
+        &kubeconfig,
+        &["label", "namespace", &namespace, "nubes-test=true"],
+    );
+    (kubeconfig, namespace)
+}
+
+/// The real cluster `scripts/test.sh` starts: instances with a disk, exec, logs and functions.
+#[test]
+fn instances_disks_and_functions_on_kubernetes() {
+    let (kubeconfig, namespace) = k8s_namespace("nt-cli");
+    let kubectl = |args: &[&str]| kubectl(&kubeconfig, args);
     let provider = format!(
         "kubernetes://?kubeconfig={kubeconfig}&namespace={namespace}&pull=never&root=allow"
     );
@@ -1910,25 +1924,8 @@ fn instances_disks_and_functions_on_kubernetes() {
 /// namespace, under the server's own names, and run, exec and go through the API as anywhere.
 #[test]
 fn a_server_runs_instances_on_kubernetes() {
-    let kubeconfig = std::env::var("NUBES_TEST_K8S_KUBECONFIG").expect(
-        "NUBES_TEST_K8S_KUBECONFIG is unset: run through scripts/test.sh, which starts Kubernetes",
-    );
-    let namespace = format!("nt-serve-{}", std::process::id());
-    let kubectl = |args: &[&str]| {
-        let out = Command::new("kubectl")
-            .env("KUBECONFIG", &kubeconfig)
-            .args(args)
-            .output()
-            .expect("kubectl is on PATH");
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    };
-    kubectl(&["create", "namespace", &namespace]);
-    kubectl(&["label", "namespace", &namespace, "nubes-test=true"]);
+    let (kubeconfig, namespace) = k8s_namespace("nt-serve");
+    let kubectl = |args: &[&str]| kubectl(&kubeconfig, args);
     let dir = tempfile::tempdir().unwrap();
     let compute = format!("kubernetes://?kubeconfig={kubeconfig}&namespace={namespace}&pull=never");
     let (mut server, addr) = serve_in(dir.path(), &compute);

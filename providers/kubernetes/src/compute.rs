@@ -21,7 +21,7 @@ use nubes_core::{
 };
 
 use crate::config::{object_name, Cluster};
-use crate::error::{again, from_kube, from_wait};
+use crate::error::{again, created, from_kube, from_wait};
 use crate::manifest::{self, InstanceRecord, INSTANCE, KIND_INSTANCE};
 use crate::status::{self, Stuck};
 use crate::{exec, script, SCHEME};
@@ -61,11 +61,11 @@ impl PodCompute {
     }
 
     fn records(&self) -> Api<Secret> {
-        Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace)
+        self.cluster.api()
     }
 
     fn pods(&self) -> Api<Pod> {
-        Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace)
+        self.cluster.api()
     }
 
     fn missing(id: &str) -> Error {
@@ -77,14 +77,12 @@ impl PodCompute {
         if object_name("instance", id).is_err() {
             return Err(Self::missing(id));
         }
-        let cm = again(|| {
-            let api = self.records();
-            async move { api.get_opt(&manifest::instance_record_name(id)).await }
-        })
-        .await
-        .map_err(|e| from_kube(e, &format!("instance {id}")))?
-        .filter(|cm| cm.metadata.deletion_timestamp.is_none())
-        .ok_or_else(|| Self::missing(id))?;
+        let cm = self
+            .cluster
+            .live::<Secret>(&manifest::instance_record_name(id))
+            .await
+            .map_err(|e| from_kube(e, &format!("instance {id}")))?
+            .ok_or_else(|| Self::missing(id))?;
         let record = manifest::read_instance_record(&cm)
             .filter(|r| r.spec.name == id && manifest::is(&cm.metadata, KIND_INSTANCE))
             .ok_or_else(|| Self::missing(id))?;
@@ -249,10 +247,7 @@ impl PodCompute {
     async fn remove_pod(&self, name: &str, uid: Option<String>, grace: u32) -> Result<()> {
         let params = DeleteParams {
             grace_period_seconds: Some(grace),
-            preconditions: Some(kube::api::Preconditions {
-                uid,
-                resource_version: None,
-            }),
+            preconditions: manifest::only(uid),
             ..DeleteParams::default()
         };
         match self.pods().delete(name, &params).await {
@@ -352,8 +347,7 @@ impl Compute for PodCompute {
         if spec.pids.is_some() {
             return refuse("pids limit per instance (the kubelet's podPidsLimit caps every pod)");
         }
-        let claims: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
-            Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace);
+        let claims: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> = self.cluster.api();
         for v in &spec.volumes {
             object_name("disk", &v.disk)?;
             // Only disks Nubes made: not any claim that happens to share the namespace.
@@ -380,21 +374,12 @@ impl Compute for PodCompute {
             .records()
             .create(&PostParams::default(), &cm)
             .await
-            .map_err(|e| match from_kube(e, &format!("instance {name}")) {
-                e if e.kind() == ErrorKind::AlreadyExists => {
-                    Error::already_exists(format!("instance {name} already exists"))
-                        .with_provider(SCHEME)
-                }
-                e => e,
-            })?;
+            .map_err(|e| created(e, &format!("instance {name}")))?;
         match self.launch(&mut cm, &mut record).await {
             Ok(pod) => Ok(Self::view(&cm, &record, Some(&pod))),
             Err(e) => {
                 let mut params = DeleteParams::background();
-                params.preconditions = Some(kube::api::Preconditions {
-                    uid: cm.metadata.uid.clone(),
-                    resource_version: None,
-                });
+                params.preconditions = manifest::only(cm.metadata.uid.clone());
                 let rec = manifest::instance_record_name(&name);
                 if let Err(de) = self.records().delete(&rec, &params).await {
                     tracing::warn!(instance = %name, error = %de, "could not remove the record of a failed create");
@@ -504,10 +489,7 @@ impl Compute for PodCompute {
             // Only the pod looked at: one a racing start made since is the record's to take.
             let params = DeleteParams {
                 grace_period_seconds: Some(if options.force { 2 } else { 10 }),
-                preconditions: Some(kube::api::Preconditions {
-                    uid: pod.metadata.uid.clone(),
-                    resource_version: None,
-                }),
+                preconditions: manifest::only(pod.metadata.uid.clone()),
                 ..DeleteParams::default()
             };
             match self.pods().delete(id, &params).await {
@@ -518,10 +500,7 @@ impl Compute for PodCompute {
         }
         let mut params = DeleteParams::background();
         // Only this record: a create that raced in after the lookup keeps its own.
-        params.preconditions = Some(kube::api::Preconditions {
-            uid: cm.metadata.uid.clone(),
-            resource_version: None,
-        });
+        params.preconditions = manifest::only(cm.metadata.uid.clone());
         match self
             .records()
             .delete(&manifest::instance_record_name(id), &params)

@@ -194,6 +194,33 @@ impl Cluster {
         }
     }
 
+    /// The API of one kind of object in this cluster's namespace.
+    pub fn api<K>(&self) -> kube::Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        kube::Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// The object `name` of kind `K`, unless it is missing or already being deleted; asked
+    /// again after a connection failure.
+    pub async fn live<K>(&self, name: &str) -> std::result::Result<Option<K>, kube::Error>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let found = crate::error::again(|| {
+            let api = self.api::<K>();
+            async move { api.get_opt(name).await }
+        })
+        .await?;
+        Ok(found.filter(|o| o.meta().deletion_timestamp.is_none()))
+    }
+
     /// A handle on another namespace of the same cluster.
     pub fn in_namespace(&self, namespace: &str) -> Result<Self> {
         dns_label("namespace", namespace)?;

@@ -10,12 +10,11 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::Api;
 use nubes_core::{
-    Disk, DiskCapability, DiskFormat, DiskImage, DiskResizeRequest, DiskSpec, Error, ErrorKind,
-    Result,
+    Disk, DiskCapability, DiskFormat, DiskImage, DiskResizeRequest, DiskSpec, Error, Result,
 };
 
 use crate::config::{object_name, Cluster};
-use crate::error::{again, from_kube};
+use crate::error::{again, created, from_kube};
 use crate::manifest::{self, parse_quantity};
 use crate::{status, SCHEME};
 
@@ -68,7 +67,7 @@ impl ClaimDisk {
     }
 
     fn claims(&self) -> Api<PersistentVolumeClaim> {
-        Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace)
+        self.cluster.api()
     }
 
     fn missing(name: &str) -> Error {
@@ -102,19 +101,17 @@ impl ClaimDisk {
         if object_name("disk", name).is_err() {
             return Err(Self::missing(name));
         }
-        again(|| {
-            let api = self.claims();
-            async move { api.get_opt(name).await }
-        })
-        .await
-        .map_err(|e| from_kube(e, &format!("disk {name}")))?
-        .filter(|c| c.metadata.deletion_timestamp.is_none() && Self::view(c).is_some())
-        .ok_or_else(|| Self::missing(name))
+        self.cluster
+            .live::<PersistentVolumeClaim>(name)
+            .await
+            .map_err(|e| from_kube(e, &format!("disk {name}")))?
+            .filter(|c| Self::view(c).is_some())
+            .ok_or_else(|| Self::missing(name))
     }
 
     /// The pods (not yet ended) that mount claim `name`.
     async fn users(&self, name: &str) -> Result<Vec<String>> {
-        let pods: Api<Pod> = Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace);
+        let pods: Api<Pod> = self.cluster.api();
         let list = pods
             .list(&ListParams::default())
             .await
@@ -175,13 +172,7 @@ impl Disk for ClaimDisk {
             .claims()
             .create(&PostParams::default(), &pvc)
             .await
-            .map_err(|e| match from_kube(e, &format!("disk {}", spec.name)) {
-                e if e.kind() == ErrorKind::AlreadyExists => {
-                    Error::already_exists(format!("disk {} already exists", spec.name))
-                        .with_provider(SCHEME)
-                }
-                e => e,
-            })?;
+            .map_err(|e| created(e, &format!("disk {}", spec.name)))?;
         Self::view(&made).ok_or_else(|| Error::unexpected("the new claim has no size"))
     }
 
@@ -261,10 +252,7 @@ impl Disk for ClaimDisk {
             .with_provider(SCHEME));
         }
         let mut params = DeleteParams::background();
-        params.preconditions = Some(kube::api::Preconditions {
-            uid: pvc.metadata.uid.clone(),
-            resource_version: None,
-        });
+        params.preconditions = manifest::only(pvc.metadata.uid.clone());
         match self.claims().delete(name, &params).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Err(Self::missing(name)),

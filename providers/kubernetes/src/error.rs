@@ -30,6 +30,17 @@ pub fn from_kube(e: kube::Error, what: &str) -> Error {
     err.with_provider(SCHEME).with_source(e)
 }
 
+/// Converts an error from creating `what` (`instance web`), naming the clash when the name is
+/// taken.
+pub fn created(e: kube::Error, what: &str) -> Error {
+    match from_kube(e, what) {
+        e if e.kind() == ErrorKind::AlreadyExists => {
+            Error::already_exists(format!("{what} already exists")).with_provider(SCHEME)
+        }
+        e => e,
+    }
+}
+
 /// The kind a `Status` from the API server means.
 pub fn from_status(status: &Status, what: &str) -> Error {
     let message = if status.message.is_empty() {

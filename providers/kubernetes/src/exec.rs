@@ -23,7 +23,8 @@ use crate::script;
 const IN_FLIGHT: usize = 16;
 const READ_BUF: usize = 32 * 1024;
 
-fn marker() -> String {
+/// A random per-command mark for the wrapper's trailers and its processes.
+pub fn marker() -> String {
     (0..16).map(|_| fastrand::alphanumeric()).collect()
 }
 

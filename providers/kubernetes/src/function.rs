@@ -24,7 +24,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
 use crate::config::{object_name, Cluster};
-use crate::error::{again, from_kube, from_wait};
+use crate::error::{again, created, from_kube, from_wait};
 use crate::manifest::{self, CONTAINER, KIND_FUNCTION};
 use crate::status::{self, Stuck};
 use crate::{script, SCHEME};
@@ -54,15 +54,15 @@ impl JobFunction {
     }
 
     fn records(&self) -> Api<Secret> {
-        Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace)
+        self.cluster.api()
     }
 
     fn jobs(&self) -> Api<Job> {
-        Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace)
+        self.cluster.api()
     }
 
     fn pods(&self) -> Api<Pod> {
-        Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace)
+        self.cluster.api()
     }
 
     fn missing(name: &str) -> Error {
@@ -73,14 +73,12 @@ impl JobFunction {
         if object_name("function", name).is_err() {
             return Err(Self::missing(name));
         }
-        let cm = again(|| {
-            let api = self.records();
-            async move { api.get_opt(&manifest::function_record_name(name)).await }
-        })
-        .await
-        .map_err(|e| from_kube(e, &format!("function {name}")))?
-        .filter(|c| c.metadata.deletion_timestamp.is_none())
-        .ok_or_else(|| Self::missing(name))?;
+        let cm = self
+            .cluster
+            .live::<Secret>(&manifest::function_record_name(name))
+            .await
+            .map_err(|e| from_kube(e, &format!("function {name}")))?
+            .ok_or_else(|| Self::missing(name))?;
         let spec = manifest::read_function_record(&cm)
             .filter(|s| s.name == name && manifest::is(&cm.metadata, KIND_FUNCTION))
             .ok_or_else(|| Self::missing(name))?;
@@ -262,7 +260,7 @@ impl JobFunction {
         else {
             return Err(Error::unexpected("the attached invocation has no streams"));
         };
-        let marker: String = (0..16).map(|_| fastrand::alphanumeric()).collect();
+        let marker = crate::exec::marker();
         let feed = async {
             let mut all = script::go(&marker);
             if !payload.is_empty() {
@@ -358,13 +356,7 @@ impl Function for JobFunction {
             .records()
             .create(&PostParams::default(), &cm)
             .await
-            .map_err(|e| match from_kube(e, &format!("function {}", spec.name)) {
-                e if e.kind() == ErrorKind::AlreadyExists => {
-                    Error::already_exists(format!("function {} already exists", spec.name))
-                        .with_provider(SCHEME)
-                }
-                e => e,
-            })?;
+            .map_err(|e| created(e, &format!("function {}", spec.name)))?;
         Ok(Self::info(&cm, &spec))
     }
 
@@ -427,10 +419,7 @@ impl Function for JobFunction {
         let (cm, _) = self.record(name).await?;
         // Background propagation: the record's Jobs (invocations in flight) go with it.
         let mut params = DeleteParams::background();
-        params.preconditions = Some(kube::api::Preconditions {
-            uid: cm.metadata.uid.clone(),
-            resource_version: None,
-        });
+        params.preconditions = manifest::only(cm.metadata.uid.clone());
         match self
             .records()
             .delete(&manifest::function_record_name(name), &params)

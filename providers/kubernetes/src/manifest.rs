@@ -263,6 +263,15 @@ pub fn read_instance_record(s: &Secret) -> Option<InstanceRecord> {
     serde_json::from_slice(secret_value(s, "record")?).ok()
 }
 
+/// A delete that applies only to the object with `uid`: one a racing call made since under the
+/// same name stays.
+pub fn only(uid: Option<String>) -> Option<kube::api::Preconditions> {
+    Some(kube::api::Preconditions {
+        uid,
+        resource_version: None,
+    })
+}
+
 /// The owner reference that has the garbage collector remove `child` with `owner`.
 pub fn owned_by(owner: &ObjectMeta, kind: &str, api_version: &str) -> Option<OwnerReference> {
     Some(OwnerReference {
