@@ -45,6 +45,54 @@ pub struct InstanceSpec {
     /// Disks of the same provider mounted into the instance (`ComputeCapability::volumes`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<Volume>,
+    /// Placement: the share of the backend kept apart for the instance and its peers, and what
+    /// they may hold there together. A platform passes one per organization; providers that
+    /// partition a shared backend (a Kubernetes namespace with a ResourceQuota) honour it,
+    /// those that keep no shares (one engine, one host) ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+}
+
+/// A share of a backend kept apart from the others: see [`InstanceSpec::scope`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Scope {
+    /// Names the share: 1-32 of `a-z0-9`, so providers can make names of their own from it.
+    pub name: String,
+    /// What all of the share's instances may hold at once, where the backend enforces it;
+    /// none leaves them unbounded there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::Resources>,
+}
+
+impl Scope {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            limits: None,
+        }
+    }
+
+    pub fn limits(mut self, limits: crate::Resources) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let n = &self.name;
+        if n.is_empty()
+            || n.len() > 32
+            || !n
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return Err(Error::invalid_input(format!(
+                "scope `{}` is not 1-32 lowercase letters and digits",
+                n.escape_debug()
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A disk mounted into an instance at `path`.
@@ -226,6 +274,11 @@ impl InstanceSpec {
         self
     }
 
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
     /// Fails with `Unsupported` when the spec mounts disks: for providers without
     /// `ComputeCapability::volumes`, so a mount is never silently dropped.
     pub fn refuse_volumes(&self, provider: &str) -> Result<()> {
@@ -270,6 +323,9 @@ impl InstanceSpec {
         }
         if let Some(vm) = &self.vm {
             vm.validate()?;
+        }
+        if let Some(scope) = &self.scope {
+            scope.validate()?;
         }
         let mut paths = std::collections::BTreeSet::new();
         for v in &self.volumes {

@@ -24,7 +24,7 @@ pub use cloud::{Cloud, Registry};
 pub use compute::{
     collect_exec, Compute, DeleteOptions, ExecEvent, ExecOutput, ExecRequest, ExecStream, Instance,
     InstanceSpec, InstanceState, InstanceStats, ListOptions, LogChunk, LogOptions, LogStream,
-    LogStreamKind, PortMapping, Protocol, ResizeRequest, StopOptions, VmSpec, Volume,
+    LogStreamKind, PortMapping, Protocol, ResizeRequest, Scope, StopOptions, VmSpec, Volume,
 };
 pub use disk::{Disk, DiskFormat, DiskImage, DiskResizeRequest, DiskSpec, Progress};
 pub use error::{Error, ErrorKind, Result};

@@ -46,6 +46,123 @@ impl PodCompute {
         }
     }
 
+    /// A handle on the same cluster in namespace `ns`, remembering the same root images.
+    pub fn in_namespace(&self, ns: &str) -> Result<Self> {
+        Ok(Self {
+            cluster: Arc::new(self.cluster.in_namespace(ns)?),
+            root_images: self.root_images.clone(),
+        })
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.cluster.namespace
+    }
+
+    /// Whether this namespace holds instance `id`'s record.
+    pub(crate) async fn holds(&self, id: &str) -> Result<bool> {
+        match self.record(id).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The first half of a create: checks the spec and claims its name by creating the record.
+    /// Two creates race here, and the API server lets exactly one through.
+    pub(crate) async fn claim(&self, spec: InstanceSpec) -> Result<(Secret, InstanceRecord)> {
+        spec.validate()?;
+        object_name("instance", &spec.name)?;
+        if spec.vm.is_some() {
+            return refuse("VM settings: a pod runs containers");
+        }
+        if !spec.ports.is_empty() {
+            return refuse("published ports (a Service publishes them)");
+        }
+        if spec.disk.is_some() {
+            return refuse("disk limit (ephemeral storage is evicted past its limit, not refused)");
+        }
+        if spec.pids.is_some() {
+            return refuse("pids limit per instance (the kubelet's podPidsLimit caps every pod)");
+        }
+        let claims: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> = self.cluster.api();
+        for v in &spec.volumes {
+            object_name("disk", &v.disk)?;
+            // Only disks Nubes made: not any claim that happens to share the namespace.
+            let claim = claims
+                .get_opt(&v.disk)
+                .await
+                .map_err(|e| from_kube(e, &format!("disk {}", v.disk)))?;
+            if !claim.is_some_and(|c| manifest::is(&c.metadata, crate::disk::KIND_DISK)) {
+                return Err(
+                    Error::not_found(format!("disk {} not found", v.disk)).with_provider(SCHEME)
+                );
+            }
+        }
+        let mut spec = spec;
+        spec.cpus.get_or_insert(DEFAULT_CPUS);
+        spec.memory.get_or_insert(DEFAULT_MEMORY);
+        let as_nobody = !self.cluster.settings.allow_root && self.runs_as_root(&spec.image);
+        let record = InstanceRecord { spec, as_nobody };
+        let name = record.spec.name.clone();
+        let cm = manifest::instance_record(&record)?;
+        let cm = self
+            .records()
+            .create(&PostParams::default(), &cm)
+            .await
+            .map_err(|e| created(e, &format!("instance {name}")))?;
+        Ok((cm, record))
+    }
+
+    /// Gives up a claimed name: removes the record (only that one: a create that raced in
+    /// after it keeps its own).
+    pub(crate) async fn unclaim(&self, cm: &Secret) {
+        let mut params = DeleteParams::background();
+        params.preconditions = manifest::only(cm.metadata.uid.clone());
+        let rec = cm.metadata.name.clone().unwrap_or_default();
+        if let Err(e) = self.records().delete(&rec, &params).await {
+            tracing::warn!(record = %rec, error = %e, "could not remove the record of a failed create");
+        }
+    }
+
+    /// The second half of a create: the pod of a claimed record, running; on failure the
+    /// record goes too.
+    pub(crate) async fn finish(&self, mut cm: Secret, mut record: InstanceRecord) -> Result<Instance> {
+        match self.launch(&mut cm, &mut record).await {
+            Ok(pod) => Ok(Self::view(&cm, &record, Some(&pod))),
+            Err(e) => {
+                self.unclaim(&cm).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Records and pods read from the API server as instances, those matching `options`.
+    pub(crate) fn assemble(records: &[Secret], pods: &[Pod], options: &ListOptions) -> Vec<Instance> {
+        let mut out = Vec::new();
+        for cm in records
+            .iter()
+            .filter(|c| c.metadata.deletion_timestamp.is_none())
+        {
+            let Some(record) = manifest::read_instance_record(cm) else {
+                continue;
+            };
+            let pod = pods.iter().find(|p| {
+                p.metadata.namespace == cm.metadata.namespace
+                    && p.metadata
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get(INSTANCE))
+                        .is_some_and(|n| *n == record.spec.name)
+                    && owned(p, cm)
+            });
+            let i = Self::view(cm, &record, pod);
+            if options.matches(&i) {
+                out.push(i);
+            }
+        }
+        out
+    }
+
     fn runs_as_root(&self, image: &str) -> bool {
         self.root_images.lock().is_ok_and(|s| s.contains(image))
     }
@@ -167,9 +284,11 @@ impl PodCompute {
     /// repeat: a pod this record already owns is the one asked for.
     async fn create_pod(&self, pod: &Pod, name: &str, cm: &Secret) -> Result<Option<String>> {
         for _ in 0..2 {
-            let created = again(|| {
-                let api = self.pods();
-                async move { api.create(&PostParams::default(), pod).await }
+            let created = quota_settled(|| {
+                again(|| {
+                    let api = self.pods();
+                    async move { api.create(&PostParams::default(), pod).await }
+                })
             })
             .await;
             match created {
@@ -306,6 +425,60 @@ fn byte_chunks(
     .boxed()
 }
 
+/// How long a pod refused by a ResourceQuota is tried again: the quota's usage is counted down
+/// by a controller a moment after a pod goes, and is unknown for a moment after the quota is
+/// made; a pod stopped and started at the limit must not fail on that.
+const QUOTA_SETTLE: Duration = Duration::from_secs(10);
+
+/// Runs `call` again while a quota refuses it, until [`QUOTA_SETTLE`] has passed: a refusal
+/// that outlasts it is the quota's answer.
+async fn quota_settled<T, F, Fut>(mut call: F) -> std::result::Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, kube::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + QUOTA_SETTLE;
+    loop {
+        match call().await {
+            Err(kube::Error::Api(s))
+                if crate::error::quota_refused(&s) && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// The records and pods of instances whose labels match `options`, as `records` and `pods` see
+/// them (one namespace, or all).
+pub(crate) async fn listing(
+    records: Api<Secret>,
+    pods: Api<Pod>,
+    options: &ListOptions,
+) -> Result<(Vec<Secret>, Vec<Pod>)> {
+    // A filter no Kubernetes label can satisfy matches nothing (and never reaches the
+    // selector, where a `,` would add terms of its own).
+    if manifest::labels(KIND_INSTANCE, &options.labels).is_err() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let selector = manifest::selector(KIND_INSTANCE, &options.labels);
+    let params = ListParams::default().labels(&selector);
+    let records = again(|| {
+        let (api, params) = (records.clone(), params.clone());
+        async move { api.list(&params).await }
+    })
+    .await
+    .map_err(|e| from_kube(e, "instances"))?;
+    let pods = again(|| {
+        let (api, params) = (pods.clone(), params.clone());
+        async move { api.list(&params).await }
+    })
+    .await
+    .map_err(|e| from_kube(e, "instances"))?;
+    Ok((records.items, pods.items))
+}
+
 fn owned(pod: &Pod, cm: &Secret) -> bool {
     pod.metadata
         .owner_references
@@ -313,7 +486,7 @@ fn owned(pod: &Pod, cm: &Secret) -> bool {
         .is_some_and(|o| o.iter().any(|o| Some(&o.uid) == cm.metadata.uid.as_ref()))
 }
 
-fn refuse(what: &str) -> Result<Instance> {
+fn refuse<T>(what: &str) -> Result<T> {
     Err(Error::unsupported(format!("Kubernetes pods here take no {what}")).with_provider(SCHEME))
 }
 
@@ -333,60 +506,8 @@ impl Compute for PodCompute {
     }
 
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
-        spec.validate()?;
-        object_name("instance", &spec.name)?;
-        if spec.vm.is_some() {
-            return refuse("VM settings: a pod runs containers");
-        }
-        if !spec.ports.is_empty() {
-            return refuse("published ports (a Service publishes them)");
-        }
-        if spec.disk.is_some() {
-            return refuse("disk limit (ephemeral storage is evicted past its limit, not refused)");
-        }
-        if spec.pids.is_some() {
-            return refuse("pids limit per instance (the kubelet's podPidsLimit caps every pod)");
-        }
-        let claims: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> = self.cluster.api();
-        for v in &spec.volumes {
-            object_name("disk", &v.disk)?;
-            // Only disks Nubes made: not any claim that happens to share the namespace.
-            let claim = claims
-                .get_opt(&v.disk)
-                .await
-                .map_err(|e| from_kube(e, &format!("disk {}", v.disk)))?;
-            if !claim.is_some_and(|c| manifest::is(&c.metadata, crate::disk::KIND_DISK)) {
-                return Err(
-                    Error::not_found(format!("disk {} not found", v.disk)).with_provider(SCHEME)
-                );
-            }
-        }
-        let mut spec = spec;
-        spec.cpus.get_or_insert(DEFAULT_CPUS);
-        spec.memory.get_or_insert(DEFAULT_MEMORY);
-        let as_nobody = !self.cluster.settings.allow_root && self.runs_as_root(&spec.image);
-        let mut record = InstanceRecord { spec, as_nobody };
-        let name = record.spec.name.clone();
-        let cm = manifest::instance_record(&record)?;
-        // The record's name is the claim on the instance's name: two creates race here, and
-        // the API server lets exactly one through.
-        let mut cm = self
-            .records()
-            .create(&PostParams::default(), &cm)
-            .await
-            .map_err(|e| created(e, &format!("instance {name}")))?;
-        match self.launch(&mut cm, &mut record).await {
-            Ok(pod) => Ok(Self::view(&cm, &record, Some(&pod))),
-            Err(e) => {
-                let mut params = DeleteParams::background();
-                params.preconditions = manifest::only(cm.metadata.uid.clone());
-                let rec = manifest::instance_record_name(&name);
-                if let Err(de) = self.records().delete(&rec, &params).await {
-                    tracing::warn!(instance = %name, error = %de, "could not remove the record of a failed create");
-                }
-                Err(e)
-            }
-        }
+        let (cm, record) = self.claim(spec).await?;
+        self.finish(cm, record).await
     }
 
     async fn get(&self, id: &str) -> Result<Instance> {
@@ -396,50 +517,8 @@ impl Compute for PodCompute {
     }
 
     async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
-        // A filter no Kubernetes label can satisfy matches nothing (and never reaches the
-        // selector, where a `,` would add terms of its own).
-        if manifest::labels(KIND_INSTANCE, &options.labels).is_err() {
-            return Ok(Vec::new());
-        }
-        let selector = manifest::selector(KIND_INSTANCE, &options.labels);
-        let params = ListParams::default().labels(&selector);
-        let records = again(|| {
-            let api = self.records();
-            let params = params.clone();
-            async move { api.list(&params).await }
-        })
-        .await
-        .map_err(|e| from_kube(e, "instances"))?;
-        let pods = again(|| {
-            let api = self.pods();
-            let params = params.clone();
-            async move { api.list(&params).await }
-        })
-        .await
-        .map_err(|e| from_kube(e, "instances"))?;
-        let mut out = Vec::new();
-        for cm in records
-            .items
-            .iter()
-            .filter(|c| c.metadata.deletion_timestamp.is_none())
-        {
-            let Some(record) = manifest::read_instance_record(cm) else {
-                continue;
-            };
-            let pod = pods.items.iter().find(|p| {
-                p.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(INSTANCE))
-                    .is_some_and(|n| *n == record.spec.name)
-                    && owned(p, cm)
-            });
-            let i = Self::view(cm, &record, pod);
-            if options.matches(&i) {
-                out.push(i);
-            }
-        }
-        Ok(out)
+        let (records, pods) = listing(self.records(), self.pods(), &options).await?;
+        Ok(Self::assemble(&records, &pods, &options))
     }
 
     async fn start(&self, id: &str) -> Result<Instance> {

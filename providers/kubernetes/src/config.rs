@@ -29,6 +29,10 @@ pub struct Settings {
     pub read_only_root: bool,
     /// How long a pod may take to become Running before create gives up and removes it.
     pub start_timeout: Duration,
+    /// Puts an instance whose spec names a scope in a namespace of its own, `NAMESPACE-SCOPE`,
+    /// with the scope's limits as a ResourceQuota (`scopes=namespaces`, the default); with
+    /// `scopes=shared` every instance goes in the one namespace and scopes are ignored.
+    pub scopes: bool,
 }
 
 impl Settings {
@@ -45,6 +49,7 @@ impl Settings {
                 "root",
                 "read_only",
                 "start_timeout",
+                "scopes",
             ],
         )?;
         if !u.target.is_empty() {
@@ -84,6 +89,15 @@ impl Settings {
                 }
             },
         };
+        let scopes = match u.option("scopes").unwrap_or("namespaces") {
+            "namespaces" => true,
+            "shared" => false,
+            other => {
+                return Err(Error::invalid_input(format!(
+                    "scopes=`{other}` is not one of namespaces, shared"
+                )))
+            }
+        };
         Ok(Self {
             kubeconfig: u.option("kubeconfig").map(str::to_string),
             context: u.option("context").map(str::to_string),
@@ -93,6 +107,7 @@ impl Settings {
             allow_root: flag("root")?,
             read_only_root: flag("read_only")?,
             start_timeout,
+            scopes,
         })
     }
 }
@@ -261,7 +276,8 @@ mod tests {
         assert_eq!(s.start_timeout, Duration::from_secs(30));
         let d = Settings::parse("kubernetes://").unwrap();
         assert_eq!(d.pull_policy, "IfNotPresent");
-        assert!(!d.allow_root);
+        assert!(!d.allow_root && d.scopes);
+        assert!(!Settings::parse("kubernetes://?scopes=shared").unwrap().scopes);
         for bad in [
             "kubernetes://host:6443",
             "kubernetes://?namespace=Dev",
@@ -269,6 +285,7 @@ mod tests {
             "kubernetes://?pull=sometimes",
             "kubernetes://?root=maybe",
             "kubernetes://?start_timeout=0",
+            "kubernetes://?scopes=per-user",
             "kubernetes://?nope=1",
         ] {
             assert_eq!(

@@ -41,6 +41,13 @@ pub fn created(e: kube::Error, what: &str) -> Error {
     }
 }
 
+/// Whether a ResourceQuota refused the call: past its limits, or before its usage is counted.
+pub fn quota_refused(status: &Status) -> bool {
+    status.code == 403
+        && (status.message.contains("exceeded quota")
+            || status.message.contains("status unknown for quota"))
+}
+
 /// The kind a `Status` from the API server means.
 pub fn from_status(status: &Status, what: &str) -> Error {
     let message = if status.message.is_empty() {
@@ -52,8 +59,10 @@ pub fn from_status(status: &Status, what: &str) -> Error {
         (404, _) | (_, "NotFound") => ErrorKind::NotFound,
         (409, "AlreadyExists") => ErrorKind::AlreadyExists,
         (409, _) | (_, "Conflict") => ErrorKind::Conflict,
-        // A ResourceQuota refusal comes as 403 Forbidden with this wording.
+        // A ResourceQuota refusal comes as 403 Forbidden with this wording; a quota whose
+        // usage is not counted yet refuses everything for a moment.
         (403, _) if message.contains("exceeded quota") => ErrorKind::QuotaExceeded,
+        (403, _) if message.contains("status unknown for quota") => ErrorKind::Unavailable,
         (403, _) | (_, "Forbidden") => ErrorKind::PermissionDenied,
         (401, _) | (_, "Unauthorized") => ErrorKind::Unauthenticated,
         (400 | 422, _) | (_, "Invalid") | (_, "BadRequest") => ErrorKind::InvalidInput,

@@ -10,6 +10,7 @@ pub mod manifest;
 mod metrics;
 #[cfg(test)]
 mod mock_tests;
+mod scopes;
 pub mod script;
 mod status;
 
@@ -20,6 +21,7 @@ pub use config::{Cluster, Settings};
 pub use disk::ClaimDisk;
 pub use error::{from_kube, from_status};
 pub use function::{JobFunction, ASYNC_MAX, PAYLOAD_MAX, RESULT_MAX};
+pub use scopes::ScopedCompute;
 use nubes_core::{Cloud, Registry, Result};
 
 /// `kubernetes://` with the ambient configuration (`KUBECONFIG`, `~/.kube/config`, or the
@@ -35,8 +37,13 @@ pub async fn connect(uri: &str) -> Result<Cloud> {
 
 /// A `Cloud` on a cluster you already connected.
 pub async fn cloud(cluster: Arc<Cluster>) -> Cloud {
+    let compute: Arc<dyn nubes_core::Compute> = if cluster.settings.scopes {
+        Arc::new(ScopedCompute::new(cluster.clone()))
+    } else {
+        Arc::new(PodCompute::new(cluster.clone()))
+    };
     Cloud::new(SCHEME)
-        .with_compute(Arc::new(PodCompute::new(cluster.clone())))
+        .with_compute(compute)
         .with_function(Arc::new(JobFunction::new(cluster.clone())))
         .with_disk(Arc::new(ClaimDisk::new(cluster).await))
 }

@@ -6,16 +6,19 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    Capabilities, Container, EnvVar, Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec,
     PersistentVolumeClaimVolumeSource, Pod, PodSecurityContext, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SeccompProfile, Secret, SecurityContext, Volume, VolumeMount,
-    VolumeResourceRequirements,
+    ResourceQuota, ResourceQuotaSpec, ResourceRequirements, SeccompProfile, Secret,
+    SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::ByteString;
 use nubes_core::compute::{DEFAULT_CPUS, DEFAULT_MEMORY};
-use nubes_core::{Error, FunctionSpec, InstanceSpec, Result};
+use nubes_core::{Error, FunctionSpec, InstanceSpec, Resources, Result, Scope};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Settings;
@@ -419,10 +422,133 @@ pub fn claim(name: &str, size: u64, class: Option<&str>) -> Result<PersistentVol
     })
 }
 
+/// On a namespace Nubes made for a scope: the scope, and the namespace it was made beside.
+pub const SCOPE: &str = "io.nubes.scope";
+pub const BASE: &str = "io.nubes.base";
+/// The ResourceQuota holding a scope's limits, and the NetworkPolicy fencing its pods.
+pub const QUOTA: &str = "nubes-limits";
+pub const ISOLATION: &str = "nubes-isolation";
+
+/// The namespace of `scope` beside `base`: `BASE-SCOPE`.
+pub fn scope_namespace(base: &str, scope: &Scope) -> Result<String> {
+    scope.validate()?;
+    let ns = format!("{base}-{}", scope.name);
+    crate::config::dns_label("namespace", &ns).map_err(|_| {
+        Error::invalid_input(format!(
+            "scope `{}` beside namespace {base} makes `{ns}`, longer than the 63 characters              of a Kubernetes namespace: use a shorter namespace",
+            scope.name
+        ))
+    })?;
+    Ok(ns)
+}
+
+/// Which scope `ns` holds when it is one of `base`'s scope namespaces (`BASE-SCOPE`): others
+/// are not looked in, whatever they hold.
+pub fn scope_of<'a>(base: &str, ns: &'a str) -> Option<&'a str> {
+    let scope = ns.strip_prefix(base)?.strip_prefix('-')?;
+    Scope::new(scope).validate().ok()?;
+    Some(scope)
+}
+
+/// The namespace of `scope`, labelled so that Nubes knows it for its own.
+pub fn namespace(base: &str, scope: &Scope) -> Result<Namespace> {
+    let labels = [
+        (MANAGED.to_string(), "true".to_string()),
+        (SCOPE.to_string(), scope.name.clone()),
+        (BASE.to_string(), base.to_string()),
+    ]
+    .into();
+    Ok(Namespace {
+        metadata: meta(&scope_namespace(base, scope)?, labels),
+        ..Namespace::default()
+    })
+}
+
+/// Whether namespace `ns` is the one Nubes made for `scope` beside `base`.
+pub fn is_scope_namespace(ns: &Namespace, base: &str, scope: &Scope) -> bool {
+    let label = |k: &str| ns.metadata.labels.as_ref().and_then(|l| l.get(k));
+    label(MANAGED).is_some_and(|v| v == "true")
+        && label(SCOPE).is_some_and(|v| *v == scope.name)
+        && label(BASE).is_some_and(|v| v == base)
+}
+
+/// A scope's limits as the API server enforces them on every pod in its namespace: requests and
+/// limits of cpu and memory (Nubes pods set both, equal). Storage is not counted here: disks
+/// are claims in the base namespace.
+pub fn quota(limits: &Resources) -> ResourceQuota {
+    let cpu = Quantity(format!("{}m", limits.millicpus));
+    let memory = Quantity(limits.memory.to_string());
+    let hard = [
+        ("requests.cpu".to_string(), cpu.clone()),
+        ("limits.cpu".to_string(), cpu),
+        ("requests.memory".to_string(), memory.clone()),
+        ("limits.memory".to_string(), memory),
+    ]
+    .into();
+    ResourceQuota {
+        metadata: meta(QUOTA, [(MANAGED.to_string(), "true".to_string())].into()),
+        spec: Some(ResourceQuotaSpec {
+            hard: Some(hard),
+            ..ResourceQuotaSpec::default()
+        }),
+        ..ResourceQuota::default()
+    }
+}
+
+/// Lets pods of a scope's namespace be reached from that namespace only. Enforced by the
+/// cluster's network plugin where it implements NetworkPolicy (Calico, Cilium, ...).
+pub fn isolation() -> NetworkPolicy {
+    NetworkPolicy {
+        metadata: meta(ISOLATION, [(MANAGED.to_string(), "true".to_string())].into()),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    pod_selector: Some(LabelSelector::default()),
+                    ..NetworkPolicyPeer::default()
+                }]),
+                ..NetworkPolicyIngressRule::default()
+            }]),
+            ..NetworkPolicySpec::default()
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use nubes_core::Volume as Mount;
+
+    #[test]
+    fn a_scope_is_a_labelled_namespace_with_its_limits_as_a_quota() {
+        let scope = Scope::new("0af3").limits(Resources::new(2500, 2 << 30, 20 << 30, 0));
+        assert_eq!(scope_namespace("nubes", &scope).unwrap(), "nubes-0af3");
+        let ns = namespace("nubes", &scope).unwrap();
+        assert!(is_scope_namespace(&ns, "nubes", &scope));
+        assert!(!is_scope_namespace(&ns, "other", &scope));
+        assert!(!is_scope_namespace(&Namespace::default(), "nubes", &scope));
+        let hard = quota(scope.limits.as_ref().unwrap()).spec.unwrap().hard.unwrap();
+        assert_eq!(hard["limits.cpu"], Quantity("2500m".into()));
+        assert_eq!(hard["requests.cpu"], hard["limits.cpu"]);
+        assert_eq!(hard["limits.memory"], Quantity((2u64 << 30).to_string()));
+        assert_eq!(hard.len(), 4);
+        // Too long for a namespace, or not a scope name at all.
+        let long = format!("{}x", "a".repeat(32));
+        assert!(scope_namespace(&"n".repeat(40), &Scope::new("a".repeat(32))).is_err());
+        assert!(scope_namespace("nubes", &Scope::new(long)).is_err());
+        assert!(scope_namespace("nubes", &Scope::new("a-b")).is_err());
+        // Only BASE-SCOPE namespaces are a base's: not the base of a longer name.
+        assert_eq!(scope_of("nubes", "nubes-0af3"), Some("0af3"));
+        assert_eq!(scope_of("nubes", "nubes-test-0af3"), None);
+        assert_eq!(scope_of("nubes", "nubes"), None);
+        assert_eq!(scope_of("nubes", "nubesx-1"), None);
+        let policy = isolation().spec.unwrap();
+        let from = &policy.ingress.unwrap()[0].from.clone().unwrap()[0];
+        // Pods of this namespace only: no namespace selector, no address blocks.
+        assert!(from.namespace_selector.is_none() && from.ip_block.is_none());
+        assert_eq!(policy.pod_selector, Some(LabelSelector::default()));
+    }
 
     fn settings() -> Settings {
         Settings::parse("kubernetes://?pull=never").unwrap()

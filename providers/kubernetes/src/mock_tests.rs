@@ -59,7 +59,8 @@ async fn rbac_refusals_are_permission_denied() {
     assert!(e.message().contains("forbidden"));
 }
 
-#[tokio::test]
+/// Time stands still but for the provider's own waits, so its retries take no real time.
+#[tokio::test(start_paused = true)]
 async fn quota_refusals_are_quota_exceeded_and_leave_no_record() {
     let (cluster, mut handle) = cluster();
     let compute = PodCompute::new(cluster);
@@ -82,17 +83,40 @@ async fn quota_refusals_are_quota_exceeded_and_leave_no_record() {
             .body(Body::from(serde_json::to_vec(&made).unwrap()))
             .unwrap(),
     );
-    // ... then the pod, which the namespace's ResourceQuota refuses ...
+    // ... then the pod, which the namespace's ResourceQuota refuses: first as not counted yet,
+    // then as past its limit, for as long as the provider waits for the count to settle ...
     let seen = refuse(
         &mut handle,
         403,
         "Forbidden",
-        "pods \"big\" is forbidden: exceeded quota: nubes, requested: limits.cpu=64, used: limits.cpu=0, limited: limits.cpu=4",
+        "pods \"big\" is forbidden: status unknown for quota: nubes-limits, resource: limits.cpu",
     )
     .await;
     assert_eq!(seen, "POST /api/v1/namespaces/team/pods");
-    // ... and the record is removed again.
-    let (request, send) = handle.next_request().await.unwrap();
+    let started = tokio::time::Instant::now();
+    let mut tries = 0;
+    let (request, send) = loop {
+        let (request, send) = handle.next_request().await.unwrap();
+        if request.method() != "POST" {
+            break (request, send);
+        }
+        tries += 1;
+        let status = serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 403,
+            "reason": "Forbidden",
+            "message": "pods \"big\" is forbidden: exceeded quota: nubes, requested: limits.cpu=64, used: limits.cpu=0, limited: limits.cpu=4"
+        });
+        send.send_response(
+            Response::builder()
+                .status(403)
+                .body(Body::from(serde_json::to_vec(&status).unwrap()))
+                .unwrap(),
+        );
+    };
+    let waited = started.elapsed();
+    assert!(tries > 1 && tries <= 41, "{tries} tries");
+    assert!(waited <= std::time::Duration::from_secs(11), "{waited:?}");
+    // ... and then the record is removed again.
     assert_eq!(request.method(), "DELETE");
     assert_eq!(
         request.uri().path(),

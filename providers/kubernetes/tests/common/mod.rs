@@ -86,8 +86,14 @@ where
     }
 }
 
+/// Drops a test namespace and the scope namespaces made beside it.
 pub async fn drop_namespace(client: &Client, name: &str) {
-    let _ = Api::<Namespace>::all(client.clone())
-        .delete(name, &DeleteParams::default())
-        .await;
+    let namespaces = Api::<Namespace>::all(client.clone());
+    let beside = kube::api::ListParams::default().labels(&format!("io.nubes.base={name}"));
+    if let Ok(list) = namespaces.list(&beside).await {
+        for ns in list.items.iter().filter_map(|n| n.metadata.name.as_deref()) {
+            let _ = namespaces.delete(ns, &DeleteParams::default()).await;
+        }
+    }
+    let _ = namespaces.delete(name, &DeleteParams::default()).await;
 }

@@ -1,0 +1,301 @@
+//! Scopes as namespaces. An instance whose spec names a scope runs in a namespace of its own
+//! beside the connection's (`NAMESPACE-SCOPE`), made on first use and labelled, with the scope's
+//! limits as a ResourceQuota and a NetworkPolicy that lets only its own pods in. Instances
+//! without a scope stay in the connection's namespace. One handle reaches all of them: an
+//! instance is found by its name wherever it is, so a platform keeps one handle for every
+//! tenant, and its metering lists them all at once.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::Api;
+use nubes_core::{
+    ByteStream, Compute, ComputeCapability, DeleteOptions, Error, ErrorKind, ExecOutput,
+    ExecRequest, ExecStream, Instance, InstanceSpec, InstanceStats, ListOptions, LogOptions,
+    LogStream, ResizeRequest, Result, Scope, StopOptions,
+};
+
+use crate::compute::{listing, PodCompute};
+use crate::config::{object_name, Cluster};
+use crate::error::{again, from_kube};
+use crate::manifest::{self, KIND_INSTANCE};
+use crate::SCHEME;
+
+/// Who writes the quota and the policy, for server-side apply.
+const MANAGER: &str = "nubes";
+
+/// Instances in the connection's namespace and in one namespace per scope beside it.
+#[derive(Debug, Clone)]
+pub struct ScopedCompute {
+    base: PodCompute,
+    cluster: Arc<Cluster>,
+}
+
+impl ScopedCompute {
+    pub fn new(cluster: Arc<Cluster>) -> Self {
+        Self {
+            base: PodCompute::new(cluster.clone()),
+            cluster,
+        }
+    }
+
+    fn base_namespace(&self) -> &str {
+        self.base.namespace()
+    }
+
+    fn missing(id: &str) -> Error {
+        Error::not_found(format!("instance {id} not found")).with_provider(SCHEME)
+    }
+
+    /// The handle on `scope`'s namespace, made ready: the namespace made if it is new (and
+    /// refused if someone else made one of that name), its quota set to the scope's limits
+    /// now (removed when it has none), its pods fenced off.
+    async fn prepare(&self, scope: &Scope) -> Result<PodCompute> {
+        let base = self.base_namespace();
+        let name = manifest::scope_namespace(base, scope)?;
+        let what = format!("namespace {name}");
+        let namespaces: Api<Namespace> = Api::all(self.cluster.client.clone());
+        let mut made = false;
+        loop {
+            let found = again(|| {
+                let api = namespaces.clone();
+                let name = name.clone();
+                async move { api.get_opt(&name).await }
+            })
+            .await
+            .map_err(|e| from_kube(e, &what))?;
+            match found {
+                Some(ns) if ns.metadata.deletion_timestamp.is_some() => {
+                    return Err(Error::new(
+                        ErrorKind::Unavailable,
+                        format!("{what} of scope {} is being deleted", scope.name),
+                    )
+                    .set_temporary()
+                    .with_provider(SCHEME))
+                }
+                Some(ns) if manifest::is_scope_namespace(&ns, base, scope) => break,
+                Some(_) => {
+                    return Err(Error::conflict(format!(
+                        "{what} exists and Nubes did not make it for scope {}",
+                        scope.name
+                    ))
+                    .with_provider(SCHEME))
+                }
+                None if made => {
+                    return Err(Error::conflict(format!("{what} went as it was made"))
+                        .with_provider(SCHEME))
+                }
+                None => {
+                    made = true;
+                    let ns = manifest::namespace(base, scope)?;
+                    match namespaces.create(&PostParams::default(), &ns).await {
+                        Ok(_) => break,
+                        // Another create made it first: look at what it made.
+                        Err(kube::Error::Api(s)) if s.code == 409 => {}
+                        Err(e) => return Err(from_kube(e, &what)),
+                    }
+                }
+            }
+        }
+        let apply = PatchParams::apply(MANAGER).force();
+        let quotas: Api<ResourceQuota> = Api::namespaced(self.cluster.client.clone(), &name);
+        match &scope.limits {
+            Some(limits) => {
+                let quota = manifest::quota(limits);
+                quotas
+                    .patch(manifest::QUOTA, &apply, &Patch::Apply(&quota))
+                    .await
+                    .map_err(|e| from_kube(e, &format!("the quota of scope {}", scope.name)))?;
+            }
+            None => match quotas
+                .delete(manifest::QUOTA, &DeleteParams::default())
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => {
+                    return Err(from_kube(e, &format!("the quota of scope {}", scope.name)))
+                }
+            },
+        }
+        let policies: Api<NetworkPolicy> = Api::namespaced(self.cluster.client.clone(), &name);
+        policies
+            .patch(
+                manifest::ISOLATION,
+                &apply,
+                &Patch::Apply(&manifest::isolation()),
+            )
+            .await
+            .map_err(|e| from_kube(e, &format!("the network policy of scope {}", scope.name)))?;
+        self.base.in_namespace(&name)
+    }
+
+    /// The scope namespaces (not the connection's own) that hold a record of instance `id`.
+    /// Credentials confined to the connection's namespace see none.
+    async fn elsewhere(&self, id: &str) -> Result<Vec<String>> {
+        if object_name("instance", id).is_err() {
+            return Ok(Vec::new());
+        }
+        let base = self.base_namespace();
+        let params = ListParams::default()
+            .fields(&format!(
+                "metadata.name={}",
+                manifest::instance_record_name(id)
+            ))
+            .labels(&manifest::selector(KIND_INSTANCE, &Default::default()));
+        let records: Api<Secret> = Api::all(self.cluster.client.clone());
+        let found = again(|| {
+            let (api, params) = (records.clone(), params.clone());
+            async move { api.list(&params).await }
+        })
+        .await;
+        let found = match found {
+            Ok(list) => list.items,
+            Err(kube::Error::Api(s)) if s.code == 403 => return Ok(Vec::new()),
+            Err(e) => return Err(from_kube(e, &format!("instance {id}"))),
+        };
+        Ok(found
+            .into_iter()
+            .filter(|s| s.metadata.deletion_timestamp.is_none())
+            .filter(|s| manifest::read_instance_record(s).is_some_and(|r| r.spec.name == id))
+            .filter_map(|s| s.metadata.namespace)
+            .filter(|ns| manifest::scope_of(base, ns).is_some())
+            .collect())
+    }
+
+    /// The handle on the namespace that holds instance `id`.
+    async fn locate(&self, id: &str) -> Result<PodCompute> {
+        if self.base.holds(id).await? {
+            return Ok(self.base.clone());
+        }
+        match self.elsewhere(id).await?.as_slice() {
+            [] => Err(Self::missing(id)),
+            [ns] => self.base.in_namespace(ns),
+            _ => Err(Error::conflict(format!(
+                "instance {id} is in more than one scope: delete all but one with kubectl"
+            ))
+            .with_provider(SCHEME)),
+        }
+    }
+
+    /// Whether instance `name`, just claimed in `here`, is also held elsewhere beside the
+    /// base: a name is one instance across all of a connection's namespaces, so of two creates
+    /// racing in two scopes, one gives way.
+    async fn clashes(&self, name: &str, here: &str) -> Result<bool> {
+        if here != self.base_namespace() && self.base.holds(name).await? {
+            return Ok(true);
+        }
+        Ok(self.elsewhere(name).await?.iter().any(|ns| ns != here))
+    }
+}
+
+#[async_trait]
+impl Compute for ScopedCompute {
+    fn provider(&self) -> &str {
+        SCHEME
+    }
+
+    fn capability(&self) -> ComputeCapability {
+        self.base.capability()
+    }
+
+    async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
+        spec.validate()?;
+        let here = match &spec.scope {
+            Some(scope) => self.prepare(scope).await?,
+            None => self.base.clone(),
+        };
+        let name = spec.name.clone();
+        let (cm, record) = here.claim(spec).await?;
+        // Checked after the claim, before anything runs: of two racing creates, at least the
+        // later one sees the other's record and gives way.
+        match self.clashes(&name, here.namespace()).await {
+            Ok(false) => {}
+            Ok(true) => {
+                here.unclaim(&cm).await;
+                return Err(
+                    Error::already_exists(format!("instance {name} already exists"))
+                        .with_provider(SCHEME),
+                );
+            }
+            Err(e) => {
+                here.unclaim(&cm).await;
+                return Err(e);
+            }
+        }
+        here.finish(cm, record).await
+    }
+
+    async fn get(&self, id: &str) -> Result<Instance> {
+        self.locate(id).await?.get(id).await
+    }
+
+    async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
+        let records: Api<Secret> = Api::all(self.cluster.client.clone());
+        let pods = Api::all(self.cluster.client.clone());
+        match listing(records, pods, &options).await {
+            Ok((records, pods)) => {
+                let base = self.base_namespace();
+                let ours = |ns: &Option<String>| {
+                    ns.as_deref()
+                        .is_some_and(|ns| ns == base || manifest::scope_of(base, ns).is_some())
+                };
+                let records: Vec<_> = records
+                    .into_iter()
+                    .filter(|r| ours(&r.metadata.namespace))
+                    .collect();
+                Ok(PodCompute::assemble(&records, &pods, &options))
+            }
+            // Credentials confined to the connection's namespace list that one.
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => self.base.list(options).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn start(&self, id: &str) -> Result<Instance> {
+        self.locate(id).await?.start(id).await
+    }
+
+    async fn stop(&self, id: &str, options: StopOptions) -> Result<Instance> {
+        self.locate(id).await?.stop(id, options).await
+    }
+
+    async fn restart(&self, id: &str, options: StopOptions) -> Result<Instance> {
+        self.locate(id).await?.restart(id, options).await
+    }
+
+    async fn delete(&self, id: &str, options: DeleteOptions) -> Result<()> {
+        self.locate(id).await?.delete(id, options).await
+    }
+
+    async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecOutput> {
+        self.locate(id).await?.exec(id, request).await
+    }
+
+    async fn exec_stream(
+        &self,
+        id: &str,
+        request: ExecRequest,
+        stdin: Option<ByteStream>,
+    ) -> Result<ExecStream> {
+        self.locate(id)
+            .await?
+            .exec_stream(id, request, stdin)
+            .await
+    }
+
+    async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream> {
+        self.locate(id).await?.logs(id, options).await
+    }
+
+    async fn stats(&self, id: &str) -> Result<InstanceStats> {
+        self.locate(id).await?.stats(id).await
+    }
+
+    async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
+        self.locate(id).await?.resize(id, request).await
+    }
+}
