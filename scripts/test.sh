@@ -26,8 +26,12 @@ export NUBES_TEST_POSTGRES_URL NUBES_TEST_SMTP_URL NUBES_TEST_MAILDIR NUBES_TEST
 # A moto with nothing in it: what an earlier run left does not count in this one.
 curl -fsS -X POST "$NUBES_TEST_AWS_ENDPOINT/moto-api/reset" >/dev/null
 
-# Test namespaces an earlier run left on a cluster that stayed up.
+# Test namespaces an earlier run left on a cluster that stayed up, and the scope namespaces
+# made beside them (tests name theirs nt-*).
 kubectl --kubeconfig "$NUBES_K8S_KUBECONFIG" delete namespace -l nubes-test=true --wait=false >/dev/null 2>&1 || true
+kubectl --kubeconfig "$NUBES_K8S_KUBECONFIG" get namespace -l io.nubes.base -o name 2>/dev/null \
+    | grep '^namespace/nt-' \
+    | xargs -r kubectl --kubeconfig "$NUBES_K8S_KUBECONFIG" delete --wait=false >/dev/null 2>&1 || true
 
 # moto checks no signature; the SDK's credential chain reads these, as it would real ones.
 export AWS_ACCESS_KEY_ID=nubes-test-key AWS_SECRET_ACCESS_KEY=nubes-test-secret-never-shown

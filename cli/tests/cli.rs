@@ -1928,61 +1928,100 @@ fn a_server_runs_instances_on_kubernetes() {
     let kubectl = |args: &[&str]| kubectl(&kubeconfig, args);
     let dir = tempfile::tempdir().unwrap();
     let compute = format!("kubernetes://?kubeconfig={kubeconfig}&namespace={namespace}&pull=never");
-    let (mut server, addr) = serve_in(dir.path(), &compute);
-    let creds =
-        serde_json::json!({"email": "k8s@example.com", "password": "correct horse battery"});
-    http_post(&addr, "/v1/auth/register", None, creds.clone());
-    let access = http_post(&addr, "/v1/auth/login", None, creds)["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let token = http_post(
-        &addr,
-        "/v1/auth/tokens",
-        Some(&access),
-        serde_json::json!({"name": "k8s"}),
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (mut server, addr) = serve_with(dir.path(), &compute, &["--billing"]);
+    let token_of = |email: &str| {
+        let creds = serde_json::json!({"email": email, "password": "correct horse battery"});
+        http_post(&addr, "/v1/auth/register", None, creds.clone());
+        let access = http_post(&addr, "/v1/auth/login", None, creds)["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        http_post(
+            &addr,
+            "/v1/auth/tokens",
+            Some(&access),
+            serde_json::json!({"name": "k8s"}),
+        )["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     let provider = format!("http://{addr}");
-    let run = |args: &[&str]| {
+    let as_user = |token: &str, args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_cloudctl"))
             .args(["--provider", &provider])
             .args(args)
-            .env("NUBES_TOKEN", &token)
+            .env("NUBES_TOKEN", token)
             .env("NUBES_CONFIG", "/nonexistent/nubes-test/config.yaml")
             .output()
             .unwrap()
     };
-    let created = ok(&run(&[
-        "-o",
-        "json",
-        "instance",
-        "create",
-        "web",
-        "--image",
-        &image(),
-        "--cpus",
-        "0.1",
-        "--memory",
-        "32Mi",
-        "--",
-        "sleep",
-        "3600",
-    ]));
-    assert!(created.contains("\"state\": \"running\""), "{created}");
+    let create = |token: &str| {
+        let made = ok(&as_user(
+            token,
+            &[
+                "-o",
+                "json",
+                "instance",
+                "create",
+                "web",
+                "--image",
+                &image(),
+                "--cpus",
+                "0.1",
+                "--memory",
+                "32Mi",
+                "--",
+                "sleep",
+                "3600",
+            ],
+        ));
+        let made: serde_json::Value = serde_json::from_str(&made).unwrap();
+        assert_eq!(made["state"], "running", "{made}");
+        // A new user's one organization: their personal one, where the instance went.
+        let orgs = ok(&as_user(token, &["-o", "json", "org", "list"]));
+        let orgs: serde_json::Value = serde_json::from_str(&orgs).unwrap();
+        orgs[0]["id"].as_str().unwrap().to_string()
+    };
+    let (alice, bob) = (token_of("k8s-a@example.com"), token_of("k8s-b@example.com"));
+    let org_a = create(&alice);
+    let org_b = create(&bob);
     assert_eq!(
-        ok(&run(&["instance", "exec", "web", "--", "echo", "hi"])),
+        ok(&as_user(
+            &alice,
+            &["instance", "exec", "web", "--", "echo", "hi"]
+        )),
         "hi\n"
     );
-    // The pod carries the server's name for it, not the tenant's.
-    let pods = kubectl(&["get", "pods", "-n", &namespace, "-o", "name"]);
-    assert_eq!(pods.lines().count(), 1, "{pods}");
-    assert!(!pods.contains("pod/web"), "{pods}");
-    ok(&run(&["instance", "delete", "--force", "web"]));
-    fails(&run(&["instance", "get", "web"]), 3, "not found");
+    // Each organization's instances are in a namespace of its own beside the server's, whose
+    // quota is the organization's plan (Free: 2 cores, 2 GB), and the pod carries the
+    // server's name for it, not the tenant's.
+    assert!(kubectl(&["get", "pods", "-n", &namespace, "-o", "name"]).is_empty());
+    for org in [&org_a, &org_b] {
+        let ns = format!("{namespace}-{org}");
+        let pods = kubectl(&["get", "pods", "-n", &ns, "-o", "name"]);
+        assert_eq!(pods.lines().count(), 1, "{ns}: {pods}");
+        assert!(!pods.contains("pod/web"), "{pods}");
+        let hard = kubectl(&[
+            "get",
+            "resourcequota",
+            "nubes-limits",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.spec.hard.limits\\.cpu} {.spec.hard.limits\\.memory}",
+        ]);
+        assert_eq!(hard, "2 2G", "{ns}");
+    }
+    ok(&as_user(&alice, &["instance", "stop", "web"]));
+    ok(&as_user(&alice, &["instance", "start", "web"]));
+    for token in [&alice, &bob] {
+        ok(&as_user(token, &["instance", "delete", "--force", "web"]));
+        fails(&as_user(token, &["instance", "get", "web"]), 3, "not found");
+    }
     server.kill().unwrap();
     server.wait().unwrap();
+    let base = format!("io.nubes.base={namespace}");
+    kubectl(&["delete", "namespace", "-l", &base, "--wait=false"]);
     kubectl(&["delete", "namespace", &namespace, "--wait=false"]);
 }

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use nubes::{
     ByteStream, Compute, ComputeCapability, DeleteOptions, Error, ErrorKind, ExecRequest,
     ExecStream, Instance, InstanceSpec, InstanceState, InstanceStats, LogOptions, LogStream,
-    ResizeRequest, Result, StopOptions,
+    ResizeRequest, Result, Scope, StopOptions,
 };
 use nubes_auth::token;
 use nubes_auth::Action;
@@ -275,6 +275,13 @@ impl Instances {
             size: Resources::of(&spec),
         };
         let paid = self.admit(&row).await?;
+        spec.scope = match self.scope(&row.org_id).await {
+            Ok(scope) => scope,
+            Err(e) => {
+                self.unmake(&row, paid).await?;
+                return Err(e);
+            }
+        };
         match compute.create(spec).await {
             Ok(live) => {
                 self.announce("instance.created", &row, Some(live.state));
@@ -285,6 +292,21 @@ impl Instances {
                 Err(e)
             }
         }
+    }
+
+    /// The share of a direct provider an organization's instances are kept in (a Kubernetes
+    /// namespace of its own), bounded, where the server bills, by the plan of its creator that
+    /// holds its instances together. The fleet's agents are not told whose instance they run.
+    async fn scope(&self, org_id: &str) -> Result<Option<Scope>> {
+        if self.fleet.is_some() {
+            return Ok(None);
+        }
+        let mut scope = Scope::new(org_id);
+        if let Some((billing, _)) = &self.billing {
+            let creator = self.db.org_creator(org_id).await?;
+            scope = scope.limits(billing.current(&creator).await?.0.limits);
+        }
+        Ok(Some(scope))
     }
 
     /// Admits a new instance before it is made: under the locks of its creator and of its

@@ -200,6 +200,10 @@ async fn bad_input(c: &dyn Compute, fx: &Fixture) -> CaseResult {
             spec(fx, "bad7").label("io.nubes.managed", "x"),
         ),
         ("zero disk", spec(fx, "bad8").disk(0)),
+        (
+            "malformed scope",
+            spec(fx, "bad10").scope(crate::Scope::new("Org/1")),
+        ),
     ];
     let mut empty_command = spec(fx, "bad9");
     empty_command.command = Some(Vec::new());

@@ -126,7 +126,11 @@ impl PodCompute {
 
     /// The second half of a create: the pod of a claimed record, running; on failure the
     /// record goes too.
-    pub(crate) async fn finish(&self, mut cm: Secret, mut record: InstanceRecord) -> Result<Instance> {
+    pub(crate) async fn finish(
+        &self,
+        mut cm: Secret,
+        mut record: InstanceRecord,
+    ) -> Result<Instance> {
         match self.launch(&mut cm, &mut record).await {
             Ok(pod) => Ok(Self::view(&cm, &record, Some(&pod))),
             Err(e) => {
@@ -137,7 +141,11 @@ impl PodCompute {
     }
 
     /// Records and pods read from the API server as instances, those matching `options`.
-    pub(crate) fn assemble(records: &[Secret], pods: &[Pod], options: &ListOptions) -> Vec<Instance> {
+    pub(crate) fn assemble(
+        records: &[Secret],
+        pods: &[Pod],
+        options: &ListOptions,
+    ) -> Vec<Instance> {
         let mut out = Vec::new();
         for cm in records
             .iter()

@@ -277,7 +277,11 @@ mod tests {
         let d = Settings::parse("kubernetes://").unwrap();
         assert_eq!(d.pull_policy, "IfNotPresent");
         assert!(!d.allow_root && d.scopes);
-        assert!(!Settings::parse("kubernetes://?scopes=shared").unwrap().scopes);
+        assert!(
+            !Settings::parse("kubernetes://?scopes=shared")
+                .unwrap()
+                .scopes
+        );
         for bad in [
             "kubernetes://host:6443",
             "kubernetes://?namespace=Dev",

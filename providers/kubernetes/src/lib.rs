@@ -21,8 +21,8 @@ pub use config::{Cluster, Settings};
 pub use disk::ClaimDisk;
 pub use error::{from_kube, from_status};
 pub use function::{JobFunction, ASYNC_MAX, PAYLOAD_MAX, RESULT_MAX};
-pub use scopes::ScopedCompute;
 use nubes_core::{Cloud, Registry, Result};
+pub use scopes::ScopedCompute;
 
 /// `kubernetes://` with the ambient configuration (`KUBECONFIG`, `~/.kube/config`, or the
 /// in-cluster service account), or `kubernetes://?context=NAME&namespace=NS`; see [`Settings`]

@@ -499,7 +499,10 @@ pub fn quota(limits: &Resources) -> ResourceQuota {
 /// cluster's network plugin where it implements NetworkPolicy (Calico, Cilium, ...).
 pub fn isolation() -> NetworkPolicy {
     NetworkPolicy {
-        metadata: meta(ISOLATION, [(MANAGED.to_string(), "true".to_string())].into()),
+        metadata: meta(
+            ISOLATION,
+            [(MANAGED.to_string(), "true".to_string())].into(),
+        ),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector::default()),
             policy_types: Some(vec!["Ingress".into()]),
@@ -528,7 +531,11 @@ mod tests {
         assert!(is_scope_namespace(&ns, "nubes", &scope));
         assert!(!is_scope_namespace(&ns, "other", &scope));
         assert!(!is_scope_namespace(&Namespace::default(), "nubes", &scope));
-        let hard = quota(scope.limits.as_ref().unwrap()).spec.unwrap().hard.unwrap();
+        let hard = quota(scope.limits.as_ref().unwrap())
+            .spec
+            .unwrap()
+            .hard
+            .unwrap();
         assert_eq!(hard["limits.cpu"], Quantity("2500m".into()));
         assert_eq!(hard["requests.cpu"], hard["limits.cpu"]);
         assert_eq!(hard["limits.memory"], Quantity((2u64 << 30).to_string()));

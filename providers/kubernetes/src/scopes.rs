@@ -116,9 +116,7 @@ impl ScopedCompute {
             {
                 Ok(_) => {}
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => {
-                    return Err(from_kube(e, &format!("the quota of scope {}", scope.name)))
-                }
+                Err(e) => return Err(from_kube(e, &format!("the quota of scope {}", scope.name))),
             },
         }
         let policies: Api<NetworkPolicy> = Api::namespaced(self.cluster.client.clone(), &name);
@@ -281,10 +279,7 @@ impl Compute for ScopedCompute {
         request: ExecRequest,
         stdin: Option<ByteStream>,
     ) -> Result<ExecStream> {
-        self.locate(id)
-            .await?
-            .exec_stream(id, request, stdin)
-            .await
+        self.locate(id).await?.exec_stream(id, request, stdin).await
     }
 
     async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream> {

@@ -55,7 +55,10 @@ async fn hard(admin: &kube::Client, ns: &str) -> Option<(String, String)> {
     let quotas: Api<ResourceQuota> = Api::namespaced(admin.clone(), ns);
     let q = quotas.get_opt("nubes-limits").await.unwrap()?;
     let hard = q.spec?.hard?;
-    Some((hard["limits.cpu"].0.clone(), hard["limits.memory"].0.clone()))
+    Some((
+        hard["limits.cpu"].0.clone(),
+        hard["limits.memory"].0.clone(),
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -151,14 +154,13 @@ async fn each_scope_is_a_namespace_its_quota_holds_and_one_handle_reaches_all() 
             hard(&admin, &ns_a).await,
             Some(("600m".into(), (256u64 << 20).to_string()))
         );
-        assert_eq!(compute.start("a-1").await.unwrap().state, InstanceState::Running);
+        assert_eq!(
+            compute.start("a-1").await.unwrap().state,
+            InstanceState::Running
+        );
 
         // A name is one instance across the scopes and the connection's namespace.
-        for (name, scope) in [
-            ("a-1", Some("orgb")),
-            ("p-1", Some("orga")),
-            ("b-1", None),
-        ] {
+        for (name, scope) in [("a-1", Some("orgb")), ("p-1", Some("orga")), ("b-1", None)] {
             let mut spec = sleeper(name, 0.1);
             if let Some(s) = scope {
                 spec = spec.scope(Scope::new(s));
@@ -228,7 +230,10 @@ async fn two_creates_racing_one_name_in_two_scopes_leave_one_instance() {
                     .filter(|r| **r == record)
                     .count();
             }
-            assert_eq!(held, made, "round {round}: records left {held}, made {made}");
+            assert_eq!(
+                held, made,
+                "round {round}: records left {held}, made {made}"
+            );
             if made == 1 {
                 compute.delete(&name, DeleteOptions::force()).await.unwrap();
             }
