@@ -62,7 +62,7 @@ impl PodCompute {
     pub(crate) async fn holds(&self, id: &str) -> Result<bool> {
         match self.record(id).await {
             Ok(_) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) if Self::no_record(&e) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -194,7 +194,15 @@ impl PodCompute {
     }
 
     fn missing(id: &str) -> Error {
-        Error::not_found(format!("instance {id} not found")).with_provider(SCHEME)
+        Error::not_found(format!("instance {id} not found"))
+            .with_provider(SCHEME)
+            .with_source(NoRecord)
+    }
+
+    /// Whether `e` says this namespace holds no record of the instance: every operation looks
+    /// for the record before it does anything, so one that failed so did nothing.
+    pub(crate) fn no_record(e: &Error) -> bool {
+        std::error::Error::source(e).is_some_and(|s| s.is::<NoRecord>())
     }
 
     /// The record of instance `id` (its name: an instance's id is its name).
@@ -432,6 +440,18 @@ fn byte_chunks(
     })
     .boxed()
 }
+
+/// Marks the `NotFound` of an instance whose record is not in the namespace looked in.
+#[derive(Debug)]
+struct NoRecord;
+
+impl std::fmt::Display for NoRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no instance record in this namespace")
+    }
+}
+
+impl std::error::Error for NoRecord {}
 
 /// How long a pod refused by a ResourceQuota is tried again: the quota's usage is counted down
 /// by a controller a moment after a pod goes, and is unknown for a moment after the quota is

@@ -5,7 +5,8 @@
 //! instance is found by its name wherever it is, so a platform keeps one handle for every
 //! tenant, and its metering lists them all at once.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Secret};
@@ -24,6 +25,9 @@ use crate::error::{again, from_kube};
 use crate::manifest::{self, KIND_INSTANCE};
 use crate::SCHEME;
 
+/// How many instances outside the connection's namespace a handle remembers the place of.
+const FOUND_MAX: usize = 4096;
+
 /// Who writes the quota and the policy, for server-side apply.
 const MANAGER: &str = "nubes";
 
@@ -32,6 +36,9 @@ const MANAGER: &str = "nubes";
 pub struct ScopedCompute {
     base: PodCompute,
     cluster: Arc<Cluster>,
+    /// Where instances outside the connection's namespace were last found, so that calls on
+    /// them go straight there; a namespace found not to hold one any more is looked past.
+    found: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl ScopedCompute {
@@ -39,6 +46,53 @@ impl ScopedCompute {
         Self {
             base: PodCompute::new(cluster.clone()),
             cluster,
+            found: Arc::default(),
+        }
+    }
+
+    fn remember(&self, id: &str, ns: &str) {
+        if ns == self.base_namespace() {
+            return;
+        }
+        if let Ok(mut found) = self.found.lock() {
+            // Bounded: a handle that met many instances forgets them and looks again.
+            if found.len() >= FOUND_MAX {
+                found.clear();
+            }
+            found.insert(id.to_string(), ns.to_string());
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut found) = self.found.lock() {
+            found.remove(id);
+        }
+    }
+
+    /// The handle on where `id` was last found: the connection's namespace unless it was
+    /// found elsewhere.
+    fn last_seen(&self, id: &str) -> PodCompute {
+        let ns = self.found.lock().ok().and_then(|f| f.get(id).cloned());
+        ns.and_then(|ns| self.base.in_namespace(&ns).ok())
+            .unwrap_or_else(|| self.base.clone())
+    }
+
+    /// Runs `op` on the namespace that holds instance `id`: where it was last seen, and if that
+    /// namespace holds no record of it (so `op` did nothing), where it is now.
+    async fn on<T, F, Fut>(&self, id: &str, op: F) -> Result<T>
+    where
+        F: Fn(PodCompute) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let first = self.last_seen(id);
+        match op(first.clone()).await {
+            Err(e) if PodCompute::no_record(&e) => {
+                self.forget(id);
+                let here = self.locate(id, first.namespace()).await?;
+                self.remember(id, here.namespace());
+                op(here).await
+            }
+            result => result,
         }
     }
 
@@ -164,12 +218,18 @@ impl ScopedCompute {
             .collect())
     }
 
-    /// The handle on the namespace that holds instance `id`.
-    async fn locate(&self, id: &str) -> Result<PodCompute> {
-        if self.base.holds(id).await? {
+    /// The handle on the namespace that holds instance `id`, not looking in `looked` again.
+    async fn locate(&self, id: &str, looked: &str) -> Result<PodCompute> {
+        if looked != self.base_namespace() && self.base.holds(id).await? {
             return Ok(self.base.clone());
         }
-        match self.elsewhere(id).await?.as_slice() {
+        let found: Vec<String> = self
+            .elsewhere(id)
+            .await?
+            .into_iter()
+            .filter(|ns| ns != looked)
+            .collect();
+        match found.as_slice() {
             [] => Err(Self::missing(id)),
             [ns] => self.base.in_namespace(ns),
             _ => Err(Error::conflict(format!(
@@ -224,11 +284,13 @@ impl Compute for ScopedCompute {
                 return Err(e);
             }
         }
-        here.finish(cm, record).await
+        let made = here.finish(cm, record).await?;
+        self.remember(&name, here.namespace());
+        Ok(made)
     }
 
     async fn get(&self, id: &str) -> Result<Instance> {
-        self.locate(id).await?.get(id).await
+        self.on(id, |c| async move { c.get(id).await }).await
     }
 
     async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
@@ -254,23 +316,41 @@ impl Compute for ScopedCompute {
     }
 
     async fn start(&self, id: &str) -> Result<Instance> {
-        self.locate(id).await?.start(id).await
+        self.on(id, |c| async move { c.start(id).await }).await
     }
 
     async fn stop(&self, id: &str, options: StopOptions) -> Result<Instance> {
-        self.locate(id).await?.stop(id, options).await
+        self.on(id, |c| {
+            let options = options.clone();
+            async move { c.stop(id, options).await }
+        })
+        .await
     }
 
     async fn restart(&self, id: &str, options: StopOptions) -> Result<Instance> {
-        self.locate(id).await?.restart(id, options).await
+        self.on(id, |c| {
+            let options = options.clone();
+            async move { c.restart(id, options).await }
+        })
+        .await
     }
 
     async fn delete(&self, id: &str, options: DeleteOptions) -> Result<()> {
-        self.locate(id).await?.delete(id, options).await
+        self.on(id, |c| {
+            let options = options.clone();
+            async move { c.delete(id, options).await }
+        })
+        .await?;
+        self.forget(id);
+        Ok(())
     }
 
     async fn exec(&self, id: &str, request: ExecRequest) -> Result<ExecOutput> {
-        self.locate(id).await?.exec(id, request).await
+        self.on(id, |c| {
+            let request = request.clone();
+            async move { c.exec(id, request).await }
+        })
+        .await
     }
 
     async fn exec_stream(
@@ -279,18 +359,45 @@ impl Compute for ScopedCompute {
         request: ExecRequest,
         stdin: Option<ByteStream>,
     ) -> Result<ExecStream> {
-        self.locate(id).await?.exec_stream(id, request, stdin).await
+        // A try that finds no record returns before it reads stdin: the stream waits in a
+        // slot, taken by whichever try first reads it.
+        let has_stdin = stdin.is_some();
+        let slot = Arc::new(Mutex::new(stdin));
+        self.on(id, |c| {
+            let request = request.clone();
+            let stdin = has_stdin.then(|| taken_once(slot.clone()));
+            async move { c.exec_stream(id, request, stdin).await }
+        })
+        .await
     }
 
     async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream> {
-        self.locate(id).await?.logs(id, options).await
+        self.on(id, |c| {
+            let options = options.clone();
+            async move { c.logs(id, options).await }
+        })
+        .await
     }
 
     async fn stats(&self, id: &str) -> Result<InstanceStats> {
-        self.locate(id).await?.stats(id).await
+        self.on(id, |c| async move { c.stats(id).await }).await
     }
 
     async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance> {
-        self.locate(id).await?.resize(id, request).await
+        self.on(id, |c| {
+            let request = request.clone();
+            async move { c.resize(id, request).await }
+        })
+        .await
     }
+}
+
+/// A stream that takes the one in `slot` when it is first read, and is empty if another took
+/// it first.
+fn taken_once(slot: Arc<Mutex<Option<ByteStream>>>) -> ByteStream {
+    use futures::StreamExt;
+    futures::stream::once(async move { slot.lock().ok().and_then(|mut s| s.take()) })
+        .filter_map(futures::future::ready)
+        .flatten()
+        .boxed()
 }

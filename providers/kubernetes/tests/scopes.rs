@@ -241,3 +241,42 @@ async fn two_creates_racing_one_name_in_two_scopes_leave_one_instance() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handle_follows_an_instance_another_made_again_in_another_scope() {
+    common::in_namespace("moved", |ns| async move {
+        let (mine, theirs) = (compute(&ns).await, compute(&ns).await);
+        mine.create(sleeper("m-1", 0.05).scope(Scope::new("x")))
+            .await
+            .unwrap();
+        // Another server process deletes it and makes one of that name in another scope.
+        theirs.delete("m-1", DeleteOptions::force()).await.unwrap();
+        theirs
+            .create(sleeper("m-1", 0.05).scope(Scope::new("y")))
+            .await
+            .unwrap();
+        // This handle last saw it in x: it looks past x and finds it in y, with the stdin of a
+        // streamed exec still whole for the try that runs.
+        assert_eq!(mine.get("m-1").await.unwrap().state, InstanceState::Running);
+        theirs.delete("m-1", DeleteOptions::force()).await.unwrap();
+        theirs
+            .create(sleeper("m-1", 0.05).scope(Scope::new("x")))
+            .await
+            .unwrap();
+        let stdin: nubes_core::ByteStream =
+            Box::pin(futures::stream::iter([Ok(bytes::Bytes::from("moved"))]));
+        let stream = mine
+            .exec_stream("m-1", ExecRequest::new(["cat"]), Some(stdin))
+            .await
+            .unwrap();
+        let out = nubes_core::collect_exec(stream, None).await.unwrap();
+        assert_eq!(out.stdout, "moved".as_bytes());
+        assert_eq!(out.exit_code, 0);
+        mine.delete("m-1", DeleteOptions::force()).await.unwrap();
+        assert_eq!(
+            theirs.get("m-1").await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+    })
+    .await;
+}
