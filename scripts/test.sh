@@ -48,6 +48,20 @@ log "cargo test"
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "${NUBES_TEST_LOG:-/tmp/nubes-test.log}"
 status=${PIPESTATUS[0]}
 
+# The Python package, built by maturin into its venv: pytest (memory, Docker, a local directory,
+# qemu-img and a live `cloudctl serve`), mypy --strict, and the examples.
+log "python package: pytest, mypy --strict, examples"
+ensure_python_package
+export NUBES_TEST_CLOUDCTL="${CARGO_TARGET_DIR:-$PWD/target}/debug/cloudctl"
+(
+  cd bindings/python
+  "$NUBES_TEST_PY" -m pytest -q -s
+  "$NUBES_TEST_PY" -m mypy --strict python/nubes tests examples
+  "$NUBES_TEST_PY" examples/run_and_exec.py docker://
+  "$NUBES_TEST_PY" examples/upload_directory.py python/nubes 'memory://'
+  "$NUBES_TEST_PY" examples/fan_out.py docker://
+) || status=1
+
 # Tier 2: the Docker conformance suite again, on an engine whose storage driver enforces disk
 # limits, so the positive side of `disk_limit` runs. Reported as skipped, with the reason, only
 # where this machine cannot run btrfs; a tier that could run here and did not is a failure.

@@ -1,0 +1,119 @@
+//! A connection: `Cloud.connect(uri)` for the blocking API, `AsyncCloud.connect(uri)` for
+//! asyncio. Both hold the same SDK `Cloud` and hand out its services.
+
+use pyo3::prelude::*;
+
+use crate::runtime::{awaitable, block};
+use crate::{compute, disk, function, storage};
+
+async fn connect(uri: String, token: Option<String>) -> nubes::Result<nubes::Cloud> {
+    use nubes::prelude::Connect;
+    match token {
+        Some(token) => nubes::remote::connect_with_token(&uri, &token).await,
+        None => nubes::Cloud::connect(&uri).await,
+    }
+}
+
+/// A connection to one provider, its services used by blocking calls that release the GIL.
+#[pyclass(frozen, module = "nubes")]
+#[derive(Debug, Clone)]
+pub struct Cloud {
+    pub inner: nubes::Cloud,
+}
+
+#[pymethods]
+impl Cloud {
+    /// Connects to `uri`: `memory://`, `docker://`, `local:///srv/data`, `qemu:///system`, or a
+    /// Nubes server's `https://...` with `token` (an access or API token; `NUBES_TOKEN` when
+    /// omitted).
+    #[staticmethod]
+    #[pyo3(signature = (uri, token = None))]
+    fn connect(py: Python<'_>, uri: String, token: Option<String>) -> PyResult<Self> {
+        let inner = block(py, connect(uri, token))?;
+        Ok(Self { inner })
+    }
+
+    /// The provider's name (`docker`, `memory`, ...).
+    #[getter]
+    fn provider(&self) -> String {
+        self.inner.provider().to_string()
+    }
+
+    /// Instances; raises `Unsupported` where the provider has none.
+    #[getter]
+    fn compute(&self) -> PyResult<compute::Compute> {
+        compute::Compute::of(&self.inner)
+    }
+
+    /// Buckets and objects; raises `Unsupported` where the provider has none.
+    #[getter]
+    fn storage(&self) -> PyResult<storage::Storage> {
+        storage::Storage::of(&self.inner)
+    }
+
+    /// Disk images; raises `Unsupported` where the provider has none.
+    #[getter]
+    fn disk(&self) -> PyResult<disk::Disk> {
+        disk::Disk::of(&self.inner)
+    }
+
+    /// Functions; raises `Unsupported` where the provider has none.
+    #[getter]
+    fn function(&self) -> PyResult<function::Function> {
+        function::Function::of(&self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Cloud(provider={:?})", self.inner.provider())
+    }
+}
+
+/// As [`Cloud`], for asyncio: every call returns an awaitable and never blocks the event loop.
+#[pyclass(frozen, module = "nubes")]
+#[derive(Debug, Clone)]
+pub struct AsyncCloud {
+    pub inner: nubes::Cloud,
+}
+
+#[pymethods]
+impl AsyncCloud {
+    /// Connects to `uri` (see `Cloud.connect`); await it.
+    #[staticmethod]
+    #[pyo3(signature = (uri, token = None))]
+    fn connect(py: Python<'_>, uri: String, token: Option<String>) -> PyResult<Bound<'_, PyAny>> {
+        awaitable(py, async move {
+            Ok(AsyncCloud {
+                inner: connect(uri, token).await?,
+            })
+        })
+    }
+
+    #[getter]
+    fn provider(&self) -> String {
+        self.inner.provider().to_string()
+    }
+
+    #[getter]
+    fn compute(&self) -> PyResult<compute::AsyncCompute> {
+        compute::AsyncCompute::of(&self.inner)
+    }
+
+    #[getter]
+    fn storage(&self) -> PyResult<storage::AsyncStorage> {
+        storage::AsyncStorage::of(&self.inner)
+    }
+
+    #[getter]
+    fn disk(&self) -> PyResult<disk::AsyncDisk> {
+        disk::AsyncDisk::of(&self.inner)
+    }
+
+    #[getter]
+    fn function(&self) -> PyResult<function::AsyncFunction> {
+        function::AsyncFunction::of(&self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("AsyncCloud(provider={:?})", self.inner.provider())
+    }
+}

@@ -1,0 +1,392 @@
+//! Buckets and objects: `Storage` (blocking; objects stream to and from binary files in pieces)
+//! and `AsyncStorage` (asyncio).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use nubes::{ByteStream, GetOptions, ListObjectsOptions};
+use pyo3::exceptions::{PyStopAsyncIteration, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use tokio::sync::Mutex;
+
+use crate::errors::to_py;
+use crate::runtime::{awaitable, block};
+use crate::types::{Bucket, ObjectInfo};
+
+type Handle = Arc<dyn nubes::Storage>;
+
+/// How much of a file is read, and held, at a time.
+const PIECE: usize = 1 << 20;
+/// Pieces read ahead of the upload.
+const AHEAD: usize = 4;
+
+/// `range=(start, end)` (end exclusive) or `(start, None)` for the rest.
+fn get_options(range: Option<(u64, Option<u64>)>) -> nubes::Result<GetOptions> {
+    Ok(match range {
+        None => GetOptions::default(),
+        Some((start, None)) => GetOptions::range(nubes::ByteRange::from(start)),
+        Some((start, Some(end))) if end >= start => GetOptions::range(start..end),
+        Some((start, Some(end))) => {
+            return Err(nubes::Error::invalid_input(format!(
+                "range ({start}, {end}) ends before it starts"
+            )))
+        }
+    })
+}
+
+fn list_options(prefix: Option<String>, page_size: Option<usize>) -> ListObjectsOptions {
+    let mut o = ListObjectsOptions::default();
+    o.prefix = prefix;
+    o.limit = page_size;
+    o
+}
+
+mod ops {
+    use super::*;
+
+    pub async fn create_bucket(s: Handle, name: String) -> nubes::Result<Bucket> {
+        Ok(s.create_bucket(&name).await?.into())
+    }
+    pub async fn list_buckets(s: Handle) -> nubes::Result<Vec<Bucket>> {
+        Ok(s.list_buckets()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+    pub async fn delete_bucket(s: Handle, name: String) -> nubes::Result<()> {
+        s.delete_bucket(&name).await
+    }
+    pub async fn put(
+        s: Handle,
+        b: String,
+        k: String,
+        body: ByteStream,
+    ) -> nubes::Result<ObjectInfo> {
+        Ok(s.put(&b, &k, body).await?.into())
+    }
+    pub async fn get(s: Handle, b: String, k: String, o: GetOptions) -> nubes::Result<Bytes> {
+        let got = s.get(&b, &k, o).await?;
+        let parts: Vec<Bytes> = got.body.0.try_collect().await?;
+        Ok(parts.concat().into())
+    }
+    pub async fn open(s: Handle, b: String, k: String, o: GetOptions) -> nubes::Result<ByteStream> {
+        Ok(s.get(&b, &k, o).await?.body.0)
+    }
+    pub async fn head(s: Handle, b: String, k: String) -> nubes::Result<ObjectInfo> {
+        Ok(s.head(&b, &k).await?.into())
+    }
+    pub async fn delete(s: Handle, b: String, k: String) -> nubes::Result<()> {
+        s.delete(&b, &k).await
+    }
+
+    /// The next object of a listing, fetching the next page when the one held is used up.
+    pub async fn next(cursor: Arc<Mutex<Cursor>>) -> nubes::Result<Option<ObjectInfo>> {
+        let mut c = cursor.lock().await;
+        while c.held.is_empty() && !c.done {
+            let page = c.storage.list(&c.bucket, c.options.clone()).await?;
+            c.held.extend(page.objects.into_iter().map(Into::into));
+            c.done = page.next.is_none();
+            c.options.continuation = page.next;
+        }
+        Ok(c.held.pop_front())
+    }
+}
+
+/// Where a listing is: the page held and the token of the next.
+#[derive(Debug)]
+pub struct Cursor {
+    storage: Handle,
+    bucket: String,
+    options: ListObjectsOptions,
+    held: VecDeque<ObjectInfo>,
+    done: bool,
+}
+
+fn cursor(storage: Handle, bucket: String, options: ListObjectsOptions) -> Arc<Mutex<Cursor>> {
+    Arc::new(Mutex::new(Cursor {
+        storage,
+        bucket,
+        options,
+        held: VecDeque::new(),
+        done: false,
+    }))
+}
+
+/// Buckets and objects of one provider; every call blocks with the GIL released.
+#[pyclass(frozen, module = "nubes")]
+#[derive(Debug, Clone)]
+pub struct Storage {
+    inner: Handle,
+}
+
+impl Storage {
+    pub fn of(cloud: &nubes::Cloud) -> PyResult<Self> {
+        Ok(Self {
+            inner: cloud.storage().map_err(to_py)?,
+        })
+    }
+}
+
+#[pymethods]
+impl Storage {
+    fn create_bucket(&self, py: Python<'_>, name: String) -> PyResult<Bucket> {
+        block(py, ops::create_bucket(self.inner.clone(), name))
+    }
+
+    fn list_buckets(&self, py: Python<'_>) -> PyResult<Vec<Bucket>> {
+        block(py, ops::list_buckets(self.inner.clone()))
+    }
+
+    /// Deletes an empty bucket (`Conflict` while it holds objects).
+    fn delete_bucket(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        block(py, ops::delete_bucket(self.inner.clone(), name))
+    }
+
+    /// Writes an object from `bytes`, or from a binary file object read a piece (1 MiB) at a
+    /// time while earlier pieces upload.
+    fn put(
+        &self,
+        py: Python<'_>,
+        bucket: String,
+        key: String,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<ObjectInfo> {
+        if let Ok(b) = data.cast::<PyBytes>() {
+            let body: ByteStream = futures::stream::once(futures::future::ready(Ok(
+                Bytes::copy_from_slice(b.as_bytes()),
+            )))
+            .boxed();
+            return block(py, ops::put(self.inner.clone(), bucket, key, body));
+        }
+        if !data.hasattr("read")? {
+            return Err(PyTypeError::new_err(
+                "data is bytes or a binary file object",
+            ));
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel::<nubes::Result<Bytes>>(AHEAD);
+        let body = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|piece| (piece, rx))
+        })
+        .boxed();
+        let runtime = pyo3_async_runtimes::tokio::get_runtime();
+        let upload = runtime.spawn(ops::put(self.inner.clone(), bucket, key, body));
+        loop {
+            let piece = data.call_method1("read", (PIECE,))?;
+            let piece = piece
+                .cast::<PyBytes>()
+                .map_err(|_| {
+                    PyTypeError::new_err(
+                        "the file's read() returned no bytes: open it in binary mode",
+                    )
+                })?
+                .as_bytes();
+            if piece.is_empty() {
+                break;
+            }
+            let piece = Bytes::copy_from_slice(piece);
+            // The upload ended early (it failed): its error is the answer.
+            if py.detach(|| tx.blocking_send(Ok(piece))).is_err() {
+                break;
+            }
+        }
+        drop(tx);
+        py.detach(|| runtime.block_on(upload))
+            .map_err(|e| to_py(nubes::Error::unexpected(format!("the upload stopped: {e}"))))?
+            .map_err(to_py)
+    }
+
+    /// The object's bytes, or those of `range=(start, end)` (end exclusive; `None` for the rest).
+    #[pyo3(signature = (bucket, key, *, range=None))]
+    fn get(
+        &self,
+        py: Python<'_>,
+        bucket: String,
+        key: String,
+        range: Option<(u64, Option<u64>)>,
+    ) -> PyResult<Bytes> {
+        let o = get_options(range).map_err(to_py)?;
+        block(py, ops::get(self.inner.clone(), bucket, key, o))
+    }
+
+    /// Writes the object into a binary file object a piece at a time; returns the bytes written.
+    #[pyo3(signature = (bucket, key, file, *, range=None))]
+    fn get_into(
+        &self,
+        py: Python<'_>,
+        bucket: String,
+        key: String,
+        file: &Bound<'_, PyAny>,
+        range: Option<(u64, Option<u64>)>,
+    ) -> PyResult<u64> {
+        let o = get_options(range).map_err(to_py)?;
+        let stream = block(py, ops::open(self.inner.clone(), bucket, key, o))?;
+        let stream = Arc::new(Mutex::new(stream));
+        let mut written = 0u64;
+        loop {
+            let s = stream.clone();
+            let piece = block(py, async move { s.lock().await.next().await.transpose() })?;
+            let Some(piece) = piece else {
+                return Ok(written);
+            };
+            written += piece.len() as u64;
+            file.call_method1("write", (PyBytes::new(py, &piece),))?;
+        }
+    }
+
+    fn head(&self, py: Python<'_>, bucket: String, key: String) -> PyResult<ObjectInfo> {
+        block(py, ops::head(self.inner.clone(), bucket, key))
+    }
+
+    /// The bucket's objects (with keys starting with `prefix`), in key order, fetched a page
+    /// at a time as the iterator goes.
+    #[pyo3(signature = (bucket, *, prefix=None, page_size=None))]
+    fn list(&self, bucket: String, prefix: Option<String>, page_size: Option<usize>) -> Objects {
+        Objects {
+            cursor: cursor(self.inner.clone(), bucket, list_options(prefix, page_size)),
+        }
+    }
+
+    fn delete(&self, py: Python<'_>, bucket: String, key: String) -> PyResult<()> {
+        block(py, ops::delete(self.inner.clone(), bucket, key))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Storage(provider={:?})", self.inner.provider())
+    }
+}
+
+/// A bucket's objects, page by page.
+#[pyclass(frozen, module = "nubes")]
+#[derive(Debug)]
+pub struct Objects {
+    cursor: Arc<Mutex<Cursor>>,
+}
+
+#[pymethods]
+impl Objects {
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<ObjectInfo>> {
+        block(py, ops::next(self.cursor.clone()))
+    }
+}
+
+/// As [`Storage`], for asyncio.
+#[pyclass(frozen, module = "nubes")]
+#[derive(Debug, Clone)]
+pub struct AsyncStorage {
+    inner: Handle,
+}
+
+impl AsyncStorage {
+    pub fn of(cloud: &nubes::Cloud) -> PyResult<Self> {
+        Ok(Self {
+            inner: cloud.storage().map_err(to_py)?,
+        })
+    }
+}
+
+#[pymethods]
+impl AsyncStorage {
+    fn create_bucket<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::create_bucket(self.inner.clone(), name))
+    }
+
+    fn list_buckets<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::list_buckets(self.inner.clone()))
+    }
+
+    fn delete_bucket<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::delete_bucket(self.inner.clone(), name))
+    }
+
+    /// Writes an object from `bytes`.
+    fn put<'py>(
+        &self,
+        py: Python<'py>,
+        bucket: String,
+        key: String,
+        data: Vec<u8>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let body: ByteStream =
+            futures::stream::once(futures::future::ready(Ok(Bytes::from(data)))).boxed();
+        awaitable(py, ops::put(self.inner.clone(), bucket, key, body))
+    }
+
+    #[pyo3(signature = (bucket, key, *, range=None))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        bucket: String,
+        key: String,
+        range: Option<(u64, Option<u64>)>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let o = get_options(range).map_err(to_py)?;
+        awaitable(py, ops::get(self.inner.clone(), bucket, key, o))
+    }
+
+    fn head<'py>(
+        &self,
+        py: Python<'py>,
+        bucket: String,
+        key: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::head(self.inner.clone(), bucket, key))
+    }
+
+    /// An async iterator of the bucket's objects, a page at a time.
+    #[pyo3(signature = (bucket, *, prefix=None, page_size=None))]
+    fn list(
+        &self,
+        bucket: String,
+        prefix: Option<String>,
+        page_size: Option<usize>,
+    ) -> AsyncObjects {
+        AsyncObjects {
+            cursor: cursor(self.inner.clone(), bucket, list_options(prefix, page_size)),
+        }
+    }
+
+    fn delete<'py>(
+        &self,
+        py: Python<'py>,
+        bucket: String,
+        key: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, ops::delete(self.inner.clone(), bucket, key))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("AsyncStorage(provider={:?})", self.inner.provider())
+    }
+}
+
+/// A bucket's objects, page by page, for `async for`.
+#[pyclass(frozen, module = "nubes")]
+#[derive(Debug)]
+pub struct AsyncObjects {
+    cursor: Arc<Mutex<Cursor>>,
+}
+
+#[pymethods]
+impl AsyncObjects {
+    fn __aiter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let cursor = self.cursor.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            match ops::next(cursor).await.map_err(to_py)? {
+                Some(o) => Ok(o),
+                None => Err(PyStopAsyncIteration::new_err(())),
+            }
+        })
+    }
+}

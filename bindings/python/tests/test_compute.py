@@ -1,0 +1,68 @@
+"""Instances through Python, sync and asyncio, on memory and on the Docker Engine."""
+
+import asyncio
+from typing import List
+
+import pytest
+
+import nubes
+from conftest import IMAGE, unique
+
+
+def image_of(cloud: nubes.Cloud) -> str:
+    return "busybox" if cloud.provider == "memory" else IMAGE
+
+
+@pytest.mark.parametrize("backend", ["memory", "docker"])
+def test_lifecycle_exec_and_logs(backend: str, request: pytest.FixtureRequest) -> None:
+    cloud: nubes.Cloud = request.getfixturevalue(backend)
+    c = cloud.compute
+    name = unique("py")
+    made = c.create(name, image_of(cloud), cpus=0.5, memory="64Mi",
+                    command=["sh", "-c", "echo started; sleep 600"], labels={"suite": "py"})
+    try:
+        assert made.state == "running" and made.name == name
+        assert "Instance(" in repr(made) and name in repr(made)
+        assert made.memory == 64 << 20
+        assert [i.name for i in c.list(labels={"suite": "py"}) if i.name == name] == [name]
+        if cloud.provider == "memory":
+            return
+        out = c.exec(made.id, ["sh", "-c", "cat; echo oops >&2; exit 3"], stdin="hello")
+        assert (out.exit_code, out.stdout, out.stderr, out.ok) == (3, b"hello", b"oops\n", False)
+        assert c.exec(made.id, ["sh", "-c", "echo $A"], env={"A": "b"}).stdout == b"b\n"
+        with pytest.raises(nubes.Timeout):
+            c.exec(made.id, ["sleep", "30"], timeout=1.0)
+        chunks: List[bytes] = []
+        for chunk in c.logs(made.id, follow=True):
+            chunks.append(chunk.data)
+            if b"started" in b"".join(chunks):
+                break
+        assert c.stop(made.id, timeout=1.0).state == "stopped"
+        assert c.wait_for(made.id, "stopped", timeout=30).state == "stopped"  # type: ignore[union-attr]
+        assert c.start(made.id).state == "running"
+    finally:
+        c.delete(made.id, force=True)
+    with pytest.raises(nubes.NotFound):
+        c.get(made.id)
+
+
+@pytest.mark.parametrize("backend", ["memory", "docker"])
+async def test_async_fan_out(backend: str) -> None:
+    cloud = await nubes.AsyncCloud.connect("memory://?images=busybox" if backend == "memory" else "docker://")
+    c = cloud.compute
+    image = "busybox" if backend == "memory" else IMAGE
+    names = [unique("pya") for _ in range(4)]
+    made = await asyncio.gather(*(c.create(n, image, cpus=0.1, memory="32Mi", command=["sleep", "600"])
+                                  for n in names))
+    try:
+        assert sorted(i.name for i in made) == sorted(names)
+        assert (await c.get(made[0].id)).state == "running"
+        if backend == "docker":
+            out = await c.exec(made[0].id, ["cat"], stdin=b"async")
+            assert out.stdout == b"async"
+            logs = await c.logs(made[0].id, tail=10)
+            assert [chunk async for chunk in logs] == []
+    finally:
+        await asyncio.gather(*(c.delete(i.id, force=True) for i in made))
+    with pytest.raises(nubes.NotFound):
+        await c.get(made[0].id)

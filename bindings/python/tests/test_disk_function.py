@@ -1,0 +1,68 @@
+"""Disks (memory, qemu-img) and functions (memory, Docker) through Python."""
+
+from typing import List
+
+import pytest
+
+import nubes
+from conftest import IMAGE, unique
+
+
+@pytest.mark.parametrize("backend", ["memory", "qemu"])
+def test_disks(backend: str, request: pytest.FixtureRequest) -> None:
+    d = request.getfixturevalue(backend).disk
+    name = unique("pyd")
+    made = d.create(name, "qcow2", "64Mi")
+    assert (made.format, made.virtual_size) == ("qcow2", 64 << 20)
+    assert d.resize(name, 128 << 20).virtual_size == 128 << 20
+    seen: List[float] = []
+    raw = d.convert(name, "raw", name + "-raw", progress=seen.append)
+    assert raw.format == "raw" and seen and seen[-1] == 100.0
+    assert d.rename(name + "-raw", name + "-r").name == name + "-r"
+    assert sorted(i.name for i in d.list() if i.name.startswith(name)) == [name, name + "-r"]
+    with pytest.raises(nubes.InvalidInput):
+        d.create(unique("pyd"), "floppy", "1Mi")
+    for n in [name, name + "-r"]:
+        d.delete(n)
+    with pytest.raises(nubes.NotFound):
+        d.get(name)
+
+
+async def test_disks_async(tmp_path: "object") -> None:
+    d = (await nubes.AsyncCloud.connect(f"qemu://?pool={tmp_path}")).disk
+    made = await d.create("a", "raw", 1 << 20)
+    assert made.virtual_size == 1 << 20
+    assert [i.name for i in await d.list()] == ["a"]
+    await d.delete("a")
+
+
+def test_functions_on_docker(docker: nubes.Cloud) -> None:
+    f = docker.function
+    name = unique("pyf")
+    f.deploy(name, IMAGE, ["tr", "a-z", "A-Z"], timeout=30)
+    try:
+        assert name in [i.name for i in f.list()]
+        r = f.invoke(name, "hello")
+        assert (r.payload, r.ok) == (b"HELLO", True)
+        f.deploy(name + "-bad", IMAGE, ["sh", "-c", "echo bad >&2; exit 4"], timeout=30)
+        failed = f.invoke(name + "-bad", b"")
+        assert (failed.ok, failed.exit_code) == (False, 4)
+        assert failed.error is not None and "bad" in failed.error
+        assert f.invoke_async(name, "x")
+        with pytest.raises(nubes.AlreadyExists):
+            f.deploy(name, IMAGE, ["cat"])
+    finally:
+        f.delete(name)
+        f.delete(name + "-bad")
+    with pytest.raises(nubes.NotFound):
+        f.get(name)
+
+
+async def test_functions_async_on_docker() -> None:
+    f = (await nubes.AsyncCloud.connect("docker://")).function
+    name = unique("pyaf")
+    await f.deploy(name, IMAGE, ["cat"], timeout=30)
+    try:
+        assert (await f.invoke(name, b"echo")).payload == b"echo"
+    finally:
+        await f.delete(name)
