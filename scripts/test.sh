@@ -56,7 +56,7 @@ export NUBES_TEST_CLOUDCTL="${CARGO_TARGET_DIR:-$PWD/target}/debug/cloudctl"
 (
   cd bindings/python
   "$NUBES_TEST_PY" -m pytest -q -s
-  "$NUBES_TEST_PY" -m mypy --strict python/nubes tests examples
+  "$NUBES_TEST_PY" -m mypy --strict --cache-dir /dev/null python/nubes tests examples
   "$NUBES_TEST_PY" examples/run_and_exec.py docker://
   "$NUBES_TEST_PY" examples/upload_directory.py python/nubes 'memory://'
   "$NUBES_TEST_PY" examples/fan_out.py docker://

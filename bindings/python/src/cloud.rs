@@ -88,26 +88,31 @@ impl AsyncCloud {
         })
     }
 
+    /// The provider's name.
     #[getter]
     fn provider(&self) -> String {
         self.inner.provider().to_string()
     }
 
+    /// Instances, for asyncio.
     #[getter]
     fn compute(&self) -> PyResult<compute::AsyncCompute> {
         compute::AsyncCompute::of(&self.inner)
     }
 
+    /// Buckets and objects, for asyncio.
     #[getter]
     fn storage(&self) -> PyResult<storage::AsyncStorage> {
         storage::AsyncStorage::of(&self.inner)
     }
 
+    /// Disk images, for asyncio.
     #[getter]
     fn disk(&self) -> PyResult<disk::AsyncDisk> {
         disk::AsyncDisk::of(&self.inner)
     }
 
+    /// Functions, for asyncio.
     #[getter]
     fn function(&self) -> PyResult<function::AsyncFunction> {
         function::AsyncFunction::of(&self.inner)

@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 use crate::convert::{seconds, seconds_opt, Size};
 use crate::errors::to_py;
 use crate::runtime::{awaitable, block};
-use crate::types::{ExecResult, Instance, InstanceStats, LogChunk};
+use crate::types::{ExecOutput, Instance, InstanceStats, LogChunk};
 
 type Handle = Arc<dyn nubes::Compute>;
 
@@ -132,7 +132,7 @@ mod ops {
     pub async fn stats(c: Handle, id: String) -> nubes::Result<InstanceStats> {
         Ok(c.stats(&id).await?.into())
     }
-    pub async fn exec(c: Handle, id: String, r: ExecRequest) -> nubes::Result<ExecResult> {
+    pub async fn exec(c: Handle, id: String, r: ExecRequest) -> nubes::Result<ExecOutput> {
         Ok(c.exec(&id, r).await?.into())
     }
     pub async fn logs(c: Handle, id: String, o: LogOptions) -> nubes::Result<nubes::LogStream> {
@@ -227,6 +227,7 @@ impl Compute {
         )
     }
 
+    /// Starts the stopped instance.
     fn start(&self, py: Python<'_>, id: String) -> PyResult<Instance> {
         block(py, ops::start(self.inner.clone(), id))
     }
@@ -240,6 +241,7 @@ impl Compute {
         )
     }
 
+    /// Stops the instance (killing it after `timeout` seconds) and starts it again.
     #[pyo3(signature = (id, *, timeout=10.0))]
     fn restart(&self, py: Python<'_>, id: String, timeout: f64) -> PyResult<Instance> {
         block(
@@ -272,6 +274,7 @@ impl Compute {
         )
     }
 
+    /// A sample of the instance's cpu, memory, network and block use.
     fn stats(&self, py: Python<'_>, id: String) -> PyResult<InstanceStats> {
         block(py, ops::stats(self.inner.clone(), id))
     }
@@ -290,7 +293,7 @@ impl Compute {
         workdir: Option<String>,
         timeout: Option<f64>,
         max_output: Option<u64>,
-    ) -> PyResult<ExecResult> {
+    ) -> PyResult<ExecOutput> {
         let r = exec_request(command, stdin, env, workdir, timeout, max_output)?;
         block(py, ops::exec(self.inner.clone(), id, r))
     }
@@ -367,6 +370,7 @@ impl AsyncCompute {
 
 #[pymethods]
 impl AsyncCompute {
+    /// As `Compute.create`, awaitable.
     #[pyo3(signature = (name, image, *, cpus=None, memory=None, command=None, env=None, labels=None, disk=None))]
     #[allow(clippy::too_many_arguments)]
     fn create<'py>(
@@ -385,10 +389,12 @@ impl AsyncCompute {
         awaitable(py, ops::create(self.inner.clone(), s))
     }
 
+    /// As `Compute.get`, awaitable.
     fn get<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, ops::get(self.inner.clone(), id))
     }
 
+    /// As `Compute.list`, awaitable.
     #[pyo3(signature = (*, labels=None, name_prefix=None))]
     fn list<'py>(
         &self,
@@ -402,10 +408,12 @@ impl AsyncCompute {
         )
     }
 
+    /// As `Compute.start`, awaitable.
     fn start<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, ops::start(self.inner.clone(), id))
     }
 
+    /// As `Compute.stop`, awaitable.
     #[pyo3(signature = (id, *, timeout=10.0))]
     fn stop<'py>(&self, py: Python<'py>, id: String, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
         awaitable(
@@ -414,6 +422,7 @@ impl AsyncCompute {
         )
     }
 
+    /// As `Compute.restart`, awaitable.
     #[pyo3(signature = (id, *, timeout=10.0))]
     fn restart<'py>(
         &self,
@@ -427,6 +436,7 @@ impl AsyncCompute {
         )
     }
 
+    /// As `Compute.delete`, awaitable.
     #[pyo3(signature = (id, *, force=false))]
     fn delete<'py>(&self, py: Python<'py>, id: String, force: bool) -> PyResult<Bound<'py, PyAny>> {
         awaitable(
@@ -435,6 +445,7 @@ impl AsyncCompute {
         )
     }
 
+    /// As `Compute.resize`, awaitable.
     #[pyo3(signature = (id, *, cpus=None, memory=None))]
     fn resize<'py>(
         &self,
@@ -449,10 +460,12 @@ impl AsyncCompute {
         )
     }
 
+    /// As `Compute.stats`, awaitable.
     fn stats<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, ops::stats(self.inner.clone(), id))
     }
 
+    /// As `Compute.exec`, awaitable.
     #[pyo3(signature = (id, command, *, stdin=None, env=None, workdir=None, timeout=None, max_output=None))]
     #[allow(clippy::too_many_arguments)]
     fn exec<'py>(
@@ -488,6 +501,7 @@ impl AsyncCompute {
         })
     }
 
+    /// As `Compute.wait_for`, awaitable.
     #[pyo3(signature = (id, state, *, timeout=60.0))]
     fn wait_for<'py>(
         &self,

@@ -109,10 +109,12 @@ impl Disk {
         block(py, ops::create(self.inner.clone(), s))
     }
 
+    /// The one with this name (or id), as it is now.
     fn get(&self, py: Python<'_>, name: String) -> PyResult<DiskImage> {
         block(py, ops::get(self.inner.clone(), name))
     }
 
+    /// All of them.
     fn list(&self, py: Python<'_>) -> PyResult<Vec<DiskImage>> {
         block(py, ops::list(self.inner.clone()))
     }
@@ -148,10 +150,12 @@ impl Disk {
         block(py, ops::convert(self.inner.clone(), name, f, target, p))
     }
 
+    /// Renames the image.
     fn rename(&self, py: Python<'_>, name: String, new_name: String) -> PyResult<DiskImage> {
         block(py, ops::rename(self.inner.clone(), name, new_name))
     }
 
+    /// Deletes it.
     fn delete(&self, py: Python<'_>, name: String) -> PyResult<()> {
         block(py, ops::delete(self.inner.clone(), name))
     }
@@ -178,6 +182,7 @@ impl AsyncDisk {
 
 #[pymethods]
 impl AsyncDisk {
+    /// As `Disk.create`, awaitable.
     #[pyo3(signature = (name, format, size, *, backing=None))]
     fn create<'py>(
         &self,
@@ -191,14 +196,17 @@ impl AsyncDisk {
         awaitable(py, ops::create(self.inner.clone(), s))
     }
 
+    /// As `Disk.get`, awaitable.
     fn get<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, ops::get(self.inner.clone(), name))
     }
 
+    /// As `Disk.list`, awaitable.
     fn list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, ops::list(self.inner.clone()))
     }
 
+    /// As `Disk.resize`, awaitable.
     #[pyo3(signature = (name, size, *, allow_shrink=false))]
     fn resize<'py>(
         &self,
@@ -213,6 +221,7 @@ impl AsyncDisk {
         )
     }
 
+    /// As `Disk.convert`, awaitable.
     #[pyo3(signature = (name, format, target, *, progress=None))]
     fn convert<'py>(
         &self,
@@ -227,6 +236,7 @@ impl AsyncDisk {
         awaitable(py, ops::convert(self.inner.clone(), name, f, target, p))
     }
 
+    /// As `Disk.rename`, awaitable.
     fn rename<'py>(
         &self,
         py: Python<'py>,
@@ -236,6 +246,7 @@ impl AsyncDisk {
         awaitable(py, ops::rename(self.inner.clone(), name, new_name))
     }
 
+    /// As `Disk.delete`, awaitable.
     fn delete<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, ops::delete(self.inner.clone(), name))
     }

@@ -12,7 +12,7 @@ use crate::compute::Stdin as Payload;
 use crate::convert::{seconds_opt, Size};
 use crate::errors::to_py;
 use crate::runtime::{awaitable, block};
-use crate::types::{FunctionInfo, InvokeResult};
+use crate::types::{FunctionInfo, InvokeResponse};
 
 type Handle = Arc<dyn nubes::Function>;
 
@@ -53,7 +53,7 @@ mod ops {
     pub async fn list(f: Handle) -> nubes::Result<Vec<FunctionInfo>> {
         Ok(f.list().await?.into_iter().map(Into::into).collect())
     }
-    pub async fn invoke(f: Handle, name: String, p: Bytes) -> nubes::Result<InvokeResult> {
+    pub async fn invoke(f: Handle, name: String, p: Bytes) -> nubes::Result<InvokeResponse> {
         Ok(f.invoke(&name, p).await?.into())
     }
     pub async fn invoke_async(f: Handle, name: String, p: Bytes) -> nubes::Result<String> {
@@ -99,10 +99,12 @@ impl Function {
         block(py, ops::deploy(self.inner.clone(), s))
     }
 
+    /// The one with this name (or id), as it is now.
     fn get(&self, py: Python<'_>, name: String) -> PyResult<FunctionInfo> {
         block(py, ops::get(self.inner.clone(), name))
     }
 
+    /// All of them.
     fn list(&self, py: Python<'_>) -> PyResult<Vec<FunctionInfo>> {
         block(py, ops::list(self.inner.clone()))
     }
@@ -114,7 +116,7 @@ impl Function {
         py: Python<'_>,
         name: String,
         payload: Option<Payload>,
-    ) -> PyResult<InvokeResult> {
+    ) -> PyResult<InvokeResponse> {
         let p = payload.map(self::payload).unwrap_or_default();
         block(py, ops::invoke(self.inner.clone(), name, p))
     }
@@ -131,6 +133,7 @@ impl Function {
         block(py, ops::invoke_async(self.inner.clone(), name, p))
     }
 
+    /// Deletes it.
     fn delete(&self, py: Python<'_>, name: String) -> PyResult<()> {
         block(py, ops::delete(self.inner.clone(), name))
     }
@@ -157,6 +160,7 @@ impl AsyncFunction {
 
 #[pymethods]
 impl AsyncFunction {
+    /// As `Function.deploy`, awaitable.
     #[pyo3(signature = (name, image, handler, *, env=None, cpus=None, memory=None, timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn deploy<'py>(
@@ -174,14 +178,17 @@ impl AsyncFunction {
         awaitable(py, ops::deploy(self.inner.clone(), s))
     }
 
+    /// As `Function.get`, awaitable.
     fn get<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, ops::get(self.inner.clone(), name))
     }
 
+    /// As `Function.list`, awaitable.
     fn list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, ops::list(self.inner.clone()))
     }
 
+    /// As `Function.invoke`, awaitable.
     #[pyo3(signature = (name, payload=None))]
     fn invoke<'py>(
         &self,
@@ -193,6 +200,7 @@ impl AsyncFunction {
         awaitable(py, ops::invoke(self.inner.clone(), name, p))
     }
 
+    /// As `Function.invoke_async`, awaitable.
     #[pyo3(signature = (name, payload=None))]
     fn invoke_async<'py>(
         &self,
@@ -204,6 +212,7 @@ impl AsyncFunction {
         awaitable(py, ops::invoke_async(self.inner.clone(), name, p))
     }
 
+    /// As `Function.delete`, awaitable.
     fn delete<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, ops::delete(self.inner.clone(), name))
     }

@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use crate::errors::to_py;
 use crate::runtime::{awaitable, block};
-use crate::types::{Bucket, ObjectInfo};
+use crate::types::{Bucket, ObjectMeta};
 
 type Handle = Arc<dyn nubes::Storage>;
 
@@ -65,7 +65,7 @@ mod ops {
         b: String,
         k: String,
         body: ByteStream,
-    ) -> nubes::Result<ObjectInfo> {
+    ) -> nubes::Result<ObjectMeta> {
         Ok(s.put(&b, &k, body).await?.into())
     }
     pub async fn get(s: Handle, b: String, k: String, o: GetOptions) -> nubes::Result<Bytes> {
@@ -76,7 +76,7 @@ mod ops {
     pub async fn open(s: Handle, b: String, k: String, o: GetOptions) -> nubes::Result<ByteStream> {
         Ok(s.get(&b, &k, o).await?.body.0)
     }
-    pub async fn head(s: Handle, b: String, k: String) -> nubes::Result<ObjectInfo> {
+    pub async fn head(s: Handle, b: String, k: String) -> nubes::Result<ObjectMeta> {
         Ok(s.head(&b, &k).await?.into())
     }
     pub async fn delete(s: Handle, b: String, k: String) -> nubes::Result<()> {
@@ -84,7 +84,7 @@ mod ops {
     }
 
     /// The next object of a listing, fetching the next page when the one held is used up.
-    pub async fn next(cursor: Arc<Mutex<Cursor>>) -> nubes::Result<Option<ObjectInfo>> {
+    pub async fn next(cursor: Arc<Mutex<Cursor>>) -> nubes::Result<Option<ObjectMeta>> {
         let mut c = cursor.lock().await;
         while c.held.is_empty() && !c.done {
             let page = c.storage.list(&c.bucket, c.options.clone()).await?;
@@ -96,13 +96,35 @@ mod ops {
     }
 }
 
+/// Reads `file` a piece at a time into the upload's channel until its end, or until the upload
+/// stops taking pieces (it failed: its error is the answer).
+fn send_pieces(
+    py: Python<'_>,
+    file: &Bound<'_, PyAny>,
+    tx: &tokio::sync::mpsc::Sender<nubes::Result<Bytes>>,
+) -> PyResult<()> {
+    loop {
+        let piece = file.call_method1("read", (PIECE,))?;
+        let piece = piece.cast::<PyBytes>().map_err(|_| {
+            PyTypeError::new_err("the file's read() returned no bytes: open it in binary mode")
+        })?;
+        if piece.as_bytes().is_empty() {
+            return Ok(());
+        }
+        let piece = Bytes::copy_from_slice(piece.as_bytes());
+        if py.detach(|| tx.blocking_send(Ok(piece))).is_err() {
+            return Ok(());
+        }
+    }
+}
+
 /// Where a listing is: the page held and the token of the next.
 #[derive(Debug)]
 pub struct Cursor {
     storage: Handle,
     bucket: String,
     options: ListObjectsOptions,
-    held: VecDeque<ObjectInfo>,
+    held: VecDeque<ObjectMeta>,
     done: bool,
 }
 
@@ -133,10 +155,12 @@ impl Storage {
 
 #[pymethods]
 impl Storage {
+    /// Creates an empty bucket.
     fn create_bucket(&self, py: Python<'_>, name: String) -> PyResult<Bucket> {
         block(py, ops::create_bucket(self.inner.clone(), name))
     }
 
+    /// Every bucket.
     fn list_buckets(&self, py: Python<'_>) -> PyResult<Vec<Bucket>> {
         block(py, ops::list_buckets(self.inner.clone()))
     }
@@ -154,7 +178,7 @@ impl Storage {
         bucket: String,
         key: String,
         data: &Bound<'_, PyAny>,
-    ) -> PyResult<ObjectInfo> {
+    ) -> PyResult<ObjectMeta> {
         if let Ok(b) = data.cast::<PyBytes>() {
             let body: ByteStream = futures::stream::once(futures::future::ready(Ok(
                 Bytes::copy_from_slice(b.as_bytes()),
@@ -174,29 +198,19 @@ impl Storage {
         .boxed();
         let runtime = pyo3_async_runtimes::tokio::get_runtime();
         let upload = runtime.spawn(ops::put(self.inner.clone(), bucket, key, body));
-        loop {
-            let piece = data.call_method1("read", (PIECE,))?;
-            let piece = piece
-                .cast::<PyBytes>()
-                .map_err(|_| {
-                    PyTypeError::new_err(
-                        "the file's read() returned no bytes: open it in binary mode",
-                    )
-                })?
-                .as_bytes();
-            if piece.is_empty() {
-                break;
-            }
-            let piece = Bytes::copy_from_slice(piece);
-            // The upload ended early (it failed): its error is the answer.
-            if py.detach(|| tx.blocking_send(Ok(piece))).is_err() {
-                break;
-            }
+        let read = send_pieces(py, data, &tx);
+        if read.is_err() {
+            // The object must not be written from part of the file: the upload fails too.
+            let failed =
+                nubes::Error::invalid_input("reading the file failed: nothing was written");
+            let _ = py.detach(|| tx.blocking_send(Err(failed)));
         }
         drop(tx);
-        py.detach(|| runtime.block_on(upload))
-            .map_err(|e| to_py(nubes::Error::unexpected(format!("the upload stopped: {e}"))))?
-            .map_err(to_py)
+        let uploaded = py
+            .detach(|| runtime.block_on(upload))
+            .map_err(|e| to_py(nubes::Error::unexpected(format!("the upload stopped: {e}"))))?;
+        read?;
+        uploaded.map_err(to_py)
     }
 
     /// The object's bytes, or those of `range=(start, end)` (end exclusive; `None` for the rest).
@@ -237,7 +251,8 @@ impl Storage {
         }
     }
 
-    fn head(&self, py: Python<'_>, bucket: String, key: String) -> PyResult<ObjectInfo> {
+    /// The object's size and when it was written, without its bytes.
+    fn head(&self, py: Python<'_>, bucket: String, key: String) -> PyResult<ObjectMeta> {
         block(py, ops::head(self.inner.clone(), bucket, key))
     }
 
@@ -250,6 +265,7 @@ impl Storage {
         }
     }
 
+    /// Deletes it.
     fn delete(&self, py: Python<'_>, bucket: String, key: String) -> PyResult<()> {
         block(py, ops::delete(self.inner.clone(), bucket, key))
     }
@@ -272,7 +288,7 @@ impl Objects {
         slf
     }
 
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<ObjectInfo>> {
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<ObjectMeta>> {
         block(py, ops::next(self.cursor.clone()))
     }
 }
@@ -294,14 +310,17 @@ impl AsyncStorage {
 
 #[pymethods]
 impl AsyncStorage {
+    /// As `Storage.create_bucket`, awaitable.
     fn create_bucket<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, ops::create_bucket(self.inner.clone(), name))
     }
 
+    /// As `Storage.list_buckets`, awaitable.
     fn list_buckets<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, ops::list_buckets(self.inner.clone()))
     }
 
+    /// As `Storage.delete_bucket`, awaitable.
     fn delete_bucket<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, ops::delete_bucket(self.inner.clone(), name))
     }
@@ -319,6 +338,7 @@ impl AsyncStorage {
         awaitable(py, ops::put(self.inner.clone(), bucket, key, body))
     }
 
+    /// As `Storage.get`, awaitable.
     #[pyo3(signature = (bucket, key, *, range=None))]
     fn get<'py>(
         &self,
@@ -331,6 +351,7 @@ impl AsyncStorage {
         awaitable(py, ops::get(self.inner.clone(), bucket, key, o))
     }
 
+    /// As `Storage.head`, awaitable.
     fn head<'py>(
         &self,
         py: Python<'py>,
@@ -353,6 +374,7 @@ impl AsyncStorage {
         }
     }
 
+    /// As `Storage.delete`, awaitable.
     fn delete<'py>(
         &self,
         py: Python<'py>,

@@ -9,14 +9,14 @@ use pyo3::prelude::*;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Instance>()?;
-    m.add_class::<ExecResult>()?;
+    m.add_class::<ExecOutput>()?;
     m.add_class::<InstanceStats>()?;
     m.add_class::<LogChunk>()?;
     m.add_class::<Bucket>()?;
-    m.add_class::<ObjectInfo>()?;
+    m.add_class::<ObjectMeta>()?;
     m.add_class::<DiskImage>()?;
     m.add_class::<FunctionInfo>()?;
-    m.add_class::<InvokeResult>()?;
+    m.add_class::<InvokeResponse>()?;
     Ok(())
 }
 
@@ -69,7 +69,7 @@ impl From<nubes::Instance> for Instance {
 /// What a command run in an instance did.
 #[pyclass(frozen, get_all, module = "nubes")]
 #[derive(Debug, Clone)]
-pub struct ExecResult {
+pub struct ExecOutput {
     pub exit_code: i64,
     pub stdout: Bytes,
     pub stderr: Bytes,
@@ -78,7 +78,7 @@ pub struct ExecResult {
 }
 
 #[pymethods]
-impl ExecResult {
+impl ExecOutput {
     /// Whether the command exited with 0.
     #[getter]
     fn ok(&self) -> bool {
@@ -87,7 +87,7 @@ impl ExecResult {
 
     fn __repr__(&self) -> String {
         format!(
-            "ExecResult(exit_code={}, stdout={} bytes, stderr={} bytes)",
+            "ExecOutput(exit_code={}, stdout={} bytes, stderr={} bytes)",
             self.exit_code,
             self.stdout.len(),
             self.stderr.len()
@@ -95,7 +95,7 @@ impl ExecResult {
     }
 }
 
-impl From<nubes::ExecOutput> for ExecResult {
+impl From<nubes::ExecOutput> for ExecOutput {
     fn from(o: nubes::ExecOutput) -> Self {
         Self {
             exit_code: o.exit_code,
@@ -199,20 +199,20 @@ impl From<nubes::Bucket> for Bucket {
 /// An object's key, size and when it was last written.
 #[pyclass(frozen, get_all, module = "nubes")]
 #[derive(Debug, Clone)]
-pub struct ObjectInfo {
+pub struct ObjectMeta {
     pub key: String,
     pub size: u64,
     pub last_modified: Option<DateTime<Utc>>,
 }
 
 #[pymethods]
-impl ObjectInfo {
+impl ObjectMeta {
     fn __repr__(&self) -> String {
-        format!("ObjectInfo(key={:?}, size={})", self.key, self.size)
+        format!("ObjectMeta(key={:?}, size={})", self.key, self.size)
     }
 }
 
-impl From<nubes::ObjectMeta> for ObjectInfo {
+impl From<nubes::ObjectMeta> for ObjectMeta {
     fn from(o: nubes::ObjectMeta) -> Self {
         Self {
             key: o.key,
@@ -301,7 +301,7 @@ impl From<nubes::FunctionInfo> for FunctionInfo {
 /// it wrote to stderr) and its `exit_code` where the backend reports one.
 #[pyclass(frozen, get_all, module = "nubes")]
 #[derive(Debug, Clone)]
-pub struct InvokeResult {
+pub struct InvokeResponse {
     pub payload: Bytes,
     pub error: Option<String>,
     pub exit_code: Option<i64>,
@@ -311,7 +311,7 @@ pub struct InvokeResult {
 }
 
 #[pymethods]
-impl InvokeResult {
+impl InvokeResponse {
     /// Whether the handler succeeded.
     #[getter]
     fn ok(&self) -> bool {
@@ -320,13 +320,16 @@ impl InvokeResult {
 
     fn __repr__(&self) -> String {
         match &self.error {
-            None => format!("InvokeResult(ok, payload={} bytes)", self.payload.len()),
-            Some(e) => format!("InvokeResult(error={e:?}, exit_code={:?})", self.exit_code),
+            None => format!("InvokeResponse(ok, payload={} bytes)", self.payload.len()),
+            Some(e) => format!(
+                "InvokeResponse(error={e:?}, exit_code={:?})",
+                self.exit_code
+            ),
         }
     }
 }
 
-impl From<nubes::InvokeResponse> for InvokeResult {
+impl From<nubes::InvokeResponse> for InvokeResponse {
     fn from(r: nubes::InvokeResponse) -> Self {
         let (error, exit_code) = match r.error {
             Some(e) => (Some(e.message), e.exit_code),

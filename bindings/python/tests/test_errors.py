@@ -68,10 +68,15 @@ def test_server_errors(server: Tuple[str, str]) -> None:
 
 @pytest.fixture(scope="module")
 def billing_server() -> Iterator[Tuple[str, str]]:
+    """A server that bills, whose Free plan grants 1 credit a month."""
     data = tempfile.mkdtemp(prefix="nubes-py-billing-")
+    settings = os.path.join(data, "billing.json")
+    with open(settings, "w") as f:
+        f.write('{"plans": {"free": {"monthly": "1"}}}')
     proc = subprocess.Popen(
         [os.environ["NUBES_TEST_CLOUDCTL"], "serve", "--listen", "127.0.0.1:0", "--data-dir", data,
-         "--compute", "memory://?images=busybox", "--disk", "none", "--billing"],
+         "--compute", "memory://?images=busybox", "--disk", "none", "--billing",
+         "--billing-settings", settings],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     assert proc.stdout is not None
@@ -90,6 +95,11 @@ def test_plan_errors(billing_server: Tuple[str, str]) -> None:
     with pytest.raises(nubes.QuotaExceeded) as over:
         cloud.compute.create(unique("big"), "busybox", cpus=3)
     assert over.value.kind == "quota_exceeded"
+    # The first hour of one core is paid from the 1 credit; a second is more than is left.
+    first = cloud.compute.create(unique("one"), "busybox", cpus=1, memory="256Mi")
+    with pytest.raises(nubes.InsufficientCredits):
+        cloud.compute.create(unique("two"), "busybox", cpus=1, memory="256Mi")
+    cloud.compute.delete(first.id, force=True)
 
 
 def test_threads_exec_in_parallel(docker: nubes.Cloud) -> None:

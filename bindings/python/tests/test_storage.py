@@ -62,3 +62,36 @@ async def test_objects_async(backend: str, request: pytest.FixtureRequest) -> No
     for i in range(3):
         await s.delete(bucket, f"k{i}")
     await s.delete_bucket(bucket)
+
+
+class Broken(io.RawIOBase):
+    """A file whose read fails after its first piece."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        self.reads += 1
+        if self.reads > 1:
+            raise OSError("disk on fire")
+        return b"x" * 1024
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_failed_read_writes_nothing(backend: str, request: pytest.FixtureRequest) -> None:
+    s = request.getfixturevalue(backend).storage
+    bucket = unique("pyf")
+    s.create_bucket(bucket)
+    s.put(bucket, "kept", b"old")
+    with pytest.raises(OSError, match="disk on fire"):
+        s.put(bucket, "kept", Broken())
+    assert s.get(bucket, "kept") == b"old"
+    with pytest.raises(OSError):
+        s.put(bucket, "new", Broken())
+    with pytest.raises(nubes.NotFound):
+        s.head(bucket, "new")
+    s.delete(bucket, "kept")
+    s.delete_bucket(bucket)
