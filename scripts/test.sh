@@ -49,7 +49,7 @@ cargo test --workspace --locked --no-fail-fast 2>&1 | tee "${NUBES_TEST_LOG:-/tm
 status=${PIPESTATUS[0]}
 
 # The Python package, built by maturin into its venv: pytest (memory, Docker, a local directory,
-# qemu-img and a live `cloudctl serve`), mypy --strict, and the examples.
+# qemu-img, a live `cloudctl serve` and S3 on moto), mypy --strict, and the examples.
 log "python package: pytest, mypy --strict, examples"
 ensure_python_package
 export NUBES_TEST_CLOUDCTL="${CARGO_TARGET_DIR:-$PWD/target}/debug/cloudctl"

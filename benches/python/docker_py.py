@@ -3,7 +3,7 @@ round in one run; prints medians and ratios (not a test: nothing here passes or 
 
 Goals (issue 17): run to completion <= 0.95x docker-py's `containers.run(remove=True)`,
 inspect <= 0.6x `containers.get`, exec round trip, a no-op call into the native module <= 2x a
-pure-Python no-op. boto3 against moto waits for the AWS provider in this package.
+pure-Python no-op. Small S3 get against boto3 on moto is still to be added.
 
     python benches/python/docker_py.py   # scripts/bench.sh builds the package (release) first
 """
@@ -73,7 +73,7 @@ def main() -> None:
         b = statistics.median(samples[f"{op}/docker-py"])
         print(f"{op:<22}{a * 1000:>10.1f}ms{b * 1000:>10.1f}ms{a / b:>8.2f}")
     print(f"{'no-op call':<22}{native * 1e9:>10.0f}ns{pure * 1e9:>10.0f}ns{native / pure:>8.2f}   (vs a pure-Python no-op)")
-    print("small S3 get vs boto3: not measured (the AWS provider is not in this package yet)")
+    print("small S3 get vs boto3: not measured here yet (needs a release build with the aws feature and moto)")
 
 
 if __name__ == "__main__":

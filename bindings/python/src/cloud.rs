@@ -23,9 +23,9 @@ pub struct Cloud {
 
 #[pymethods]
 impl Cloud {
-    /// Connects to `uri`: `memory://`, `docker://`, `local:///srv/data`, `qemu:///system`, or a
-    /// Nubes server's `https://...` with `token` (an access or API token; `NUBES_TOKEN` when
-    /// omitted).
+    /// Connects to `uri`: `memory://`, `docker://`, `local:///srv/data`, `qemu://?pool=DIR`,
+    /// `aws://us-east-1`, or a Nubes server's `https://...` with `token` (an access or API token;
+    /// `NUBES_TOKEN` when omitted).
     #[staticmethod]
     #[pyo3(signature = (uri, token = None))]
     fn connect(py: Python<'_>, uri: String, token: Option<String>) -> PyResult<Self> {

@@ -79,6 +79,19 @@ def qemu(tmp_path: "os.PathLike[str]") -> nubes.Cloud:
     return nubes.Cloud.connect(f"qemu://?pool={tmp_path}")
 
 
+def aws_uri() -> str:
+    endpoint = os.environ.get("NUBES_TEST_AWS_ENDPOINT")
+    if not endpoint:
+        pytest.fail("NUBES_TEST_AWS_ENDPOINT is not set: run through scripts/test.sh, which starts moto")
+    return f"aws://us-east-1?endpoint={endpoint}"
+
+
+@pytest.fixture
+def aws() -> nubes.Cloud:
+    """S3, EC2 and Lambda on the moto server the test script starts."""
+    return nubes.Cloud.connect(aws_uri())
+
+
 @pytest.fixture
 def remote(server: Tuple[str, str]) -> nubes.Cloud:
     url, token = server

@@ -7,7 +7,7 @@ import pytest
 import nubes
 from conftest import unique
 
-BACKENDS = ["memory", "local", "remote"]
+BACKENDS = ["memory", "local", "remote", "aws"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -44,7 +44,11 @@ def test_objects(backend: str, request: pytest.FixtureRequest) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_objects_async(backend: str, request: pytest.FixtureRequest) -> None:
     sync = request.getfixturevalue(backend)
-    if backend == "remote":
+    if backend == "aws":
+        from conftest import aws_uri
+
+        cloud = await nubes.AsyncCloud.connect(aws_uri())
+    elif backend == "remote":
         url, token = request.getfixturevalue("server")
         cloud = await nubes.AsyncCloud.connect(url, token)
     elif backend == "local":
