@@ -614,7 +614,10 @@ impl Compute for PodCompute {
             .await
         {
             Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Err(Self::missing(id)),
+            // Not `missing`: the pod is already gone, so this must not be tried again elsewhere.
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {
+                Err(Error::not_found(format!("instance {id} not found")).with_provider(SCHEME))
+            }
             Err(e) => Err(from_kube(e, &format!("instance {id}"))),
         }
     }

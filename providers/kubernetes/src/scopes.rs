@@ -5,7 +5,7 @@
 //! instance is found by its name wherever it is, so a platform keeps one handle for every
 //! tenant, and its metering lists them all at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -185,13 +185,35 @@ impl ScopedCompute {
         self.base.in_namespace(&name)
     }
 
+    /// The scope namespaces Nubes made beside the connection's: those labelled as its, by name
+    /// `BASE-SCOPE`. A namespace that merely has such a name is not looked in.
+    async fn scope_namespaces(&self) -> Result<HashSet<String>> {
+        let base = self.base_namespace();
+        let params = ListParams::default().labels(&format!(
+            "{}=true,{}={base}",
+            manifest::MANAGED,
+            manifest::BASE
+        ));
+        let namespaces: Api<Namespace> = Api::all(self.cluster.client.clone());
+        let list = again(|| {
+            let (api, params) = (namespaces.clone(), params.clone());
+            async move { api.list(&params).await }
+        })
+        .await
+        .map_err(|e| rights(from_kube(e, "the scope namespaces")))?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .filter(|n| manifest::scope_of(base, n).is_some())
+            .collect())
+    }
+
     /// The scope namespaces (not the connection's own) that hold a record of instance `id`.
-    /// Credentials confined to the connection's namespace see none.
     async fn elsewhere(&self, id: &str) -> Result<Vec<String>> {
         if object_name("instance", id).is_err() {
             return Ok(Vec::new());
         }
-        let base = self.base_namespace();
         let params = ListParams::default()
             .fields(&format!(
                 "metadata.name={}",
@@ -203,18 +225,19 @@ impl ScopedCompute {
             let (api, params) = (records.clone(), params.clone());
             async move { api.list(&params).await }
         })
-        .await;
-        let found = match found {
-            Ok(list) => list.items,
-            Err(kube::Error::Api(s)) if s.code == 403 => return Ok(Vec::new()),
-            Err(e) => return Err(from_kube(e, &format!("instance {id}"))),
-        };
+        .await
+        .map_err(|e| rights(from_kube(e, &format!("instance {id}"))))?
+        .items;
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ours = self.scope_namespaces().await?;
         Ok(found
             .into_iter()
             .filter(|s| s.metadata.deletion_timestamp.is_none())
             .filter(|s| manifest::read_instance_record(s).is_some_and(|r| r.spec.name == id))
             .filter_map(|s| s.metadata.namespace)
-            .filter(|ns| manifest::scope_of(base, ns).is_some())
+            .filter(|ns| ours.contains(ns))
             .collect())
     }
 
@@ -296,23 +319,19 @@ impl Compute for ScopedCompute {
     async fn list(&self, options: ListOptions) -> Result<Vec<Instance>> {
         let records: Api<Secret> = Api::all(self.cluster.client.clone());
         let pods = Api::all(self.cluster.client.clone());
-        match listing(records, pods, &options).await {
-            Ok((records, pods)) => {
-                let base = self.base_namespace();
-                let ours = |ns: &Option<String>| {
-                    ns.as_deref()
-                        .is_some_and(|ns| ns == base || manifest::scope_of(base, ns).is_some())
-                };
-                let records: Vec<_> = records
-                    .into_iter()
-                    .filter(|r| ours(&r.metadata.namespace))
-                    .collect();
-                Ok(PodCompute::assemble(&records, &pods, &options))
-            }
-            // Credentials confined to the connection's namespace list that one.
-            Err(e) if e.kind() == ErrorKind::PermissionDenied => self.base.list(options).await,
-            Err(e) => Err(e),
-        }
+        let (records, pods) = listing(records, pods, &options).await.map_err(rights)?;
+        let ours = self.scope_namespaces().await?;
+        let base = self.base_namespace();
+        let records: Vec<_> = records
+            .into_iter()
+            .filter(|r| {
+                r.metadata
+                    .namespace
+                    .as_deref()
+                    .is_some_and(|ns| ns == base || ours.contains(ns))
+            })
+            .collect();
+        Ok(PodCompute::assemble(&records, &pods, &options))
     }
 
     async fn start(&self, id: &str) -> Result<Instance> {
@@ -328,11 +347,10 @@ impl Compute for ScopedCompute {
     }
 
     async fn restart(&self, id: &str, options: StopOptions) -> Result<Instance> {
-        self.on(id, |c| {
-            let options = options.clone();
-            async move { c.restart(id, options).await }
-        })
-        .await
+        // Two steps, each found on its own: a step that changed something is never run again
+        // in another namespace.
+        self.stop(id, options).await?;
+        self.start(id).await
     }
 
     async fn delete(&self, id: &str, options: DeleteOptions) -> Result<()> {
@@ -390,6 +408,22 @@ impl Compute for ScopedCompute {
         })
         .await
     }
+}
+
+/// A refusal of the cluster-wide rights that scopes need, saying what to do about it.
+fn rights(e: Error) -> Error {
+    if e.kind() != ErrorKind::PermissionDenied {
+        return e;
+    }
+    Error::new(
+        ErrorKind::PermissionDenied,
+        format!(
+            "scopes need cluster-wide rights (list namespaces, secrets and pods in all \
+             namespaces): connect with scopes=shared to keep to one namespace ({})",
+            e.message()
+        ),
+    )
+    .with_provider(SCHEME)
 }
 
 /// A stream that takes the one in `slot` when it is first read, and is empty if another took

@@ -179,11 +179,25 @@ async fn a_namespace_the_credentials_may_not_use_is_permission_denied() {
     let config = restricted_kubeconfig(&admin, &own).await;
     let uri = |ns: &str| {
         format!(
-            "kubernetes://?kubeconfig={}&namespace={ns}&pull={}",
+            "kubernetes://?kubeconfig={}&namespace={ns}&pull={}&scopes=shared",
             config.path().display(),
             common::pull()
         )
     };
+    // Scopes need cluster-wide rights: without them, a call that would look beyond the
+    // namespace says so, and never reads a refusal as "nothing there".
+    let scoped = nubes_kubernetes::connect(&uri(&own).replace("&scopes=shared", ""))
+        .await
+        .unwrap()
+        .compute()
+        .unwrap();
+    for e in [
+        scoped.list(Default::default()).await.unwrap_err(),
+        scoped.get("elsewhere").await.unwrap_err(),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+        assert!(e.message().contains("scopes=shared"), "{e}");
+    }
     let mine = nubes_kubernetes::connect(&uri(&own)).await.unwrap();
     mine.compute()
         .unwrap()

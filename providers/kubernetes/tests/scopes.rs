@@ -185,6 +185,28 @@ async fn each_scope_is_a_namespace_its_quota_holds_and_one_handle_reaches_all() 
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
         assert!(records(&admin, &foreign).await.is_empty());
+        // Nor is it looked in: a record planted there is not an instance of this connection.
+        let planted = nubes_kubernetes::manifest::instance_record(
+            &nubes_kubernetes::manifest::InstanceRecord {
+                spec: sleeper("planted", 0.1),
+                as_nobody: false,
+            },
+        )
+        .unwrap();
+        Api::<Secret>::namespaced(admin.clone(), &foreign)
+            .create(&PostParams::default(), &planted)
+            .await
+            .unwrap();
+        assert_eq!(
+            compute.get("planted").await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert!(!compute
+            .list(ListOptions::default())
+            .await
+            .unwrap()
+            .iter()
+            .any(|i| i.name == "planted"));
         common::drop_namespace(&admin, &foreign).await;
 
         for name in ["a-1", "a-2", "a-3", "b-1", "p-1"] {
