@@ -385,13 +385,33 @@ impl PodCompute {
             preconditions: manifest::only(uid),
             ..DeleteParams::default()
         };
+        let uid = params.preconditions.clone();
         match self.pods().delete(name, &params).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => return Ok(()),
             Err(e) => return Err(from_kube(e, &format!("instance {name}"))),
         }
-        self.wait_gone(name, Duration::from_secs(u64::from(grace)) + GONE_WAIT)
-            .await
+        let limit = Duration::from_secs(u64::from(grace)) + GONE_WAIT;
+        match self.wait_gone(name, limit).await {
+            Err(e) if e.kind() == ErrorKind::Timeout => {
+                // A kubelet under load can take minutes to report a container it killed: the
+                // pod is then taken off the API at once (grace 0), so nothing goes on being
+                // billed for it, and the kubelet finishes the kill in the background.
+                tracing::warn!(instance = %name, "the pod outlived its grace period: removed at once");
+                let params = DeleteParams {
+                    grace_period_seconds: Some(0),
+                    preconditions: uid,
+                    ..DeleteParams::default()
+                };
+                match self.pods().delete(name, &params).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => return Ok(()),
+                    Err(e) => return Err(from_kube(e, &format!("instance {name}"))),
+                }
+                self.wait_gone(name, GONE_WAIT).await
+            }
+            other => other,
+        }
     }
 
     async fn wait_gone(&self, name: &str, limit: Duration) -> Result<()> {
