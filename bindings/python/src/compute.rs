@@ -11,28 +11,12 @@ use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
 use tokio::sync::Mutex;
 
-use crate::convert::{seconds, seconds_opt, Size};
+use crate::convert::{seconds, seconds_opt, Data, Size};
 use crate::errors::to_py;
 use crate::runtime::{awaitable, block};
 use crate::types::{ExecOutput, Instance, InstanceStats, LogChunk};
 
 type Handle = Arc<dyn nubes::Compute>;
-
-/// Stdin for a command: bytes, or text sent as UTF-8.
-#[derive(Debug, FromPyObject)]
-pub enum Stdin {
-    Bytes(Vec<u8>),
-    Text(String),
-}
-
-impl Stdin {
-    fn into_bytes(self) -> bytes::Bytes {
-        match self {
-            Stdin::Bytes(b) => b.into(),
-            Stdin::Text(s) => s.into(),
-        }
-    }
-}
 
 #[allow(clippy::too_many_arguments)]
 fn spec(
@@ -64,14 +48,14 @@ fn list_options(labels: Option<BTreeMap<String, String>>, prefix: Option<String>
 
 fn exec_request(
     command: Vec<String>,
-    stdin: Option<Stdin>,
+    stdin: Option<Data>,
     env: Option<BTreeMap<String, String>>,
     workdir: Option<String>,
     timeout: Option<f64>,
     max_output: Option<u64>,
 ) -> PyResult<ExecRequest> {
     let mut r = ExecRequest::new(command);
-    r.stdin = stdin.map(Stdin::into_bytes);
+    r.stdin = stdin.map(Data::into_bytes);
     r.env = env.unwrap_or_default();
     r.workdir = workdir;
     r.timeout = seconds_opt(timeout)?;
@@ -288,7 +272,7 @@ impl Compute {
         py: Python<'_>,
         id: String,
         command: Vec<String>,
-        stdin: Option<Stdin>,
+        stdin: Option<Data>,
         env: Option<BTreeMap<String, String>>,
         workdir: Option<String>,
         timeout: Option<f64>,
@@ -473,7 +457,7 @@ impl AsyncCompute {
         py: Python<'py>,
         id: String,
         command: Vec<String>,
-        stdin: Option<Stdin>,
+        stdin: Option<Data>,
         env: Option<BTreeMap<String, String>>,
         workdir: Option<String>,
         timeout: Option<f64>,

@@ -39,3 +39,19 @@ pub fn seconds(s: f64) -> PyResult<Duration> {
 pub fn seconds_opt(s: Option<f64>) -> PyResult<Option<Duration>> {
     s.map(seconds).transpose()
 }
+
+/// Bytes to send (a command's stdin, a function's payload): `bytes`, or text sent as UTF-8.
+#[derive(Debug, FromPyObject)]
+pub enum Data {
+    Bytes(Vec<u8>),
+    Text(String),
+}
+
+impl Data {
+    pub fn into_bytes(self) -> bytes::Bytes {
+        match self {
+            Data::Bytes(b) => b.into(),
+            Data::Text(s) => s.into(),
+        }
+    }
+}

@@ -8,8 +8,7 @@ use bytes::Bytes;
 use nubes::FunctionSpec;
 use pyo3::prelude::*;
 
-use crate::compute::Stdin as Payload;
-use crate::convert::{seconds_opt, Size};
+use crate::convert::{seconds_opt, Data, Size};
 use crate::errors::to_py;
 use crate::runtime::{awaitable, block};
 use crate::types::{FunctionInfo, InvokeResponse};
@@ -32,13 +31,6 @@ fn spec(
     s.memory = memory.map(|m| m.0);
     s.timeout = seconds_opt(timeout)?;
     Ok(s)
-}
-
-fn payload(p: Payload) -> Bytes {
-    match p {
-        Payload::Bytes(b) => b.into(),
-        Payload::Text(s) => s.into(),
-    }
 }
 
 mod ops {
@@ -115,9 +107,9 @@ impl Function {
         &self,
         py: Python<'_>,
         name: String,
-        payload: Option<Payload>,
+        payload: Option<Data>,
     ) -> PyResult<InvokeResponse> {
-        let p = payload.map(self::payload).unwrap_or_default();
+        let p = payload.map(Data::into_bytes).unwrap_or_default();
         block(py, ops::invoke(self.inner.clone(), name, p))
     }
 
@@ -127,9 +119,9 @@ impl Function {
         &self,
         py: Python<'_>,
         name: String,
-        payload: Option<Payload>,
+        payload: Option<Data>,
     ) -> PyResult<String> {
-        let p = payload.map(self::payload).unwrap_or_default();
+        let p = payload.map(Data::into_bytes).unwrap_or_default();
         block(py, ops::invoke_async(self.inner.clone(), name, p))
     }
 
@@ -194,9 +186,9 @@ impl AsyncFunction {
         &self,
         py: Python<'py>,
         name: String,
-        payload: Option<Payload>,
+        payload: Option<Data>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let p = payload.map(self::payload).unwrap_or_default();
+        let p = payload.map(Data::into_bytes).unwrap_or_default();
         awaitable(py, ops::invoke(self.inner.clone(), name, p))
     }
 
@@ -206,9 +198,9 @@ impl AsyncFunction {
         &self,
         py: Python<'py>,
         name: String,
-        payload: Option<Payload>,
+        payload: Option<Data>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let p = payload.map(self::payload).unwrap_or_default();
+        let p = payload.map(Data::into_bytes).unwrap_or_default();
         awaitable(py, ops::invoke_async(self.inner.clone(), name, p))
     }
 
