@@ -274,14 +274,8 @@ impl Instances {
             created_at: now(),
             size: Resources::of(&spec),
         };
-        let paid = self.admit(&row).await?;
-        spec.scope = match self.scope(&row.org_id).await {
-            Ok(scope) => scope,
-            Err(e) => {
-                self.unmake(&row, paid).await?;
-                return Err(e);
-            }
-        };
+        let (paid, limits) = self.admit(&row).await?;
+        spec.scope = self.scope(&row.org_id, limits);
         match compute.create(spec).await {
             Ok(live) => {
                 self.announce("instance.created", &row, Some(live.state));
@@ -296,28 +290,29 @@ impl Instances {
 
     /// The share of a direct provider an organization's instances are kept in (a Kubernetes
     /// namespace of its own), bounded, where the server bills, by the plan of its creator that
-    /// holds its instances together. The fleet's agents are not told whose instance they run.
-    async fn scope(&self, org_id: &str) -> Result<Option<Scope>> {
+    /// holds its instances together (`limits`, as admission read it). The fleet's agents are
+    /// not told whose instance they run.
+    fn scope(&self, org_id: &str, limits: Option<Resources>) -> Option<Scope> {
         if self.fleet.is_some() {
-            return Ok(None);
+            return None;
         }
-        let mut scope = Scope::new(org_id);
-        if let Some((billing, _)) = &self.billing {
-            let creator = self.db.org_creator(org_id).await?;
-            scope = scope.limits(billing.current(&creator).await?.0.limits);
-        }
-        Ok(Some(scope))
+        let scope = Scope::new(org_id);
+        Some(match limits {
+            Some(limits) => scope.limits(limits),
+            None => scope,
+        })
     }
 
     /// Admits a new instance before it is made: under the locks of its creator and of its
     /// organization, both plans are checked against the rows they hold, the row is inserted
     /// (a taken name refuses it here), the first hour and the disk are paid and the meter
     /// opened, all in one database transaction, so racing creates are admitted one at a time
-    /// and a refused one costs nothing. Returns what was paid.
-    async fn admit(&self, row: &InstanceRow) -> Result<Option<Credits>> {
+    /// and a refused one costs nothing. Returns what was paid, and the limits of the plan that
+    /// holds the organization's instances together.
+    async fn admit(&self, row: &InstanceRow) -> Result<(Option<Credits>, Option<Resources>)> {
         let Some((billing, metering)) = &self.billing else {
             self.db.insert_instance(row).await?;
-            return Ok(None);
+            return Ok((None, None));
         };
         let prices = billing.prices();
         let hour = prices.hourly(Resources::new(row.size.millicpus, row.size.memory, 0, 0));
@@ -325,7 +320,7 @@ impl Instances {
         let price = hour
             .checked_add(disk)
             .ok_or_else(|| Error::invalid_input("this instance is too large to price"))?;
-        let mut db = self.within_plans(billing, row, row.size, "").await?;
+        let (mut db, org_limits) = self.within_plans(billing, row, row.size, "").await?;
         Db::insert_instance_in(&mut db, row).await?;
         let memo = format!("instance {}: first hour and disk", row.name);
         billing
@@ -344,7 +339,7 @@ impl Instances {
         db.commit()
             .await
             .map_err(|e| crate::db::map(e, "instance"))?;
-        Ok(Some(price))
+        Ok((Some(price), Some(org_limits)))
     }
 
     /// Brings rows and the backend back in line after the server stopped without warning (a
@@ -428,17 +423,18 @@ impl Instances {
 
     /// The plans renewed, then a transaction holding both tenants' locks in which `want` more
     /// (than what `row`'s creator and organization hold, leaving out `except`) was found to fit
-    /// both plans: what follows in it is admitted.
+    /// both plans: what follows in it is admitted. Also returns the limits of the creator's
+    /// plan, which holds the organization's instances together.
     async fn within_plans(
         &self,
         billing: &Billing,
         row: &InstanceRow,
         want: Resources,
         except: &str,
-    ) -> Result<Locked> {
+    ) -> Result<(Locked, Resources)> {
         let creator = self.db.org_creator(&row.org_id).await?;
         billing.current(&row.owner_id).await?;
-        billing.current(&creator).await?;
+        let (org_plan, _) = billing.current(&creator).await?;
         let mut db = self.tenants_locked(row).await?;
         billing
             .admit(
@@ -449,7 +445,7 @@ impl Instances {
                 except,
             )
             .await?;
-        Ok(db)
+        Ok((db, org_plan.limits))
     }
 
     /// Undoes `admit` for an instance the backend did not make: the row, its meter and its
@@ -632,7 +628,7 @@ impl Instances {
                 .fit(request.cpus.or(now.cpus), request.memory.or(now.memory))
                 .await?;
             let want = Resources::sized(size.cpus, size.memory, now.disk.or(Some(row.size.disk)));
-            let mut db = self.within_plans(billing, &row, want, &row.id).await?;
+            let (mut db, _) = self.within_plans(billing, &row, want, &row.id).await?;
             // Held at the larger of both sizes until the backend says which it runs at.
             let reserved = Resources::new(
                 want.millicpus.max(row.size.millicpus),
