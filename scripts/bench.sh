@@ -7,12 +7,13 @@ ensure_all
 cargo bench --locked -p nubes-benches --bench docker
 cargo bench --locked -p nubes-benches --bench server
 cargo bench --locked -p nubes-benches --bench placement
-# The Python package (a release build) against docker-py on the same engine.
+ensure_moto
+# The Python package (a release build) against docker-py on the same engine and boto3 on moto.
 ensure_python_tools
 VIRTUAL_ENV=$NUBES_PY_VENV PATH="$NUBES_PY_VENV/bin:$PATH" \
   maturin develop --release --quiet --manifest-path bindings/python/Cargo.toml >/dev/null
-"$NUBES_TEST_PY" benches/python/docker_py.py
-ensure_moto
+NUBES_TEST_AWS_ENDPOINT=$NUBES_TEST_AWS_ENDPOINT AWS_ACCESS_KEY_ID=nubes-bench \
+  AWS_SECRET_ACCESS_KEY=nubes-bench "$NUBES_TEST_PY" benches/python/clients.py
 NUBES_TEST_AWS_ENDPOINT=$NUBES_TEST_AWS_ENDPOINT NUBES_TEST_AWS_PYTHON=$NUBES_TEST_AWS_PYTHON \
   AWS_ACCESS_KEY_ID=nubes-bench AWS_SECRET_ACCESS_KEY=nubes-bench \
   cargo bench --locked -p nubes-benches --bench aws

@@ -6,12 +6,25 @@ use pyo3::prelude::*;
 use crate::runtime::{awaitable, block};
 use crate::{compute, disk, function, storage};
 
-async fn connect(uri: String, token: Option<String>) -> nubes::Result<nubes::Cloud> {
+async fn connect(
+    uri: String,
+    token: Option<String>,
+    org: Option<String>,
+) -> nubes::Result<nubes::Cloud> {
     use nubes::prelude::Connect;
-    match token {
-        Some(token) => nubes::remote::connect_with_token(&uri, &token).await,
-        None => nubes::Cloud::connect(&uri).await,
+    if token.is_none() && org.is_none() {
+        return nubes::Cloud::connect(&uri).await;
     }
+    if !(uri.starts_with("http://") || uri.starts_with("https://")) {
+        return Err(nubes::Error::invalid_input(
+            "token and org are for a Nubes server: its uri starts with http:// or https://",
+        ));
+    }
+    let token = match token {
+        Some(token) => token,
+        None => std::env::var("NUBES_TOKEN").unwrap_or_default(),
+    };
+    nubes::remote::connect(nubes::remote::Client::new(&uri, &token)?.with_org(org)).await
 }
 
 /// A connection to one provider, its services used by blocking calls that release the GIL.
@@ -25,11 +38,18 @@ pub struct Cloud {
 impl Cloud {
     /// Connects to `uri`: `memory://`, `docker://`, `local:///srv/data`, `qemu://?pool=DIR`,
     /// `aws://us-east-1`, or a Nubes server's `https://...` with `token` (an access or API token;
-    /// `NUBES_TOKEN` when omitted).
+    /// `NUBES_TOKEN` when omitted). On a server, `org` (an organization's id) is where what this
+    /// connection creates goes and where names are looked up; the caller's personal one if
+    /// omitted.
     #[staticmethod]
-    #[pyo3(signature = (uri, token = None))]
-    fn connect(py: Python<'_>, uri: String, token: Option<String>) -> PyResult<Self> {
-        let inner = block(py, connect(uri, token))?;
+    #[pyo3(signature = (uri, token = None, org = None))]
+    fn connect(
+        py: Python<'_>,
+        uri: String,
+        token: Option<String>,
+        org: Option<String>,
+    ) -> PyResult<Self> {
+        let inner = block(py, connect(uri, token, org))?;
         Ok(Self { inner })
     }
 
@@ -79,11 +99,16 @@ pub struct AsyncCloud {
 impl AsyncCloud {
     /// Connects to `uri` (see `Cloud.connect`); await it.
     #[staticmethod]
-    #[pyo3(signature = (uri, token = None))]
-    fn connect(py: Python<'_>, uri: String, token: Option<String>) -> PyResult<Bound<'_, PyAny>> {
+    #[pyo3(signature = (uri, token = None, org = None))]
+    fn connect(
+        py: Python<'_>,
+        uri: String,
+        token: Option<String>,
+        org: Option<String>,
+    ) -> PyResult<Bound<'_, PyAny>> {
         awaitable(py, async move {
             Ok(AsyncCloud {
-                inner: connect(uri, token).await?,
+                inner: connect(uri, token, org).await?,
             })
         })
     }

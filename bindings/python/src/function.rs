@@ -24,8 +24,10 @@ fn spec(
     cpus: Option<f64>,
     memory: Option<Size>,
     timeout: Option<f64>,
+    code: Option<Bytes>,
 ) -> PyResult<FunctionSpec> {
     let mut s = FunctionSpec::new(name, image, handler);
+    s.code = code;
     s.env = env.unwrap_or_default();
     s.cpus = cpus;
     s.memory = memory.map(|m| m.0);
@@ -73,8 +75,10 @@ impl Function {
 
 #[pymethods]
 impl Function {
-    /// Deploys (or replaces) a function: `handler` runs in `image` once per invocation.
-    #[pyo3(signature = (name, image, handler, *, env=None, cpus=None, memory=None, timeout=None))]
+    /// Deploys a function (`AlreadyExists` if the name is taken): `handler` runs in `image` once
+    /// per invocation. `code` is a zip archive of the handler's files, for providers that take
+    /// one (on Lambda, `image` is then the runtime, e.g. `provided.al2`).
+    #[pyo3(signature = (name, image, handler, *, env=None, cpus=None, memory=None, timeout=None, code=None))]
     #[allow(clippy::too_many_arguments)]
     fn deploy(
         &self,
@@ -86,8 +90,9 @@ impl Function {
         cpus: Option<f64>,
         memory: Option<Size>,
         timeout: Option<f64>,
+        code: Option<Bytes>,
     ) -> PyResult<FunctionInfo> {
-        let s = spec(name, image, handler, env, cpus, memory, timeout)?;
+        let s = spec(name, image, handler, env, cpus, memory, timeout, code)?;
         block(py, ops::deploy(self.inner.clone(), s))
     }
 
@@ -153,7 +158,7 @@ impl AsyncFunction {
 #[pymethods]
 impl AsyncFunction {
     /// As `Function.deploy`, awaitable.
-    #[pyo3(signature = (name, image, handler, *, env=None, cpus=None, memory=None, timeout=None))]
+    #[pyo3(signature = (name, image, handler, *, env=None, cpus=None, memory=None, timeout=None, code=None))]
     #[allow(clippy::too_many_arguments)]
     fn deploy<'py>(
         &self,
@@ -165,8 +170,9 @@ impl AsyncFunction {
         cpus: Option<f64>,
         memory: Option<Size>,
         timeout: Option<f64>,
+        code: Option<Bytes>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let s = spec(name, image, handler, env, cpus, memory, timeout)?;
+        let s = spec(name, image, handler, env, cpus, memory, timeout, code)?;
         awaitable(py, ops::deploy(self.inner.clone(), s))
     }
 

@@ -96,6 +96,59 @@ mod ops {
     }
 }
 
+/// Where the thread reading a file object for an upload leaves the exception its `read()`
+/// raised, so the caller sees that exception rather than the upload's failure it caused.
+type ReadFailure = Arc<std::sync::Mutex<Option<PyErr>>>;
+
+/// An object's body from `data`: `bytes`, or a binary file object read a piece at a time by a
+/// blocking thread of the runtime (so neither the caller's thread nor an event loop waits on the
+/// reads), at most [`AHEAD`] pieces ahead of the upload.
+fn body(data: &Bound<'_, PyAny>) -> PyResult<(ByteStream, ReadFailure)> {
+    let failure = ReadFailure::default();
+    if let Ok(b) = data.cast::<PyBytes>() {
+        let piece = Bytes::copy_from_slice(b.as_bytes());
+        let body = futures::stream::once(futures::future::ready(Ok(piece))).boxed();
+        return Ok((body, failure));
+    }
+    if !data.hasattr("read")? {
+        return Err(PyTypeError::new_err(
+            "data is bytes or a binary file object",
+        ));
+    }
+    let file = data.clone().unbind();
+    let (tx, rx) = tokio::sync::mpsc::channel::<nubes::Result<Bytes>>(AHEAD);
+    let failed = failure.clone();
+    pyo3_async_runtimes::tokio::get_runtime().spawn_blocking(move || {
+        Python::attach(|py| {
+            if let Err(e) = send_pieces(py, file.bind(py), &tx) {
+                // The object must not be written from part of the file: the upload fails too.
+                *failed.lock().expect("read failure lock") = Some(e);
+                let stop = nubes::Error::invalid_input("reading the file failed: nothing written");
+                let _ = py.detach(|| tx.blocking_send(Err(stop)));
+            }
+        })
+    });
+    let body = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|piece| (piece, rx))
+    })
+    .boxed();
+    Ok((body, failure))
+}
+
+/// Uploads `body`; a failed read of its file is raised as the exception `read()` raised.
+async fn upload(
+    s: Handle,
+    bucket: String,
+    key: String,
+    (body, failure): (ByteStream, ReadFailure),
+) -> PyResult<ObjectMeta> {
+    let put = ops::put(s, bucket, key, body).await;
+    if let Some(e) = failure.lock().expect("read failure lock").take() {
+        return Err(e);
+    }
+    put.map_err(to_py)
+}
+
 /// Reads `file` a piece at a time into the upload's channel until its end, or until the upload
 /// stops taking pieces (it failed: its error is the answer).
 fn send_pieces(
@@ -171,7 +224,7 @@ impl Storage {
     }
 
     /// Writes an object from `bytes`, or from a binary file object read a piece (1 MiB) at a
-    /// time while earlier pieces upload.
+    /// time while earlier pieces upload. A failed read writes nothing (`InvalidInput`).
     fn put(
         &self,
         py: Python<'_>,
@@ -179,38 +232,9 @@ impl Storage {
         key: String,
         data: &Bound<'_, PyAny>,
     ) -> PyResult<ObjectMeta> {
-        if let Ok(b) = data.cast::<PyBytes>() {
-            let body: ByteStream = futures::stream::once(futures::future::ready(Ok(
-                Bytes::copy_from_slice(b.as_bytes()),
-            )))
-            .boxed();
-            return block(py, ops::put(self.inner.clone(), bucket, key, body));
-        }
-        if !data.hasattr("read")? {
-            return Err(PyTypeError::new_err(
-                "data is bytes or a binary file object",
-            ));
-        }
-        let (tx, rx) = tokio::sync::mpsc::channel::<nubes::Result<Bytes>>(AHEAD);
-        let body = futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|piece| (piece, rx))
-        })
-        .boxed();
-        let runtime = pyo3_async_runtimes::tokio::get_runtime();
-        let upload = runtime.spawn(ops::put(self.inner.clone(), bucket, key, body));
-        let read = send_pieces(py, data, &tx);
-        if read.is_err() {
-            // The object must not be written from part of the file: the upload fails too.
-            let failed =
-                nubes::Error::invalid_input("reading the file failed: nothing was written");
-            let _ = py.detach(|| tx.blocking_send(Err(failed)));
-        }
-        drop(tx);
-        let uploaded = py
-            .detach(|| runtime.block_on(upload))
-            .map_err(|e| to_py(nubes::Error::unexpected(format!("the upload stopped: {e}"))))?;
-        read?;
-        uploaded.map_err(to_py)
+        let body = body(data)?;
+        let upload = upload(self.inner.clone(), bucket, key, body);
+        py.detach(|| pyo3_async_runtimes::tokio::get_runtime().block_on(upload))
     }
 
     /// The object's bytes, or those of `range=(start, end)` (end exclusive; `None` for the rest).
@@ -325,17 +349,18 @@ impl AsyncStorage {
         awaitable(py, ops::delete_bucket(self.inner.clone(), name))
     }
 
-    /// Writes an object from `bytes`.
+    /// As `Storage.put`, awaitable: a file object is read on a worker thread, never on the
+    /// event loop.
     fn put<'py>(
         &self,
         py: Python<'py>,
         bucket: String,
         key: String,
-        data: Vec<u8>,
+        data: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let body: ByteStream =
-            futures::stream::once(futures::future::ready(Ok(Bytes::from(data)))).boxed();
-        awaitable(py, ops::put(self.inner.clone(), bucket, key, body))
+        let body = body(data)?;
+        let upload = upload(self.inner.clone(), bucket, key, body);
+        pyo3_async_runtimes::tokio::future_into_py(py, upload)
     }
 
     /// As `Storage.get`, awaitable.

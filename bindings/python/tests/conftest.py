@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 import urllib.request
 import uuid
 from typing import Dict, Iterator, Tuple
@@ -31,16 +32,26 @@ def post(url: str, body: Dict[str, str], token: str = "") -> Dict[str, str]:
         return answer
 
 
+def account(url: str) -> Tuple[str, str]:
+    """A new user on the server at ``url``: their access token and an API token."""
+    creds = {"email": f"{unique('py')}@example.com", "password": "correct horse battery"}
+    post(f"{url}/v1/auth/register", creds)
+    access = post(f"{url}/v1/auth/login", creds)["access_token"]
+    return access, post(f"{url}/v1/auth/tokens", {"name": "py"}, access)["token"]
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[Tuple[str, str]]:
-    """A Nubes server on memory compute and local storage, and an API token of a user on it."""
+    """A Nubes server on memory compute and disks, local storage and Docker functions, and an
+    API token of a user on it."""
     cloudctl = os.environ.get("NUBES_TEST_CLOUDCTL")
     if not cloudctl:
         pytest.fail("NUBES_TEST_CLOUDCTL is not set: run through scripts/test.sh, which builds cloudctl")
     data = tempfile.mkdtemp(prefix="nubes-py-server-")
     proc = subprocess.Popen(
         [cloudctl, "serve", "--listen", "127.0.0.1:0", "--data-dir", data,
-         "--compute", "memory://?images=busybox", "--disk", "none"],
+         "--compute", "memory://?images=busybox", "--disk", "memory://",
+         "--function", "docker://"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     assert proc.stdout is not None
@@ -50,11 +61,7 @@ def server() -> Iterator[Tuple[str, str]]:
             url = line.split()[-1].strip()
             break
     assert url, "cloudctl serve printed no address"
-    creds = {"email": f"{unique('py')}@example.com", "password": "correct horse battery"}
-    post(f"{url}/v1/auth/register", creds)
-    access = post(f"{url}/v1/auth/login", creds)["access_token"]
-    token = post(f"{url}/v1/auth/tokens", {"name": "py"}, access)["token"]
-    yield url, token
+    yield url, account(url)[1]
     proc.terminate()
     proc.wait(timeout=10)
 
@@ -86,13 +93,61 @@ def aws_uri() -> str:
     return f"aws://us-east-1?endpoint={endpoint}"
 
 
+def boto3(service: str, code: str) -> str:
+    """Runs ``code`` with boto3 (moto's venv has it) and ``client`` a ``service`` client on
+    moto; its stdout, stripped."""
+    python = os.environ.get("NUBES_TEST_AWS_PYTHON")
+    if not python:
+        pytest.fail("NUBES_TEST_AWS_PYTHON is not set: run through scripts/test.sh, which starts moto")
+    prelude = ("import boto3\nclient = boto3.client("
+               f"{service!r}, endpoint_url={os.environ['NUBES_TEST_AWS_ENDPOINT']!r}, region_name='us-east-1')\n")
+    return subprocess.run([python, "-c", prelude + code], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def aws_ami() -> str:
+    """An AMI moto serves."""
+    return boto3("ec2", "print(client.describe_images(Owners=['amazon'])['Images'][0]['ImageId'])")
+
+
 @pytest.fixture
 def aws() -> nubes.Cloud:
-    """S3, EC2 and Lambda on the moto server the test script starts."""
-    return nubes.Cloud.connect(aws_uri())
+    """S3, EC2 and Lambda on the moto server the test script starts; functions run as an IAM
+    role made in moto."""
+    role = boto3("iam", """
+try:
+    print(client.create_role(RoleName='nubes-py', AssumeRolePolicyDocument='{}')['Role']['Arn'])
+except client.exceptions.EntityAlreadyExistsException:
+    print(client.get_role(RoleName='nubes-py')['Role']['Arn'])
+""")
+    return nubes.Cloud.connect(f"{aws_uri()}&role={role}")
 
 
 @pytest.fixture
 def remote(server: Tuple[str, str]) -> nubes.Cloud:
     url, token = server
     return nubes.Cloud.connect(url, token)
+
+
+@pytest.fixture
+def kubernetes() -> Iterator[nubes.Cloud]:
+    """Pods in a namespace of their own on the cluster the test script starts (its nodes have
+    the test image and no registry: pods never pull)."""
+    kubeconfig = os.environ.get("NUBES_TEST_K8S_KUBECONFIG")
+    if not kubeconfig:
+        pytest.fail("NUBES_TEST_K8S_KUBECONFIG is not set: run through scripts/test.sh, which starts the cluster")
+    ns = unique("nt-py")
+    kubectl = ["kubectl", "--kubeconfig", kubeconfig]
+    subprocess.run(kubectl + ["create", "namespace", ns], check=True, capture_output=True)
+    try:
+        subprocess.run(kubectl + ["label", "namespace", ns, "nubes-test=true"], check=True,
+                       capture_output=True)
+        # Pods need the namespace's default service account, which a controller makes a moment later.
+        for _ in range(100):
+            if subprocess.run(kubectl + ["-n", ns, "get", "serviceaccount", "default"],
+                              capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        yield nubes.Cloud.connect(f"kubernetes://?kubeconfig={kubeconfig}&namespace={ns}&pull=never")
+    finally:
+        subprocess.run(kubectl + ["delete", "namespace", ns, "--wait=false"], capture_output=True)

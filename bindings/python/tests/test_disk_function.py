@@ -1,5 +1,8 @@
-"""Disks (memory, qemu-img) and functions (memory, Docker) through Python."""
+"""Disks (memory, qemu-img, a Nubes server's) and functions (Docker, a Nubes server's on Docker,
+Lambda on moto) through Python."""
 
+import io
+import zipfile
 from typing import List
 
 import pytest
@@ -8,7 +11,7 @@ import nubes
 from conftest import IMAGE, unique
 
 
-@pytest.mark.parametrize("backend", ["memory", "qemu"])
+@pytest.mark.parametrize("backend", ["memory", "qemu", "remote"])
 def test_disks(backend: str, request: pytest.FixtureRequest) -> None:
     d = request.getfixturevalue(backend).disk
     name = unique("pyd")
@@ -36,8 +39,9 @@ async def test_disks_async(tmp_path: "object") -> None:
     await d.delete("a")
 
 
-def test_functions_on_docker(docker: nubes.Cloud) -> None:
-    f = docker.function
+@pytest.mark.parametrize("backend", ["docker", "remote"])
+def test_functions(backend: str, request: pytest.FixtureRequest) -> None:
+    f = request.getfixturevalue(backend).function
     name = unique("pyf")
     f.deploy(name, IMAGE, ["tr", "a-z", "A-Z"], timeout=30)
     try:
@@ -66,3 +70,29 @@ async def test_functions_async_on_docker() -> None:
         assert (await f.invoke(name, b"echo")).payload == b"echo"
     finally:
         await f.delete(name)
+
+
+def zipped(name: str, script: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        info = zipfile.ZipInfo(name)
+        info.external_attr = 0o755 << 16
+        z.writestr(info, script)
+    return out.getvalue()
+
+
+def test_functions_on_lambda(aws: nubes.Cloud) -> None:
+    f = aws.function
+    name = unique("pyl")
+    made = f.deploy(name, "provided.al2", ["echo.sh"], timeout=30,
+                    code=zipped("echo.sh", "cat\n"))
+    try:
+        assert (made.name, made.image) == (name, "provided.al2")
+        assert name in [i.name for i in f.list()]
+        assert f.invoke(name, b'{"a": 1}').payload.strip() == b'{"a": 1}'
+        with pytest.raises(nubes.AlreadyExists):
+            f.deploy(name, "provided.al2", ["echo.sh"], code=zipped("echo.sh", "cat\n"))
+    finally:
+        f.delete(name)
+    with pytest.raises(nubes.NotFound):
+        f.get(name)

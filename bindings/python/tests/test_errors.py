@@ -11,7 +11,7 @@ from typing import Iterator, Tuple
 import pytest
 
 import nubes
-from conftest import IMAGE, post, unique
+from conftest import IMAGE, account, post, unique
 
 
 def test_the_table_names_a_class_for_every_kind() -> None:
@@ -64,6 +64,53 @@ def test_server_errors(server: Tuple[str, str]) -> None:
     with pytest.raises(nubes.Unavailable) as down:
         nubes.Cloud.connect("http://127.0.0.1:9", "token")
     assert down.value.temporary
+    with pytest.raises(nubes.InvalidInput):
+        nubes.Cloud.connect("memory://", org="o-1")
+
+
+def test_a_viewer_may_look_but_not_create(server: Tuple[str, str]) -> None:
+    url, _ = server
+    owner, owner_token = account(url)
+    org = post(f"{url}/v1/orgs", {"name": unique("pyorg")}, owner)["id"]
+    code = post(f"{url}/v1/orgs/{org}/invites", {"role": "viewer"}, owner)["code"]
+    viewer, viewer_token = account(url)
+    post(f"{url}/v1/orgs/join", {"code": code}, viewer)
+    made = nubes.Cloud.connect(url, owner_token, org=org).compute.create(unique("pyv"), "busybox")
+    seen = nubes.Cloud.connect(url, viewer_token, org=org).compute
+    assert seen.get(made.name).id == made.id
+    with pytest.raises(nubes.PermissionDenied) as denied:
+        seen.create(unique("pyv"), "busybox")
+    assert (denied.value.kind, denied.value.provider) == ("permission_denied", "remote")
+    with pytest.raises(nubes.PermissionDenied):
+        seen.delete(made.name, force=True)
+    # To someone outside the organization the instance is not there at all.
+    with pytest.raises(nubes.NotFound):
+        nubes.Cloud.connect(url, account(url)[1]).compute.get(made.id)
+
+
+def test_the_server_holds_running_invocations_per_user(server: Tuple[str, str]) -> None:
+    url, _ = server
+    f = nubes.Cloud.connect(url, account(url)[1]).function
+    name = unique("pyr")
+    f.deploy(name, IMAGE, ["sleep", "4"], timeout=30)
+    try:
+        # The server lets one user run 8 invocations at once.
+        for _ in range(8):
+            f.invoke_async(name, b"")
+        with pytest.raises(nubes.RateLimited) as limited:
+            f.invoke_async(name, b"")
+        assert limited.value.kind == "rate_limited"
+        assert "running invocations" in str(limited.value)
+    finally:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                f.delete(name)
+                break
+            except nubes.Conflict:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +128,7 @@ def billing_server() -> Iterator[Tuple[str, str]]:
     )
     assert proc.stdout is not None
     url = next(line.split()[-1] for line in proc.stdout if line.startswith("listening on "))
-    creds = {"email": f"{unique('pyq')}@example.com", "password": "correct horse battery"}
-    post(f"{url}/v1/auth/register", creds)
-    access = post(f"{url}/v1/auth/login", creds)["access_token"]
-    yield url, post(f"{url}/v1/auth/tokens", {"name": "py"}, access)["token"]
+    yield url, account(url)[1]
     proc.terminate()
     proc.wait(timeout=10)
 

@@ -63,8 +63,14 @@ async def test_objects_async(backend: str, request: pytest.FixtureRequest) -> No
         await s.put(bucket, f"k{i}", f"v{i}".encode())
     assert [o.key async for o in s.list(bucket, page_size=1)] == ["k0", "k1", "k2"]
     assert await s.get(bucket, "k1", range=(1, 2)) == b"1"
-    for i in range(3):
-        await s.delete(bucket, f"k{i}")
+    big = bytes(range(256)) * (3 * 4096 + 7)  # a little over 3 MiB: several pieces
+    assert (await s.put(bucket, "big", io.BytesIO(big))).size == len(big)
+    assert await s.get(bucket, "big") == big
+    with pytest.raises(OSError, match="disk on fire"):
+        await s.put(bucket, "k0", Broken())
+    assert await s.get(bucket, "k0") == b"v0"
+    for k in ["k0", "k1", "k2", "big"]:
+        await s.delete(bucket, k)
     await s.delete_bucket(bucket)
 
 
