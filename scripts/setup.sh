@@ -462,6 +462,7 @@ link_cloudctl() {
 # The Kubernetes cluster the Kubernetes provider is tested on.
 source "$(dirname "${BASH_SOURCE[0]}")/kubernetes.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/python.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/web.sh"
 
 ensure_all() {
   ensure_rust

@@ -15,6 +15,7 @@ ensure_libvirtd
 ensure_test_guest
 ensure_moto
 ensure_kubernetes
+ensure_web
 NUBES_TEST_K8S_KUBECONFIG=$NUBES_K8S_KUBECONFIG
 NUBES_TEST_SWAGGER_UI_DIR=$NUBES_SWAGGER_UI_DIR
 NUBES_TEST_LIBVIRT_URI=$NUBES_LIBVIRT_URI
@@ -60,6 +61,16 @@ export NUBES_TEST_CLOUDCTL="${CARGO_TARGET_DIR:-$PWD/target}/debug/cloudctl"
   "$NUBES_TEST_PY" examples/run_and_exec.py docker://
   "$NUBES_TEST_PY" examples/upload_directory.py python/nubes 'memory://'
   "$NUBES_TEST_PY" examples/fan_out.py docker://
+) || status=1
+
+# The dashboard: Vitest on its forms and event reducer, then the portal end to end in headless
+# Chromium against a real `cloudctl up` with its agent on Docker (screenshots in
+# web/e2e/screenshots/).
+log "dashboard: vitest, then end to end in chromium"
+(
+  cd web
+  npx vitest run
+  NUBES_TEST_CHROMIUM=$NUBES_TEST_CHROMIUM NUBES_TEST_IMAGE=$NUBES_TEST_IMAGE node e2e/portal.mjs
 ) || status=1
 
 # Tier 2: the Docker conformance suite again, on an engine whose storage driver enforces disk

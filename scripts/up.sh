@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 ensure_all
 ensure_swagger_ui
-export NUBES_SWAGGER_UI_DIR
+ensure_web
+export NUBES_SWAGGER_UI_DIR NUBES_WEB_DIR
 
 log "building cloudctl"
 cargo build --locked -q -p nubes-cli

@@ -620,6 +620,10 @@ pub struct ServeArgs {
     /// loads them from a CDN
     #[arg(long, env = "NUBES_SWAGGER_UI_DIR")]
     pub swagger_ui_dir: Option<PathBuf>,
+    /// The dashboard's built files (web/dist after `npm run build`), served at /; unset, no
+    /// dashboard
+    #[arg(long, env = "NUBES_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
     /// Email of the first admin, created with a generated password on first start
     #[arg(
         long,
@@ -649,6 +653,10 @@ pub struct UpArgs {
     /// loads them from a CDN
     #[arg(long, env = "NUBES_SWAGGER_UI_DIR")]
     pub swagger_ui_dir: Option<PathBuf>,
+    /// The dashboard's built files (web/dist after `npm run build`), served at /; unset, no
+    /// dashboard
+    #[arg(long, env = "NUBES_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
     /// Do not save a signed-in context for the first admin
     #[arg(long)]
     pub no_context: bool,

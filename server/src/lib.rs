@@ -65,6 +65,8 @@ pub struct Config {
     /// Swagger UI's files for `/docs` (the `swagger-ui-dist` npm package's folder); none loads
     /// them from a CDN.
     pub swagger_ui_dir: Option<std::path::PathBuf>,
+    /// The dashboard's built files (`web/dist`), served at `/`; none serves no dashboard.
+    pub web_dir: Option<std::path::PathBuf>,
     /// What one request or organization may take of objects, pages, disks and resources.
     pub bounds: bounds::Bounds,
     /// Reverse proxies whose `X-Forwarded-For` names the client (for per-address limits and the
@@ -242,6 +244,7 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         connections_per_address: config.bounds.connections_per_address,
         swagger_ui_dir: config.swagger_ui_dir.clone(),
+        web_dir: config.web_dir.clone(),
     });
     // Creates a crash cut short are settled before anyone is served. On SQLite this server is
     // the only one; on PostgreSQL, younger rows may be another server's creates in flight, so

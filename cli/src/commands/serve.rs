@@ -37,6 +37,7 @@ pub async fn run(args: ServeArgs) -> Outcome {
         smtp_url: args.smtp_url,
         mail_from: args.mail_from,
         swagger_ui_dir: args.swagger_ui_dir,
+        web_dir: args.web_dir.clone(),
         billing: args.billing,
         billing_settings,
         // Running instances are charged every ten seconds of server time.
@@ -109,6 +110,7 @@ pub async fn up(args: UpArgs) -> Outcome {
         smtp_url: None,
         mail_from: None,
         swagger_ui_dir: args.swagger_ui_dir,
+        web_dir: args.web_dir.clone(),
         billing: false,
         billing_settings: Default::default(),
         billing_tick: None,
@@ -149,6 +151,9 @@ pub async fn up(args: UpArgs) -> Outcome {
             Some(admin) => sign_in(&url, &admin.email, &admin.password).await?,
             None => follow(&url)?,
         }
+    }
+    if args.web_dir.is_some() {
+        println!("dashboard: {url}/");
     }
     println!("API documentation: {url}/docs");
     println!("data in {}", data_dir.display());

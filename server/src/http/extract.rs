@@ -74,14 +74,22 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
-/// The token in `Authorization: Bearer <token>`, or why there is none.
+/// The subprotocol a browser's WebSocket asks for: a browser cannot set `Authorization` on one,
+/// so it offers `["nubes", "nubes.bearer.<token>"]` and the server answers `nubes`.
+pub const WS_PROTOCOL: &str = "nubes";
+const WS_BEARER: &str = "nubes.bearer.";
+
+/// The token in `Authorization: Bearer <token>` or, with no such header, a WebSocket's
+/// `nubes.bearer.<token>` subprotocol; or why there is none.
 pub fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, Error> {
-    let header = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .ok_or_else(|| Error::new(ErrorKind::Unauthenticated, "missing bearer token"))?;
+    let Some(header) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return ws_bearer(headers)
+            .ok_or_else(|| Error::new(ErrorKind::Unauthenticated, "missing bearer token"));
+    };
     header
-        .strip_prefix("Bearer ")
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or_else(|| {
             Error::new(
@@ -89,6 +97,16 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, Error> {
                 "expected `Authorization: Bearer <token>`",
             )
         })
+}
+
+fn ws_bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(','))
+        .find_map(|p| p.trim().strip_prefix(WS_BEARER))
+        .filter(|t| !t.is_empty())
 }
 
 /// The client's IP address, when the server knows it (it does over a real socket).
@@ -148,7 +166,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         axum::extract::ws::WebSocketUpgrade::from_request_parts(parts, state)
             .await
-            .map(Upgrade)
+            // Only `nubes` is ever answered: the token's protocol is never echoed back.
+            .map(|u| Upgrade(u.protocols([WS_PROTOCOL])))
             .map_err(|r| {
                 ApiError(Error::invalid_input(format!(
                     "expected a WebSocket upgrade: {}",

@@ -18,12 +18,12 @@ mod instances;
 mod metrics;
 mod openapi;
 mod orgs;
+mod web;
 
 use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use nubes::Error;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -91,6 +91,8 @@ pub struct Services {
     pub connections_per_address: usize,
     /// Swagger UI's files (the `swagger-ui-dist` npm package's folder); none loads them from a CDN.
     pub swagger_ui_dir: Option<std::path::PathBuf>,
+    /// The dashboard's built files (`web/dist`), served at `/`; none serves no dashboard.
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 /// The routes the OpenAPI document describes, and the document.
@@ -120,12 +122,16 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 pub fn app(state: AppState) -> Router {
     let (api, doc) = documented();
     let docs = openapi::Docs::new(&doc, state.swagger_ui_dir.clone());
+    let dashboard = web::Web::new(state.web_dir.clone());
     Router::new()
         .route("/healthz", get(openapi::healthz))
         .route("/metrics", get(metrics::scrape))
         .merge(api)
         .merge(openapi::routes(docs))
-        .fallback(|| async { ApiError(Error::not_found("no such route")) })
+        .fallback(move |method: axum::http::Method, uri: axum::http::Uri| {
+            let dashboard = dashboard.clone();
+            async move { dashboard.fallback(&method, &uri).await }
+        })
         .method_not_allowed_fallback(|| async {
             let body =
                 nubes_api::ErrorBody::new("invalid_input", "this route does not take that method");

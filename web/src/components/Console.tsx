@@ -1,0 +1,89 @@
+import { useEffect, useRef, useState } from "react";
+import { Terminal } from "@xterm/xterm";
+import { socket } from "../api";
+import type { ExecEnd } from "../types";
+
+/** A shell in the instance over the exec WebSocket. The server runs commands without a
+ *  terminal, so the line is edited and echoed here and sent whole on Enter; Ctrl-D ends stdin. */
+export function Console({ instance, command = ["sh"] }: { instance: string; command?: string[] }) {
+  const box = useRef<HTMLDivElement>(null);
+  const [status, setStatus] = useState("connecting");
+
+  useEffect(() => {
+    const term = new Terminal({
+      convertEol: true,
+      cursorBlink: true,
+      fontSize: 14,
+      rows: 16,
+      screenReaderMode: true,
+      theme: { background: "#10151c" },
+    });
+    term.open(box.current!);
+    let ws: WebSocket | null = null;
+    let line = "";
+    let closed = false;
+    const encoder = new TextEncoder();
+    const send = (text: string) => ws?.readyState === WebSocket.OPEN && ws.send(encoder.encode(text));
+
+    term.onData((data) => {
+      for (const ch of data) {
+        if (ch === "\r") {
+          term.write("\r\n");
+          send(line + "\n");
+          line = "";
+        } else if (ch === "\x7f") {
+          if (line) {
+            line = line.slice(0, -1);
+            term.write("\b \b");
+          }
+        } else if (ch === "\x04") {
+          if (ws?.readyState === WebSocket.OPEN) ws.send(new Uint8Array(0));
+        } else if (ch >= " ") {
+          line += ch;
+          term.write(ch);
+        }
+      }
+    });
+
+    void (async () => {
+      try {
+        ws = await socket(`/v1/instances/${encodeURIComponent(instance)}/exec`);
+      } catch (e) {
+        setStatus(`could not connect: ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
+      if (closed) return ws.close();
+      ws.onopen = () => {
+        ws!.send(JSON.stringify({ command, stdin_open: true, timeout_secs: 3600 }));
+        setStatus("connected");
+        term.focus();
+      };
+      ws.onmessage = (m) => {
+        if (typeof m.data === "string") {
+          const end = JSON.parse(m.data) as ExecEnd;
+          const said = end.error ? `error: ${end.error.message}` : `exited with ${end.exit_code}`;
+          term.write(`\r\n[${said}]\r\n`);
+          setStatus(said);
+          return;
+        }
+        const frame = new Uint8Array(m.data as ArrayBuffer);
+        term.write(frame.subarray(1));
+      };
+      ws.onclose = () => setStatus((s) => (s === "connected" ? "disconnected" : s));
+    })();
+    return () => {
+      closed = true;
+      ws?.close();
+      term.dispose();
+    };
+  }, [instance, command.join("\0")]);
+
+  return (
+    <div className="console">
+      <p className="hint" aria-live="polite">
+        Shell: <span data-testid="console-status">{status}</span>. Type a command and press Enter; Ctrl-D ends input.
+      </p>
+      <div ref={box} className="terminal" data-testid="console" />
+    </div>
+  );
+}

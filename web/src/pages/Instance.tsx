@@ -1,0 +1,218 @@
+import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { api } from "../api";
+import { Console } from "../components/Console";
+import { Field, Problem } from "../components/Field";
+import { Link } from "../components/Link";
+import { StateBadge } from "../components/StateBadge";
+import { useEvents } from "../live";
+import { navigate } from "../router";
+import type { Instance, State } from "../types";
+import { formatBytes, parseSize } from "../validate";
+
+interface Stats {
+  cpu_percent: number;
+  memory_bytes: number;
+  memory_limit_bytes: number | null;
+  network_rx_bytes: number;
+  network_tx_bytes: number;
+}
+
+export function InstancePage({ id }: { id: string }) {
+  const [instance, setInstance] = useState<Instance | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [tab, setTab] = useState<"console" | "logs" | "stats" | "resize">("console");
+  const path = `/v1/instances/${encodeURIComponent(id)}`;
+
+  const load = useCallback(() => {
+    api<Instance>("GET", path).then(setInstance, setError);
+  }, [path]);
+  useEffect(load, [load]);
+  useEvents((e) => {
+    if (!instance || e.instance_id !== instance.id) return;
+    if (e.kind === "instance.deleted") navigate("/instances", true);
+    else if (e.state) setInstance({ ...instance, state: e.state as State });
+  }, load);
+
+  async function act(action: "start" | "stop" | "restart" | "delete") {
+    setError(null);
+    setBusy(true);
+    try {
+      if (action === "delete") {
+        if (!confirm(`Delete ${instance?.name}? This cannot be undone.`)) return;
+        await api<void>("DELETE", `${path}?force=true`);
+        navigate("/instances", true);
+      } else {
+        setInstance(await api<Instance>("POST", `${path}/${action}`));
+      }
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (!instance) {
+    return (
+      <section>
+        <p>
+          <Link to="/instances">← Instances</Link>
+        </p>
+        {error ? <Problem error={error} /> : <p>Loading…</p>}
+      </section>
+    );
+  }
+  const running = instance.state === "running";
+  return (
+    <section>
+      <p>
+        <Link to="/instances">← Instances</Link>
+      </p>
+      <div className="heading">
+        <h1>{instance.name}</h1>
+        <StateBadge state={instance.state} />
+      </div>
+      <dl className="facts">
+        <dt>Image</dt>
+        <dd className="mono">{instance.image}</dd>
+        <dt>Size</dt>
+        <dd>
+          {instance.cpus ?? "–"} cpu · {instance.memory ? formatBytes(instance.memory) : "–"}
+        </dd>
+        <dt>Id</dt>
+        <dd className="mono">{instance.id}</dd>
+      </dl>
+      <div className="actions" role="group" aria-label="Instance actions">
+        <button type="button" disabled={busy || running} onClick={() => void act("start")}>Start</button>
+        <button type="button" disabled={busy || !running} onClick={() => void act("stop")}>Stop</button>
+        <button type="button" disabled={busy} onClick={() => void act("restart")}>Restart</button>
+        <button type="button" className="danger" disabled={busy} onClick={() => void act("delete")}>Delete</button>
+      </div>
+      <Problem error={error} />
+      <div className="tabs" role="tablist" aria-label="Instance views">
+        {(["console", "logs", "stats", "resize"] as const).map((t) => (
+          <button key={t} type="button" role="tab" aria-selected={tab === t} className={tab === t ? "" : "secondary"}
+            onClick={() => setTab(t)}>
+            {t[0].toUpperCase() + t.slice(1)}
+          </button>
+        ))}
+      </div>
+      <div role="tabpanel">
+        {tab === "console" && (running ? <Console instance={instance.id} /> : <p className="hint">Start the instance to open a shell.</p>)}
+        {tab === "logs" && <Logs path={path} />}
+        {tab === "stats" && (running ? <StatsView path={path} /> : <p className="hint">Stats show while it runs.</p>)}
+        {tab === "resize" && <Resize path={path} instance={instance} onDone={setInstance} />}
+      </div>
+    </section>
+  );
+}
+
+/** The log, followed as it grows (a streamed response read a chunk at a time). */
+function Logs({ path }: { path: string }) {
+  const [text, setText] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    const stop = new AbortController();
+    void (async () => {
+      try {
+        const res = await api<Response>("GET", `${path}/logs?tail=500&follow=true`, undefined, true);
+        const reader = res.body!.getReader();
+        const decoder = new TextDecoder();
+        for (;;) {
+          if (stop.signal.aborted) return reader.cancel();
+          const { done, value } = await reader.read();
+          if (done) return;
+          // Bounded: the page keeps the last 200 KB.
+          setText((t) => (t + decoder.decode(value, { stream: true })).slice(-200_000));
+        }
+      } catch (e) {
+        if (!stop.signal.aborted) setError(e);
+      }
+    })();
+    return () => stop.abort();
+  }, [path]);
+  return (
+    <>
+      <Problem error={error} />
+      <pre className="logs" data-testid="logs" tabIndex={0} aria-label="Logs">{text || "No output yet."}</pre>
+    </>
+  );
+}
+
+function StatsView({ path }: { path: string }) {
+  const [samples, setSamples] = useState<Stats[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    let live = true;
+    const tick = () =>
+      api<Stats>("GET", `${path}/stats`).then(
+        (s) => live && setSamples((all) => [...all.slice(-59), s]),
+        (e) => live && setError(e),
+      );
+    void tick();
+    const timer = setInterval(tick, 2000);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, [path]);
+  const last = samples[samples.length - 1];
+  return (
+    <>
+      <Problem error={error} />
+      {last && (
+        <dl className="facts">
+          <dt>CPU</dt>
+          <dd>{last.cpu_percent.toFixed(1)}% of a core</dd>
+          <dt>Memory</dt>
+          <dd>
+            {formatBytes(last.memory_bytes)}
+            {last.memory_limit_bytes ? ` of ${formatBytes(last.memory_limit_bytes)}` : ""}
+          </dd>
+          <dt>Network</dt>
+          <dd>
+            {formatBytes(last.network_rx_bytes)} in · {formatBytes(last.network_tx_bytes)} out
+          </dd>
+        </dl>
+      )}
+    </>
+  );
+}
+
+function Resize({ path, instance, onDone }: { path: string; instance: Instance; onDone: (i: Instance) => void }) {
+  const [cpus, setCpus] = useState(instance.cpus?.toString() ?? "");
+  const [memory, setMemory] = useState(instance.memory ? formatBytes(instance.memory) : "");
+  const [errors, setErrors] = useState<{ cpus?: string; memory?: string }>({});
+  const [error, setError] = useState<unknown>(null);
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    const found: { cpus?: string; memory?: string } = {};
+    const body: { cpus?: number; memory?: number } = {};
+    if (cpus.trim()) {
+      const c = Number(cpus);
+      if (!(c > 0 && c <= 1024)) found.cpus = "cpus must be more than 0 and at most 1024";
+      else body.cpus = c;
+    }
+    if (memory.trim()) {
+      const m = parseSize(memory);
+      if (typeof m === "string") found.memory = m;
+      else body.memory = m;
+    }
+    setErrors(found);
+    if (found.cpus || found.memory) return;
+    setError(null);
+    try {
+      onDone(await api<Instance>("POST", `${path}/resize`, body));
+    } catch (err) {
+      setError(err);
+    }
+  }
+  return (
+    <form onSubmit={submit} noValidate className="card">
+      <Field label="CPUs" name="cpus" value={cpus} error={errors.cpus} onChange={(e) => setCpus(e.target.value)} />
+      <Field label="Memory" name="memory" value={memory} error={errors.memory} onChange={(e) => setMemory(e.target.value)} />
+      <Problem error={error} />
+      <button type="submit">Resize</button>
+    </form>
+  );
+}

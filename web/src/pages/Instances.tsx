@@ -1,0 +1,179 @@
+import { useCallback, useEffect, useReducer, useState, type FormEvent } from "react";
+import { api } from "../api";
+import { Field, Problem } from "../components/Field";
+import { Link } from "../components/Link";
+import { StateBadge } from "../components/StateBadge";
+import { empty, ordered, reduce } from "../events";
+import { useEvents } from "../live";
+import { navigate } from "../router";
+import type { CreateInstance, DryRun, Instance } from "../types";
+import { formatBytes, instanceRequest, type Errors, type InstanceForm } from "../validate";
+
+export function Instances() {
+  const [list, dispatch] = useReducer(reduce, empty);
+  const [error, setError] = useState<unknown>(null);
+  const [creating, setCreating] = useState(false);
+
+  const load = useCallback(() => {
+    api<Instance[]>("GET", "/v1/instances").then(
+      (instances) => {
+        dispatch({ type: "loaded", instances });
+        setError(null);
+      },
+      setError,
+    );
+  }, []);
+  useEffect(load, [load]);
+  useEvents((event) => dispatch({ type: "event", event }), load);
+  useEffect(() => {
+    if (list.stale) load();
+  }, [list.stale, load]);
+
+  return (
+    <section>
+      <div className="heading">
+        <h1>Instances</h1>
+        <button type="button" onClick={() => setCreating((c) => !c)} aria-expanded={creating}>
+          {creating ? "Close" : "New instance"}
+        </button>
+      </div>
+      {creating && (
+        <CreateForm
+          onCreated={(i) => {
+            dispatch({ type: "changed", instance: i });
+            setCreating(false);
+          }}
+        />
+      )}
+      <Problem error={error} />
+      {ordered(list).length === 0 ? (
+        <p className="hint">No instances yet.</p>
+      ) : (
+        <table className="list">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">State</th>
+              <th scope="col">Image</th>
+              <th scope="col" className="narrow">Size</th>
+            </tr>
+          </thead>
+          <tbody>
+            {ordered(list).map((i) => (
+              <tr key={i.id} data-instance={i.name}>
+                <td>
+                  <Link to={`/instances/${encodeURIComponent(i.id)}`}>{i.name}</Link>
+                </td>
+                <td>
+                  <StateBadge state={i.state} />
+                </td>
+                <td className="mono">{i.image}</td>
+                <td className="narrow">
+                  {i.cpus ?? "–"} cpu · {i.memory ? formatBytes(i.memory) : "–"}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+const BLANK: InstanceForm = { name: "", image: "", cpus: "", memory: "", disk: "", command: "", priority: "" };
+
+/** The create form: checked here, then priced and placed by the server's dry run, then made. */
+function CreateForm({ onCreated }: { onCreated: (i: Instance) => void }) {
+  const [form, setForm] = useState(BLANK);
+  const [errors, setErrors] = useState<Errors<InstanceForm>>({});
+  const [preview, setPreview] = useState<{ request: CreateInstance; dry: DryRun } | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const set = (k: keyof InstanceForm) => (e: { target: { value: string } }) => {
+    setForm({ ...form, [k]: e.target.value });
+    setPreview(null);
+  };
+
+  async function check(e: FormEvent) {
+    e.preventDefault();
+    const out = instanceRequest(form);
+    if (!out.ok) {
+      setErrors(out.errors);
+      return;
+    }
+    setErrors({});
+    setError(null);
+    setBusy(true);
+    try {
+      setPreview({ request: out.request, dry: await api<DryRun>("POST", "/v1/instances/dry-run", out.request) });
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function create() {
+    if (!preview) return;
+    setError(null);
+    setBusy(true);
+    try {
+      const made = await api<Instance>("POST", "/v1/instances", preview.request);
+      onCreated(made);
+      navigate(`/instances/${encodeURIComponent(made.id)}`);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const dry = preview?.dry;
+  return (
+    <form className="card wide" onSubmit={check} noValidate aria-label="New instance">
+      <div className="grid">
+        <Field label="Name" name="name" value={form.name} error={errors.name} onChange={set("name")} />
+        <Field label="Image" name="image" value={form.image} error={errors.image} onChange={set("image")}
+          hint="A container image, or a disk image for a VM" />
+        <Field label="CPUs" name="cpus" inputMode="decimal" value={form.cpus} error={errors.cpus}
+          onChange={set("cpus")} hint="Default 1" />
+        <Field label="Memory" name="memory" value={form.memory} error={errors.memory} onChange={set("memory")}
+          hint="e.g. 256Mi (default)" />
+        <Field label="Disk" name="disk" value={form.disk} error={errors.disk} onChange={set("disk")}
+          hint="e.g. 10Gi (optional)" />
+        <Field label="Command" name="command" value={form.command} error={errors.command}
+          onChange={set("command")} hint="e.g. sleep 3600 (optional)" />
+        <Field label="Priority" name="priority" inputMode="numeric" value={form.priority}
+          error={errors.priority} onChange={set("priority")} hint="-10 to 10, on a fleet" />
+      </div>
+      {dry && (
+        <dl className="preview" aria-live="polite">
+          <dt>Placement</dt>
+          <dd>
+            {dry.placement}
+            {dry.placement_message ? ` — ${dry.placement_message}` : ""}
+          </dd>
+          <dt>Plan</dt>
+          <dd>{dry.within_plan ? "within your plan" : dry.plan_message ?? "over your plan"}</dd>
+          <dt>Price</dt>
+          <dd>
+            {dry.hourly} credits an hour{dry.due_now ? `, ${dry.due_now} due now` : ""}
+            {dry.balance ? ` (balance ${dry.balance})` : ""}
+          </dd>
+        </dl>
+      )}
+      <Problem error={error} />
+      <div className="actions">
+        <button type="submit" className={dry ? "secondary" : undefined} disabled={busy}>
+          Check price and placement
+        </button>
+        {dry && (
+          <button type="button" disabled={busy || !dry.within_plan || dry.placement === "refused"}
+            onClick={() => void create()}>
+            Create
+          </button>
+        )}
+      </div>
+    </form>
+  );
+}

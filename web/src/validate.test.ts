@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { code, email, formatBytes, instanceRequest, name, parseSize, password, splitCommand } from "./validate";
+
+const form = { name: "web", image: "nginx", cpus: "", memory: "", disk: "", command: "", priority: "" };
+
+describe("sizes", () => {
+  it("reads the server's units", () => {
+    expect(parseSize("256Mi")).toBe(256 * 2 ** 20);
+    expect(parseSize("1G")).toBe(1e9);
+    expect(parseSize("1.5Gi")).toBe(1.5 * 2 ** 30);
+    expect(parseSize(" 1024 ")).toBe(1024);
+  });
+  it("says what is wrong", () => {
+    expect(parseSize("lots")).toMatch(/expected a number/);
+    expect(parseSize("5 parsecs")).toMatch(/unknown unit `parsecs`/);
+    expect(parseSize("1e30")).toMatch(/unknown unit|expected/);
+  });
+  it("formats", () => {
+    expect(formatBytes(256 * 2 ** 20)).toBe("256Mi");
+    expect(formatBytes(1536)).toBe("1.5Ki");
+    expect(formatBytes(12)).toBe("12 B");
+  });
+});
+
+describe("the create form", () => {
+  it("builds the request from what was filled in", () => {
+    const out = instanceRequest({ ...form, cpus: "0.5", memory: "64Mi", command: "sh -c 'sleep 600'", priority: "3" });
+    expect(out).toEqual({
+      ok: true,
+      request: { name: "web", image: "nginx", cpus: 0.5, memory: 64 * 2 ** 20, command: ["sh", "-c", "sleep 600"], priority: 3 },
+    });
+  });
+  it("leaves out what was left empty", () => {
+    expect(instanceRequest(form)).toEqual({ ok: true, request: { name: "web", image: "nginx" } });
+  });
+  it("names every bad field at once", () => {
+    const out = instanceRequest({ name: "Web!", image: " ", cpus: "0", memory: "1Mi", disk: "x", command: "", priority: "11" });
+    expect(out.ok).toBe(false);
+    if (out.ok) return;
+    expect(Object.keys(out.errors).sort()).toEqual(["cpus", "disk", "image", "memory", "name", "priority"]);
+    expect(out.errors.memory).toBe("memory must be at least 6Mi");
+  });
+});
+
+describe("fields", () => {
+  it("names", () => {
+    expect(name("instance", "a")).toBeNull();
+    expect(name("instance", "a.b-c_d9")).toBeNull();
+    expect(name("instance", "")).toMatch(/required/);
+    expect(name("instance", "-a")).toMatch(/starts and ends/);
+    expect(name("instance", "a".repeat(64))).toMatch(/63/);
+  });
+  it("passwords, emails and codes", () => {
+    expect(password("short")).toMatch(/10/);
+    expect(password("aaaaaaaaaaaa")).toMatch(/repeated/);
+    expect(password("correct horse battery")).toBeNull();
+    expect(email("you@example.com")).toBeNull();
+    expect(email("you@")).not.toBeNull();
+    expect(code("123456")).toBeNull();
+    expect(code("12345")).not.toBeNull();
+    expect(code("12345a")).not.toBeNull();
+  });
+  it("splits commands like a shell would, quotes and all", () => {
+    expect(splitCommand(`sh -c "echo hi; exit 3"`)).toEqual(["sh", "-c", "echo hi; exit 3"]);
+    expect(splitCommand(`echo '' x`)).toEqual(["echo", "", "x"]);
+    expect(splitCommand("  sleep   5 ")).toEqual(["sleep", "5"]);
+  });
+});
