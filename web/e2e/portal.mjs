@@ -2,7 +2,9 @@
 // real `cloudctl up` (the server on SQLite and a local agent leasing the Docker Engine): register,
 // turn on the authenticator app, log out, log in with a code, create an instance and watch it
 // turn running, run `echo hi` in the console, stop, delete. Every main page is screenshotted
-// (e2e/screenshots/) and checked with axe-core; the instances page also at phone width.
+// (e2e/screenshots/) and checked with axe-core; the instances page also at phone width. The
+// first admin sees the agent online, the user's instance and the audit entries; on a second
+// server that bills, the usage chart renders after a metered run.
 //
 //   NUBES_TEST_CLOUDCTL=... NUBES_TEST_CHROMIUM=/usr/bin/chromium node e2e/portal.mjs
 
@@ -27,29 +29,55 @@ function need(name) {
   return v;
 }
 
-/** `cloudctl up` on a free port with a data directory of its own; its URL once it listens. */
-async function up() {
+/** `cloudctl ARGS` (up or serve) on a free port with a data directory of its own, serving the
+ *  built dashboard; its URL once `ready` shows in its output, and the first admin's password. */
+async function start(args, ready) {
   const data = mkdtempSync(join(tmpdir(), "nubes-web-e2e-"));
   const proc = spawn(
     need("NUBES_TEST_CLOUDCTL"),
-    ["up", "--listen", "127.0.0.1:0", "--data-dir", data, "--no-context", "--web-dir", join(here, "..", "dist")],
+    [...args, "--listen", "127.0.0.1:0", "--data-dir", data, "--web-dir", join(here, "..", "dist")],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   let out = "";
   const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`cloudctl up did not start:\n${out}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`cloudctl ${args[0]} did not start:\n${out}`)), 60_000);
     proc.stdout.on("data", (d) => {
       out += d;
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m && out.includes("press Ctrl-C")) {
+      if (m && out.includes(ready)) {
         clearTimeout(timer);
         resolve(m[1]);
       }
     });
-    proc.on("exit", (code) => reject(new Error(`cloudctl up exited with ${code}:\n${out}`)));
+    proc.on("exit", (code) => reject(new Error(`cloudctl ${args[0]} exited with ${code}:\n${out}`)));
   });
-  if (!out.includes(`dashboard: ${url}/`)) throw new Error(`cloudctl up did not print the dashboard's URL:\n${out}`);
-  return { url, stop: () => { proc.kill("SIGTERM"); rmSync(data, { recursive: true, force: true }); } };
+  const password = /password:\s+(\S+)/.exec(out)?.[1];
+  return { url, out, password, stop: () => { proc.kill("SIGTERM"); rmSync(data, { recursive: true, force: true }); } };
+}
+
+/** `cloudctl up`: the server on SQLite and a local agent leasing the Docker Engine. */
+async function up() {
+  const server = await start(["up", "--no-context"], "press Ctrl-C");
+  if (!server.out.includes(`dashboard: ${server.url}/`)) {
+    throw new Error(`cloudctl up did not print the dashboard's URL:\n${server.out}`);
+  }
+  return server;
+}
+
+async function call(base, method, path, body, token) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.status === 204 ? undefined : res.json();
+}
+
+async function signIn(page, email, password) {
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
 }
 
 const serious = [];
@@ -113,9 +141,7 @@ async function main() {
     console.log("log out, log in with a code");
     await page.getByRole("button", { name: "Log out" }).click();
     await page.waitForURL(/\/login/);
-    await page.getByLabel("Email").fill(email);
-    await page.getByLabel("Password").fill(password);
-    await page.getByRole("button", { name: "Log in" }).click();
+    await signIn(page, email, password);
     await page.getByRole("heading", { name: "Second factor" }).waitFor();
     await shot(page, "login-second-factor");
     // A code works once, and only a later step's after it: the next step's is accepted already.
@@ -152,8 +178,65 @@ async function main() {
     );
     await shot(page, "instance-console");
 
+    console.log("disks, buckets, functions, organizations, API tokens");
+    await page.getByRole("link", { name: "Disks" }).click();
+    await page.getByLabel("Disk name").fill("e2e-disk");
+    await page.getByLabel("Size").fill("64Mi");
+    await page.getByRole("button", { name: "Create disk" }).click();
+    await page.getByRole("cell", { name: "e2e-disk" }).waitFor();
+    await shot(page, "disks");
+    await page.getByRole("link", { name: "Buckets" }).click();
+    await page.getByLabel("Bucket name").fill("e2e-files");
+    await page.getByRole("button", { name: "Create bucket" }).click();
+    await page.getByRole("button", { name: "e2e-files" }).click();
+    await page.getByLabel("Upload a file").setInputFiles({ name: "hello.txt", mimeType: "text/plain", buffer: Buffer.from("hello") });
+    await page.getByRole("cell", { name: "hello.txt" }).waitFor();
+    await shot(page, "buckets");
+    await page.getByRole("link", { name: "Functions" }).click();
+    await page.getByLabel("Function name").fill("e2e-upper");
+    await page.getByLabel("Image").fill(image);
+    await page.getByLabel("Handler").fill("tr a-z A-Z");
+    await page.getByRole("button", { name: "Deploy" }).click();
+    await page.getByRole("heading", { name: "e2e-upper" }).waitFor();
+    await page.getByLabel("Payload").fill("hello");
+    await page.getByRole("button", { name: "Invoke" }).click();
+    await page.getByText("HELLO", { exact: true }).waitFor();
+    await shot(page, "functions");
+    await page.getByRole("link", { name: "Organizations" }).click();
+    await page.getByLabel("Organization name").fill("e2e-team");
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    await page.getByRole("button", { name: "Members and invites" }).last().click();
+    await page.getByRole("button", { name: "Make an invite code" }).click();
+    await page.getByTestId("invite-code").waitFor();
+    await shot(page, "orgs");
+    await page.getByRole("link", { name: "Security" }).click();
+    await page.getByLabel("Token name").fill("e2e");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const made = (await page.getByTestId("new-token").textContent()).trim();
+    if (!made.startsWith("nba_")) throw new Error(`not an API token: ${made}`);
+    await shot(page, "security-tokens");
+    await page.getByRole("link", { name: "Instances", exact: true }).click();
+
+    console.log("the admin sees the agent online, the instance with its owner, the audit log");
+    const admin = await browser.newPage({ bypassCSP: true, viewport: { width: 1280, height: 860 } });
+    admin.setDefaultTimeout(30_000);
+    await admin.goto(server.url + "/admin");
+    await admin.waitForURL(/\/login\?next=%2Fadmin$/);
+    await signIn(admin, "admin@nubes.local", server.password);
+    await admin.waitForURL(/\/admin$/);
+    await admin.locator('[data-testid="agents"] [data-state="online"]').first().waitFor();
+    await shot(admin, "admin-agents");
+    await admin.getByRole("tab", { name: "Instances" }).click();
+    await admin.locator('[data-testid="all-instances"] tr[data-instance="e2e-web"]').getByText(email).waitFor();
+    await shot(admin, "admin-instances");
+    await admin.getByRole("tab", { name: "Audit" }).click();
+    await admin.getByLabel("Action starts with").fill("POST /v1/instances");
+    await admin.getByRole("button", { name: "Filter" }).click();
+    await admin.locator('[data-testid="audit"]').getByText("/v1/instances", { exact: true }).first().waitFor();
+    await shot(admin, "admin-audit");
+    await admin.close();
+
     console.log("the list, at phone width");
-    await page.getByRole("link", { name: "← Instances" }).click();
     await page.locator('tr[data-instance="e2e-web"] [data-state="running"]').waitFor();
     await shot(page, "instances");
     await page.setViewportSize({ width: 390, height: 844 });
@@ -183,12 +266,43 @@ async function main() {
     await page.getByRole("button", { name: "Verify" }).click();
     await page.waitForURL(/\/security$/);
 
+    console.log("billing: the usage chart after a metered run");
+    await billing(browser);
+
     if (serious.length) {
       throw new Error(`axe-core found serious violations:\n${JSON.stringify(serious, null, 2)}`);
     }
     console.log("portal end to end: ok");
   } finally {
     await browser.close();
+    server.stop();
+  }
+}
+
+/** A server that bills (metering every 10 s): a user's instance runs past a tick, then the
+ *  Billing page charts what it used. */
+async function billing(browser) {
+  const server = await start(["serve", "--billing", "--compute", "docker://"], "listening on");
+  try {
+    const email = `e2e-bill-${Date.now()}@example.com`;
+    const password = "correct horse battery";
+    await call(server.url, "POST", "/v1/auth/register", { email, password });
+    const { access_token } = await call(server.url, "POST", "/v1/auth/login", { email, password });
+    const made = await call(server.url, "POST", "/v1/instances",
+      { name: "metered", image, cpus: 0.5, memory: 64 << 20, command: ["sleep", "600"] }, access_token);
+    // Metering charges running instances every 10 s of server time.
+    await new Promise((r) => setTimeout(r, 12_000));
+    await call(server.url, "DELETE", `/v1/instances/${made.id}?force=true`, undefined, access_token);
+    const page = await browser.newPage({ bypassCSP: true, viewport: { width: 1280, height: 860 } });
+    page.setDefaultTimeout(30_000);
+    await page.goto(server.url + "/billing");
+    await signIn(page, email, password);
+    await page.waitForURL(/\/billing$/);
+    await page.locator('[data-testid="usage-chart"] rect').first().waitFor();
+    await page.getByRole("cell", { name: "usage" }).first().waitFor();
+    await shot(page, "billing");
+    await page.close();
+  } finally {
     server.stop();
   }
 }

@@ -7,6 +7,13 @@ import { Register } from "./pages/Register";
 import { Security } from "./pages/Security";
 import { Instances } from "./pages/Instances";
 import { InstancePage } from "./pages/Instance";
+import { Orgs } from "./pages/Orgs";
+import { Billing } from "./pages/Billing";
+import { Admin } from "./pages/Admin";
+import { Tokens } from "./pages/Tokens";
+import { Disks } from "./pages/Disks";
+import { Buckets } from "./pages/Buckets";
+import { Functions } from "./pages/Functions";
 
 function useSignedIn(): boolean {
   const [signed, setSigned] = useState(() => session.get() !== null);
@@ -58,9 +65,19 @@ export function App() {
           <Link to="/instances" aria-current={path.startsWith("/instances") ? "page" : undefined}>
             Instances
           </Link>
-          <Link to="/security" aria-current={path === "/security" ? "page" : undefined}>
-            Security
-          </Link>
+          {[
+            ["/disks", "Disks"],
+            ["/buckets", "Buckets"],
+            ["/functions", "Functions"],
+            ["/orgs", "Organizations"],
+            ["/billing", "Billing"],
+            ["/security", "Security"],
+            ...(me?.platform_admin ? [["/admin", "Admin"]] : []),
+          ].map(([to, label]) => (
+            <Link key={to} to={to} aria-current={path === to ? "page" : undefined}>
+              {label}
+            </Link>
+          ))}
         </nav>
         <span className="who">{me?.email}</span>
         <button type="button" className="secondary" onClick={() => void logout().finally(() => navigate("/login", true))}>
@@ -69,7 +86,22 @@ export function App() {
       </header>
       <main>
         {path === "/security" ? (
-          <Security me={me} onChange={setMe} />
+          <>
+            <Security me={me} onChange={setMe} />
+            <Tokens />
+          </>
+        ) : path === "/disks" ? (
+          <Disks />
+        ) : path === "/buckets" ? (
+          <Buckets />
+        ) : path === "/functions" ? (
+          <Functions />
+        ) : path === "/orgs" ? (
+          <Orgs />
+        ) : path === "/billing" ? (
+          <Billing />
+        ) : path === "/admin" ? (
+          <Admin />
         ) : match ? (
           <InstancePage id={decodeURIComponent(match[1])} />
         ) : (

@@ -89,17 +89,25 @@ async function error(res: Response): Promise<ApiError> {
 /** Calls made before there is a session: no token is sent, and a 401 is the answer itself. */
 const ANONYMOUS = ["/v1/auth/login", "/v1/auth/register", "/v1/auth/verify-otp"];
 
-/** One call: `body` is sent as JSON; the answer is parsed JSON, or undefined for 204. */
-export async function api<T>(method: string, path: string, body?: unknown, raw = false): Promise<T> {
+/** One call: `body` is sent as JSON (or `bytes` as they are); the answer is parsed JSON, or
+ *  undefined for 204, or with `raw` the response itself. */
+export async function api<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  raw = false,
+  bytes?: BodyInit,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     const tokens = ANONYMOUS.includes(path) ? null : session.get();
     const headers: Record<string, string> = {};
     if (tokens) headers.Authorization = `Bearer ${tokens.access_token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (bytes !== undefined) headers["Content-Type"] = "application/octet-stream";
     const res = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: bytes ?? (body === undefined ? undefined : JSON.stringify(body)),
     });
     if (res.status === 401 && tokens && attempt === 0 && (await refresh(tokens.access_token))) {
       continue;
