@@ -159,6 +159,17 @@ async fn a_browser_signs_its_websockets_in_by_subprotocol() {
             other => panic!("{bad}: {:?}", other.map(|(_, r)| r.status())),
         }
     }
+    // A plain request never signs in by the subprotocol header: only an upgrade does.
+    let plain = reqwest::Client::new()
+        .get(format!("{base}/v1/auth/me"))
+        .header(
+            "sec-websocket-protocol",
+            format!("nubes, nubes.bearer.{token}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 401);
     // The exec socket takes it too: past sign-in, the missing instance is what stops it.
     match browser_socket(
         &base,

@@ -60,20 +60,43 @@ function refresh(stale: string): Promise<boolean> {
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ refresh_token: now.refresh_token }),
       });
-      if (!res.ok) {
-        session.set(null);
-        return false;
-      }
+      // Only a refused refresh token ends the session: a busy or restarting server does not.
+      if (res.status === 401) session.set(null);
+      if (!res.ok) return false;
       session.set((await res.json()) as Tokens);
       return true;
     };
     try {
-      return navigator.locks ? await navigator.locks.request("nubes-refresh", run) : await run();
+      return navigator.locks ? await navigator.locks.request("nubes-refresh", run) : await storageLock(run);
     } finally {
       refreshing = null;
     }
   })();
   return refreshing;
+}
+
+/** A lock across tabs where Web Locks are missing (plain http on a LAN address is not a secure
+ *  context): a claim in localStorage, taken over once it is 10 s old. */
+async function storageLock<T>(run: () => Promise<T>): Promise<T> {
+  const key = "nubes.refreshing";
+  const me = Math.random().toString(36).slice(2);
+  for (let i = 0; i < 100; i++) {
+    const held = localStorage.getItem(key);
+    const [owner, at] = held ? held.split(" ") : ["", "0"];
+    if (!owner || Date.now() - Number(at) > 10_000) {
+      localStorage.setItem(key, `${me} ${Date.now()}`);
+      await new Promise((r) => setTimeout(r, 50));
+      if (localStorage.getItem(key)?.startsWith(me + " ")) {
+        try {
+          return await run();
+        } finally {
+          localStorage.removeItem(key);
+        }
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return run();
 }
 
 async function error(res: Response): Promise<ApiError> {

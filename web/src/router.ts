@@ -26,6 +26,8 @@ export function loginPath(): string {
 }
 
 /** Only paths on this site are followed after login: never another origin. */
-export function safeNext(next: string | null): string {
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/instances";
+export function safeNext(next: string | null, origin = location.origin): string {
+  if (!next || !next.startsWith("/")) return "/instances";
+  const url = new URL(next, origin);
+  return url.origin === origin ? url.pathname + url.search + url.hash : "/instances";
 }

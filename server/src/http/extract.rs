@@ -79,8 +79,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 pub const WS_PROTOCOL: &str = "nubes";
 const WS_BEARER: &str = "nubes.bearer.";
 
-/// The token in `Authorization: Bearer <token>` or, with no such header, a WebSocket's
-/// `nubes.bearer.<token>` subprotocol; or why there is none.
+/// The token in `Authorization: Bearer <token>` or, with no such header on a WebSocket upgrade,
+/// its `nubes.bearer.<token>` subprotocol; or why there is none.
 pub fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, Error> {
     let Some(header) = headers.get(axum::http::header::AUTHORIZATION) else {
         return ws_bearer(headers)
@@ -99,7 +99,15 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, Error> {
         })
 }
 
+/// Only an upgrade's: a plain request never signs in by a subprotocol header.
 fn ws_bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let upgrade = headers
+        .get(axum::http::header::UPGRADE)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| h.eq_ignore_ascii_case("websocket"));
+    if !upgrade {
+        return None;
+    }
     headers
         .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
         .iter()

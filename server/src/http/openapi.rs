@@ -102,6 +102,7 @@ pub fn routes(docs: Docs) -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(document))
         .route("/docs", get(page))
+        .route("/docs/init.js", get(init))
         .route("/docs/assets/{file}", get(asset))
         .with_state(docs)
 }
@@ -114,13 +115,35 @@ async fn document(State(docs): State<Docs>) -> Response {
         .into_response()
 }
 
-async fn page(State(docs): State<Docs>) -> Html<String> {
-    let base = if docs.swagger_ui_dir.is_some() {
-        "/docs/assets"
+/// What starts Swagger UI: a file of its own, so the page's CSP needs no inline script.
+const INIT: &str = "window.ui = SwaggerUIBundle({ url: \"/openapi.json\", dom_id: \"#swagger-ui\", deepLinking: true });\n";
+
+async fn init() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        INIT,
+    )
+        .into_response()
+}
+
+/// The page shares its origin with the dashboard, whose tokens are in the origin's storage: it
+/// runs only its own scripts (and the CDN's, when that is where Swagger UI comes from) and is
+/// never framed.
+async fn page(State(docs): State<Docs>) -> Response {
+    let (base, from) = if docs.swagger_ui_dir.is_some() {
+        ("/docs/assets", "")
     } else {
-        CDN
+        (CDN, " https://unpkg.com")
     };
-    Html(format!(
+    let csp = format!(
+        "default-src 'self'; script-src 'self'{from}; style-src 'self' 'unsafe-inline'{from}; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'"
+    );
+    let mut response = Html(format!(
         r##"<!doctype html>
 <html lang="en">
 <head>
@@ -131,12 +154,17 @@ async fn page(State(docs): State<Docs>) -> Html<String> {
 <body>
 <div id="swagger-ui"></div>
 <script src="{base}/swagger-ui-bundle.js"></script>
-<script>
-window.ui = SwaggerUIBundle({{ url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true }});
-</script>
+<script src="/docs/init.js"></script>
 </body>
 </html>"##
     ))
+    .into_response();
+    let headers = response.headers_mut();
+    super::web::security_headers(headers);
+    if let Ok(csp) = axum::http::HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
 }
 
 /// Swagger UI's own files, by name from a fixed list: nothing else in the directory is served.

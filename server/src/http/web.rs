@@ -53,7 +53,7 @@ impl Web {
 }
 
 /// The file `path` names under `dir`, when it is one; never anything outside `dir` (no `..`,
-/// no absolute parts, no hidden files).
+/// no absolute or drive parts, no hidden files, no link out of it).
 fn file(dir: &Path, path: &str) -> Option<PathBuf> {
     let relative = path.trim_start_matches('/');
     if relative.is_empty() {
@@ -62,11 +62,17 @@ fn file(dir: &Path, path: &str) -> Option<PathBuf> {
     let mut out = dir.to_path_buf();
     for part in Path::new(relative).components() {
         match part {
-            Component::Normal(p) if !p.to_string_lossy().starts_with('.') => out.push(p),
+            Component::Normal(p)
+                if !p.to_string_lossy().starts_with('.')
+                    && !p.to_string_lossy().contains([':', '\\']) =>
+            {
+                out.push(p)
+            }
             _ => return None,
         }
     }
-    out.is_file().then_some(out)
+    let real = out.canonicalize().ok()?;
+    (real.starts_with(dir.canonicalize().ok()?) && real.is_file()).then_some(real)
 }
 
 fn content_type(path: &Path) -> &'static str {
@@ -152,6 +158,11 @@ mod tests {
         std::fs::write(dir.path().join("assets/app.js"), "x").unwrap();
         std::fs::write(dir.path().join(".env"), "secret").unwrap();
         std::fs::write(dir.path().with_extension("outside"), "no").unwrap();
+        std::os::unix::fs::symlink(
+            dir.path().with_extension("outside"),
+            dir.path().join("assets/link.js"),
+        )
+        .unwrap();
         assert!(file(dir.path(), "/assets/app.js").is_some());
         for bad in [
             "/",
@@ -161,6 +172,8 @@ mod tests {
             "/../outside",
             "//etc/passwd",
             "/instances/web",
+            "/assets/link.js",
+            "/x/C:Windows/win.ini",
         ] {
             assert_eq!(file(dir.path(), bad), None, "{bad}");
         }

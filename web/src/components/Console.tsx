@@ -26,6 +26,8 @@ export function Console({ instance, command = ["sh"] }: { instance: string; comm
     const send = (text: string) => ws?.readyState === WebSocket.OPEN && ws.send(encoder.encode(text));
 
     term.onData((data) => {
+      // The terminal's own replies to queries in the output (ESC [ ...) are not typing.
+      if (data.startsWith("\x1b")) return;
       for (const ch of data) {
         if (ch === "\r") {
           term.write("\r\n");
