@@ -209,6 +209,24 @@ async function main() {
     await page.getByRole("button", { name: "Make an invite code" }).click();
     await page.getByTestId("invite-code").waitFor();
     await shot(page, "orgs");
+    // An instance made in the new organization, chosen in the create form.
+    await page.getByRole("link", { name: "Instances", exact: true }).click();
+    await page.getByRole("button", { name: "New instance" }).click();
+    await page.getByLabel("Name").fill("e2e-team-box");
+    await page.getByLabel("Image").fill(image);
+    await page.getByLabel("CPUs").fill("0.2");
+    await page.getByLabel("Memory").fill("32Mi");
+    await page.getByLabel("Command").fill("sleep 600");
+    await page.getByRole("form", { name: "New instance" }).locator("select").selectOption({ label: "e2e-team" });
+    await page.getByRole("button", { name: "Check price and placement" }).click();
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    await page.locator('.heading [data-state="running"]').waitFor({ timeout: 90_000 });
+    await page.getByRole("link", { name: "← Instances" }).click();
+    await page.locator('tr[data-instance="e2e-team-box"]').getByText("e2e-team", { exact: true }).waitFor();
+    await page.getByRole("link", { name: "e2e-team-box" }).click();
+    await page.getByRole("button", { name: "Delete" }).click();
+    await page.waitForURL(/\/instances$/);
+    await page.locator('tr[data-instance="e2e-team-box"]').waitFor({ state: "detached" });
     await page.getByRole("link", { name: "Security" }).click();
     await page.getByLabel("Token name").fill("e2e");
     await page.getByRole("button", { name: "Create token" }).click();

@@ -9,7 +9,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 import pytest
 
@@ -66,24 +66,29 @@ def server() -> Iterator[Tuple[str, str]]:
     proc.wait(timeout=10)
 
 
-@pytest.fixture
-def memory() -> nubes.Cloud:
-    return nubes.Cloud.connect("memory://?images=busybox")
+# Each backend as a target, (uri, token), that the sync fixtures below and the asyncio tests
+# (`nubes.AsyncCloud.connect(*target)`) both connect to.
+Target = Tuple[str, Optional[str]]
 
 
 @pytest.fixture
-def docker() -> nubes.Cloud:
-    return nubes.Cloud.connect("docker://")
+def memory_target() -> Target:
+    return "memory://?images=busybox", None
 
 
 @pytest.fixture
-def local(tmp_path: "os.PathLike[str]") -> nubes.Cloud:
-    return nubes.Cloud.connect(f"local://{tmp_path}")
+def docker_target() -> Target:
+    return "docker://", None
 
 
 @pytest.fixture
-def qemu(tmp_path: "os.PathLike[str]") -> nubes.Cloud:
-    return nubes.Cloud.connect(f"qemu://?pool={tmp_path}")
+def local_target(tmp_path: "os.PathLike[str]") -> Target:
+    return f"local://{tmp_path}", None
+
+
+@pytest.fixture
+def qemu_target(tmp_path: "os.PathLike[str]") -> Target:
+    return f"qemu://?pool={tmp_path}", None
 
 
 def aws_uri() -> str:
@@ -111,7 +116,7 @@ def aws_ami() -> str:
 
 
 @pytest.fixture
-def aws() -> nubes.Cloud:
+def aws_target() -> Target:
     """S3, EC2 and Lambda on the moto server the test script starts; functions run as an IAM
     role made in moto."""
     role = boto3("iam", """
@@ -120,17 +125,16 @@ try:
 except client.exceptions.EntityAlreadyExistsException:
     print(client.get_role(RoleName='nubes-py')['Role']['Arn'])
 """)
-    return nubes.Cloud.connect(f"{aws_uri()}&role={role}")
+    return f"{aws_uri()}&role={role}", None
 
 
 @pytest.fixture
-def remote(server: Tuple[str, str]) -> nubes.Cloud:
-    url, token = server
-    return nubes.Cloud.connect(url, token)
+def remote_target(server: Tuple[str, str]) -> Target:
+    return server
 
 
 @pytest.fixture
-def kubernetes() -> Iterator[nubes.Cloud]:
+def kubernetes_target() -> Iterator[Target]:
     """Pods in a namespace of their own on the cluster the test script starts (its nodes have
     the test image and no registry: pods never pull)."""
     kubeconfig = os.environ.get("NUBES_TEST_K8S_KUBECONFIG")
@@ -148,6 +152,47 @@ def kubernetes() -> Iterator[nubes.Cloud]:
                               capture_output=True).returncode == 0:
                 break
             time.sleep(0.1)
-        yield nubes.Cloud.connect(f"kubernetes://?kubeconfig={kubeconfig}&namespace={ns}&pull=never")
+        yield f"kubernetes://?kubeconfig={kubeconfig}&namespace={ns}&pull=never", None
     finally:
         subprocess.run(kubectl + ["delete", "namespace", ns, "--wait=false"], capture_output=True)
+
+
+@pytest.fixture
+def memory(memory_target: Target) -> nubes.Cloud:
+    return nubes.Cloud.connect(*memory_target)
+
+
+@pytest.fixture
+def docker(docker_target: Target) -> nubes.Cloud:
+    return nubes.Cloud.connect(*docker_target)
+
+
+@pytest.fixture
+def local(local_target: Target) -> nubes.Cloud:
+    return nubes.Cloud.connect(*local_target)
+
+
+@pytest.fixture
+def qemu(qemu_target: Target) -> nubes.Cloud:
+    return nubes.Cloud.connect(*qemu_target)
+
+
+@pytest.fixture
+def aws(aws_target: Target) -> nubes.Cloud:
+    return nubes.Cloud.connect(*aws_target)
+
+
+@pytest.fixture
+def remote(remote_target: Target) -> nubes.Cloud:
+    return nubes.Cloud.connect(*remote_target)
+
+
+@pytest.fixture
+def kubernetes(kubernetes_target: Target) -> nubes.Cloud:
+    return nubes.Cloud.connect(*kubernetes_target)
+
+
+async def connect_async(backend: str, request: pytest.FixtureRequest) -> nubes.AsyncCloud:
+    """The asyncio connection to `backend`'s target."""
+    target: Target = request.getfixturevalue(f"{backend}_target")
+    return await nubes.AsyncCloud.connect(*target)

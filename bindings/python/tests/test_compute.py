@@ -7,7 +7,7 @@ from typing import List
 import pytest
 
 import nubes
-from conftest import IMAGE, aws_ami, unique
+from conftest import IMAGE, aws_ami, connect_async, unique
 
 
 @pytest.mark.parametrize("backend", ["memory", "docker", "remote", "aws", "kubernetes"])
@@ -57,18 +57,19 @@ def test_lifecycle_exec_and_logs(backend: str, request: pytest.FixtureRequest) -
         c.get(made.id)
 
 
-@pytest.mark.parametrize("backend", ["memory", "docker"])
-async def test_async_fan_out(backend: str) -> None:
-    cloud = await nubes.AsyncCloud.connect("memory://?images=busybox" if backend == "memory" else "docker://")
-    c = cloud.compute
-    image = "busybox" if backend == "memory" else IMAGE
+@pytest.mark.parametrize("backend", ["memory", "docker", "remote", "aws", "kubernetes"])
+async def test_async_fan_out(backend: str, request: pytest.FixtureRequest) -> None:
+    c = (await connect_async(backend, request)).compute
+    image = {"docker": IMAGE, "kubernetes": IMAGE}.get(backend, "busybox")
+    if backend == "aws":
+        image = aws_ami()
     names = [unique("pya") for _ in range(4)]
     made = await asyncio.gather(*(c.create(n, image, cpus=0.1, memory="32Mi", command=["sleep", "600"])
                                   for n in names))
     try:
         assert sorted(i.name for i in made) == sorted(names)
         assert (await c.get(made[0].id)).state == "running"
-        if backend == "docker":
+        if backend in ("docker", "kubernetes"):
             out = await c.exec(made[0].id, ["cat"], stdin=b"async")
             assert out.stdout == b"async"
             logs = await c.logs(made[0].id, tail=10)

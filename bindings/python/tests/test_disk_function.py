@@ -8,7 +8,7 @@ from typing import List
 import pytest
 
 import nubes
-from conftest import IMAGE, unique
+from conftest import IMAGE, connect_async, unique
 
 
 @pytest.mark.parametrize("backend", ["memory", "qemu", "remote"])
@@ -31,12 +31,17 @@ def test_disks(backend: str, request: pytest.FixtureRequest) -> None:
         d.get(name)
 
 
-async def test_disks_async(tmp_path: "object") -> None:
-    d = (await nubes.AsyncCloud.connect(f"qemu://?pool={tmp_path}")).disk
-    made = await d.create("a", "raw", 1 << 20)
+@pytest.mark.parametrize("backend", ["memory", "qemu", "remote"])
+async def test_disks_async(backend: str, request: pytest.FixtureRequest) -> None:
+    d = (await connect_async(backend, request)).disk
+    name = unique("pyad")
+    made = await d.create(name, "raw", 1 << 20)
     assert made.virtual_size == 1 << 20
-    assert [i.name for i in await d.list()] == ["a"]
-    await d.delete("a")
+    assert [i.name for i in await d.list() if i.name == name] == [name]
+    assert (await d.resize(name, 2 << 20)).virtual_size == 2 << 20
+    await d.delete(name)
+    with pytest.raises(nubes.NotFound):
+        await d.get(name)
 
 
 @pytest.mark.parametrize("backend", ["docker", "remote"])
@@ -62,8 +67,9 @@ def test_functions(backend: str, request: pytest.FixtureRequest) -> None:
         f.get(name)
 
 
-async def test_functions_async_on_docker() -> None:
-    f = (await nubes.AsyncCloud.connect("docker://")).function
+@pytest.mark.parametrize("backend", ["docker", "remote"])
+async def test_functions_async(backend: str, request: pytest.FixtureRequest) -> None:
+    f = (await connect_async(backend, request)).function
     name = unique("pyaf")
     await f.deploy(name, IMAGE, ["cat"], timeout=30)
     try:
@@ -96,3 +102,13 @@ def test_functions_on_lambda(aws: nubes.Cloud) -> None:
         f.delete(name)
     with pytest.raises(nubes.NotFound):
         f.get(name)
+
+
+async def test_functions_async_on_lambda(request: pytest.FixtureRequest) -> None:
+    f = (await connect_async("aws", request)).function
+    name = unique("pyal")
+    await f.deploy(name, "provided.al2", ["echo.sh"], timeout=30, code=zipped("echo.sh", "cat\n"))
+    try:
+        assert (await f.invoke(name, b'{"b": 2}')).payload.strip() == b'{"b": 2}'
+    finally:
+        await f.delete(name)

@@ -5,7 +5,7 @@ import io
 import pytest
 
 import nubes
-from conftest import unique
+from conftest import connect_async, unique
 
 BACKENDS = ["memory", "local", "remote", "aws"]
 
@@ -43,20 +43,7 @@ def test_objects(backend: str, request: pytest.FixtureRequest) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_objects_async(backend: str, request: pytest.FixtureRequest) -> None:
-    sync = request.getfixturevalue(backend)
-    if backend == "aws":
-        from conftest import aws_uri
-
-        cloud = await nubes.AsyncCloud.connect(aws_uri())
-    elif backend == "remote":
-        url, token = request.getfixturevalue("server")
-        cloud = await nubes.AsyncCloud.connect(url, token)
-    elif backend == "local":
-        cloud = await nubes.AsyncCloud.connect(f"local://{request.getfixturevalue('tmp_path')}")
-    else:
-        cloud = await nubes.AsyncCloud.connect("memory://")
-    del sync
-    s = cloud.storage
+    s = (await connect_async(backend, request)).storage
     bucket = unique("pyab")
     await s.create_bucket(bucket)
     for i in range(3):

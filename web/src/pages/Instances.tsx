@@ -6,11 +6,14 @@ import { StateBadge } from "../components/StateBadge";
 import { empty, ordered, reduce } from "../events";
 import { useEvents } from "../live";
 import { navigate } from "../router";
-import type { CreateInstance, DryRun, Instance } from "../types";
+import { useGet } from "../fetching";
+import type { CreateInstance, DryRun, Instance, Org } from "../types";
 import { formatBytes, instanceRequest, type Errors, type InstanceForm } from "../validate";
 
 export function Instances() {
   const [list, dispatch] = useReducer(reduce, empty);
+  const orgs = useGet<Org[]>("/v1/orgs");
+  const orgName = new Map((orgs.data ?? []).map((o) => [o.id, o.name]));
   const [error, setError] = useState<unknown>(null);
   const [creating, setCreating] = useState(false);
 
@@ -39,6 +42,7 @@ export function Instances() {
       </div>
       {creating && (
         <CreateForm
+          orgs={orgs.data ?? []}
           onCreated={(i) => {
             dispatch({ type: "changed", instance: i });
             setCreating(false);
@@ -55,6 +59,7 @@ export function Instances() {
               <th scope="col">Name</th>
               <th scope="col">State</th>
               <th scope="col">Image</th>
+              <th scope="col" className="narrow">Organization</th>
               <th scope="col" className="narrow">Size</th>
             </tr>
           </thead>
@@ -68,6 +73,7 @@ export function Instances() {
                   <StateBadge state={i.state} />
                 </td>
                 <td className="mono">{i.image}</td>
+                <td className="narrow">{orgName.get(i.org_id) ?? "–"}</td>
                 <td className="narrow">
                   {i.cpus ?? "–"} cpu · {i.memory ? formatBytes(i.memory) : "–"}
                 </td>
@@ -83,8 +89,10 @@ export function Instances() {
 const BLANK: InstanceForm = { name: "", image: "", cpus: "", memory: "", disk: "", command: "", priority: "" };
 
 /** The create form: checked here, then priced and placed by the server's dry run, then made. */
-function CreateForm({ onCreated }: { onCreated: (i: Instance) => void }) {
+function CreateForm({ orgs, onCreated }: { orgs: Org[]; onCreated: (i: Instance) => void }) {
   const [form, setForm] = useState(BLANK);
+  // Empty: the caller's personal organization, as the API defaults.
+  const [org, setOrg] = useState("");
   const [errors, setErrors] = useState<Errors<InstanceForm>>({});
   const [preview, setPreview] = useState<{ request: CreateInstance; dry: DryRun } | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -101,6 +109,7 @@ function CreateForm({ onCreated }: { onCreated: (i: Instance) => void }) {
       setErrors(out.errors);
       return;
     }
+    if (org) out.request.org_id = org;
     setErrors({});
     setError(null);
     setBusy(true);
@@ -145,6 +154,17 @@ function CreateForm({ onCreated }: { onCreated: (i: Instance) => void }) {
           onChange={set("command")} hint="e.g. sleep 3600 (optional)" />
         <Field label="Priority" name="priority" inputMode="numeric" value={form.priority}
           error={errors.priority} onChange={set("priority")} hint="-10 to 10, on a fleet" />
+        {orgs.length > 1 && (
+          <label className="field">
+            Organization
+            <select value={org} onChange={(e) => { setOrg(e.target.value); setPreview(null); }}>
+              <option value="">default (your personal one)</option>
+              {orgs.filter((o) => o.role !== "viewer").map((o) => (
+                <option key={o.id} value={o.id}>{o.name}</option>
+              ))}
+            </select>
+          </label>
+        )}
       </div>
       {dry && (
         <dl className="preview" aria-live="polite">
