@@ -177,6 +177,10 @@ async function main() {
       [...document.querySelectorAll(".xterm-rows > div")].some((row) => row.textContent.trim() === "hi"),
     );
     await shot(page, "instance-console");
+    await page.getByRole("tab", { name: "Stats" }).click();
+    await page.getByTestId("stats-cpu").waitFor();
+    await page.waitForFunction(() => document.querySelector('[data-testid="stats-memory"] polyline')?.getAttribute("points")?.includes(" "));
+    await shot(page, "instance-stats");
 
     console.log("disks, buckets, functions, organizations, API tokens");
     await page.getByRole("link", { name: "Disks" }).click();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { rates } from "./components/Sparkline";
 import { byDay, type Usage } from "./components/UsageChart";
 
 const cost = (cpu: string, memory: string) => ({ instance: "0.01", cpu, memory, disk: "0", total: "x" });
@@ -19,5 +20,13 @@ describe("usage by day", () => {
     expect(days.map((d) => d.day)).toEqual(["2026-12-01", "2026-12-03"]);
     expect(days[1].parts).toEqual({ instance: 0.02, cpu: 0.75, memory: 0.5, disk: 0 });
     expect(days[1].total).toBeCloseTo(1.27);
+  });
+});
+
+
+describe("network rates", () => {
+  it("are the counters' growth per second, never negative across a restart", () => {
+    expect(rates([0, 200, 600, 100], 2)).toEqual([100, 200, 0]);
+    expect(rates([5], 2)).toEqual([]);
   });
 });

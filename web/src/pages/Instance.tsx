@@ -3,6 +3,7 @@ import { api } from "../api";
 import { Console } from "../components/Console";
 import { Field, Problem } from "../components/Field";
 import { Link } from "../components/Link";
+import { rates, Sparkline } from "../components/Sparkline";
 import { StateBadge } from "../components/StateBadge";
 import { useEvents } from "../live";
 import { navigate } from "../router";
@@ -157,23 +158,32 @@ function StatsView({ path }: { path: string }) {
     };
   }, [path]);
   const last = samples[samples.length - 1];
+  const rx = rates(samples.map((s) => s.network_rx_bytes), 2);
+  const tx = rates(samples.map((s) => s.network_tx_bytes), 2);
   return (
     <>
       <Problem error={error} />
       {last && (
-        <dl className="facts">
-          <dt>CPU</dt>
-          <dd>{last.cpu_percent.toFixed(1)}% of a core</dd>
-          <dt>Memory</dt>
-          <dd>
-            {formatBytes(last.memory_bytes)}
-            {last.memory_limit_bytes ? ` of ${formatBytes(last.memory_limit_bytes)}` : ""}
-          </dd>
-          <dt>Network</dt>
-          <dd>
-            {formatBytes(last.network_rx_bytes)} in · {formatBytes(last.network_tx_bytes)} out
-          </dd>
-        </dl>
+        <div className="grid">
+          <figure>
+            <figcaption>CPU: {last.cpu_percent.toFixed(1)}% of a core</figcaption>
+            <Sparkline values={samples.map((s) => s.cpu_percent)} label="CPU over the last two minutes" testid="stats-cpu" top={100} />
+          </figure>
+          <figure>
+            <figcaption>
+              Memory: {formatBytes(last.memory_bytes)}
+              {last.memory_limit_bytes ? ` of ${formatBytes(last.memory_limit_bytes)}` : ""}
+            </figcaption>
+            <Sparkline values={samples.map((s) => s.memory_bytes)} label="Memory over the last two minutes" testid="stats-memory"
+              top={last.memory_limit_bytes ?? undefined} />
+          </figure>
+          <figure>
+            <figcaption>
+              Network: {formatBytes(rx[rx.length - 1] ?? 0)}/s in · {formatBytes(tx[tx.length - 1] ?? 0)}/s out
+            </figcaption>
+            <Sparkline values={rx.map((r, i) => r + (tx[i] ?? 0))} label="Network over the last two minutes" testid="stats-network" />
+          </figure>
+        </div>
       )}
     </>
   );
