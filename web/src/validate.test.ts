@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { code, email, formatBytes, instanceRequest, name, parseSize, password, splitCommand } from "./validate";
+import { code, email, formatBytes, instanceRequest, name, parseSize, password, resizeRequest, splitCommand } from "./validate";
 
 const form = { name: "web", image: "nginx", cpus: "", memory: "", disk: "", command: "", priority: "" };
 
@@ -64,5 +64,16 @@ describe("fields", () => {
     expect(splitCommand(`sh -c "echo hi; exit 3"`)).toEqual(["sh", "-c", "echo hi; exit 3"]);
     expect(splitCommand(`echo '' x`)).toEqual(["echo", "", "x"]);
     expect(splitCommand("  sleep   5 ")).toEqual(["sleep", "5"]);
+  });
+});
+
+describe("the resize form", () => {
+  it("sends what was filled in, and names what is wrong", () => {
+    expect(resizeRequest({ cpus: "2", memory: "" })).toEqual({ ok: true, request: { cpus: 2 } });
+    expect(resizeRequest({ cpus: "", memory: "1Gi" })).toEqual({ ok: true, request: { memory: 2 ** 30 } });
+    expect(resizeRequest({ cpus: "0", memory: "lots" })).toEqual({
+      ok: false,
+      errors: { cpus: "cpus must be more than 0 and at most 1024", memory: expect.stringMatching(/expected a number/) },
+    });
   });
 });

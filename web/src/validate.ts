@@ -65,8 +65,8 @@ export function instanceRequest(
   if (n) errors.name = n;
   if (!request.image) errors.image = "image is required";
   if (f.cpus.trim()) {
-    const c = Number(f.cpus);
-    if (!(c > 0 && c <= 1024)) errors.cpus = "cpus must be more than 0 and at most 1024";
+    const c = parseCpus(f.cpus);
+    if (typeof c === "string") errors.cpus = c;
     else request.cpus = c;
   }
   for (const field of ["memory", "disk"] as const) {
@@ -83,6 +83,32 @@ export function instanceRequest(
     else request.priority = p;
   }
   return Object.keys(errors).length ? { ok: false, errors } : { ok: true, request };
+}
+
+/** CPUs as a number, or why not. */
+export function parseCpus(value: string): number | string {
+  const c = Number(value);
+  return c > 0 && c <= 1024 ? c : "cpus must be more than 0 and at most 1024";
+}
+
+/** The resize form's fields as a request (what is left empty is not changed), or what is
+ *  wrong with each field. */
+export function resizeRequest(
+  f: { cpus: string; memory: string },
+): { ok: true; request: { cpus?: number; memory?: number } } | { ok: false; errors: { cpus?: string; memory?: string } } {
+  const errors: { cpus?: string; memory?: string } = {};
+  const request: { cpus?: number; memory?: number } = {};
+  if (f.cpus.trim()) {
+    const c = parseCpus(f.cpus);
+    if (typeof c === "string") errors.cpus = c;
+    else request.cpus = c;
+  }
+  if (f.memory.trim()) {
+    const m = parseSize(f.memory);
+    if (typeof m === "string") errors.memory = m;
+    else request.memory = m;
+  }
+  return errors.cpus || errors.memory ? { ok: false, errors } : { ok: true, request };
 }
 
 /** `sh -c 'echo hi'` as ["sh", "-c", "echo hi"]: words split on spaces, quotes kept together. */

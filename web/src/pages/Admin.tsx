@@ -1,8 +1,11 @@
 import { useState, type FormEvent } from "react";
 import { api } from "../api";
 import { Field, Problem } from "../components/Field";
+import { StateBadge } from "../components/StateBadge";
+import { Tabs } from "../components/Tabs";
 import { useAction, useGet, when } from "../fetching";
 import { useEvents } from "../live";
+import type { State } from "../types";
 import { formatBytes } from "../validate";
 
 interface Resources {
@@ -37,7 +40,7 @@ interface AdminInstance {
   name: string;
   org_id: string;
   owner_id: string;
-  state: string;
+  state: State;
   created_at: number;
 }
 interface Audit {
@@ -57,14 +60,8 @@ export function Admin() {
   return (
     <section>
       <h1>Admin</h1>
-      <div className="tabs" role="tablist" aria-label="Admin views">
-        {(["agents", "instances", "users", "audit", "billing"] as const).map((t) => (
-          <button key={t} type="button" role="tab" aria-selected={tab === t} className={tab === t ? "" : "secondary"}
-            onClick={() => setTab(t)}>
-            {t[0].toUpperCase() + t.slice(1)}
-          </button>
-        ))}
-      </div>
+      <Tabs tabs={["agents", "instances", "users", "audit", "billing"] as const} current={tab} label="Admin views"
+        onChange={setTab} />
       <div role="tabpanel">
         {tab === "agents" && <Agents />}
         {tab === "instances" && <AllInstances />}
@@ -188,7 +185,7 @@ function AllInstances() {
           {(list.data ?? []).map((i) => (
             <tr key={i.id} data-instance={i.name}>
               <td>{i.name}</td>
-              <td><span className={`state state-${i.state}`}>{i.state}</span></td>
+              <td><StateBadge state={i.state} /></td>
               <td>{email.get(i.owner_id) ?? i.owner_id}</td>
               <td className="narrow">{when(i.created_at)}</td>
             </tr>

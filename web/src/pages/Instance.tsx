@@ -5,10 +5,12 @@ import { Field, Problem } from "../components/Field";
 import { Link } from "../components/Link";
 import { rates, Sparkline } from "../components/Sparkline";
 import { StateBadge } from "../components/StateBadge";
+import { Tabs } from "../components/Tabs";
 import { useEvents } from "../live";
 import { navigate } from "../router";
 import type { Instance, State } from "../types";
-import { formatBytes, parseSize } from "../validate";
+import { useAction } from "../fetching";
+import { formatBytes, resizeRequest } from "../validate";
 
 interface Stats {
   cpu_percent: number;
@@ -20,13 +22,13 @@ interface Stats {
 
 export function InstancePage({ id }: { id: string }) {
   const [instance, setInstance] = useState<Instance | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const [loadError, setLoadError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const [tab, setTab] = useState<"console" | "logs" | "stats" | "resize">("console");
   const path = `/v1/instances/${encodeURIComponent(id)}`;
 
   const load = useCallback(() => {
-    api<Instance>("GET", path).then(setInstance, setError);
+    api<Instance>("GET", path).then(setInstance, setLoadError);
   }, [path]);
   useEffect(load, [load]);
   useEvents((e) => {
@@ -36,21 +38,15 @@ export function InstancePage({ id }: { id: string }) {
   }, load);
 
   async function act(action: "start" | "stop" | "restart" | "delete") {
-    setError(null);
-    setBusy(true);
-    try {
-      if (action === "delete") {
-        if (!confirm(`Delete ${instance?.name}? This cannot be undone.`)) return;
-        await api<void>("DELETE", `${path}?force=true`);
+    if (action === "delete") {
+      if (!confirm(`Delete ${instance?.name}? This cannot be undone.`)) return;
+      if ((await run(() => api<void>("DELETE", `${path}?force=true`).then(() => true))) !== undefined) {
         navigate("/instances", true);
-      } else {
-        setInstance(await api<Instance>("POST", `${path}/${action}`));
       }
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
+      return;
     }
+    const changed = await run(() => api<Instance>("POST", `${path}/${action}`));
+    if (changed) setInstance(changed);
   }
 
   if (!instance) {
@@ -59,7 +55,7 @@ export function InstancePage({ id }: { id: string }) {
         <p>
           <Link to="/instances">← Instances</Link>
         </p>
-        {error ? <Problem error={error} /> : <p>Loading…</p>}
+        {loadError ? <Problem error={loadError} /> : <p>Loading…</p>}
       </section>
     );
   }
@@ -89,15 +85,8 @@ export function InstancePage({ id }: { id: string }) {
         <button type="button" disabled={busy} onClick={() => void act("restart")}>Restart</button>
         <button type="button" className="danger" disabled={busy} onClick={() => void act("delete")}>Delete</button>
       </div>
-      <Problem error={error} />
-      <div className="tabs" role="tablist" aria-label="Instance views">
-        {(["console", "logs", "stats", "resize"] as const).map((t) => (
-          <button key={t} type="button" role="tab" aria-selected={tab === t} className={tab === t ? "" : "secondary"}
-            onClick={() => setTab(t)}>
-            {t[0].toUpperCase() + t.slice(1)}
-          </button>
-        ))}
-      </div>
+      <Problem error={error ?? loadError} />
+      <Tabs tabs={["console", "logs", "stats", "resize"] as const} current={tab} label="Instance views" onChange={setTab} />
       <div role="tabpanel">
         {tab === "console" && (running ? <Console instance={instance.id} /> : <p className="hint">Start the instance to open a shell.</p>)}
         {tab === "logs" && <Logs path={path} />}
@@ -193,29 +182,14 @@ function Resize({ path, instance, onDone }: { path: string; instance: Instance; 
   const [cpus, setCpus] = useState(instance.cpus?.toString() ?? "");
   const [memory, setMemory] = useState(instance.memory ? formatBytes(instance.memory) : "");
   const [errors, setErrors] = useState<{ cpus?: string; memory?: string }>({});
-  const [error, setError] = useState<unknown>(null);
+  const { error, run } = useAction();
   async function submit(e: FormEvent) {
     e.preventDefault();
-    const found: { cpus?: string; memory?: string } = {};
-    const body: { cpus?: number; memory?: number } = {};
-    if (cpus.trim()) {
-      const c = Number(cpus);
-      if (!(c > 0 && c <= 1024)) found.cpus = "cpus must be more than 0 and at most 1024";
-      else body.cpus = c;
-    }
-    if (memory.trim()) {
-      const m = parseSize(memory);
-      if (typeof m === "string") found.memory = m;
-      else body.memory = m;
-    }
-    setErrors(found);
-    if (found.cpus || found.memory) return;
-    setError(null);
-    try {
-      onDone(await api<Instance>("POST", `${path}/resize`, body));
-    } catch (err) {
-      setError(err);
-    }
+    const out = resizeRequest({ cpus, memory });
+    setErrors(out.ok ? {} : out.errors);
+    if (!out.ok) return;
+    const resized = await run(() => api<Instance>("POST", `${path}/resize`, out.request));
+    if (resized) onDone(resized);
   }
   return (
     <form onSubmit={submit} noValidate className="card">

@@ -6,7 +6,7 @@ import { StateBadge } from "../components/StateBadge";
 import { empty, ordered, reduce } from "../events";
 import { useEvents } from "../live";
 import { navigate } from "../router";
-import { useGet } from "../fetching";
+import { useAction, useGet } from "../fetching";
 import type { CreateInstance, DryRun, Instance, Org } from "../types";
 import { formatBytes, instanceRequest, type Errors, type InstanceForm } from "../validate";
 
@@ -95,8 +95,7 @@ function CreateForm({ orgs, onCreated }: { orgs: Org[]; onCreated: (i: Instance)
   const [org, setOrg] = useState("");
   const [errors, setErrors] = useState<Errors<InstanceForm>>({});
   const [preview, setPreview] = useState<{ request: CreateInstance; dry: DryRun } | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const set = (k: keyof InstanceForm) => (e: { target: { value: string } }) => {
     setForm({ ...form, [k]: e.target.value });
     setPreview(null);
@@ -111,29 +110,16 @@ function CreateForm({ orgs, onCreated }: { orgs: Org[]; onCreated: (i: Instance)
     }
     if (org) out.request.org_id = org;
     setErrors({});
-    setError(null);
-    setBusy(true);
-    try {
-      setPreview({ request: out.request, dry: await api<DryRun>("POST", "/v1/instances/dry-run", out.request) });
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    const dry = await run(() => api<DryRun>("POST", "/v1/instances/dry-run", out.request));
+    if (dry) setPreview({ request: out.request, dry });
   }
 
   async function create() {
     if (!preview) return;
-    setError(null);
-    setBusy(true);
-    try {
-      const made = await api<Instance>("POST", "/v1/instances", preview.request);
+    const made = await run(() => api<Instance>("POST", "/v1/instances", preview.request));
+    if (made) {
       onCreated(made);
       navigate(`/instances/${encodeURIComponent(made.id)}`);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
     }
   }
 
