@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { login, verifyOtp } from "../api";
 import { Field, Problem } from "../components/Field";
 import { Link } from "../components/Link";
+import { useAction } from "../fetching";
 import { navigate, safeNext, useLocation } from "../router";
 import * as check from "../validate";
 
@@ -12,23 +13,15 @@ export function Login() {
   const [challenge, setChallenge] = useState<{ token: string; methods: string[] } | null>(null);
   const [code, setCode] = useState("");
   const [codeError, setCodeError] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const next = safeNext(query.get("next"));
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    setError(null);
-    setBusy(true);
-    try {
-      const out = await login(email.trim(), password);
-      if ("challenge_token" in out) setChallenge({ token: out.challenge_token, methods: out.methods });
-      else navigate(next, true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    const out = await run(() => login(email.trim(), password));
+    if (!out) return;
+    if ("challenge_token" in out) setChallenge({ token: out.challenge_token, methods: out.methods });
+    else navigate(next, true);
   }
 
   async function second(e: FormEvent) {
@@ -36,15 +29,8 @@ export function Login() {
     const bad = check.code(code);
     setCodeError(bad);
     if (bad || !challenge) return;
-    setError(null);
-    setBusy(true);
-    try {
-      await verifyOtp(challenge.token, code.trim());
+    if ((await run(() => verifyOtp(challenge.token, code.trim()).then(() => true))) !== undefined) {
       navigate(next, true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
     }
   }
 

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { api, login } from "../api";
 import { Field, Problem } from "../components/Field";
 import { Link } from "../components/Link";
+import { useAction } from "../fetching";
 import { navigate } from "../router";
 import * as check from "../validate";
 
@@ -9,26 +10,20 @@ export function Register() {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [errors, setErrors] = useState<{ email?: string | null; password?: string | null }>({});
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   async function submit(e: FormEvent) {
     e.preventDefault();
     const found = { email: check.email(email), password: check.password(password) };
     setErrors(found);
     if (found.email || found.password) return;
-    setError(null);
-    setBusy(true);
-    try {
+    const done = await run(async () => {
       await api("POST", "/v1/auth/register", { email: email.trim(), password });
       // A new account has no second factor yet: logging in gives the session at once.
       await login(email.trim(), password);
-      navigate("/security", true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+      return true;
+    });
+    if (done) navigate("/security", true);
   }
 
   return (
