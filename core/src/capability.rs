@@ -29,7 +29,11 @@ pub struct ComputeCapability {
     pub ports: bool,
     /// `InstanceSpec::disk` is enforced as a hard limit.
     pub disk_limit: bool,
+    /// `console` attaches to the serial console (`ConsoleKind::Serial`); logs may come from it.
     pub console: bool,
+    /// `console` attaches to the graphical screen over RFB (`ConsoleKind::Vnc`).
+    #[serde(default)]
+    pub vnc: bool,
     pub gpu: bool,
     /// Instances come in fixed sizes (a cloud's instance types): `cpus` and `memory` are
     /// rounded up to the smallest size that holds them, and an instance reports the size it
@@ -66,7 +70,16 @@ impl ComputeCapability {
             Operation::ComputeLogs => self.logs,
             Operation::ComputeStats => self.stats,
             Operation::ComputeResize => self.resize,
+            Operation::ComputeConsole => self.console || self.vnc,
             _ => true,
+        }
+    }
+
+    /// Whether `console` attaches to this kind of console.
+    pub fn has_console(&self, kind: crate::ConsoleKind) -> bool {
+        match kind {
+            crate::ConsoleKind::Serial => self.console,
+            crate::ConsoleKind::Vnc => self.vnc,
         }
     }
 }

@@ -785,6 +785,49 @@ impl ResizeRequest {
     }
 }
 
+/// Which of an instance's consoles [`Compute::console`] attaches to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleKind {
+    /// The first serial port, as a terminal: what the guest writes there, and keystrokes to it
+    /// (`ComputeCapability::console`).
+    Serial,
+    /// The graphical screen as an RFB (VNC) byte stream, as noVNC and VNC viewers speak it
+    /// (`ComputeCapability::vnc`).
+    Vnc,
+}
+
+impl ConsoleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsoleKind::Serial => "serial",
+            ConsoleKind::Vnc => "vnc",
+        }
+    }
+}
+
+impl std::fmt::Display for ConsoleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ConsoleKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "serial" => Ok(ConsoleKind::Serial),
+            "vnc" => Ok(ConsoleKind::Vnc),
+            _ => Err(Error::invalid_input(format!(
+                "console `{}` is not one of serial, vnc",
+                s.escape_debug()
+            ))),
+        }
+    }
+}
+
 /// Instances: containers or VMs. `id` arguments accept the instance's id or its name.
 #[async_trait]
 pub trait Compute: Debug + Send + Sync + 'static {
@@ -836,6 +879,16 @@ pub trait Compute: Debug + Send + Sync + 'static {
         Ok(Box::pin(futures::stream::iter(events.collect::<Vec<_>>())))
     }
     async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream>;
+    /// Attaches to one of a running instance's consoles: `input`'s bytes reach it as they
+    /// arrive, and the returned stream yields what it sends. Dropping the stream detaches; the
+    /// instance runs on. Where a console takes one session at a time, a second is `Conflict`.
+    async fn console(&self, id: &str, kind: ConsoleKind, input: ByteStream) -> Result<ByteStream> {
+        let _ = (id, input);
+        Err(Error::unsupported(format!(
+            "the {} provider has no {kind} console",
+            self.provider()
+        )))
+    }
     async fn stats(&self, id: &str) -> Result<InstanceStats>;
     async fn resize(&self, id: &str, request: ResizeRequest) -> Result<Instance>;
     /// The cpus and memory an instance asking for these would get. Unchanged, unless instances

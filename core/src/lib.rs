@@ -22,9 +22,10 @@ pub mod wait;
 pub use capability::{ComputeCapability, DiskCapability, FunctionCapability, StorageCapability};
 pub use cloud::{Cloud, Registry};
 pub use compute::{
-    collect_exec, Compute, DeleteOptions, ExecEvent, ExecOutput, ExecRequest, ExecStream, Instance,
-    InstanceSpec, InstanceState, InstanceStats, ListOptions, LogChunk, LogOptions, LogStream,
-    LogStreamKind, PortMapping, Protocol, ResizeRequest, Scope, StopOptions, VmSpec, Volume,
+    collect_exec, Compute, ConsoleKind, DeleteOptions, ExecEvent, ExecOutput, ExecRequest,
+    ExecStream, Instance, InstanceSpec, InstanceState, InstanceStats, ListOptions, LogChunk,
+    LogOptions, LogStream, LogStreamKind, PortMapping, Protocol, ResizeRequest, Scope, StopOptions,
+    VmSpec, Volume,
 };
 pub use disk::{Disk, DiskFormat, DiskImage, DiskResizeRequest, DiskSpec, Progress};
 pub use error::{Error, ErrorKind, Result};

@@ -16,6 +16,8 @@ pub enum Operation {
     ComputeRestart,
     ComputeDelete,
     ComputeExec,
+    /// Attaching to a serial console or a screen.
+    ComputeConsole,
     ComputeLogs,
     ComputeStats,
     ComputeResize,
@@ -59,6 +61,7 @@ impl Operation {
             ComputeRestart => "compute.restart",
             ComputeDelete => "compute.delete",
             ComputeExec => "compute.exec",
+            ComputeConsole => "compute.console",
             ComputeLogs => "compute.logs",
             ComputeStats => "compute.stats",
             ComputeResize => "compute.resize",
@@ -98,6 +101,7 @@ impl Operation {
             self,
             ComputeCreate
                 | ComputeExec
+                | ComputeConsole
                 | ComputeRestart
                 | DiskCreate
                 | DiskConvert

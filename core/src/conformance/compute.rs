@@ -46,6 +46,11 @@ pub async fn compute(c: &dyn Compute, fx: &Fixture) -> Report {
         r.skip("resize", "capability resize is off");
     }
     r.case("disk_limit", disk_limit(c, fx)).await;
+    if cap.console || cap.vnc {
+        r.case("console", console(c, fx)).await;
+    } else {
+        r.skip("console", "capabilities console and vnc are off");
+    }
     if cap.ports {
         r.case("ports", ports(c, fx)).await;
     } else {
@@ -360,6 +365,101 @@ async fn unsupported(c: &dyn Compute, fx: &Fixture) -> CaseResult {
             "restart",
         )?;
     }
+    for kind in [ConsoleKind::Serial, ConsoleKind::Vnc] {
+        if !cap.has_console(kind) {
+            let input = futures::stream::empty().boxed();
+            expect_kind(
+                c.console(&ghost, kind, input).await.map(|_| ()),
+                ErrorKind::Unsupported,
+                kind.as_str(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a console until `want` says what came is enough, or the fixture's patience ends.
+async fn read_console(
+    out: &mut crate::ByteStream,
+    fx: &Fixture,
+    want: impl Fn(&[u8]) -> bool,
+) -> std::result::Result<Vec<u8>, Failure> {
+    let deadline = Instant::now() + fx.wait_timeout;
+    let mut seen = Vec::new();
+    while !want(&seen) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, out.next()).await {
+            Ok(Some(piece)) => seen.extend_from_slice(&piece?),
+            Ok(None) => return Err(Failure(format!("the console ended after {seen:?}"))),
+            Err(_) => return Err(Failure(format!("the console said only {seen:?}"))),
+        }
+    }
+    Ok(seen)
+}
+
+async fn console(c: &dyn Compute, fx: &Fixture) -> CaseResult {
+    let cap = c.capability();
+    let inst = c.create(spec(fx, "console")).await?;
+    wait_for(
+        c,
+        &inst.id,
+        WaitCondition::State(InstanceState::Running),
+        fx.wait_timeout,
+    )
+    .await?;
+    if cap.console {
+        // The fixture's command writes ticks, on a VM to its serial port.
+        let mut out = c
+            .console(
+                &inst.id,
+                ConsoleKind::Serial,
+                futures::stream::pending().boxed(),
+            )
+            .await?;
+        read_console(&mut out, fx, |b| text(b).contains("tick")).await?;
+        drop(out);
+        // Detaching leaves the console free for the next session.
+        let mut again = c
+            .console(
+                &inst.id,
+                ConsoleKind::Serial,
+                futures::stream::pending().boxed(),
+            )
+            .await?;
+        read_console(&mut again, fx, |b| text(b).contains("tick")).await?;
+    }
+    if cap.vnc {
+        // An RFB server speaks first: its protocol version.
+        let mut out = c
+            .console(
+                &inst.id,
+                ConsoleKind::Vnc,
+                futures::stream::pending().boxed(),
+            )
+            .await?;
+        let hello = read_console(&mut out, fx, |b| b.len() >= 12).await?;
+        ensure!(hello.starts_with(b"RFB 003."), "the screen said {hello:?}");
+    }
+    c.stop(&inst.id, StopOptions::timeout(Duration::from_secs(5)))
+        .await?;
+    wait_for(
+        c,
+        &inst.id,
+        WaitCondition::State(InstanceState::Stopped),
+        fx.wait_timeout,
+    )
+    .await?;
+    for kind in [ConsoleKind::Serial, ConsoleKind::Vnc] {
+        if cap.has_console(kind) {
+            let input = futures::stream::pending().boxed();
+            expect_kind(
+                c.console(&inst.id, kind, input).await.map(|_| ()),
+                ErrorKind::Conflict,
+                "a stopped instance's console",
+            )?;
+        }
+    }
+    c.delete(&inst.id, DeleteOptions::force()).await?;
     Ok(())
 }
 

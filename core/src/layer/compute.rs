@@ -83,6 +83,26 @@ impl<L: Layer> Compute for Layered<L, dyn Compute> {
         .await
     }
 
+    async fn console(
+        &self,
+        id: &str,
+        kind: ConsoleKind,
+        input: crate::ByteStream,
+    ) -> Result<crate::ByteStream> {
+        // Like exec's stdin: a console is never retried, so its input goes to the one attempt.
+        let input = std::sync::Mutex::new(Some(input));
+        self.run(Operation::ComputeConsole, || {
+            let input = input.lock().expect("input").take();
+            async move {
+                match input {
+                    Some(input) => self.inner.console(id, kind, input).await,
+                    None => Err(crate::Error::unexpected("a console cannot be retried")),
+                }
+            }
+        })
+        .await
+    }
+
     async fn stats(&self, id: &str) -> Result<InstanceStats> {
         self.run(Operation::ComputeStats, || self.inner.stats(id))
             .await

@@ -53,6 +53,17 @@ impl ComputeLayer for Validated<dyn Compute> {
         request.validate()?;
         self.inner.resize(id, request).await
     }
+    async fn console(&self, id: &str, kind: ConsoleKind, input: ByteStream) -> Result<ByteStream> {
+        // Which consoles a backend has is known before it is asked.
+        if !self.inner.capability().has_console(kind) {
+            return Err(Error::unsupported(format!(
+                "the {} provider has no {kind} console",
+                self.inner.provider()
+            ))
+            .with_provider(self.inner.provider().to_string()));
+        }
+        self.inner.console(id, kind, input).await
+    }
 }
 
 #[async_trait]

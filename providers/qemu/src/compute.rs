@@ -16,7 +16,9 @@ use virt::error::ErrorNumber;
 
 use crate::accel::Choice;
 use crate::disk::{InUse, QemuDisk};
-use crate::domain::{self, Boot, DiskDevice, DomainSpec, Meta, Network, METADATA_NS};
+use crate::domain::{
+    self, Boot, ConsoleSockets, DiskDevice, DomainSpec, Meta, Network, METADATA_NS,
+};
 use crate::SCHEME;
 
 /// The image name that asks for an empty boot disk (for an installation from an ISO).
@@ -48,6 +50,7 @@ pub struct QemuCompute {
     settings: Arc<Settings>,
     /// libvirt's `test:///` driver: domains without a hypervisor, so no consoles or agents.
     simulated: bool,
+    sessions: crate::attach::Sessions,
 }
 
 impl std::fmt::Debug for QemuCompute {
@@ -151,6 +154,7 @@ impl QemuCompute {
             disk,
             settings: Arc::new(settings),
             simulated,
+            sessions: Default::default(),
         })
     }
 
@@ -181,6 +185,16 @@ impl QemuCompute {
             .state_dir
             .join("consoles")
             .join(format!("{name}.log"))
+    }
+
+    /// Where a VM's console listens; `None` when the path would not fit a unix socket.
+    fn console_socket(&self, name: &str, kind: ConsoleKind) -> Option<PathBuf> {
+        let path = self
+            .settings
+            .state_dir
+            .join("consoles")
+            .join(format!("{name}.{kind}"));
+        (path.as_os_str().len() <= domain::MAX_SOCKET_PATH).then_some(path)
     }
 
     /// A file in the boot directory; the name was checked to be a plain file name.
@@ -311,6 +325,15 @@ impl QemuCompute {
             boot,
             network,
             console_log: self.console_log(&spec.name),
+            consoles: match (
+                self.console_socket(&spec.name, ConsoleKind::Serial),
+                self.console_socket(&spec.name, ConsoleKind::Vnc),
+            ) {
+                (Some(serial), Some(vnc)) if !self.simulated => {
+                    Some(ConsoleSockets { serial, vnc })
+                }
+                _ => None,
+            },
             guest_agent: true,
             meta: Meta {
                 image: spec.image.clone(),
@@ -394,6 +417,7 @@ impl Compute for QemuCompute {
         // The boot disk's virtual size is a hard limit by construction.
         cap.disk_limit = true;
         cap.console = !self.simulated;
+        cap.vnc = !self.simulated;
         cap.logs = !self.simulated;
         cap.logs_follow = !self.simulated;
         cap.exec = self.guest_agent();
@@ -576,6 +600,46 @@ impl Compute for QemuCompute {
         let instance = self.get_by(id).await?;
         let path = self.console_log(&instance.name);
         crate::console::read(self.clone(), instance.id, path, options).await
+    }
+
+    async fn console(
+        &self,
+        id: &str,
+        kind: ConsoleKind,
+        input: nubes_core::ByteStream,
+    ) -> Result<nubes_core::ByteStream> {
+        if self.simulated {
+            return Err(
+                Error::unsupported("a simulated hypervisor has no console").with_provider(SCHEME)
+            );
+        }
+        let lookup = id.to_string();
+        let (name, running, xml) = self
+            .blocking(move |c| {
+                let (dom, _) = find(c, &lookup)?;
+                let name = dom.name().map_err(virt_error)?;
+                let xml = dom.xml_desc(0).map_err(virt_error)?;
+                Ok((name, active(&dom)?, xml))
+            })
+            .await?;
+        if !running {
+            return Err(
+                Error::conflict(format!("instance {id} is not running")).with_provider(SCHEME)
+            );
+        }
+        // Older VMs, and those whose socket path would be too long, write only a log.
+        let socket = self
+            .console_socket(&name, kind)
+            .filter(|p| xml.contains(&domain::escape(&p.display().to_string())))
+            .ok_or_else(|| {
+                Error::unsupported(format!(
+                    "instance {id} was made without a {kind} console (before consoles, or with a \
+                     state directory too deep for a socket path); recreate it to get one"
+                ))
+                .with_provider(SCHEME)
+            })?;
+        let seat = self.sessions.take(&name, kind)?;
+        crate::attach::open(&socket, kind, input, seat).await
     }
 
     async fn stats(&self, id: &str) -> Result<InstanceStats> {

@@ -59,6 +59,18 @@ pub enum Boot {
     },
 }
 
+/// The unix sockets a VM's consoles listen on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleSockets {
+    /// The first serial port, which still writes the console log.
+    pub serial: PathBuf,
+    /// The screen, over RFB.
+    pub vnc: PathBuf,
+}
+
+/// The longest path a unix socket may have (`sun_path` less its terminating zero).
+pub const MAX_SOCKET_PATH: usize = 107;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiskDevice {
     pub file: PathBuf,
@@ -97,6 +109,9 @@ pub struct DomainSpec {
     pub network: Network,
     /// Where the serial console's output is written.
     pub console_log: PathBuf,
+    /// Sockets a console session attaches to; without them the serial port only writes its
+    /// log and the VM has no screen.
+    pub consoles: Option<ConsoleSockets>,
     /// A virtio-serial channel for qemu-guest-agent.
     pub guest_agent: bool,
     pub meta: Meta,
@@ -270,14 +285,36 @@ impl DomainSpec {
                 );
             }
         }
-        let _ = writeln!(w, "    <serial type='file'>");
-        let _ = writeln!(w, "      <source path='{}'/>", path(&self.console_log));
-        let _ = writeln!(w, "      <target port='0'/>");
-        let _ = writeln!(w, "    </serial>");
-        let _ = writeln!(w, "    <console type='file'>");
-        let _ = writeln!(w, "      <source path='{}'/>", path(&self.console_log));
-        let _ = writeln!(w, "      <target type='serial' port='0'/>");
-        let _ = writeln!(w, "    </console>");
+        match &self.consoles {
+            // One session at a time may attach to the port; what the guest writes is logged
+            // whether or not one is.
+            Some(c) => {
+                let source = format!(
+                    "      <source mode='bind' path='{}'/>\n      <log file='{}' append='on'/>",
+                    path(&c.serial),
+                    path(&self.console_log)
+                );
+                let _ = writeln!(w, "    <serial type='unix'>\n{source}");
+                let _ = writeln!(w, "      <target port='0'/>");
+                let _ = writeln!(w, "    </serial>");
+                let _ = writeln!(w, "    <console type='unix'>\n{source}");
+                let _ = writeln!(w, "      <target type='serial' port='0'/>");
+                let _ = writeln!(w, "    </console>");
+                // No TCP port: the screen is reached only through the provider.
+                let _ = writeln!(w, "    <graphics type='vnc' socket='{}'/>", path(&c.vnc));
+                let _ = writeln!(w, "    <video><model type='vga'/></video>");
+            }
+            None => {
+                let _ = writeln!(w, "    <serial type='file'>");
+                let _ = writeln!(w, "      <source path='{}'/>", path(&self.console_log));
+                let _ = writeln!(w, "      <target port='0'/>");
+                let _ = writeln!(w, "    </serial>");
+                let _ = writeln!(w, "    <console type='file'>");
+                let _ = writeln!(w, "      <source path='{}'/>", path(&self.console_log));
+                let _ = writeln!(w, "      <target type='serial' port='0'/>");
+                let _ = writeln!(w, "    </console>");
+            }
+        }
         if self.guest_agent {
             let _ = writeln!(w, "    <channel type='unix'>");
             let _ = writeln!(
@@ -376,6 +413,7 @@ mod tests {
             boot: Boot::Disk,
             network: Network::User,
             console_log: "/state/consoles/web.log".into(),
+            consoles: None,
             guest_agent: true,
             meta: Meta {
                 image: "debian".into(),
@@ -386,6 +424,32 @@ mod tests {
                 disk_size: Some(10 << 30),
             },
         }
+    }
+
+    #[test]
+    fn consoles_listen_on_sockets_only_and_the_serial_port_still_logs() {
+        let mut s = spec();
+        s.consoles = Some(ConsoleSockets {
+            serial: "/state/consoles/web.serial".into(),
+            vnc: "/state/consoles/web.vnc".into(),
+        });
+        let xml = s.to_xml().unwrap();
+        for part in [
+            "<serial type='unix'>",
+            "<source mode='bind' path='/state/consoles/web.serial'/>",
+            "<log file='/state/consoles/web.log' append='on'/>",
+            "<console type='unix'>",
+            "<graphics type='vnc' socket='/state/consoles/web.vnc'/>",
+            "<model type='vga'/>",
+        ] {
+            assert!(xml.contains(part), "missing {part} in\n{xml}");
+        }
+        // Nothing listens on the network: not a VNC port, not a serial port.
+        assert!(
+            !xml.contains("port='59") && !xml.contains("autoport") && !xml.contains("type='tcp'"),
+            "{xml}"
+        );
+        assert!(!spec().to_xml().unwrap().contains("<graphics"));
     }
 
     #[test]

@@ -4,6 +4,8 @@ pub mod accel;
 #[cfg(feature = "libvirt")]
 mod agent;
 #[cfg(feature = "libvirt")]
+mod attach;
+#[cfg(feature = "libvirt")]
 pub mod compute;
 #[cfg(feature = "libvirt")]
 mod console;

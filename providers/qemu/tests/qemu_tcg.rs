@@ -39,7 +39,15 @@ async fn passes_the_conformance_kit_on_a_real_tcg_guest() {
     fx.wait_timeout = std::time::Duration::from_secs(90);
     let report = conformance::compute(cloud.compute().unwrap().as_ref(), &fx).await;
     println!("{report}");
-    for case in ["lifecycle", "exec", "logs", "stats", "resize", "disk_limit"] {
+    for case in [
+        "lifecycle",
+        "exec",
+        "logs",
+        "stats",
+        "resize",
+        "disk_limit",
+        "console",
+    ] {
         assert!(report.passed.contains(&case), "{case}: {report}");
     }
 }

@@ -44,6 +44,9 @@ pub trait ComputeLayer: std::fmt::Debug + Send + Sync + 'static {
     async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream> {
         self.inner().logs(id, options).await
     }
+    async fn console(&self, id: &str, kind: ConsoleKind, input: ByteStream) -> Result<ByteStream> {
+        self.inner().console(id, kind, input).await
+    }
     async fn stats(&self, id: &str) -> Result<InstanceStats> {
         self.inner().stats(id).await
     }
@@ -97,6 +100,9 @@ impl<L: ComputeLayer> Compute for L {
     }
     async fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream> {
         ComputeLayer::logs(self, id, options).await
+    }
+    async fn console(&self, id: &str, kind: ConsoleKind, input: ByteStream) -> Result<ByteStream> {
+        ComputeLayer::console(self, id, kind, input).await
     }
     async fn stats(&self, id: &str) -> Result<InstanceStats> {
         ComputeLayer::stats(self, id).await
