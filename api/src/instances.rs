@@ -153,6 +153,19 @@ pub struct LogQuery {
     pub follow: bool,
 }
 
+/// Which console `GET /v1/instances/{instance}/console` attaches to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleQuery {
+    /// Which organization the instance's name is looked up in, when several have one.
+    pub org_id: Option<String>,
+    /// `serial` (the first serial port, as a terminal) or `vnc` (the screen, over RFB).
+    #[cfg_attr(feature = "openapi", param(value_type = String))]
+    pub kind: nubes_core::ConsoleKind,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

@@ -8,6 +8,10 @@
 //! - server → agent: `welcome` (answers hello), `request`, `stdin` (input for a running exec),
 //!   `cancel` (the caller went away: stop and send nothing more), `error`.
 //!
+//! A console session is a request too: the server's `stdin` pieces are its input, the agent's
+//! `output` pieces what the console sends. Its first `output` piece is empty: it says the
+//! console attached, before which a failure is the request's `reply`.
+//!
 //! `output` and `stdin` are binary frames, the bytes as they are: the request's id (8 bytes,
 //! big-endian), the [`channel`](crate::channel) (0 stdin, 1 stdout, 2 stderr, as on the exec
 //! WebSocket), then the data; an empty `stdin` piece closes stdin. Exec and logs answer in
@@ -20,8 +24,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use nubes_core::{
-    Bytes, DeleteOptions, Error, ErrorKind, ExecRequest, Instance, InstanceSpec, InstanceStats,
-    LogOptions, LogStreamKind, ResizeRequest, Resources, StopOptions,
+    Bytes, ConsoleKind, DeleteOptions, Error, ErrorKind, ExecRequest, Instance, InstanceSpec,
+    InstanceStats, LogOptions, LogStreamKind, ResizeRequest, Resources, StopOptions,
 };
 use serde::{Deserialize, Serialize};
 
@@ -87,7 +91,8 @@ pub enum ServerMessage {
         id: u64,
         op: Op,
     },
-    /// More of a running exec's stdin: a binary frame; `None` (an empty piece) closes it.
+    /// More of a running exec's stdin or a console's input: a binary frame; `None` (an empty
+    /// piece) closes it.
     #[serde(skip)]
     Stdin {
         id: u64,
@@ -141,6 +146,12 @@ pub enum Op {
     Logs {
         name: String,
         options: LogOptions,
+    },
+    /// Attaches to a console: its input comes in `stdin` pieces (an empty one ends it), what it
+    /// sends goes back in `output` pieces on stdout, and `done` ends it (the VM stopped).
+    Console {
+        name: String,
+        kind: ConsoleKind,
     },
     Stats {
         name: String,

@@ -605,6 +605,19 @@ impl Instances {
         })))
     }
 
+    /// Attaches to one of the instance's consoles, its screen or its serial port: as much as an
+    /// exec, since what is typed there can do anything inside it.
+    pub async fn console(
+        &self,
+        p: &Principal,
+        r: Ref<'_>,
+        kind: nubes::ConsoleKind,
+        input: ByteStream,
+    ) -> Result<ByteStream> {
+        let row = self.authorized(p, r, Action::Operate).await?;
+        self.compute()?.console(&row.backend_id, kind, input).await
+    }
+
     /// The instance's output (stdout and stderr interleaved): at most `tail` lines of what is
     /// there, then, with `follow`, what it writes until it stops.
     pub async fn logs(&self, p: &Principal, r: Ref<'_>, options: LogOptions) -> Result<LogStream> {

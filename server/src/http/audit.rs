@@ -31,9 +31,12 @@ pub fn created<T>(org_id: String, body: T) -> Created<T> {
     )
 }
 
-/// Routes recorded whatever their method: an interactive exec (a GET upgraded to a WebSocket)
-/// can change anything inside its instance.
-const ALWAYS: &[&str] = &["/v1/instances/{instance}/exec"];
+/// Routes recorded whatever their method: an interactive exec or a console (a GET upgraded to
+/// a WebSocket) can change anything inside its instance.
+const ALWAYS: &[&str] = &[
+    "/v1/instances/{instance}/exec",
+    "/v1/instances/{instance}/console",
+];
 
 /// Anonymous requests worth a row: attempts to get in.
 const SIGN_INS: &[&str] = &["/v1/auth/register", "/v1/auth/login", "/v1/auth/verify-otp"];

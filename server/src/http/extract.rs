@@ -161,7 +161,8 @@ named!(
     OrgQuery,
     nubes_api::instances::StopQuery,
     nubes_api::instances::DeleteQuery,
-    nubes_api::instances::LogQuery
+    nubes_api::instances::LogQuery,
+    nubes_api::instances::ConsoleQuery
 );
 
 /// A WebSocket upgrade; a request that is not one is a 400 in the API's error shape.

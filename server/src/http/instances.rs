@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::TryStreamExt;
 use nubes::{InstanceStats, LogOptions};
+use nubes_api::instances::ConsoleQuery;
 
 use super::audit::{created, Created};
 use super::error::ApiResult;
@@ -26,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(stop))
         .routes(routes!(restart))
         .routes(routes!(exec, exec_stream))
+        .routes(routes!(console))
         .routes(routes!(logs))
         .routes(routes!(stats))
         .routes(routes!(resize))
@@ -222,6 +224,37 @@ async fn exec_stream(
         super::exec_socket::serve(s, p, id, socket).await;
         drop(pass);
     }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/instances/{instance}/console",
+    operation_id = "instances_console",
+    tag = "instances",
+    summary = "Attach to a VM's serial console or screen over a WebSocket",
+    description = "Attaches before the upgrade, so a refusal (not running, no such console, the \
+        serial console attached elsewhere) is an HTTP answer. After it, binary frames carry the \
+        console's bytes both ways, as they are: a terminal's for `serial`, RFB for `vnc` (what \
+        noVNC speaks). The server closes with 1000 when the console ends (the VM stopped) and \
+        1011 with the reason when it fails. A client frame may hold at most 64 KiB.",
+    params(("instance" = String, Path, description = "The instance's id, or its name"), ConsoleQuery),
+    responses((status = 101, description = "Attached"), super::error::Errors)
+)]
+async fn console(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Params(q): Params<ConsoleQuery>,
+    Upgrade(upgrade): Upgrade,
+) -> ApiResult<Response> {
+    let pass = s.sockets.enter(&p.user_id)?;
+    let (input, attached) = super::console_socket::attach(&s, &p, q.named(&id), q.kind).await?;
+    Ok(upgrade
+        .max_message_size(super::console_socket::MAX_FRAME)
+        .on_upgrade(move |socket| async move {
+            super::console_socket::serve(s, p, socket, input, attached).await;
+            drop(pass);
+        }))
 }
 
 #[utoipa::path(

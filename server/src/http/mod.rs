@@ -8,6 +8,7 @@ mod billing;
 mod buckets;
 mod capabilities;
 mod clusters;
+mod console_socket;
 mod disks;
 pub mod error;
 mod events;

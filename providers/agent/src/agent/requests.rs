@@ -17,10 +17,20 @@ pub(super) struct InFlight(Arc<Mutex<HashMap<u64, Running>>>);
 
 struct Running {
     task: tokio::task::AbortHandle,
-    /// Exec or logs: work for a caller, pointless once the connection is gone.
+    /// Exec, logs or a console: work for a caller, pointless once the connection is gone.
     streams: bool,
-    /// Where more stdin goes, while the exec's stdin is open.
-    stdin: Option<mpsc::UnboundedSender<Bytes>>,
+    /// Where more stdin goes, while the exec's stdin or the console is open.
+    stdin: Option<Input>,
+}
+
+/// How many pieces of a console's input may wait for the console to take them. Past that,
+/// input is dropped, as a serial line drops what overruns it: the agent's reading of the
+/// server must never wait on one guest.
+const CONSOLE_BACKLOG: usize = 256;
+
+enum Input {
+    Exec(mpsc::UnboundedSender<Bytes>),
+    Console(mpsc::Sender<Bytes>),
 }
 
 /// The two ways into the socket: replies before bulk output.
@@ -42,13 +52,23 @@ impl InFlight {
                 ..
             } => {
                 let (tx, rx) = mpsc::unbounded_channel();
-                (Some(tx), Some(rx))
+                let rx = futures::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|b| (Ok(b), rx))
+                });
+                (Some(Input::Exec(tx)), Some(rx.boxed()))
+            }
+            Op::Console { .. } => {
+                let (tx, rx) = mpsc::channel(CONSOLE_BACKLOG);
+                let rx = futures::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|b| (Ok(b), rx))
+                });
+                (Some(Input::Console(tx)), Some(rx.boxed()))
             }
             _ => (None, None),
         };
         // Streaming answers put their reply behind their output on the same queue, so it never
         // overtakes the last piece.
-        let streams = matches!(op, Op::Exec { .. } | Op::Logs { .. });
+        let streams = matches!(op, Op::Exec { .. } | Op::Logs { .. } | Op::Console { .. });
         let this = self.clone();
         // Held across the spawn, so a request that finishes at once removes its entry after
         // it was made, not before.
@@ -88,8 +108,17 @@ impl InFlight {
                 let tx = r.stdin.as_ref().ok_or_else(|| {
                     Error::invalid_input(format!("request {id} takes no more stdin"))
                 })?;
-                // A command that has stopped reading loses its input, as with a closed pipe.
-                let _ = tx.send(bytes);
+                match tx {
+                    // A command that has stopped reading loses its input, as with a closed pipe.
+                    Input::Exec(tx) => {
+                        let _ = tx.send(bytes);
+                    }
+                    Input::Console(tx) => {
+                        if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(bytes) {
+                            tracing::warn!(request = id, "console input overran; dropped");
+                        }
+                    }
+                }
             }
             None => r.stdin = None,
         }
@@ -137,7 +166,7 @@ async fn handle(
     tag: &str,
     id: u64,
     op: Op,
-    stdin: Option<mpsc::UnboundedReceiver<Bytes>>,
+    stdin: Option<nubes_core::ByteStream>,
     bulk: &mpsc::Sender<AgentMessage>,
 ) -> Result<Outcome> {
     let instance = |i: Instance| Outcome::Instance { instance: i };
@@ -155,14 +184,7 @@ async fn handle(
             Outcome::Done
         }
         Op::Exec { name, request, .. } => {
-            let more = stdin.map(|rx| {
-                futures::stream::unfold(
-                    rx,
-                    |mut rx| async move { rx.recv().await.map(|b| (Ok(b), rx)) },
-                )
-                .boxed()
-            });
-            let mut events = compute.exec_stream(&name, request, more).await?;
+            let mut events = compute.exec_stream(&name, request, stdin).await?;
             while let Some(event) = events.next().await {
                 match event? {
                     ExecEvent::Output(chunk) => piece(bulk, id, chunk).await?,
@@ -177,6 +199,26 @@ async fn handle(
             let mut stream = compute.logs(&name, options).await?;
             while let Some(chunk) = stream.next().await {
                 piece(bulk, id, chunk?).await?;
+            }
+            Outcome::Done
+        }
+        Op::Console { name, kind } => {
+            let input = stdin.unwrap_or_else(|| futures::stream::pending().boxed());
+            let mut output = compute.console(&name, kind, input).await?;
+            // An empty piece first: attached (the protocol's word for it).
+            bulk.send(AgentMessage::Output {
+                id,
+                stream: nubes_core::LogStreamKind::Stdout,
+                data: Bytes::new(),
+            })
+            .await
+            .map_err(|_| Error::new(ErrorKind::Unavailable, "connection lost"))?;
+            while let Some(data) = output.next().await {
+                let chunk = LogChunk {
+                    stream: nubes_core::LogStreamKind::Stdout,
+                    data: data?,
+                };
+                piece(bulk, id, chunk).await?;
             }
             Outcome::Done
         }

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// How long an agent may take to say a console attached.
+const ATTACH_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub(super) fn fleet_view(mut i: Instance) -> Instance {
     i.labels.remove(crate::agent::FLEET_LABEL);
     i.labels.remove(AGENT_PRIORITY_LABEL);
@@ -50,7 +53,11 @@ impl Compute for Fleet {
 
     fn capability(&self) -> ComputeCapability {
         // Docker agents resize in place; a VM agent answers a running resize with a conflict.
-        ComputeCapability::containers()
+        // Consoles are a VM agent's; a container agent answers that it has none.
+        let mut cap = ComputeCapability::containers();
+        cap.console = true;
+        cap.vnc = true;
+        cap
     }
 
     /// Places the instance and creates it on its agent; one that does not fit now comes back
@@ -201,6 +208,48 @@ impl Compute for Fleet {
             .filter_map(|event| async move {
                 match event {
                     Ok(ExecEvent::Output(chunk)) => Some(Ok(chunk)),
+                    Ok(ExecEvent::Exit { .. }) => None,
+                    Err(e) => Some(Err(e)),
+                }
+            })
+            .boxed())
+    }
+
+    async fn console(
+        &self,
+        name: &str,
+        kind: ConsoleKind,
+        input: ByteStream,
+    ) -> Result<ByteStream> {
+        let agent = self.placed(name)?;
+        let op = Op::Console {
+            name: name.into(),
+            kind,
+        };
+        let mut live = self.inner.wire.live(&agent, op, Some(input)).await?;
+        // The agent says it attached with an empty piece, so a refusal (not running, in use)
+        // is the caller's answer rather than the end of a stream it already has.
+        let wait = ATTACH_TIMEOUT.min(self.inner.config.request_timeout);
+        match tokio::time::timeout(wait, live.next()).await {
+            Ok(Some(Ok(ExecEvent::Output(chunk)))) if chunk.data.is_empty() => {}
+            Ok(Some(Err(e))) => return Err(e),
+            Ok(_) => {
+                return Err(Error::unexpected(
+                    "the agent did not say whether the console attached",
+                ))
+            }
+            Err(_) => {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!("the agent did not attach the console within {wait:?}"),
+                ))
+            }
+        }
+        Ok(live
+            .filter_map(|event| async move {
+                match event {
+                    Ok(ExecEvent::Output(chunk)) if chunk.data.is_empty() => None,
+                    Ok(ExecEvent::Output(chunk)) => Some(Ok(chunk.data)),
                     Ok(ExecEvent::Exit { .. }) => None,
                     Err(e) => Some(Err(e)),
                 }

@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::StreamExt;
 use nubes_core::{
-    collect_exec, ByteStream, Compute, ComputeCapability, DeleteOptions, Error, ErrorKind,
-    ExecEvent, ExecOutput, ExecRequest, ExecStream, Instance, InstanceSpec, InstanceState,
-    InstanceStats, ListOptions, LogChunk, LogOptions, LogStream, ResizeRequest, Result,
-    StopOptions,
+    collect_exec, ByteStream, Compute, ComputeCapability, ConsoleKind, DeleteOptions, Error,
+    ErrorKind, ExecEvent, ExecOutput, ExecRequest, ExecStream, Instance, InstanceSpec,
+    InstanceState, InstanceStats, ListOptions, LogChunk, LogOptions, LogStream, ResizeRequest,
+    Result, StopOptions,
 };
 use tokio::sync::{mpsc, oneshot};
 
