@@ -41,14 +41,13 @@ pub async fn serve(
     let (mut sink, mut incoming) = socket.split();
     let pump_in = async move {
         while let Some(Ok(frame)) = incoming.next().await {
-            match frame {
-                Message::Binary(data) if !data.is_empty() => {
-                    if input.send(Ok(data)).await.is_err() {
-                        break;
-                    }
-                }
-                Message::Close(_) => break,
-                _ => {}
+            let sent = match frame {
+                Message::Binary(data) if !data.is_empty() => input.send(Ok(data)).await.is_ok(),
+                Message::Close(_) => false,
+                _ => true,
+            };
+            if !sent {
+                break;
             }
         }
     };
