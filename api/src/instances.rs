@@ -77,6 +77,9 @@ pub struct TenantInstance {
     pub memory: Option<u64>,
     pub labels: BTreeMap<String, String>,
     pub created_at: i64,
+    /// The consoles `GET /v1/instances/{instance}/console` attaches to now.
+    #[serde(default)]
+    pub consoles: Vec<nubes_core::ConsoleKind>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -341,6 +344,7 @@ impl TenantInstance {
         i.memory = self.memory;
         i.labels = self.labels;
         i.created_at = chrono::DateTime::from_timestamp(self.created_at, 0);
+        i.consoles = self.consoles;
         i
     }
 }

@@ -156,6 +156,18 @@ pub enum InstanceCmd {
         #[arg(long, short)]
         follow: bool,
     },
+    /// Attach to a VM's serial console (stdin to it, its output to stdout), or serve its screen
+    /// to a VNC viewer on a local port
+    Console {
+        id: String,
+        /// `serial` or `vnc`
+        #[arg(long, default_value = "serial")]
+        kind: nubes::ConsoleKind,
+        /// For `vnc`: where a VNC viewer connects (a loopback address: the screen asks no
+        /// password of its own)
+        #[arg(long, default_value = "127.0.0.1:5900")]
+        listen: std::net::SocketAddr,
+    },
     /// Show resource usage
     Stats { id: String },
     /// Change an instance's cpus or memory

@@ -1358,3 +1358,163 @@ fn lessors_earn_from_what_runs_on_their_agents() {
     );
     force_delete(&addr, &user, i["id"].as_str().unwrap());
 }
+
+/// A VM agent (`cloudctl agent --runtime qemu://...` on libvirt, booting the test guest), and
+/// a tenant reaching its VM's consoles with `cloudctl instance console`: the serial port on
+/// stdout, and the screen served to a VNC viewer on a local port.
+#[test]
+fn a_vms_consoles_through_cloudctl() {
+    let libvirt = std::env::var("NUBES_TEST_LIBVIRT_URI")
+        .expect("NUBES_TEST_LIBVIRT_URI is not set: scripts/test.sh starts libvirtd and sets it");
+    let guest = std::env::var("NUBES_TEST_GUEST_DIR")
+        .expect("NUBES_TEST_GUEST_DIR is not set: scripts/test.sh builds the guest and sets it");
+    let dir = tempfile::tempdir().unwrap();
+    let qemu = format!(
+        "qemu://?pool={}&libvirt={libvirt}&boot={guest}&state={}",
+        dir.path().join("images").display(),
+        dir.path().join("vm-state").display()
+    );
+    let made = cloudctl()
+        .args(["--provider", &qemu, "disk", "create", "base"])
+        .args(["--size", "48Mi", "--format", "raw"])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let (_server, addr, password) = serve(dir.path());
+    let admin = login(&addr, "admin@nubes.local", &password);
+    let (agent_id, token) = issue_agent(&addr, &admin, "vms");
+    let _lessor = Killed(
+        cloudctl()
+            .args([
+                "agent",
+                "--server",
+                &format!("http://{addr}"),
+                "--token",
+                &token,
+            ])
+            .args(["--runtime", &qemu, "--cpus", "2", "--memory", "2Gi"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the VM agent online", || {
+        is_online(&addr, &admin, &agent_id)
+    });
+
+    let created = cli_ok(
+        &addr,
+        &admin,
+        &[
+            "instance",
+            "create",
+            "vm",
+            "--image",
+            "base",
+            "--memory",
+            "256Mi",
+            "--kernel",
+            "vmlinuz",
+            "--initrd",
+            "initrd.gz",
+            "--network",
+            "none",
+            "--wait",
+            "--output",
+            "json",
+            "--",
+            "panic=-1",
+        ],
+    );
+    let id = serde_json::from_str::<Value>(&created).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The serial port: the guest's ticks on stdout.
+    let mut serial = Killed(
+        cloudctl()
+            .args(["--provider", &format!("http://{addr}")])
+            .args(["instance", "console", "vm"])
+            .env("NUBES_TOKEN", &admin)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = serial.0.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0; 256];
+    while !String::from_utf8_lossy(&seen).contains("tick") {
+        let n = out.read(&mut buf).unwrap();
+        if n == 0 {
+            let mut err = String::new();
+            serial
+                .0
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            panic!("the console ended after {seen:?}: {err}");
+        }
+        seen.extend_from_slice(&buf[..n]);
+    }
+    drop(serial);
+
+    // The screen: a viewer on the local port is greeted by the VM's RFB server.
+    let listen = free_listen();
+    let _screen = Killed(
+        cloudctl()
+            .args(["--provider", &format!("http://{addr}")])
+            .args([
+                "instance", "console", "vm", "--kind", "vnc", "--listen", &listen,
+            ])
+            .env("NUBES_TOKEN", &admin)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut viewer = None;
+    wait_for("the screen's port", || {
+        viewer = std::net::TcpStream::connect(&listen).ok();
+        viewer.is_some()
+    });
+    let mut viewer = viewer.unwrap();
+    viewer
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut version = [0; 12];
+    viewer.read_exact(&mut version).unwrap();
+    assert!(version.starts_with(b"RFB 003."), "{version:?}");
+
+    // Anywhere but loopback is refused: the screen has no password of its own.
+    let out = cloudctl()
+        .args(["--provider", &format!("http://{addr}")])
+        .args([
+            "instance",
+            "console",
+            "vm",
+            "--kind",
+            "vnc",
+            "--listen",
+            "0.0.0.0:0",
+        ])
+        .env("NUBES_TOKEN", &admin)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+    force_delete(&addr, &admin, &id);
+}

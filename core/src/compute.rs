@@ -446,6 +446,9 @@ pub struct Instance {
     pub created_at: Option<DateTime<Utc>>,
     /// The provider's scheme ("docker", "memory", ...).
     pub provider: String,
+    /// The consoles [`Compute::console`] can attach to now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consoles: Vec<ConsoleKind>,
 }
 
 impl Instance {
@@ -468,6 +471,7 @@ impl Instance {
             ports: Vec::new(),
             created_at: None,
             provider: provider.into(),
+            consoles: Vec::new(),
         }
     }
 }

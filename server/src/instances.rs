@@ -71,6 +71,7 @@ fn view(row: &InstanceRow, live: Option<&Instance>) -> TenantInstance {
         memory: live.and_then(|i| i.memory),
         labels: live.map(|i| i.labels.clone()).unwrap_or_default(),
         created_at: row.created_at,
+        consoles: live.map(|i| i.consoles.clone()).unwrap_or_default(),
     }
 }
 
@@ -671,8 +672,8 @@ impl Instances {
         Ok(view(&row, Some(&result?)))
     }
 
-    /// What this server's API offers of its compute provider's capabilities: published ports,
-    /// pid limits and consoles are not part of it.
+    /// What this server's API offers of its compute provider's capabilities: published ports
+    /// and pid limits are not part of it.
     pub fn capability(&self) -> Option<ComputeCapability> {
         let backend = self.compute.as_ref()?.capability();
         let mut cap = ComputeCapability::default();
@@ -687,6 +688,8 @@ impl Instances {
         cap.resize_live = backend.resize_live;
         cap.disk_limit = backend.disk_limit;
         cap.sized = backend.sized;
+        cap.console = backend.console;
+        cap.vnc = backend.vnc;
         Some(cap)
     }
 

@@ -123,6 +123,12 @@ pub async fn run(cloud: &Cloud, cmd: InstanceCmd, format: Format) -> Outcome {
                 }
             }
         }
+        InstanceCmd::Console { id, kind, listen } => {
+            return match kind {
+                nubes::ConsoleKind::Serial => serial(compute.as_ref(), &id).await,
+                nubes::ConsoleKind::Vnc => screen(compute, id, listen).await,
+            }
+        }
         InstanceCmd::Stats { id } => output::one(format, &compute.stats(&id).await?),
         InstanceCmd::Resize { id, cpus, memory } => {
             let mut request = ResizeRequest::default();
@@ -183,6 +189,66 @@ async fn exec(compute: &dyn Compute, args: ExecArgs) -> Outcome {
     Err(nubes::Error::unexpected(
         "the command's output ended without an exit code",
     ))
+}
+
+/// stdin to the serial console, its output to stdout, until the console ends (the VM stopped).
+async fn serial(compute: &dyn Compute, id: &str) -> Outcome {
+    let input = tokio_util::io::ReaderStream::new(tokio::io::stdin())
+        .map(|piece| piece.map_err(|e| nubes::Error::io(e, "stdin")))
+        .boxed();
+    let mut output = compute
+        .console(id, nubes::ConsoleKind::Serial, input)
+        .await?;
+    while let Some(piece) = output.next().await {
+        write_all(&mut std::io::stdout(), &piece?);
+    }
+    eprintln!("the console ended");
+    Ok(0)
+}
+
+/// A local port where each VNC viewer that connects gets a session of the VM's screen.
+async fn screen(
+    compute: std::sync::Arc<dyn Compute>,
+    id: String,
+    listen: std::net::SocketAddr,
+) -> Outcome {
+    if !listen.ip().is_loopback() {
+        return Err(nubes::Error::invalid_input(format!(
+            "--listen {listen} is not a loopback address: the screen asks no password of its \
+             own, so it is served only to this machine"
+        )));
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| nubes::Error::io(e, &format!("listening on {listen}")))?;
+    let at = listener
+        .local_addr()
+        .map_err(|e| nubes::Error::io(e, "the listening address"))?;
+    eprintln!("serving the screen of {id}: point a VNC viewer at {at} (Ctrl-C ends it)");
+    loop {
+        let (socket, peer) = listener
+            .accept()
+            .await
+            .map_err(|e| nubes::Error::io(e, "accepting a viewer"))?;
+        let (compute, id) = (compute.clone(), id.clone());
+        tokio::spawn(async move {
+            let (read, mut write) = socket.into_split();
+            let input = tokio_util::io::ReaderStream::new(read)
+                .map(|piece| piece.map_err(|e| nubes::Error::io(e, "the viewer")))
+                .boxed();
+            match compute.console(&id, nubes::ConsoleKind::Vnc, input).await {
+                Ok(mut output) => {
+                    use tokio::io::AsyncWriteExt;
+                    while let Some(Ok(piece)) = output.next().await {
+                        if write.write_all(&piece).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                Err(e) => eprintln!("viewer {peer}: {e}"),
+            }
+        });
+    }
 }
 
 fn write_all(w: &mut impl Write, data: &[u8]) {

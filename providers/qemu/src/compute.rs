@@ -121,6 +121,8 @@ fn instance_of(dom: &Domain, meta: &Meta) -> Result<Instance> {
     Ok(i)
 }
 
+/// The consoles a running VM listens for: the sockets QEMU made for it.
+
 /// The domain `id` names (its uuid or its name), if it is one of ours.
 fn find(conn: &Connect, id: &str) -> Result<(Domain, Meta)> {
     let dom = if id.len() == 36 && id.bytes().filter(|b| *b == b'-').count() == 4 {
@@ -197,6 +199,17 @@ impl QemuCompute {
         (path.as_os_str().len() <= domain::MAX_SOCKET_PATH).then_some(path)
     }
 
+    /// `i` with the consoles it has now: those whose socket QEMU made for it, while it runs.
+    fn seen(&self, mut i: Instance) -> Instance {
+        if i.state == InstanceState::Running && !self.simulated {
+            i.consoles = [ConsoleKind::Serial, ConsoleKind::Vnc]
+                .into_iter()
+                .filter(|k| self.console_socket(&i.name, *k).is_some_and(|p| p.exists()))
+                .collect();
+        }
+        i
+    }
+
     /// A file in the boot directory; the name was checked to be a plain file name.
     fn boot_file(&self, what: &str, name: &str) -> Result<PathBuf> {
         let path = self.settings.boot_dir.join(name);
@@ -217,6 +230,7 @@ impl QemuCompute {
             instance_of(&dom, &meta)
         })
         .await
+        .map(|i| self.seen(i))
     }
 
     /// The boot disk: an overlay on the image (which stays as it is), or a blank one.
@@ -477,7 +491,7 @@ impl Compute for QemuCompute {
             .await
         };
         match made.await {
-            Ok(i) => Ok(i),
+            Ok(i) => Ok(self.seen(i)),
             Err(e) => {
                 let _ = self.disk.delete(&disk_name).await;
                 Err(e)
@@ -503,7 +517,7 @@ impl Compute for QemuCompute {
             .await?;
         all.retain(|i| options.matches(i));
         all.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(all)
+        Ok(all.into_iter().map(|i| self.seen(i)).collect())
     }
 
     async fn start(&self, id: &str) -> Result<Instance> {
@@ -516,6 +530,7 @@ impl Compute for QemuCompute {
             instance_of(&dom, &meta)
         })
         .await
+        .map(|i| self.seen(i))
     }
 
     async fn stop(&self, id: &str, options: StopOptions) -> Result<Instance> {
@@ -526,6 +541,7 @@ impl Compute for QemuCompute {
             instance_of(&dom, &meta)
         })
         .await
+        .map(|i| self.seen(i))
     }
 
     async fn restart(&self, id: &str, options: StopOptions) -> Result<Instance> {
@@ -537,6 +553,7 @@ impl Compute for QemuCompute {
             instance_of(&dom, &meta)
         })
         .await
+        .map(|i| self.seen(i))
     }
 
     async fn delete(&self, id: &str, options: DeleteOptions) -> Result<()> {
@@ -708,5 +725,6 @@ impl Compute for QemuCompute {
             instance_of(&dom, &meta)
         })
         .await
+        .map(|i| self.seen(i))
     }
 }

@@ -179,6 +179,13 @@ impl Compute for RemoteCompute {
             .boxed())
     }
 
+    async fn console(&self, id: &str, kind: ConsoleKind, input: ByteStream) -> Result<ByteStream> {
+        let at = self.client.in_org(self.at(id, Some("console"))?);
+        let sep = if at.contains('?') { '&' } else { '?' };
+        let at = format!("{at}{sep}kind={kind}");
+        crate::console_socket::open(&self.client, &at, input).await
+    }
+
     async fn stats(&self, id: &str) -> Result<InstanceStats> {
         self.client
             .call(

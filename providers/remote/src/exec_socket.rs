@@ -22,12 +22,12 @@ fn lost(e: impl std::fmt::Display) -> Error {
     .with_provider(SCHEME)
 }
 
-pub async fn open(
-    client: &Client,
-    at: &str,
-    request: ExecRequest,
-    more: Option<ByteStream>,
-) -> Result<ExecStream> {
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Upgrades `at` to a WebSocket as the client's user; a refusal before the upgrade is the
+/// API's error.
+pub async fn connect(client: &Client, at: &str, what: &str) -> Result<Socket> {
     let url = client.websocket_url(at)?;
     let mut upgrade = url
         .into_client_request()
@@ -38,15 +38,28 @@ pub async fn open(
     let (ws, _) = tokio_tungstenite::connect_async(upgrade)
         .await
         .map_err(|e| match e {
-            // Refused before the upgrade: the answer is an ordinary API error.
             tokio_tungstenite::tungstenite::Error::Http(res) => {
                 let (parts, body) = res.into_parts();
                 let status = reqwest::StatusCode::from_u16(parts.status.as_u16())
                     .unwrap_or(reqwest::StatusCode::BAD_GATEWAY);
                 api_error(status, body.as_deref().unwrap_or_default(), None)
             }
-            e => lost(e),
+            e => Error::new(
+                ErrorKind::Unavailable,
+                format!("cannot open the {what}'s connection: {e}"),
+            )
+            .with_provider(SCHEME),
         })?;
+    Ok(ws)
+}
+
+pub async fn open(
+    client: &Client,
+    at: &str,
+    request: ExecRequest,
+    more: Option<ByteStream>,
+) -> Result<ExecStream> {
+    let ws = connect(client, at, "exec").await?;
     let (mut sink, incoming) = ws.split();
     let stdin_open = request.stdin.is_some() || more.is_some();
     // The first stdin goes in a binary frame too, so any bytes travel.

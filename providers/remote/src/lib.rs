@@ -7,6 +7,7 @@ pub mod billing;
 mod client;
 pub mod clusters;
 mod compute;
+mod console_socket;
 mod disk;
 mod exec_socket;
 mod function;
