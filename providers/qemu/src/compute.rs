@@ -121,8 +121,6 @@ fn instance_of(dom: &Domain, meta: &Meta) -> Result<Instance> {
     Ok(i)
 }
 
-/// The consoles a running VM listens for: the sockets QEMU made for it.
-
 /// The domain `id` names (its uuid or its name), if it is one of ours.
 fn find(conn: &Connect, id: &str) -> Result<(Domain, Meta)> {
     let dom = if id.len() == 36 && id.bytes().filter(|b| *b == b'-').count() == 4 {
