@@ -4,7 +4,8 @@ import type { Event, Instance } from "./types";
 
 const web: Instance = {
   id: "i-1", name: "web", org_id: "o", owner_id: "u", state: "creating", exit_code: null,
-  image: "nginx", cpus: 1, memory: 256 << 20, labels: {}, created_at: 100,
+  image: "nginx", cpus: 1, memory: 256 << 20, labels: {},
+  consoles: [], created_at: 100,
 };
 const db: Instance = { ...web, id: "i-2", name: "db", state: "running", created_at: 200 };
 

@@ -16,6 +16,8 @@ export interface Instance {
   memory: number | null;
   labels: Record<string, string>;
   created_at: number;
+  /** The consoles it can be attached to now (a running VM's). */
+  consoles: ("serial" | "vnc")[];
 }
 
 export interface CreateInstance {
@@ -29,7 +31,7 @@ export interface CreateInstance {
   env?: Record<string, string>;
   priority?: number;
   cluster_id?: string;
-  vm?: { iso?: string; kernel?: string; network?: string };
+  vm?: { iso?: string; kernel?: string; initrd?: string; network?: string };
 }
 
 export interface DryRun {

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { code, email, formatBytes, instanceRequest, name, parseSize, password, resizeRequest, splitCommand } from "./validate";
 
-const form = { name: "web", image: "nginx", cpus: "", memory: "", disk: "", command: "", priority: "" };
+const form = {
+  name: "web", image: "nginx", cpus: "", memory: "", disk: "", command: "", priority: "", cluster: "",
+  kernel: "", initrd: "", iso: "", network: "",
+};
 
 describe("sizes", () => {
   it("reads the server's units", () => {
@@ -30,11 +33,35 @@ describe("the create form", () => {
       request: { name: "web", image: "nginx", cpus: 0.5, memory: 64 * 2 ** 20, command: ["sh", "-c", "sleep 600"], priority: 3 },
     });
   });
+  it("takes a VM's boot files by name and its network, and a cluster", () => {
+    const out = instanceRequest({
+      ...form, image: "base", kernel: "vmlinuz", initrd: "initrd.gz", network: "none", command: "panic=-1", cluster: " c-1 ",
+    });
+    expect(out).toEqual({
+      ok: true,
+      request: {
+        name: "web", image: "base", command: ["panic=-1"], cluster_id: "c-1",
+        vm: { kernel: "vmlinuz", initrd: "initrd.gz", network: "none" },
+      },
+    });
+    expect(instanceRequest({ ...form, network: "bridge:br0" })).toMatchObject({ ok: true, request: { vm: { network: "bridge:br0" } } });
+  });
+  it("refuses boot files given as paths, an initrd without a kernel, and unknown networks", () => {
+    const out = instanceRequest({ ...form, kernel: "../../etc/passwd", iso: "a\\b.iso", network: "host" });
+    expect(out.ok).toBe(false);
+    if (out.ok) return;
+    expect(out.errors.kernel).toMatch(/file name in the boot directory/);
+    expect(out.errors.iso).toMatch(/file name in the boot directory/);
+    expect(out.errors.network).toBe("network is one of user, none, bridge:NAME");
+    const lone = instanceRequest({ ...form, initrd: "initrd.gz" });
+    expect(lone.ok || lone.errors.initrd).toBe("an initrd needs a kernel");
+    expect(instanceRequest({ ...form, network: "bridge:this-name-is-too-long" }).ok).toBe(false);
+  });
   it("leaves out what was left empty", () => {
     expect(instanceRequest(form)).toEqual({ ok: true, request: { name: "web", image: "nginx" } });
   });
   it("names every bad field at once", () => {
-    const out = instanceRequest({ name: "Web!", image: " ", cpus: "0", memory: "1Mi", disk: "x", command: "", priority: "11" });
+    const out = instanceRequest({ ...form, name: "Web!", image: " ", cpus: "0", memory: "1Mi", disk: "x", priority: "11" });
     expect(out.ok).toBe(false);
     if (out.ok) return;
     expect(Object.keys(out.errors).sort()).toEqual(["cpus", "disk", "image", "memory", "name", "priority"]);

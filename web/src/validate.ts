@@ -51,6 +51,13 @@ export interface InstanceForm {
   disk: string;
   command: string;
   priority: string;
+  /** A cluster of the organization's, by id. */
+  cluster: string;
+  /** For a VM: files in the provider's boot directory, and its network. */
+  kernel: string;
+  initrd: string;
+  iso: string;
+  network: string;
 }
 
 export type Errors<T> = Partial<Record<keyof T, string>>;
@@ -82,6 +89,23 @@ export function instanceRequest(
     if (!Number.isInteger(p) || p < -10 || p > 10) errors.priority = "priority is a whole number from -10 to 10";
     else request.priority = p;
   }
+  if (f.cluster.trim()) request.cluster_id = f.cluster.trim();
+  const vm: NonNullable<import("./types").CreateInstance["vm"]> = {};
+  for (const field of ["kernel", "initrd", "iso"] as const) {
+    const file = f[field].trim();
+    if (!file) continue;
+    if (file.includes("/") || file.includes("\\") || file === "." || file === "..") {
+      errors[field] = `${field} must be a file name in the boot directory, not a path`;
+    } else vm[field] = file;
+  }
+  if (vm.initrd && !vm.kernel && !errors.kernel) errors.initrd = "an initrd needs a kernel";
+  const network = f.network.trim();
+  if (network) {
+    const bridge = network.startsWith("bridge:") ? network.slice(7) : null;
+    if (network === "user" || network === "none" || (bridge && /^[A-Za-z0-9._-]{1,15}$/.test(bridge))) vm.network = network;
+    else errors.network = "network is one of user, none, bridge:NAME";
+  }
+  if (Object.keys(vm).length) request.vm = vm;
   return Object.keys(errors).length ? { ok: false, errors } : { ok: true, request };
 }
 

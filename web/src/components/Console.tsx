@@ -3,6 +3,19 @@ import { Terminal } from "@xterm/xterm";
 import { socket } from "../api";
 import type { ExecEnd } from "../types";
 
+function terminal(into: HTMLElement): Terminal {
+  const term = new Terminal({
+    convertEol: true,
+    cursorBlink: true,
+    fontSize: 14,
+    rows: 16,
+    screenReaderMode: true,
+    theme: { background: "#10151c" },
+  });
+  term.open(into);
+  return term;
+}
+
 /** A shell in the instance over the exec WebSocket. The server runs commands without a
  *  terminal, so the line is edited and echoed here and sent whole on Enter; Ctrl-D ends stdin. */
 export function Console({ instance, command = ["sh"] }: { instance: string; command?: string[] }) {
@@ -10,15 +23,7 @@ export function Console({ instance, command = ["sh"] }: { instance: string; comm
   const [status, setStatus] = useState("connecting");
 
   useEffect(() => {
-    const term = new Terminal({
-      convertEol: true,
-      cursorBlink: true,
-      fontSize: 14,
-      rows: 16,
-      screenReaderMode: true,
-      theme: { background: "#10151c" },
-    });
-    term.open(box.current!);
+    const term = terminal(box.current!);
     let ws: WebSocket | null = null;
     let line = "";
     let closed = false;
@@ -86,6 +91,65 @@ export function Console({ instance, command = ["sh"] }: { instance: string; comm
         Shell: <span data-testid="console-status">{status}</span>. Type a command and press Enter; Ctrl-D ends input.
       </p>
       <div ref={box} className="terminal" data-testid="console" />
+    </div>
+  );
+}
+
+/** A VM's serial console over the console WebSocket: a real terminal line, so every key goes
+ *  to the guest as typed and the guest echoes. */
+export function SerialConsole({ instance, onLost }: { instance: string; onLost: () => void }) {
+  const box = useRef<HTMLDivElement>(null);
+  const [status, setStatus] = useState("connecting");
+
+  useEffect(() => {
+    const term = terminal(box.current!);
+    let ws: WebSocket | null = null;
+    let closed = false;
+    const encoder = new TextEncoder();
+    term.onData((data) => {
+      if (ws?.readyState === WebSocket.OPEN) ws.send(encoder.encode(data));
+    });
+    void (async () => {
+      try {
+        ws = await socket(`/v1/instances/${encodeURIComponent(instance)}/console?kind=serial`);
+      } catch (e) {
+        setStatus(`could not connect: ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
+      if (closed) return ws.close();
+      let opened = false;
+      ws.onopen = () => {
+        opened = true;
+        setStatus("connected");
+        term.focus();
+      };
+      ws.onmessage = (m) => term.write(new Uint8Array(m.data as ArrayBuffer));
+      ws.onclose = (e) => {
+        if (closed) return;
+        // Refusals come before the upgrade, where a page cannot read them.
+        setStatus(
+          !opened
+            ? "could not attach: another session may hold it, or the instance stopped"
+            : e.code === 1000
+              ? "the console ended"
+              : `disconnected${e.reason ? `: ${e.reason}` : ""}`,
+        );
+        onLost();
+      };
+    })();
+    return () => {
+      closed = true;
+      ws?.close();
+      term.dispose();
+    };
+  }, [instance]);
+
+  return (
+    <div className="console">
+      <p className="hint" aria-live="polite">
+        Serial console: <span data-testid="serial-status">{status}</span>. Keys go to the guest as typed.
+      </p>
+      <div ref={box} className="terminal" data-testid="serial" />
     </div>
   );
 }

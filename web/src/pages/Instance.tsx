@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { lazy, Suspense, useCallback, useEffect, useState, type FormEvent } from "react";
 import { api } from "../api";
-import { Console } from "../components/Console";
+import { Console, SerialConsole } from "../components/Console";
 import { Field, Problem } from "../components/Field";
 import { Link } from "../components/Link";
 import { rates, Sparkline } from "../components/Sparkline";
@@ -20,11 +20,16 @@ interface Stats {
   network_tx_bytes: number;
 }
 
+// noVNC is most of a screen's weight: it loads when a screen is first shown.
+const Screen = lazy(() => import("../components/Screen").then((m) => ({ default: m.Screen })));
+
+type Tab = "console" | "screen" | "serial" | "logs" | "stats" | "resize";
+
 export function InstancePage({ id }: { id: string }) {
   const [instance, setInstance] = useState<Instance | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const { busy, error, run } = useAction();
-  const [tab, setTab] = useState<"console" | "logs" | "stats" | "resize">("console");
+  const [tab, setTab] = useState<Tab>("console");
   const path = `/v1/instances/${encodeURIComponent(id)}`;
 
   const load = useCallback(() => {
@@ -34,7 +39,11 @@ export function InstancePage({ id }: { id: string }) {
   useEvents((e) => {
     if (!instance || e.instance_id !== instance.id) return;
     if (e.kind === "instance.deleted") navigate("/instances", true);
-    else if (e.state) setInstance({ ...instance, state: e.state as State });
+    else if (e.state) {
+      setInstance({ ...instance, state: e.state as State });
+      // Which consoles it has changes with its state.
+      load();
+    }
   }, load);
 
   async function act(action: "start" | "stop" | "restart" | "delete") {
@@ -60,6 +69,17 @@ export function InstancePage({ id }: { id: string }) {
     );
   }
   const running = instance.state === "running";
+  const has = (kind: "serial" | "vnc") => running && (instance.consoles ?? []).includes(kind);
+  const tabs: Tab[] = [
+    "console",
+    ...(has("vnc") ? (["screen"] as const) : []),
+    ...(has("serial") ? (["serial"] as const) : []),
+    "logs",
+    "stats",
+    "resize",
+  ];
+  // A console tab whose console went away (the VM stopped) falls back to the first.
+  const shown = tabs.includes(tab) ? tab : "console";
   return (
     <section>
       <p>
@@ -86,12 +106,18 @@ export function InstancePage({ id }: { id: string }) {
         <button type="button" className="danger" disabled={busy} onClick={() => void act("delete")}>Delete</button>
       </div>
       <Problem error={error ?? loadError} />
-      <Tabs tabs={["console", "logs", "stats", "resize"] as const} current={tab} label="Instance views" onChange={setTab} />
+      <Tabs tabs={tabs} current={shown} label="Instance views" onChange={setTab} />
       <div role="tabpanel">
-        {tab === "console" && (running ? <Console instance={instance.id} /> : <p className="hint">Start the instance to open a shell.</p>)}
-        {tab === "logs" && <Logs path={path} />}
-        {tab === "stats" && (running ? <StatsView path={path} /> : <p className="hint">Stats show while it runs.</p>)}
-        {tab === "resize" && <Resize path={path} instance={instance} onDone={setInstance} />}
+        {shown === "console" && (running ? <Console instance={instance.id} /> : <p className="hint">Start the instance to open a shell.</p>)}
+        {shown === "screen" && has("vnc") && (
+          <Suspense fallback={<p className="hint">Loading the screen…</p>}>
+            <Screen instance={instance.id} onLost={load} />
+          </Suspense>
+        )}
+        {shown === "serial" && has("serial") && <SerialConsole instance={instance.id} onLost={load} />}
+        {shown === "logs" && <Logs path={path} />}
+        {shown === "stats" && (running ? <StatsView path={path} /> : <p className="hint">Stats show while it runs.</p>)}
+        {shown === "resize" && <Resize path={path} instance={instance} onDone={setInstance} />}
       </div>
     </section>
   );

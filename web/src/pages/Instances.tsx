@@ -86,7 +86,10 @@ export function Instances() {
   );
 }
 
-const BLANK: InstanceForm = { name: "", image: "", cpus: "", memory: "", disk: "", command: "", priority: "" };
+const BLANK: InstanceForm = {
+  name: "", image: "", cpus: "", memory: "", disk: "", command: "", priority: "", cluster: "",
+  kernel: "", initrd: "", iso: "", network: "",
+};
 
 /** The create form: checked here, then priced and placed by the server's dry run, then made. */
 function CreateForm({ orgs, onCreated }: { orgs: Org[]; onCreated: (i: Instance) => void }) {
@@ -140,6 +143,8 @@ function CreateForm({ orgs, onCreated }: { orgs: Org[]; onCreated: (i: Instance)
           onChange={set("command")} hint="e.g. sleep 3600 (optional)" />
         <Field label="Priority" name="priority" inputMode="numeric" value={form.priority}
           error={errors.priority} onChange={set("priority")} hint="-10 to 10, on a fleet" />
+        <Field label="Cluster" name="cluster" value={form.cluster} error={errors.cluster}
+          onChange={set("cluster")} hint="A cluster's id, to run in its reserved capacity (optional)" />
         {orgs.length > 1 && (
           <label className="field">
             Organization
@@ -152,6 +157,19 @@ function CreateForm({ orgs, onCreated }: { orgs: Org[]; onCreated: (i: Instance)
           </label>
         )}
       </div>
+      <details className="vm-options">
+        <summary>Virtual machine options</summary>
+        <div className="grid">
+          <Field label="Kernel" name="kernel" value={form.kernel} error={errors.kernel} onChange={set("kernel")}
+            hint="Boot this kernel from the boot directory; the command is its command line" />
+          <Field label="Initrd" name="initrd" value={form.initrd} error={errors.initrd} onChange={set("initrd")}
+            hint="With a kernel (optional)" />
+          <Field label="ISO" name="iso" value={form.iso} error={errors.iso} onChange={set("iso")}
+            hint="An installation ISO to boot first (optional)" />
+          <Field label="Network" name="network" value={form.network} error={errors.network}
+            onChange={set("network")} hint="user (default), none, or bridge:NAME" />
+        </div>
+      </details>
       {dry && (
         <dl className="preview" aria-live="polite">
           <dt>Placement</dt>
