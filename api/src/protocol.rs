@@ -48,6 +48,9 @@ pub struct Hello {
     pub arch: String,
     /// What it runs for the fleet right now, so the server can reconcile.
     pub instances: Vec<Instance>,
+    /// The consoles its provider attaches to (a VM agent's), so the fleet can say it has them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consoles: Vec<ConsoleKind>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

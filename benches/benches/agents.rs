@@ -197,6 +197,7 @@ async fn simulated_agent(addr: String, token: String, name: String) {
         os: "linux".into(),
         arch: "x86_64".into(),
         instances: Vec::new(),
+        consoles: Vec::new(),
     };
     sink.send(nubes_agent::agent::frame(&AgentMessage::Hello(hello)))
         .await

@@ -39,9 +39,11 @@ impl Cloud {
     }
 
     pub fn with_compute(mut self, compute: Arc<dyn Compute>) -> Self {
-        let cap = compute.capability();
-        let layer =
-            CapabilityLayer::new(compute.provider().to_string(), move |op| cap.supports(op));
+        // Asked each time: a fleet's capabilities follow the agents it has.
+        let live = compute.clone();
+        let layer = CapabilityLayer::new(compute.provider().to_string(), move |op| {
+            live.capability().supports(op)
+        });
         let checked: Arc<dyn Compute> = Arc::new(Validated::new(compute));
         self.compute = Some(Arc::new(Layered::new(checked, layer)));
         self

@@ -44,6 +44,7 @@ fn hello(instances: Vec<nubes::Instance>) -> Message {
         os: "linux".into(),
         arch: "x86_64".into(),
         instances,
+        consoles: Vec::new(),
     }))
 }
 

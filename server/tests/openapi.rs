@@ -37,6 +37,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/instances/{instance}/restart"),
     ("post", "/v1/instances/{instance}/exec"),
     ("get", "/v1/instances/{instance}/exec"),
+    ("get", "/v1/instances/{instance}/console"),
     ("get", "/v1/agents/{agent}/earnings"),
     ("post", "/v1/instances/dry-run"),
     ("get", "/v1/billing/plans"),

@@ -4,7 +4,8 @@
 // turn running, run `echo hi` in the console, stop, delete. Every main page is screenshotted
 // (e2e/screenshots/) and checked with axe-core; the instances page also at phone width. The
 // first admin sees the agent online, the user's instance and the audit entries; on a second
-// server that bills, the usage chart renders after a metered run.
+// server that bills, the usage chart renders after a metered run. A VM agent on libvirt joins
+// the first server, and a VM's screen (noVNC) and serial console show the guest.
 //
 //   NUBES_TEST_CLOUDCTL=... NUBES_TEST_CHROMIUM=/usr/bin/chromium node e2e/portal.mjs
 
@@ -288,6 +289,9 @@ async function main() {
     await page.getByRole("button", { name: "Verify" }).click();
     await page.waitForURL(/\/security$/);
 
+    console.log("a VM's screen and serial console, through a VM agent on libvirt");
+    await vm(browser, server);
+
     console.log("billing: the usage chart after a metered run");
     await billing(browser);
 
@@ -298,6 +302,93 @@ async function main() {
   } finally {
     await browser.close();
     server.stop();
+  }
+}
+
+/** `cloudctl ARGS` to its end; its stdout, or a failure with its output. */
+function run(args) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(need("NUBES_TEST_CLOUDCTL"), args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    proc.stdout.on("data", (d) => (out += d));
+    proc.stderr.on("data", (d) => (err += d));
+    proc.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`cloudctl ${args.join(" ")}: ${code}\n${err}`))));
+  });
+}
+
+/** The VM tier: a second agent on the `cloudctl up` server leases QEMU under libvirt (the test
+ *  guest from scripts/setup.sh), a user creates a VM in the form, and its screen (noVNC) shows
+ *  the guest's boot in non-black pixels while its serial console shows the guest's ticks. */
+async function vm(browser, server) {
+  const libvirt = need("NUBES_TEST_LIBVIRT_URI");
+  const guest = need("NUBES_TEST_GUEST_DIR");
+  const dir = mkdtempSync(join(tmpdir(), "nubes-web-vm-"));
+  const qemu = `qemu://?pool=${dir}/images&libvirt=${libvirt}&boot=${guest}&state=${dir}/state`;
+  await run(["--provider", qemu, "disk", "create", "base", "--size", "48Mi", "--format", "raw"]);
+  const { access_token: admin } = await call(server.url, "POST", "/v1/auth/login",
+    { email: "admin@nubes.local", password: server.password });
+  const issued = await call(server.url, "POST", "/v1/admin/agents", { name: "e2e-vms" }, admin);
+  const agent = spawn(need("NUBES_TEST_CLOUDCTL"),
+    ["agent", "--server", server.url, "--token", issued.token, "--runtime", qemu, "--cpus", "2", "--memory", "2Gi"],
+    { stdio: ["ignore", "ignore", "inherit"] });
+  const page = await browser.newPage({ bypassCSP: true, viewport: { width: 1280, height: 860 } });
+  page.setDefaultTimeout(60_000);
+  try {
+    for (let i = 0; ; i++) {
+      const agents = await call(server.url, "GET", "/v1/admin/agents", undefined, admin);
+      if (agents.some((a) => a.id === issued.id && a.online)) break;
+      if (i > 120) throw new Error("the VM agent never came online");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const email = `e2e-vm-${Date.now()}@example.com`;
+    const password = "correct horse battery";
+    await call(server.url, "POST", "/v1/auth/register", { email, password });
+    await page.goto(server.url + "/instances");
+    await signIn(page, email, password);
+    await page.waitForURL(/\/instances$/);
+    await page.getByLabel("Name").fill("e2e-vm");
+    await page.getByLabel("Image").fill("base");
+    await page.getByLabel("Memory").fill("256Mi");
+    // Without console=ttyS0 the kernel writes its boot on the screen.
+    await page.getByLabel("Command").fill("panic=-1");
+    await page.getByText("Virtual machine options").click();
+    await page.getByLabel("Kernel").fill("vmlinuz");
+    await page.getByLabel("Initrd").fill("initrd.gz");
+    await page.getByLabel("Network").fill("none");
+    await page.getByRole("button", { name: "Check price and placement" }).click();
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    await page.locator('.heading [data-state="running"]').waitFor({ timeout: 120_000 });
+
+    await page.getByRole("tab", { name: "Screen" }).click();
+    await page.getByTestId("screen-status").getByText("connected", { exact: true }).waitFor();
+    let lit = 0;
+    for (let i = 0; i < 120 && lit < 500; i++) {
+      lit = await page.evaluate(() => {
+        const canvas = document.querySelector('[data-testid="screen"] canvas');
+        if (!canvas || !canvas.width) return 0;
+        const px = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+        let n = 0;
+        for (let j = 0; j < px.length; j += 4) if (px[j] + px[j + 1] + px[j + 2] > 60) n++;
+        return n;
+      });
+      if (lit < 500) await new Promise((r) => setTimeout(r, 500));
+    }
+    if (lit < 500) throw new Error(`the VM's screen stayed dark (${lit} lit pixels)`);
+    console.log(`  the screen shows ${lit} lit pixels`);
+    await shot(page, "instance-screen");
+
+    await page.getByRole("tab", { name: "Serial" }).click();
+    await page.getByTestId("serial-status").getByText("connected", { exact: true }).waitFor();
+    await page.getByTestId("serial").getByText("tick").first().waitFor();
+    await shot(page, "instance-serial");
+
+    await page.getByRole("button", { name: "Delete" }).click();
+    await page.waitForURL(/\/instances$/);
+  } finally {
+    await page.close();
+    agent.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -407,7 +407,28 @@ async fn console(c: &dyn Compute, fx: &Fixture) -> CaseResult {
         fx.wait_timeout,
     )
     .await?;
-    if cap.console {
+    // Which consoles an instance has is its own to say (a fleet holds VMs and containers);
+    // never one its provider lacks, and on a VM every one its provider has.
+    let listed = c.get(&inst.id).await?.consoles;
+    for kind in [ConsoleKind::Serial, ConsoleKind::Vnc] {
+        ensure!(
+            cap.has_console(kind) || !listed.contains(&kind),
+            "lists a {kind} console without the capability"
+        );
+        ensure!(
+            fx.vm.is_none() || !cap.has_console(kind) || listed.contains(&kind),
+            "a running VM does not list its {kind} console: {listed:?}"
+        );
+        if cap.has_console(kind) && !listed.contains(&kind) {
+            let input = futures::stream::pending().boxed();
+            match c.console(&inst.id, kind, input).await {
+                Err(e) if matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::Conflict) => {}
+                Err(e) => return Err(Failure(format!("an unlisted {kind} console: {e}"))),
+                Ok(_) => return Err(Failure(format!("an unlisted {kind} console attached"))),
+            }
+        }
+    }
+    if listed.contains(&ConsoleKind::Serial) {
         // The fixture's command writes ticks, on a VM to its serial port.
         let mut out = c
             .console(
@@ -428,7 +449,7 @@ async fn console(c: &dyn Compute, fx: &Fixture) -> CaseResult {
             .await?;
         read_console(&mut again, fx, |b| text(b).contains("tick")).await?;
     }
-    if cap.vnc {
+    if listed.contains(&ConsoleKind::Vnc) {
         // An RFB server speaks first: its protocol version.
         let mut out = c
             .console(
@@ -449,15 +470,13 @@ async fn console(c: &dyn Compute, fx: &Fixture) -> CaseResult {
         fx.wait_timeout,
     )
     .await?;
-    for kind in [ConsoleKind::Serial, ConsoleKind::Vnc] {
-        if cap.has_console(kind) {
-            let input = futures::stream::pending().boxed();
-            expect_kind(
-                c.console(&inst.id, kind, input).await.map(|_| ()),
-                ErrorKind::Conflict,
-                "a stopped instance's console",
-            )?;
-        }
+    for kind in listed {
+        let input = futures::stream::pending().boxed();
+        expect_kind(
+            c.console(&inst.id, kind, input).await.map(|_| ()),
+            ErrorKind::Conflict,
+            "a stopped instance's console",
+        )?;
     }
     c.delete(&inst.id, DeleteOptions::force()).await?;
     Ok(())

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use nubes_core::{Compute, Error, ErrorKind, Instance, InstanceState, ListOptions, Result};
+use nubes_core::{
+    Compute, ConsoleKind, Error, ErrorKind, Instance, InstanceState, ListOptions, Result,
+};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -172,6 +174,10 @@ async fn session(config: &AgentConfig, compute: Arc<dyn Compute>) -> Result<()> 
         os: std::env::consts::OS.to_string(),
         arch: std::env::consts::ARCH.to_string(),
         instances: running(compute.as_ref(), &tag).await?,
+        consoles: [ConsoleKind::Serial, ConsoleKind::Vnc]
+            .into_iter()
+            .filter(|k| compute.capability().has_console(*k))
+            .collect(),
     };
     sink.send(frame(&AgentMessage::Hello(hello)))
         .await

@@ -53,10 +53,12 @@ impl Compute for Fleet {
 
     fn capability(&self) -> ComputeCapability {
         // Docker agents resize in place; a VM agent answers a running resize with a conflict.
-        // Consoles are a VM agent's; a container agent answers that it has none.
+        // Consoles are there when an agent has them; which instance has which, it says itself.
         let mut cap = ComputeCapability::containers();
-        cap.console = true;
-        cap.vnc = true;
+        for k in lock(&self.inner.known).values() {
+            cap.console |= k.hello.consoles.contains(&ConsoleKind::Serial);
+            cap.vnc |= k.hello.consoles.contains(&ConsoleKind::Vnc);
+        }
         cap
     }
 
