@@ -334,19 +334,22 @@ async function vm(browser, server) {
     { stdio: ["ignore", "ignore", "inherit"] });
   const page = await browser.newPage({ bypassCSP: true, viewport: { width: 1280, height: 860 } });
   page.setDefaultTimeout(60_000);
+  page.on("dialog", (d) => void d.accept());
+  const email = `e2e-vm-${Date.now()}@example.com`;
+  const password = "correct horse battery";
+  await call(server.url, "POST", "/v1/auth/register", { email, password });
+  const { access_token: user } = await call(server.url, "POST", "/v1/auth/login", { email, password });
   try {
     for (let i = 0; ; i++) {
       const agents = await call(server.url, "GET", "/v1/admin/agents", undefined, admin);
-      if (agents.some((a) => a.id === issued.id && a.online)) break;
+      if (agents.some((a) => a.id === issued.id && a.state === "online")) break;
       if (i > 120) throw new Error("the VM agent never came online");
       await new Promise((r) => setTimeout(r, 250));
     }
-    const email = `e2e-vm-${Date.now()}@example.com`;
-    const password = "correct horse battery";
-    await call(server.url, "POST", "/v1/auth/register", { email, password });
     await page.goto(server.url + "/instances");
     await signIn(page, email, password);
     await page.waitForURL(/\/instances$/);
+    await page.getByRole("button", { name: "New instance" }).click();
     await page.getByLabel("Name").fill("e2e-vm");
     await page.getByLabel("Image").fill("base");
     await page.getByLabel("Memory").fill("256Mi");
@@ -357,6 +360,8 @@ async function vm(browser, server) {
     await page.getByLabel("Initrd").fill("initrd.gz");
     await page.getByLabel("Network").fill("none");
     await page.getByRole("button", { name: "Check price and placement" }).click();
+    await page.getByText("credits an hour").waitFor();
+    await shot(page, "instances-create-vm");
     await page.getByRole("button", { name: "Create", exact: true }).click();
     await page.locator('.heading [data-state="running"]').waitFor({ timeout: 120_000 });
 
@@ -386,6 +391,11 @@ async function vm(browser, server) {
     await page.getByRole("button", { name: "Delete" }).click();
     await page.waitForURL(/\/instances$/);
   } finally {
+    // A VM left running would hold a core of this machine after the test.
+    const left = await call(server.url, "GET", "/v1/instances", undefined, user).catch(() => []);
+    for (const i of Array.isArray(left) ? left : left.items ?? []) {
+      await call(server.url, "DELETE", `/v1/instances/${i.id}?force=true`, undefined, user).catch(() => {});
+    }
     await page.close();
     agent.kill("SIGTERM");
     rmSync(dir, { recursive: true, force: true });
