@@ -261,6 +261,15 @@ impl Instances {
         tenancy::find(&self.db, p, r, action).await
     }
 
+    /// Whether `p` may still `action` instance `id`: false once their role no longer lets them
+    /// or the instance is gone; a failure to look is not taken for either.
+    pub async fn still_allowed(&self, p: &Principal, id: &str, action: Action) -> bool {
+        match self.authorized(p, Ref::id(id), action).await {
+            Ok(_) => true,
+            Err(e) => !matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound),
+        }
+    }
+
     pub async fn create(&self, p: &Principal, req: CreateInstance) -> Result<TenantInstance> {
         let compute = self.compute()?;
         let id = token::random_id();
@@ -575,9 +584,10 @@ impl Instances {
         })
     }
 
-    /// Whether the caller may run commands in the instance: asked before a connection is given
-    /// over to an interactive exec, so a refusal is an HTTP answer.
-    pub async fn may_exec(&self, p: &Principal, r: Ref<'_>) -> Result<String> {
+    /// The instance's id, if the caller may run commands in it or type at its consoles: asked
+    /// before a connection is given over to either, so a refusal is an HTTP answer, and the
+    /// id, which no rename changes, is what the connection asks again while it lasts.
+    pub async fn may_operate(&self, p: &Principal, r: Ref<'_>) -> Result<String> {
         self.compute()?;
         self.authorized(p, r, Action::Operate)
             .await

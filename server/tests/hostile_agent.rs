@@ -1,14 +1,17 @@
 //! A lessor's agent that speaks the protocol and lies, against a live fleet server with an honest
 //! agent on the real Docker Engine: it claims a tenant's instance in its hello, forges replies
 //! and output for requests it was never sent, reports instances it does not hold as running,
-//! floods heartbeats, and sends an oversized frame. None of it reaches the tenant.
+//! floods heartbeats, and sends an oversized frame. None of it reaches the tenant. And an agent
+//! scripted for its own account's instances sends pieces over the protocol's size, which cut
+//! the stream, while a socket into an instance closes once its user's role no longer allows it.
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::user;
+use common::{error, user};
 use futures::{SinkExt, StreamExt};
 use nubes_agent::agent::frame;
 use nubes_agent::protocol::{self, AgentMessage, Hello, Op, Outcome, ServerMessage};
@@ -245,4 +248,180 @@ async fn a_hostile_agent_cannot_reach_tenants() {
         .await;
     assert_eq!(gone.0, StatusCode::NO_CONTENT, "{}", gone.1);
     honest.abort();
+}
+
+/// Plays the agent an attacker runs for its own account's instances: creates them as asked,
+/// answers the command `flood` with one piece far over the protocol's size, and `hold` with a
+/// line of output and then nothing, forever. Keeps the ids it was told to cancel.
+fn scripted_agent(socket: Socket, cancelled: Arc<Mutex<Vec<u64>>>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let (mut sink, mut stream) = socket.split();
+        while let Some(Ok(msg)) = stream.next().await {
+            let Ok(m) = protocol::decode::<ServerMessage>(msg.to_text().unwrap_or_default()) else {
+                continue;
+            };
+            let answers = match m {
+                ServerMessage::Cancel { id } => {
+                    cancelled.lock().unwrap().push(id);
+                    vec![]
+                }
+                ServerMessage::Request {
+                    id,
+                    op: Op::Create { spec },
+                } => vec![AgentMessage::Reply {
+                    id,
+                    outcome: Outcome::Instance {
+                        instance: running(&spec.name),
+                    },
+                }],
+                ServerMessage::Request {
+                    id,
+                    op: Op::Exec { request, .. },
+                } => {
+                    let data = match request.command[0].as_str() {
+                        "flood" => vec![b'x'; 4 * protocol::CHUNK],
+                        _ => b"alive\n".to_vec(),
+                    };
+                    vec![AgentMessage::Output {
+                        id,
+                        stream: nubes::LogStreamKind::Stdout,
+                        data: data.into(),
+                    }]
+                }
+                _ => vec![],
+            };
+            for a in answers {
+                if sink.send(frame(&a)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_cannot_flood_a_stream_nor_a_socket_outlast_a_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = nubes_server::Config {
+        database_url: format!("sqlite://{}", dir.path().join("nubes.db").display()),
+        compute: Some("fleet://".into()),
+        ..Default::default()
+    };
+    let (state, url, api, fleet) = common::live_fleet(&config).await;
+    let token = state.agents.issue_own("scripted").await.unwrap();
+    let mut socket = dial(&url, &token).await;
+    socket.send(hello(Vec::new())).await.unwrap();
+    let welcome = socket.next().await.unwrap().unwrap();
+    assert!(welcome.to_text().unwrap().contains("welcome"), "{welcome}");
+    wait_until("the agent is online", || {
+        fleet.agents().iter().any(|a| a.online)
+    })
+    .await;
+    let cancelled = Arc::new(Mutex::new(Vec::new()));
+    let agent = scripted_agent(socket, cancelled.clone());
+
+    // Bob operates an instance of Alice's organization, placed on that agent.
+    let alice = user(&api, "alice@example.com").await;
+    let bob = user(&api, "bob@example.com").await;
+    let org = common::org(&api, &alice, "Acme").await;
+    let code = common::invite(&api, &org, &alice, json!({"role": "member"})).await;
+    let (status, joined) = api
+        .post("/v1/orgs/join", Some(&bob), json!({"code": code}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    let (status, made) = api
+        .post(
+            "/v1/instances",
+            Some(&bob),
+            json!({"name": "box", "image": image(), "org_id": org}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let id = made["id"].as_str().unwrap().to_string();
+
+    // A piece four times the protocol's size cuts the stream: the server never holds a
+    // backlog of such pieces, and the agent is told to stop.
+    let (status, out) = api
+        .post(
+            &format!("/v1/instances/{id}/exec"),
+            Some(&bob),
+            json!({"command": ["flood"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{out}");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("over the protocol's"),
+        "{out}"
+    );
+
+    // An interactive exec lasts only as long as Bob may operate the instance.
+    let ws = nubes_agent::agent::websocket_url(&url, &format!("/v1/instances/{id}/exec")).unwrap();
+    let mut req = ws.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {bob}").parse().unwrap());
+    let (mut exec, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    exec.send(Message::text(json!({"command": ["hold"]}).to_string()))
+        .await
+        .unwrap();
+    match tokio::time::timeout(Duration::from_secs(30), exec.next()).await {
+        Ok(Some(Ok(Message::Binary(b)))) => assert_eq!(&b[1..], b"alive\n"),
+        other => panic!("the held command's output: {other:?}"),
+    }
+    let (_, members) = api
+        .get(&format!("/v1/orgs/{org}/members"), Some(&alice))
+        .await;
+    let bob_id = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "bob@example.com")
+        .unwrap()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, changed) = api
+        .send(
+            "PUT",
+            &format!("/v1/orgs/{org}/members/{bob_id}"),
+            Some(&alice),
+            Some(json!({"role": "viewer"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match exec.next().await {
+                Some(Ok(Message::Binary(_) | Message::Ping(_) | Message::Pong(_))) => {}
+                end => return end,
+            }
+        }
+    })
+    .await
+    .expect("a viewer's exec ends within a check or two");
+    let Some(Ok(Message::Text(end))) = ended else {
+        panic!("the exec ends saying why: {ended:?}")
+    };
+    let end: serde_json::Value = serde_json::from_str(&end).unwrap();
+    assert_eq!(end["error"]["kind"], "permission_denied", "{end}");
+    assert_eq!(end["exit_code"], serde_json::Value::Null, "{end}");
+    error(
+        &api.post(
+            &format!("/v1/instances/{id}/exec"),
+            Some(&bob),
+            json!({"command": ["hold"]}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "permission_denied",
+    );
+
+    // Both streams were cancelled on the agent: the flood, and the demoted viewer's exec.
+    wait_until("two cancels reach the agent", || {
+        cancelled.lock().unwrap().len() >= 2
+    })
+    .await;
+    agent.abort();
 }

@@ -233,22 +233,47 @@ async fn screen(
         let (compute, id) = (compute.clone(), id.clone());
         tokio::spawn(async move {
             let (read, mut write) = socket.into_split();
-            let input = tokio_util::io::ReaderStream::new(read)
-                .map(|piece| piece.map_err(|e| nubes::Error::io(e, "the viewer")))
-                .boxed();
+            let (input, left) = viewer_input(read);
             match compute.console(&id, nubes::ConsoleKind::Vnc, input).await {
                 Ok(mut output) => {
                     use tokio::io::AsyncWriteExt;
-                    while let Some(Ok(piece)) = output.next().await {
-                        if write.write_all(&piece).await.is_err() {
-                            break;
+                    let relay = async {
+                        while let Some(Ok(piece)) = output.next().await {
+                            if write.write_all(&piece).await.is_err() {
+                                break;
+                            }
                         }
+                    };
+                    // A screen sends nothing unasked, so a viewer that left is seen by its
+                    // input ending; dropping the output then gives the VM's seat back.
+                    tokio::select! {
+                        () = relay => {}
+                        _ = left => {}
                     }
                 }
                 Err(e) => eprintln!("viewer {peer}: {e}"),
             }
         });
     }
+}
+
+/// What a viewer sends, and a signal once it stops: its connection closed or failed.
+fn viewer_input(
+    read: tokio::net::tcp::OwnedReadHalf,
+) -> (nubes::ByteStream, tokio::sync::oneshot::Receiver<()>) {
+    let (left, gone) = tokio::sync::oneshot::channel();
+    let pieces = tokio_util::io::ReaderStream::new(read);
+    let input = futures::stream::unfold(Some((pieces, left)), |state| async move {
+        let (mut pieces, left) = state?;
+        match pieces.next().await {
+            Some(Ok(piece)) => Some((Ok(piece), Some((pieces, left)))),
+            _ => {
+                let _ = left.send(());
+                None
+            }
+        }
+    });
+    (input.boxed(), gone)
 }
 
 fn write_all(w: &mut impl Write, data: &[u8]) {

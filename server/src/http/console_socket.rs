@@ -1,12 +1,14 @@
 //! A console's WebSocket, `GET /v1/instances/{instance}/console?kind=` upgraded: binary frames
 //! carry the console's bytes both ways as they are (a terminal's, or RFB for noVNC), so any
 //! client of the console's own protocol works over it unchanged. Text frames are ignored. The
-//! server closes with 1000 when the console ends and 1011, with the reason, when it fails.
+//! server closes with 1000 when the console ends, 1011 with the reason when it fails, and 1008
+//! with the reason once the caller may no longer use it (signed out, role lowered).
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use nubes::{ByteStream, Bytes, ConsoleKind, Error, ErrorKind, Result};
+use nubes_auth::Action;
 
 use super::AppState;
 use crate::tenancy::{Principal, Ref};
@@ -18,38 +20,53 @@ const INPUT_BACKLOG: usize = 16;
 /// A close frame's reason holds at most 123 bytes.
 const MAX_REASON: usize = 123;
 
-/// Attaches before the upgrade, so a refusal is an HTTP answer: the sender for the client's
-/// input, and the console's output.
+/// A console attached, its socket not yet upgraded.
+pub struct Attached {
+    /// The instance's id, whose access is asked again while the console lasts.
+    id: String,
+    input: mpsc::Sender<Result<Bytes>>,
+    output: ByteStream,
+}
+
+/// Attaches before the upgrade, so a refusal is an HTTP answer.
 pub async fn attach(
     s: &AppState,
     p: &Principal,
     r: Ref<'_>,
     kind: ConsoleKind,
-) -> Result<(mpsc::Sender<Result<Bytes>>, ByteStream)> {
-    let (tx, rx) = mpsc::channel(INPUT_BACKLOG);
-    let output = s.instances.console(p, r, kind, rx.boxed()).await?;
-    Ok((tx, output))
+) -> Result<Attached> {
+    let id = s.instances.may_operate(p, r).await?;
+    let (input, rx) = mpsc::channel(INPUT_BACKLOG);
+    let output = s
+        .instances
+        .console(p, Ref::id(&id), kind, rx.boxed())
+        .await?;
+    Ok(Attached { id, input, output })
 }
 
-pub async fn serve(
-    s: AppState,
-    p: Principal,
-    socket: WebSocket,
-    mut input: mpsc::Sender<Result<Bytes>>,
-    mut output: ByteStream,
-) {
+pub async fn serve(s: AppState, p: Principal, socket: WebSocket, attached: Attached) {
+    let Attached {
+        id,
+        mut input,
+        mut output,
+    } = attached;
     let (mut sink, mut incoming) = socket.split();
+    // Input is never awaited: a console that stops reading must not stop the client's close
+    // from being seen, and dropping bytes would corrupt the screen's protocol. A console that
+    // falls this far behind loses the client instead.
     let pump_in = async move {
         while let Some(Ok(frame)) = incoming.next().await {
-            let sent = match frame {
-                Message::Binary(data) if !data.is_empty() => input.send(Ok(data)).await.is_ok(),
-                Message::Close(_) => false,
-                _ => true,
-            };
-            if !sent {
-                break;
+            match frame {
+                Message::Binary(data) if !data.is_empty() => match input.try_send(Ok(data)) {
+                    Ok(()) => {}
+                    Err(e) if e.is_full() => return Some("the console is not reading its input"),
+                    Err(_) => return None,
+                },
+                Message::Close(_) => return None,
+                _ => {}
             }
         }
+        None
     };
     let pump_out = async {
         while let Some(piece) = output.next().await {
@@ -60,24 +77,27 @@ pub async fn serve(
         }
         Ok(())
     };
-    tokio::select! {
-        // The client closed: dropping the console's stream detaches it.
-        _ = pump_in => {}
-        // Signed out or revoked: the same.
-        () = super::session_ends(&s, &p) => {}
-        ended = pump_out => {
-            drop(output);
-            let frame = match ended {
-                Ok(()) => CloseFrame { code: 1000, reason: "the console ended".into() },
-                Err(e) => {
-                    if e.kind() == ErrorKind::Unexpected {
-                        tracing::error!(error = %e, "a console failed");
-                    }
-                    CloseFrame { code: 1011, reason: reason(e.message()).into() }
-                }
-            };
-            let _ = sink.send(Message::Close(Some(frame))).await;
+    let close = tokio::select! {
+        // The client closed (nothing to say) or sent more than the console takes.
+        stalled = pump_in => stalled.map(|why| CloseFrame { code: 1011, reason: why.into() }),
+        // Signed out, revoked, or no longer allowed.
+        e = super::access_ends(&s, &p, &id, Action::Operate) => {
+            Some(CloseFrame { code: 1008, reason: reason(e.message()).into() })
         }
+        ended = pump_out => Some(match ended {
+            Ok(()) => CloseFrame { code: 1000, reason: "the console ended".into() },
+            Err(e) => {
+                if e.kind() == ErrorKind::Unexpected {
+                    tracing::error!(error = %e, "a console failed");
+                }
+                CloseFrame { code: 1011, reason: reason(e.message()).into() }
+            }
+        }),
+    };
+    // Dropping the console's stream detaches it.
+    drop(output);
+    if let Some(frame) = close {
+        let _ = sink.send(Message::Close(Some(frame))).await;
     }
 }
 

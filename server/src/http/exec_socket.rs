@@ -12,9 +12,10 @@ use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt};
 use nubes::{ByteStream, Error, ExecEvent};
 use nubes_api::channel;
+use nubes_auth::Action;
 
 use super::AppState;
-use crate::tenancy::Principal;
+use crate::tenancy::{Principal, Ref};
 pub use nubes_api::instances::{ExecEnd, ExecStart};
 
 /// How many stdin frames may wait for the command to read them before the client is made to
@@ -43,11 +44,7 @@ pub async fn serve(s: AppState, p: Principal, id: String, socket: WebSocket) {
         (None, None)
     };
     let body = start.into_body();
-    let mut events = match s
-        .instances
-        .exec_stream(&p, crate::tenancy::Ref::id(&id), body, stdin)
-        .await
-    {
+    let mut events = match s.instances.exec_stream(&p, Ref::id(&id), body, stdin).await {
         Ok(events) => events,
         Err(e) => return finish(&mut sink, Err(e)).await,
     };
@@ -94,11 +91,15 @@ pub async fn serve(s: AppState, p: Principal, id: String, socket: WebSocket) {
     tokio::select! {
         // The client closed: dropping the command's stream ends it.
         _ = pump_in => {}
-        // Signed out or revoked: the command's stream is dropped, which ends it.
-        () = super::session_ends(&s, &p) => {}
         ended = pump_out => {
             drop(events);
             finish(&mut sink, ended).await;
+        }
+        // Signed out, revoked, or no longer allowed: the command's stream is dropped, which
+        // ends it, and the client is told why.
+        e = super::access_ends(&s, &p, &id, Action::Operate) => {
+            drop(events);
+            finish(&mut sink, Err(e)).await;
         }
     }
 }

@@ -206,7 +206,8 @@ async fn exec(
         (ExecStart), then, with `stdin_open`, stdin in binary frames (an empty one closes it). \
         The server sends output in binary frames whose first byte is the stream (1 stdout, \
         2 stderr), then one text frame, `{\"exit_code\": N}` or an error body, and closes. \
-        Closing the socket ends the command.",
+        Closing the socket ends the command; so does the caller losing the right to run it \
+        (signed out, token revoked, role lowered, checked every few seconds), with an error body.",
     params(("instance" = String, Path, description = "The instance's id, or its name"), OrgQuery),
     responses((status = 101, description = "Switching to the exec's stream"), super::error::Errors)
 )]
@@ -218,7 +219,7 @@ async fn exec_stream(
     Upgrade(upgrade): Upgrade,
 ) -> ApiResult<Response> {
     // The socket outlives this request: it names the instance by the id found here.
-    let id = s.instances.may_exec(&p, q.named(&id)).await?;
+    let id = s.instances.may_operate(&p, q.named(&id)).await?;
     let pass = s.sockets.enter(&p.user_id)?;
     Ok(upgrade.on_upgrade(move |socket| async move {
         super::exec_socket::serve(s, p, id, socket).await;
@@ -235,8 +236,10 @@ async fn exec_stream(
     description = "Attaches before the upgrade, so a refusal (not running, no such console, the \
         serial console attached elsewhere) is an HTTP answer. After it, binary frames carry the \
         console's bytes both ways, as they are: a terminal's for `serial`, RFB for `vnc` (what \
-        noVNC speaks). The server closes with 1000 when the console ends (the VM stopped) and \
-        1011 with the reason when it fails. A client frame may hold at most 64 KiB.",
+        noVNC speaks). The server closes with 1000 when the console ends (the VM stopped), \
+        1011 with the reason when it fails, and 1008 with the reason once the caller may no \
+        longer use it (signed out, token revoked, role lowered, checked every few seconds). A \
+        client frame may hold at most 64 KiB.",
     params(("instance" = String, Path, description = "The instance's id, or its name"), ConsoleQuery),
     responses((status = 101, description = "Attached"), super::error::Errors)
 )]
@@ -248,11 +251,13 @@ async fn console(
     Upgrade(upgrade): Upgrade,
 ) -> ApiResult<Response> {
     let pass = s.sockets.enter(&p.user_id)?;
-    let (input, attached) = super::console_socket::attach(&s, &p, q.named(&id), q.kind).await?;
+    let attached = super::console_socket::attach(&s, &p, q.named(&id), q.kind).await?;
     Ok(upgrade
         .max_message_size(super::console_socket::MAX_FRAME)
+        // Else a frame is read whole, to 16 MiB, before its message is found too large.
+        .max_frame_size(super::console_socket::MAX_FRAME)
         .on_upgrade(move |socket| async move {
-            super::console_socket::serve(s, p, socket, input, attached).await;
+            super::console_socket::serve(s, p, socket, attached).await;
             drop(pass);
         }))
 }

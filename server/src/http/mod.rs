@@ -68,6 +68,32 @@ pub async fn session_ends(s: &AppState, p: &crate::tenancy::Principal) {
     }
 }
 
+/// Returns once `p`'s credential no longer holds or they may no longer `action` instance
+/// `id` (their role was lowered, they left its organization, it was deleted), saying which:
+/// what a connection into an instance asks while it lasts, not only when it opened.
+pub async fn access_ends(
+    s: &AppState,
+    p: &crate::tenancy::Principal,
+    id: &str,
+    action: nubes_auth::Action,
+) -> nubes::Error {
+    loop {
+        tokio::time::sleep(SESSION_CHECK).await;
+        if !s.accounts.still_valid(p).await {
+            return nubes::Error::new(
+                nubes::ErrorKind::Unauthenticated,
+                "the credential this connection was opened with no longer holds",
+            );
+        }
+        if !s.instances.still_allowed(p, id, action).await {
+            return nubes::Error::new(
+                nubes::ErrorKind::PermissionDenied,
+                "the instance is gone or your access to it was withdrawn",
+            );
+        }
+    }
+}
+
 /// The services behind the API.
 #[derive(Debug)]
 pub struct Services {

@@ -23,7 +23,9 @@ impl Wire {
         let id = self.send(agent, op, Reply::Live(tx)).await?;
         let feeder = match stdin {
             Some(input) => {
-                let link = self.link(agent)?;
+                let link = self.link(agent).inspect_err(|_| {
+                    self.withdraw(id);
+                })?;
                 Some(tokio::spawn(feed(link, id, input)).abort_handle())
             }
             None => None,
@@ -52,6 +54,27 @@ impl Wire {
             drop(pending);
             tracing::warn!(%agent, request = id, "an agent sent output for a request it was not sent");
             self.send_error(agent, Some(id), "no such request");
+            return;
+        }
+        // The backlog is counted in pieces, so a piece may be no larger than the protocol's:
+        // an agent sending bigger ones would have the server hold its backlog many times over.
+        if chunk.data.len() > protocol::CHUNK {
+            if let Some(p) = pending.remove(&id) {
+                p.reply.fail(unavailable(format!(
+                    "agent {agent} sent a piece of {} bytes, over the protocol's {}; the \
+                     stream was cut",
+                    chunk.data.len(),
+                    protocol::CHUNK
+                )));
+            }
+            drop(pending);
+            tracing::warn!(%agent, request = id, len = chunk.data.len(), "an agent sent an oversized piece");
+            self.send_error(
+                agent,
+                Some(id),
+                "a piece is larger than the protocol allows",
+            );
+            self.cancel(agent, id);
             return;
         }
         if tx.capacity() > 1 {

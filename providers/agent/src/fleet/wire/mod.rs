@@ -37,6 +37,18 @@ impl Reply {
     }
 }
 
+/// Withdraws a request when dropped: one whose caller stopped waiting, or never sent.
+struct Withdraw<'a> {
+    wire: &'a Wire,
+    id: u64,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        self.wire.withdraw(self.id);
+    }
+}
+
 /// The connections and the requests in flight on them, each under its own lock.
 pub(super) struct Wire {
     links: Mutex<HashMap<String, Link>>,
@@ -96,16 +108,15 @@ impl Wire {
     pub async fn call(&self, agent: &str, op: Op) -> Result<Outcome> {
         let (done, wait) = oneshot::channel();
         let id = self.send(agent, op, Reply::Once(done)).await?;
+        // A caller that gives up (its client went away) leaves nothing behind.
+        let _forget = Withdraw { wire: self, id };
         match tokio::time::timeout(self.request_timeout, wait).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(unavailable(format!("agent {agent} went away"))),
-            Err(_) => {
-                self.withdraw(id);
-                Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!("agent {agent} did not answer in time"),
-                ))
-            }
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!("agent {agent} did not answer in time"),
+            )),
         }
     }
 
@@ -128,11 +139,25 @@ impl Wire {
             );
             id
         };
-        if tx.send(ServerMessage::Request { id, op }).await.is_err() {
-            self.withdraw(id);
-            return Err(unavailable(format!("agent {agent} is offline")));
+        let unsent = Withdraw { wire: self, id };
+        // An agent that stops reading its connection fills its outbox; its callers wait no
+        // longer than for an answer.
+        match tokio::time::timeout(
+            self.request_timeout,
+            tx.send(ServerMessage::Request { id, op }),
+        )
+        .await
+        {
+            Ok(Ok(())) => {
+                std::mem::forget(unsent);
+                Ok(id)
+            }
+            Ok(Err(_)) => Err(unavailable(format!("agent {agent} is offline"))),
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!("agent {agent} is not reading its requests"),
+            )),
         }
-        Ok(id)
     }
 
     /// Forgets request `id`: its answer, if one comes, goes nowhere. Whether it was in flight.
