@@ -820,8 +820,12 @@ pub enum Switch {
 pub enum AdminCmd {
     /// Every user
     Users,
-    /// Every instance, with its owner
+    /// Every instance, with its owner and, on a fleet, its agent
     Instances,
+    /// Every organization's clusters, with use and queue
+    Clusters,
+    /// Instances waiting for the fleet's capacity, in the order they will start
+    Queue,
     /// The audit log, newest first
     Audit {
         /// Only this user's entries

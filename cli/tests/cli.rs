@@ -1627,15 +1627,19 @@ fn accounts_orgs_tokens_and_admin_views_from_cloudctl() {
     // Not an admin: the admin views refuse, with permission denied's code.
     fails(&bob(&["admin", "users"]), 7, "");
     let users = json(&admin(&["admin", "users", "-o", "json"]));
-    let bob_id = users
+    let bobs = users
         .as_array()
         .unwrap()
         .iter()
         .find(|u| u["email"] == "bob@example.com")
-        .expect("bob is listed")["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .expect("bob is listed");
+    // A new user is on the free plan until one is renewed, with an exact balance.
+    assert_eq!(bobs["plan"], "free", "{bobs}");
+    assert!(
+        bobs["balance"].as_str().unwrap().parse::<f64>().is_ok(),
+        "{bobs}"
+    );
+    let bob_id = bobs["id"].as_str().unwrap().to_string();
 
     // An organization, an invite for one join, and bob in it.
     let org = json(&admin(&["org", "create", "team", "-o", "json"]));

@@ -920,6 +920,63 @@ fn clusters_reserve_capacity_and_queue_inside_it() {
         "the cluster's spare capacity was given away: {blocked}"
     );
 
+    // Platform admins see the whole queue in the order it will start, what each waits in, and
+    // every cluster with its use; where each running instance is; nobody else sees any of it.
+    let (status, queue) = http(&addr, "GET", "/v1/admin/queue", Some(&admin), None);
+    assert_eq!(status, 200, "{queue}");
+    let waits: Vec<(&str, i64, &serde_json::Value)> = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| {
+            (
+                q["name"].as_str().unwrap(),
+                q["priority"].as_i64().unwrap(),
+                &q["cluster_id"],
+            )
+        })
+        .collect();
+    let in_cluster = json!(cluster_id);
+    assert_eq!(
+        waits,
+        [
+            ("blocked", 9, &serde_json::Value::Null),
+            ("high", 7, &in_cluster),
+            ("low", 0, &in_cluster),
+        ],
+        "{queue}"
+    );
+    assert_eq!(queue[0]["instance_id"], blocked["id"]);
+    assert_eq!(
+        (queue[0]["cpus"].as_f64(), queue[0]["memory"].as_u64()),
+        (Some(0.25), Some(64 << 20))
+    );
+    let (status, clusters) = http(&addr, "GET", "/v1/admin/clusters", Some(&admin), None);
+    assert_eq!(status, 200, "{clusters}");
+    assert_eq!(clusters.as_array().unwrap().len(), 1, "{clusters}");
+    assert_eq!(clusters[0]["queued"], json!([high["id"], low["id"]]));
+    assert_eq!(clusters[0]["used_cpus"], 0.75);
+    let (_, everything) = http(&addr, "GET", "/v1/admin/instances", Some(&admin), None);
+    let agent_of = |name: &str| {
+        everything
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {everything}"))["agent_id"]
+            .clone()
+    };
+    assert_eq!(agent_of("inside"), json!(f.agent_id));
+    assert_eq!(agent_of("outside"), json!(f.agent_id));
+    assert_eq!(agent_of("blocked"), serde_json::Value::Null, "{everything}");
+    for path in ["/v1/admin/queue", "/v1/admin/clusters"] {
+        assert_eq!(
+            http(&addr, "GET", path, Some(&owner), None).0,
+            403,
+            "{path}"
+        );
+    }
+
     // Nobody deploys into another organization's cluster: invisible to outsiders, refused for
     // the member's own other organization.
     let (status, _) = deploy(&outsider, "intruder", 0.1, Some(&cluster_id), 0);

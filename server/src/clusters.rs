@@ -136,6 +136,25 @@ impl Clusters {
         Ok(out)
     }
 
+    /// Every organization's clusters, with use and queue (platform admins).
+    pub async fn all(&self, p: &Principal) -> Result<Vec<ClusterView>> {
+        let actor = tenancy::actor(&self.db, p, "").await?;
+        tenancy::check(
+            &actor,
+            Action::PlatformAdmin,
+            &Target::Platform,
+            "every cluster",
+        )?;
+        if self.fleet.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for c in self.db.all_clusters().await? {
+            out.push(self.view(c).await?);
+        }
+        Ok(out)
+    }
+
     pub async fn get(&self, p: &Principal, r: Ref<'_>) -> Result<ClusterView> {
         self.fleet()?;
         let c = self.authorized(p, r, Action::Read).await?;

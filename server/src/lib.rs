@@ -235,7 +235,7 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
             config.billing.then(|| billing.clone()),
             config.bounds,
         ),
-        admin: admin::Admin::new(db.clone(), backends.compute),
+        admin: admin::Admin::new(db.clone(), backends.compute, fleet.clone()),
         billing: billing.clone(),
         metering,
         agents: agents::Agents::new(db, fleet),

@@ -239,6 +239,64 @@ async fn plans_grants_switches_and_top_ups(url: String) {
         "the balance is its transactions"
     );
 
+    // Admins see each user's plan and balance as they stand, a page at a time; looking
+    // renews nobody's plan (bob, who never asked, has no grant yet).
+    let bob = user(&api, "bob@example.com").await;
+    let bob_id = user_id(&api, &bob).await;
+    let (status, users) = api.get("/v1/admin/users", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{users}");
+    let row = |id: &str| {
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} is not in {users}"))
+    };
+    assert_eq!(
+        (&row(&alice_id)["plan"], &row(&alice_id)["balance"]),
+        (&json!("pro"), &json!("213.000001"))
+    );
+    assert_eq!(
+        (&row(&bob_id)["plan"], &row(&bob_id)["balance"]),
+        (&json!("free"), &json!("0"))
+    );
+    let mut paged = Vec::new();
+    let mut after = String::new();
+    loop {
+        let path = match after.as_str() {
+            "" => "/v1/admin/users?limit=1".to_string(),
+            id => format!("/v1/admin/users?limit=1&after={id}"),
+        };
+        let (_, page) = api.get(&path, Some(&admin)).await;
+        let page = page.as_array().unwrap().clone();
+        assert!(page.len() <= 1, "{page:?}");
+        let Some(u) = page.first() else { break };
+        after = u["id"].as_str().unwrap().to_string();
+        paged.push(after.clone());
+    }
+    let all: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paged, all,
+        "pages of one walk the same users in the same order"
+    );
+    for bad in ["limit=0", "limit=501", "limit=-1"] {
+        let res = api
+            .get(&format!("/v1/admin/users?{bad}"), Some(&admin))
+            .await;
+        assert_eq!(res.0, StatusCode::BAD_REQUEST, "{bad}: {:?}", res.1);
+    }
+    assert_eq!(
+        api.get("/v1/admin/users", Some(&bob)).await.0,
+        StatusCode::FORBIDDEN
+    );
+
     balanced(&state).await;
 }
 

@@ -79,6 +79,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/functions/{function}/invocations"),
     ("get", "/v1/admin/users"),
     ("get", "/v1/admin/instances"),
+    ("get", "/v1/admin/clusters"),
+    ("get", "/v1/admin/queue"),
     ("get", "/v1/admin/audit"),
     ("get", "/v1/capabilities"),
     ("get", "/v1/agents/connect"),

@@ -250,8 +250,30 @@ async function main() {
     await admin.locator('[data-testid="agents"] [data-state="online"]').first().waitFor();
     await shot(admin, "admin-agents");
     await admin.getByRole("tab", { name: "Instances" }).click();
-    await admin.locator('[data-testid="all-instances"] tr[data-instance="e2e-web"]').getByText(email).waitFor();
+    const placed = admin.locator('[data-testid="all-instances"] tr[data-instance="e2e-web"]');
+    await placed.getByText(email).waitFor();
+    if (!(await placed.locator("td[data-agent]").getAttribute("data-agent")))
+      throw new Error("the instance's agent is not shown");
     await shot(admin, "admin-instances");
+    // A cluster reserved for the user's organization shows with its use; then it is ended.
+    const { access_token: adminToken } = await call(server.url, "POST", "/v1/auth/login",
+      { email: "admin@nubes.local", password: server.password });
+    const all = await call(server.url, "GET", "/v1/admin/instances", undefined, adminToken);
+    const orgId = all.find((i) => i.name === "e2e-web").org_id;
+    const pool = await call(server.url, "POST", "/v1/clusters",
+      { org_id: orgId, name: "e2e-pool", cpus: 0.25, memory: 64 << 20 }, adminToken);
+    await admin.getByRole("tab", { name: "Clusters" }).click();
+    await admin.locator('[data-testid="clusters"] tr[data-cluster="e2e-pool"]').waitFor();
+    await admin.getByText("Nothing is waiting.").waitFor();
+    await shot(admin, "admin-clusters");
+    await call(server.url, "DELETE", `/v1/clusters/${pool.id}`, undefined, adminToken);
+    await admin.getByRole("tab", { name: "Users" }).click();
+    const row = admin.locator(`[data-testid="users"] tr[data-user="${email}"]`);
+    await row.waitFor();
+    const cells = await row.locator("td").allInnerTexts();
+    if (!/^\w+$/.test(cells[1]) || !/^-?\d+(\.\d+)?$/.test(cells[2]))
+      throw new Error(`the user's plan and balance are not shown: ${JSON.stringify(cells)}`);
+    await shot(admin, "admin-users");
     await admin.getByRole("tab", { name: "Audit" }).click();
     await admin.getByLabel("Action starts with").fill("POST /v1/instances");
     await admin.getByRole("button", { name: "Filter" }).click();

@@ -7,12 +7,13 @@ use crate::Outcome;
 
 impl Tabular for ClusterView {
     const HEADERS: &'static [&'static str] =
-        &["ID", "NAME", "CPUS", "MEMORY", "USED CPUS", "QUEUED"];
+        &["ID", "NAME", "ORG", "CPUS", "MEMORY", "USED CPUS", "QUEUED"];
 
     fn row(&self) -> Vec<String> {
         vec![
             self.id.clone(),
             self.name.clone(),
+            self.org_id.clone(),
             self.cpus.to_string(),
             output::bytes(Some(self.memory)),
             self.used_cpus.to_string(),

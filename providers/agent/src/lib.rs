@@ -6,6 +6,6 @@ pub use nubes_api::protocol;
 pub mod scheduler;
 
 pub use agent::{host_capacity, run, AgentConfig};
-pub use fleet::{Drained, Fleet, FleetConfig, FleetEvent, Store};
+pub use fleet::{Drained, Fleet, FleetConfig, FleetEvent, Store, Waiting};
 pub use nubes_api::agents::AgentStatus;
 pub use scheduler::{Resources, Strategy};

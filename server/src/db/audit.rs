@@ -75,16 +75,45 @@ impl Db {
             .collect())
     }
 
-    pub async fn all_users(&self) -> Result<Vec<(String, String, bool, i64)>> {
-        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
-            "SELECT id, email, platform_admin, created_at FROM users ORDER BY created_at, email",
-        )
-        .fetch_all(self.pool())
-        .await
+    /// Users in the order they registered, `limit` after the one `after` names: each with
+    /// their plan as last renewed and their wallet's balance in micro-credits.
+    pub async fn users_page(&self, after: Option<&str>, limit: u32) -> Result<Vec<UserRow>> {
+        const SELECT: &str = "SELECT u.id, u.email, u.platform_admin, u.created_at, p.plan, \
+             l.balance FROM users u LEFT JOIN billing_plans p ON p.user_id = u.id \
+             LEFT JOIN ledger_accounts l ON l.account = 'wallet:' || u.id";
+        type Row = (String, String, i64, i64, Option<String>, Option<i64>);
+        let rows: Vec<Row> = match after {
+            // A cursor on (created_at, id), both columns of the order, so a page never
+            // repeats or skips a user that registered in the same second.
+            Some(after) => {
+                sqlx::query_as(&format!(
+                    "{SELECT} JOIN users a ON a.id = $1 WHERE u.created_at > a.created_at \
+                 OR (u.created_at = a.created_at AND u.id > a.id) \
+                 ORDER BY u.created_at, u.id LIMIT $2"
+                ))
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(self.pool())
+                .await
+            }
+            None => {
+                sqlx::query_as(&format!("{SELECT} ORDER BY u.created_at, u.id LIMIT $1"))
+                    .bind(i64::from(limit))
+                    .fetch_all(self.pool())
+                    .await
+            }
+        }
         .map_err(|e| map(e, "user"))?;
         Ok(rows
             .into_iter()
-            .map(|(id, email, admin, at)| (id, email, admin != 0, at))
+            .map(|(id, email, admin, created_at, plan, balance)| UserRow {
+                id,
+                email,
+                platform_admin: admin != 0,
+                created_at,
+                plan,
+                balance,
+            })
             .collect())
     }
 
@@ -108,4 +137,16 @@ impl Db {
             .map_err(|e| map(e, "user"))?;
         Ok(n > 0)
     }
+}
+
+/// A user as the admin list shows them.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub platform_admin: bool,
+    pub created_at: i64,
+    pub plan: Option<String>,
+    /// Micro-credits; none before their wallet's first transaction.
+    pub balance: Option<i64>,
 }

@@ -34,6 +34,8 @@ interface AdminUser {
   email: string;
   platform_admin: boolean;
   created_at: number;
+  plan: string;
+  balance: string;
 }
 interface AdminInstance {
   id: string;
@@ -42,6 +44,29 @@ interface AdminInstance {
   owner_id: string;
   state: State;
   created_at: number;
+  agent_id: string | null;
+}
+interface Cluster {
+  id: string;
+  name: string;
+  org_id: string;
+  cpus: number;
+  memory: number;
+  gpus: number;
+  used_cpus: number;
+  used_memory: number;
+  queued: string[];
+}
+interface Queued {
+  instance_id: string;
+  name: string;
+  org_id: string;
+  owner_id: string;
+  priority: number;
+  cluster_id: string | null;
+  cpus: number;
+  memory: number;
+  gpus: number;
 }
 interface Audit {
   id: string;
@@ -54,17 +79,20 @@ interface Audit {
   source: string | null;
 }
 
-/** The platform's admin panel: agents live, users, every instance with its owner, the audit log. */
+const VIEWS = ["agents", "instances", "clusters", "users", "audit", "billing"] as const;
+
+/** The platform's admin panel: agents live, every instance with its owner and agent, clusters
+ *  and the queue, users with their plans and balances, the audit log, credits. */
 export function Admin() {
-  const [tab, setTab] = useState<"agents" | "instances" | "users" | "audit" | "billing">("agents");
+  const [tab, setTab] = useState<(typeof VIEWS)[number]>("agents");
   return (
     <section>
       <h1>Admin</h1>
-      <Tabs tabs={["agents", "instances", "users", "audit", "billing"] as const} current={tab} label="Admin views"
-        onChange={setTab} />
+      <Tabs tabs={VIEWS} current={tab} label="Admin views" onChange={setTab} />
       <div role="tabpanel">
         {tab === "agents" && <Agents />}
         {tab === "instances" && <AllInstances />}
+        {tab === "clusters" && <ClustersAndQueue />}
         {tab === "users" && <Users />}
         {tab === "audit" && <AuditLog />}
         {tab === "billing" && <Credits />}
@@ -167,8 +195,10 @@ function Agents() {
 function AllInstances() {
   const list = useGet<AdminInstance[]>("/v1/admin/instances");
   const users = useGet<AdminUser[]>("/v1/admin/users");
+  const agents = useGet<Agent[]>("/v1/admin/agents");
   useEvents((e) => e.kind.startsWith("instance.") && list.reload(), list.reload);
   const email = new Map((users.data ?? []).map((u) => [u.id, u.email]));
+  const agent = new Map((agents.data ?? []).map((a) => [a.id, a.name]));
   return (
     <>
       <Problem error={list.error} />
@@ -178,6 +208,7 @@ function AllInstances() {
             <th scope="col">Instance</th>
             <th scope="col">State</th>
             <th scope="col">Owner</th>
+            <th scope="col">Agent</th>
             <th scope="col" className="narrow">Made</th>
           </tr>
         </thead>
@@ -187,6 +218,7 @@ function AllInstances() {
               <td>{i.name}</td>
               <td><StateBadge state={i.state} /></td>
               <td>{email.get(i.owner_id) ?? i.owner_id}</td>
+              <td data-agent={i.agent_id ?? ""}>{i.agent_id ? agent.get(i.agent_id) ?? i.agent_id : "–"}</td>
               <td className="narrow">{when(i.created_at)}</td>
             </tr>
           ))}
@@ -196,29 +228,121 @@ function AllInstances() {
   );
 }
 
-function Users() {
+function ClustersAndQueue() {
+  const clusters = useGet<Cluster[]>("/v1/admin/clusters");
+  const queue = useGet<Queued[]>("/v1/admin/queue");
   const users = useGet<AdminUser[]>("/v1/admin/users");
+  useEvents((e) => {
+    if (e.kind.startsWith("instance.") || e.kind.startsWith("agent.")) {
+      clusters.reload();
+      queue.reload();
+    }
+  }, () => { clusters.reload(); queue.reload(); });
+  const email = new Map((users.data ?? []).map((u) => [u.id, u.email]));
+  const name = new Map((clusters.data ?? []).map((c) => [c.id, c.name]));
   return (
     <>
-      <Problem error={users.error} />
-      <table className="list">
+      <h2>Clusters</h2>
+      <Problem error={clusters.error} />
+      <table className="list" data-testid="clusters">
+        <thead>
+          <tr>
+            <th scope="col">Cluster</th>
+            <th scope="col">Organization</th>
+            <th scope="col">Reserved</th>
+            <th scope="col">In use</th>
+            <th scope="col" className="num">Waiting</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(clusters.data ?? []).map((c) => (
+            <tr key={c.id} data-cluster={c.name}>
+              <td>{c.name}</td>
+              <td className="mono">{c.org_id}</td>
+              <td>{c.cpus} cpu · {formatBytes(c.memory)}{c.gpus > 0 && ` · ${c.gpus} gpu`}</td>
+              <td>{c.used_cpus} cpu · {formatBytes(c.used_memory)}</td>
+              <td className="num">{c.queued.length}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {clusters.data?.length === 0 && <p className="hint">No organization has reserved a cluster.</p>}
+      <h2>Queue</h2>
+      <p className="hint">Instances waiting for capacity, in the order they will start.</p>
+      <Problem error={queue.error} />
+      <table className="list" data-testid="queue">
+        <thead>
+          <tr>
+            <th scope="col" className="num">#</th>
+            <th scope="col">Instance</th>
+            <th scope="col">Owner</th>
+            <th scope="col" className="num">Priority</th>
+            <th scope="col">Waits in</th>
+            <th scope="col" className="narrow">Size</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(queue.data ?? []).map((q, n) => (
+            <tr key={q.instance_id} data-instance={q.name}>
+              <td className="num">{n + 1}</td>
+              <td>{q.name}</td>
+              <td>{email.get(q.owner_id) ?? q.owner_id}</td>
+              <td className="num">{q.priority}</td>
+              <td>{q.cluster_id ? name.get(q.cluster_id) ?? q.cluster_id : "the fleet"}</td>
+              <td className="narrow">{q.cpus} cpu · {formatBytes(q.memory)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {queue.data?.length === 0 && <p className="hint">Nothing is waiting.</p>}
+    </>
+  );
+}
+
+/** The server's largest page of users; a full page means there may be more. */
+const USERS_PAGE = 500;
+
+function Users() {
+  const first = useGet<AdminUser[]>(`/v1/admin/users?limit=${USERS_PAGE}`);
+  const [more, setMore] = useState<AdminUser[][]>([]);
+  const next = useAction();
+  const pages = first.data ? [first.data, ...more] : [];
+  const last = pages[pages.length - 1];
+  const users = pages.flat();
+  const loadMore = () =>
+    next.run(async () => {
+      const after = encodeURIComponent(users[users.length - 1].id);
+      const page = await api<AdminUser[]>("GET", `/v1/admin/users?limit=${USERS_PAGE}&after=${after}`);
+      setMore((m) => [...m, page]);
+    });
+  return (
+    <>
+      <Problem error={first.error ?? next.error} />
+      <table className="list" data-testid="users">
         <thead>
           <tr>
             <th scope="col">Email</th>
+            <th scope="col">Plan</th>
+            <th scope="col" className="num">Balance</th>
             <th scope="col">Id</th>
             <th scope="col" className="narrow">Since</th>
           </tr>
         </thead>
         <tbody>
-          {(users.data ?? []).map((u) => (
-            <tr key={u.id}>
+          {users.map((u) => (
+            <tr key={u.id} data-user={u.email}>
               <td>{u.email}{u.platform_admin && <span className="hint"> (admin)</span>}</td>
+              <td>{u.plan}</td>
+              <td className="num mono">{u.balance}</td>
               <td className="mono">{u.id}</td>
               <td className="narrow">{when(u.created_at)}</td>
             </tr>
           ))}
         </tbody>
       </table>
+      {last && last.length === USERS_PAGE && (
+        <p><button type="button" onClick={loadMore} disabled={next.busy}>Load more users</button></p>
+      )}
     </>
   );
 }

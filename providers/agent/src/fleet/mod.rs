@@ -134,6 +134,18 @@ pub enum FleetEvent {
     },
 }
 
+/// A request waiting in the queue for capacity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waiting {
+    /// The instance's backend name.
+    pub name: String,
+    /// Higher is admitted first.
+    pub priority: i32,
+    /// The cluster it waits in, when it does.
+    pub cluster: Option<String>,
+    pub resources: Resources,
+}
+
 /// What a drain did: instances placed elsewhere (or queued), and those it could not move.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Drained {
@@ -344,6 +356,19 @@ impl Fleet {
             .waiting()
             .filter(|(_, d)| d.cluster.as_deref() == Some(cluster))
             .map(|(k, _)| k.to_string())
+            .collect()
+    }
+
+    /// Every request waiting for capacity, in the order they will be admitted.
+    pub fn waiting(&self) -> Vec<Waiting> {
+        lock(&self.inner.sched)
+            .waiting()
+            .map(|(k, d)| Waiting {
+                name: k.to_string(),
+                priority: d.priority,
+                cluster: d.cluster.clone(),
+                resources: d.resources,
+            })
             .collect()
     }
 
