@@ -9,6 +9,7 @@ use nubes_auth::{token, Action};
 use crate::accounts::now;
 use crate::bounds::Bounds;
 use crate::db::{Db, Kind, ResourceRow};
+use crate::events::{event, Events};
 use crate::tenancy::Principal;
 use crate::tenancy::{self, Ref};
 pub use nubes_api::disks::{ConvertDisk, CreateDisk, RenameDisk, ResizeDisk, TenantDisk};
@@ -32,11 +33,17 @@ pub struct Disks {
     db: Db,
     disk: Option<Arc<dyn Disk>>,
     bounds: Bounds,
+    events: Events,
 }
 
 impl Disks {
-    pub fn new(db: Db, disk: Option<Arc<dyn Disk>>, bounds: Bounds) -> Self {
-        Self { db, disk, bounds }
+    pub fn new(db: Db, disk: Option<Arc<dyn Disk>>, bounds: Bounds, events: Events) -> Self {
+        Self {
+            db,
+            disk,
+            bounds,
+            events,
+        }
     }
 
     /// The tenant's view, with the disk it is an overlay on by the tenant's id.
@@ -176,18 +183,50 @@ impl Disks {
         self.show(&row, Some(&live)).await
     }
 
-    /// Writes a copy of the disk in another format as a new disk in the same organization.
+    /// Writes a copy of the disk in another format as a new disk in the same organization. How
+    /// far it has come goes to the caller's event stream (`disk.converting`), a whole percent
+    /// at a time.
     pub async fn convert(&self, p: &Principal, r: Ref<'_>, req: ConvertDisk) -> Result<TenantDisk> {
         let disk = self.disk()?;
         nubes::validate::name("disk", &req.target)?;
         let source = self.authorized(p, r, Action::Read).await?;
         let org_id = tenancy::creating_in(&self.db, p, Some(source.org_id.clone())).await?;
+        let progress = self.progress(p, &source, &org_id, &req.target);
         self.make(p, org_id, req.target, async |backend: &str| {
-            disk.convert(&source.backend_id, req.format, backend)
+            disk.convert_with_progress(&source.backend_id, req.format, backend, progress)
                 .await
                 .map_err(|e| source.explain(e))
         })
         .await
+    }
+
+    /// Publishes a conversion's progress to the one who asked for it, each whole percent once.
+    fn progress(
+        &self,
+        p: &Principal,
+        source: &ResourceRow,
+        org_id: &str,
+        target: &str,
+    ) -> nubes::Progress {
+        let events = self.events.clone();
+        let mut template = event("disk.converting");
+        template.org_id = Some(org_id.to_string());
+        template.user_id = Some(p.user_id.clone());
+        template.disk_id = Some(source.id.clone());
+        template.name = Some(target.to_string());
+        let mut shown: Option<u8> = None;
+        Box::new(move |percent: f32| {
+            // A backend's figure is not trusted to be in range, nor to only grow.
+            let whole = percent.clamp(0.0, 100.0).floor() as u8;
+            if shown.is_some_and(|s| whole <= s) {
+                return;
+            }
+            shown = Some(whole);
+            let mut e = template.clone();
+            e.at = now();
+            e.progress = Some(f32::from(whole));
+            events.publish(e);
+        })
     }
 
     /// Renames the disk; the backend keeps its own name, so nothing is copied or moved.

@@ -19,6 +19,8 @@ pub fn event(kind: &str) -> Event {
         state: None,
         agent_id: None,
         user_id: None,
+        disk_id: None,
+        progress: None,
     }
 }
 

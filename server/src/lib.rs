@@ -218,7 +218,7 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
         instances: instances::Instances::new(
             db.clone(),
             backends.compute.clone(),
-            events,
+            events.clone(),
             clusters.clone(),
             config
                 .billing
@@ -228,7 +228,7 @@ pub async fn state_with(config: &Config, mut backends: Backends) -> nubes::Resul
         ),
         clusters,
         buckets: buckets::Buckets::new(db.clone(), backends.storage, config.bounds),
-        disks: disks::Disks::new(db.clone(), backends.disk, config.bounds),
+        disks: disks::Disks::new(db.clone(), backends.disk, config.bounds, events),
         functions: functions::Functions::new(
             db.clone(),
             backends.function,

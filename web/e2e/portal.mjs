@@ -108,7 +108,7 @@ async function main() {
     // axe is injected as a script tag, which the dashboard's CSP would rightly refuse.
     const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 860 } });
     const page = await context.newPage();
-    page.on("dialog", (d) => void d.accept());
+    page.on("dialog", (d) => void d.accept(d.defaultValue()));
     page.setDefaultTimeout(30_000);
     const email = `e2e-${Date.now()}@example.com`;
     const password = "correct horse battery";
@@ -189,6 +189,10 @@ async function main() {
     await page.getByLabel("Size").fill("64Mi");
     await page.getByRole("button", { name: "Create disk" }).click();
     await page.getByRole("cell", { name: "e2e-disk" }).waitFor();
+    // The prompt offers raw; every dialog is accepted as it is (above).
+    await page.locator("tr", { has: page.getByRole("cell", { name: "e2e-disk", exact: true }) })
+      .getByRole("button", { name: "Convert" }).click();
+    await page.getByRole("cell", { name: "e2e-disk-raw", exact: true }).waitFor();
     await shot(page, "disks");
     await page.getByRole("link", { name: "Buckets" }).click();
     await page.getByLabel("Bucket name").fill("e2e-files");
@@ -356,7 +360,7 @@ async function vm(browser, server) {
     { stdio: ["ignore", "ignore", "inherit"] });
   const page = await browser.newPage({ bypassCSP: true, viewport: { width: 1280, height: 860 } });
   page.setDefaultTimeout(60_000);
-  page.on("dialog", (d) => void d.accept());
+  page.on("dialog", (d) => void d.accept(d.defaultValue()));
   const email = `e2e-vm-${Date.now()}@example.com`;
   const password = "correct horse battery";
   await call(server.url, "POST", "/v1/auth/register", { email, password });

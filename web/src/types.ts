@@ -56,6 +56,9 @@ export interface Event {
   state: string | null;
   agent_id: string | null;
   user_id?: string;
+  /** disk.converting: the disk being copied (`name` is the new one's) and how far, in percent. */
+  disk_id?: string;
+  progress?: number;
 }
 
 export interface Org {

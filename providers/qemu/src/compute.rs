@@ -507,7 +507,14 @@ impl Compute for QemuCompute {
                 let mut out = Vec::new();
                 for dom in c.list_all_domains(0).map_err(virt_error)? {
                     if let Some(meta) = meta_of(&dom) {
-                        out.push(instance_of(&dom, &meta)?);
+                        match instance_of(&dom, &meta) {
+                            Ok(i) => out.push(i),
+                            // Undefined between the listing and the look: no longer there to
+                            // list, and no reason to fail the rest (an agent would take the
+                            // provider for down).
+                            Err(e) if e.kind() == ErrorKind::NotFound => {}
+                            Err(e) => return Err(e),
+                        }
                     }
                 }
                 Ok(out)

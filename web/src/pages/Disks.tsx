@@ -1,7 +1,8 @@
-import { useState, type FormEvent } from "react";
+import { useRef, useState, type FormEvent } from "react";
 import { api } from "../api";
 import { Field, Problem } from "../components/Field";
 import { useAction, useGet, when } from "../fetching";
+import { useEvents } from "../live";
 import { formatBytes, name as checkName, parseSize } from "../validate";
 
 interface Disk {
@@ -21,6 +22,12 @@ export function Disks() {
   const [form, setForm] = useState({ name: "", format: "qcow2", size: "10Gi" });
   const [errors, setErrors] = useState<{ name?: string | null; size?: string | null }>({});
   const [working, setWorking] = useState<string | null>(null);
+  // A conversion's progress comes on the event stream while its request is still out.
+  const [percent, setPercent] = useState<number | null>(null);
+  const converting = useRef<string | null>(null);
+  useEvents((e) => {
+    if (e.kind === "disk.converting" && e.name === converting.current && e.progress != null) setPercent(e.progress);
+  });
 
   async function create(e: FormEvent) {
     e.preventDefault();
@@ -40,6 +47,14 @@ export function Disks() {
     setWorking(null);
     disks.reload();
   }
+  async function convert(d: Disk, format: string) {
+    const target = `${d.name}-${format}`;
+    converting.current = target;
+    setPercent(null);
+    await change(d, `converting to ${target}:`, () => api("POST", `/v1/disks/${d.id}/convert`, { format, target }));
+    converting.current = null;
+    setPercent(null);
+  }
 
   return (
     <section>
@@ -57,7 +72,9 @@ export function Disks() {
       </form>
       {working && (
         <p role="status">
-          <progress aria-label={working} /> {working}…
+          {percent == null
+            ? <><progress aria-label={working} /> {working}…</>
+            : <><progress aria-label={working} value={percent} max={100} /> {working} {percent}%</>}
         </p>
       )}
       <Problem error={act.error ?? disks.error} />
@@ -89,8 +106,7 @@ export function Disks() {
                 }}>Resize</button>
                 <button type="button" className="secondary" disabled={act.busy} onClick={() => {
                   const format = prompt(`Convert ${d.name} to (${FORMATS.join(", ")})`, "raw");
-                  if (format) void change(d, "converting", () =>
-                    api("POST", `/v1/disks/${d.id}/convert`, { format, target: `${d.name}-${format}` }));
+                  if (format) void convert(d, format.trim());
                 }}>Convert</button>
                 <button type="button" className="secondary" disabled={act.busy} onClick={() => {
                   const to = prompt(`Rename ${d.name} to`, d.name);
