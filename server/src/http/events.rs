@@ -24,7 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     path = "/v1/events",
     operation_id = "events_stream",
     tag = "events",
-    summary = "Live events over a WebSocket: instance states, the queue, agents online and offline",
+    summary = "Live events over a WebSocket: instance states, the queue, agents online and offline, disk conversions",
     responses((status = 101, description = "Switching to a stream of Event frames"), super::error::Errors)
 )]
 async fn events(
