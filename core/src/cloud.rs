@@ -229,6 +229,11 @@ mod tests {
             self.count();
             &*self.compute
         }
+
+        // Asked before each call (what the backend can do), not a call that reaches it.
+        fn capability(&self) -> crate::ComputeCapability {
+            self.compute.capability()
+        }
     }
 
     #[async_trait::async_trait]

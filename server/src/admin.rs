@@ -95,8 +95,7 @@ impl Admin {
         let Some(fleet) = &self.fleet else {
             return Ok(Vec::new());
         };
-        let mut waiting = fleet.waiting();
-        waiting.truncate(QUEUE_VIEW_MAX);
+        let waiting = fleet.waiting(QUEUE_VIEW_MAX);
         let names: Vec<String> = waiting.iter().map(|w| w.name.clone()).collect();
         let rows = self.db.instances_by_backend(&names).await?;
         Ok(waiting

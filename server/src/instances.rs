@@ -264,10 +264,9 @@ impl Instances {
     /// Whether `p` may still `action` instance `id`: false once their role no longer lets them
     /// or the instance is gone; a failure to look is not taken for either.
     pub async fn still_allowed(&self, p: &Principal, id: &str, action: Action) -> bool {
-        match self.authorized(p, Ref::id(id), action).await {
-            Ok(_) => true,
-            Err(e) => !matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound),
-        }
+        tenancy::allows::<InstanceRow>(&self.db, p, id, action)
+            .await
+            .unwrap_or(true)
     }
 
     pub async fn create(&self, p: &Principal, req: CreateInstance) -> Result<TenantInstance> {
@@ -584,14 +583,12 @@ impl Instances {
         })
     }
 
-    /// The instance's id, if the caller may run commands in it or type at its consoles: asked
-    /// before a connection is given over to either, so a refusal is an HTTP answer, and the
-    /// id, which no rename changes, is what the connection asks again while it lasts.
-    pub async fn may_operate(&self, p: &Principal, r: Ref<'_>) -> Result<String> {
+    /// The instance's id, if the caller may `action` it: asked before a connection is given
+    /// over to an exec, a console or followed logs, so a refusal is an HTTP answer, and the id,
+    /// which no rename changes, is what the connection asks again while it lasts.
+    pub async fn may(&self, p: &Principal, r: Ref<'_>, action: Action) -> Result<String> {
         self.compute()?;
-        self.authorized(p, r, Action::Operate)
-            .await
-            .map(|row| row.id)
+        self.authorized(p, r, action).await.map(|row| row.id)
     }
 
     /// Runs a command, its output yielded as it is written and `stdin` fed as it arrives.

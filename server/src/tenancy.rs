@@ -123,6 +123,24 @@ pub async fn find<T: Tenanted>(
     Ok(row)
 }
 
+/// Whether `principal` may still do `action` to the resource of kind `T` with this id, looked
+/// up by id alone (a name is never tried: another resource may be named what this one's id
+/// was); `None` when that cannot be told now (the database did not answer).
+pub async fn allows<T: Tenanted>(
+    db: &Db,
+    principal: &Principal,
+    id: &str,
+    action: Action,
+) -> Option<bool> {
+    let row = match T::by_id(db, id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return Some(false),
+        Err(_) => return None,
+    };
+    let actor = actor(db, principal, row.org_id()).await.ok()?;
+    Some(check(&actor, action, &row.target(action), T::KIND).is_ok())
+}
+
 /// What `r` may name for `user_id`: the row with that id (in `r.org_id`, when given), else the
 /// rows with that name in the user's organizations. Nothing is authorized here.
 async fn candidates<T: Tenanted>(db: &Db, user_id: &str, r: Ref<'_>) -> Result<Vec<T>> {

@@ -32,6 +32,19 @@ async fn console(url: &str, path: &str, token: &str) -> Result<Socket, StatusCod
     }
 }
 
+/// The code a console socket is closed with, within 20 s.
+async fn closed_with(socket: &mut Socket) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, socket.next()).await {
+            Ok(Some(Ok(Message::Close(Some(c))))) => return u16::from(c.code),
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no close: {other:?}"),
+        }
+    }
+}
+
 /// The bytes of a console socket, read as a stream.
 struct Reader {
     socket: Socket,
@@ -204,11 +217,15 @@ async fn a_tenant_reaches_its_vms_serial_console_and_screen_and_no_one_else_does
     let eve = user(&api, "eve@example.com").await;
     let carol = user(&api, "carol@example.com").await;
     let team = org(&api, &alice, "Acme").await;
-    let code = invite(&api, &team, &alice, json!({"role": "viewer"})).await;
-    let (status, _) = api
-        .post("/v1/orgs/join", Some(&carol), json!({"code": code}))
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    let bob = user(&api, "bob@example.com").await;
+    let dave = user(&api, "dave@example.com").await;
+    for (who, role) in [(&carol, "viewer"), (&bob, "admin"), (&dave, "admin")] {
+        let code = invite(&api, &team, &alice, json!({"role": role})).await;
+        let (status, _) = api
+            .post("/v1/orgs/join", Some(who), json!({"code": code}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
     // Without `console=ttyS0` the kernel writes its boot to the screen; the guest's init
     // writes its ticks to the serial port either way.
     let (status, vm) = api
@@ -277,6 +294,17 @@ async fn a_tenant_reaches_its_vms_serial_console_and_screen_and_no_one_else_does
         }
     };
     again.until("tick").await;
+
+    // A session lasts as long as what let it open: lowering Bob (an admin) to viewer ends his
+    // screen with 4403, Dave's signing out ends his with 4401 (a client attaches again with a
+    // fresh token).
+    let mut bobs = console(&url, &path("vnc"), &bob).await.unwrap();
+    let mut daves = console(&url, &path("vnc"), &dave).await.unwrap();
+    common::set_role(&api, &team, &alice, "bob@example.com", "viewer").await;
+    let (status, _) = api.post("/v1/auth/logout", Some(&dave), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(closed_with(&mut bobs).await, 4403);
+    assert_eq!(closed_with(&mut daves).await, 4401);
 
     // Stopping the VM ends the sessions with a normal close.
     let (status, body) = api

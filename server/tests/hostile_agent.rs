@@ -276,6 +276,14 @@ fn scripted_agent(socket: Socket, cancelled: Arc<Mutex<Vec<u64>>>) -> tokio::tas
                 }],
                 ServerMessage::Request {
                     id,
+                    op: Op::Logs { .. },
+                } => vec![AgentMessage::Output {
+                    id,
+                    stream: nubes::LogStreamKind::Stdout,
+                    data: nubes::Bytes::from_static(b"alive\n"),
+                }],
+                ServerMessage::Request {
+                    id,
                     op: Op::Exec { request, .. },
                 } => {
                     let data = match request.command[0].as_str() {
@@ -370,27 +378,7 @@ async fn an_agent_cannot_flood_a_stream_nor_a_socket_outlast_a_role() {
         Ok(Some(Ok(Message::Binary(b)))) => assert_eq!(&b[1..], b"alive\n"),
         other => panic!("the held command's output: {other:?}"),
     }
-    let (_, members) = api
-        .get(&format!("/v1/orgs/{org}/members"), Some(&alice))
-        .await;
-    let bob_id = members
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["email"] == "bob@example.com")
-        .unwrap()["user_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (status, changed) = api
-        .send(
-            "PUT",
-            &format!("/v1/orgs/{org}/members/{bob_id}"),
-            Some(&alice),
-            Some(json!({"role": "viewer"}).to_string()),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{changed}");
+    common::set_role(&api, &org, &alice, "bob@example.com", "viewer").await;
     let ended = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             match exec.next().await {
@@ -418,9 +406,30 @@ async fn an_agent_cannot_flood_a_stream_nor_a_socket_outlast_a_role() {
         "permission_denied",
     );
 
-    // Both streams were cancelled on the agent: the flood, and the demoted viewer's exec.
-    wait_until("two cancels reach the agent", || {
-        cancelled.lock().unwrap().len() >= 2
+    // A viewer may still follow the logs, but only while signed in.
+    let following = tokio::spawn({
+        let (api, path, bob) = (
+            api.clone(),
+            format!("/v1/instances/{id}/logs?follow=true"),
+            bob.clone(),
+        );
+        async move { api.send_raw("GET", &path, Some(&bob), &[], "").await }
+    });
+    // Signed out once the request is in; the first check is seconds off, after the output.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, _) = api.post("/v1/auth/logout", Some(&bob), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let followed = tokio::time::timeout(Duration::from_secs(20), following)
+        .await
+        .expect("following the logs ends with the session")
+        .unwrap();
+    assert_eq!(followed.status, StatusCode::OK);
+    assert_eq!(&followed.body[..], b"alive\n");
+
+    // The three streams were cancelled on the agent: the flood, the demoted viewer's exec, and
+    // the signed-out viewer's logs.
+    wait_until("three cancels reach the agent", || {
+        cancelled.lock().unwrap().len() >= 3
     })
     .await;
     agent.abort();

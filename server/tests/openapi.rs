@@ -246,3 +246,43 @@ async fn docs_assets_are_served_by_name_only() {
     })
     .await;
 }
+
+/// Without a local copy the page loads Swagger UI from the CDN, but only the exact files of the
+/// pinned version: their hashes, as the page names them, are those of the npm package's.
+#[tokio::test]
+async fn the_cdn_copy_is_pinned_by_hash() {
+    use sha2::Digest as _;
+    let dir = std::path::PathBuf::from(from_test_script("NUBES_TEST_SWAGGER_UI_DIR"));
+    let package: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("package.json")).unwrap()).unwrap();
+    assert_eq!(
+        package["version"], "5.35.0",
+        "the CDN's version and the test's copy differ"
+    );
+    on_sqlite(|url| async move {
+        let config = nubes_server::Config {
+            database_url: url,
+            ..Default::default()
+        };
+        let api = Api {
+            app: nubes_server::app(nubes_server::state(&config).await.unwrap()),
+        };
+        let page = api.send_raw("GET", "/docs", None, &[], "").await;
+        let page = String::from_utf8_lossy(&page.body).to_string();
+        for file in ["swagger-ui.css", "swagger-ui-bundle.js"] {
+            let digest = sha2::Sha384::digest(std::fs::read(dir.join(file)).unwrap());
+            let hash = data_encoding::BASE64.encode(&digest);
+            let tag = page
+                .lines()
+                .find(|l| l.contains(&format!("swagger-ui-dist@5.35.0/{file}")))
+                .unwrap_or_else(|| panic!("{file} is not on the page: {page}"));
+            assert!(
+                tag.contains(&format!(
+                    r#"integrity="sha384-{hash}" crossorigin="anonymous""#
+                )),
+                "{file} is not pinned to sha384-{hash}: {tag}"
+            );
+        }
+    })
+    .await;
+}

@@ -46,3 +46,21 @@ export function useEvents(on: (e: Event) => void, onOpen?: () => void): void {
     };
   }, []);
 }
+
+/** `fn`, run at most once per `ms` however often it is asked for (once more after the last ask):
+ *  what a view reloads on events it does not control, such as every tenant's instances. */
+export function useThrottled(fn: () => void, ms: number): () => void {
+  const latest = useRef(fn);
+  latest.current = fn;
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => () => {
+    if (timer.current) clearTimeout(timer.current);
+  }, []);
+  return useRef(() => {
+    if (timer.current) return;
+    timer.current = setTimeout(() => {
+      timer.current = null;
+      latest.current();
+    }, ms);
+  }).current;
+}

@@ -1,6 +1,7 @@
 //! A console over the server's WebSocket (`GET /v1/instances/{id}/console?kind=`): the bytes
-//! both ways in binary frames, as they are. The server closes with 1000 when the console ends
-//! and 1011, with the reason, when it fails.
+//! both ways in binary frames, as they are. The server closes with 1000 when the console ends,
+//! 1011 when it fails, and 4401 or 4403 when the caller's credential or access ends, each with
+//! the reason.
 
 use futures::{SinkExt, StreamExt};
 use nubes_core::{ByteStream, Error, ErrorKind, Result};
@@ -40,11 +41,17 @@ pub async fn open(client: &Client, at: &str, input: ByteStream) -> Result<ByteSt
                 }
                 Some(Ok(Message::Close(frame))) => {
                     return match frame {
-                        Some(f) if f.code != CloseCode::Normal => Some((
-                            Err(Error::new(ErrorKind::Unavailable, f.reason.to_string())
-                                .with_provider(SCHEME)),
-                            None,
-                        )),
+                        Some(f) if f.code != CloseCode::Normal => {
+                            let kind = match u16::from(f.code) {
+                                4401 => ErrorKind::Unauthenticated,
+                                4403 => ErrorKind::PermissionDenied,
+                                _ => ErrorKind::Unavailable,
+                            };
+                            Some((
+                                Err(Error::new(kind, f.reason.to_string()).with_provider(SCHEME)),
+                                None,
+                            ))
+                        }
                         _ => None,
                     }
                 }

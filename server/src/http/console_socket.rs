@@ -1,8 +1,9 @@
 //! A console's WebSocket, `GET /v1/instances/{instance}/console?kind=` upgraded: binary frames
 //! carry the console's bytes both ways as they are (a terminal's, or RFB for noVNC), so any
 //! client of the console's own protocol works over it unchanged. Text frames are ignored. The
-//! server closes with 1000 when the console ends, 1011 with the reason when it fails, and 1008
-//! with the reason once the caller may no longer use it (signed out, role lowered).
+//! server closes with 1000 when the console ends, 1011 with the reason when it fails, 4401 once
+//! the credential it was opened with lapses (expired, signed out, revoked) and 4403 once the
+//! caller may no longer use it (role lowered, instance gone), each with the reason.
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::channel::mpsc;
@@ -35,7 +36,7 @@ pub async fn attach(
     r: Ref<'_>,
     kind: ConsoleKind,
 ) -> Result<Attached> {
-    let id = s.instances.may_operate(p, r).await?;
+    let id = s.instances.may(p, r, Action::Operate).await?;
     let (input, rx) = mpsc::channel(INPUT_BACKLOG);
     let output = s
         .instances
@@ -82,7 +83,7 @@ pub async fn serve(s: AppState, p: Principal, socket: WebSocket, attached: Attac
         stalled = pump_in => stalled.map(|why| CloseFrame { code: 1011, reason: why.into() }),
         // Signed out, revoked, or no longer allowed.
         e = super::access_ends(&s, &p, &id, Action::Operate) => {
-            Some(CloseFrame { code: 1008, reason: reason(e.message()).into() })
+            Some(CloseFrame { code: ended_code(e.kind()), reason: reason(e.message()).into() })
         }
         ended = pump_out => Some(match ended {
             Ok(()) => CloseFrame { code: 1000, reason: "the console ended".into() },
@@ -98,6 +99,16 @@ pub async fn serve(s: AppState, p: Principal, socket: WebSocket, attached: Attac
     drop(output);
     if let Some(frame) = close {
         let _ = sink.send(Message::Close(Some(frame))).await;
+    }
+}
+
+/// The close code for access that ended: 4401 when the credential lapsed (an access token's
+/// quarter hour: a client with a fresh one attaches again), 4403 when the caller may no longer
+/// use the console (its role was lowered, the instance is gone), as HTTP's 401 and 403.
+pub fn ended_code(kind: ErrorKind) -> u16 {
+    match kind {
+        ErrorKind::Unauthenticated => 4401,
+        _ => 4403,
     }
 }
 

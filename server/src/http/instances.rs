@@ -4,9 +4,10 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use nubes::{InstanceStats, LogOptions};
 use nubes_api::instances::ConsoleQuery;
+use nubes_auth::Action;
 
 use super::audit::{created, Created};
 use super::error::ApiResult;
@@ -219,7 +220,7 @@ async fn exec_stream(
     Upgrade(upgrade): Upgrade,
 ) -> ApiResult<Response> {
     // The socket outlives this request: it names the instance by the id found here.
-    let id = s.instances.may_operate(&p, q.named(&id)).await?;
+    let id = s.instances.may(&p, q.named(&id), Action::Operate).await?;
     let pass = s.sockets.enter(&p.user_id)?;
     Ok(upgrade.on_upgrade(move |socket| async move {
         super::exec_socket::serve(s, p, id, socket).await;
@@ -237,9 +238,10 @@ async fn exec_stream(
         serial console attached elsewhere) is an HTTP answer. After it, binary frames carry the \
         console's bytes both ways, as they are: a terminal's for `serial`, RFB for `vnc` (what \
         noVNC speaks). The server closes with 1000 when the console ends (the VM stopped), \
-        1011 with the reason when it fails, and 1008 with the reason once the caller may no \
-        longer use it (signed out, token revoked, role lowered, checked every few seconds). A \
-        client frame may hold at most 64 KiB.",
+        1011 with the reason when it fails, 4401 once the credential it was opened with lapses \
+        (an access token expired, signed out, revoked: attach again with a fresh one) and 4403 \
+        once the caller may no longer use it (role lowered, instance gone); both are checked \
+        every few seconds. A client frame may hold at most 64 KiB.",
     params(("instance" = String, Path, description = "The instance's id, or its name"), ConsoleQuery),
     responses((status = 101, description = "Attached"), super::error::Errors)
 )]
@@ -267,7 +269,7 @@ async fn console(
     path = "/v1/instances/{instance}/logs",
     operation_id = "instances_logs",
     tag = "instances",
-    summary = "Output, streamed; with follow, until the instance stops",
+    summary = "Output, streamed; with follow, until the instance stops or the caller may no longer read it",
     params(("instance" = String, Path, description = "The instance's id, or its name"), LogQuery),
     responses((status = 200, body = String, content_type = "text/plain"), super::error::Errors)
 )]
@@ -279,7 +281,17 @@ async fn logs(
 ) -> ApiResult<Response> {
     let mut options = LogOptions::default().follow(q.follow);
     options.tail = q.tail;
-    let logs = s.instances.logs(&p, q.named(&id), options).await?;
+    // Followed, the stream lasts only as long as the caller may read the instance.
+    let until = match q.follow {
+        true => Some(s.instances.may(&p, q.named(&id), Action::Read).await?),
+        false => None,
+    };
+    let mut logs = s.instances.logs(&p, q.named(&id), options).await?;
+    if let Some(id) = until {
+        let (s, p) = (s.clone(), p.clone());
+        let ends = async move { super::access_ends(&s, &p, &id, Action::Read).await };
+        logs = logs.take_until(ends).boxed();
+    }
     // Chunks go out as they come, so a follower sees output while the instance writes it.
     let body = axum::body::Body::from_stream(logs.map_ok(|chunk| chunk.data));
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())

@@ -3,7 +3,7 @@
 //!
 //! Swagger UI's files are not part of this crate: the server serves them from a directory
 //! (`Config::swagger_ui_dir`, the `swagger-ui-dist` npm package's folder), or, without one, the
-//! page loads them from the unpkg CDN.
+//! page loads them from the unpkg CDN, pinned by hash.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +21,13 @@ use super::AppState;
 
 /// The CDN copy used when no local Swagger UI directory is configured.
 const CDN: &str = "https://unpkg.com/swagger-ui-dist@5.35.0";
+/// That copy's files, pinned by hash (Subresource Integrity): the page shares its origin with
+/// the dashboard's tokens, so a CDN serving anything else must not run here. A test checks
+/// them against the npm package of the same version.
+pub const CDN_CSS_SHA384: &str =
+    "sha384-WlYgdmXYOOBWL5apwjDEZwN+U3HmXSSu5R6V5aGxEcf7z+KuRNwBhoxKVN1i3D5I";
+pub const CDN_JS_SHA384: &str =
+    "sha384-gjRm0bEPMeTmMh5jT2cHccIwCUZSTd8YC+j0d0sXw0MdGEfScduGpSyF3ZSSLkX9";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -133,10 +140,17 @@ async fn init() -> Response {
 /// runs only its own scripts (and the CDN's, when that is where Swagger UI comes from) and is
 /// never framed.
 async fn page(State(docs): State<Docs>) -> Response {
-    let (base, from) = if docs.swagger_ui_dir.is_some() {
-        ("/docs/assets", "")
+    let (base, from, css, js) = if docs.swagger_ui_dir.is_some() {
+        ("/docs/assets", "", String::new(), String::new())
     } else {
-        (CDN, " https://unpkg.com")
+        let pinned = |hash| format!(r#" integrity="{hash}" crossorigin="anonymous""#);
+        (
+            CDN,
+            // The pinned package's folder, not the whole CDN.
+            " https://unpkg.com/swagger-ui-dist@5.35.0/",
+            pinned(CDN_CSS_SHA384),
+            pinned(CDN_JS_SHA384),
+        )
     };
     let csp = format!(
         "default-src 'self'; script-src 'self'{from}; style-src 'self' 'unsafe-inline'{from}; \
@@ -149,11 +163,11 @@ async fn page(State(docs): State<Docs>) -> Response {
 <head>
 <meta charset="utf-8">
 <title>Nubes API</title>
-<link rel="stylesheet" href="{base}/swagger-ui.css">
+<link rel="stylesheet" href="{base}/swagger-ui.css"{css}>
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="{base}/swagger-ui-bundle.js"></script>
+<script src="{base}/swagger-ui-bundle.js"{js}></script>
 <script src="/docs/init.js"></script>
 </body>
 </html>"##

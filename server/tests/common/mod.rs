@@ -289,6 +289,26 @@ pub async fn invite(api: &Api, org: &str, admin: &str, body: Value) -> String {
     invite["code"].as_str().unwrap().to_string()
 }
 
+/// Gives the member of `org` with `email` the `role`, as `admin` (one of its admins).
+pub async fn set_role(api: &Api, org: &str, admin: &str, email: &str, role: &str) {
+    let (_, members) = api
+        .get(&format!("/v1/orgs/{org}/members"), Some(admin))
+        .await;
+    let member = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == email)
+        .unwrap_or_else(|| panic!("{email} is not in {members}"));
+    let path = format!(
+        "/v1/orgs/{org}/members/{}",
+        member["user_id"].as_str().unwrap()
+    );
+    let body = json!({ "role": role }).to_string();
+    let (status, changed) = api.send("PUT", &path, Some(admin), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+}
+
 pub async fn team(api: &Api) -> Team {
     let alice = user(api, "alice@example.com").await;
     let bob = user(api, "bob@example.com").await;

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import { Terminal } from "@xterm/xterm";
 import { socket } from "../api";
+import { reattach } from "../reattach";
 import type { ExecEnd } from "../types";
 
 function terminal(into: HTMLElement): Terminal {
@@ -109,7 +110,10 @@ export function SerialConsole({ instance, onLost }: { instance: string; onLost: 
     term.onData((data) => {
       if (ws?.readyState === WebSocket.OPEN) ws.send(encoder.encode(data));
     });
-    void (async () => {
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    // `again` counts attaches since the last that opened: one after the credential lapsed, and
+    // more while the old session's seat is still being given back.
+    const attach = async (again: number) => {
       try {
         ws = await socket(`/v1/instances/${encodeURIComponent(instance)}/console?kind=serial`);
       } catch (e) {
@@ -126,6 +130,11 @@ export function SerialConsole({ instance, onLost }: { instance: string; onLost: 
       ws.onmessage = (m) => term.write(new Uint8Array(m.data as ArrayBuffer));
       ws.onclose = (e) => {
         if (closed) return;
+        if (reattach(e.code, opened, again)) {
+          setStatus("reconnecting");
+          retry = setTimeout(() => void attach(opened ? 1 : again + 1), 1000);
+          return;
+        }
         // Refusals come before the upgrade, where a page cannot read them.
         setStatus(
           !opened
@@ -136,9 +145,11 @@ export function SerialConsole({ instance, onLost }: { instance: string; onLost: 
         );
         onLost();
       };
-    })();
+    };
+    void attach(0);
     return () => {
       closed = true;
+      clearTimeout(retry);
       ws?.close();
       term.dispose();
     };

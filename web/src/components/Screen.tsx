@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import RFB from "@novnc/novnc";
 import { socket } from "../api";
+import { reattach } from "../reattach";
 
 /** A VM's screen: noVNC speaking RFB over the console WebSocket, which the server relays to
  *  the VM's agent. A refusal comes before the upgrade, which a browser does not let the page
@@ -12,7 +13,8 @@ export function Screen({ instance, onLost }: { instance: string; onLost: () => v
 
   useEffect(() => {
     let closed = false;
-    void (async () => {
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const attach = async (again: number) => {
       let ws: WebSocket;
       try {
         ws = await socket(`/v1/instances/${encodeURIComponent(instance)}/console?kind=vnc`);
@@ -22,7 +24,9 @@ export function Screen({ instance, onLost }: { instance: string; onLost: () => v
       }
       if (closed) return ws.close();
       let opened = false;
+      let code = 0;
       ws.addEventListener("open", () => (opened = true));
+      ws.addEventListener("close", (e) => (code = e.code));
       const rfb = new RFB(box.current!, ws, { shared: true });
       rfb.scaleViewport = true;
       rfb.focusOnClick = true;
@@ -30,13 +34,21 @@ export function Screen({ instance, onLost }: { instance: string; onLost: () => v
       rfb.addEventListener("connect", () => setStatus("connected"));
       rfb.addEventListener("disconnect", () => {
         if (closed) return;
+        client.current = null;
+        if (reattach(code, opened, again)) {
+          setStatus("reconnecting");
+          retry = setTimeout(() => void attach(opened ? 1 : again + 1), 1000);
+          return;
+        }
         setStatus(opened ? "disconnected: the screen ended" : "could not attach: the instance may have stopped");
         onLost();
       });
       client.current = rfb;
-    })();
+    };
+    void attach(0);
     return () => {
       closed = true;
+      clearTimeout(retry);
       client.current?.disconnect();
       client.current = null;
     };

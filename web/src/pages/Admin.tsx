@@ -4,7 +4,7 @@ import { Field, Problem } from "../components/Field";
 import { StateBadge } from "../components/StateBadge";
 import { Tabs } from "../components/Tabs";
 import { useAction, useGet, when } from "../fetching";
-import { useEvents } from "../live";
+import { useEvents, useThrottled } from "../live";
 import type { State } from "../types";
 import { formatBytes } from "../validate";
 
@@ -196,7 +196,9 @@ function AllInstances() {
   const list = useGet<AdminInstance[]>("/v1/admin/instances");
   const users = useGet<AdminUser[]>("/v1/admin/users");
   const agents = useGet<Agent[]>("/v1/admin/agents");
-  useEvents((e) => e.kind.startsWith("instance.") && list.reload(), list.reload);
+  // Every tenant's instances move this list: at most one look a second.
+  const reload = useThrottled(list.reload, 1000);
+  useEvents((e) => e.kind.startsWith("instance.") && reload(), reload);
   const email = new Map((users.data ?? []).map((u) => [u.id, u.email]));
   const agent = new Map((agents.data ?? []).map((a) => [a.id, a.name]));
   return (
@@ -232,12 +234,14 @@ function ClustersAndQueue() {
   const clusters = useGet<Cluster[]>("/v1/admin/clusters");
   const queue = useGet<Queued[]>("/v1/admin/queue");
   const users = useGet<AdminUser[]>("/v1/admin/users");
+  // Every tenant's instances and every agent move these: at most one look a second.
+  const reload = useThrottled(() => {
+    clusters.reload();
+    queue.reload();
+  }, 1000);
   useEvents((e) => {
-    if (e.kind.startsWith("instance.") || e.kind.startsWith("agent.")) {
-      clusters.reload();
-      queue.reload();
-    }
-  }, () => { clusters.reload(); queue.reload(); });
+    if (e.kind.startsWith("instance.") || e.kind.startsWith("agent.")) reload();
+  }, reload);
   const email = new Map((users.data ?? []).map((u) => [u.id, u.email]));
   const name = new Map((clusters.data ?? []).map((c) => [c.id, c.name]));
   return (

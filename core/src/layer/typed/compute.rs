@@ -9,6 +9,11 @@ use crate::{ByteStream, ComputeCapability, Result};
 pub trait ComputeLayer: std::fmt::Debug + Send + Sync + 'static {
     fn inner(&self) -> &dyn Compute;
 
+    /// Asked on every call where capabilities change as the backend does (a fleet's agents).
+    fn capability(&self) -> ComputeCapability {
+        self.inner().capability()
+    }
+
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
         self.inner().create(spec).await
     }
@@ -64,7 +69,7 @@ impl<L: ComputeLayer> Compute for L {
         self.inner().provider()
     }
     fn capability(&self) -> ComputeCapability {
-        self.inner().capability()
+        ComputeLayer::capability(self)
     }
     async fn create(&self, spec: InstanceSpec) -> Result<Instance> {
         ComputeLayer::create(self, spec).await

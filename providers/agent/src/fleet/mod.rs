@@ -359,10 +359,11 @@ impl Fleet {
             .collect()
     }
 
-    /// Every request waiting for capacity, in the order they will be admitted.
-    pub fn waiting(&self) -> Vec<Waiting> {
+    /// The first `limit` requests waiting for capacity, in the order they will be admitted.
+    pub fn waiting(&self, limit: usize) -> Vec<Waiting> {
         lock(&self.inner.sched)
             .waiting()
+            .take(limit)
             .map(|(k, d)| Waiting {
                 name: k.to_string(),
                 priority: d.priority,
