@@ -34,5 +34,9 @@ fn _nubes(m: &Bound<'_, PyModule>) -> PyResult<()> {
     types::register(m)?;
     m.add_function(wrap_pyfunction!(errors::error_classes, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::noop, m)?)?;
+    let drain = wrap_pyfunction!(runtime::drain, m)?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (drain,))?;
     Ok(())
 }

@@ -23,7 +23,28 @@ where
     F: Future<Output = nubes::Result<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
+    AWAITED.store(true, std::sync::atomic::Ordering::Relaxed);
     pyo3_async_runtimes::tokio::future_into_py(py, async move { fut.await.map_err(to_py) })
+}
+
+/// Whether an awaitable was ever made: only then has exit anything to wait for.
+static AWAITED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// How long exit gives up the GIL when awaitables were made.
+const DRAIN: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Run at interpreter exit (registered with `atexit`). An awaitable's result is handed to the
+/// event loop from one of tokio's blocking threads by `pyo3_async_runtimes`, whose
+/// `call_soon_threadsafe` gives up the GIL and takes it back; if the interpreter is finalized in
+/// between, CPython ends that thread there and the drops that follow touch freed objects (a
+/// segfault at exit after `asyncio.run`, about one run in 25). Giving up the GIL here lets such
+/// a delivery finish first. A bound, not a proof: the library does not say when its delivery
+/// threads are done, and tokio counts blocking threads only in its unstable metrics.
+#[pyfunction]
+pub fn drain(py: Python<'_>) {
+    if AWAITED.load(std::sync::atomic::Ordering::Relaxed) {
+        py.detach(|| std::thread::sleep(DRAIN));
+    }
 }
 
 /// Does nothing: what a call into the native module costs, for the benchmark.
