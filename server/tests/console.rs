@@ -9,28 +9,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::{from_test_script, invite, org, user};
+use common::{from_test_script, invite, org, user, websocket, Socket};
 use futures::{SinkExt, StreamExt};
 use nubes_agent::Resources;
 use serde_json::json;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Opens the console socket, or the HTTP status that refused it.
-async fn console(url: &str, path: &str, token: &str) -> Result<Socket, StatusCode> {
-    let ws = nubes_agent::agent::websocket_url(url, path).unwrap();
-    let mut req = ws.into_client_request().unwrap();
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    match tokio_tungstenite::connect_async(req).await {
-        Ok((socket, _)) => Ok(socket),
-        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status()),
-        Err(e) => panic!("connecting to {path}: {e}"),
-    }
-}
 
 /// The code a console socket is closed with, within 20 s.
 async fn closed_with(socket: &mut Socket) -> u16 {
@@ -243,19 +226,19 @@ async fn a_tenant_reaches_its_vms_serial_console_and_screen_and_no_one_else_does
 
     // The serial port: the guest's ticks, and one session at a time.
     let mut serial = Reader {
-        socket: console(&url, &path("serial"), &alice).await.unwrap(),
+        socket: websocket(&url, &path("serial"), &alice).await.unwrap(),
         buf: Vec::new(),
     };
     serial.until("tick").await;
     assert_eq!(
-        console(&url, &path("serial"), &alice).await.err(),
+        websocket(&url, &path("serial"), &alice).await.err(),
         Some(StatusCode::CONFLICT),
         "a second serial session is refused while one is attached"
     );
 
     // The screen: an RFB server, and the kernel's boot drawn on it.
     let mut screen = Reader {
-        socket: console(&url, &path("vnc"), &alice).await.unwrap(),
+        socket: websocket(&url, &path("vnc"), &alice).await.unwrap(),
         buf: Vec::new(),
     };
     let (width, height, lit) = first_screen(&mut screen).await;
@@ -265,11 +248,11 @@ async fn a_tenant_reaches_its_vms_serial_console_and_screen_and_no_one_else_does
     // Nobody else: another tenant does not see the VM, a viewer may not type into it, and a
     // kind that does not exist is a clear 400.
     assert_eq!(
-        console(&url, &path("vnc"), &eve).await.err(),
+        websocket(&url, &path("vnc"), &eve).await.err(),
         Some(StatusCode::NOT_FOUND)
     );
     assert_eq!(
-        console(&url, &path("serial"), &carol).await.err(),
+        websocket(&url, &path("serial"), &carol).await.err(),
         Some(StatusCode::FORBIDDEN)
     );
     let (status, body) = api.get(&path("telnet"), Some(&alice)).await;
@@ -280,7 +263,7 @@ async fn a_tenant_reaches_its_vms_serial_console_and_screen_and_no_one_else_does
     drop(serial);
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut again = loop {
-        match console(&url, &path("serial"), &alice).await {
+        match websocket(&url, &path("serial"), &alice).await {
             Ok(socket) => {
                 break Reader {
                     socket,
@@ -298,8 +281,8 @@ async fn a_tenant_reaches_its_vms_serial_console_and_screen_and_no_one_else_does
     // A session lasts as long as what let it open: lowering Bob (an admin) to viewer ends his
     // screen with 4403, Dave's signing out ends his with 4401 (a client attaches again with a
     // fresh token).
-    let mut bobs = console(&url, &path("vnc"), &bob).await.unwrap();
-    let mut daves = console(&url, &path("vnc"), &dave).await.unwrap();
+    let mut bobs = websocket(&url, &path("vnc"), &bob).await.unwrap();
+    let mut daves = websocket(&url, &path("vnc"), &dave).await.unwrap();
     common::set_role(&api, &team, &alice, "bob@example.com", "viewer").await;
     let (status, _) = api.post("/v1/auth/logout", Some(&dave), json!({})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -326,7 +309,7 @@ async fn a_tenant_reaches_its_vms_serial_console_and_screen_and_no_one_else_does
     };
     assert_eq!(close.map(|c| u16::from(c.code)), Some(1000));
     assert_eq!(
-        console(&url, &path("serial"), &alice).await.err(),
+        websocket(&url, &path("serial"), &alice).await.err(),
         Some(StatusCode::CONFLICT),
         "a stopped VM's console is a conflict"
     );

@@ -6,21 +6,15 @@ mod common;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use common::Socket;
 use futures::StreamExt;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn events(addr: std::net::SocketAddr, token: &str) -> Socket {
-    let mut req = format!("ws://{addr}/v1/events")
-        .into_client_request()
-        .unwrap();
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    tokio_tungstenite::connect_async(req).await.unwrap().0
+    common::websocket(&format!("http://{addr}"), "/v1/events", token)
+        .await
+        .unwrap()
 }
 
 /// The `disk.converting` events that arrive on `ws` until `until` says the last has come, or

@@ -11,29 +11,23 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::{error, user};
+use common::{error, user, Socket};
 use futures::{SinkExt, StreamExt};
 use nubes_agent::agent::frame;
 use nubes_agent::protocol::{self, AgentMessage, Hello, Op, Outcome, ServerMessage};
 use nubes_agent::Resources;
 use serde_json::json;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 fn image() -> String {
     std::env::var("NUBES_TEST_IMAGE").unwrap_or_else(|_| "nubes-test/busybox:latest".into())
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// Dials the agent endpoint as the agent of `token`.
 async fn dial(url: &str, token: &str) -> Socket {
-    let ws = nubes_agent::agent::websocket_url(url, "/v1/agents/connect").unwrap();
-    let mut req = ws.into_client_request().unwrap();
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    tokio_tungstenite::connect_async(req).await.unwrap().0
+    common::websocket(url, "/v1/agents/connect", token)
+        .await
+        .unwrap()
 }
 
 fn hello(instances: Vec<nubes::Instance>) -> Message {
@@ -366,11 +360,9 @@ async fn an_agent_cannot_flood_a_stream_nor_a_socket_outlast_a_role() {
     );
 
     // An interactive exec lasts only as long as Bob may operate the instance.
-    let ws = nubes_agent::agent::websocket_url(&url, &format!("/v1/instances/{id}/exec")).unwrap();
-    let mut req = ws.into_client_request().unwrap();
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {bob}").parse().unwrap());
-    let (mut exec, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let mut exec = common::websocket(&url, &format!("/v1/instances/{id}/exec"), &bob)
+        .await
+        .unwrap();
     exec.send(Message::text(json!({"command": ["hold"]}).to_string()))
         .await
         .unwrap();

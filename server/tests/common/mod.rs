@@ -380,3 +380,21 @@ pub async fn register_over_tcp(addr: std::net::SocketAddr, email: &str, headers:
     stream.read_to_string(&mut response).await.unwrap();
     response
 }
+
+/// A WebSocket to the live server at `url` (`http://…`).
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the WebSocket at `path` with `token` as the bearer, or the HTTP status that refused it.
+pub async fn websocket(url: &str, path: &str, token: &str) -> Result<Socket, StatusCode> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let ws = nubes_agent::agent::websocket_url(url, path).unwrap();
+    let mut req = ws.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status()),
+        Err(e) => panic!("connecting to {path}: {e}"),
+    }
+}
