@@ -9,6 +9,10 @@ pub const STDIN: u8 = 0;
 pub const STDOUT: u8 = 1;
 pub const STDERR: u8 = 2;
 
+/// The largest frame a client may send on an exec or console WebSocket: the server refuses a
+/// larger one before buffering it, and clients send bulk input in pieces of at most this.
+pub const FRAME_MAX: usize = 64 << 10;
+
 /// The channel of an output stream.
 pub fn of(stream: LogStreamKind) -> u8 {
     match stream {

@@ -178,7 +178,8 @@ pub struct ResizeBody {
     pub memory: Option<u64>,
 }
 
-/// The first frame: what to run.
+/// The first frame: what to run. Like every client frame on the socket, at most
+/// [`FRAME_MAX`](crate::channel::FRAME_MAX) bytes: large input belongs in stdin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

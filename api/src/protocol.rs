@@ -2,9 +2,9 @@
 //! frames with a `type`; requests and their replies share an `id`. A message of a type the
 //! receiver does not know is answered with an `error` naming it, never dropped in silence.
 //!
-//! Version 2:
+//! Version 3:
 //! - agent → server: `hello` (first, once), `heartbeat`, `reply`, `output` (exec or log output
-//!   while it runs), `error`;
+//!   while it runs), `stdin_read` (its command took more of the input), `error`;
 //! - server → agent: `welcome` (answers hello), `request`, `stdin` (input for a running exec),
 //!   `cancel` (the caller went away: stop and send nothing more), `error`.
 //!
@@ -16,6 +16,11 @@
 //! big-endian), the [`channel`](crate::channel) (0 stdin, 1 stdout, 2 stderr, as on the exec
 //! WebSocket), then the data; an empty `stdin` piece closes stdin. Exec and logs answer in
 //! `output` pieces of at most [`CHUNK`] bytes as they are written, then one `reply`.
+//!
+//! Input is paced by its reader: the server has at most [`STDIN_WINDOW`] pieces of a request's
+//! input unread on the agent, and sends more as `stdin_read` says the command or console took
+//! them. A command that never reads its stdin so holds the caller back, not the agent's memory,
+//! and the agent's one reader never waits on a single command. (Version 2 had no window.)
 //!
 //! Requests carry the SDK's own request types (`InstanceSpec`, `StopOptions`, `ExecRequest`,
 //! `LogOptions`, `ResizeRequest`), so a field added to one reaches the agent without a change
@@ -29,11 +34,16 @@ use nubes_core::{
 };
 use serde::{Deserialize, Serialize};
 
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Exec output travels in pieces of at most this many bytes, so a large stream never holds up
 /// a heartbeat for long.
 pub const CHUNK: usize = 64 * 1024;
+
+/// How many `stdin` pieces of one request may be on their way to, or waiting on, the agent
+/// before it says it read some: 4 MiB per request at most, held by the agent. (The server
+/// bounds how many requests a user has open: exec slots and sockets.)
+pub const STDIN_WINDOW: usize = 64;
 
 /// What an agent says about itself when it connects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +85,12 @@ pub enum AgentMessage {
         id: u64,
         stream: LogStreamKind,
         data: Bytes,
+    },
+    /// The request's command or console took `pieces` more `stdin` pieces: the server may send
+    /// that many more (see [`STDIN_WINDOW`]).
+    StdinRead {
+        id: u64,
+        pieces: u32,
     },
     Error {
         id: Option<u64>,
@@ -345,6 +361,12 @@ mod tests {
             "{text}"
         );
         assert_eq!(decode::<ServerMessage>(&text).unwrap(), msg);
+        let read = AgentMessage::StdinRead { id: 9, pieces: 2 };
+        let Frame::Text(text) = encode(&read) else {
+            panic!("stdin_read is text")
+        };
+        assert_eq!(text, r#"{"type":"stdin_read","id":9,"pieces":2}"#);
+        assert_eq!(decode::<AgentMessage>(&text).unwrap(), read);
     }
 
     #[test]

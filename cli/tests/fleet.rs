@@ -385,6 +385,27 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
     }
     drop(input);
     assert_eq!(exit_code(&mut Killed(cat)), Some(0));
+    // Many times the agent protocol's stdin window: the agent reports what the command read,
+    // and the server sends the rest as it does.
+    let bulk = 3 * nubes_agent::protocol::STDIN_WINDOW * nubes_agent::protocol::CHUNK + 7;
+    let mut wc = cloudctl()
+        .args(["--provider", &format!("http://{addr}")])
+        .args(["instance", "exec", "-i", id, "--", "wc", "-c"])
+        .env("NUBES_TOKEN", &user)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = wc.stdin.take().unwrap();
+    let feeding = std::thread::spawn(move || input.write_all(&vec![b'x'; bulk]));
+    let counted = lines_of(wc.stdout.take().unwrap()).recv_timeout(Duration::from_secs(60));
+    assert_eq!(
+        counted.as_deref().map(str::trim),
+        Ok(bulk.to_string().as_str())
+    );
+    feeding.join().unwrap().unwrap();
+    assert_eq!(exit_code(&mut Killed(wc)), Some(0));
     let failing = cloudctl()
         .args(["--provider", &format!("http://{addr}")])
         .args([

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{validate, ByteStream, ComputeCapability, Error, Result};
 
+/// The most stdin a backend without streamed exec is given: it holds all of it at once.
+pub const EXEC_STDIN_WHOLE_MAX: usize = 16 << 20;
+
 /// What to create. `Default` leaves every optional knob unset; `name` and `image` are required.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -855,18 +858,28 @@ pub trait Compute: Debug + Send + Sync + 'static {
     /// `request.stdin` is written first, then `stdin`'s pieces as they arrive; the end of `stdin`
     /// closes the command's. Dropping the returned stream abandons the command.
     ///
-    /// Backends without `ComputeCapability::exec_stream` read all of `stdin` first and answer
-    /// with the whole output at the end.
+    /// Backends without `ComputeCapability::exec_stream` read all of `stdin` first, at most
+    /// [`EXEC_STDIN_WHOLE_MAX`] bytes, and answer with the whole output at the end.
     async fn exec_stream(
         &self,
         id: &str,
         mut request: ExecRequest,
         stdin: Option<ByteStream>,
     ) -> Result<ExecStream> {
-        if let Some(more) = stdin {
-            let more = crate::collect_bytes(more).await?;
+        if let Some(mut more) = stdin {
+            use futures::StreamExt;
             let mut all = request.stdin.take().map(Vec::from).unwrap_or_default();
-            all.extend_from_slice(&more);
+            while let Some(piece) = more.next().await {
+                let piece = piece?;
+                // Held whole, so bounded: a caller streaming without end must not fill memory.
+                if all.len() + piece.len() > EXEC_STDIN_WHOLE_MAX {
+                    return Err(Error::invalid_input(format!(
+                        "this backend takes a command's stdin whole, at most {} MiB",
+                        EXEC_STDIN_WHOLE_MAX >> 20
+                    )));
+                }
+                all.extend_from_slice(&piece);
+            }
             request.stdin = Some(all.into());
         }
         let out = self.exec(id, request).await?;

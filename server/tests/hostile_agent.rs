@@ -244,19 +244,57 @@ async fn a_hostile_agent_cannot_reach_tenants() {
     honest.abort();
 }
 
+/// What the scripted agent was told: the requests cancelled, and how many stdin pieces came.
+#[derive(Default)]
+struct Told {
+    cancelled: Vec<u64>,
+    stdin_pieces: usize,
+    execs: Vec<u64>,
+}
+
 /// Plays the agent an attacker runs for its own account's instances: creates them as asked,
 /// answers the command `flood` with one piece far over the protocol's size, and `hold` with a
-/// line of output and then nothing, forever. Keeps the ids it was told to cancel.
-fn scripted_agent(socket: Socket, cancelled: Arc<Mutex<Vec<u64>>>) -> tokio::task::JoinHandle<()> {
+/// line of output and then nothing, forever. It never reads stdin on its own; what the test
+/// puts on `say` it sends as it is.
+fn scripted_agent(
+    socket: Socket,
+    told: Arc<Mutex<Told>>,
+    mut say: tokio::sync::mpsc::UnboundedReceiver<AgentMessage>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let (mut sink, mut stream) = socket.split();
-        while let Some(Ok(msg)) = stream.next().await {
-            let Ok(m) = protocol::decode::<ServerMessage>(msg.to_text().unwrap_or_default()) else {
-                continue;
+        loop {
+            let msg = tokio::select! {
+                Some(said) = say.recv() => {
+                    if sink.send(frame(&said)).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                msg = stream.next() => match msg {
+                    Some(Ok(msg)) => msg,
+                    _ => return,
+                },
+            };
+            let m = match msg {
+                Message::Binary(b) => match protocol::decode_piece::<ServerMessage>(b) {
+                    Ok(m) => m,
+                    Err(_) => continue,
+                },
+                other => {
+                    match protocol::decode::<ServerMessage>(other.to_text().unwrap_or_default()) {
+                        Ok(m) => m,
+                        Err(_) => continue,
+                    }
+                }
             };
             let answers = match m {
                 ServerMessage::Cancel { id } => {
-                    cancelled.lock().unwrap().push(id);
+                    told.lock().unwrap().cancelled.push(id);
+                    vec![]
+                }
+                ServerMessage::Stdin { data: Some(_), .. } => {
+                    told.lock().unwrap().stdin_pieces += 1;
                     vec![]
                 }
                 ServerMessage::Request {
@@ -280,6 +318,7 @@ fn scripted_agent(socket: Socket, cancelled: Arc<Mutex<Vec<u64>>>) -> tokio::tas
                     id,
                     op: Op::Exec { request, .. },
                 } => {
+                    told.lock().unwrap().execs.push(id);
                     let data = match request.command[0].as_str() {
                         "flood" => vec![b'x'; 4 * protocol::CHUNK],
                         _ => b"alive\n".to_vec(),
@@ -301,8 +340,17 @@ fn scripted_agent(socket: Socket, cancelled: Arc<Mutex<Vec<u64>>>) -> tokio::tas
     })
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_agent_cannot_flood_a_stream_nor_a_socket_outlast_a_role() {
+/// A fleet server with the scripted agent online on it.
+struct Scripted {
+    url: String,
+    api: common::Api,
+    told: Arc<Mutex<Told>>,
+    say: tokio::sync::mpsc::UnboundedSender<AgentMessage>,
+    agent: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn scripted_fleet() -> Scripted {
     let dir = tempfile::tempdir().unwrap();
     let config = nubes_server::Config {
         database_url: format!("sqlite://{}", dir.path().join("nubes.db").display()),
@@ -319,8 +367,29 @@ async fn an_agent_cannot_flood_a_stream_nor_a_socket_outlast_a_role() {
         fleet.agents().iter().any(|a| a.online)
     })
     .await;
-    let cancelled = Arc::new(Mutex::new(Vec::new()));
-    let agent = scripted_agent(socket, cancelled.clone());
+    let told = Arc::new(Mutex::new(Told::default()));
+    let (say, said) = tokio::sync::mpsc::unbounded_channel();
+    let agent = scripted_agent(socket, told.clone(), said);
+    Scripted {
+        url,
+        api,
+        told,
+        say,
+        agent,
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_cannot_flood_a_stream_nor_a_socket_outlast_a_role() {
+    let Scripted {
+        url,
+        api,
+        told,
+        agent,
+        _dir,
+        ..
+    } = scripted_fleet().await;
 
     // Bob operates an instance of Alice's organization, placed on that agent.
     let alice = user(&api, "alice@example.com").await;
@@ -421,8 +490,146 @@ async fn an_agent_cannot_flood_a_stream_nor_a_socket_outlast_a_role() {
     // The three streams were cancelled on the agent: the flood, the demoted viewer's exec, and
     // the signed-out viewer's logs.
     wait_until("three cancels reach the agent", || {
-        cancelled.lock().unwrap().len() >= 3
+        told.lock().unwrap().cancelled.len() >= 3
     })
     .await;
+    agent.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn input_a_command_does_not_read_waits_with_its_caller() {
+    let Scripted {
+        url,
+        api,
+        told,
+        say,
+        agent,
+        _dir,
+        ..
+    } = scripted_fleet().await;
+    let alice = user(&api, "alice@example.com").await;
+    let (status, made) = api
+        .post(
+            "/v1/instances",
+            Some(&alice),
+            json!({"name": "box", "image": image()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let id = made["id"].as_str().unwrap().to_string();
+
+    // A frame over the limit closes the socket before the server buffers it.
+    let mut exec = common::websocket(&url, &format!("/v1/instances/{id}/exec"), &alice)
+        .await
+        .unwrap();
+    exec.send(Message::text(
+        json!({"command": ["hold"], "stdin_open": true}).to_string(),
+    ))
+    .await
+    .unwrap();
+    let _ = exec
+        .send(Message::Binary(
+            vec![0; nubes_api::channel::FRAME_MAX + 1].into(),
+        ))
+        .await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match exec.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => {}
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("an oversized frame ends the socket");
+    assert!(
+        matches!(closed, None | Some(1009)),
+        "closed with {closed:?}"
+    );
+
+    // The command the agent runs never reads its stdin, and the client writes 40 MiB of it: the
+    // agent is sent one window's worth and no more; the rest waits with the client.
+    let mut exec = common::websocket(&url, &format!("/v1/instances/{id}/exec"), &alice)
+        .await
+        .unwrap();
+    exec.send(Message::text(
+        json!({"command": ["hold"], "stdin_open": true}).to_string(),
+    ))
+    .await
+    .unwrap();
+    match tokio::time::timeout(Duration::from_secs(30), exec.next()).await {
+        Ok(Some(Ok(Message::Binary(b)))) => assert_eq!(&b[1..], b"alive\n"),
+        other => panic!("the held command's output: {other:?}"),
+    }
+    let request = *told.lock().unwrap().execs.last().unwrap();
+    let (mut input, _output) = exec.split();
+    let written = Arc::new(Mutex::new(0usize));
+    let writer = tokio::spawn({
+        let written = written.clone();
+        async move {
+            for _ in 0..640 {
+                let frame = vec![b'x'; nubes_api::channel::FRAME_MAX];
+                if input.send(Message::Binary(frame.into())).await.is_err() {
+                    return;
+                }
+                *written.lock().unwrap() += 1;
+            }
+        }
+    });
+    let pieces = || told.lock().unwrap().stdin_pieces;
+    wait_until("a window of input reaches the agent", || {
+        pieces() == protocol::STDIN_WINDOW
+    })
+    .await;
+    // The client is held back, not buffered for: what it managed to write stops growing.
+    let stalled = || {
+        let written = written.clone();
+        let before = *written.lock().unwrap();
+        async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            before == *written.lock().unwrap()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !stalled().await {
+        assert!(
+            Instant::now() < deadline,
+            "the client's writing never stalled"
+        );
+    }
+    assert!(!writer.is_finished(), "all of the client's input was taken");
+    assert_eq!(pieces(), protocol::STDIN_WINDOW, "no more than a window");
+
+    // Each piece the agent says it read makes room for one more.
+    say.send(AgentMessage::StdinRead {
+        id: request,
+        pieces: 10,
+    })
+    .unwrap();
+    wait_until("ten more pieces", || {
+        pieces() == protocol::STDIN_WINDOW + 10
+    })
+    .await;
+    // An agent claiming to have read more than it was sent gets a window back, not more; a
+    // report on a request that does not exist changes nothing.
+    say.send(AgentMessage::StdinRead {
+        id: request,
+        pieces: u32::MAX,
+    })
+    .unwrap();
+    say.send(AgentMessage::StdinRead {
+        id: request ^ 1,
+        pieces: 1000,
+    })
+    .unwrap();
+    wait_until("a window more", || {
+        pieces() == 2 * protocol::STDIN_WINDOW + 10
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(pieces(), 2 * protocol::STDIN_WINDOW + 10);
+
+    writer.abort();
     agent.abort();
 }

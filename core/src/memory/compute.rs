@@ -162,3 +162,40 @@ impl Compute for MemoryCompute {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compute::EXEC_STDIN_WHOLE_MAX;
+    use crate::ErrorKind;
+    use bytes::Bytes;
+
+    /// A backend without streamed exec holds stdin whole, so it takes no more than the bound:
+    /// a caller streaming without end gets an error, not the backend's memory.
+    #[tokio::test]
+    async fn stdin_held_whole_is_bounded() {
+        let compute = MemoryCompute::new();
+        let endless = futures::stream::repeat_with(|| Ok(Bytes::from(vec![0u8; 1 << 20])));
+        let e = match compute
+            .exec_stream("any", ExecRequest::new(["cat"]), Some(Box::pin(endless)))
+            .await
+        {
+            Err(e) => e,
+            Ok(_) => panic!("endless stdin was taken"),
+        };
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e
+            .message()
+            .contains(&format!("{} MiB", EXEC_STDIN_WHOLE_MAX >> 20)));
+        // Under the bound, the backend is asked (and says what it says).
+        let small = futures::stream::iter([Ok(Bytes::from_static(b"hi"))]);
+        let e = match compute
+            .exec_stream("any", ExecRequest::new(["cat"]), Some(Box::pin(small)))
+            .await
+        {
+            Err(e) => e,
+            Ok(_) => panic!("memory instances run nothing"),
+        };
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    }
+}

@@ -12,9 +12,6 @@ use crate::client::Client;
 use crate::exec_socket::connect;
 use crate::SCHEME;
 
-/// The most one frame carries, under the server's limit for a client's frame.
-const FRAME: usize = 32 << 10;
-
 pub async fn open(client: &Client, at: &str, input: ByteStream) -> Result<ByteStream> {
     let ws = connect(client, at, "console").await?;
     let (mut sink, incoming) = ws.split();
@@ -22,7 +19,7 @@ pub async fn open(client: &Client, at: &str, input: ByteStream) -> Result<ByteSt
         let mut input = input;
         while let Some(Ok(mut bytes)) = input.next().await {
             while !bytes.is_empty() {
-                let piece = bytes.split_to(bytes.len().min(FRAME));
+                let piece = bytes.split_to(bytes.len().min(nubes_api::channel::FRAME_MAX));
                 if sink.send(Message::Binary(piece)).await.is_err() {
                     return;
                 }

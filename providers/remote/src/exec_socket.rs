@@ -59,8 +59,6 @@ pub async fn open(
     request: ExecRequest,
     more: Option<ByteStream>,
 ) -> Result<ExecStream> {
-    let ws = connect(client, at, "exec").await?;
-    let (mut sink, incoming) = ws.split();
     let stdin_open = request.stdin.is_some() || more.is_some();
     // The first stdin goes in a binary frame too, so any bytes travel.
     let start = ExecStart {
@@ -72,6 +70,17 @@ pub async fn open(
         timeout_secs: request.timeout.map(whole_secs),
     };
     let start = serde_json::to_string(&start).expect("the start frame serializes");
+    if start.len() > channel::FRAME_MAX {
+        return Err(Error::invalid_input(format!(
+            "the command and its environment come to {} bytes, over the exec socket's {} KiB \
+             (send large input as stdin)",
+            start.len(),
+            channel::FRAME_MAX >> 10
+        ))
+        .with_provider(SCHEME));
+    }
+    let ws = connect(client, at, "exec").await?;
+    let (mut sink, incoming) = ws.split();
     sink.send(Message::text(start)).await.map_err(lost)?;
 
     // stdin goes out beside the reading, in binary frames (so any bytes travel), and an empty
@@ -79,14 +88,13 @@ pub async fn open(
     let first = request.stdin.clone();
     let writer = tokio::spawn(async move {
         if stdin_open {
-            if let Some(bytes) = first {
-                sink.send(Message::Binary(bytes)).await?;
-            }
-            if let Some(mut more) = more {
-                while let Some(Ok(bytes)) = more.next().await {
-                    if !bytes.is_empty() {
-                        sink.send(Message::Binary(bytes)).await?;
-                    }
+            let first = futures::stream::iter(first.map(Ok));
+            let mut input = first.chain(more.unwrap_or_else(|| futures::stream::empty().boxed()));
+            while let Some(Ok(mut bytes)) = input.next().await {
+                // The server takes no frame over FRAME_MAX; an empty one would close stdin.
+                while !bytes.is_empty() {
+                    let piece = bytes.split_to(bytes.len().min(channel::FRAME_MAX));
+                    sink.send(Message::Binary(piece)).await?;
                 }
             }
             sink.send(Message::Binary(Bytes::new())).await?;

@@ -14,8 +14,6 @@ use nubes_auth::Action;
 use super::AppState;
 use crate::tenancy::{Principal, Ref};
 
-/// The largest frame a client may send: keystrokes and pointer moves, never bulk.
-pub const MAX_FRAME: usize = 64 << 10;
 /// How many frames of input may wait for the console before the client is made to wait.
 const INPUT_BACKLOG: usize = 16;
 /// A close frame's reason holds at most 123 bytes.

@@ -33,6 +33,9 @@ async fn events(
     Upgrade(upgrade): Upgrade,
 ) -> ApiResult<Response> {
     let pass = s.sockets.enter(&p.user_id)?;
+    // The client only closes: anything it sends is ignored, and none of it is read whole past
+    // a small frame (the default would buffer 64 MiB before ignoring it).
+    let upgrade = upgrade.max_message_size(4 << 10).max_frame_size(4 << 10);
     Ok(upgrade.on_upgrade(move |socket| async move {
         stream(s, p, socket).await;
         drop(pass);

@@ -18,6 +18,20 @@ use super::AppState;
 use crate::tenancy::{Principal, Ref};
 pub use nubes_api::instances::{ExecEnd, ExecStart};
 
+/// The upgrade of an exec or console socket, refusing a client frame over
+/// [`channel::FRAME_MAX`] (with 1009) before it is read: the default reads up to 16 MiB whole,
+/// and each of the frames waiting below could be that large.
+pub fn bounded(
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+) -> axum::extract::ws::WebSocketUpgrade {
+    upgrade
+        .max_message_size(channel::FRAME_MAX)
+        .max_frame_size(channel::FRAME_MAX)
+}
+
+/// How often a quiet exec's client is pinged.
+const PING: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// How many stdin frames may wait for the command to read them before the client is made to
 /// wait (TCP pushes back), so a fast writer cannot fill the server's memory.
 const STDIN_BACKLOG: usize = 16;
@@ -68,25 +82,37 @@ pub async fn serve(s: AppState, p: Principal, id: String, socket: WebSocket) {
         }
     };
     let pump_out = async {
-        while let Some(event) = events.next().await {
-            let (channel, data) = match event {
-                Ok(ExecEvent::Output(chunk)) => (channel::of(chunk.stream), chunk.data),
-                Ok(ExecEvent::Exit { exit_code }) => return Ok(exit_code),
-                Err(e) => return Err(e),
+        // While stdin waits for the command, the client's close goes unread: a ping now and
+        // then finds a client that is gone, where a quiet command would never write to it.
+        let mut ping = tokio::time::interval(PING);
+        ping.reset();
+        loop {
+            let frame = tokio::select! {
+                event = events.next() => {
+                    let (channel, data) = match event {
+                        Some(Ok(ExecEvent::Output(chunk))) => (channel::of(chunk.stream), chunk.data),
+                        Some(Ok(ExecEvent::Exit { exit_code })) => return Ok(exit_code),
+                        Some(Err(e)) => return Err(e),
+                        None => {
+                            return Err(Error::unexpected(
+                                "the command's output ended without an exit code",
+                            ))
+                        }
+                    };
+                    let mut frame = Vec::with_capacity(data.len() + 1);
+                    frame.push(channel);
+                    frame.extend_from_slice(&data);
+                    Message::Binary(frame.into())
+                }
+                _ = ping.tick() => Message::Ping(nubes::Bytes::new()),
             };
-            let mut frame = Vec::with_capacity(data.len() + 1);
-            frame.push(channel);
-            frame.extend_from_slice(&data);
-            if sink.send(Message::Binary(frame.into())).await.is_err() {
+            if sink.send(frame).await.is_err() {
                 return Err(Error::new(
                     nubes::ErrorKind::Unavailable,
                     "the client went away",
                 ));
             }
         }
-        Err(Error::unexpected(
-            "the command's output ended without an exit code",
-        ))
     };
     tokio::select! {
         // The client closed: dropping the command's stream ends it.

@@ -208,7 +208,8 @@ async fn exec(
         The server sends output in binary frames whose first byte is the stream (1 stdout, \
         2 stderr), then one text frame, `{\"exit_code\": N}` or an error body, and closes. \
         Closing the socket ends the command; so does the caller losing the right to run it \
-        (signed out, token revoked, role lowered, checked every few seconds), with an error body.",
+        (signed out, token revoked, role lowered, checked every few seconds), with an error body. \
+        A client frame may hold at most 64 KiB; stdin is taken as fast as the command reads it.",
     params(("instance" = String, Path, description = "The instance's id, or its name"), OrgQuery),
     responses((status = 101, description = "Switching to the exec's stream"), super::error::Errors)
 )]
@@ -222,10 +223,12 @@ async fn exec_stream(
     // The socket outlives this request: it names the instance by the id found here.
     let id = s.instances.may(&p, q.named(&id), Action::Operate).await?;
     let pass = s.sockets.enter(&p.user_id)?;
-    Ok(upgrade.on_upgrade(move |socket| async move {
-        super::exec_socket::serve(s, p, id, socket).await;
-        drop(pass);
-    }))
+    Ok(
+        super::exec_socket::bounded(upgrade).on_upgrade(move |socket| async move {
+            super::exec_socket::serve(s, p, id, socket).await;
+            drop(pass);
+        }),
+    )
 }
 
 #[utoipa::path(
@@ -254,14 +257,12 @@ async fn console(
 ) -> ApiResult<Response> {
     let pass = s.sockets.enter(&p.user_id)?;
     let attached = super::console_socket::attach(&s, &p, q.named(&id), q.kind).await?;
-    Ok(upgrade
-        .max_message_size(super::console_socket::MAX_FRAME)
-        // Else a frame is read whole, to 16 MiB, before its message is found too large.
-        .max_frame_size(super::console_socket::MAX_FRAME)
-        .on_upgrade(move |socket| async move {
+    Ok(
+        super::exec_socket::bounded(upgrade).on_upgrade(move |socket| async move {
             super::console_socket::serve(s, p, socket, attached).await;
             drop(pass);
-        }))
+        }),
+    )
 }
 
 #[utoipa::path(

@@ -4,6 +4,16 @@ import { socket } from "../api";
 import { reattach } from "../reattach";
 import type { ExecEnd } from "../types";
 
+/** The largest frame the server takes from a client on an exec or console socket. */
+const FRAME_MAX = 64 * 1024;
+
+/** Sends `text` in frames the server takes (a large paste is more than one). */
+function sendText(ws: WebSocket | null, text: string) {
+  if (ws?.readyState !== WebSocket.OPEN) return;
+  const bytes = new TextEncoder().encode(text);
+  for (let at = 0; at < bytes.length; at += FRAME_MAX) ws.send(bytes.subarray(at, at + FRAME_MAX));
+}
+
 function terminal(into: HTMLElement): Terminal {
   const term = new Terminal({
     convertEol: true,
@@ -28,8 +38,7 @@ export function Console({ instance, command = ["sh"] }: { instance: string; comm
     let ws: WebSocket | null = null;
     let line = "";
     let closed = false;
-    const encoder = new TextEncoder();
-    const send = (text: string) => ws?.readyState === WebSocket.OPEN && ws.send(encoder.encode(text));
+    const send = (text: string) => sendText(ws, text);
 
     term.onData((data) => {
       // The terminal's own replies to queries in the output (ESC [ ...) are not typing.
@@ -106,10 +115,7 @@ export function SerialConsole({ instance, onLost }: { instance: string; onLost: 
     const term = terminal(box.current!);
     let ws: WebSocket | null = null;
     let closed = false;
-    const encoder = new TextEncoder();
-    term.onData((data) => {
-      if (ws?.readyState === WebSocket.OPEN) ws.send(encoder.encode(data));
-    });
+    term.onData((data) => sendText(ws, data));
     let retry: ReturnType<typeof setTimeout> | undefined;
     // `again` counts attaches since the last that opened: one after the credential lapsed, and
     // more while the old session's seat is still being given back.

@@ -19,18 +19,38 @@ struct Running {
     task: tokio::task::AbortHandle,
     /// Exec, logs or a console: work for a caller, pointless once the connection is gone.
     streams: bool,
-    /// Where more stdin goes, while the exec's stdin or the console is open.
-    stdin: Option<Input>,
+    /// Where more input goes, while the exec's stdin or the console is open.
+    stdin: Option<mpsc::Sender<Bytes>>,
+    control: mpsc::Sender<AgentMessage>,
 }
 
-/// How many pieces of a console's input may wait for the console to take them. Past that,
-/// input is dropped, as a serial line drops what overruns it: the agent's reading of the
-/// server must never wait on one guest.
-const CONSOLE_BACKLOG: usize = 256;
+/// A request's input as its command takes it. Once the command will take no more (it closed
+/// its stdin, or its provider stopped writing it), the whole window is reported read, and each
+/// piece that still comes is dropped and reported: the server's feeder then drains the rest
+/// into nothing, as a closed pipe's writer is not kept waiting.
+struct Taken {
+    rx: mpsc::Receiver<Bytes>,
+    control: mpsc::Sender<AgentMessage>,
+    id: u64,
+}
 
-enum Input {
-    Exec(mpsc::UnboundedSender<Bytes>),
-    Console(mpsc::Sender<Bytes>),
+impl Drop for Taken {
+    fn drop(&mut self) {
+        report(&self.control, self.id, protocol::STDIN_WINDOW);
+    }
+}
+
+/// Tells the server that request `id` took `pieces` more of its input, without waiting here:
+/// at most a window of these is ever on its way, as the server sends no more pieces than that.
+fn report(control: &mpsc::Sender<AgentMessage>, id: u64, pieces: usize) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let control = control.clone();
+    let pieces = u32::try_from(pieces).unwrap_or(u32::MAX);
+    runtime.spawn(async move {
+        let _ = control.send(AgentMessage::StdinRead { id, pieces }).await;
+    });
 }
 
 /// The two ways into the socket: replies before bulk output.
@@ -46,30 +66,42 @@ impl InFlight {
     }
 
     pub fn start(&self, compute: Arc<dyn Compute>, tag: String, id: u64, op: Op, out: Outbox) {
-        let (stdin_tx, stdin_rx) = match &op {
+        let takes_input = matches!(
+            op,
             Op::Exec {
                 stdin_follows: true,
                 ..
-            } => {
-                let (tx, rx) = mpsc::unbounded_channel();
-                let rx = futures::stream::unfold(rx, |mut rx| async move {
-                    rx.recv().await.map(|b| (Ok(b), rx))
-                });
-                (Some(Input::Exec(tx)), Some(rx.boxed()))
-            }
-            Op::Console { .. } => {
-                let (tx, rx) = mpsc::channel(CONSOLE_BACKLOG);
-                let rx = futures::stream::unfold(rx, |mut rx| async move {
-                    rx.recv().await.map(|b| (Ok(b), rx))
-                });
-                (Some(Input::Console(tx)), Some(rx.boxed()))
-            }
-            _ => (None, None),
+            } | Op::Console { .. }
+        );
+        let (stdin_tx, stdin_rx) = if takes_input {
+            // The server sends no more than a window of pieces unread, so this never fills
+            // unless the server breaks the protocol; each piece taken is reported, for another.
+            let (tx, rx) = mpsc::channel(protocol::STDIN_WINDOW);
+            let taken = Taken {
+                rx,
+                control: out.control.clone(),
+                id,
+            };
+            let rx = futures::stream::unfold(taken, |mut taken| async move {
+                let piece = taken.rx.recv().await?;
+                let _ = taken
+                    .control
+                    .send(AgentMessage::StdinRead {
+                        id: taken.id,
+                        pieces: 1,
+                    })
+                    .await;
+                Some((Ok(piece), taken))
+            });
+            (Some(tx), Some(rx.boxed()))
+        } else {
+            (None, None)
         };
         // Streaming answers put their reply behind their output on the same queue, so it never
         // overtakes the last piece.
         let streams = matches!(op, Op::Exec { .. } | Op::Logs { .. } | Op::Console { .. });
         let this = self.clone();
+        let control = out.control.clone();
         // Held across the spawn, so a request that finishes at once removes its entry after
         // it was made, not before.
         let mut running = self.lock();
@@ -92,6 +124,7 @@ impl InFlight {
                 task: task.abort_handle(),
                 streams,
                 stdin: stdin_tx,
+                control,
             },
         );
     }
@@ -108,15 +141,19 @@ impl InFlight {
                 let tx = r.stdin.as_ref().ok_or_else(|| {
                     Error::invalid_input(format!("request {id} takes no more stdin"))
                 })?;
-                match tx {
+                match tx.try_send(bytes) {
+                    Ok(()) => {}
                     // A command that has stopped reading loses its input, as with a closed pipe.
-                    Input::Exec(tx) => {
-                        let _ = tx.send(bytes);
-                    }
-                    Input::Console(tx) => {
-                        if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(bytes) {
-                            tracing::warn!(request = id, "console input overran; dropped");
-                        }
+                    Err(mpsc::error::TrySendError::Closed(_)) => report(&r.control, id, 1),
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        return Err(Error::new(
+                            ErrorKind::RateLimited,
+                            format!(
+                                "request {id} was sent more than {} pieces of input it has not \
+                                 read; the rest was dropped",
+                                protocol::STDIN_WINDOW
+                            ),
+                        ));
                     }
                 }
             }

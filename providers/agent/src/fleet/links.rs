@@ -291,6 +291,9 @@ impl Fleet {
                     .wire
                     .output(agent_id, id, LogChunk { stream, data });
             }
+            AgentMessage::StdinRead { id, pieces } => {
+                self.inner.wire.stdin_read(agent_id, id, pieces);
+            }
             AgentMessage::Error { id, message, .. } => {
                 tracing::warn!(agent = %agent_id, ?id, %message, "agent reported an error");
             }

@@ -4,6 +4,8 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use tokio::sync::Semaphore;
+
 use super::*;
 
 /// How many pieces a streamed request may have waiting for its caller. One that falls this far
@@ -20,13 +22,18 @@ impl Wire {
         stdin: Option<ByteStream>,
     ) -> Result<Live> {
         let (tx, rx) = mpsc::channel(BACKLOG);
-        let id = self.send(agent, op, Reply::Live(tx)).await?;
-        let feeder = match stdin {
-            Some(input) => {
+        let window = stdin
+            .is_some()
+            .then(|| Arc::new(Semaphore::new(protocol::STDIN_WINDOW)));
+        let id = self
+            .send(agent, op, Reply::Live(tx), window.clone())
+            .await?;
+        let feeder = match stdin.zip(window) {
+            Some((input, window)) => {
                 let link = self.link(agent).inspect_err(|_| {
                     self.withdraw(id);
                 })?;
-                Some(tokio::spawn(feed(link, id, input)).abort_handle())
+                Some(tokio::spawn(feed(link, id, input, window)).abort_handle())
             }
             None => None,
         };
@@ -46,6 +53,7 @@ impl Wire {
         let Some(Pending {
             reply: Reply::Live(tx),
             agent: to,
+            ..
         }) = pending.get(&id)
         else {
             return;
@@ -89,10 +97,38 @@ impl Wire {
         drop(pending);
         self.cancel(agent, id);
     }
+
+    /// The agent's word that request `id` took `pieces` more of its input: room for as many.
+    pub(in crate::fleet) fn stdin_read(&self, agent: &str, id: u64, pieces: u32) {
+        let pending = lock(&self.pending);
+        match pending.get(&id) {
+            Some(p) if p.agent == agent => {
+                if let Some(window) = &p.window {
+                    // An agent claiming more than it was sent gets no more than a whole window:
+                    // the count stays bounded, and the link it fills is bounded anyway.
+                    let room = protocol::STDIN_WINDOW.saturating_sub(window.available_permits());
+                    window.add_permits((pieces as usize).min(room));
+                }
+            }
+            Some(_) => {
+                drop(pending);
+                tracing::warn!(%agent, request = id, "an agent reported reading input of a request it was not sent");
+                self.send_error(agent, Some(id), "no such request");
+            }
+            // The request ended: its last report can come after its reply.
+            None => {}
+        }
+    }
 }
 
-/// Sends the caller's stdin to the agent piece by piece, then closes it.
-async fn feed(link: mpsc::Sender<ServerMessage>, id: u64, mut input: ByteStream) {
+/// Sends the caller's stdin to the agent piece by piece, each when the window has room for it,
+/// then closes it.
+async fn feed(
+    link: mpsc::Sender<ServerMessage>,
+    id: u64,
+    mut input: ByteStream,
+    window: Arc<Semaphore>,
+) {
     while let Some(piece) = input.next().await {
         let bytes = match piece {
             Ok(b) => b,
@@ -104,6 +140,15 @@ async fn feed(link: mpsc::Sender<ServerMessage>, id: u64, mut input: ByteStream)
         let mut rest = bytes;
         while !rest.is_empty() {
             let data = rest.split_to(rest.len().min(protocol::CHUNK));
+            // Waiting here holds the caller's input back, down to its socket; a connection
+            // that closes meanwhile will never report room.
+            tokio::select! {
+                room = window.acquire() => match room {
+                    Ok(room) => room.forget(),
+                    Err(_) => return,
+                },
+                _ = link.closed() => return,
+            }
             let msg = ServerMessage::Stdin {
                 id,
                 data: Some(data),

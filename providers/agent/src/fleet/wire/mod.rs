@@ -2,6 +2,8 @@
 //! flight, and where their answers go. It knows nothing of placement; what comes back is routed
 //! to the request that asked, and only from the agent the request went to.
 
+use tokio::sync::Semaphore;
+
 use super::*;
 
 mod live;
@@ -14,6 +16,8 @@ pub(super) struct Link {
 pub(super) struct Pending {
     pub agent: String,
     pub reply: Reply,
+    /// Room for more stdin pieces, when the request takes input (see `live`).
+    pub window: Option<Arc<Semaphore>>,
 }
 
 pub(super) enum Reply {
@@ -67,10 +71,16 @@ impl Wire {
         }
     }
 
-    /// A new connection of `agent`, replacing an older one; returns its number.
+    /// A new connection of `agent`, replacing an older one; returns its number. What was sent
+    /// over the older one fails: its answers would come over that connection, which the agent
+    /// has left (it ends the streams of a connection that closes).
     pub fn attach(&self, agent: &str, tx: mpsc::Sender<ServerMessage>) -> u64 {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        lock(&self.links).insert(agent.to_string(), Link { tx, conn });
+        let mut links = lock(&self.links);
+        // Under the links lock, so no request sent over the new connection is among them.
+        if links.insert(agent.to_string(), Link { tx, conn }).is_some() {
+            self.fail_pending(agent, "reconnected");
+        }
         conn
     }
 
@@ -82,6 +92,11 @@ impl Wire {
     /// Drops `agent`'s connection; requests in flight to it fail, as they will get no answer.
     pub fn detach(&self, agent: &str) {
         lock(&self.links).remove(agent);
+        self.fail_pending(agent, "went away");
+    }
+
+    /// Fails the requests in flight to `agent`, which `went` (away, or reconnected).
+    fn fail_pending(&self, agent: &str, went: &str) {
         let mut pending = lock(&self.pending);
         let ids: Vec<u64> = pending
             .iter()
@@ -90,8 +105,7 @@ impl Wire {
             .collect();
         for id in ids {
             if let Some(p) = pending.remove(&id) {
-                p.reply
-                    .fail(unavailable(format!("agent {agent} went away")));
+                p.reply.fail(unavailable(format!("agent {agent} {went}")));
             }
         }
     }
@@ -107,7 +121,7 @@ impl Wire {
     /// Sends `op` to `agent` and waits for its outcome.
     pub async fn call(&self, agent: &str, op: Op) -> Result<Outcome> {
         let (done, wait) = oneshot::channel();
-        let id = self.send(agent, op, Reply::Once(done)).await?;
+        let id = self.send(agent, op, Reply::Once(done), None).await?;
         // A caller that gives up (its client went away) leaves nothing behind.
         let _forget = Withdraw { wire: self, id };
         match tokio::time::timeout(self.request_timeout, wait).await {
@@ -121,7 +135,13 @@ impl Wire {
     }
 
     /// Sends `op` to `agent`, its answer to go to `reply`; returns the request's id.
-    pub async fn send(&self, agent: &str, op: Op, reply: Reply) -> Result<u64> {
+    pub async fn send(
+        &self,
+        agent: &str,
+        op: Op,
+        reply: Reply,
+        window: Option<Arc<Semaphore>>,
+    ) -> Result<u64> {
         let tx = self.link(agent)?;
         // Random, so that no agent can guess the ids of requests sent to others.
         let id = {
@@ -135,6 +155,7 @@ impl Wire {
                 Pending {
                     agent: agent.to_string(),
                     reply,
+                    window,
                 },
             );
             id
