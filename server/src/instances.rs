@@ -584,8 +584,8 @@ impl Instances {
     }
 
     /// The instance's id, if the caller may `action` it: asked before a connection is given
-    /// over to an exec, a console or followed logs, so a refusal is an HTTP answer, and the id,
-    /// which no rename changes, is what the connection asks again while it lasts.
+    /// over to an exec, so a refusal is an HTTP answer, and the id, which no rename changes, is
+    /// what the connection asks again while it lasts.
     pub async fn may(&self, p: &Principal, r: Ref<'_>, action: Action) -> Result<String> {
         self.compute()?;
         self.authorized(p, r, action).await.map(|row| row.id)
@@ -614,23 +614,35 @@ impl Instances {
     }
 
     /// Attaches to one of the instance's consoles, its screen or its serial port: as much as an
-    /// exec, since what is typed there can do anything inside it.
+    /// exec, since what is typed there can do anything inside it. With the instance's id, which
+    /// no rename changes, for the connection to ask [`may`](Self::may) again while it lasts.
     pub async fn console(
         &self,
         p: &Principal,
         r: Ref<'_>,
         kind: nubes::ConsoleKind,
         input: ByteStream,
-    ) -> Result<ByteStream> {
+    ) -> Result<(String, ByteStream)> {
         let row = self.authorized(p, r, Action::Operate).await?;
-        self.compute()?.console(&row.backend_id, kind, input).await
+        let output = self
+            .compute()?
+            .console(&row.backend_id, kind, input)
+            .await?;
+        Ok((row.id, output))
     }
 
     /// The instance's output (stdout and stderr interleaved): at most `tail` lines of what is
-    /// there, then, with `follow`, what it writes until it stops.
-    pub async fn logs(&self, p: &Principal, r: Ref<'_>, options: LogOptions) -> Result<LogStream> {
+    /// there, then, with `follow`, what it writes until it stops. With the instance's id, as
+    /// for a console.
+    pub async fn logs(
+        &self,
+        p: &Principal,
+        r: Ref<'_>,
+        options: LogOptions,
+    ) -> Result<(String, LogStream)> {
         let row = self.authorized(p, r, Action::Read).await?;
-        self.compute()?.logs(&row.backend_id, options).await
+        let logs = self.compute()?.logs(&row.backend_id, options).await?;
+        Ok((row.id, logs))
     }
 
     /// Changes cpus and memory; live where the backend can.

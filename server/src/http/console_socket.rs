@@ -34,12 +34,8 @@ pub async fn attach(
     r: Ref<'_>,
     kind: ConsoleKind,
 ) -> Result<Attached> {
-    let id = s.instances.may(p, r, Action::Operate).await?;
     let (input, rx) = mpsc::channel(INPUT_BACKLOG);
-    let output = s
-        .instances
-        .console(p, Ref::id(&id), kind, rx.boxed())
-        .await?;
+    let (id, output) = s.instances.console(p, r, kind, rx.boxed()).await?;
     Ok(Attached { id, input, output })
 }
 

@@ -282,13 +282,9 @@ async fn logs(
 ) -> ApiResult<Response> {
     let mut options = LogOptions::default().follow(q.follow);
     options.tail = q.tail;
+    let (id, mut logs) = s.instances.logs(&p, q.named(&id), options).await?;
     // Followed, the stream lasts only as long as the caller may read the instance.
-    let until = match q.follow {
-        true => Some(s.instances.may(&p, q.named(&id), Action::Read).await?),
-        false => None,
-    };
-    let mut logs = s.instances.logs(&p, q.named(&id), options).await?;
-    if let Some(id) = until {
+    if q.follow {
         let (s, p) = (s.clone(), p.clone());
         let ends = async move { super::access_ends(&s, &p, &id, Action::Read).await };
         logs = logs.take_until(ends).boxed();
