@@ -41,9 +41,9 @@ pub const VERSION: u32 = 3;
 pub const CHUNK: usize = 64 * 1024;
 
 /// How many `stdin` pieces of one request may be on their way to, or waiting on, the agent
-/// before it says it read some: 4 MiB per request at most, held by the agent. (The server
-/// bounds how many requests a user has open: exec slots and sockets.)
-pub const STDIN_WINDOW: usize = 64;
+/// before it says it read some: 1 MiB per request at most, held by the agent (which bounds how
+/// many requests take input at once).
+pub const STDIN_WINDOW: usize = 16;
 
 /// What an agent says about itself when it connects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

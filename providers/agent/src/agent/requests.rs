@@ -24,6 +24,11 @@ struct Running {
     control: mpsc::Sender<AgentMessage>,
 }
 
+/// How many requests may take input at once on one agent: each holds up to a window of it
+/// (see [`protocol::STDIN_WINDOW`]), so this bounds all the input an agent holds, whoever sends
+/// it. Past it, a new one is refused as rate-limited.
+pub(super) const MAX_INPUTS: usize = 256;
+
 /// A request's input as its command takes it. Once the command will take no more (it closed
 /// its stdin, or its provider stopped writing it), the whole window is reported read, and each
 /// piece that still comes is dropped and reported: the server's feeder then drains the rest
@@ -73,6 +78,23 @@ impl InFlight {
                 ..
             } | Op::Console { .. }
         );
+        // Counted and later inserted without the lock in between: requests start one at a time,
+        // from the connection's one reader.
+        if takes_input && self.open_inputs() >= MAX_INPUTS {
+            let e = Error::new(
+                ErrorKind::RateLimited,
+                format!(
+                    "this agent has {MAX_INPUTS} commands and consoles taking input; try again \
+                     later"
+                ),
+            );
+            let control = out.control.clone();
+            tokio::spawn(async move {
+                let outcome = Outcome::failed(&e);
+                let _ = control.send(AgentMessage::Reply { id, outcome }).await;
+            });
+            return;
+        }
         let (stdin_tx, stdin_rx) = if takes_input {
             // The server sends no more than a window of pieces unread, so this never fills
             // unless the server breaks the protocol; each piece taken is reported, for another.
@@ -127,6 +149,11 @@ impl InFlight {
                 control,
             },
         );
+    }
+
+    /// How many requests still take input.
+    fn open_inputs(&self) -> usize {
+        self.lock().values().filter(|r| r.stdin.is_some()).count()
     }
 
     /// More stdin for a running exec; `None` closes it.
@@ -264,4 +291,65 @@ async fn handle(
         },
         Op::Resize { name, request } => instance(compute.resize(&name, request).await?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nubes_core::memory::MemoryCompute;
+    use nubes_core::ExecRequest;
+
+    fn exec(name: &str) -> Op {
+        Op::Exec {
+            name: name.into(),
+            request: ExecRequest::new(["cat"]),
+            stdin_follows: true,
+        }
+    }
+
+    /// However many callers there are, an agent holds input for at most `MAX_INPUTS` requests:
+    /// one more is refused as rate-limited, and a request whose input closes makes room.
+    #[tokio::test]
+    async fn requests_taking_input_are_bounded_per_agent() {
+        let compute: Arc<dyn Compute> = Arc::new(MemoryCompute::new());
+        // The memory backend reads all stdin before it looks for the instance: each stays open.
+        let name = "box";
+        let (control, mut replies) = mpsc::channel(MAX_INPUTS * 2);
+        let (bulk, _output) = mpsc::channel(MAX_INPUTS * 2);
+        let out = Outbox { control, bulk };
+        let in_flight = InFlight::default();
+        for id in 0..MAX_INPUTS as u64 {
+            in_flight.start(compute.clone(), "t".into(), id, exec(name), out.clone());
+        }
+        assert_eq!(in_flight.open_inputs(), MAX_INPUTS);
+        let over = MAX_INPUTS as u64;
+        in_flight.start(compute.clone(), "t".into(), over, exec(name), out.clone());
+        let refused = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                match replies.recv().await.unwrap() {
+                    AgentMessage::Reply { id, outcome } => break (id, outcome),
+                    _ => continue,
+                }
+            }
+        })
+        .await
+        .expect("one request over the bound is answered at once");
+        let (id, Outcome::Failed { kind, message }) = refused else {
+            panic!("not refused: {refused:?}")
+        };
+        assert_eq!((id, kind.as_str()), (over, "rate_limited"), "{message}");
+        assert_eq!(in_flight.open_inputs(), MAX_INPUTS);
+
+        // Closing one's input lets it run (and end); then there is room again.
+        in_flight.stdin(0, None).unwrap();
+        assert_eq!(in_flight.open_inputs(), MAX_INPUTS - 1);
+        in_flight.start(
+            compute.clone(),
+            "t".into(),
+            over + 1,
+            exec(name),
+            out.clone(),
+        );
+        assert_eq!(in_flight.open_inputs(), MAX_INPUTS);
+    }
 }
