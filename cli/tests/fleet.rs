@@ -176,6 +176,21 @@ fn instance_ids_on(addr: &str, admin: &str, agent: &str) -> Vec<String> {
 }
 
 /// The lines `from` yields, read on a thread so a test can wait for them with a timeout.
+/// `cloudctl instance exec -i` of `command` in instance `id` through the server at `addr`, its
+/// stdin, stdout and stderr piped.
+fn interactive(addr: &str, token: &str, id: &str, command: &[&str]) -> Child {
+    cloudctl()
+        .args(["--provider", &format!("http://{addr}")])
+        .args(["instance", "exec", "-i", id, "--"])
+        .args(command)
+        .env("NUBES_TOKEN", token)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn lines_of(from: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -366,15 +381,7 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
 
     // Interactively with cloudctl: each line comes back through the server and the agent while
     // stdin is still open, and the command's exit code is cloudctl's.
-    let mut cat = cloudctl()
-        .args(["--provider", &format!("http://{addr}")])
-        .args(["instance", "exec", "-i", id, "--", "cat"])
-        .env("NUBES_TOKEN", &user)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut cat = interactive(&addr, &user, id, &["cat"]);
     let mut input = cat.stdin.take().unwrap();
     let lines = lines_of(cat.stdout.take().unwrap());
     for line in ["one", "two"] {
@@ -388,15 +395,7 @@ fn agents_take_placements_queue_by_priority_and_exec_through_the_server() {
     // Many times the agent protocol's stdin window: the agent reports what the command read,
     // and the server sends the rest as it does.
     let bulk = 3 * nubes_agent::protocol::STDIN_WINDOW * nubes_agent::protocol::CHUNK + 7;
-    let mut wc = cloudctl()
-        .args(["--provider", &format!("http://{addr}")])
-        .args(["instance", "exec", "-i", id, "--", "wc", "-c"])
-        .env("NUBES_TOKEN", &user)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut wc = interactive(&addr, &user, id, &["wc", "-c"]);
     let mut input = wc.stdin.take().unwrap();
     let feeding = std::thread::spawn(move || input.write_all(&vec![b'x'; bulk]));
     let counted = lines_of(wc.stdout.take().unwrap()).recv_timeout(Duration::from_secs(60));

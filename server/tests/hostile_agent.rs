@@ -244,6 +244,16 @@ async fn a_hostile_agent_cannot_reach_tenants() {
     honest.abort();
 }
 
+/// Opens an interactive exec of `command` in instance `id`, its stdin open when `stdin_open`.
+async fn exec_socket(url: &str, id: &str, token: &str, command: &str, stdin_open: bool) -> Socket {
+    let mut exec = common::websocket(url, &format!("/v1/instances/{id}/exec"), token)
+        .await
+        .unwrap();
+    let start = json!({"command": [command], "stdin_open": stdin_open});
+    exec.send(Message::text(start.to_string())).await.unwrap();
+    exec
+}
+
 /// What the scripted agent was told: the requests cancelled, and how many stdin pieces came.
 #[derive(Default)]
 struct Told {
@@ -429,12 +439,7 @@ async fn an_agent_cannot_flood_a_stream_nor_a_socket_outlast_a_role() {
     );
 
     // An interactive exec lasts only as long as Bob may operate the instance.
-    let mut exec = common::websocket(&url, &format!("/v1/instances/{id}/exec"), &bob)
-        .await
-        .unwrap();
-    exec.send(Message::text(json!({"command": ["hold"]}).to_string()))
-        .await
-        .unwrap();
+    let mut exec = exec_socket(&url, &id, &bob, "hold", false).await;
     match tokio::time::timeout(Duration::from_secs(30), exec.next()).await {
         Ok(Some(Ok(Message::Binary(b)))) => assert_eq!(&b[1..], b"alive\n"),
         other => panic!("the held command's output: {other:?}"),
@@ -519,14 +524,7 @@ async fn input_a_command_does_not_read_waits_with_its_caller() {
     let id = made["id"].as_str().unwrap().to_string();
 
     // A frame over the limit closes the socket before the server buffers it.
-    let mut exec = common::websocket(&url, &format!("/v1/instances/{id}/exec"), &alice)
-        .await
-        .unwrap();
-    exec.send(Message::text(
-        json!({"command": ["hold"], "stdin_open": true}).to_string(),
-    ))
-    .await
-    .unwrap();
+    let mut exec = exec_socket(&url, &id, &alice, "hold", true).await;
     let _ = exec
         .send(Message::Binary(
             vec![0; nubes_api::channel::FRAME_MAX + 1].into(),
@@ -550,14 +548,7 @@ async fn input_a_command_does_not_read_waits_with_its_caller() {
 
     // The command the agent runs never reads its stdin, and the client writes 40 MiB of it: the
     // agent is sent one window's worth and no more; the rest waits with the client.
-    let mut exec = common::websocket(&url, &format!("/v1/instances/{id}/exec"), &alice)
-        .await
-        .unwrap();
-    exec.send(Message::text(
-        json!({"command": ["hold"], "stdin_open": true}).to_string(),
-    ))
-    .await
-    .unwrap();
+    let mut exec = exec_socket(&url, &id, &alice, "hold", true).await;
     match tokio::time::timeout(Duration::from_secs(30), exec.next()).await {
         Ok(Some(Ok(Message::Binary(b)))) => assert_eq!(&b[1..], b"alive\n"),
         other => panic!("the held command's output: {other:?}"),
